@@ -1,0 +1,84 @@
+"""The rule catalogue: codes, names and one-line summaries, without the rules themselves.
+
+The CLI validates ``--select``/``--ignore`` and writes SARIF rule metadata from this table;
+it must not import the rule implementations (they import libcst), so the table lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DOCS_URL", "RULES", "RuleInfo"]
+
+DOCS_URL = "https://github.com/pytest-ocirace/pytest-ocirace/blob/main/docs/rules/{code}.md"
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What users see of a rule before any file is checked: code, name, why it exists."""
+
+    code: str
+    #: kebab-case name, as ruff and Fixit show it.
+    name: str
+    summary: str
+    #: Row of the Windows decision table (docs/windows-semantics.md) the rule prevents.
+    windows_rows: tuple[int, ...]
+
+    @property
+    def help_url(self) -> str:
+        return DOCS_URL.format(code=self.code)
+
+
+RULES: dict[str, RuleInfo] = {
+    info.code: info
+    for info in (
+        RuleInfo(
+            "ORC000",
+            "syntax-error",
+            "File could not be parsed; nothing in it was checked",
+            (),
+        ),
+        RuleInfo(
+            "ORC001",
+            "unguarded-rename-race",
+            "Temp file renamed onto a shared target with no lock, retry or publish-if-absent",
+            (5, 6),
+        ),
+        RuleInfo(
+            "ORC002",
+            "shared-temp-name",
+            "Temp name derived from the target without a per-writer unique part",
+            (7,),
+        ),
+        RuleInfo(
+            "ORC003",
+            "rename-onto-existing",
+            "os.rename/Path.rename onto a target that may exist fails on Windows (183)",
+            (2, 9),
+        ),
+        RuleInfo(
+            "ORC004",
+            "shutil-move-onto-existing",
+            "shutil.move onto a target that may exist becomes a non-atomic copy on Windows",
+            (2,),
+        ),
+        RuleInfo(
+            "ORC005",
+            "rename-while-open",
+            "Temp file renamed while still open: WinError 32 on Windows",
+            (7,),
+        ),
+        RuleInfo(
+            "ORC006",
+            "remove-then-rename",
+            "Target removed before the temp is renamed onto it",
+            (13, 19),
+        ),
+        RuleInfo(
+            "ORC007",
+            "digest-in-file-name",
+            "A digest such as 'sha256:...' used as a file name: ':' is reserved on Windows",
+            (15,),
+        ),
+    )
+}
