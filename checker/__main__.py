@@ -1,4 +1,4 @@
-"""``python -m checker``: the same as ``ocirace check``."""
+"""``python -m checker``: the same as ``ocirace check`` (``--version`` as ``ocirace --version``)."""
 
 from __future__ import annotations
 
@@ -7,4 +7,5 @@ import sys
 from checker.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["check", *sys.argv[1:]]))
+    arguments = sys.argv[1:]
+    sys.exit(main(arguments if arguments == ["--version"] else ["check", *arguments]))

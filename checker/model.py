@@ -1,23 +1,71 @@
 """The data the checker passes between its stages: findings, fixes and lint settings.
 
 Kept free of libcst (and of anything heavy) because the warm path - a cache hit for every
-file - builds findings from the cache and prints them without ever parsing a file.
+file - builds findings from the cache and prints them without ever parsing a file. For the
+same reason these are plain ``__slots__`` classes, not dataclasses: importing
+``dataclasses`` (which imports ``inspect``) cost 7-10 ms of a ~60 ms warm run. They keep a
+frozen dataclass's behaviour: keyword or positional construction, value equality, hashing,
+a readable ``repr``, immutability and pickling (findings travel back from worker processes).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here anyway
+    from typing import Literal
 
-__all__ = ["Edit", "Finding", "Fix", "LintSettings"]
+__all__ = ["DEFAULT_WRITER_MODULE", "Edit", "Finding", "Fix", "LintSettings"]
+
+#: Where fixes import the reference writer from unless ``fix-writer-module`` says otherwise.
+DEFAULT_WRITER_MODULE = "pytest_ocirace"
 
 
-@dataclass(frozen=True)
-class Edit:
+class _Record:
+    """Value semantics for a slotted class whose ``__init__`` takes ``_fields`` in order."""
+
+    __slots__ = ()
+    #: The attributes in constructor order (``__slots__`` is sorted, as ruff wants it).
+    _fields: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def _set(self, **values: object) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Record) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__.__name__, *self._values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{self.__class__.__name__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(
+            f"{self.__class__.__name__} is immutable; build a new one instead of setting {name}"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{self.__class__.__name__} is immutable; cannot delete {name}")
+
+    def __reduce__(self) -> tuple[type[_Record], tuple[object, ...]]:
+        return (self.__class__, self._values())
+
+
+class Edit(_Record):
     """Replace the text between two positions (1-based lines, 0-based columns, end exclusive).
 
     An insertion has equal start and end; a deletion has empty ``content``.
     """
+
+    __slots__ = ("column", "content", "end_column", "end_line", "line")
+    _fields = ("line", "column", "end_line", "end_column", "content")
 
     line: int
     column: int
@@ -25,24 +73,41 @@ class Edit:
     end_column: int
     content: str
 
+    def __init__(
+        self, line: int, column: int, end_line: int, end_column: int, content: str
+    ) -> None:
+        self._set(
+            line=line, column=column, end_line=end_line, end_column=end_column, content=content
+        )
 
-@dataclass(frozen=True)
-class Fix:
+
+class Fix(_Record):
     """A rewrite of the reported code, applied as one unit or not at all.
 
-    ``safe`` fixes keep the program's behaviour on every platform and are applied by
-    ``--fix``; ``unsafe`` ones change observable behaviour (exceptions raised, file modes,
-    cross-device moves) and are only shown by ``--diff`` / ``--unsafe-fixes``.
+    ``safe`` fixes keep the meaning and intent of the code (ruff's definition) and are
+    applied by ``--fix``; ``unsafe`` ones may change observable behaviour (exceptions raised,
+    return values, cross-device moves) and are only applied with ``--unsafe-fixes`` (and
+    shown by ``--diff``). Each rule page says which of its fixes are safe and why.
     """
+
+    __slots__ = ("applicability", "edits", "message")
+    _fields = ("message", "applicability", "edits")
 
     message: str
     applicability: Literal["safe", "unsafe"]
     edits: tuple[Edit, ...]
 
+    def __init__(
+        self, message: str, applicability: Literal["safe", "unsafe"], edits: tuple[Edit, ...]
+    ) -> None:
+        self._set(message=message, applicability=applicability, edits=edits)
 
-@dataclass(frozen=True)
-class Finding:
+
+class Finding(_Record):
     """One problem at one place; positions as in :class:`Edit`."""
+
+    __slots__ = ("code", "column", "end_column", "end_line", "fix", "hint", "line", "message")
+    _fields = ("code", "message", "line", "column", "end_line", "end_column", "hint", "fix")
 
     code: str
     message: str
@@ -51,17 +116,60 @@ class Finding:
     end_line: int
     end_column: int
     #: A one-line suggestion shown under the offending line in text output.
-    hint: str = ""
-    fix: Fix | None = None
+    hint: str
+    fix: Fix | None
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        line: int,
+        column: int,
+        end_line: int,
+        end_column: int,
+        hint: str = "",
+        fix: Fix | None = None,
+    ) -> None:
+        self._set(
+            code=code,
+            message=message,
+            line=line,
+            column=column,
+            end_line=end_line,
+            end_column=end_column,
+            hint=hint,
+            fix=fix,
+        )
 
 
-@dataclass(frozen=True)
-class LintSettings:
-    """The parts of ``[tool.ocirace]`` that change what the rules consider a guard."""
+class LintSettings(_Record):
+    """The parts of ``[tool.ocirace]`` that change what the rules report or how they fix it.
+
+    Its ``repr`` is part of the result cache's key, so every field must appear in it (the
+    generic ``repr`` of :class:`_Record` guarantees that).
+    """
+
+    __slots__ = ("extra_guard_functions", "extra_lock_names", "fix_writer_module")
+    _fields = ("extra_lock_names", "extra_guard_functions", "fix_writer_module")
 
     #: Extra names (matched like the built-in ones: a substring of a variable, attribute or
     #: qualified name) that count as lock-like objects in ``with`` statements.
-    extra_lock_names: tuple[str, ...] = field(default=())
+    extra_lock_names: tuple[str, ...]
     #: Extra fully qualified function or decorator names that make a rename safe
     #: (e.g. a project's own retrying ``publish`` helper).
-    extra_guard_functions: tuple[str, ...] = field(default=())
+    extra_guard_functions: tuple[str, ...]
+    #: The module fixes import ``publish`` from: ``pytest_ocirace`` by default, or a
+    #: project's vendored copy of ``pytest_ocirace/writer.py`` (``fix-writer-module``).
+    fix_writer_module: str
+
+    def __init__(
+        self,
+        extra_lock_names: tuple[str, ...] = (),
+        extra_guard_functions: tuple[str, ...] = (),
+        fix_writer_module: str = DEFAULT_WRITER_MODULE,
+    ) -> None:
+        self._set(
+            extra_lock_names=extra_lock_names,
+            extra_guard_functions=extra_guard_functions,
+            fix_writer_module=fix_writer_module,
+        )

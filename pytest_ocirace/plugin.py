@@ -1,8 +1,290 @@
 """The pytest plugin's entry point (registered as ``pytest11: ocirace``).
 
 pytest imports this module in every session of every project that has pytest-ocirace
-installed, so it must cost nothing for suites that do not use it: heavy imports happen only
-inside the hooks that need them.
+installed, so it must cost nothing for suites that do not use it: heavy imports (pyfakefs,
+the simulation) happen only inside the fixture that starts a simulation.
+
+One place starts the simulation for a test: the ``winfs`` fixture. ``--ocirace``, the
+``ocirace`` ini key and the ``ocirace`` marker only make the autouse ``_ocirace_auto``
+fixture request it. Other parts of pytest-ocirace (the race model) plug in through the two
+hooks declared in :class:`OciraceHookSpecs`, called right after the simulation starts and
+right before it stops; modules listed in :data:`EXTRA_PLUGINS` are registered with pytest
+as soon as this plugin is, so that they can implement them (and add options).
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import pytest
+
+if TYPE_CHECKING:
+    from pyfakefs.fake_filesystem import FakeFilesystem
+
+    from pytest_ocirace.simulation.filesystem import WindowsFilesystem
+    from pytest_ocirace.simulation.options import SimulationOptions
+
+__all__ = ["EXTRA_PLUGINS", "RACE_MARKER_OPTIONS", "OciraceHookSpecs", "WinFS"]
+
+#: Plugin modules of pytest-ocirace registered with pytest before command-line parsing.
+EXTRA_PLUGINS: tuple[str, ...] = ("pytest_ocirace.races_plugin",)
+
+#: Marker keywords read by the race model (``races_plugin.MARKER_OPTIONS``), not by the
+#: simulation; kept here so that checking the marker needs no import of the race model.
+RACE_MARKER_OPTIONS: tuple[str, ...] = ("ignore",)
+
+_MARKER_HELP = (
+    "ocirace(**options): run this test inside the simulated Windows filesystem, with race "
+    "detection; keyword options (delete_semantics, max_path, windows_platform_modules, ...) "
+    "override the ini/command-line defaults, and ignore=[globs] lists paths the race model "
+    "does not track."
+)
+
+
+class OciraceHookSpecs:
+    """Hooks for code that extends a simulated test (the race model, reporters)."""
+
+    @pytest.hookspec
+    def pytest_ocirace_prepare(self, item: pytest.Item) -> None:
+        """Called before the fake filesystem starts for ``item``: import what you need now.
+
+        pyfakefs patches every module imported while it is active and drops it from
+        ``sys.modules`` afterwards, so a module first imported inside a simulated test is a
+        different, half-patched copy in the next one.
+        """
+
+    @pytest.hookspec
+    def pytest_ocirace_setup(self, simulation: WindowsFilesystem, item: pytest.Item) -> None:
+        """Called after the simulation started for ``item`` (install observers here)."""
+
+    @pytest.hookspec
+    def pytest_ocirace_teardown(self, simulation: WindowsFilesystem, item: pytest.Item) -> None:
+        """Called before the simulation of ``item`` stops (still active; may raise)."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(OciraceHookSpecs)
+    # Registered here, before command-line parsing, so that they can add options too.
+    for module in EXTRA_PLUGINS:
+        pluginmanager.import_plugin(module)
+
+
+def _option_names() -> dict[str, str]:
+    # options.py is small and imports neither pyfakefs nor the simulation layer.
+    from pytest_ocirace.simulation.options import OPTION_HELP
+
+    return OPTION_HELP
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ocirace", "simulated Windows filesystem (pytest-ocirace)")
+    group.addoption(
+        "--ocirace",
+        action="store_true",
+        default=None,
+        help="run every test inside the simulated Windows filesystem (ini: ocirace)",
+    )
+    parser.addini(
+        "ocirace",
+        "run every test inside the simulated Windows filesystem",
+        type="bool",
+        default=False,
+    )
+    for name, text in _option_names().items():
+        flag = "--ocirace-" + name.replace("_", "-")
+        group.addoption(
+            flag,
+            dest=f"ocirace_{name}",
+            default=None,
+            metavar="VALUE",
+            help=f"{text} (ini: ocirace_{name})",
+        )
+        parser.addini(f"ocirace_{name}", text, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER_HELP)
+    if _configured_values(config):
+        # Check configured options now: a typo should stop the run with one line, not fail
+        # every simulated test.
+        from pytest_ocirace.simulation.options import OptionError
+
+        try:
+            _session_options(config)
+        except OptionError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _enabled_globally(config):
+        return "ocirace: every test runs in the simulated Windows filesystem"
+    return None
+
+
+def _enabled_globally(config: pytest.Config) -> bool:
+    flag = config.getoption("ocirace", default=None)
+    if flag is not None:
+        return bool(flag)
+    return bool(config.getini("ocirace"))
+
+
+def _configured_values(config: pytest.Config) -> dict[str, tuple[str, object]]:
+    """Option values from the command line (winning) or the ini file, with their source."""
+    values: dict[str, tuple[str, object]] = {}
+    for name in _option_names():
+        cli = config.getoption(f"ocirace_{name}", default=None)
+        if cli is not None:
+            values[name] = ("--ocirace-" + name.replace("_", "-"), cli)
+            continue
+        ini = config.getini(f"ocirace_{name}")
+        if ini not in (None, "", []):
+            values[name] = (f"ini ocirace_{name}", ini)
+    return values
+
+
+_OPTIONS_KEY = pytest.StashKey["SimulationOptions"]()
+_SIMULATION_KEY = pytest.StashKey["WindowsFilesystem"]()
+
+
+def _session_options(config: pytest.Config) -> SimulationOptions:
+    cached = config.stash.get(_OPTIONS_KEY, None)
+    if cached is not None:
+        return cached
+    from pytest_ocirace.simulation.options import SimulationOptions
+
+    options = SimulationOptions()
+    for name, (source, value) in _configured_values(config).items():
+        options = options.merged({name: value}, source=source)
+    config.stash[_OPTIONS_KEY] = options
+    return options
+
+
+def _test_options(item: pytest.Item) -> SimulationOptions:
+    options = _session_options(item.config)
+    for marker in reversed(list(item.iter_markers("ocirace"))):
+        if marker.args:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.ocirace takes keyword options only, got "
+                f"{marker.args!r}; write e.g. @pytest.mark.ocirace(delete_semantics='posix')"
+            )
+        options = options.merged(
+            marker.kwargs,
+            source=f"{item.nodeid}: @pytest.mark.ocirace",
+            others=RACE_MARKER_OPTIONS,
+        )
+    return options
+
+
+class WinFS:
+    """What the ``winfs`` fixture gives a test: the simulation and helpers around it."""
+
+    def __init__(self, simulation: WindowsFilesystem) -> None:
+        self.simulation = simulation
+
+    @property
+    def fs(self) -> FakeFilesystem:
+        """The pyfakefs ``FakeFilesystem`` (the same object pyfakefs' ``fs`` fixture gives)."""
+        return self.simulation.fs
+
+    @property
+    def options(self) -> SimulationOptions:
+        return self.simulation.options
+
+    @property
+    def workdir(self) -> str:
+        r"""The test's working directory inside the simulation (``C:\\work``)."""
+        return self.simulation.options.workdir
+
+    def set_readonly(self, path: str | os.PathLike[str], readonly: bool = True) -> None:
+        """Set (or clear) the read-only attribute, as ``attrib +r`` would."""
+        self.simulation.set_readonly(path, readonly)
+
+    def is_delete_pending(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` was deleted but lingers because a handle is still open."""
+        return self.simulation.is_delete_pending(path)
+
+    def open_shared_delete(self, path: str | os.PathLike[str], mode: str = "rb") -> BinaryIO:
+        """Open ``path`` with DELETE sharing and delete-on-close (``os.O_TEMPORARY``)."""
+        from pytest_ocirace.simulation.filesystem import O_TEMPORARY
+
+        flags = {"rb": os.O_RDONLY, "wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC}.get(mode)
+        if flags is None:
+            raise ValueError(
+                f"open_shared_delete: mode {mode!r} is not supported; use 'rb' or 'wb'"
+            )
+        fd = os.open(path, flags | O_TEMPORARY)
+        return os.fdopen(fd, mode)  # type: ignore[return-value]
+
+    @contextmanager
+    def hold_open(self, path: str | os.PathLike[str], mode: str = "rb") -> Iterator[BinaryIO]:
+        """Keep a handle on ``path`` open (no DELETE sharing, like any ``open()``) for a block."""
+        with open(path, mode) as handle:
+            yield handle  # type: ignore[misc]
+
+    @property
+    def observer(self) -> Any:
+        return self.simulation.observer
+
+    @observer.setter
+    def observer(self, value: Any) -> None:
+        self.simulation.observer = value
+
+
+@pytest.fixture
+def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
+    """Run the test inside the simulated Windows filesystem; see docs/plugin.md."""
+    from pytest_ocirace.simulation.filesystem import SimulationError, WindowsFilesystem
+    from pytest_ocirace.simulation.options import OptionError
+    from pytest_ocirace.simulation.platform import PlatformError
+
+    item = request.node
+    try:
+        options = _test_options(item)
+    except OptionError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    request.config.hook.pytest_ocirace_prepare(item=item)
+    try:
+        fs = request.getfixturevalue("fs")
+    except pytest.FixtureLookupError:
+        pytest.fail(
+            "pytest-ocirace needs pyfakefs' pytest plugin (the `fs` fixture); do not disable "
+            "it with -p no:pyfakefs",
+            pytrace=False,
+        )
+    try:
+        simulation = WindowsFilesystem.attach(fs, options)
+    except (SimulationError, PlatformError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    item.stash[_SIMULATION_KEY] = simulation
+    hooks = request.config.hook
+    try:
+        hooks.pytest_ocirace_setup(simulation=simulation, item=item)
+        yield WinFS(simulation)
+    finally:
+        # Also when a setup hook failed half-way: nothing it installed may outlive the test.
+        try:
+            hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
+        finally:
+            del item.stash[_SIMULATION_KEY]
+            simulation.detach()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    # pyfakefs pauses its patching around the setup report and re-stubs module globals on
+    # resume, which drops the Windows platform view: put it back for the test body.
+    simulation = item.stash.get(_SIMULATION_KEY, None)
+    if simulation is not None:
+        simulation.refresh()
+
+
+@pytest.fixture(autouse=True)
+def _ocirace_auto(request: pytest.FixtureRequest) -> None:
+    """Start the simulation for tests that opted in through the flag, ini key or marker."""
+    if "winfs" in request.fixturenames:
+        return
+    if _enabled_globally(request.config) or request.node.get_closest_marker("ocirace"):
+        request.getfixturevalue("winfs")

@@ -18,6 +18,7 @@ import os
 from typing import Union
 
 __all__ = [
+    "CRT_MESSAGES",
     "ERROR_ACCESS_DENIED",
     "ERROR_ALREADY_EXISTS",
     "ERROR_DIRECTORY",
@@ -33,6 +34,7 @@ __all__ = [
     "ERROR_SHARING_VIOLATION",
     "MESSAGES",
     "WINERROR_TO_ERRNO",
+    "crt_error",
     "is_windows_error",
     "windows_error",
 ]
@@ -179,3 +181,30 @@ def windows_error(
 def is_windows_error(exc: BaseException) -> bool:
     """Whether ``exc`` was built here (or came from a real Windows machine)."""
     return isinstance(exc, OSError) and isinstance(getattr(exc, "winerror", None), int)
+
+
+#: What the Microsoft C runtime's ``strerror`` says (``open()``/``os.open`` go through it).
+CRT_MESSAGES: dict[int, str] = {
+    _errno.ENOENT: "No such file or directory",
+    _errno.EACCES: "Permission denied",
+    _errno.EEXIST: "File exists",
+    _errno.EINVAL: "Invalid argument",
+    _errno.EISDIR: "Is a directory",
+    _errno.ENOTDIR: "Not a directory",
+}
+
+
+def crt_error(err: int, filename: PathArg = None) -> OSError:
+    """Return the exception CPython on Windows raises when the C runtime's ``_wopen`` fails.
+
+    ``open()`` and ``os.open`` do not call Win32 directly: the CRT maps the Win32 error to an
+    errno (sharing violation -> EACCES, ERROR_FILE_EXISTS -> EEXIST) and CPython raises from
+    errno alone, so the message reads ``[Errno 13] Permission denied: 'x'`` and ``winerror``
+    is ``None`` (the attribute exists on Windows; we add it so code reading it works here).
+    """
+    message = CRT_MESSAGES.get(err, f"Unknown error {err}")
+    cls = _ERRNO_CLASS.get(err, OSError)
+    name = _as_text(filename)
+    exc = cls(err, message) if name is None else cls(err, message, name)
+    exc.winerror = None  # type: ignore[attr-defined]
+    return exc

@@ -1,0 +1,243 @@
+"""Checker speed, side by side with its baselines in one run (numbers for docs/performance.md).
+
+Claims measured:
+
+1. cold: ``ocirace check`` is at least 30x faster than ``fixit lint`` running one rule of
+   the same depth (a ``QualifiedNameProvider`` rule finding os.rename/os.replace/shutil.move),
+   both on the same fixed subset of the standard library (every Nth file);
+2. warm: a re-run answered entirely from the cache (libcst never imported) is within 2x of
+   ``ruff check`` re-run with a warm cache, on the whole standard library;
+3. sweep (``--sweep``): the checker runs over the whole standard library and the installed
+   site-packages without crashing; findings are counted per rule.
+
+fixit is not a project dependency: install it in a separate virtualenv
+(``python -m venv /tmp/fixit-venv && /tmp/fixit-venv/bin/pip install fixit``) and pass
+``--fixit /tmp/fixit-venv/bin/fixit``, or put ``fixit`` on PATH.
+
+Machines here are shared and noisy: compare the printed ratios, not absolute times. Wall
+times are medians of several alternating runs; CPU times are user+sys of the child processes.
+
+    .venv/bin/python bench/bench_checker.py                 # cold (subset) + warm
+    .venv/bin/python bench/bench_checker.py --every 40      # quicker cold comparison
+    .venv/bin/python bench/bench_checker.py --sweep         # + stdlib/site-packages counts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+OCIRACE = str(BIN / "ocirace")
+RUFF = shutil.which("ruff", path=str(BIN)) or shutil.which("ruff")
+
+# One fixit rule as deep as ours: it needs QualifiedNameProvider to resolve aliases.
+FIXIT_RULE = """
+import libcst as cst
+from libcst.metadata import QualifiedNameProvider
+from fixit import LintRule
+
+TARGETS = {"os.rename", "os.replace", "os.renames", "shutil.move"}
+
+
+class PublishCall(LintRule):
+    METADATA_DEPENDENCIES = (QualifiedNameProvider,)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        for name in self.get_metadata(QualifiedNameProvider, node, set()):
+            if name.name in TARGETS:
+                self.report(node, f"{name.name} publishes a file")
+"""
+
+
+def environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # Measure what users get: bytecode cached after the first import (this sandbox sets
+    # PYTHONDONTWRITEBYTECODE, which would make every run recompile the checker).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def timed(
+    command: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0, 1)
+) -> tuple[float, float, int, str]:
+    """(wall seconds, child CPU seconds, exit code, output) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if completed.returncode not in ok:
+        sys.exit(f"{command[0]} failed ({completed.returncode}): {completed.stderr[-2000:]}")
+    return wall, cpu, completed.returncode, completed.stdout + completed.stderr
+
+
+def copy_stdlib(destination: Path) -> list[Path]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    shutil.copytree(
+        stdlib,
+        destination,
+        ignore=shutil.ignore_patterns("site-packages", "__pycache__", "*.pyc", "*.so"),
+        symlinks=True,
+    )
+    return sorted(p for p in destination.rglob("*.py") if p.is_file())
+
+
+def make_subset(files: list[Path], root: Path, every: int, destination: Path) -> int:
+    lines = 0
+    for path in files[::every]:
+        target = destination / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        lines += path.read_bytes().count(b"\n")
+    return lines
+
+
+def cold(args: argparse.Namespace, work: Path, files: list[Path], corpus: Path) -> None:
+    subset = work / "subset"
+    subset.mkdir()
+    lines = make_subset(files, corpus, args.every, subset)
+    count = len(list(subset.rglob("*.py")))
+    env = environment()
+    ours = [OCIRACE, "check", ".", "--no-cache", "--exit-zero", "--format", "concise"]
+    wall, cpu, _, out = timed(ours, subset, env)
+    found = sum(1 for line in out.splitlines() if ": ORC" in line)
+    print(f"\n## Cold run: {count} stdlib files (every {args.every}th), {lines:,} lines")
+    print(f"ocirace check --no-cache : {wall:7.2f} s wall  {cpu:7.2f} s CPU ({found} findings)")
+    fixit = args.fixit or shutil.which("fixit")
+    if fixit is None:
+        print("fixit: not found (pass --fixit PATH); no ratio")
+        return
+    rules = work / "rules"
+    rules.mkdir()
+    (rules / "ocirace_bench_rule.py").write_text(FIXIT_RULE, encoding="utf-8")
+    fixit_env = {**env, "PYTHONPATH": str(rules)}
+    command = [fixit, "--rules", "ocirace_bench_rule:PublishCall", "lint", "."]
+    # fixit exits with bit 1 for reports and bit 2 for files it could not parse.
+    f_wall, f_cpu, _, f_out = timed(command, subset, fixit_env, ok=(0, 1, 2, 3))
+    reported = f_out.count("PublishCall")
+    print(
+        f"fixit lint (1 QNP rule)  : {f_wall:7.2f} s wall  {f_cpu:7.2f} s CPU ({reported} reports)"
+    )
+    print(f"ratio fixit/ocirace      : {f_wall / wall:7.1f}x wall  {f_cpu / cpu:7.1f}x CPU")
+    # The whole library, ours only (fixit needs ~500 s wall for it on this machine).
+    wall_all, cpu_all, _, _ = timed(ours, corpus, env)
+    print(f"ocirace, whole stdlib ({len(files)} files): {wall_all:.2f} s wall  {cpu_all:.2f} s CPU")
+
+
+def warm(args: argparse.Namespace, work: Path, corpus: Path, files: list[Path]) -> None:
+    env = environment()
+    cache = work / "ocirace-cache"
+    ours = [OCIRACE, "check", ".", "--cache-dir", str(cache), "--exit-zero", "-q"]
+    for _ in range(3):  # fill the caches; again if the checker's code changed meanwhile
+        _, _, _, verbose = timed([*ours, "-v"], corpus, env)
+        checked = next(line for line in verbose.splitlines() if line.startswith("checked "))
+        if " 0 parsed" in checked:
+            break
+    print(f"\n## Warm re-run: whole stdlib, {len(files)} files")
+    print(f"ocirace warm says: {checked}")
+    probe = (
+        "import sys, runpy; sys.argv = ['ocirace'] + sys.argv[1:]; "
+        "from checker.cli import main; main(); "
+        "sys.stderr.write('libcst imported: %s\\n' % ('libcst' in sys.modules))"
+    )
+    _, _, _, probed = timed([sys.executable, "-I", "-c", probe, *ours[1:]], corpus, env)
+    print(probed.strip().splitlines()[-1])
+    if RUFF is None:
+        print("ruff: not found; no ratio")
+        return
+    ruff_cache = work / "ruff-cache"
+    theirs = [
+        RUFF,
+        "check",
+        ".",
+        "--select",
+        "S108",
+        "--cache-dir",
+        str(ruff_cache),
+        "--exit-zero",
+        "-q",
+    ]
+    timed(theirs, corpus, env)
+    ours_times: list[float] = []
+    ruff_times: list[float] = []
+    for _ in range(args.repeat):
+        ours_times.append(timed(ours, corpus, env)[0])
+        ruff_times.append(timed(theirs, corpus, env)[0])
+    python_times = [
+        timed([sys.executable, "-c", "pass"], corpus, env)[0] for _ in range(args.repeat)
+    ]
+    ours_median = statistics.median(ours_times)
+    ruff_median = statistics.median(ruff_times)
+    print(f"ocirace warm (median of {args.repeat}) : {ours_median * 1000:6.0f} ms")
+    print(f"ruff warm (median of {args.repeat})    : {ruff_median * 1000:6.0f} ms")
+    print(f"python -c pass (median)     : {statistics.median(python_times) * 1000:6.0f} ms")
+    print(f"ratio ocirace/ruff          : {ours_median / ruff_median:6.2f}x")
+
+
+def sweep(work: Path, corpus: Path) -> None:
+    """Whole stdlib and installed site-packages: no crash, findings per rule."""
+    env = environment()
+    config = work / "sweep.toml"
+    config.write_text("[tool.ocirace]\nexclude = []\n", encoding="utf-8")
+    site = Path(sysconfig.get_paths()["purelib"])
+    for label, target in (("stdlib", corpus), ("site-packages", site)):
+        command = [
+            OCIRACE,
+            "check",
+            str(target),
+            "--no-cache",
+            "--config",
+            str(config),
+            "--format",
+            "json",
+            "--exit-zero",
+            "--no-respect-gitignore",
+        ]
+        wall, cpu, code, output = timed(command, work, env)
+        if "Traceback" in output:
+            sys.exit(f"{label}: the checker crashed:\n{output[-3000:]}")
+        records = json.loads(output[: output.rindex("]") + 1])
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record["code"]] = counts.get(record["code"], 0) + 1
+        files = sum(1 for _ in target.rglob("*.py"))
+        print(f"\n## Sweep: {label} ({target}, {files} files): {wall:.1f} s wall, {cpu:.1f} s CPU")
+        for code in sorted(counts):
+            print(f"{code}: {counts[code]}")
+        print(f"total: {len(records)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fixit", help="path of the fixit executable (separate virtualenv)")
+    parser.add_argument("--every", type=int, default=10, help="cold subset: every Nth file")
+    parser.add_argument("--repeat", type=int, default=15, help="warm runs to take the median of")
+    parser.add_argument("--sweep", action="store_true", help="also sweep stdlib + site-packages")
+    parser.add_argument("--skip-cold", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-checker-") as tmp:
+        work = Path(tmp)
+        corpus = work / "stdlib"
+        files = copy_stdlib(corpus)
+        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, corpus {len(files)} files")
+        if not args.skip_cold:
+            cold(args, work, files, corpus)
+        warm(args, work, corpus, files)
+        if args.sweep:
+            sweep(work, corpus)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,494 @@
+"""ORC001: a freshly written temp file is published onto a shared target with no guard.
+
+The go-containerregistry bug in one line: two writers ``os.replace`` their own temp files onto
+one blob path at the same time and, on Windows, the loser gets ``PermissionError: [WinError 5]
+Access is denied`` (rows 5 and 6 of the decision table). Each writer's code is correct alone,
+so nothing but a reviewer - or this rule - sees it before it fails on a Windows runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from checker.model import Finding
+from checker.rules.base import Context, Invalid, Rule, Valid, callee_text, publish_fix
+
+__all__ = ["RULE"]
+
+CODE = "ORC001"
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    analysis = ctx.analysis
+    for publish in analysis.publish_calls:
+        if publish.kind == "publish":
+            continue  # the reference writer retries the Windows errors itself
+        info = analysis.temp_info(publish.src)
+        if info is None or not analysis.is_fresh(publish.src, info, publish.call):
+            continue
+        dst_info = analysis.temp_info(publish.dst)
+        if dst_info is not None or analysis.contains_unique_part(publish.dst):
+            continue  # renaming into another private name: nobody else writes there
+        if analysis.windows_excluded(publish.call) or analysis.is_guarded(publish.call):
+            continue
+        if analysis.removal_before(publish) is not None:
+            continue  # remove-then-rename: ORC006 reports it, more precisely
+        callee = callee_text(ctx, publish)
+        yield ctx.finding(
+            CODE,
+            publish.call,
+            f"{callee} publishes the freshly written temp file {ctx.text(publish.src)} onto "
+            f"{ctx.text(publish.dst)} with no lock, retry or publish-if-absent: when another "
+            "writer publishes the same target at once, Windows fails the loser with "
+            "PermissionError [WinError 5]",
+            f"use {ctx.writer}.publish(tmp, dst), which retries the Windows errors, or hold "
+            "one lock shared by every writer around the rename",
+            publish_fix(ctx, publish),
+        )
+
+
+VALID = (
+    # A lock shared by every writer (threading, filelock, a name containing "lock").
+    Valid(
+        """
+        import os, tempfile, threading
+        _lock = threading.Lock()
+        def store(root, dst, data):
+            fd, tmp = tempfile.mkstemp(dir=root)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            with _lock:
+                os.replace(tmp, dst)
+        """
+    ),
+    Valid(
+        """
+        import os, tempfile
+        from filelock import FileLock
+        def store(root, dst, data):
+            fd, tmp = tempfile.mkstemp(dir=root)
+            os.write(fd, data)
+            os.close(fd)
+            with FileLock(dst + ".lock"):
+                os.replace(tmp, dst)
+        """
+    ),
+    Valid(
+        """
+        import os, tempfile
+        class Cache:
+            def put(self, dst, data):
+                fd, tmp = tempfile.mkstemp()
+                os.write(fd, data)
+                os.close(fd)
+                with self._write_mutex:
+                    os.replace(tmp, dst)
+        """
+    ),
+    # Explicit acquire ... try/finally release.
+    Valid(
+        """
+        import os, tempfile
+        def store(lock, dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            lock.acquire()
+            try:
+                os.replace(tmp, dst)
+            finally:
+                lock.release()
+        """
+    ),
+    # The Windows error is retried or accepted.
+    Valid(
+        """
+        import os, tempfile, time
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            for attempt in range(5):
+                try:
+                    os.replace(tmp, dst)
+                    break
+                except PermissionError:
+                    time.sleep(0.01 * 2 ** attempt)
+        """
+    ),
+    Valid(
+        """
+        import os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError:
+                if not os.path.exists(dst):
+                    raise
+                os.unlink(tmp)  # an identical blob is already there: fine
+        """
+    ),
+    Valid(
+        """
+        import contextlib, os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            with contextlib.suppress(PermissionError, FileExistsError):
+                os.replace(tmp, dst)
+        """
+    ),
+    # Retry decorators.
+    Valid(
+        """
+        import os, tempfile
+        from tenacity import retry, stop_after_attempt
+        @retry(stop=stop_after_attempt(5))
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.replace(tmp, dst)
+        """
+    ),
+    Valid(
+        """
+        import backoff, os, tempfile
+        @backoff.on_exception(backoff.expo, PermissionError, max_tries=5)
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.replace(tmp, dst)
+        """
+    ),
+    # A target unique per writer.
+    Valid(
+        """
+        import os, tempfile, uuid
+        def store(root, data):
+            fd, tmp = tempfile.mkstemp(dir=root)
+            os.write(fd, data)
+            os.close(fd)
+            os.replace(tmp, os.path.join(root, f"result-{uuid.uuid4().hex}"))
+        """
+    ),
+    Valid(
+        """
+        import os, tempfile
+        def store(root, data):
+            fd, tmp = tempfile.mkstemp(dir=root)
+            os.write(fd, data)
+            os.close(fd)
+            out = os.path.join(root, "out-%d" % os.getpid())
+            os.replace(tmp, out)
+        """
+    ),
+    # Publish-if-absent with os.link is not a rename.
+    Valid(
+        """
+        import os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.link(tmp, dst)
+            except FileExistsError:
+                pass
+            os.unlink(tmp)
+        """
+    ),
+    # A wrapper in the same module whose every caller holds the lock.
+    Valid(
+        """
+        import os, tempfile, threading
+        LOCK = threading.RLock()
+        def _store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.replace(tmp, dst)
+        def store(dst, data):
+            with LOCK:
+                _store(dst, data)
+        """
+    ),
+    # A project helper named replace: the checker cannot see into it, so it says nothing.
+    Valid(
+        """
+        from myproject.fs import replace
+        def store(tmp, dst):
+            with open(tmp, "wb") as f:
+                f.write(b"x")
+            replace(tmp, dst)
+        """
+    ),
+    # The reference writer is the fix.
+    Valid(
+        """
+        import tempfile
+        from pytest_ocirace import publish
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            with open(fd, "wb") as f:
+                f.write(data)
+            publish(tmp, dst)
+        """
+    ),
+    # String methods are never findings.
+    Valid(
+        """
+        def clean(text, tmp):
+            with open(tmp, "w") as f:
+                f.write(text.replace("a", "b"))
+            return tmp.replace(".tmp", "")
+        """
+    ),
+    # Nothing says the source is a temp file written here.
+    Valid(
+        """
+        import os
+        def archive(log, archived):
+            os.replace(log, archived)
+        """
+    ),
+    # A shadowing local named os is not the os module.
+    Valid(
+        """
+        import os, tempfile
+        def store(os, dst):
+            fd, tmp = tempfile.mkstemp()
+            os.replace(tmp, dst)
+        """
+    ),
+    # POSIX-only branch: the Windows failure cannot happen there.
+    Valid(
+        """
+        import os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            if os.name == "posix":
+                os.replace(tmp, dst)
+        """
+    ),
+    # A callable handed to a retry helper (extra-guard-functions names your own).
+    Valid(
+        """
+        import os, tempfile
+        from myproject.retry import retry_call
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            retry_call(os.replace, tmp, dst)
+        """
+    ),
+)
+
+INVALID = (
+    Invalid(
+        """
+        import os, tempfile
+        def store(root, dst, data):
+            fd, tmp = tempfile.mkstemp(dir=root)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, dst)
+        """,
+        line=6,
+        message="PermissionError [WinError 5]",
+        applicability="safe",
+        fixed="""
+        import os, tempfile
+        from pytest_ocirace import publish
+        def store(root, dst, data):
+            fd, tmp = tempfile.mkstemp(dir=root)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            publish(tmp, dst)
+        """,
+    ),
+    # Aliases: from os import replace as r.
+    Invalid(
+        """
+        from os import replace as r
+        import tempfile
+        def store(dst, data):
+            with tempfile.NamedTemporaryFile(delete=False) as f:
+                f.write(data)
+            r(f.name, dst)
+        """,
+        line=6,
+        applicability="safe",
+        fixed="""
+        from os import replace as r
+        import tempfile
+        from pytest_ocirace import publish
+        def store(dst, data):
+            with tempfile.NamedTemporaryFile(delete=False) as f:
+                f.write(data)
+            publish(f.name, dst)
+        """,
+    ),
+    # import os as _os; a function-level import; a temp named by its variable and written here.
+    Invalid(
+        """
+        def store(dst, data):
+            import os as _os
+            tmp_path = dst + ".tmp"
+            with open(tmp_path, "wb") as f:
+                f.write(data)
+            _os.rename(tmp_path, dst)
+        """,
+        line=6,
+        applicability="unsafe",  # rename raises FileExistsError on Windows; publish replaces
+    ),
+    # import shutil as sh.
+    Invalid(
+        """
+        import shutil as sh
+        import tempfile
+        def store(dst, data):
+            f = tempfile.NamedTemporaryFile(delete=False)
+            f.write(data)
+            f.close()
+            sh.move(f.name, dst)
+        """,
+        line=7,
+        applicability="unsafe",  # shutil.move copies across devices; publish does not
+    ),
+    # pathlib: Path(...).replace and pathlib.Path.
+    Invalid(
+        """
+        import pathlib
+        def store(target, data):
+            tmp = pathlib.Path(target).with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+        """,
+        line=5,
+        applicability="safe",
+        fixed="""
+        import pathlib
+        from pytest_ocirace import publish
+        def store(target, data):
+            tmp = pathlib.Path(target).with_suffix(".part")
+            tmp.write_bytes(data)
+            publish(tmp, target)
+        """,
+    ),
+    Invalid(
+        """
+        from pathlib import Path
+        import tempfile
+        def store(root: Path, name, data):
+            fd, tmp = tempfile.mkstemp(dir=root)
+            Path(tmp).replace(root / name)
+        """,
+        line=5,
+    ),
+    # Calls passed as callables.
+    Invalid(
+        """
+        import asyncio, os, tempfile
+        async def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            await asyncio.to_thread(os.replace, tmp, dst)
+        """,
+        line=5,
+        applicability="unsafe",  # a callable handed on: its result may be used
+        fixed="""
+        import asyncio, os, tempfile
+        from pytest_ocirace import publish
+        async def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            await asyncio.to_thread(publish, tmp, dst)
+        """,
+    ),
+    Invalid(
+        """
+        import asyncio, os, tempfile
+        async def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, os.replace, tmp, dst)
+        """,
+        line=6,
+    ),
+    Invalid(
+        """
+        import os, tempfile
+        def store(executor, dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            return executor.submit(os.replace, tmp, dst)
+        """,
+        line=5,
+        applicability="unsafe",
+    ),
+    # A handler that only cleans up and re-raises is not a guard.
+    Invalid(
+        """
+        import os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        """,
+        line=7,
+    ),
+    # An existence check is not a guard: both writers see "absent".
+    Invalid(
+        """
+        import os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            if not os.path.exists(dst):
+                os.replace(tmp, dst)
+        """,
+        line=6,
+    ),
+    # A wrapper with one unguarded caller is still racy.
+    Invalid(
+        """
+        import os, tempfile, threading
+        LOCK = threading.Lock()
+        def _store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.replace(tmp, dst)
+        def store(dst, data):
+            with LOCK:
+                _store(dst, data)
+        def store_fast(dst, data):
+            _store(dst, data)
+        """,
+        line=6,
+    ),
+    # Module-level code counts too.
+    Invalid(
+        """
+        import os, tempfile
+        fd, tmp = tempfile.mkstemp()
+        os.write(fd, b"x")
+        os.replace(tmp, "shared.bin")
+        """,
+        line=4,
+    ),
+)
+
+RULE = Rule(CODE, check, VALID, INVALID)

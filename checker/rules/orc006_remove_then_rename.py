@@ -1,0 +1,216 @@
+"""ORC006: the target is removed and then the temp renamed onto it.
+
+The classic workaround for ``os.rename`` failing on Windows: delete the target first. It
+opens a window in which readers find no file, the removal can leave a delete-pending name that
+makes the rename fail with ``PermissionError [WinError 5]`` (rows 13 and 19), and if the
+rename then fails the old data is already gone. ``os.replace`` does both steps as one.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from checker.analysis import PublishCall
+from checker.model import Edit, Finding, Fix
+from checker.rules.base import Context, Invalid, Rule, Valid
+
+__all__ = ["RULE"]
+
+CODE = "ORC006"
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    analysis = ctx.analysis
+    reported: set[ast.AST] = set()
+    for publish in analysis.publish_calls:
+        if analysis.temp_info(publish.src) is None:
+            continue  # rotating logs or backups is not publishing a temp file
+        removal = analysis.removal_before(publish)
+        if removal is None or removal in reported:
+            continue
+        if analysis.windows_excluded(publish.call) and analysis.windows_excluded(removal):
+            continue
+        reported.add(removal)
+        yield ctx.finding(
+            CODE,
+            removal,
+            f"{ctx.text(publish.dst)} is removed here and then {ctx.text(publish.src)} is "
+            f"renamed onto it (line {publish.call.lineno}): readers see no file in between, "
+            "Windows can fail the rename on the delete-pending name (PermissionError "
+            "[WinError 5]), and the data is lost if the rename fails",
+            f"drop the removal and use os.replace() or {ctx.writer}.publish(tmp, dst), "
+            "which replace the target in one step",
+            _fix(ctx, removal, publish),
+        )
+
+
+def _removal_statement(ctx: Context, removal: ast.Call) -> ast.stmt | None:
+    """The statement to delete: the bare call, or its ``if exists:``/``try``/``suppress`` shell."""
+    statement = ctx.analysis.statement_of(removal)
+    if not isinstance(statement, ast.Expr) or statement.value is not removal:
+        return None
+    parent = ctx.analysis.parents.get(statement)
+    if (
+        isinstance(parent, ast.If)
+        and parent.body == [statement]
+        and not parent.orelse
+        and ("exists" in ast.unparse(parent.test) or "isfile" in ast.unparse(parent.test))
+    ):
+        return parent
+    if (
+        isinstance(parent, ast.Try)
+        and parent.body == [statement]
+        and not parent.orelse
+        and not parent.finalbody
+        and all(len(h.body) == 1 and isinstance(h.body[0], ast.Pass) for h in parent.handlers)
+    ):
+        return parent
+    if (
+        isinstance(parent, ast.With)
+        and parent.body == [statement]
+        and "suppress" in ast.unparse(parent.items[0].context_expr)
+    ):
+        return parent
+    return statement
+
+
+def _fix(ctx: Context, removal: ast.Call, publish: PublishCall) -> Fix | None:
+    if publish.kind == "move" or publish.via is not None:
+        return None
+    statement = _removal_statement(ctx, removal)
+    if statement is None:
+        return None
+    source = ctx.source
+    start, end = statement.lineno, statement.end_lineno or statement.lineno
+    if source.char_column(start, statement.col_offset) != len(source.indentation(start)):
+        return None
+    tail = source.line(end)[source.char_column(end, statement.end_col_offset or 0) :]
+    if tail.strip() and not tail.strip().startswith("#"):
+        return None
+    parent = ctx.analysis.parents.get(statement)
+    siblings = getattr(parent, "body", None)
+    edits: list[Edit] = []
+    if isinstance(siblings, list) and siblings == [statement]:
+        column = len(source.indentation(start))
+        end_column = len(source.line(end).rstrip("\r\n"))
+        edits.append(Edit(start, column, end, end_column, "pass"))
+    elif end < len(source.lines):
+        edits.append(Edit(start, 0, end + 1, 0, ""))
+    else:
+        return None
+    if publish.kind == "publish":
+        pass  # publish() already replaces the target: only the removal goes
+    elif publish.kind == "rename" and isinstance(publish.callee, ast.Attribute):
+        _, _, line, column = source.span(publish.callee)
+        if source.line(line)[column - 6 : column] != "rename":
+            return None
+        edits.append(Edit(line, column - 6, line, column, "replace"))
+    elif publish.kind == "rename":
+        return None
+    return Fix("Remove the deletion and replace the target in one step", "unsafe", tuple(edits))
+
+
+VALID = (
+    Valid(
+        """
+        import os
+        def store(tmp, dst):
+            os.replace(tmp, dst)
+        """
+    ),
+    # The removal is on a path that returns: the rename happens on the other path.
+    Valid(
+        """
+        import os
+        def store(tmp, dst, cancelled):
+            if cancelled:
+                os.remove(dst)
+                return
+            os.replace(tmp, dst)
+        """
+    ),
+    # The removal and the rename are on different branches.
+    Valid(
+        """
+        import os, tempfile
+        def copy_entry(source, target):
+            if os.path.isdir(source):
+                if os.path.islink(target):
+                    os.unlink(target)
+                os.makedirs(target, exist_ok=True)
+            else:
+                fd, temp_path = tempfile.mkstemp()
+                os.replace(temp_path, target)
+        """
+    ),
+    # Removing the temp, not the target.
+    Valid(
+        """
+        import os
+        def store(tmp, dst):
+            os.replace(tmp, dst)
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        """
+    ),
+)
+
+INVALID = (
+    Invalid(
+        """
+        import os
+        def store(tmp, dst):
+            if os.path.exists(dst):
+                os.remove(dst)
+            os.rename(tmp, dst)
+        """,
+        line=4,
+        message="removed here",
+        fixed="""
+        import os
+        def store(tmp, dst):
+            os.replace(tmp, dst)
+        """,
+    ),
+    Invalid(
+        """
+        import os
+        def store(tmp, dst):
+            try:
+                os.unlink(dst)
+            except FileNotFoundError:
+                pass
+            os.replace(tmp, dst)
+        """,
+        line=4,
+        fixed="""
+        import os
+        def store(tmp, dst):
+            os.replace(tmp, dst)
+        """,
+    ),
+    Invalid(
+        """
+        from pathlib import Path
+        def store(tmp: Path, target: Path):
+            target.unlink(missing_ok=True)
+            tmp.rename(target)
+        """,
+        line=3,
+    ),
+    Invalid(
+        """
+        import os
+        def store(tmp, dst):
+            try:
+                os.rename(tmp, dst)
+            except FileExistsError:
+                os.remove(dst)
+                os.rename(tmp, dst)
+        """,
+        line=6,
+    ),
+)
+
+RULE = Rule(CODE, check, VALID, INVALID)

@@ -1,0 +1,414 @@
+"""The pytest glue for the race model: options, per-test wiring, report sections, summary, JSON.
+
+The race model (``simulation/races.py``) and its instrumentation (``simulation/sync.py``) know
+nothing about pytest, and the ``winfs`` fixture (``plugin.py``) knows nothing about races. This
+module connects them: it installs a :class:`~pytest_ocirace.simulation.races.RaceModel` as the
+observer of every simulated test (through the ``pytest_ocirace_setup``/``teardown`` hooks),
+turns the races into an ``ocirace`` report section, fails tests in strict mode or when an
+exception escaped a worker thread, and aggregates every race on the controller (also under
+pytest-xdist) for the terminal summary and ``--ocirace-report``.
+
+pytest imports this module in every session of every project with pytest-ocirace installed
+(it is listed in ``plugin.EXTRA_PLUGINS``), so at import time it imports nothing but pytest
+and the standard library, and its per-test hooks return at once for tests that are not
+simulated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import traceback
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from pytest_ocirace.simulation.filesystem import WindowsFilesystem
+    from pytest_ocirace.simulation.races import RaceModel
+    from pytest_ocirace.simulation.sync import Instrumentation
+
+__all__ = ["PROPERTY", "ignore_globs"]
+
+#: The ``user_properties`` name under which a test report carries its races (a JSON list of
+#: ``report.race_to_dict`` entries). It is how races travel from pytest-xdist workers to the
+#: controller. Every simulated test's call report has it (the controller counts them); a
+#: setup or teardown report only when races happened in that phase. junit XML shows the
+#: teardown report's properties only, so it normally stays free of them.
+PROPERTY = "ocirace_races"
+
+
+@dataclass
+class _TestState:
+    """The race model of one running test, and what has been reported of it so far."""
+
+    instrumentation: Instrumentation
+    model: RaceModel
+    previous_hook: Callable[[threading.ExceptHookArgs], Any]
+    hook: Callable[[threading.ExceptHookArgs], Any] | None = None
+    escaped: list[tuple[str, BaseException]] = field(default_factory=list)
+    races_shown: int = 0
+    escaped_shown: int = 0
+    finished: bool = False
+
+
+@dataclass(eq=False)  # hashable by identity: it is registered as a plugin
+class _SessionState:
+    """What the controller (or a run without xdist) collects for the summary and JSON.
+
+    Registered as a plugin of its own so that it sees every report, including those
+    pytest-xdist workers send to the controller.
+    """
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    simulated: int = 0
+    report_path: str | None = None
+    report_error: str | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name != PROPERTY:
+                continue
+            if report.when == "call":
+                self.simulated += 1
+            self.entries.extend(json.loads(str(value)))
+
+
+_TEST_KEY = pytest.StashKey[_TestState]()
+_SESSION_KEY = pytest.StashKey[_SessionState]()
+_TRACKING_KEY = pytest.StashKey[Any]()
+_SESSION_PLUGIN = "ocirace-race-session"
+
+
+# -- options -------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ocirace")
+    group.addoption(
+        "--ocirace-strict",
+        action="store_true",
+        default=None,
+        dest="ocirace_strict",
+        help="fail a simulated test in which any race happened, even one the code handled "
+        "(ini: ocirace_strict)",
+    )
+    group.addoption(
+        "--ocirace-report",
+        default=None,
+        dest="ocirace_report",
+        metavar="PATH",
+        help="write every race found as JSON to PATH (schema: docs/races.md), aggregated "
+        "over pytest-xdist workers",
+    )
+    parser.addini(
+        "ocirace_strict",
+        "fail a simulated test in which any race happened, even one the code handled",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        "ocirace_ignore",
+        "path globs the race model never tracks (e.g. *.log); case-insensitive, / or \\",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "ocirace_track_locks",
+        "track threading locks for the whole session even without --ocirace (for suites "
+        "that only use the ocirace marker and have module-level locks)",
+        type="bool",
+        default=False,
+    )
+
+
+def _strict(config: pytest.Config) -> bool:
+    flag = config.getoption("ocirace_strict", default=None)
+    if flag is not None:
+        return bool(flag)
+    return bool(config.getini("ocirace_strict"))
+
+
+def _wants_session_tracking(config: pytest.Config, *, early: bool = False) -> bool:
+    # Before pytest_configure the command line is only parsed into known_args_namespace.
+    options = config.known_args_namespace if early else config.option
+    flag = getattr(options, "ocirace", None)
+    if flag is None:
+        flag = config.getini("ocirace")
+    return bool(flag) or bool(config.getini("ocirace_track_locks"))
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    """A pytest-xdist controller: it runs no tests itself."""
+    return not _is_worker(config) and getattr(config.option, "dist", "no") != "no"
+
+
+def ignore_globs(item: pytest.Item) -> list[str]:
+    """The ini ``ocirace_ignore`` globs plus those of every ``ocirace`` marker's ``ignore=``.
+
+    Raises ``ValueError`` (one line, naming the fix) for an ``ignore=`` that is not globs.
+    """
+    globs = [str(g) for g in item.config.getini("ocirace_ignore")]
+    for marker in item.iter_markers("ocirace"):
+        value = marker.kwargs.get("ignore")
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, Iterable) or not all(isinstance(g, str) for g in value):
+            raise ValueError(
+                f"{item.nodeid}: @pytest.mark.ocirace(ignore=...) takes a list of path globs, "
+                f"got {value!r}; write e.g. @pytest.mark.ocirace(ignore=['*.log'])"
+            )
+        globs.extend(value)
+    return globs
+
+
+# -- session -------------------------------------------------------------------------------
+
+
+def _start_tracking(config: pytest.Config, *, early: bool = False) -> None:
+    if _TRACKING_KEY in config.stash or _is_controller(config):
+        return
+    if not _wants_session_tracking(config, early=early):
+        return
+    from pytest_ocirace.simulation.sync import track_locks
+
+    _import_model()
+    tracking = track_locks()
+    config.stash[_TRACKING_KEY] = tracking
+    config.add_cleanup(tracking.uninstall)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # As early as a plugin can: locks created when conftest.py files import the code under
+    # test are then tracked too.
+    _start_tracking(early_config, early=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _start_tracking(config)  # in case the early hook did not run (pytest.main with plugins=)
+    state = _SessionState()
+    path = config.getoption("ocirace_report", default=None)
+    if path:
+        target = os.path.join(str(config.invocation_params.dir), os.fspath(path))
+        if os.path.isdir(target):
+            raise pytest.UsageError(
+                f"--ocirace-report {path}: is a directory; give a file path such as "
+                "ocirace-races.json"
+            )
+        state.report_path = target
+    config.stash[_SESSION_KEY] = state
+    config.pluginmanager.register(state, _SESSION_PLUGIN)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_SESSION_KEY, None)
+    if state is not None and config.pluginmanager.is_registered(state):
+        config.pluginmanager.unregister(state)
+
+
+# -- one test ------------------------------------------------------------------------------
+
+
+def _import_model() -> None:
+    """Import the race model's modules while no fake filesystem is active.
+
+    pyfakefs patches modules first imported during a test and drops them from
+    ``sys.modules`` afterwards; the model's class-level state (which instrumentation is
+    installed, the tracked lock classes) must be one module, and ``report`` must keep the
+    real ``os`` for writing the JSON report at the end of the session.
+    """
+    import pytest_ocirace.report
+    import pytest_ocirace.simulation.races
+    import pytest_ocirace.simulation.sync  # noqa: F401
+
+
+def pytest_ocirace_prepare(item: pytest.Item) -> None:
+    _import_model()
+
+
+def pytest_ocirace_setup(simulation: WindowsFilesystem, item: pytest.Item) -> None:
+    from pytest_ocirace.simulation.races import RaceModel
+    from pytest_ocirace.simulation.sync import install
+
+    try:
+        globs = ignore_globs(item)
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    instrumentation = install()
+    try:
+        model = RaceModel(instrumentation.tracker, ignore=globs)
+        state = _TestState(instrumentation, model, threading.excepthook)
+
+        def excepthook(args: threading.ExceptHookArgs) -> None:
+            # The exception fails the test (see _annotate), with a traceback of the user's
+            # frames: pytest's own hook would only add a warning with the machinery's frames.
+            if args.exc_value is None:
+                state.previous_hook(args)
+                return
+            name = args.thread.name if args.thread is not None else "unknown thread"
+            state.escaped.append((name, args.exc_value))
+            model.note_escaped(args.exc_value)
+
+        state.hook = excepthook
+        threading.excepthook = excepthook
+        simulation.observer = model
+        item.stash[_TEST_KEY] = state
+    except BaseException:
+        instrumentation.uninstall()
+        raise
+
+
+def _finish(state: _TestState, simulation: WindowsFilesystem | None) -> None:
+    if state.finished:
+        return
+    state.finished = True
+    if simulation is not None and simulation.observer is state.model:
+        simulation.observer = None
+    if threading.excepthook is state.hook:
+        threading.excepthook = state.previous_hook
+    state.instrumentation.uninstall()
+
+
+def pytest_ocirace_teardown(simulation: WindowsFilesystem, item: pytest.Item) -> None:
+    state = item.stash.get(_TEST_KEY, None)
+    if state is not None:
+        _finish(state, simulation)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    # Safety net: another plugin's pytest_ocirace_teardown may have raised before ours ran.
+    state = item.stash.get(_TEST_KEY, None)
+    if state is not None:
+        _finish(state, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    state = item.stash.get(_TEST_KEY, None)
+    if state is None:
+        return
+    report: pytest.TestReport = outcome.get_result()
+    _annotate(item, call, report, state)
+    if call.when == "teardown":
+        del item.stash[_TEST_KEY]
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """``exc`` as a traceback of the user's frames only (like pytest's for the test body)."""
+    from pytest_ocirace import report
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    kept = set(report.user_frames([(f.filename, f.lineno or 0, f.name) for f in frames]))
+    shown = traceback.StackSummary.from_list(
+        [f for f in frames if (f.filename, f.lineno or 0, f.name) in kept]
+    )
+    lines = ["Traceback (most recent call last):\n", *shown.format()]
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(lines).rstrip()
+
+
+def _escaped_text(escaped: list[tuple[str, BaseException]]) -> str:
+    return "\n\n".join(
+        f"exception in thread {name!r}, not handled by the thread:\n{_user_traceback(exc)}"
+        for name, exc in escaped
+    )
+
+
+def _annotate(
+    item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestReport, state: _TestState
+) -> None:
+    """Add this phase's races to ``rep``; fail it in strict mode or for escaped exceptions.
+
+    The ``ocirace`` section (shown after the failure's traceback) explains the races; a
+    report failed here gets a short headline as its failure text, not a copy of it.
+    """
+    from pytest_ocirace import report
+
+    model = state.model
+    if call.excinfo is not None:
+        model.note_escaped(call.excinfo.value)
+    races = model.races[state.races_shown :]
+    state.races_shown = len(model.races)
+    escaped = state.escaped[state.escaped_shown :]
+    state.escaped_shown = len(state.escaped)
+    entries = [report.race_to_dict(race, item.nodeid) for race in races]
+    if call.when == "call" or entries:
+        rep.user_properties.append((PROPERTY, json.dumps(entries)))
+    if races:
+        rep.sections.append(("ocirace", report.format_races(races)))
+    if not rep.passed:
+        return
+    see = " (see the ocirace section below)" if races else ""
+    if escaped:
+        rep.outcome = "failed"
+        rep.longrepr = (
+            f"pytest-ocirace: {len(escaped)} exception(s) escaped a thread and were lost; the "
+            f"test would pass on every OS while its work failed{see}\n\n" + _escaped_text(escaped)
+        )
+    elif races and _strict(item.config):
+        rep.outcome = "failed"
+        rep.longrepr = (
+            f"pytest-ocirace strict mode (--ocirace-strict / ocirace_strict): {len(races)} "
+            f"race(s) happened, even though the code handled the injected errors{see}"
+        )
+
+
+# -- aggregation on the controller -----------------------------------------------------------
+
+
+def _session_state(config: pytest.Config) -> _SessionState | None:
+    return config.stash.get(_SESSION_KEY, None)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state = _session_state(config)
+    if state is None or _is_worker(config):
+        return
+    if state.report_path is None:
+        return
+    from pytest_ocirace import report
+
+    try:
+        report.write_json(state.report_path, report.build_document(state.entries))
+    except OSError as exc:
+        state.report_error = (
+            f"pytest-ocirace: could not write --ocirace-report {state.report_path}: {exc}; "
+            "choose a writable path"
+        )
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = _session_state(config)
+    if state is None or _is_worker(config):
+        return
+    enabled = config.getoption("ocirace", default=None) or config.getini("ocirace")
+    if not (enabled or state.simulated or state.entries or state.report_path):
+        return
+    from pytest_ocirace import report
+
+    document = report.build_document(state.entries)
+    terminalreporter.section("ocirace")
+    terminalreporter.line(f"{state.simulated} test(s) ran with race detection")
+    for line in report.summary_lines(document):
+        terminalreporter.line(line)
+    if state.report_error is not None:
+        terminalreporter.line(state.report_error, red=True)
+    elif state.report_path is not None:
+        terminalreporter.line(f"race report (JSON): {state.report_path}")

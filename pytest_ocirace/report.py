@@ -1,0 +1,407 @@
+"""Turn race records into what people and CI read: a report section, a summary, JSON.
+
+A race report is only useful if it points at the user's own code: the stack of an operation
+that went through ``os.replace`` is mostly pyfakefs, our layer, ``threading`` and
+``concurrent.futures``. So frames are filtered down to the user's before anything is shown.
+The JSON form (schema :data:`JSON_SCHEMA`, documented in ``docs/races.md``) is the same
+data, made for CI artifacts and for aggregating pytest-xdist workers on the controller.
+
+Writing the JSON file touches the real filesystem: call :func:`write_json` outside the fake
+filesystem (at session end), never while a test's simulation is active.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import os
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pytest_ocirace.simulation.races import Frame, OpInfo, Race
+
+__all__ = [
+    "FIX_HINT",
+    "JSON_SCHEMA",
+    "SCHEMA_ID",
+    "build_document",
+    "format_race",
+    "format_races",
+    "merge_documents",
+    "race_to_dict",
+    "summary_lines",
+    "user_frames",
+    "write_json",
+]
+
+SCHEMA_ID = "pytest-ocirace/races"
+SCHEMA_VERSION = 1
+
+FIX_HINT = (
+    "publish with pytest_ocirace.write_blob(root, digest, data) (or atomic_write/publish), "
+    "which tolerates a concurrent identical writer and retries transient Windows errors; "
+    "or order the writers (join, a common lock). See docs/races.md and docs/writer.md."
+)
+
+_MESSAGES = {
+    2: "The system cannot find the file specified",
+    5: "Access is denied",
+    32: "The process cannot access the file because it is being used by another process",
+    183: "Cannot create a file when that file already exists",
+}
+
+
+#: The real separator. Nothing that runs while a test's simulation is active may call ``os``:
+#: pyfakefs patches the ``os`` of every loaded module (``os.sep`` is then ``\\`` and
+#: ``os.path.abspath`` resolves against the fake working directory, or fails while pyfakefs
+#: pauses around pytest's reports). So the frame filter below is string operations only.
+_SEP = "\\" if sys.platform == "win32" else "/"
+
+#: Packages whose frames are never the user's (besides the standard library).
+_MACHINERY = ("pytest_ocirace", "pyfakefs", "_pytest", "pytest", "pluggy", "xdist", "execnet")
+
+
+def _norm(path: str) -> str:
+    return path.replace("/", "\\").lower() if _SEP == "\\" else path
+
+
+def _parent(path: str) -> str:
+    return _norm(path).rsplit(_SEP, 1)[0] + _SEP
+
+
+def _excluded_roots() -> tuple[str, ...]:
+    """Directories of the machinery packages that are loaded (unloaded ones have no frames)."""
+    roots = []
+    for name in _MACHINERY:
+        filename = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(filename, str) and filename.endswith("__init__.py"):
+            roots.append(_parent(filename))
+    return tuple(roots)
+
+
+def _stdlib_root() -> str:
+    return _parent(threading.__file__)
+
+
+def user_frames(frames: Iterable[Frame], exclude: Sequence[str] = ()) -> list[Frame]:
+    """The frames of the user's code: no plugin, pyfakefs, pytest or standard-library frames.
+
+    Third-party packages in site-packages are kept: a race inside a dependency the test
+    drives is still the user's race. ``exclude`` adds path prefixes (a harness, say).
+    Safe to call while a simulation is active (see ``_SEP``).
+    """
+    excluded = _excluded_roots() + tuple(_norm(e) for e in exclude)
+    stdlib = _stdlib_root()
+    packages = "-packages" + _SEP
+    kept: list[Frame] = []
+    for frame in frames:
+        filename = frame[0]
+        if filename.startswith("<"):
+            continue
+        norm = _norm(filename)
+        if norm.startswith(excluded):
+            continue
+        if norm.startswith(stdlib) and packages not in norm:
+            continue
+        kept.append(frame)
+    return kept
+
+
+def _short(path: str, directory: str) -> str:
+    """``path`` quoted, as ``.../name`` when it is in ``directory`` (the raced name's).
+
+    Temp files sit next to their target: repeating a long directory (a temp root, a layout's
+    ``blobs/sha256``) three times per operation hides the names that differ.
+    """
+    if directory and path.startswith(directory) and len(path) > len(directory) + 1:
+        rest = path[len(directory) :]
+        if rest[0] in "\\/" and "\\" not in rest[1:] and "/" not in rest[1:]:
+            return repr("..." + rest)
+    return repr(path)
+
+
+def _directory(path: str) -> str:
+    cut = max(path.rfind("\\"), path.rfind("/"))
+    return path[:cut] if cut > 0 else ""
+
+
+def _describe(info: OpInfo, directory: str = "") -> str:
+    target = _short(info.path, directory)
+    if info.path2 is not None:
+        target += f" -> {_short(info.path2, directory)}"
+    if info.kind == "open" and info.access:
+        target += f" for {'/'.join(info.access)}"
+    return f"{info.kind} {target} in thread {info.thread!r}"
+
+
+def _frame_lines(frames: Sequence[Frame], exclude: Sequence[str]) -> list[str]:
+    shown = user_frames(frames, exclude)
+    if not shown:
+        return ["      (no frames of your code: the operation ran inside a library)"]
+    lines = []
+    for filename, lineno, name in shown[-6:]:
+        lines.append(f"      {filename}:{lineno} in {name}")
+        source = linecache.getline(filename, lineno).strip()
+        if source:
+            lines.append(f"          {source}")
+    return lines
+
+
+def _error_text(race: Race) -> str:
+    if race.winerror is None:
+        return "none raised (Windows allows this overlap; the race is recorded only)"
+    message = _MESSAGES.get(race.winerror, f"Windows error {race.winerror}")
+    text = f"[WinError {race.winerror}] {message}"
+    if race.second.kind == "open":
+        # open() goes through the C runtime, which turns the Win32 error into an errno.
+        text = f"PermissionError [Errno 13] Permission denied (the C runtime's {text})"
+    if not race.injected:
+        return f"{text} (not raised again: this pair already failed once)"
+    if race.handled is False:
+        return f"{text}, raised in the second operation and NOT handled by the code"
+    return (
+        f"{text}, raised in the second operation; it did not escape the test (handled by "
+        "a retry or a check, or swallowed)"
+    )
+
+
+def format_race(race: Race, exclude: Sequence[str] = (), *, hint: bool = True) -> str:
+    """One race as the ``ocirace`` report section of a failing test shows it."""
+    lines = [f"race on {race.path} ({race.rule})"]
+    directory = _directory(race.path)
+    lines.append(f"  first : {_describe(race.first, directory)}")
+    lines.extend(_frame_lines(race.first.frames, exclude))
+    lines.append(f"  second: {_describe(race.second, directory)}")
+    lines.extend(_frame_lines(race.second.frames, exclude))
+    lines.append(f"  why   : {race.explanation}")
+    if race.identical is True:
+        lines.append(f"  bytes : identical (sha256 {race.first.digest})")
+    elif race.identical is False:
+        lines.append(
+            f"  bytes : DIFFERENT (sha256 {race.first.digest} vs {race.second.digest}): "
+            "a lost update on every OS, not only on Windows"
+        )
+    lines.append(f"  error : {_error_text(race)}")
+    if hint:
+        lines.append(f"  fix   : {FIX_HINT}")
+    return "\n".join(lines)
+
+
+def format_races(races: Sequence[Race], exclude: Sequence[str] = ()) -> str:
+    """The whole report section: every race of one test, most severe first."""
+    ordered = sorted(
+        races, key=lambda r: (r.handled is not False, not r.lost_update, r.winerror is None)
+    )
+    header = f"{len(races)} race(s) found by pytest-ocirace"
+    body = [format_race(r, exclude, hint=False) for r in ordered]
+    return "\n\n".join([header, *body, f"fix: {FIX_HINT}"])
+
+
+def _info_to_dict(info: OpInfo, exclude: Sequence[str]) -> dict[str, Any]:
+    return {
+        "kind": info.kind,
+        "role": info.role,
+        "path": info.path,
+        "path2": info.path2,
+        "thread": info.thread,
+        "digest": info.digest,
+        "access": list(info.access),
+        "frames": [
+            {"file": f, "line": n, "function": fn} for f, n, fn in user_frames(info.frames, exclude)
+        ],
+    }
+
+
+def race_to_dict(
+    race: Race, test: str | None = None, exclude: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One race as a JSON-ready dict (an element of the document's ``races``)."""
+    return {
+        "test": test,
+        "rule": race.rule,
+        "path": race.path,
+        "key": race.key,
+        "winerror": race.winerror,
+        "injected": race.injected,
+        "handled": race.handled,
+        "identical": race.identical,
+        "lost_update": race.lost_update,
+        "explanation": race.explanation,
+        "first": _info_to_dict(race.first, exclude),
+        "second": _info_to_dict(race.second, exclude),
+    }
+
+
+def build_document(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The JSON document for a list of ``race_to_dict`` entries (one worker or merged)."""
+    races = [dict(e) for e in entries]
+    tests = sorted({str(e["test"]) for e in races if e.get("test") is not None})
+    return {
+        "schema": SCHEMA_ID,
+        "version": SCHEMA_VERSION,
+        "summary": {
+            "races": len(races),
+            "unhandled": sum(1 for e in races if e.get("handled") is False),
+            "lost_updates": sum(1 for e in races if e.get("lost_update")),
+            "tests_affected": len(tests),
+            "tests": tests,
+        },
+        "races": races,
+    }
+
+
+def merge_documents(documents: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One document from several (pytest-xdist workers' documents, on the controller)."""
+    entries: list[Mapping[str, Any]] = []
+    for doc in documents:
+        if doc.get("schema") != SCHEMA_ID:
+            raise ValueError(
+                f"not a pytest-ocirace race report (schema {doc.get('schema')!r}); "
+                f"expected {SCHEMA_ID!r}"
+            )
+        entries.extend(doc.get("races", []))
+    return build_document(entries)
+
+
+def summary_lines(document: Mapping[str, Any]) -> list[str]:
+    """Lines for the terminal summary section."""
+    summary = document["summary"]
+    if not summary["races"]:
+        return ["no races found"]
+    lines = [
+        f"{summary['races']} race(s) in {summary['tests_affected']} test(s); "
+        f"{summary['unhandled']} not handled, {summary['lost_updates']} lost update(s)"
+    ]
+    by_test: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in document["races"]:
+        by_test.setdefault(str(entry.get("test")), []).append(entry)
+    for test, entries in sorted(by_test.items()):
+        rules = sorted({str(e["rule"]) for e in entries})
+        lines.append(f"  {test}: {len(entries)} race(s) ({', '.join(rules)})")
+    return lines
+
+
+def write_json(path: str | os.PathLike[str], document: Mapping[str, Any]) -> None:
+    """Write the document atomically enough for a CI artifact (temp file, then replace)."""
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    os.makedirs(directory, exist_ok=True)
+    temp = f"{target}.{os.getpid()}.tmp"
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(temp, target)
+
+
+_FRAME = {
+    "type": "object",
+    "required": ["file", "line", "function"],
+    "properties": {
+        "file": {"type": "string"},
+        "line": {"type": "integer"},
+        "function": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
+_OP = {
+    "type": "object",
+    "required": ["kind", "role", "path", "path2", "thread", "digest", "access", "frames"],
+    "properties": {
+        "kind": {
+            "enum": [
+                "open",
+                "close",
+                "rename",
+                "replace",
+                "remove",
+                "link",
+                "stat",
+                "mkdir",
+                "rmdir",
+            ]
+        },
+        "role": {"enum": ["publish", "move-away", "delete", "handle", "check"]},
+        "path": {"type": "string"},
+        "path2": {"type": ["string", "null"]},
+        "thread": {"type": "string"},
+        "digest": {"type": ["string", "null"]},
+        "access": {"type": "array", "items": {"enum": ["read", "write", "delete"]}},
+        "frames": {"type": "array", "items": _FRAME},
+    },
+    "additionalProperties": False,
+}
+
+#: JSON Schema (draft 2020-12) of the ``--ocirace-report`` document.
+JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "pytest-ocirace race report",
+    "type": "object",
+    "required": ["schema", "version", "summary", "races"],
+    "properties": {
+        "schema": {"const": SCHEMA_ID},
+        "version": {"const": SCHEMA_VERSION},
+        "summary": {
+            "type": "object",
+            "required": ["races", "unhandled", "lost_updates", "tests_affected", "tests"],
+            "properties": {
+                "races": {"type": "integer", "minimum": 0},
+                "unhandled": {"type": "integer", "minimum": 0},
+                "lost_updates": {"type": "integer", "minimum": 0},
+                "tests_affected": {"type": "integer", "minimum": 0},
+                "tests": {"type": "array", "items": {"type": "string"}},
+            },
+            "additionalProperties": False,
+        },
+        "races": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "test",
+                    "rule",
+                    "path",
+                    "key",
+                    "winerror",
+                    "injected",
+                    "handled",
+                    "identical",
+                    "lost_update",
+                    "explanation",
+                    "first",
+                    "second",
+                ],
+                "properties": {
+                    "test": {"type": ["string", "null"]},
+                    "rule": {
+                        "enum": [
+                            "concurrent-publish",
+                            "publish-onto-open",
+                            "publish-onto-deleted",
+                            "remove-while-publishing",
+                            "remove-open-file",
+                            "shared-temp-name",
+                            "open-while-renaming",
+                            "shared-writers",
+                            "check-then-act",
+                        ]
+                    },
+                    "path": {"type": "string"},
+                    "key": {"type": "string"},
+                    "winerror": {"type": ["integer", "null"]},
+                    "injected": {"type": "boolean"},
+                    "handled": {"type": ["boolean", "null"]},
+                    "identical": {"type": ["boolean", "null"]},
+                    "lost_update": {"type": "boolean"},
+                    "explanation": {"type": "string"},
+                    "first": _OP,
+                    "second": _OP,
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+    "additionalProperties": False,
+}

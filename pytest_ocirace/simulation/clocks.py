@@ -1,0 +1,275 @@
+"""Vector clocks and logical-thread identity: the bookkeeping under the race model.
+
+The race model must give the same verdict whatever the scheduler does, so it cannot ask "did
+these two operations overlap in time?". It asks "is one of them ordered before the other by
+the program's own synchronisation?", which is what vector clocks answer. This module only
+keeps the clocks; ``sync.py`` feeds it edges from threading/queue/futures, ``races.py`` asks
+it questions.
+
+A *logical* thread is what the model considers one sequential strand of work. It is keyed by
+the ``threading.Thread`` object (``get_ident()`` values are reused within one test), and a
+work item submitted to an executor is its own logical thread, pushed onto the worker's stack
+while it runs, so that two items are concurrent even when one worker happened to run both.
+
+Everything here uses ``_thread`` locks directly: ``threading.Lock`` may be our own tracked
+factory while a test runs, and the tracker must not observe itself.
+"""
+
+from __future__ import annotations
+
+import _thread
+import itertools
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+# pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): an
+# injected error or a wrapped primitive should point at the user's call, not at the model.
+__tracebackhide__ = True
+
+__all__ = [
+    "LogicalThread",
+    "Tracker",
+    "activate",
+    "active",
+    "deactivate",
+    "join_clock",
+]
+
+Clock = dict[int, int]
+
+
+def join_clock(target: Clock, source: Mapping[int, int]) -> None:
+    """Make ``target`` the pointwise maximum of itself and ``source`` (the acquire step)."""
+    for tid, value in source.items():
+        if target.get(tid, 0) < value:
+            target[tid] = value
+
+
+def _thread_object() -> threading.Thread | None:
+    """The calling thread's ``Thread`` object, also while it is still starting up.
+
+    ``threading.current_thread()`` must not be used for that: during ``_bootstrap_inner``
+    (which sets the ``_started`` event, an instrumented primitive) the thread is not yet in
+    ``threading._active``, and ``current_thread()`` would register a ``_DummyThread`` in its
+    place, breaking the thread's own shutdown. For the same reason a thread started with
+    ``_thread.start_new_thread`` gets None (``current_thread()`` would build a
+    ``_DummyThread``, whose constructor sets an event, which asks us again): its strand is
+    then known by the thread-local cache only.
+    """
+    ident = _thread.get_ident()
+    active_threads: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
+    thread = active_threads.get(ident)
+    if thread is not None:
+        return thread
+    limbo: dict[threading.Thread, threading.Thread] = threading._limbo  # type: ignore[attr-defined]
+    for starting in list(limbo):
+        if getattr(starting, "_ident", None) == ident:
+            return starting
+    return None
+
+
+class LogicalThread:
+    """One sequential strand: a thread, an executor work item, or a declared continuation.
+
+    ``clock`` is only ever mutated by the OS thread currently running this strand, so reads
+    of another strand's clock happen only once that strand is finished (join, result) or via
+    snapshots taken under the tracker's lock.
+    """
+
+    __slots__ = ("clock", "kind", "locks", "name", "tid")
+
+    def __init__(self, tid: int, name: str, clock: Clock, kind: str) -> None:
+        self.tid = tid
+        self.name = name
+        self.kind = kind
+        clock[tid] = clock.get(tid, 0) + 1
+        self.clock: Clock = clock
+        #: Lock keys held right now, with recursion counts (the lockset).
+        self.locks: dict[object, int] = {}
+
+    @property
+    def epoch(self) -> int:
+        """Our own component: what other strands must have seen to be ordered after us."""
+        return self.clock[self.tid]
+
+    def snapshot(self) -> Clock:
+        return dict(self.clock)
+
+    def lockset(self) -> frozenset[object]:
+        return frozenset(self.locks)
+
+    def tick(self) -> None:
+        """Start a new epoch, so that what we do next is not covered by a clock we sent."""
+        self.clock[self.tid] += 1
+
+    def has_seen(self, tid: int, epoch: int) -> bool:
+        """Whether the event ``epoch`` of strand ``tid`` happens before our present."""
+        return self.clock.get(tid, 0) >= epoch
+
+    def __repr__(self) -> str:
+        return f"<LogicalThread {self.tid} {self.name!r} {self.kind}>"
+
+
+class Tracker:
+    """The clocks of one test: logical threads, and clocks parked on sync objects.
+
+    One tracker lives for one test. It never patches anything; ``sync.Instrumentation`` calls
+    its methods from wrapped primitives, and user code may call it through the declared
+    ordering API in ``races.py``.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = _thread.allocate_lock()
+        self._ids = itertools.count(1)
+        self._local = threading.local()
+        self._by_thread: dict[threading.Thread, LogicalThread] = {}
+        #: Clocks released into sync objects (events, conditions, futures...), by id; the
+        #: object itself is kept alive alongside so that its id cannot be reused.
+        self._parked: dict[int, tuple[object, Clock]] = {}
+        self._tokens: dict[object, object] = {}
+        self.strands: list[LogicalThread] = []
+
+    # -- identity ------------------------------------------------------------------------
+
+    def current(self) -> LogicalThread:
+        """The logical thread running the caller."""
+        stack: list[LogicalThread] | None = getattr(self._local, "stack", None)
+        if stack:
+            return stack[-1]
+        thread = _thread_object()
+        with self._mutex:
+            strand = None if thread is None else self._by_thread.get(thread)
+            if strand is None:
+                name = f"thread {_thread.get_ident()}" if thread is None else thread.name
+                strand = self._new(name, {}, "thread")
+                if thread is not None:
+                    self._by_thread[thread] = strand
+        self._local.stack = [strand]
+        return strand
+
+    def _new(self, name: str, clock: Clock, kind: str) -> LogicalThread:
+        strand = LogicalThread(next(self._ids), name, clock, kind)
+        self.strands.append(strand)
+        return strand
+
+    def spawn(self, name: str, kind: str) -> LogicalThread:
+        """A new strand that starts after everything the caller did so far."""
+        parent = self.current()
+        with self._mutex:
+            child = self._new(name, parent.snapshot(), kind)
+        parent.tick()
+        return child
+
+    def detached(self, name: str, clock: Mapping[int, int], kind: str) -> LogicalThread:
+        """A new strand that starts after ``clock`` only (e.g. a future's completion)."""
+        with self._mutex:
+            return self._new(name, dict(clock), kind)
+
+    def bind_thread(self, thread: threading.Thread, strand: LogicalThread) -> None:
+        """Declare that ``thread`` will run as ``strand`` (set by ``Thread.start``)."""
+        with self._mutex:
+            self._by_thread[thread] = strand
+
+    def strand_of(self, thread: threading.Thread) -> LogicalThread | None:
+        with self._mutex:
+            return self._by_thread.get(thread)
+
+    @contextmanager
+    def running(self, strand: LogicalThread) -> Iterator[LogicalThread]:
+        """Run the body as ``strand`` on the calling OS thread (an executor work item)."""
+        self.current()
+        stack: list[LogicalThread] = self._local.stack
+        stack.append(strand)
+        try:
+            yield strand
+        finally:
+            stack.pop()
+
+    # -- edges ---------------------------------------------------------------------------
+
+    def release(self, obj: object) -> None:
+        """Everything the caller did so far happens before a later ``acquire(obj)``."""
+        strand = self.current()
+        with self._mutex:
+            entry = self._parked.get(id(obj))
+            if entry is None:
+                self._parked[id(obj)] = (obj, strand.snapshot())
+            else:
+                join_clock(entry[1], strand.clock)
+        strand.tick()
+
+    def acquire(self, obj: object) -> None:
+        """The caller is now after every ``release(obj)`` that happened so far."""
+        with self._mutex:
+            entry = self._parked.get(id(obj))
+            clock = None if entry is None else dict(entry[1])
+        if clock is not None:
+            join_clock(self.current().clock, clock)
+
+    def token(self, key: object) -> object:
+        """A stable stand-in object for a hashable ``key`` (declared orderings by name)."""
+        with self._mutex:
+            return self._tokens.setdefault(key, object())
+
+    def park(self, obj: object, clock: Mapping[int, int]) -> None:
+        """Attach a finished strand's clock to ``obj`` (a future, an executor)."""
+        with self._mutex:
+            entry = self._parked.get(id(obj))
+            if entry is None:
+                self._parked[id(obj)] = (obj, dict(clock))
+            else:
+                join_clock(entry[1], clock)
+
+    def parked(self, obj: object) -> Clock | None:
+        with self._mutex:
+            entry = self._parked.get(id(obj))
+            return None if entry is None else dict(entry[1])
+
+    def acquire_clock(self, clock: Mapping[int, int]) -> None:
+        join_clock(self.current().clock, clock)
+
+    # -- locksets ------------------------------------------------------------------------
+
+    def locked(self, key: object, strand: LogicalThread | None = None) -> LogicalThread:
+        """Record that ``strand`` (default: the caller) now holds ``key``; returns it."""
+        holder = self.current() if strand is None else strand
+        holder.locks[key] = holder.locks.get(key, 0) + 1
+        return holder
+
+    def unlocked(
+        self, key: object, holder: LogicalThread | None = None, *, fully: bool = False
+    ) -> int:
+        """Record one release of ``key`` by ``holder``; returns the count released."""
+        strand = self.current() if holder is None else holder
+        with self._mutex:
+            count = strand.locks.get(key, 0)
+            if count <= 1 or fully:
+                strand.locks.pop(key, None)
+                return count
+            strand.locks[key] = count - 1
+            return 1
+
+
+_ACTIVE: Tracker | None = None
+
+
+def activate(tracker: Tracker) -> None:
+    """Make ``tracker`` the one instrumented primitives and the declared API report to."""
+    global _ACTIVE
+    if _ACTIVE is not None and _ACTIVE is not tracker:
+        raise RuntimeError(
+            "pytest-ocirace: a race tracker is already active; deactivate() the previous "
+            "test's tracker before activating another"
+        )
+    _ACTIVE = tracker
+
+
+def deactivate() -> None:
+    global _ACTIVE
+    _ACTIVE = None
+
+
+def active() -> Tracker | None:
+    """The tracker of the running test, or None outside ocirace tests."""
+    return _ACTIVE

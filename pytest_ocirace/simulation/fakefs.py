@@ -1,0 +1,183 @@
+"""The ``FakeFilesystem`` subclass a simulated filesystem becomes.
+
+The simulation cannot construct pyfakefs' filesystem itself: pyfakefs' ``Patcher`` (and its
+``fs`` fixture) builds one and hands it to every fake module. So the simulation assigns this
+subclass as the live object's ``__class__`` and back again. Its job is routing only: each
+entry point takes the global lock and, unless the layer is already inside an operation,
+hands the call to :class:`~pytest_ocirace.simulation.filesystem.WindowsFilesystem`, where
+the Windows rules live. Every other public method is wrapped with the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from pyfakefs.fake_file import FakeDirectory, FakeFile
+from pyfakefs.fake_filesystem import FakeFilesystem
+
+from pytest_ocirace.simulation.locking import LOCK
+
+if TYPE_CHECKING:
+    from pytest_ocirace.simulation.filesystem import WindowsFilesystem
+
+# pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
+__tracebackhide__ = True
+
+__all__ = ["SIMULATION_ATTR", "SimulatedFakeFilesystem"]
+
+#: The attribute of a simulated ``FakeFilesystem`` that holds its ``WindowsFilesystem``.
+SIMULATION_ATTR = "_ocirace_simulation"
+
+
+class SimulatedFakeFilesystem(FakeFilesystem):
+    """What a simulated ``FakeFilesystem`` becomes: each entry point asks the layer first.
+
+    Never instantiated: :meth:`WindowsFilesystem.attach` assigns it as ``__class__`` of the
+    live filesystem (so pyfakefs' fake modules, which hold that object, see it at once), and
+    :meth:`WindowsFilesystem.detach` assigns ``FakeFilesystem`` back.
+    """
+
+    @property
+    def _sim(self) -> WindowsFilesystem:
+        return cast("WindowsFilesystem", self.__dict__[SIMULATION_ATTR])
+
+    @property
+    def root_dir(self) -> FakeDirectory:
+        # pyfakefs recomputes the current drive's root from cwd and the mount table on every
+        # path operation (tens of times per os.replace in Windows mode); it only changes
+        # with cwd, the mount table or a reset, so remember it for those.
+        key = (self._cwd, len(self.mount_points), id(self.root))
+        cached = self.__dict__.get("_ocirace_root_dir")
+        if cached is not None and cached[0] == key:
+            root: FakeDirectory = cached[1]
+            return root
+        root = FakeFilesystem.root_dir.fget(self)  # type: ignore[attr-defined]
+        self.__dict__["_ocirace_root_dir"] = (key, root)
+        return root
+
+    def rename(self, old_file_path: Any, new_file_path: Any, force_replace: bool = False) -> None:
+        with LOCK:
+            sim = self._sim
+            if sim._depth:
+                return FakeFilesystem.rename(self, old_file_path, new_file_path, force_replace)
+            sim.rename(old_file_path, new_file_path, force_replace)
+
+    def remove(self, path: Any) -> None:
+        with LOCK:
+            sim = self._sim
+            if sim._depth:
+                return FakeFilesystem.remove(self, path)
+            sim.remove(path)
+
+    def rmdir(self, target_directory: Any, allow_symlink: bool = False) -> None:
+        with LOCK:
+            sim = self._sim
+            if sim._depth:
+                return FakeFilesystem.rmdir(self, target_directory, allow_symlink)
+            sim.remove_directory(target_directory, allow_symlink)
+
+    def makedir(self, dir_path: Any, mode: int = 0o777) -> None:
+        with LOCK:
+            sim = self._sim
+            if sim._depth:
+                return FakeFilesystem.makedir(self, dir_path, mode)
+            sim.make_directory(dir_path, mode)
+
+    def link(self, old_path: Any, new_path: Any, follow_symlinks: bool = True) -> FakeFile:
+        with LOCK:
+            sim = self._sim
+            if sim._depth:
+                return FakeFilesystem.link(self, old_path, new_path, follow_symlinks)
+            return sim.link(old_path, new_path, follow_symlinks)
+
+    def stat(self, entry_path: Any, follow_symlinks: bool = True) -> Any:
+        with LOCK:
+            sim = self._sim
+            if sim._depth or isinstance(entry_path, int):
+                return FakeFilesystem.stat(self, entry_path, follow_symlinks)
+            return sim.stat_like(
+                entry_path, "stat", lambda p: FakeFilesystem.stat(self, p, follow_symlinks), None
+            )
+
+    def exists(self, file_path: Any, check_link: bool = False) -> bool:
+        with LOCK:
+            sim = self._sim
+            if sim._depth or isinstance(file_path, int):
+                return FakeFilesystem.exists(self, file_path, check_link)
+            return sim.stat_like(
+                file_path, "exists", lambda p: FakeFilesystem.exists(self, p, check_link), False
+            )
+
+    def isfile(self, path: Any, follow_symlinks: bool = True) -> bool:
+        with LOCK:
+            sim = self._sim
+            if sim._depth or isinstance(path, int):
+                return FakeFilesystem.isfile(self, path, follow_symlinks)
+            return sim.stat_like(
+                path, "isfile", lambda p: FakeFilesystem.isfile(self, p, follow_symlinks), False
+            )
+
+    def isdir(self, path: Any, follow_symlinks: bool = True) -> bool:
+        with LOCK:
+            sim = self._sim
+            if sim._depth or isinstance(path, int):
+                return FakeFilesystem.isdir(self, path, follow_symlinks)
+            return sim.stat_like(
+                path, "isdir", lambda p: FakeFilesystem.isdir(self, p, follow_symlinks), False
+            )
+
+    def add_open_file(self, file_obj: Any, new_fd: int = -1) -> int:
+        with LOCK:
+            fd = FakeFilesystem.add_open_file(self, file_obj, new_fd)
+            self._sim._register(fd, file_obj)
+            return fd
+
+    def close_open_file(self, file_des: int) -> None:
+        with LOCK:
+            self._sim._closed(file_des)
+
+    def has_open_file(self, file_object: FakeFile) -> bool:
+        # The layer has already decided (with share modes) before pyfakefs mutates anything;
+        # pyfakefs' own "open means no delete" rule would veto O_TEMPORARY renames.
+        with LOCK:
+            sim = self._sim
+            if sim._depth:
+                return False
+            return sim.handles.blocking_delete(file_object) is not None
+
+
+for _name in (
+    "resolve",
+    "lresolve",
+    "listdir",
+    "makedirs",
+    "create_file",
+    "create_dir",
+    "remove_object",
+    "chmod",
+    "utime",
+    "create_symlink",
+    "readlink",
+    "islink",
+    "confirmdir",
+    "get_open_file",
+    "get_open_files",
+    "absnormpath",
+    "resolve_path",
+    "change_disk_usage",
+    "get_disk_usage",
+):
+    if _name in vars(FakeFilesystem):
+        _method = vars(FakeFilesystem)[_name]
+
+        def _make(method: Callable[..., Any]) -> Callable[..., Any]:
+            def run_locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+                with LOCK:
+                    return method(self, *args, **kwargs)
+
+            run_locked.__name__ = method.__name__
+            run_locked.__doc__ = method.__doc__
+            return run_locked
+
+        setattr(SimulatedFakeFilesystem, _name, _make(_method))

@@ -1,0 +1,99 @@
+"""One lock around pyfakefs, and a reversible way to wrap pyfakefs classes with it.
+
+pyfakefs is not thread-safe (measured: thousands of internal errors with 8 threads
+replacing one target in Windows mode), and the race model needs a single total order of
+operations anyway. So every entry point into pyfakefs that user code can reach runs under
+one process-wide ``RLock`` while a simulation is active. The wrapping is done on the
+pyfakefs classes and undone when the simulation ends, so plain pyfakefs users in the same
+session are untouched.
+"""
+
+from __future__ import annotations
+
+import _thread
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): a user
+# whose os.replace fails wants to see their own call, not the simulation's machinery.
+__tracebackhide__ = True
+
+__all__ = ["LOCK", "ClassPatches", "locked", "public_methods"]
+
+#: The one lock. Re-entrant: pyfakefs entry points call each other. A raw ``_thread`` lock on
+#: purpose: the race model replaces ``threading.RLock`` with a tracked lock for the session,
+#: and if this module were imported after that, every operation would hold one common lock
+#: and no race would ever be found.
+#:
+#: One per *process*, not per import of this module: pytester's in-process runs (and pyfakefs)
+#: drop modules first imported during a run, so a later run imports a fresh copy while
+#: wrappers made by the old copy can still be live; with two locks, two threads each holding
+#: one and wanting the other deadlock. The lock is therefore kept on the ``_thread`` module,
+#: which is never re-imported.
+LOCK = _thread.__dict__.setdefault("_pytest_ocirace_filesystem_lock", _thread.RLock())
+
+
+_WRAPPERS: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def locked(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` running under :data:`LOCK` (one wrapper per function, reused)."""
+    wrapper = _WRAPPERS.get(function)
+    if wrapper is None:
+        wrapper = _WRAPPERS[function] = _make_locked(function)
+    return wrapper
+
+
+def _make_locked(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def run_locked(*args: Any, **kwargs: Any) -> Any:
+        with LOCK:
+            return function(*args, **kwargs)
+
+    run_locked.__ocirace_locked__ = True  # type: ignore[attr-defined]
+    return run_locked
+
+
+@functools.cache
+def public_methods(cls: type) -> tuple[str, ...]:
+    """Names of the plain public methods defined on ``cls`` itself (cached: one per test)."""
+    return tuple(
+        name
+        for name, value in vars(cls).items()
+        if not name.startswith("_")
+        and callable(value)
+        and not isinstance(value, (type, staticmethod, classmethod))
+    )
+
+
+class ClassPatches:
+    """Attributes set on classes (or modules) for the life of a simulation, then restored."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[object, str, bool, object]] = []
+
+    def set(self, owner: object, name: str, value: object) -> None:
+        present = name in vars(owner)
+        self._saved.append((owner, name, present, vars(owner).get(name)))
+        setattr(owner, name, value)
+
+    def lock_methods(self, cls: type, names: Iterable[str] | None = None) -> None:
+        """Wrap ``names`` (default: every public plain method) of ``cls`` with :data:`LOCK`."""
+        if names is None:
+            names = public_methods(cls)
+        for name in names:
+            value = vars(cls).get(name)
+            if value is None or getattr(value, "__ocirace_locked__", False):
+                continue
+            if isinstance(value, (staticmethod, classmethod)):
+                continue
+            self.set(cls, name, locked(value))
+
+    def undo(self) -> None:
+        while self._saved:
+            owner, name, present, value = self._saved.pop()
+            if present:
+                setattr(owner, name, value)
+            else:
+                delattr(owner, name)

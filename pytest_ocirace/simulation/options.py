@@ -1,0 +1,128 @@
+"""The simulation's options: one place for names, defaults, allowed values and parsing.
+
+The same option arrives from three places (ini file, command line, marker keywords) and
+must be checked the same way everywhere, with a one-line error naming the option and the
+values it accepts. Rows of the Windows decision table that nobody has verified on a real
+machine are options here, with the default we believe in documented in
+``docs/windows-semantics.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["OPTION_HELP", "OptionError", "SimulationOptions"]
+
+
+class OptionError(ValueError):
+    """An option has a value the simulation does not understand."""
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "delete_semantics": ("classic", "posix"),
+    "reserved_names": ("error", "allow"),
+    "directory_onto_file": ("deny", "replace"),
+}
+
+#: One-line help for every option (used by the CLI, the ini file and the docs).
+OPTION_HELP: dict[str, str] = {
+    "delete_semantics": (
+        "classic: a deleted file that is still open keeps its name (delete-pending) until "
+        "the last handle closes; posix: the name goes at once (Windows 10 1903+ NTFS)."
+    ),
+    "max_path": "refuse paths of 260+ characters (directories: 248+) like Win32 without "
+    "long-path support.",
+    "windows_platform_modules": "modules (by name) that see os.name == 'nt' and "
+    "sys.platform == 'win32', so their Windows-only branches run.",
+    "reserved_names": "error: creating or renaming onto a DOS device name (CON, NUL, "
+    "COM1...) fails with WinError 123; allow: treat them as ordinary names (unverified).",
+    "directory_onto_file": "os.replace of a directory onto an existing file: deny "
+    "(WinError 5) or replace (unverified).",
+    "delete_on_close_follows_rename": "an O_TEMPORARY file that is renamed is still "
+    "deleted when its handle closes (unverified).",
+    "workdir": "the fake working directory each simulated test starts in.",
+}
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    """Everything that changes how the simulated Windows behaves."""
+
+    delete_semantics: str = "classic"
+    max_path: bool = True
+    windows_platform_modules: tuple[str, ...] = field(default_factory=tuple)
+    reserved_names: str = "error"
+    directory_onto_file: str = "deny"
+    delete_on_close_follows_rename: bool = True
+    workdir: str = "C:\\work"
+
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise OptionError(
+                    f"ocirace option {name}={value!r} is not valid: use one of "
+                    + ", ".join(repr(choice) for choice in allowed)
+                )
+        if not self.workdir[1:3] == ":\\":
+            raise OptionError(
+                f"ocirace option workdir={self.workdir!r} is not valid: use an absolute "
+                "Windows path such as 'C:\\\\work'"
+            )
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(item.name for item in dataclasses.fields(cls))
+
+    def merged(
+        self, values: Mapping[str, object], *, source: str, others: Iterable[str] = ()
+    ) -> SimulationOptions:
+        """These options with ``values`` (from ``source``, for messages) applied on top.
+
+        ``others`` names options that another part reads from the same place (the race
+        model's marker ``ignore=``): they are skipped here, and listed as known in errors.
+        """
+        known = self.names()
+        skipped = tuple(others)
+        changes: dict[str, object] = {}
+        for name, raw in values.items():
+            if name in skipped:
+                continue
+            if name not in known:
+                raise OptionError(
+                    f"{source}: unknown ocirace option {name!r}; known options: "
+                    + ", ".join((*known, *skipped))
+                )
+            changes[name] = _convert(name, raw, source)
+        try:
+            return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        except OptionError as exc:
+            raise OptionError(f"{source}: {exc}") from None
+
+
+def _convert(name: str, raw: object, source: str) -> object:
+    default = getattr(SimulationOptions(), name)
+    if isinstance(default, bool):
+        return _to_bool(name, raw, source)
+    if isinstance(default, tuple):
+        if isinstance(raw, str):
+            return tuple(part for part in raw.replace(",", " ").split() if part)
+        if isinstance(raw, Iterable):
+            return tuple(str(part) for part in raw)
+        raise OptionError(f"{source}: ocirace option {name} takes a list of module names")
+    if not isinstance(raw, str):
+        raise OptionError(f"{source}: ocirace option {name} takes a string, got {raw!r}")
+    return raw
+
+
+def _to_bool(name: str, raw: object, source: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise OptionError(f"{source}: ocirace option {name}={raw!r} is not valid: use true or false")

@@ -1,0 +1,313 @@
+"""The user surface, end to end, through pytester (in-process runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+RACE = """
+import os
+
+def publish(tmp, target):
+    with open(tmp, "wb") as handle:
+        handle.write(b"layer")
+        os.replace(tmp, target)  # still open: WinError 32 on Windows
+"""
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # Leave out heavy unrelated plugins: each in-process run loads every installed plugin.
+    quiet = ("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
+    return pytester.runpytest_inprocess(*quiet, *args)
+
+
+def test_flag_puts_every_test_in_the_simulation(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        def test_one():
+            assert os.getcwd() == "C:\\\\work"
+        def test_two():
+            assert os.sep == "\\\\"
+        """
+    )
+    _run(pytester, "--ocirace").assert_outcomes(passed=2)
+    _run(pytester).assert_outcomes(failed=2)
+
+
+def test_ini_switch(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nocirace = true\n")
+    pytester.makepyfile("import os\ndef test_one():\n    assert os.getcwd() == 'C:\\\\work'\n")
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["ocirace: every test runs in the simulated Windows filesystem"])
+
+
+def test_marker_on_test_class_and_module_with_options(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        pytestmark = pytest.mark.ocirace(delete_semantics="posix")
+
+        def _remove_while_shared(winfs):
+            handle = winfs.open_shared_delete("blob", "wb")
+            os.remove("blob")
+            lingering = os.path.exists("blob")
+            handle.close()
+            return lingering
+
+        def test_module_marker_gives_posix(winfs):
+            assert winfs.options.delete_semantics == "posix"
+            assert _remove_while_shared(winfs) is False
+
+        @pytest.mark.ocirace(delete_semantics="classic")
+        def test_closest_marker_wins(winfs):
+            assert _remove_while_shared(winfs) is True
+
+        @pytest.mark.ocirace(max_path=False)
+        class TestClass:
+            def test_class_marker(self, winfs):
+                assert winfs.options.max_path is False
+                assert winfs.options.delete_semantics == "posix"
+        """
+    )
+    _run(pytester).assert_outcomes(passed=3)
+
+
+def test_fixture_helpers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        def test_readonly_and_hold_open(winfs):
+            open("blob", "w").close()
+            open("tmp", "w").close()
+            winfs.set_readonly("blob")
+            with pytest.raises(PermissionError) as info:
+                os.replace("tmp", "blob")
+            assert info.value.winerror == 5
+            winfs.set_readonly("blob", False)
+            with winfs.hold_open("blob"):
+                with pytest.raises(PermissionError):
+                    os.remove("blob")
+            os.remove("blob")
+
+        def test_same_filesystem_as_pyfakefs_fs(winfs, fs):
+            assert winfs.fs is fs
+            fs.create_file("C:\\\\work\\\\made-by-fs", contents="x")
+            assert open("made-by-fs").read() == "x"
+        """
+    )
+    _run(pytester).assert_outcomes(passed=2)
+
+
+def test_failing_test_shows_the_windows_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_race=RACE
+        + """
+import pytest
+
+@pytest.mark.ocirace
+def test_publish():
+    publish("tmp", "blob")
+"""
+    )
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*PermissionError: [[]WinError 32] The process cannot access the file because it is "
+            "being used by another process: 'tmp' -> 'blob'",
+        ]
+    )
+
+
+def test_suite_without_the_plugin_runs_untouched(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_plain=RACE
+        + """
+import os, sys
+
+def test_publish_on_linux(tmp_path):
+    publish(str(tmp_path / "tmp"), str(tmp_path / "blob"))
+    assert (tmp_path / "blob").read_bytes() == b"layer"
+
+def test_nothing_loaded():
+    assert "pytest_ocirace.simulation.filesystem" not in sys.modules
+    assert os.name == "posix"
+"""
+    )
+    # A subprocess: in-process runs share sys.modules with this test session.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_every_option_has_a_flag_and_an_ini_key(pytester: pytest.Pytester) -> None:
+    from pytest_ocirace.simulation.options import SimulationOptions
+
+    result = _run(pytester, "--help")
+    for name in SimulationOptions.names():
+        result.stdout.fnmatch_lines(
+            [f"*--ocirace-{name.replace('_', '-')}*", f"*ocirace_{name} *"], consecutive=False
+        )
+
+
+def test_bad_option_is_one_line_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_one():\n    pass\n")
+    result = _run(pytester, "--ocirace-delete-semantics=modern")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--ocirace-delete-semantics: ocirace option delete_semantics='modern' is not valid*"]
+    )
+
+
+def test_bad_marker_option_fails_that_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ocirace(colour="red")
+        def test_one():
+            pass
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*unknown ocirace option 'colour'*"])
+
+
+def test_files_made_with_fs_before_the_simulation_are_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def data(fs):
+            fs.create_file("/data/x")
+
+        def test_one(data, winfs):
+            pass
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*already holds*created before the Windows simulation*"])
+
+
+def test_windows_platform_modules_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        mylib="import os\ndef flavour():\n    return os.name\n",
+        test_lib="""
+import os
+import pytest
+import mylib
+
+@pytest.mark.ocirace(windows_platform_modules=["mylib"])
+def test_sees_nt():
+    assert mylib.flavour() == "nt"
+    assert os.name == "posix"
+
+def test_outside_the_simulation():
+    assert mylib.flavour() == "posix"
+""",
+    )
+    _run(pytester).assert_outcomes(passed=2)
+
+
+def test_race_model_hooks_are_called(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        calls = []
+
+        def pytest_ocirace_setup(simulation, item):
+            calls.append(("setup", item.name, simulation.observer))
+
+        def pytest_ocirace_teardown(simulation, item):
+            calls.append(("teardown", item.name))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import conftest
+
+        def test_one(winfs):
+            assert conftest.calls == [("setup", "test_one", None)]
+
+        def test_two():
+            assert conftest.calls[-1] == ("teardown", "test_one")
+        """
+    )
+    _run(pytester, "-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_writer_works_inside_the_simulation(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+        import pytest_ocirace
+
+        @pytest.mark.ocirace
+        def test_atomic_write():
+            target = os.path.join(os.getcwd(), "out.bin")
+            with pytest_ocirace.atomic_write(target) as handle:
+                handle.write(b"payload")
+            with open(target, "rb") as handle:
+                assert handle.read() == b"payload"
+        """
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
+def test_extra_plugins_are_registered_before_option_parsing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_ocirace import plugin
+
+    pytester.makepyfile(
+        extra_ocirace="""
+def pytest_addoption(parser):
+    parser.addoption("--extra-seen", action="store_true")
+
+def pytest_ocirace_setup(simulation, item):
+    item.config.stash_seen = True
+""",
+        test_extra="""
+def test_one(winfs, request):
+    assert request.config.getoption("extra_seen")
+    assert request.config.stash_seen
+""",
+    )
+    pytester.syspathinsert()
+    monkeypatch.setattr(plugin, "EXTRA_PLUGINS", ("extra_ocirace",))
+    _run(pytester, "--extra-seen").assert_outcomes(passed=1)
+
+
+def test_pytest_internals_keep_working_inside_the_simulation(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ocirace
+        def test_rewritten_assert():
+            with open("blob", "w") as handle:
+                handle.write("x")
+            assert [1, 2] == [1, 3]
+
+        @pytest.mark.ocirace
+        def test_captured_output(capsys):
+            print("hello from the simulation")
+            assert capsys.readouterr().out == "hello from the simulation\\n"
+
+        @pytest.mark.ocirace
+        def test_tmp_path_is_still_made_and_cleaned_on_the_real_disk(tmp_path, winfs):
+            assert str(tmp_path).startswith("/")
+        """
+    )
+    result = _run(pytester, "-rA")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*At index 1 diff: 2 != 3*"])

@@ -1,0 +1,612 @@
+"""The race model wired into pytest, end to end, through pytester.
+
+Each test writes a small test module, runs pytest on it and reads what a user would read:
+outcomes, the ``ocirace`` report section, the terminal summary and the JSON report. Most runs
+are in-process (fast); the ones about fresh interpreters (lock tracking from the start, the
+cost for suites that do not use ocirace, pytest-xdist) run in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
+import pytest
+
+from pytest_ocirace import report
+from pytest_ocirace.simulation import sync
+
+pytest_plugins = ["pytester"]
+
+PUBLISH = """
+import os
+import threading
+import pytest
+
+def publish(tmp, target, data=b"layer"):
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, target)
+
+def in_threads(*calls):
+    threads = [threading.Thread(target=fn, args=args) for fn, *args in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+"""
+
+RACY = (
+    PUBLISH
+    + """
+def test_racy():
+    in_threads((publish, "a.tmp", "blob"), (publish, "b.tmp", "blob"))
+"""
+)
+
+RETRYING = (
+    PUBLISH
+    + """
+import time
+
+def publish_with_retry(tmp, target):
+    with open(tmp, "wb") as handle:
+        handle.write(b"layer")
+    for attempt in range(5):
+        try:
+            os.replace(tmp, target)
+            return
+        except PermissionError as exc:
+            if exc.winerror not in (5, 32):
+                raise
+            time.sleep(0.01)
+    raise AssertionError("never published")
+
+def test_retrying():
+    in_threads((publish_with_retry, "a.tmp", "blob"), (publish_with_retry, "b.tmp", "blob"))
+"""
+)
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    quiet = ("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
+    return pytester.runpytest_inprocess(*quiet, *args)
+
+
+def _section(result: pytest.RunResult) -> str:
+    """The text of the first ``ocirace`` report section in the output."""
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if line.startswith("-") and " ocirace " in line)
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].startswith(("=", "_", "-"))),
+        len(lines),
+    )
+    return "\n".join(lines[start + 1 : end])
+
+
+def test_racy_test_fails_with_a_report_of_both_operations(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_racy=RACY)
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(failed=1)
+    section = _section(result)
+    assert "race on blob (concurrent-publish)" in section
+    # Both operations, each with its thread and the user's own frame and source line.
+    # Which writer reaches the filesystem first is up to the scheduler; the report says both.
+    pattern = r"first : replace '(.)\.tmp' -> 'blob' in thread 'Thread-\d+ \(publish\)'"
+    first = re.search(pattern, section)
+    assert first is not None, section
+    loser = {"a": "b", "b": "a"}[first.group(1)]
+    assert f"second: replace '{loser}.tmp' -> 'blob' in thread 'Thread-" in section
+    assert len(re.findall(r"test_racy\.py:\d+ in publish\n", section)) == 2
+    assert section.count("os.replace(tmp, target)") == 2
+    # User frames only: no plugin, pyfakefs or standard-library frame.
+    for machinery in ("pytest_ocirace/", "pyfakefs", "threading.py", "_pytest"):
+        assert machinery not in section
+    assert "bytes : identical (sha256 " in section
+    assert "error : [WinError 5] Access is denied, raised in the second operation and NOT" in (
+        section
+    )
+    assert "fix: publish with pytest_ocirace.write_blob(" in section
+    # The lost exception itself, with the user's frames only.
+    result.stdout.fnmatch_lines(
+        [
+            "*1 exception(s) escaped a thread and were lost*",
+            "exception in thread 'Thread-*', not handled by the thread:",
+            "  File *test_racy.py*, line *, in publish",
+            f"PermissionError: [[]WinError 5] Access is denied: '{loser}.tmp' -> 'blob'",
+        ]
+    )
+
+
+def test_different_bytes_are_reported_as_a_lost_update(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_lost=PUBLISH
+        + """
+def test_two_versions():
+    in_threads((publish, "a.tmp", "index.json", b"v1"), (publish, "b.tmp", "index.json", b"v2"))
+"""
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(failed=1)
+    assert "bytes : DIFFERENT (sha256 " in _section(result)
+    result.stdout.fnmatch_lines(["*1 race(s) in 1 test(s); 1 not handled, 1 lost update(s)"])
+
+
+def test_safe_tests_pass_without_a_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_safe=PUBLISH
+        + """
+import concurrent.futures
+
+LOCK = threading.Lock()
+
+def locked_publish(tmp, target):
+    with LOCK:
+        publish(tmp, target)
+
+def test_one_after_the_other():
+    for tmp in ("a.tmp", "b.tmp"):
+        thread = threading.Thread(target=publish, args=(tmp, "blob"))
+        thread.start()
+        thread.join()
+
+def test_module_lock_around_the_publish():
+    in_threads((locked_publish, "a.tmp", "blob"), (locked_publish, "b.tmp", "blob"))
+
+def test_future_result_orders_the_second_writer():
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        pool.submit(publish, "a.tmp", "blob").result()
+        pool.submit(publish, "b.tmp", "blob").result()
+"""
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        ["*= ocirace =*", "3 test(s) ran with race detection", "no races found"]
+    )
+    assert "race on" not in result.stdout.str()
+
+
+def test_race_in_a_pool_fails_in_the_users_frame(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_pool=PUBLISH
+        + """
+import concurrent.futures
+
+def test_pool():
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(publish, f"{i}.tmp", "blob") for i in range(2)]
+        for future in futures:
+            future.result()
+"""
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*test_pool.py:*: PermissionError", "*publish (work item *)*"], consecutive=False
+    )
+    assert "sync.py" not in result.stdout.str()  # the model's wrappers are hidden
+
+
+def test_strict_mode_fails_a_handled_race_and_its_ini_twin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_retry=RETRYING)
+    relaxed = _run(pytester, "--ocirace")
+    relaxed.assert_outcomes(passed=1)
+    relaxed.stdout.fnmatch_lines(["1 race(s) in 1 test(s); 0 not handled, 0 lost update(s)"])
+
+    strict = _run(pytester, "--ocirace", "--ocirace-strict")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(
+        [
+            "*strict mode (--ocirace-strict / ocirace_strict): 1 race(s) happened, even though "
+            "the code handled the injected errors*",
+            "*error : [[]WinError 5] Access is denied, raised in the second operation; it did not "
+            "escape the test*",
+        ]
+    )
+
+    pytester.makeini("[pytest]\nocirace = true\nocirace_strict = true\n")
+    _run(pytester).assert_outcomes(failed=1)
+
+
+def test_marker_ignore_and_ini_ignore(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_logs=PUBLISH
+        + """
+@pytest.mark.ocirace(ignore=["*.LOG"])
+def test_marker_ignores_logs():
+    in_threads((publish, "a.tmp", "run.log"), (publish, "b.tmp", "run.log"))
+
+@pytest.mark.ocirace
+def test_ini_ignores_traces():
+    os.makedirs("C:/work/traces")
+    in_threads((publish, "a.tmp", "C:/work/traces/t"), (publish, "b.tmp", "C:/work/traces/t"))
+
+@pytest.mark.ocirace(ignore=["*.log"])
+def test_other_names_still_race():
+    in_threads((publish, "a.tmp", "blob"), (publish, "b.tmp", "blob"))
+"""
+    )
+    pytester.makeini("[pytest]\nocirace_ignore =\n    c:\\work\\traces\\*\n")
+    result = _run(pytester, "-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *::test_other_names_still_race*"])
+
+
+def test_bad_marker_ignore_is_a_one_line_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ocirace(ignore=5)
+        def test_one():
+            pass
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.ocirace(ignore=...) takes a list of path globs, got 5; write e.g.*"]
+    )
+
+
+def test_unknown_marker_option_lists_ignore_as_known(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.mark.ocirace(ignored=['x'])\ndef test_one():\n    pass\n"
+    )
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*unknown ocirace option 'ignored'; known options: *, ignore"])
+
+
+def test_declared_ordering_api(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_declared=PUBLISH
+        + """
+import _thread
+from pytest_ocirace import exclusive, happens_after, happens_before
+
+def handoff(declare):
+    # The second writer waits on a raw lock the model cannot see.
+    ready = _thread.allocate_lock()
+    ready.acquire()
+
+    def first():
+        publish("a.tmp", "blob")
+        if declare:
+            happens_before("blob-ready")
+        ready.release()
+
+    def second():
+        ready.acquire()
+        if declare:
+            happens_after("blob-ready")
+        publish("b.tmp", "blob")
+
+    in_threads((first,), (second,))
+
+def test_declared_handoff_passes():
+    handoff(declare=True)
+
+def test_undeclared_handoff_races():
+    handoff(declare=False)
+
+def test_exclusive_blocks_are_protected():
+    def guarded(tmp):
+        with exclusive("blob-lock"):
+            publish(tmp, "blob")
+    in_threads((guarded, "a.tmp"), (guarded, "b.tmp"))
+"""
+    )
+    result = _run(pytester, "--ocirace", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *::test_undeclared_handoff_races*"])
+
+
+def test_an_exception_escaping_a_worker_thread_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import threading
+        import pytest
+
+        def work():
+            raise ValueError("lost in a thread")
+
+        @pytest.mark.ocirace
+        def test_thread_error():
+            thread = threading.Thread(target=work, name="worker-1")
+            thread.start()
+            thread.join()
+
+        def test_plain_thread_error_is_left_to_pytest():
+            thread = threading.Thread(target=work)
+            thread.start()
+            thread.join()
+        """
+    )
+    result = _run(
+        pytester, "-p", "no:randomly", "-W", "ignore::pytest.PytestUnhandledThreadExceptionWarning"
+    )
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 exception(s) escaped a thread and were lost*",
+            "exception in thread 'worker-1', not handled by the thread:",
+            "*in work",
+            "ValueError: lost in a thread",
+        ]
+    )
+
+
+def test_open_during_a_rename_fails_with_the_c_runtime_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_open=PUBLISH
+        + """
+import _thread
+
+def test_reader_meets_the_publish():
+    publish("a.tmp", "blob")
+    done = _thread.allocate_lock()
+    done.acquire()
+    seen = []
+
+    def writer():
+        publish("b.tmp", "blob")
+        done.release()
+
+    def reader():
+        done.acquire()
+        try:
+            open("blob", "rb").close()
+        except OSError as exc:
+            seen.append(exc)
+
+    in_threads((writer,), (reader,))
+    [error] = seen
+    assert type(error) is PermissionError
+    assert (error.errno, error.winerror) == (13, None)
+    assert str(error) == "[Errno 13] Permission denied: 'blob'"
+"""
+    )
+    result = _run(pytester, "--ocirace", "-rP")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*race on blob (open-while-renaming)*",
+            "*PermissionError [[]Errno 13] Permission denied*",
+        ],
+        consecutive=False,
+    )
+
+
+def test_json_report_is_valid_and_complete(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_racy=RACY, test_retry=RETRYING)
+    result = _run(pytester, "--ocirace", "--ocirace-report", "out/races.json")
+    result.assert_outcomes(passed=1, failed=1)
+    path = pytester.path / "out" / "races.json"
+    result.stdout.fnmatch_lines([f"race report (JSON): {path}"])
+    document = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.validate(document, report.JSON_SCHEMA)
+    assert document["summary"]["tests"] == [
+        "test_racy.py::test_racy",
+        "test_retry.py::test_retrying",
+    ]
+    racy = [r for r in document["races"] if r["test"] == "test_racy.py::test_racy"]
+    assert [(r["rule"], r["winerror"], r["handled"], r["identical"]) for r in racy] == [
+        ("concurrent-publish", 5, False, True)
+    ]
+    frames = racy[0]["second"]["frames"]
+    assert [(f["file"], f["function"]) for f in frames] == [
+        (str(pytester.path / "test_racy.py"), "publish")
+    ]
+
+
+def test_json_report_is_written_even_without_races(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    _run(pytester, "--ocirace-report", "races.json").assert_outcomes(passed=1)
+    document = json.loads((pytester.path / "races.json").read_text(encoding="utf-8"))
+    jsonschema.validate(document, report.JSON_SCHEMA)
+    assert document["summary"]["races"] == 0
+
+
+def test_report_path_that_is_a_directory_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("reports")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = _run(pytester, "--ocirace-report", "reports")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--ocirace-report reports: is a directory; give a file path*"])
+
+
+def test_a_failing_setup_hook_leaves_nothing_installed(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        teardowns = []
+
+        @pytest.hookimpl(trylast=True)  # after the race model installed itself
+        def pytest_ocirace_setup(simulation, item):
+            raise RuntimeError("broken extension")
+
+        def pytest_ocirace_teardown(simulation, item):
+            teardowns.append(item.name)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import threading
+        import pytest
+
+        ORIGINAL_START = threading.Thread.start
+        ORIGINAL_HOOK = threading.excepthook
+
+        @pytest.mark.ocirace
+        def test_broken():
+            pass
+
+        def test_after():
+            import conftest
+            from pytest_ocirace.simulation.sync import Instrumentation
+
+            assert conftest.teardowns == ["test_broken"]  # called although setup failed
+            assert Instrumentation._installed is None
+            assert threading.Thread.start is ORIGINAL_START
+            assert threading.excepthook is ORIGINAL_HOOK
+        """
+    )
+    result = _run(pytester, "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: broken extension*"])
+
+
+def test_locks_made_in_the_test_are_tracked_with_the_marker_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_marker=PUBLISH
+        + """
+@pytest.mark.ocirace
+def test_lock_made_in_the_test():
+    lock = threading.Lock()
+
+    def locked(tmp):
+        with lock:
+            publish(tmp, "blob")
+
+    in_threads((locked, "a.tmp"), (locked, "b.tmp"))
+"""
+    )
+    _run(pytester).assert_outcomes(passed=1)
+    assert vars(threading)["Lock"] is not sync.TrackedLock  # nothing left behind
+
+
+MODULE_LOCK = (
+    PUBLISH
+    + """
+LOCK = threading.Lock()  # made when pytest imports this module
+
+def locked(tmp):
+    with LOCK:
+        publish(tmp, "blob")
+
+@pytest.mark.ocirace
+def test_module_lock():
+    in_threads((locked, "a.tmp"), (locked, "b.tmp"))
+"""
+)
+
+
+def test_module_level_locks_need_session_tracking(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_module_lock=MODULE_LOCK)
+    # The marker alone starts tracking per test: a lock made at import is invisible, so the
+    # two locked publishes look unprotected (documented; --ocirace or the ini key fix it).
+    _run(pytester).assert_outcomes(failed=1)
+    _run(pytester, "--ocirace").assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\nocirace_track_locks = true\n")
+    _run(pytester).assert_outcomes(passed=1)
+    assert vars(threading)["Lock"] is not sync.TrackedLock
+
+
+def test_lock_tracking_starts_before_conftest_imports(pytester: pytest.Pytester) -> None:
+    # A fresh interpreter: conftest.py makes the lock before any test module is imported,
+    # and the simulation's own modules are first imported after tracking started.
+    pytester.makeconftest("import threading\nCONFTEST_LOCK = threading.Lock()\n")
+    pytester.makepyfile(
+        test_conftest_lock=PUBLISH
+        + """
+from conftest import CONFTEST_LOCK
+
+def locked(tmp):
+    with CONFTEST_LOCK:
+        publish(tmp, "blob")
+
+def test_conftest_lock():
+    in_threads((locked, "a.tmp"), (locked, "b.tmp"))
+
+def test_unlocked_still_races():
+    in_threads((publish, "a.tmp", "blob"), (publish, "b.tmp", "blob"))
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--ocirace", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *::test_unlocked_still_races*"])
+
+
+def test_plugin_costs_nothing_for_suites_that_do_not_use_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+        import threading
+        import _thread
+
+        def test_nothing_of_the_race_model_is_loaded():
+            # options.py (names and help of the options) is all the plugin imports.
+            loaded = [m for m in sys.modules if m.startswith("pytest_ocirace.simulation.")]
+            assert loaded == ["pytest_ocirace.simulation.options"]
+            assert "pytest_ocirace.report" not in sys.modules
+            assert "pytest_ocirace.races_plugin" in sys.modules
+            assert threading.Lock is _thread.allocate_lock
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "ocirace" not in result.stdout.str().split("passed")[0].split("collected")[1]
+
+
+def test_xdist_aggregates_summary_and_json_on_the_controller(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_a=RACY,
+        test_b=RACY.replace("test_racy", "test_racy_too"),
+        test_c=RETRYING,
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--ocirace", "--ocirace-report", "races.json"
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= ocirace =*",
+            "3 test(s) ran with race detection",
+            "3 race(s) in 3 test(s); 2 not handled, 0 lost update(s)",
+            "  test_a.py::test_racy: 1 race(s) (concurrent-publish)",
+            "  test_b.py::test_racy_too: 1 race(s) (concurrent-publish)",
+            "  test_c.py::test_retrying: 1 race(s) (concurrent-publish)",
+        ]
+    )
+    assert result.stdout.str().count("= ocirace =") == 1  # the controller's, not the workers'
+    document = json.loads((pytester.path / "races.json").read_text(encoding="utf-8"))
+    jsonschema.validate(document, report.JSON_SCHEMA)
+    assert document["summary"]["tests_affected"] == 3
+    assert document["summary"]["unhandled"] == 2
+
+
+def test_reference_writer_passes_strict_mode(pytester: pytest.Pytester) -> None:
+    # Regression: write_blob's single-flight waited on a lock (no ordering in the model) and
+    # every thread raced to create the layout files, so strict mode failed the very code the
+    # fix hints point to. Duplicate blobs from a pool, a new layout, and late arrivals.
+    pytester.makepyfile(
+        test_writer="""
+import concurrent.futures
+import hashlib
+from pytest_ocirace import write_blob
+
+def test_duplicates_from_a_pool():
+    blobs = [b"", b"", b"layer", b"", b"layer", b"config"]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [
+            pool.submit(write_blob, "layout", "sha256:" + hashlib.sha256(b).hexdigest(), b)
+            for b in blobs
+        ]
+        paths = [future.result() for future in futures]
+    for blob, path in zip(blobs, paths):
+        assert open(path, "rb").read() == blob
+"""
+    )
+    for _ in range(5):
+        result = _run(pytester, "--ocirace", "--ocirace-strict")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["no races found"])

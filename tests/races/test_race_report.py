@@ -1,0 +1,115 @@
+"""Race records rendered for people (report section, summary) and for CI (JSON + schema)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from pytest_ocirace import report
+from pytest_ocirace.simulation.races import Race
+
+from .race_driver import Driver, simulated
+
+HERE = os.path.abspath(__file__)
+DRIVER = os.path.join(os.path.dirname(HERE), "race_driver.py")
+
+
+def write_layer(d: Driver, data: bytes) -> None:
+    d.publish("blobs/sha256/abc", data)
+
+
+def racy_layers(*contents: bytes) -> tuple[list[Race], list[BaseException]]:
+    errors: list[BaseException] = []
+    with simulated() as (d, model):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(write_layer, d, c) for c in contents]
+        for f in futures:
+            if f.exception() is not None:
+                errors.append(f.exception())  # type: ignore[arg-type]
+                model.note_escaped(f.exception())  # type: ignore[arg-type]
+        return model.races, errors
+
+
+def test_text_names_target_both_operations_user_frames_error_and_fix() -> None:
+    races, errors = racy_layers(b"same", b"same")
+    assert len(errors) == 1
+    text = report.format_races(races, exclude=[DRIVER])
+    assert "race on blobs/sha256/abc (concurrent-publish)" in text
+    # The temp names are shown without the directory they share with the raced name.
+    assert text.count("replace '.../abc.") == 2
+    assert text.count(" -> '.../abc' in thread ") == 2
+    assert "(work item " in text
+    assert f"{HERE}:" in text
+    assert "in write_layer" in text
+    assert 'd.publish("blobs/sha256/abc", data)' in text
+    assert "threading.py" not in text
+    assert "pytest_ocirace" not in text.split("fix")[0]
+    assert "identical (sha256 " in text
+    assert "[WinError 5] Access is denied, raised in the second operation and NOT handled" in text
+    assert "write_blob" in text
+    assert "docs/races.md" in text
+
+
+def test_different_bytes_are_reported_as_a_lost_update() -> None:
+    races, _ = racy_layers(b"one", b"two")
+    text = report.format_race(races[0])
+    assert "DIFFERENT" in text
+    assert "lost update on every OS" in text
+
+
+def test_json_document_validates_against_the_published_schema(tmp_path: Path) -> None:
+    races, _ = racy_layers(b"one", b"two")
+    entries = [report.race_to_dict(r, "tests/test_x.py::test_a", exclude=[DRIVER]) for r in races]
+    doc = report.build_document(entries)
+    jsonschema.validate(doc, report.JSON_SCHEMA)
+    assert doc["summary"] == {
+        "races": 1,
+        "unhandled": 1,
+        "lost_updates": 1,
+        "tests_affected": 1,
+        "tests": ["tests/test_x.py::test_a"],
+    }
+    frames = doc["races"][0]["second"]["frames"]
+    assert frames
+    assert all(f["file"] == HERE for f in frames)
+    path = tmp_path / "sub" / "races.json"
+    report.write_json(path, doc)
+    assert json.loads(path.read_text()) == doc
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_worker_documents_merge_on_the_controller() -> None:
+    races, _ = racy_layers(b"a", b"a")
+    one = report.build_document([report.race_to_dict(races[0], "t.py::a")])
+    two = report.build_document([report.race_to_dict(races[0], "t.py::b")])
+    merged = report.merge_documents([one, two, report.build_document([])])
+    jsonschema.validate(merged, report.JSON_SCHEMA)
+    assert merged["summary"]["races"] == 2
+    assert merged["summary"]["tests"] == ["t.py::a", "t.py::b"]
+    lines = report.summary_lines(merged)
+    assert lines[0].startswith("2 race(s) in 2 test(s)")
+    assert any("t.py::a: 1 race(s) (concurrent-publish)" in line for line in lines)
+    assert report.summary_lines(report.build_document([])) == ["no races found"]
+
+
+def test_merging_a_foreign_document_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="not a pytest-ocirace race report"):
+        report.merge_documents([{"schema": "something-else"}])
+
+
+def test_user_frames_drop_stdlib_plugin_and_pytest_frames() -> None:
+    frames = [
+        (threading.__file__, 1, "run"),
+        (report.__file__, 1, "format_race"),
+        (pytest.__file__, 1, "main"),
+        ("<frozen runpy>", 1, "_run"),
+        (HERE, 10, "test"),
+        (jsonschema.__file__, 5, "validate"),
+    ]
+    assert report.user_frames(frames) == [(HERE, 10, "test"), (jsonschema.__file__, 5, "validate")]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+
+from pytest_ocirace.plugin import _option_names
+from pytest_ocirace.simulation.options import OPTION_HELP, OptionError, SimulationOptions
+
+
+def test_defaults() -> None:
+    options = SimulationOptions()
+    assert options.delete_semantics == "classic"
+    assert options.max_path is True
+
+
+def test_merge_converts_text() -> None:
+    options = SimulationOptions().merged(
+        {"max_path": "off", "windows_platform_modules": "a, b c"}, source="ini"
+    )
+    assert options.max_path is False
+    assert options.windows_platform_modules == ("a", "b", "c")
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        ({"delete_semantics": "modern"}, "use one of 'classic', 'posix'"),
+        ({"max_path": "maybe"}, "use true or false"),
+        ({"colour": "red"}, "unknown ocirace option 'colour'"),
+        ({"workdir": "/tmp"}, "absolute Windows path"),
+    ],
+)
+def test_bad_values_give_one_line(values: dict[str, object], fragment: str) -> None:
+    with pytest.raises(OptionError) as info:
+        SimulationOptions().merged(values, source="marker")
+    assert fragment in str(info.value)
+    assert str(info.value).startswith("marker: ")
+    assert "\n" not in str(info.value)
+
+
+def test_every_option_has_help_and_a_plugin_switch() -> None:
+    assert set(_option_names()) == set(SimulationOptions.names()) == set(OPTION_HELP)

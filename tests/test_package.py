@@ -1,0 +1,88 @@
+"""The package's promises to production code: cheap import, full public API, vendorable writer."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import pytest_ocirace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(code: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_import_does_not_load_pytest_pyfakefs_or_libcst() -> None:
+    result = _run(
+        """
+        import sys
+        import pytest_ocirace
+        pytest_ocirace.write_blob  # the writer is eager
+        heavy = [m for m in ("pytest", "_pytest", "pyfakefs", "libcst") if m in sys.modules]
+        print(heavy)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_public_name_resolves() -> None:
+    for name in pytest_ocirace.__all__:
+        assert getattr(pytest_ocirace, name) is not None, name
+
+
+def test_unknown_attribute_is_a_clear_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        pytest_ocirace.no_such_thing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_declared_ordering_api_is_a_no_op_outside_a_test() -> None:
+    # Production code may keep these calls: with no active race model they do nothing.
+    pytest_ocirace.happens_before("k")
+    pytest_ocirace.happens_after("k")
+    with pytest_ocirace.ordered("k"), pytest_ocirace.exclusive("k"):
+        pass
+
+
+def test_writer_module_works_when_copied_alone(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pytest_ocirace" / "writer.py", tmp_path / "vendored_writer.py")
+    result = _run(
+        """
+        import hashlib, sys
+        sys.path.insert(0, ".")
+        import vendored_writer as w
+        data = b"hello"
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        path = w.write_blob("layout", digest, data)
+        assert path.read_bytes() == data
+        with w.atomic_write("layout/index.json") as f:
+            f.write(b"{}")
+        print(sorted(m for m in sys.modules if m.startswith("pytest_ocirace")))
+        """,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_ocirace_version_and_help() -> None:
+    exe = Path(sys.executable).with_name("ocirace")
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False)
+    assert version.returncode == 0
+    assert version.stdout.strip() == f"ocirace {pytest_ocirace.__version__}"
+    helptext = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
+    assert helptext.returncode == 0
+    assert "check" in helptext.stdout
