@@ -116,7 +116,7 @@ def model_only(count: int) -> tuple[float, float]:
     def drive(observer: object) -> float:
         before, after = observer.before, observer.after  # type: ignore[attr-defined]
         start = time.perf_counter()
-        for op, close in zip(ops, closes):
+        for op, close in zip(ops, closes, strict=True):
             before(op)
             after(op, None)
             before(close)

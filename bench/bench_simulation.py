@@ -24,7 +24,7 @@ from pyfakefs.fake_filesystem import OSType
 from pyfakefs.fake_filesystem_unittest import Patcher
 
 from pytest_ocirace.simulation.events import Answer, FsOp
-from pytest_ocirace.simulation.filesystem import WindowsFilesystem
+from pytest_ocirace.simulation.filesystem import WindowsFilesystem, simulate
 from pytest_ocirace.simulation.options import SimulationOptions
 
 
@@ -56,12 +56,9 @@ def setup_fs_windows() -> None:
 
 
 def setup_simulation() -> None:
-    patcher = Patcher()
-    patcher.setUp()
-    assert patcher.fs is not None
-    simulation = WindowsFilesystem.attach(patcher.fs, SimulationOptions())
-    simulation.detach()
-    patcher.tearDown()
+    # What the winfs fixture does: its own pyfakefs patcher, Windows from the start.
+    with simulate(SimulationOptions()):
+        pass
 
 
 def _publish_loop(count: int) -> None:

@@ -183,7 +183,7 @@ def duplicate_round(
         def run(t: int) -> None:
             order = list(range(4))[t % 4 :] + list(range(4))[: t % 4]
             barrier.wait()
-            for root, directory in zip(roots, dirs):
+            for root, directory in zip(roots, dirs, strict=True):
                 for k in order:
                     try:
                         if method == "writer":

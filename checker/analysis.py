@@ -354,7 +354,7 @@ class ModuleAnalysis:
             else:
                 # fd, tmp = tempfile.mkstemp(): remember the call for every element.
                 values = [value] * len(target.elts)
-            for element, element_value in zip(target.elts, values):
+            for element, element_value in zip(target.elts, values, strict=True):
                 self._bind_target(element, element_value, node, scope)
         elif isinstance(target, ast.Starred):
             self._bind_target(target.value, None, node, scope)

@@ -100,6 +100,8 @@ def _lint(source: str, path: str, settings: LintSettings) -> list[Finding]:
     if any(f.code in _PUBLISH_CODES for f in findings):
         # Stage 3, only for files with a finding to confirm: libcst's scope-aware names.
         try:
+            if sys.version_info < (3, 11):
+                _refuse_deeper_than_ast_allows_since_311(tree_or_error)
             confirmed = confirm_with_libcst(source, analysis.publish_calls, positions)
         except RecursionError:
             notes.append(
@@ -167,6 +169,30 @@ def _parse(source: str, path: str) -> ast.Module | Finding:
         return finding
     except (ValueError, MemoryError) as error:  # NUL bytes; absurd sizes
         return _unchecked(1, 0, str(error))
+
+
+#: CPython 3.11+ refuses to build an AST deeper than the recursion limit times this factor
+#: (``COMPILER_STACK_FRAME_SCALE`` in ``Python/Python-ast.c``).
+_AST_DEPTH_SCALE = 3
+
+
+def _refuse_deeper_than_ast_allows_since_311(tree: ast.AST) -> None:
+    """Raise ``RecursionError`` for a tree that Python 3.11+ would have refused to build.
+
+    Before 3.11 ``ast.parse`` accepts any depth, so a long chain such as ``a + a + ...``
+    with tens of thousands of terms reached libcst, whose native parser takes quadratic
+    time on it and then overflows the C stack, killing the process. Called only before
+    libcst runs (the walk costs about 0.7x the parse), so such a file keeps its ast-pass
+    findings plus the "only partly checked" note, and :func:`lint_source` keeps its
+    promise never to crash. Iterative, so measuring the depth cannot overflow the stack.
+    """
+    limit = sys.getrecursionlimit() * _AST_DEPTH_SCALE
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise RecursionError("maximum recursion depth exceeded during ast construction")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _unchecked(line: int, column: int, reason: str, code_message: bool = True) -> Finding:

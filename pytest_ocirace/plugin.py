@@ -15,8 +15,9 @@ as soon as this plugin is, so that they can implement them (and add options).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
@@ -233,10 +234,16 @@ class WinFS:
         self.simulation.observer = value
 
 
+def _pyfakefs_plugin_registered(config: pytest.Config) -> bool:
+    # By module, not by name: it is "fakefs" as an entry point, its module name otherwise.
+    module = sys.modules.get("pyfakefs.pytest_plugin")
+    return module is not None and config.pluginmanager.is_registered(module)
+
+
 @pytest.fixture
 def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     """Run the test inside the simulated Windows filesystem; see docs/plugin.md."""
-    from pytest_ocirace.simulation.filesystem import SimulationError, WindowsFilesystem
+    from pytest_ocirace.simulation.filesystem import SimulationError, simulate
     from pytest_ocirace.simulation.options import OptionError
     from pytest_ocirace.simulation.platform import PlatformError
 
@@ -245,31 +252,33 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         options = _test_options(item)
     except OptionError as exc:
         pytest.fail(str(exc), pytrace=False)
-    request.config.hook.pytest_ocirace_prepare(item=item)
-    try:
-        fs = request.getfixturevalue("fs")
-    except pytest.FixtureLookupError:
+    if not _pyfakefs_plugin_registered(request.config):
         pytest.fail(
-            "pytest-ocirace needs pyfakefs' pytest plugin (the `fs` fixture); do not disable "
-            "it with -p no:pyfakefs",
+            "pytest-ocirace needs pyfakefs' pytest plugin (it pauses the fake filesystem "
+            "while pytest writes reports); do not disable it with -p no:fakefs",
             pytrace=False,
         )
-    try:
-        simulation = WindowsFilesystem.attach(fs, options)
-    except (SimulationError, PlatformError) as exc:
-        pytest.fail(str(exc), pytrace=False)
-    item.stash[_SIMULATION_KEY] = simulation
-    hooks = request.config.hook
-    try:
-        hooks.pytest_ocirace_setup(simulation=simulation, item=item)
-        yield WinFS(simulation)
-    finally:
-        # Also when a setup hook failed half-way: nothing it installed may outlive the test.
+    request.config.hook.pytest_ocirace_prepare(item=item)
+    with ExitStack() as stack:
+        # Not through pyfakefs' ``fs`` fixture: ``simulate`` builds the fake filesystem for
+        # Windows from the start (``fs`` builds a host-OS tree that would be rebuilt). An
+        # ``fs`` requested in the same test joins the same pyfakefs patcher either way.
         try:
-            hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
+            simulation = stack.enter_context(simulate(options))
+        except (SimulationError, PlatformError) as exc:
+            pytest.fail(str(exc), pytrace=False)
+        item.stash[_SIMULATION_KEY] = simulation
+        hooks = request.config.hook
+        try:
+            hooks.pytest_ocirace_setup(simulation=simulation, item=item)
+            yield WinFS(simulation)
         finally:
-            del item.stash[_SIMULATION_KEY]
-            simulation.detach()
+            # Also when a setup hook failed half-way: nothing it installed may outlive the
+            # test.
+            try:
+                hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
+            finally:
+                del item.stash[_SIMULATION_KEY]
 
 
 @pytest.hookimpl(tryfirst=True)

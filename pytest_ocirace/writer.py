@@ -96,14 +96,14 @@ _CHUNK = 1 << 20
 
 _StrPath = Union[str, "os.PathLike[str]"]
 #: What :func:`write_blob` accepts as content.
-BlobSource = Union[
-    bytes,
-    bytearray,
-    memoryview,
-    BinaryIO,
-    Iterable[Union[bytes, bytearray, memoryview]],
-    Callable[[], Any],
-]
+BlobSource = (
+    bytes
+    | bytearray
+    | memoryview
+    | BinaryIO
+    | Iterable[bytes | bytearray | memoryview]
+    | Callable[[], Any]
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,20 +1,29 @@
 """The ``FakeFilesystem`` subclass a simulated filesystem becomes.
 
-The simulation cannot construct pyfakefs' filesystem itself: pyfakefs' ``Patcher`` (and its
-``fs`` fixture) builds one and hands it to every fake module. So the simulation assigns this
-subclass as the live object's ``__class__`` and back again. Its job is routing only: each
-entry point takes the global lock and, unless the layer is already inside an operation,
-hands the call to :class:`~pytest_ocirace.simulation.filesystem.WindowsFilesystem`, where
-the Windows rules live. Every other public method is wrapped with the lock.
+pyfakefs' ``Patcher`` (and its ``fs`` fixture) builds the filesystem object and hands it to
+every fake module, so the simulation cannot substitute its own: it assigns this subclass as
+the live object's ``__class__`` and back again. Its job is routing only: each entry point
+takes the global lock and, unless the layer is already inside an operation, hands the call
+to :class:`~pytest_ocirace.simulation.filesystem.WindowsFilesystem`, where the Windows rules
+live. Every other public method is wrapped with the lock.
+
+:func:`start_patcher` exists for setup cost (one per simulated test): a ``Patcher`` always
+builds a host-OS tree, with a temp directory, that switching to Windows throws away and
+rebuilds (about as much work as the rest of pyfakefs' setup). When no pyfakefs patcher is
+running yet, it starts one whose filesystem is built for Windows from the start.
 """
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from pyfakefs import fake_pathlib, mox3_stubout
 from pyfakefs.fake_file import FakeDirectory, FakeFile
 from pyfakefs.fake_filesystem import FakeFilesystem
+from pyfakefs.fake_filesystem_unittest import PATH_MODULE, Patcher
+from pyfakefs.fake_path import FakePathModule
 
 from pytest_ocirace.simulation.locking import LOCK
 
@@ -24,7 +33,7 @@ if TYPE_CHECKING:
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
 __tracebackhide__ = True
 
-__all__ = ["SIMULATION_ATTR", "SimulatedFakeFilesystem"]
+__all__ = ["SIMULATION_ATTR", "SimulatedFakeFilesystem", "new_windows_filesystem", "start_patcher"]
 
 #: The attribute of a simulated ``FakeFilesystem`` that holds its ``WindowsFilesystem``.
 SIMULATION_ATTR = "_ocirace_simulation"
@@ -181,3 +190,99 @@ for _name in (
             return run_locked
 
         setattr(SimulatedFakeFilesystem, _name, _make(_method))
+
+
+class _WindowsFromTheStart(FakeFilesystem):
+    """Only used while constructing: makes the constructor's one ``reset`` a Windows one.
+
+    ``FakeFilesystem.__init__`` picks the OS from the host and builds the tree; setting
+    ``fs.os`` afterwards builds it a second time. Answering "Windows" inside ``reset``
+    builds it once.
+    """
+
+    def reset(self, total_size: int | None = None, init_pathlib: bool = True) -> None:
+        self._is_windows_fs = True
+        self._is_macos = False
+        self.is_case_sensitive = False
+        FakeFilesystem.reset(self, total_size, init_pathlib)
+
+
+def new_windows_filesystem(patcher: Patcher | None = None) -> FakeFilesystem:
+    """A ``FakeFilesystem`` equal to one switched with ``fs.os = OSType.WINDOWS``, built once.
+
+    Without pyfakefs' temp directory: the simulation makes its own (``TEMP_DIR``).
+    """
+    fs = _build_windows(patcher)
+    # The constructor's reset leaves pathlib alone (the ``os`` setter's does not).
+    fake_pathlib.init_module(fs)  # type: ignore[no-untyped-call]
+    return fs
+
+
+def _build_windows(patcher: Patcher | None) -> FakeFilesystem:
+    fs: FakeFilesystem = _WindowsFromTheStart(patcher=patcher, create_temp_dir=False)
+    fs.__class__ = FakeFilesystem
+    FakePathModule.reset(fs)  # what the ``os`` setter does after its reset
+    return fs
+
+
+def _refresh_windows(self: Patcher) -> None:
+    # ``Patcher._refresh`` of pyfakefs 6.x with one change: the filesystem it builds.
+    # tests/simulation/test_fakefs.py checks the result against pyfakefs' own.
+    if self._stubs is not None:
+        self._stubs.smart_unset_all()  # type: ignore[no-untyped-call]
+    self._stubs = mox3_stubout.StubOutForTesting()  # type: ignore[no-untyped-call]
+    # Without fake_pathlib.init_module: building the fake pathlib module below runs it.
+    self.fs = _build_windows(self)
+    self.fs.patch_open_code = self.patch_open_code
+    for name in self._fake_module_classes:
+        self.fake_modules[name] = self._fake_module_classes[name](self.fs)
+        if hasattr(self.fake_modules[name], "skip_names"):
+            self.fake_modules[name].skip_names = self.skip_names | {
+                module.__name__ for module in self.SKIPMODULES if module and "." in module.__name__
+            }
+    self.fake_modules[PATH_MODULE] = self.fake_modules["os"].path
+    for name in self._unfaked_module_classes:
+        self.unfaked_modules[name] = self._unfaked_module_classes[name]()
+    self._isStale = False
+
+
+#: pyfakefs' table of fake functions per name, as ``Patcher.__init__`` works it out; the
+#: same for every patcher with the same fake module classes (about 40% of the constructor).
+_MODULE_FUNCTIONS: dict[tuple[object, ...], dict[str, dict[str, Any]]] = {}
+
+
+def _init_fake_module_functions_once(self: Patcher) -> None:
+    key = tuple(
+        (name, factory if isinstance(factory, type) else None)
+        for name, factory in self._fake_module_classes.items()
+    )
+    cached = _MODULE_FUNCTIONS.get(key)
+    if cached is None:
+        Patcher._init_fake_module_functions(self)
+        _MODULE_FUNCTIONS[key] = self._fake_module_functions
+    else:  # read-only once built: pyfakefs only looks names up in it
+        self._fake_module_functions = cached
+
+
+def start_patcher() -> Patcher:
+    """``Patcher().setUp()``, with a Windows filesystem from the start if pyfakefs is idle.
+
+    If a patcher is already running (pyfakefs' ``fs`` fixture was set up first), pyfakefs
+    hands out that one and its host-OS filesystem, as it would to any nested ``Patcher``;
+    :meth:`WindowsFilesystem.attach` then switches it. Either way the caller ends with
+    ``patcher.tearDown()``, and pyfakefs' ``fs`` fixture set up later in the same test
+    gets this patcher and its filesystem.
+    """
+    if Patcher.REF_COUNT > 0:
+        patcher = Patcher()
+    else:
+        # What ``Patcher()`` does (``__new__`` registers the instance as Patcher.PATCHER,
+        # which pyfakefs' pytest hooks pause around reports), with two steps replaced.
+        patcher = Patcher.__new__(Patcher)  # type: ignore[no-untyped-call]
+        patcher._init_fake_module_functions = types.MethodType(
+            _init_fake_module_functions_once, patcher
+        )
+        patcher._refresh = types.MethodType(_refresh_windows, patcher)
+        Patcher.__init__(patcher)
+    patcher.setUp()
+    return patcher

@@ -35,7 +35,11 @@ from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 
 from pytest_ocirace.simulation import errors, names
 from pytest_ocirace.simulation.events import Answer, FsObserver, FsOp, OpKind
-from pytest_ocirace.simulation.fakefs import SIMULATION_ATTR, SimulatedFakeFilesystem
+from pytest_ocirace.simulation.fakefs import (
+    SIMULATION_ATTR,
+    SimulatedFakeFilesystem,
+    start_patcher,
+)
 from pytest_ocirace.simulation.handles import Handle, HandleTable
 from pytest_ocirace.simulation.locking import LOCK, ClassPatches
 from pytest_ocirace.simulation.options import SimulationOptions
@@ -187,14 +191,15 @@ class WindowsFilesystem:
         from pytest_ocirace.simulation import platform, stdlib
 
         with LOCK:
+            # Before the class switch: pyfakefs' own methods, without the layer's routing.
+            _make_directories(self.fs, self.options.workdir)
+            _make_directories(self.fs, TEMP_DIR)
             setattr(self.fs, SIMULATION_ATTR, self)
             self.fs.__class__ = SimulatedFakeFilesystem
             self._attached = True
             try:
                 stdlib.install(self._patches, self)
-                _make_directories(self.fs, self.options.workdir)
-                _make_directories(self.fs, TEMP_DIR)
-                self.fs.cwd = self.options.workdir
+                _set_cwd(self.fs, self.options.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]
                 self._platform = platform.WindowsPlatform(
@@ -723,6 +728,14 @@ def _make_directories(fs: FakeFilesystem, path: str) -> None:
         current = child
 
 
+def _set_cwd(fs: FakeFilesystem, path: str) -> None:
+    """``fs.cwd = path``; pyfakefs' setter only adds to that a mount of the path's drive."""
+    if ntpath.splitdrive(path)[0].upper() in fs.mount_points:
+        fs._cwd = path
+    else:
+        fs.cwd = path
+
+
 def _first_user_file(directory: FakeDirectory) -> str | None:
     for entry in list(directory.entries.values()):
         if isinstance(entry, FakeDirectory):
@@ -737,10 +750,7 @@ def _first_user_file(directory: FakeDirectory) -> str | None:
 @contextmanager
 def simulate(options: SimulationOptions | None = None) -> Iterator[WindowsFilesystem]:
     """Run a block inside the simulation without pytest (scripts, the conformance run)."""
-    from pyfakefs.fake_filesystem_unittest import Patcher
-
-    patcher = Patcher()
-    patcher.setUp()
+    patcher = start_patcher()
     try:
         assert patcher.fs is not None
         sim = WindowsFilesystem.attach(patcher.fs, options or SimulationOptions())

@@ -19,7 +19,7 @@ from typing import Any
 # whose os.replace fails wants to see their own call, not the simulation's machinery.
 __tracebackhide__ = True
 
-__all__ = ["LOCK", "ClassPatches", "locked", "public_methods"]
+__all__ = ["LOCK", "ClassPatches", "lock_plan", "locked", "public_methods"]
 
 #: The one lock. Re-entrant: pyfakefs entry points call each other. A raw ``_thread`` lock on
 #: purpose: the race model replaces ``threading.RLock`` with a tracked lock for the session,
@@ -67,6 +67,25 @@ def public_methods(cls: type) -> tuple[str, ...]:
     )
 
 
+def lock_plan(cls: type, names: Iterable[str] | None = None) -> list[tuple[object, str, object]]:
+    """What :meth:`ClassPatches.lock_methods` sets: ``(cls, name, locked method)`` entries.
+
+    Methods that are already wrapped (a simulation is active) are skipped, as are static
+    and class methods.
+    """
+    if names is None:
+        names = public_methods(cls)
+    plan: list[tuple[object, str, object]] = []
+    for name in names:
+        value = vars(cls).get(name)
+        if value is None or getattr(value, "__ocirace_locked__", False):
+            continue
+        if isinstance(value, (staticmethod, classmethod)):
+            continue
+        plan.append((cls, name, locked(value)))
+    return plan
+
+
 class ClassPatches:
     """Attributes set on classes (or modules) for the life of a simulation, then restored."""
 
@@ -78,17 +97,17 @@ class ClassPatches:
         self._saved.append((owner, name, present, vars(owner).get(name)))
         setattr(owner, name, value)
 
+    def set_all(self, items: Iterable[tuple[object, str, object]]) -> None:
+        """:meth:`set` for each ``(owner, name, value)``: a prepared plan, installed quickly."""
+        saved = self._saved
+        for owner, name, value in items:
+            namespace = vars(owner)
+            saved.append((owner, name, name in namespace, namespace.get(name)))
+            setattr(owner, name, value)
+
     def lock_methods(self, cls: type, names: Iterable[str] | None = None) -> None:
         """Wrap ``names`` (default: every public plain method) of ``cls`` with :data:`LOCK`."""
-        if names is None:
-            names = public_methods(cls)
-        for name in names:
-            value = vars(cls).get(name)
-            if value is None or getattr(value, "__ocirace_locked__", False):
-                continue
-            if isinstance(value, (staticmethod, classmethod)):
-                continue
-            self.set(cls, name, locked(value))
+        self.set_all(lock_plan(cls, names))
 
     def undo(self) -> None:
         while self._saved:

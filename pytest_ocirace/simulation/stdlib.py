@@ -12,13 +12,14 @@ unbound and would bypass the simulation. Everything is recorded in a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import shutil  # noqa: F401 - imported so that sys.modules holds it
 import sys
 import tempfile  # noqa: F401
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pyfakefs.fake_file import FakeFileWrapper
@@ -26,7 +27,13 @@ from pyfakefs.fake_open import FakeFileOpen
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
-from pytest_ocirace.simulation.locking import LOCK, ClassPatches, locked, public_methods
+from pytest_ocirace.simulation.locking import (
+    LOCK,
+    ClassPatches,
+    lock_plan,
+    locked,
+    public_methods,
+)
 
 if TYPE_CHECKING:
     from pytest_ocirace.simulation.filesystem import WindowsFilesystem
@@ -61,18 +68,7 @@ def parse_mode(mode: str) -> tuple[bool, bool, bool, bool]:
 
 def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     """Apply every patch for ``sim`` into ``patches``."""
-    from pytest_ocirace.simulation.filesystem import O_TEMPORARY, active
-
-    patches.lock_methods(FakeOsModule, _locked_os_methods())
-    patches.lock_methods(FakePathModule)
-    patches.set(FakeOsModule, "O_TEMPORARY", O_TEMPORARY)
-    patches.set(FakeOsModule, "open", _cached(_os_open, FakeOsModule.open, active))
-    patches.set(FakeFileOpen, "call", _cached(_open_call, FakeFileOpen.call, active))
-    for factory in ("_read_wrappers", "_other_wrapper", "_write_wrapper", "_truncate_wrapper"):
-        if factory in vars(FakeFileWrapper):
-            original = vars(FakeFileWrapper)[factory]
-            patches.set(FakeFileWrapper, factory, _cached(_locking_factory, original))
-    patches.lock_methods(FakeFileWrapper, ["close", "close_fd", "flush", "seek", "tell"])
+    patches.set_all(_class_plan())
     # The names ``shutil``/``tempfile`` in this module may be pyfakefs' fakes while a
     # simulation runs: patch the real modules.
     real_shutil = sys.modules["shutil"]
@@ -100,16 +96,64 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
             patches.set(module, "__tracebackhide__", True)
 
 
-_BUILT: dict[tuple[object, ...], Callable[..., Any]] = {}
+#: The patches of pyfakefs' classes, the same for every simulation: worked out by the first
+#: one (pyfakefs runs one ``Patcher`` at a time, so no simulation is active then). Keyed by
+#: the ``active`` function they call: pytester's in-process runs can import a fresh copy of
+#: ``filesystem.py``, whose simulations the old copy's ``active`` does not recognise.
+_CLASS_PLANS: dict[Callable[..., Any], list[tuple[object, str, object]]] = {}
 
 
-def _cached(builder: Callable[..., Callable[..., Any]], *args: Any) -> Callable[..., Any]:
-    """``builder(*args)``, built once per process (setup cost matters: one per test)."""
-    key = (builder, *args)
-    built = _BUILT.get(key)
-    if built is None:
-        built = _BUILT[key] = builder(*args)
-    return built
+def _class_plan() -> list[tuple[object, str, object]]:
+    """The pyfakefs class patches, worked out once per process (setup cost: one per test)."""
+    from pytest_ocirace.simulation.filesystem import O_TEMPORARY, active
+
+    cached = _CLASS_PLANS.get(active)
+    if cached is not None:
+        return cached
+    plan = lock_plan(FakeOsModule, _locked_os_methods())
+    plan += lock_plan(FakePathModule)
+    plan.append((FakeOsModule, "O_TEMPORARY", O_TEMPORARY))
+    plan.append((FakeOsModule, "open", _os_open(FakeOsModule.open, active)))
+    plan.append((FakeFileOpen, "call", _open_call(FakeFileOpen.call, active)))
+    for factory in ("_read_wrappers", "_other_wrapper", "_write_wrapper", "_truncate_wrapper"):
+        if factory in vars(FakeFileWrapper):
+            original = vars(FakeFileWrapper)[factory]
+            plan.append((FakeFileWrapper, factory, _locking_factory(original)))
+    plan += lock_plan(FakeFileWrapper, ["close", "close_fd", "flush", "seek", "tell"])
+    plan += _use_original_os_plan()
+    _CLASS_PLANS[active] = plan
+    return plan
+
+
+def _use_original_os_plan() -> list[tuple[object, str, object]]:
+    """Hold the lock while pyfakefs switches *every* thread's fake ``os`` to the real one.
+
+    ``use_original_os()`` sets the class-wide flag ``FakeOsModule.use_original``. Since
+    Python 3.13 pyfakefs wraps ``linecache`` in it, and ``open()`` reaches ``linecache``
+    (through ``traceback.extract_stack``) before it takes the lock; another thread's locked
+    ``os.replace`` then ran on the real disk (FileNotFoundError). Both modules look the name
+    up when called, so replacing it covers every caller.
+    """
+    from pyfakefs import fake_filesystem_unittest, fake_pathlib
+
+    plan: list[tuple[object, str, object]] = []
+    for module in (fake_filesystem_unittest, fake_pathlib):
+        original = vars(module).get("use_original_os")
+        if original is not None and not getattr(original, "__ocirace_locked__", False):
+            plan.append((module, "use_original_os", _locked_context(original)))
+    return plan
+
+
+def _locked_context(
+    original: Callable[[], contextlib.AbstractContextManager[None]],
+) -> Callable[[], contextlib.AbstractContextManager[None]]:
+    @contextlib.contextmanager
+    def use_original_os() -> Iterator[None]:
+        with LOCK, original():
+            yield
+
+    use_original_os.__ocirace_locked__ = True  # type: ignore[attr-defined]
+    return use_original_os
 
 
 @functools.cache

@@ -292,9 +292,15 @@ class Instrumentation:
         ev_set, ev_wait = th.Event.set, th.Event.wait
 
         def event_set(event: threading.Event) -> None:
-            tr.release(event)
-            with _QUIET:
-                ev_set(event)
+            # Only the set that turns the flag on orders anything: a waiter may return right
+            # after it, so a later set() of an already-set event must not make the waiter
+            # "after" more of the setter's past (that would depend on when the waiter woke).
+            # Checked and set under the event's own condition, as Event.set does.
+            with _QUIET, event._cond:  # type: ignore[attr-defined]
+                if not event._flag:  # type: ignore[attr-defined]
+                    tr.release(event)
+                    event._flag = True  # type: ignore[attr-defined]
+                    event._cond.notify_all()  # type: ignore[attr-defined]
 
         def event_wait(event: threading.Event, timeout: float | None = None) -> bool:
             with _QUIET:

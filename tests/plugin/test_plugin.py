@@ -100,9 +100,26 @@ def test_fixture_helpers(pytester: pytest.Pytester) -> None:
             assert winfs.fs is fs
             fs.create_file("C:\\\\work\\\\made-by-fs", contents="x")
             assert open("made-by-fs").read() == "x"
+
+        def test_same_filesystem_when_fs_comes_first(fs, winfs):
+            assert winfs.fs is fs
+            fs.create_file("C:\\\\work\\\\made-by-fs", contents="y")
+            assert open("made-by-fs").read() == "y"
         """
     )
-    _run(pytester).assert_outcomes(passed=2)
+    _run(pytester).assert_outcomes(passed=3)
+
+
+def test_disabling_pyfakefs_plugin_is_one_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_one(winfs):
+            pass
+        """
+    )
+    result = _run(pytester, "-p", "no:fakefs")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*needs pyfakefs' pytest plugin*-p no:fakefs*"])
 
 
 def test_failing_test_shows_the_windows_error(pytester: pytest.Pytester) -> None:

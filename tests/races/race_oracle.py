@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Union
 
 from .race_driver import Driver, simulated
 
@@ -55,7 +54,7 @@ class Wait:
     event: str
 
 
-Instr = Union[Publish, Read, Locked, Hold, Set, Wait]
+Instr = Publish | Read | Locked | Hold | Set | Wait
 Program = tuple[tuple[Instr, ...], ...]
 Step = tuple[str, str]
 

@@ -327,3 +327,38 @@ def test_a_check_that_is_never_revisited_stays_a_race(sim) -> None:
         thread.join()
     assert seen == [False, False]
     assert [r.rule for r in model.races] == ["check-then-act"]
+
+
+def test_a_second_set_of_an_already_set_event_orders_nothing(sim) -> None:
+    # Regression (found by the oracle): the waiter could legally return right after the
+    # first set(), before the publish; ordering it after the second set() made the verdict
+    # depend on when the waiter woke. Here it wakes as late as possible, every run.
+    d, model = sim
+    event = threading.Event()
+    done = []  # polled without synchronisation: invisible to the model, on purpose
+
+    def setter() -> None:
+        event.set()
+        d.publish(T, b"x")
+        event.set()
+        done.append(True)
+
+    def waiter(outcome: list[BaseException | None]) -> None:
+        while not done:
+            time.sleep(0.001)
+        event.wait()
+        try:
+            d.publish(T, b"x")
+        except OSError as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    outcome: list[BaseException | None] = []
+    threads = [threading.Thread(target=setter), threading.Thread(target=waiter, args=(outcome,))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.rule for r in model.races] == ["concurrent-publish"]
+    assert isinstance(outcome[0], PermissionError)
