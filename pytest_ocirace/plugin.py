@@ -259,6 +259,13 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
             pytrace=False,
         )
     request.config.hook.pytest_ocirace_prepare(item=item)
+    # pytest's tmp_path (and everything built on it) must be made on the real disk, before
+    # the simulation starts: pytest creates and numbers it there and cleans it up after the
+    # fake filesystem is gone. The test then gets an empty directory at the same path inside
+    # the simulation (Windows reads ``/tmp/...`` as a path from the current drive's root).
+    real_tmp_path = (
+        request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    )
     with ExitStack() as stack:
         # Not through pyfakefs' ``fs`` fixture: ``simulate`` builds the fake filesystem for
         # Windows from the start (``fs`` builds a host-OS tree that would be rebuilt). An
@@ -268,6 +275,8 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         except (SimulationError, PlatformError) as exc:
             pytest.fail(str(exc), pytrace=False)
         item.stash[_SIMULATION_KEY] = simulation
+        if real_tmp_path is not None:
+            simulation.fs.create_dir(str(real_tmp_path))
         hooks = request.config.hook
         try:
             hooks.pytest_ocirace_setup(simulation=simulation, item=item)

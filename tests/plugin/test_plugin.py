@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -328,3 +330,59 @@ def test_pytest_internals_keep_working_inside_the_simulation(pytester: pytest.Py
     result = _run(pytester, "-rA")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*At index 1 diff: 2 != 3*"])
+
+
+def test_tmp_path_works_under_the_flag_and_stays_off_the_real_disk(
+    pytester: pytest.Pytester,
+) -> None:
+    # Regression: under --ocirace the simulation started before tmp_path, and pytest's
+    # getpass.getuser() hit the fake Windows os (no getuid): every tmp_path test errored.
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        @pytest.fixture
+        def cache_dir(tmp_path, record_property):
+            record_property("real", str(tmp_path))
+            directory = tmp_path / "cache"
+            directory.mkdir()
+            return directory
+
+        def test_writes_through_a_fixture_chain(cache_dir):
+            (cache_dir / "entry").write_bytes(b"1")
+            assert os.listdir(cache_dir) == ["entry"]
+            with open(cache_dir / "entry"), pytest.raises(PermissionError):
+                os.replace(cache_dir / "entry", cache_dir / "other")  # WinError 32
+
+        def test_tmpdir_too(tmpdir):
+            tmpdir.join("f").write("hi")
+            assert tmpdir.join("f").read() == "hi"
+        """
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(passed=2)
+    reports = result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
+    [real] = {v for report in reports for k, v in report.user_properties if k == "real"}
+    # pytest made the directory on the real disk; what the test wrote exists only in the
+    # simulation.
+    assert os.path.isdir(real)
+    assert os.listdir(real) == []
+
+
+def test_documented_recipe_for_real_data_files(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".json", data='{"a": 1}')
+    pytester.makepyfile(
+        """
+        import json
+        import os
+
+        DATA = os.path.join(os.path.dirname(__file__), "data.json")  # at import: a real path
+
+        def test_reads_shipped_data(winfs):
+            winfs.fs.add_real_file(DATA)
+            with open(DATA) as handle:
+                assert json.load(handle) == {"a": 1}
+        """
+    )
+    _run(pytester).assert_outcomes(passed=1)
