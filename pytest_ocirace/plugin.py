@@ -258,6 +258,14 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
             "while pytest writes reports); do not disable it with -p no:fakefs",
             pytrace=False,
         )
+    for name in ("capfd", "capfdbinary"):
+        if name in request.fixturenames:
+            pytest.fail(
+                f"{name} cannot work in a simulated test: it redirects real file descriptors "
+                "into real temp files, which the fake filesystem replaces (pyfakefs has the "
+                "same limit); use capsys/capsysbinary instead",
+                pytrace=False,
+            )
     request.config.hook.pytest_ocirace_prepare(item=item)
     # pytest's tmp_path (and everything built on it) must be made on the real disk, before
     # the simulation starts: pytest creates and numbers it there and cleans it up after the

@@ -86,6 +86,10 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
         "NamedTemporaryFile",
         _named_temporary_file(real_tempfile.NamedTemporaryFile, sim),
     )
+    # On Windows ``tempfile.TemporaryFile`` *is* ``NamedTemporaryFile`` (an O_TEMPORARY file
+    # that goes away on close); the POSIX one unlinks its file while it is open, which
+    # Windows refuses with WinError 32, so every TemporaryFile() would fail here.
+    patches.set(real_tempfile, "TemporaryFile", real_tempfile.NamedTemporaryFile)
     if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.9/3.10 CI only
         _patch_pathlib_accessor(patches)
     # A failing os.replace should point at the user's line, not at pyfakefs' plumbing:

@@ -386,3 +386,20 @@ def test_documented_recipe_for_real_data_files(pytester: pytest.Pytester) -> Non
         """
     )
     _run(pytester).assert_outcomes(passed=1)
+
+
+def test_capfd_is_one_clear_error_and_capsys_works(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_fd(capfd):
+            print("x")
+
+        def test_sys(capsys):
+            print("x")
+            assert capsys.readouterr().out == "x\\n"
+        """
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*capfd cannot work in a simulated test*use capsys*"])
+    assert "Traceback" not in result.stdout.str()

@@ -248,3 +248,18 @@ def test_streams_follow_their_file(sim: WindowsFilesystem) -> None:
     os.remove("moved")
     with pytest.raises(FileNotFoundError):
         open("moved:abc", "rb")  # noqa: SIM115
+
+
+def test_temporary_file_is_windows_named_temporary_file(sim: WindowsFilesystem) -> None:
+    # Regression: tempfile.TemporaryFile kept its POSIX form, which unlinks the file while
+    # it is open - refused on Windows (WinError 32) - so every TemporaryFile() failed.
+    import tempfile
+
+    with tempfile.TemporaryFile() as handle:
+        handle.write(b"spooled")
+        handle.seek(0)
+        assert handle.read() == b"spooled"
+        assert os.listdir(tempfile.gettempdir()) == [os.path.basename(handle.name)]
+    assert os.listdir(tempfile.gettempdir()) == []  # deleted on close, as O_TEMPORARY does
+    with tempfile.SpooledTemporaryFile(max_size=1) as spooled:
+        spooled.write(b"rolls over to a TemporaryFile")
