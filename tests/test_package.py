@@ -86,3 +86,15 @@ def test_ocirace_version_and_help() -> None:
     helptext = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
     assert helptext.returncode == 0
     assert "check" in helptext.stdout
+
+
+def test_readme_python_example_runs(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```python\n")[1:]
+    assert blocks, "README.md has no python example"
+    code = "\n".join(block.split("```", 1)[0] for block in blocks)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "layout" / "oci-layout").is_file()
