@@ -48,7 +48,7 @@ def naive_write(directory: str, name: str, data: bytes, fsync: bool) -> None:
         if fsync:
             handle.flush()
             os.fsync(handle.fileno())
-    os.replace(handle.name, os.path.join(directory, name))
+    os.replace(handle.name, os.path.join(directory, name))  # noqa: ORC001 - the naive baseline
     if fsync:
         fd = os.open(directory, os.O_RDONLY)
         try:

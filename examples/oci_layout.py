@@ -79,7 +79,7 @@ def _write_blob(root: str, hex_digest: str, data: bytes) -> None:
     fd, temp = tempfile.mkstemp(dir=directory, prefix=hex_digest)  # os.CreateTemp(dir, hex)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-    os.replace(temp, target)  # Go's os.Rename on Windows: MoveFileEx(REPLACE_EXISTING)
+    os.replace(temp, target)  # noqa: ORC001 - the bug, ported: Go's os.Rename = MoveFileEx
 
 
 def write_image(root: str, image: Image) -> None:
