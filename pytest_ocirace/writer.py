@@ -761,8 +761,9 @@ class _Flight:
 #: (root, digest) -> the write in progress.
 _flights: dict[tuple[str, str], _Flight] = {}
 #: (root, digest) -> recently completed writes, oldest first, at most ``_LANDED_MAX``.
-#: A caller that finds its blob here waits on the finished event (free: it is set) so that
-#: it is ordered after the write that created the file, then takes the stat fast path.
+#: A caller whose fast-path check missed (in a race model's schedule, or because it looked
+#: a hair too early) is handed the landed flight by :func:`_join_flight`, waits on its
+#: finished event (free: it is set) and re-checks, ordered after the write that made the file.
 _landed: dict[tuple[str, str], _Flight] = {}
 _LANDED_MAX = 1024
 #: Roots whose layout files this process has already created or seen (saves three stats per
@@ -828,11 +829,6 @@ def _leave_flight(key: tuple[str, str], flight: _Flight, landed: bool) -> None:
             if len(_landed) > _LANDED_MAX:
                 del _landed[next(iter(_landed))]
     flight.done.set()
-
-
-def _recently_landed(key: tuple[str, str]) -> _Flight | None:
-    with _flights_lock:
-        return _landed.get(key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1087,17 +1083,13 @@ def write_blob(
     directory = os.path.join(root_text, "blobs", parsed.algorithm)
     target = os.path.join(directory, parsed.encoded)
 
+    state = _inspect(target, expected, verify, policy)
+    if state == _OK:
+        return Path(target)
     # abspath, not realpath: no syscalls on the hot path. Two spellings of one root through
     # a symlink are then not deduplicated in-process - still correct, just written twice.
     key = (os.path.normcase(os.path.abspath(root_text)), str(parsed))
     stale: _Flight | None = None
-    landed = _recently_landed(key)
-    if landed is not None:
-        landed.done.wait()  # already set: orders this call after the write that landed it
-        stale = landed
-    state = _inspect(target, expected, verify, policy)
-    if state == _OK:
-        return Path(target)
     while True:
         flight, leader = _join_flight(key, stale)
         if not leader:
