@@ -124,10 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or directories")
     check.add_argument(
+        "--output-format",
         "--format",
+        dest="format",
         choices=FORMATS,
         default="text",
-        help="output format (default: text)",
+        help="output format, as ruff's --output-format (default: text); --format is an alias",
     )
     check.add_argument("-o", "--output-file", type=Path, help="write the report to this file")
     for name, what in (
@@ -172,6 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-q", "--quiet", action="store_true", help="print findings only")
     check.add_argument(
         "-v", "--verbose", action="store_true", help="say how many files were checked and how"
+    )
+    vendor = commands.add_parser(
+        "vendor",
+        formatter_class=_Formatter,
+        help="copy the reference writer into your project as one file",
+        description=(
+            "Write the reference writer to PATH (a .py file, or a directory for "
+            "ocirace_writer.py) with a header naming its version, licence and hash, and point "
+            "fix-writer-module in [tool.ocirace] at it. Refuses to overwrite an edited copy "
+            "unless --force. With --check: exit 0 if the copy is current, 1 if not (pre-commit)."
+        ),
+    )
+    vendor.add_argument("path", type=Path, metavar="PATH", help="where to write the copy")
+    vendor.add_argument("--check", action="store_true", help="only say whether PATH is current")
+    vendor.add_argument("--force", action="store_true", help="replace an edited copy")
+    vendor.add_argument(
+        "--module", metavar="NAME", help="the dotted name PATH is imported by (default: derived)"
     )
     return parser
 
@@ -344,6 +363,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CLEAN
     try:
+        if args.command == "vendor":
+            from .vendor import main as vendor_main
+
+            return vendor_main(
+                args.path, check_only=args.check, force=args.force, module=args.module
+            )
         return _check(args)
     except KeyboardInterrupt:
         return 130

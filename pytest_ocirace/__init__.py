@@ -1,7 +1,9 @@
 """pytest-ocirace: make the Windows temp-write-then-rename race visible, and fix it.
 
 Importing this package must stay cheap and must not import pytest, pyfakefs or libcst:
-production code imports the reference safe writer from here. The pytest plugin lives in
+production code imports the reference safe writer from here. The writer itself is the
+stdlib-only ``ocirace_writer`` distribution; this package re-exports it (and
+``pytest_ocirace.writer`` is that module under its first name). The pytest plugin lives in
 ``pytest_ocirace.plugin`` and is loaded by pytest through its entry point, not from here.
 
 The declared-ordering API (``happens_before``, ``happens_after``, ``ordered``, ``exclusive``)
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pytest_ocirace.writer import (
+from ocirace_writer import (
     BlobSource,
     Digest,
     DigestMismatchError,
@@ -22,6 +24,7 @@ from pytest_ocirace.writer import (
     RetryPolicy,
     SizeMismatchError,
     UnsupportedAlgorithmError,
+    __version__,
     atomic_write,
     blob_path,
     init_layout,
@@ -39,8 +42,6 @@ if TYPE_CHECKING:
         happens_before,
         ordered,
     )
-
-__version__ = "0.1.0"
 
 _LAZY = {"exclusive", "happens_after", "happens_before", "ordered"}
 

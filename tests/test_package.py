@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import ocirace_writer
 import pytest
 
 import pytest_ocirace
@@ -58,7 +60,7 @@ def test_declared_ordering_api_is_a_no_op_outside_a_test() -> None:
 
 
 def test_writer_module_works_when_copied_alone(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "pytest_ocirace" / "writer.py", tmp_path / "vendored_writer.py")
+    shutil.copy(ocirace_writer.__file__, tmp_path / "vendored_writer.py")
     result = _run(
         """
         import hashlib, sys
@@ -76,6 +78,74 @@ def test_writer_module_works_when_copied_alone(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_one_version_everywhere() -> None:
+    # Written once, in the writer distribution; the plugin's metadata reads it from there and
+    # its pin on the writer must be exactly that version (version-locked).
+    from importlib.metadata import requires, version
+
+    assert version("pytest-ocirace") == ocirace_writer.__version__ == pytest_ocirace.__version__
+    assert version("ocirace-writer") == ocirace_writer.__version__
+    pins = [r for r in requires("pytest-ocirace") or [] if r.startswith("ocirace-writer")]
+    assert pins == [f"ocirace-writer=={ocirace_writer.__version__}"]
+    assert "ocirace-writer==" + ocirace_writer.__version__ in (ROOT / "pyproject.toml").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_package_reexports_the_distribution() -> None:
+    for name in ocirace_writer.__all__:
+        assert getattr(pytest_ocirace, name) is getattr(ocirace_writer, name), name
+    assert set(ocirace_writer.__all__) <= set(pytest_ocirace.__all__)
+
+
+def test_writer_distribution_installs_alone_and_publishes(tmp_path: Path) -> None:
+    # The production promise: the writer's wheel, installed into a fresh virtualenv, pulls in
+    # nothing, and works. Offline: the wheel is built here without build isolation.
+    wheels = tmp_path / "wheels"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(wheels), str(ROOT / "writer")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    (wheel,) = wheels.glob("ocirace_writer-*.whl")
+    venv = tmp_path / "venv"
+    # --without-pip: ensurepip is most of the cost; this environment's pip installs into the
+    # fresh one with --python, so the fresh one holds nothing but what the wheel brings.
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True
+    )
+    python = venv / ("Scripts" if sys.platform == "win32" else "bin") / "python"
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "--disable-pip-version-check"]
+    install = subprocess.run(
+        [*pip, "install", "-q", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr
+    listed = subprocess.run(
+        [*pip, "list", "--format=json"], capture_output=True, text=True, check=True
+    )
+    names = {entry["name"].lower() for entry in json.loads(listed.stdout)}
+    assert names == {"ocirace-writer"}  # not even pip: nothing but the wheel
+    code = (
+        "import hashlib, sys, ocirace_writer as w\n"
+        "d = b'hello'\n"
+        "p = w.write_blob('layout', 'sha256:' + hashlib.sha256(d).hexdigest(), d)\n"
+        "assert p.read_bytes() == d and w.__version__ == sys.argv[1]\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pytest', 'pytest_ocirace', 'pyfakefs', 'libcst')))\n"
+    )
+    run = subprocess.run(
+        [str(python), "-c", code, ocirace_writer.__version__],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+    assert (tmp_path / "layout" / "oci-layout").is_file()
 
 
 def test_ocirace_version_and_help() -> None:

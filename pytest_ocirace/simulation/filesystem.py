@@ -44,6 +44,7 @@ from pytest_ocirace.simulation.handles import Handle, HandleTable
 from pytest_ocirace.simulation.locking import LOCK, ClassPatches
 from pytest_ocirace.simulation.options import SimulationOptions
 from pytest_ocirace.simulation.streams import StreamStore
+from pytest_ocirace.simulation.writer_seam import WriterSwitch
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): a user
 # whose os.replace fails wants to see their own call, not the simulation's machinery.
@@ -52,7 +53,6 @@ __tracebackhide__ = True
 __all__ = [
     "O_TEMPORARY",
     "TEMP_DIR",
-    "WINDOWS_FLAGS",
     "SimulationError",
     "WindowsFilesystem",
     "active",
@@ -65,10 +65,6 @@ O_TEMPORARY: int = getattr(os, "O_TEMPORARY", 0x10000000)
 
 #: ``tempfile.gettempdir()`` inside the simulation: where a Windows runner keeps its temp files.
 TEMP_DIR = "C:\\Users\\ocirace\\AppData\\Local\\Temp"
-
-#: Import-time platform flags set to True inside the simulation, so that code which decided
-#: "am I on Windows?" when it was imported takes its Windows branch here.
-WINDOWS_FLAGS: dict[str, tuple[str, ...]] = {"pytest_ocirace.writer": ("_WINDOWS",)}
 
 
 _WIN32_FROM_ERRNO = {
@@ -84,13 +80,6 @@ _WIN32_FROM_ERRNO = {
 }
 
 T = TypeVar("T")
-
-
-def _forget_writer_caches() -> None:
-    """The reference writer remembers blobs and layouts it wrote; not across filesystems."""
-    writer = sys.modules.get("pytest_ocirace.writer")
-    if writer is not None:
-        writer._forget_filesystem()
 
 
 def _references_to_first(items: list[Any]) -> int:
@@ -157,6 +146,7 @@ class WindowsFilesystem:
         self._patches = ClassPatches()
         self._attached = False
         self._platform: Any = None
+        self._writers = WriterSwitch()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -202,11 +192,9 @@ class WindowsFilesystem:
                 _set_cwd(self.fs, self.options.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]
-                self._platform = platform.WindowsPlatform(
-                    self.options.windows_platform_modules, flags=WINDOWS_FLAGS
-                )
+                self._platform = platform.WindowsPlatform(self.options.windows_platform_modules)
                 self._platform.install()
-                _forget_writer_caches()
+                self._writers.install()  # every copy of the writer, through its declared seam
             except BaseException:
                 self.detach()
                 raise
@@ -221,7 +209,7 @@ class WindowsFilesystem:
                 self._platform.uninstall()
                 self._platform = None
             self._patches.undo()
-            _forget_writer_caches()
+            self._writers.uninstall()
             self.fs.__class__ = FakeFilesystem
             self.fs.__dict__.pop("_ocirace_root_dir", None)
             if getattr(self.fs, SIMULATION_ATTR, None) is self:

@@ -2,7 +2,7 @@
 
 Flags computed at import (``_WINDOWS = os.name == "nt"``) cannot be reached through
 ``os``: boolean globals listed in ``flags`` are set to ``True`` for the duration instead
-(the simulation does this for the reference writer's ``_WINDOWS``).
+(the reference writer is switched through its own declared seam instead: ``writer_seam``).
 
 Code under test often gates its Windows handling on ``os.name == "nt"`` (retry on
 WinError 5/32, ``O_TEMPORARY``...). To exercise that branch on Linux, the modules the user
