@@ -279,6 +279,13 @@ def _check(args: argparse.Namespace) -> int:
         diff=args.diff,
     )
     result = run(files, options)
+    if (args.fix or args.diff) and config.lint.fix_writer_module == "ocirace_writer":
+        from .project import writer_notice
+
+        fixed_texts = [_read(r.path) for r in result.files if r.fixed]
+        note = writer_notice(config.root, fixed_texts, [r.diff for r in result.files if r.diff])
+        if note is not None:
+            sys.stderr.write(note + "\n")
     for warning in result.warnings:
         sys.stderr.write(warning + "\n")
     for file_result in result.files:
@@ -328,6 +335,13 @@ def _check(args: argparse.Namespace) -> int:
     if not _emit(args.output_file, text):
         return EXIT_ERROR
     return EXIT_FINDINGS if reports and not args.exit_zero else EXIT_CLEAN
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _sarif_version(fmt: str) -> str:

@@ -15,10 +15,14 @@ from collections.abc import Sequence
 from checker.analysis import ModuleAnalysis, Source
 from checker.model import Edit, Fix
 
+from .imports import merge_edit, place
+
 __all__ = ["apply_fixes", "import_edit", "insertion_edit", "node_edit"]
 
-#: Other names of the default writer module's functions (the package re-exports them).
-_WRITER_ALIASES = {"pytest_ocirace": ("pytest_ocirace", "pytest_ocirace.writer")}
+#: Other names of the writer's functions: pytest_ocirace re-exports ocirace_writer, and
+#: ``pytest_ocirace.writer`` is the same module. An existing import of any of them is reused.
+_SAME_WRITER = ("ocirace_writer", "pytest_ocirace", "pytest_ocirace.writer")
+_WRITER_ALIASES = {name: _SAME_WRITER for name in _SAME_WRITER}
 
 
 def _line_starts(source: str) -> list[int]:
@@ -101,9 +105,9 @@ def import_edit(analysis: ModuleAnalysis, module: str, name: str) -> tuple[str, 
     """The expression to call ``<module>.<name>`` by, and the import to add if one is needed.
 
     An existing module-level import is reused: ``from <module> import <name> [as x]`` gives
-    ``x``, ``import <module> [as m]`` gives ``m.<name>``. Otherwise ``from <module> import
-    <name>`` is added after the docstring, ``from __future__`` and the leading imports,
-    aliased when the name is already taken in the file.
+    ``x``, ``import <module> [as m]`` gives ``m.<name>``. Otherwise ``<name>`` is added where
+    isort would put it (:mod:`checker.imports`): into an existing ``from <module> import ...``,
+    or as a new statement in the right section, aliased when the name is already taken.
     """
     tree = analysis.tree
     modules = _WRITER_ALIASES.get(module, (module,))
@@ -121,6 +125,9 @@ def import_edit(analysis: ModuleAnalysis, module: str, name: str) -> tuple[str, 
         taken |= set(scope.imports)
     local = name if name not in taken else f"_ocirace_{name}"
     alias = "" if local == name else f" as {local}"
+    merged = merge_edit(analysis, module, f"{name}{alias}")
+    if merged is not None:
+        return local, merged
     return local, insertion_edit(analysis, f"from {module} import {name}{alias}")
 
 
@@ -151,33 +158,8 @@ def _runtime_imports(tree: ast.Module) -> dict[str, str]:
 
 
 def insertion_edit(analysis: ModuleAnalysis, statement: str) -> Edit | None:
-    """Insert an import statement after the module's docstring and leading imports."""
-    tree = analysis.tree
-    line_ending = _line_ending(analysis.source.text)
-    body = tree.body
-    index = 0
-    if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)
-    ):
-        index = 1
-    last: ast.stmt | None = body[0] if index == 1 else None
-    while index < len(body) and isinstance(body[index], (ast.Import, ast.ImportFrom)):
-        last = body[index]
-        index += 1
-    source = analysis.source
-    if last is None:
-        if not body:
-            return None
-        first = body[0].lineno
-        return Edit(first, 0, first, 0, statement + line_ending)
-    end_line = last.end_lineno or last.lineno
-    if end_line < len(source.lines) and source.line(end_line).endswith(("\n", "\r")):
-        return Edit(end_line + 1, 0, end_line + 1, 0, statement + line_ending)
-    end = len(source.line(end_line))
-    return Edit(end_line, end, end_line, end, line_ending + statement)
+    """Insert a one-line import statement where isort would put it (see checker.imports)."""
+    return place(analysis, statement)
 
 
 def _line_ending(text: str) -> str:

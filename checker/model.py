@@ -16,8 +16,9 @@ if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here 
 
 __all__ = ["DEFAULT_WRITER_MODULE", "Edit", "Finding", "Fix", "LintSettings"]
 
-#: Where fixes import the reference writer from unless ``fix-writer-module`` says otherwise.
-DEFAULT_WRITER_MODULE = "pytest_ocirace"
+#: Where fixes import the reference writer from unless ``fix-writer-module`` says otherwise:
+#: the stdlib-only ``ocirace-writer`` distribution, never the test tool.
+DEFAULT_WRITER_MODULE = "ocirace_writer"
 
 
 class _Record:
@@ -149,8 +150,8 @@ class LintSettings(_Record):
     generic ``repr`` of :class:`_Record` guarantees that).
     """
 
-    __slots__ = ("extra_guard_functions", "extra_lock_names", "fix_writer_module")
-    _fields = ("extra_lock_names", "extra_guard_functions", "fix_writer_module")
+    __slots__ = ("extra_guard_functions", "extra_lock_names", "first_party", "fix_writer_module")
+    _fields = ("extra_lock_names", "extra_guard_functions", "fix_writer_module", "first_party")
 
     #: Extra names (matched like the built-in ones: a substring of a variable, attribute or
     #: qualified name) that count as lock-like objects in ``with`` statements.
@@ -158,18 +159,23 @@ class LintSettings(_Record):
     #: Extra fully qualified function or decorator names that make a rename safe
     #: (e.g. a project's own retrying ``publish`` helper).
     extra_guard_functions: tuple[str, ...]
-    #: The module fixes import ``publish`` from: ``pytest_ocirace`` by default, or a
-    #: project's vendored copy of ``pytest_ocirace/writer.py`` (``fix-writer-module``).
+    #: The module fixes import ``publish`` from: ``ocirace_writer`` by default, or a
+    #: project's vendored copy (``fix-writer-module``, written by ``ocirace vendor``).
     fix_writer_module: str
+    #: The project's own top-level modules, so that a fix's import lands in isort's
+    #: first-party section (see checker.imports).
+    first_party: tuple[str, ...]
 
     def __init__(
         self,
         extra_lock_names: tuple[str, ...] = (),
         extra_guard_functions: tuple[str, ...] = (),
         fix_writer_module: str = DEFAULT_WRITER_MODULE,
+        first_party: tuple[str, ...] = (),
     ) -> None:
         self._set(
             extra_lock_names=extra_lock_names,
             extra_guard_functions=extra_guard_functions,
             fix_writer_module=fix_writer_module,
+            first_party=first_party,
         )

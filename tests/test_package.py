@@ -182,7 +182,7 @@ def test_our_own_code_passes_our_checker(tmp_path: Path) -> None:
             "--no-cache",
             "--format",
             "concise",
-            *(str(ROOT / d) for d in ("pytest_ocirace", "checker", "examples", "bench")),
+            *(str(ROOT / d) for d in ("writer", "pytest_ocirace", "checker", "examples", "bench")),
         ],
         capture_output=True,
         text=True,

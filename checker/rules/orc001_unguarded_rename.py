@@ -305,7 +305,8 @@ INVALID = (
         applicability="safe",
         fixed="""
         import os, tempfile
-        from pytest_ocirace import publish
+
+        from ocirace_writer import publish
         def store(root, dst, data):
             fd, tmp = tempfile.mkstemp(dir=root)
             with os.fdopen(fd, "wb") as f:
@@ -328,7 +329,8 @@ INVALID = (
         fixed="""
         from os import replace as r
         import tempfile
-        from pytest_ocirace import publish
+
+        from ocirace_writer import publish
         def store(dst, data):
             with tempfile.NamedTemporaryFile(delete=False) as f:
                 f.write(data)
@@ -375,7 +377,8 @@ INVALID = (
         applicability="safe",
         fixed="""
         import pathlib
-        from pytest_ocirace import publish
+
+        from ocirace_writer import publish
         def store(target, data):
             tmp = pathlib.Path(target).with_suffix(".part")
             tmp.write_bytes(data)
@@ -405,7 +408,8 @@ INVALID = (
         applicability="unsafe",  # a callable handed on: its result may be used
         fixed="""
         import asyncio, os, tempfile
-        from pytest_ocirace import publish
+
+        from ocirace_writer import publish
         async def store(dst, data):
             fd, tmp = tempfile.mkstemp()
             os.write(fd, data)

@@ -216,8 +216,8 @@ INVALID = (
         """,
         line=3,
         fixed="""
-        from os import rename
         import os
+        from os import rename
         def store(tmp_file, dst):
             os.replace(tmp_file, dst)
         """,

@@ -95,7 +95,8 @@ INVALID = (
         message="silently copies over it",
         fixed="""
         import shutil, tempfile
-        from pytest_ocirace import publish
+
+        from ocirace_writer import publish
         def store(dst, data):
             with tempfile.NamedTemporaryFile(delete=False) as f:
                 f.write(data)
@@ -119,7 +120,8 @@ INVALID = (
         line=3,
         fixed="""
         import shutil as sh
-        from pytest_ocirace import publish
+
+        from ocirace_writer import publish
         def store(tmp, dst):
             publish(src=tmp, dst=dst)
         """,

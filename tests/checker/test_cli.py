@@ -63,6 +63,15 @@ def test_clean_exit_0(project: Path, capsys: pytest.CaptureFixture[str]):
     assert (code, out) == (0, "All checks passed!\n")
 
 
+def test_output_format_as_ruff_spells_it_and_format_is_its_alias(
+    project: Path, capsys: pytest.CaptureFixture[str]
+):
+    ruff_style = check(capsys, "--exit-zero", "--output-format", "concise")
+    alias = check(capsys, "--exit-zero", "--format", "concise")
+    assert ruff_style == alias
+    assert ruff_style[1].splitlines()[0].split(": ")[1].startswith("ORC")
+
+
 def test_exit_zero_and_concise(project: Path, capsys: pytest.CaptureFixture[str]):
     code, out, _ = check(capsys, "--exit-zero", "--format", "concise")
     assert code == 0
@@ -204,13 +213,13 @@ def test_fix_is_atomic_idempotent_and_keeps_comments(
     code, out, _ = check(capsys, "--diff")
     assert code == 1
     assert store.read_text(encoding="utf-8") == before
-    assert "+from pytest_ocirace import" in out
+    assert "+from ocirace_writer import" in out
 
     code, out, _ = check(capsys, "--fix", "--unsafe-fixes")
     fixed = store.read_text(encoding="utf-8")
     assert fixed != before
     assert "# the payload" in fixed
-    assert "from pytest_ocirace import" in fixed
+    assert "from ocirace_writer import" in fixed
     ast.parse(fixed)
     assert "fixed" in out
 
@@ -234,7 +243,7 @@ def test_fix_alone_applies_safe_fixes_and_leaves_unsafe_ones(
     fixed = store.read_text(encoding="utf-8")
     # os.rename -> os.replace -> publish: each step keeps the code's meaning.
     assert "    publish(tmp, target)\n" in fixed
-    assert "from pytest_ocirace import publish\n" in fixed
+    assert "from ocirace_writer import publish\n" in fixed
     assert mover.read_text(encoding="utf-8") == moved  # shutil.move's fix is unsafe
     assert code == 1  # ORC002 (no fix) and the unsafe ORC001/ORC004 remain
     assert "fixed" in out

@@ -168,6 +168,6 @@ def test_orc000_stays_on_unless_ignored_by_exact_code(tmp_path: Path):
     assert "ORC000" not in select_rules(config, ignore=["ORC000"])
 
 
-def test_writer_module_defaults_to_the_package(tmp_path: Path) -> None:
+def test_writer_module_defaults_to_the_writer_distribution(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", "[tool.ocirace]\n")
-    assert load_config(tmp_path).lint.fix_writer_module == "pytest_ocirace"
+    assert load_config(tmp_path).lint.fix_writer_module == "ocirace_writer"

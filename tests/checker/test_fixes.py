@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -78,7 +82,7 @@ def store(dst,   data):  # odd spacing stays
 '''
     fixed = fix_all(source)
     assert fixed == source.replace("os.replace(", "publish(").replace(
-        "import tempfile\n", "import tempfile\nfrom pytest_ocirace import publish\n"
+        "import tempfile\n", "import tempfile\n\nfrom ocirace_writer import publish\n"
     )
     ast.parse(fixed)
     assert fix_all(fixed) == fixed
@@ -99,8 +103,12 @@ def b(dst):
     os.replace(tmp, dst)
 '''
     fixed = fix_all(source)
-    assert fixed.count("from pytest_ocirace import publish") == 1
-    assert fixed.splitlines()[3] == "from pytest_ocirace import publish"
+    assert fixed.count("from ocirace_writer import publish") == 1
+    assert fixed.splitlines()[2:5] == [
+        "import os, tempfile",
+        "",
+        "from ocirace_writer import publish",
+    ]
     assert fixed.count("publish(tmp, dst)") == 2
     assert fix_all(fixed) == fixed
 
@@ -117,7 +125,7 @@ def test_existing_import_is_reused_and_a_taken_name_is_aliased() -> None:
         "def f(dst):\n    fd, tmp = tempfile.mkstemp()\n    os.replace(tmp, dst)\n"
     )
     fixed = fix_all(taken)
-    assert "from pytest_ocirace import publish as _ocirace_publish\n" in fixed
+    assert "from ocirace_writer import publish as _ocirace_publish\n" in fixed
     assert "_ocirace_publish(tmp, dst)" in fixed
     ast.parse(fixed)
 
@@ -131,7 +139,9 @@ def test_file_without_imports_keeps_its_coding_line_first() -> None:
         "os.replace(tmp, 'shared')\n"
     )
     fixed = fix_all(source)
-    assert fixed.startswith("# -*- coding: utf-8 -*-\nfrom pytest_ocirace import publish\n")
+    assert fixed.startswith(
+        "# -*- coding: utf-8 -*-\nfrom ocirace_writer import publish\n\nVERSION = 1\n"
+    )
     ast.parse(fixed)
 
 
@@ -323,12 +333,13 @@ def fix_with(source: str, settings: LintSettings) -> str:
 def test_fixes_import_the_configured_writer_module() -> None:
     fixed = fix_with(STORE, VENDORED)
     lines = fixed.splitlines()
-    assert lines[:6] == [
+    assert lines[:7] == [
         '"""Store."""',
         "from __future__ import annotations",
         "",
         "import os",
         "import tempfile",
+        "",
         "from myproject._vendor.ocirace_writer import publish",
     ]
     assert "    publish(tmp, dst)" in lines
@@ -358,5 +369,154 @@ def test_a_type_checking_only_import_is_not_reused() -> None:
     )
     fixed = fix_with(guarded, SETTINGS)
     assert "    publish(tmp, dst)" in fixed
-    assert "\nfrom pytest_ocirace import publish\n" in fixed
+    assert "\nfrom ocirace_writer import publish\n" in fixed
     ast.parse(fixed)
+
+
+# --------------------------------------------------------------------------------------------
+# --fix on a sample project, in the three set-ups: imports land where isort puts them
+# --------------------------------------------------------------------------------------------
+
+RACY_BODY = """
+
+def store(dst, data):
+    fd, tmp = tempfile.mkstemp()
+    os.write(fd, data)
+    os.close(fd)
+    os.replace(tmp, dst)
+"""
+
+SAMPLE = {
+    "store.py": '"""Blob store."""\n\nfrom __future__ import annotations\n\nimport os\n'
+    "import tempfile\n\nimport requests\n\nfrom demo import util\n"
+    + RACY_BODY
+    + "    return requests, util\n",
+    "typed.py": '"""Typed."""\n\nfrom __future__ import annotations\n\nimport os\nimport tempfile\n'
+    "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from pathlib import Path\n"
+    + RACY_BODY,
+    "merge.py": "import os\nimport tempfile\n\n"
+    "from ocirace_writer import atomic_write, write_blob\n"
+    + RACY_BODY
+    + "    return atomic_write, write_blob\n",
+    "wrapped.py": "import os\nimport tempfile\n\nfrom ocirace_writer import (\n    BlobSource,\n"
+    "    atomic_write,\n    write_blob,\n)\n"
+    + RACY_BODY
+    + "    return BlobSource, atomic_write, write_blob\n",
+    "stdlib_only.py": '"""Only the standard library."""\n\nimport os\nimport tempfile\n'
+    + RACY_BODY,
+    "util.py": "VALUE = 1\n",
+}
+
+RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+
+
+def _sample(root: Path, pyproject: str) -> Path:
+    package = root / "src" / "demo"
+    (package / "_vendor").mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "_vendor" / "__init__.py").write_text("", encoding="utf-8")
+    for name, text in SAMPLE.items():
+        (package / name).write_text(text, encoding="utf-8")
+    (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    return package
+
+
+def _isort_verdict(root: Path) -> str:
+    assert RUFF is not None
+    result = subprocess.run(
+        [RUFF, "check", "--no-cache", "--select", "I", "--output-format", "concise", "src"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "" if result.returncode == 0 else result.stdout + result.stderr
+
+
+def _ocirace(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "checker", "--no-cache", "--jobs", "1", *args, "src"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+SETUPS = {
+    # fix-writer-module names a copy written by `ocirace vendor` (first party).
+    "configured": ('[project]\nname = "demo"\n', "demo._vendor.ocirace_writer"),
+    # The project depends on the writer distribution.
+    "installed": (
+        '[project]\nname = "demo"\ndependencies = ["ocirace-writer"]\n',
+        "ocirace_writer",
+    ),
+    # Neither: the call is still fixed, and the run says how to get the writer.
+    "neither": ('[project]\nname = "demo"\n', "ocirace_writer"),
+}
+
+
+@pytest.mark.skipif(RUFF is None, reason="ruff is not installed")
+@pytest.mark.parametrize("setup", SETUPS)
+def test_fix_on_a_sample_project_sorts_like_isort_and_is_idempotent(
+    tmp_path: Path, setup: str
+) -> None:
+    pyproject, module = SETUPS[setup]
+    package = _sample(tmp_path, pyproject)
+    if setup == "configured":
+        vendored = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from checker.cli import main; sys.exit(main(sys.argv[1:]))",
+                "vendor",
+                "src/demo/_vendor/ocirace_writer.py",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert vendored.returncode == 0, vendored.stderr
+        assert "fix-writer-module = 'demo._vendor.ocirace_writer'" in vendored.stdout
+    assert _isort_verdict(tmp_path) == ""  # the sample starts isort-clean
+
+    diff = _ocirace(tmp_path, "--diff")
+    assert diff.returncode == 1, diff.stderr
+    assert f"+from {module} import publish\n" in diff.stdout
+    assert (package / "store.py").read_text(encoding="utf-8") == SAMPLE["store.py"]
+
+    fixed = _ocirace(tmp_path, "--fix")
+    assert "ORC001" not in fixed.stdout, fixed.stdout
+    notes = fixed.stderr.count("note: the fixes import publish from ocirace_writer")
+    assert notes == (1 if setup == "neither" else 0), fixed.stderr
+    if setup == "neither":
+        assert "ocirace vendor" in fixed.stderr
+        assert 'add "ocirace-writer==' in fixed.stderr
+    texts = {name: (package / name).read_text(encoding="utf-8") for name in SAMPLE}
+    for name, text in texts.items():
+        ast.parse(text, name)
+    changed = [name for name in SAMPLE if texts[name] != SAMPLE[name]]
+    assert sorted(changed) == sorted(n for n in SAMPLE if n != "util.py")
+    assert _isort_verdict(tmp_path) == ""  # where ruff's isort puts them: no I001
+
+    if module == "ocirace_writer":
+        assert "from ocirace_writer import atomic_write, publish, write_blob\n" in texts["merge.py"]
+        assert "    atomic_write,\n    publish,\n    write_blob,\n" in texts["wrapped.py"]
+        assert (
+            "import requests\nfrom ocirace_writer import publish\n\nfrom demo" in texts["store.py"]
+        )
+    else:
+        assert (
+            "from demo import util\nfrom demo._vendor.ocirace_writer import publish\n"
+            in (texts["store.py"])
+        )
+    assert "if TYPE_CHECKING:\n    from pathlib import Path\n" in texts["typed.py"]
+    assert texts["typed.py"].index(f"from {module} import publish") < texts["typed.py"].index(
+        "if TYPE_CHECKING"
+    )
+
+    again = _ocirace(tmp_path, "--fix")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {name: (package / name).read_text(encoding="utf-8") for name in SAMPLE} == texts
+    assert "note:" not in again.stderr

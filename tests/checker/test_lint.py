@@ -206,5 +206,5 @@ def test_a_byte_order_mark_is_accepted_and_fixes_land_after_it() -> None:
     findings = lint_source(source, "bom.py", SETTINGS)
     assert codes(findings) == ["ORC001"]
     fixed = apply_fixes(source, [f.fix for f in findings if f.fix is not None])
-    assert fixed.startswith("\ufefffrom pytest_ocirace import publish\nVERSION = 1\n")
+    assert fixed.startswith("\ufefffrom ocirace_writer import publish\n\nVERSION = 1\n")
     assert lint_source("\ufeffos.replace(a, b\n", "bom.py", SETTINGS)[0].column == 11
