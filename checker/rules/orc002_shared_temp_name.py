@@ -57,7 +57,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"{ctx.text(publish.dst)} with no per-writer unique part: concurrent writers "
             "write the same temp file and one publishes the other's half-written data",
             "create the temp with tempfile.mkstemp(dir=os.path.dirname(dst)), or add "
-            "uuid.uuid4().hex or os.getpid() to its name (pytest_ocirace.atomic_write does)",
+            "uuid.uuid4().hex or os.getpid() to its name (ocirace_writer.atomic_write does)",
         )
 
 

@@ -27,7 +27,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             "on Windows, where NTFS writes the data to an alternate data stream instead "
             "(and a rename onto the name fails with OSError [WinError 123])",
             "store blobs as <algorithm>/<hex> (the OCI layout), e.g. "
-            "os.path.join(root, 'blobs', algorithm, hex); pytest_ocirace.write_blob does this",
+            "os.path.join(root, 'blobs', algorithm, hex); ocirace_writer.write_blob does this",
         )
 
 
