@@ -42,6 +42,7 @@ PUBLISH_FUNCTIONS = {
     # name (ORC002), an open source (ORC005) or a removal before it (ORC006).
     "pytest_ocirace.publish": "publish",
     "pytest_ocirace.writer.publish": "publish",
+    "ocirace_writer.publish": "publish",
 }
 _PATH_CLASSES = frozenset(
     "pathlib." + name

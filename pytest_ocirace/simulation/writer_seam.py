@@ -60,11 +60,10 @@ def loaded_seams() -> list[WriterSeam]:
     """The seams of every loaded copy of the writer, each once (one module may have two names)."""
     found: dict[int, WriterSeam] = {}
     for name, module in list(sys.modules.items()):
-        # getattr: entries may be lazy-import placeholders or other stand-ins (None, objects).
-        namespace = getattr(module, "__dict__", None)
-        if not isinstance(namespace, dict):
+        try:
+            seam = module.__dict__.get(SEAM_ATTRIBUTE)
+        except (AttributeError, TypeError):  # None or a stand-in object: nothing declared
             continue
-        seam = namespace.get(SEAM_ATTRIBUTE)
         if seam is not None and id(seam) not in found:
             found[id(seam)] = _check(name, seam)
     return list(found.values())

@@ -520,3 +520,22 @@ def test_fix_on_a_sample_project_sorts_like_isort_and_is_idempotent(
     assert again.returncode == 0, again.stdout + again.stderr
     assert {name: (package / name).read_text(encoding="utf-8") for name in SAMPLE} == texts
     assert "note:" not in again.stderr
+
+
+@pytest.mark.parametrize("module", ["ocirace_writer", "pytest_ocirace", "pytest_ocirace.writer"])
+@pytest.mark.parametrize("settings", [SETTINGS, VENDORED], ids=["default", "vendored"])
+def test_every_name_of_the_writer_is_understood_as_publish(
+    module: str, settings: LintSettings
+) -> None:
+    # The writer guards the rename, not a temp name every writer shares: ORC002 still applies
+    # to its publish under each of its names, whatever module the fixes import from.
+    source = (
+        f"from {module} import publish\n"
+        "def store(dst, data):\n"
+        '    tmp = dst + ".tmp"\n'
+        '    with open(tmp, "wb") as f:\n'
+        "        f.write(data)\n"
+        "    publish(tmp, dst)\n"
+    )
+    codes = [f.code for f in lint_source(source, "x.py", settings)]
+    assert codes == ["ORC002"]

@@ -180,3 +180,12 @@ def test_every_copy_passes_strict_mode_under_the_plugin(
     )
     result.assert_outcomes(passed=2)
     assert "no races found" in result.stdout.str(), textwrap.shorten(result.stdout.str(), 2000)
+
+
+def test_blocked_and_stand_in_entries_of_sys_modules_are_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # sys.modules may hold None (an import blocked on purpose) or arbitrary stand-in objects.
+    monkeypatch.setitem(sys.modules, "ocirace_blocked_module", None)
+    monkeypatch.setitem(sys.modules, "ocirace_stand_in", object())
+    assert ocirace_writer.__ocirace_writer_seam__ in loaded_seams()
