@@ -157,8 +157,21 @@ def _state(path: Path, body: str) -> tuple[str, str]:
     return "current", version
 
 
+def _target(path: Path) -> Path:
+    """The file meant by ``path``: a ``.py`` file, or ``ocirace_writer.py`` in a directory."""
+    if path.suffix == ".py":
+        return path
+    if path.is_dir():
+        return path / "ocirace_writer.py"
+    raise VendorError(
+        f"{path}: give the .py file to write (e.g. src/myproject/_vendor/ocirace_writer.py)"
+        " or an existing directory"
+    )
+
+
 def check(path: Path) -> tuple[int, str]:
     """Exit code and one line saying whether the copy at ``path`` is what ``vendor`` writes."""
+    path = _target(path)
     body, version = _writer_source()
     state, detail = _state(path, body)
     if state == "current":
@@ -182,14 +195,7 @@ def vendor(path: Path, *, force: bool = False, module: str | None = None) -> lis
 
     Returns the lines to tell the user; raises :class:`VendorError` when nothing was done.
     """
-    if path.suffix != ".py":
-        if path.is_dir():
-            path = path / "ocirace_writer.py"
-        else:
-            raise VendorError(
-                f"{path}: give the .py file to write (e.g. src/myproject/_vendor/ocirace_writer.py)"
-                " or an existing directory"
-            )
+    path = _target(path)
     if not path.parent.is_dir():
         raise VendorError(f"{path}: its directory does not exist; create the package first")
     if module is not None and not _is_module_name(module):
@@ -198,6 +204,11 @@ def vendor(path: Path, *, force: bool = False, module: str | None = None) -> lis
     if name is None:
         raise VendorError(
             f"{path}: its path is not an importable module name; rename it or give --module"
+        )
+    if name.split(".")[0] == "ocirace_writer":
+        raise VendorError(
+            f"{path}: as module {name!r} it would shadow the ocirace-writer distribution; put "
+            "it inside your own package (src/myproject/_vendor/ocirace_writer.py) or give --module"
         )
     body, version = _writer_source()
     state, detail = _state(path, body)

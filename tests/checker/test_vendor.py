@@ -150,6 +150,7 @@ def test_directory_target_and_module_override(
     assert code == 0
     assert (target.parent / "ocirace_writer.py").is_file()
     assert "importable as other.name" in out
+    assert _vendor(str(target.parent), "--check", capsys=capsys)[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -159,6 +160,7 @@ def test_directory_target_and_module_override(
         (["notes.txt"], "give the .py file"),
         (["{dir}/x.py", "--module", "a..b"], "--module 'a..b'"),
         (["{dir}/my-writer.py"], "not an importable module name"),
+        (["{dir}/ocirace_writer.py"], "would shadow the ocirace-writer distribution"),
     ],
 )
 def test_bad_input_is_a_one_line_error(
