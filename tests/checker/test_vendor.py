@@ -239,3 +239,13 @@ def test_pre_commit_hook_runs_the_check() -> None:
     )
     assert "id: ocirace-vendor-check" in hooks
     assert "entry: ocirace vendor --check" in hooks
+
+
+def test_the_header_carries_the_distributions_licence_text() -> None:
+    from checker.vendor import _LICENCE
+
+    licence = Path(__file__).resolve().parents[2] / "writer" / "LICENSE"
+    stripped = "\n".join(
+        line[2:] if line.startswith("# ") else "" for line in _LICENCE.splitlines()
+    )
+    assert stripped.strip() == licence.read_text(encoding="utf-8").strip()
