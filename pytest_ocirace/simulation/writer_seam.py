@@ -9,15 +9,22 @@ or call a private function: every copy declares ``__ocirace_writer_seam__``, an 
 ``use_windows(enabled) -> previous`` and ``forget_filesystem()`` (protocol 1, documented in
 docs/writer.md), and this module finds those objects among the loaded modules.
 
-A copy first imported while a simulated test runs is switched from the next simulated test on:
-scanning on every file operation would cost more than the case is worth (test modules import
-what they use at collection time).
+A copy first imported while a simulated test runs (``def save(): from ._vendor import
+ocirace_writer``) is switched as soon as it has executed: for the duration, a finder in
+``sys.meta_path`` (right behind pyfakefs's) hands each import's loader a wrapper that calls the
+seam after the module ran, then puts the module's own loader back. pyfakefs removes modules
+imported during a test when the test ends, so without this such a copy would never be switched.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Protocol
+import types
+from collections.abc import Callable, Sequence
+from importlib.machinery import ModuleSpec
+from typing import Any, Protocol
+
+from pyfakefs.fake_filesystem_unittest import DynamicPatcher
 
 __all__ = ["SEAM_ATTRIBUTE", "WriterSeam", "WriterSeamError", "WriterSwitch", "loaded_seams"]
 
@@ -69,6 +76,54 @@ def loaded_seams() -> list[WriterSeam]:
     return list(found.values())
 
 
+class _LoadedHook:
+    """A loader wrapper: run the real loader, then report the module, then step aside."""
+
+    def __init__(self, loader: Any, spec: ModuleSpec, loaded: Callable[[types.ModuleType], None]):
+        self._loader = loader
+        self._spec = spec
+        self._loaded = loaded
+
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
+        create = getattr(self._loader, "create_module", None)
+        return None if create is None else create(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        # The module's own loader comes back first, so that nothing keeps the wrapper
+        # (reload, linecache, importlib.resources all ask __loader__ / __spec__.loader).
+        self._spec.loader = self._loader
+        module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        self._loaded(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _NewCopies:
+    """A ``sys.meta_path`` finder that only watches: it finds nothing itself."""
+
+    def __init__(self, loaded: Callable[[types.ModuleType], None]) -> None:
+        self._loaded = loaded
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> ModuleSpec | None:
+        for finder in list(sys.meta_path):
+            if finder is self:
+                continue
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                return None  # a legacy finder: let the import system ask it, in order
+            spec = find(fullname, path, target)
+            if spec is None:
+                continue
+            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = _LoadedHook(spec.loader, spec, self._loaded)
+            return spec  # type: ignore[no-any-return]
+        return None
+
+
 class WriterSwitch:
     """The loaded writers switched to Windows for one simulation, and switched back after it.
 
@@ -79,13 +134,32 @@ class WriterSwitch:
 
     def __init__(self) -> None:
         self._previous: list[tuple[WriterSeam, bool]] = []
+        self._finder: _NewCopies | None = None
 
     def install(self) -> None:
         for seam in loaded_seams():
-            self._previous.append((seam, seam.use_windows(True)))
-            seam.forget_filesystem()
+            self._switch(seam)
+        self._finder = _NewCopies(self._imported)
+        # Behind pyfakefs's own finder, never in front of it: pyfakefs removes its finder with
+        # ``sys.meta_path.pop(0)`` whenever it pauses or stops, which would take ours instead.
+        index = 0
+        while index < len(sys.meta_path) and isinstance(sys.meta_path[index], DynamicPatcher):
+            index += 1
+        sys.meta_path.insert(index, self._finder)
+
+    def _switch(self, seam: WriterSeam) -> None:
+        self._previous.append((seam, seam.use_windows(True)))
+        seam.forget_filesystem()
+
+    def _imported(self, module: types.ModuleType) -> None:
+        seam = module.__dict__.get(SEAM_ATTRIBUTE)
+        if seam is not None and self._finder is not None:
+            self._switch(_check(module.__name__, seam))
 
     def uninstall(self) -> None:
+        if self._finder is not None:
+            finder, self._finder = self._finder, None
+            sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
         while self._previous:
             seam, previous = self._previous.pop()
             seam.use_windows(previous)

@@ -189,3 +189,54 @@ def test_blocked_and_stand_in_entries_of_sys_modules_are_skipped(
     monkeypatch.setitem(sys.modules, "ocirace_blocked_module", None)
     monkeypatch.setitem(sys.modules, "ocirace_stand_in", object())
     assert ocirace_writer.__ocirace_writer_seam__ in loaded_seams()
+
+
+def test_a_copy_first_imported_inside_the_simulation_is_switched_too(tmp_path: Path) -> None:
+    _vendor(tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    meta_path = list(sys.meta_path)
+    try:
+        with simulate():
+            module = importlib.import_module(VENDORED)  # imported while the test runs
+            assert module._WINDOWS is True
+            # The module keeps its own loader: nothing of the simulation stays behind in it.
+            assert type(module.__loader__).__name__ == "SourceFileLoader"
+            assert module.__spec__.loader is module.__loader__
+            assert importlib.util.find_spec("json") is not None  # other imports unaffected
+        assert module._WINDOWS is False
+        assert sys.meta_path == meta_path
+    finally:
+        sys.path.remove(str(tmp_path))
+        for loaded in [m for m in sys.modules if m.startswith("ocirace_seam_project")]:
+            del sys.modules[loaded]
+
+
+LAZY_TESTS = """
+import sys
+import pytest
+
+BEFORE = list(sys.meta_path)
+
+@pytest.mark.ocirace
+@pytest.mark.parametrize("run", [1, 2])
+def test_lazy_copy_takes_the_windows_paths(run):
+    # pyfakefs unloads modules imported during a test: each run imports the copy afresh.
+    from ocirace_seam_project._vendor import safe_writer as writer
+    assert writer._WINDOWS is True
+
+def test_nothing_stays_in_the_import_system():
+    # pyfakefs pauses around reports and removes its finder with meta_path.pop(0): ours must
+    # never be the one it takes, and must be gone after the test.
+    assert sys.meta_path == BEFORE
+"""
+
+
+def test_a_copy_imported_lazily_in_each_test_is_switched_each_time(
+    pytester: pytest.Pytester,
+) -> None:
+    _vendor(pytester.path)
+    pytester.syspathinsert()
+    pytester.makepyfile(test_lazy=LAZY_TESTS)
+    quiet = ("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
+    result = pytester.runpytest_subprocess(*quiet, "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
