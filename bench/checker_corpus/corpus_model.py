@@ -60,10 +60,11 @@ CAUSES = (
     "user-move",  # a CLI or API moving the user's own files as asked
     "windows-branch",  # code that only runs on Windows and already handles it, or never on it
     "directory",  # a directory is published
+    "test",  # test code of the project, not shipped behaviour
     "ctypes",  # MoveFileExW and friends through ctypes
 )
 _SITE_KEYS = {"project", "path", "line", "call", "label", "causes", "reason"}
-_PROJECT_KEYS = {"name", "version", "source", "packages", "repo", "commit", "note"}
+_PROJECT_KEYS = {"name", "version", "source", "packages", "exclude", "repo", "commit", "note"}
 
 
 class CorpusError(Exception):
@@ -78,6 +79,7 @@ class Project:
     version: str
     source: str  # "sdist" or "wheel": which archive pip downloads
     packages: tuple[str, ...]  # directories (or files) inside the archive to materialise
+    exclude: tuple[str, ...] = ()  # directories under `packages` to leave out (vendored trees)
     repo: str = ""
     commit: str = ""
 
@@ -184,6 +186,7 @@ def load_corpus(source: Path | str) -> tuple[dict[str, Project], list[Site]]:
             version=_need(table, "version", str, where),
             source=source_kind,
             packages=tuple(_relative(p, where) for p in packages),
+            exclude=tuple(_relative(p, where) for p in _list(table, "exclude", where)),
             repo=table.get("repo", ""),
             commit=table.get("commit", ""),
         )
@@ -223,6 +226,13 @@ def load_corpus(source: Path | str) -> tuple[dict[str, Project], list[Site]]:
         seen.add(key)
         sites.append(Site(project, site_path, line, call, label, tuple(causes), reason))
     return projects, sites
+
+
+def _list(table: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CorpusError(f"{where}: {key!r} must be a list of paths")
+    return value
 
 
 def _inside(path: str, package: str) -> bool:

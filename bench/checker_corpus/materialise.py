@@ -99,7 +99,7 @@ def unpack(archive: Path, into: Path) -> Path:
     return tops[0]
 
 
-def _copy_package(top: Path, package: str, dest_root: Path) -> int:
+def _copy_package(top: Path, package: str, dest_root: Path, exclude: Sequence[str] = ()) -> int:
     source = top / package
     if not source.exists():
         raise CorpusError(f"{top.name}: package path {package!r} is not in the archive")
@@ -108,7 +108,10 @@ def _copy_package(top: Path, package: str, dest_root: Path) -> int:
     for file in files:
         if not file.is_file() or file.suffix not in (".py", ".pyi"):
             continue
-        target = dest_root / file.relative_to(top)
+        relative = file.relative_to(top).as_posix()
+        if any(relative == skip or relative.startswith(skip + "/") for skip in exclude):
+            continue
+        target = dest_root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(file, target)
         copied += 1
@@ -136,7 +139,9 @@ def materialise(
         dest = out / project.key
         if dest.exists():
             shutil.rmtree(dest)
-        count = sum(_copy_package(top, package, dest) for package in project.packages)
+        count = sum(
+            _copy_package(top, package, dest, project.exclude) for package in project.packages
+        )
         for site in sites:
             if site.project != project.name:
                 continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,11 @@ from corpus_model import (
 )
 from materialise import DEFAULT_ROOT, SITES
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10 only
+    import tomli as tomllib
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -61,15 +67,38 @@ def _files(tree: Path, keys: Sequence[str]) -> list[Path]:
     return files
 
 
-def run_ocirace(tree: Path, files: Sequence[Path]) -> tuple[list[Finding], float]:
-    """`ocirace check --format json` of this checkout; tolerates extra fields (`related`...)."""
-    command = [sys.executable, "-m", "checker", "--format", "json", "--no-cache"]
+def _ocirace_command(override: str | None) -> list[str]:
+    """How to run `ocirace`: the override, else this checkout's own entry point.
+
+    The entry point is read from the checkout's pyproject.toml (`[project.scripts] ocirace`),
+    so the scorer follows a rename of the checker's import package.
+    """
+    if override:
+        return shlex.split(override)
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    target = scripts.get("project", {}).get("scripts", {}).get("ocirace", "")
+    module, _, func = target.partition(":")
+    if not module or not func:
+        raise CorpusError(f"{REPO / 'pyproject.toml'}: no [project.scripts] ocirace entry point")
+    code = f"import sys; from {module} import {func} as main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", code]
+
+
+def run_ocirace(
+    tree: Path, files: Sequence[Path], override: str | None = None
+) -> tuple[list[Finding], float]:
+    """`ocirace check --format json`; tolerates extra fields (`related`, `why`...)."""
+    command = [*_ocirace_command(override), "check", "--format", "json", "--no-cache"]
     command += ["--exit-zero", *[str(f.relative_to(tree)) for f in files]]
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
-    )
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONPATH=path)
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=tree, capture_output=True, text=True, env=env, check=False)
+    try:
+        done = subprocess.run(
+            command, cwd=tree, capture_output=True, text=True, env=env, check=False
+        )
+    except OSError as exc:
+        raise CorpusError(f"cannot run {command[0]!r}: {exc.strerror}") from None
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -221,15 +250,17 @@ def report_json(
     )
 
 
-TOOLS = {"ocirace": run_ocirace, "naive": run_naive, "ruff PTH104/PTH105": run_ruff}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", type=Path, default=SITES)
     parser.add_argument("--tree", type=Path, default=DEFAULT_ROOT / "tree")
     parser.add_argument("--only", action="append", default=[], metavar="PROJECT")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--ocirace",
+        metavar="COMMAND",
+        help="run this ocirace instead of the checkout's own (e.g. another venv's bin/ocirace)",
+    )
     args = parser.parse_args(argv)
     try:
         projects, sites = load_corpus(args.sites)
@@ -244,7 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         spans = _check_tree(args.tree, projects, sites)
         files = _files(args.tree, [p.key for p in projects.values()])
         scores = []
-        for name, runner in TOOLS.items():
+        runners = {
+            "ocirace": lambda tree, fs: run_ocirace(tree, fs, args.ocirace),
+            "naive": run_naive,
+            "ruff PTH104/PTH105": run_ruff,
+        }
+        for name, runner in runners.items():
             findings, seconds = runner(args.tree, files)
             result = score(name, sites, projects, findings, spans)
             result.seconds = seconds

@@ -202,15 +202,24 @@ def test_materialise_unpacks_checks_and_lays_out(tmp_path: Path, site_file: Path
     (source / "src" / "demo").mkdir(parents=True)
     (source / "src" / "demo" / "store.py").write_text(STORE, encoding="utf-8")
     (source / "src" / "demo" / "data.txt").write_text("not python", encoding="utf-8")
+    (source / "src" / "demo" / "_vendor").mkdir()
+    (source / "src" / "demo" / "_vendor" / "big.py").write_text("x = 1\n", encoding="utf-8")
     archives = tmp_path / "cache" / "archives"
     archives.mkdir(parents=True)
     with tarfile.open(archives / "demo-1.0.tar.gz", "w:gz") as tar:
         tar.add(source, arcname="demo-1.0")
+    site_file.write_text(
+        SITES.replace(
+            'packages = ["src/demo"]', 'packages = ["src/demo"]\nexclude = ["src/demo/_vendor"]'
+        ),
+        encoding="utf-8",
+    )
     projects, sites = corpus.load_corpus(site_file)
     out = tmp_path / "tree"
     assert materialise.materialise(projects, sites, tmp_path / "cache", out) == []
     assert (out / "demo-1.0" / "src" / "demo" / "store.py").read_text(encoding="utf-8") == STORE
     assert not (out / "demo-1.0" / "src" / "demo" / "data.txt").exists()
+    assert not (out / "demo-1.0" / "src" / "demo" / "_vendor").exists()
 
     drifted = [corpus.Site(**{**sites[0].__dict__, "line": 5})]
     problems = materialise.materialise(projects, drifted, tmp_path / "cache", out)
