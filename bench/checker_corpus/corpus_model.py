@@ -293,16 +293,16 @@ def score(
         for line in range(first, last + 1):
             by_line.setdefault((file, line), site)
     hit: dict[Site, Finding] = {}
-    for finding in findings:
-        site = by_line.get((finding.path, finding.line))
-        if site is None:
-            result.unlabelled.append(finding)
+    for reported in findings:
+        owner = by_line.get((reported.path, reported.line))
+        if owner is None:
+            result.unlabelled.append(reported)
         else:
-            hit.setdefault(site, finding)
+            hit.setdefault(owner, reported)
     for site in sites:
         finding = hit.get(site)
         if site.label == "UNGUARDED":
-            (result.tp if finding else result.fn).append(site)
+            (result.tp if finding is not None else result.fn).append(site)
         elif finding is not None:
             result.fp.append((site, finding))
         else:
