@@ -109,7 +109,10 @@ def run_ocirace(
         raise CorpusError(f"ocirace check printed no JSON list ({exc})") from None
     findings = [
         Finding(
-            _relative(tree, item["path"], tree), int(item["line"]), item["code"], item["message"]
+            _relative(tree, item["path"], tree),
+            int(item["line"]),
+            item.get("code", ""),
+            item.get("message", ""),
         )
         for item in report
         if item.get("code") != "ORC000"

@@ -7,6 +7,7 @@ that decide the numbers from rotting silently.
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import tarfile
@@ -239,3 +240,48 @@ def test_materialise_cli_reports_a_bad_site_file_in_one_line(tmp_path: Path) -> 
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "materialise: error:" in done.stderr
+
+
+FAKE_OCIRACE = """import json, sys
+assert sys.argv[1:5] == ["check", "--format", "json", "--no-cache"], sys.argv
+related = [{"path": "demo-1.0/src/demo/store.py", "line": 3, "message": "temp made here"}]
+print(json.dumps([
+    {"path": "demo-1.0/src/demo/store.py", "line": 4, "column": 5, "code": "ORC001",
+     "message": "m", "related": related, "why": "no guard"},
+    {"path": "demo-1.0/src/demo/store.py", "line": 8, "column": 5, "code": "ORC004",
+     "message": "m", "related": []},
+]))
+"""
+
+
+def test_score_end_to_end_with_a_checker_whose_json_grew(
+    tmp_path: Path, site_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    score = _load("score")
+    tree = tmp_path / "tree"
+    (tree / "demo-1.0" / "src" / "demo").mkdir(parents=True)
+    (tree / "demo-1.0" / "src" / "demo" / "store.py").write_text(STORE, encoding="utf-8")
+    fake = tmp_path / "fake_ocirace.py"
+    fake.write_text(FAKE_OCIRACE, encoding="utf-8")
+    command = f'"{sys.executable}" "{fake}"'
+    argv = ["--sites", str(site_file), "--tree", str(tree), "--ocirace", command, "--json"]
+    assert score.main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    tools = {t["tool"]: t for t in report["tools"]}
+    assert (tools["ocirace"]["tp"], tools["ocirace"]["fp"], tools["ocirace"]["fn"]) == (1, 1, 1)
+    assert [m["line"] for m in tools["ocirace"]["misses"]] == [10]
+    assert tools["naive"]["tp"] == 2
+    assert report["labels"] == {"UNGUARDED": 2, "GUARDED": 1, "NOT_APPLICABLE": 1}
+
+
+def test_score_reports_a_drifted_tree_in_one_line(
+    tmp_path: Path, site_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    score = _load("score")
+    tree = tmp_path / "tree"
+    (tree / "demo-1.0" / "src" / "demo").mkdir(parents=True)
+    (tree / "demo-1.0" / "src" / "demo" / "store.py").write_text("\n" + STORE, encoding="utf-8")
+    assert score.main(["--sites", str(site_file), "--tree", str(tree)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "run bench/checker_corpus/materialise.py" in err
