@@ -9,6 +9,7 @@ projects), and without these tests its parsing could rot unnoticed between runs.
 from __future__ import annotations
 
 import fnmatch
+import re
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
@@ -249,6 +250,51 @@ def parse_junit(path: Path) -> dict[str, Outcome]:
     return outcomes
 
 
+_VERBOSE_LINE = re.compile(
+    r"^(?P<nodeid>[^\s:][^\n]*?::[^\n]*?) (?P<word>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b"
+)
+_VERBOSE_OUTCOME = {
+    "PASSED": PASSED,
+    "XPASS": PASSED,
+    "FAILED": FAILED,
+    "ERROR": ERROR,
+    "SKIPPED": SKIPPED,
+    "XFAIL": SKIPPED,
+}
+
+
+def junit_id(nodeid: str) -> str:
+    """A pytest node id as JUnit XML names it (``tests.test_x.TestC::test_m[p]``)."""
+    path, _, rest = nodeid.partition("::")
+    # A parameter id may itself contain "::"; only the part before "[" names classes.
+    head, bracket, params = rest.partition("[")
+    parts = head.split("::")
+    parts[-1] += bracket + params
+    module = path[:-3] if path.endswith(".py") else path
+    classname = ".".join([module.replace("/", "."), *parts[:-1]])
+    return f"{classname}::{parts[-1]}"
+
+
+def parse_verbose_log(text: str) -> dict[str, Outcome]:
+    """Per-test outcomes from ``pytest -v`` output: what a run that hung still tells.
+
+    A killed run writes no JUnit XML, but ``-v`` printed each finished test's verdict. Only
+    for a hung run: the XML, when there is one, is the authority.
+    """
+    outcomes: dict[str, Outcome] = {}
+    for line in text.splitlines():
+        match = _VERBOSE_LINE.match(line)
+        if match:
+            test_id = junit_id(match["nodeid"])
+            outcome = _VERBOSE_OUTCOME[match["word"]]
+            old = outcomes.get(test_id)
+            # A test that passed its call and errored in teardown prints PASSED, then ERROR.
+            if old is None or _RANK[outcome] > _RANK[old.outcome]:
+                message = "" if outcome in (PASSED, SKIPPED) else "(from -v output; run hung)"
+                outcomes[test_id] = Outcome(outcome, message)
+    return outcomes
+
+
 def classify(project: str, test_id: str, message: str, rules: Iterable[Rule]) -> Rule | None:
     """The first matching rule naming this project, else the first generic (``*``) one.
 
@@ -302,7 +348,7 @@ def newly_skipped(plain: RunResult, ocirace: RunResult) -> list[str]:
 
 
 def _counts_cell(run: RunResult) -> str:
-    if run.junit_missing:
+    if run.junit_missing and not run.outcomes:
         return "no JUnit" + (" (hung)" if run.hung else f" (rc {run.returncode})")
     counts = run.counts()
     cell = "/".join(str(counts[k]) for k in OUTCOMES)
@@ -365,7 +411,7 @@ def render_project(rep: ProjectReport) -> str:
                 if run.hung_after_summary
                 else ("; HUNG (timed out, killed)" if run.hung else "")
             )
-            + ("; no JUnit XML" if run.junit_missing else "")
+            + ("; no JUnit XML (counts from -v output)" if run.junit_missing else "")
         )
     out.append(f"time ratio ocirace/plain: {ratio(rep.plain, rep.ocirace)}")
     if not rep.failures:

@@ -22,7 +22,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO
 
-from .core import HarnessError, Project, RunResult, parse_junit
+from .core import HarnessError, Project, RunResult, parse_junit, parse_verbose_log
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -276,4 +276,7 @@ def run_suite(
             result.junit_missing = True
     else:
         result.junit_missing = True
+    if result.junit_missing and hung:
+        # Killed before it wrote its XML: salvage the verdicts -v printed (the log's head).
+        result.outcomes = parse_verbose_log(log.read_text(errors="replace") + tail)
     return result

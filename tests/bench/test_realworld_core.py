@@ -215,3 +215,31 @@ def test_project_rules_beat_generic_rules_wherever_they_are() -> None:
     specific = Rule("zict", "*", "*", "drives", "plugin", "zict")
     assert core.classify("zict", "t::x", "boom", [generic, specific]) is specific
     assert core.classify("other", "t::x", "boom", [generic, specific]) is generic
+
+
+def test_junit_id_from_nodeid() -> None:
+    assert core.junit_id("tests/test_x.py::test_a") == "tests.test_x::test_a"
+    assert (
+        core.junit_id("tests/test_x.py::TestC::test_m[a::b]") == "tests.test_x.TestC::test_m[a::b]"
+    )
+    assert core.junit_id("pkg/tests/t.py::test_a[x]") == "pkg.tests.t::test_a[x]"
+
+
+def test_parse_verbose_log_salvages_a_hung_run() -> None:
+    text = (
+        "collecting ... collected 4 items\n"
+        "tests/test_x.py::test_a PASSED                 [ 25%]\n"
+        "tests/test_x.py::TestC::test_b[1] FAILED        [ 50%]\n"
+        "tests/test_x.py::test_c PASSED                 [ 75%]\n"
+        "tests/test_x.py::test_c ERROR                  [ 75%]\n"
+        "tests/test_x.py::test_d SKIPPED (no redis)     [100%]\n"
+        "tests/test_x.py::test_e \n"
+        "FAILED tests/test_x.py::test_a - short summary lines start with the word\n"
+    )
+    outcomes = core.parse_verbose_log(text)
+    assert {k: v.outcome for k, v in outcomes.items()} == {
+        "tests.test_x::test_a": PASSED,
+        "tests.test_x.TestC::test_b[1]": FAILED,
+        "tests.test_x::test_c": ERROR,
+        "tests.test_x::test_d": SKIPPED,
+    }
