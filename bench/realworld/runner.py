@@ -228,6 +228,8 @@ def run_suite(
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_PLUGINS", None)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # stdout is a pipe: unbuffered, so a run killed as hung has shown its last test.
+    env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONHASHSEED"] = "0"
     (runs / f"{label}.cmd").write_text(" ".join(cmd) + "\n")
     start = time.monotonic()
