@@ -108,6 +108,8 @@ class RunResult:
     output_bytes: int = 0
     tail: str = ""
     junit_missing: bool = False
+    #: Files the run created in the project's source tree (its real working directory).
+    stray_files: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(OUTCOMES, 0)
@@ -383,16 +385,18 @@ def render_table(reports: Sequence[ProjectReport]) -> str:
     """The summary table, as Markdown (docs/compatibility.md takes it as it is)."""
     header = (
         "| project | version | plain p/f/e/s | ocirace p/f/e/s | newly failing "
-        "(unclassified) | plain s | ocirace s | ratio | ocirace output |"
+        "(unclassified) | plain s | ocirace s | ratio | ocirace output | stray real files "
+        "(plain/ocirace) |"
     )
-    lines = [header, "|---|---|---|---|---|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---|---|---|---:|---:|---:|---:|---:|"]
     for rep in reports:
         unclassified = sum(1 for f in rep.failures if f.rule is None)
         lines.append(
             f"| {rep.project.name} | {rep.project.version} | {_counts_cell(rep.plain)} "
             f"| {_counts_cell(rep.ocirace)} | {len(rep.failures)} ({unclassified}) "
             f"| {rep.plain.wall:.1f} | {rep.ocirace.wall:.1f} | {ratio(rep.plain, rep.ocirace)} "
-            f"| {human_bytes(rep.ocirace.output_bytes)} |"
+            f"| {human_bytes(rep.ocirace.output_bytes)} "
+            f"| {len(rep.plain.stray_files)}/{len(rep.ocirace.stray_files)} |"
         )
     return "\n".join(lines)
 
@@ -413,6 +417,13 @@ def render_project(rep: ProjectReport) -> str:
             )
             + ("; no JUnit XML (counts from -v output)" if run.junit_missing else "")
         )
+        if run.stray_files:
+            shown = ", ".join(repr(name) for name in run.stray_files[:3])
+            more = f" and {len(run.stray_files) - 3} more" if len(run.stray_files) > 3 else ""
+            out.append(
+                f"{'':8} left {len(run.stray_files)} new file(s) in the real source tree: "
+                f"{shown}{more}"
+            )
     out.append(f"time ratio ocirace/plain: {ratio(rep.plain, rep.ocirace)}")
     if not rep.failures:
         out.append("newly failing: none")

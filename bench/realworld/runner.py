@@ -195,6 +195,15 @@ class _BoundedSink:
         return b"".join(self._tail)[-TAIL_BYTES:].decode("utf-8", "replace")
 
 
+def _tree(root: Path) -> set[str]:
+    found: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in ("__pycache__", ".git")]
+        rel = os.path.relpath(dirpath, root)
+        found.update(os.path.normpath(os.path.join(rel, name)) for name in filenames)
+    return found
+
+
 def run_suite(
     project: Project,
     python: Path,
@@ -232,6 +241,10 @@ def run_suite(
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONHASHSEED"] = "0"
     (runs / f"{label}.cmd").write_text(" ".join(cmd) + "\n")
+    # What the run leaves in the source tree (its real working directory): under the
+    # simulation, anything here was written by something that bypassed the fake filesystem
+    # (sqlite3 creates 'C:\\Users\\...\\cache.db' literally in the real cwd).
+    before = _tree(source)
     start = time.monotonic()
     proc = subprocess.Popen(
         cmd,
@@ -270,6 +283,7 @@ def run_suite(
         hung_after_summary=hung and sink.summary_at is not None,
         output_bytes=sink.total,
         tail=tail,
+        stray_files=sorted(_tree(source) - before),
     )
     if junit.exists() and junit.stat().st_size > 0:
         try:

@@ -145,6 +145,7 @@ def _report(n_failures: int) -> ProjectReport:
     oci = _run({f"t::{i}": FAILED if i else PASSED for i in range(n_failures + 1)})
     oci.wall = 25.0
     oci.output_bytes = 3 * 1024 * 1024
+    oci.stray_files = [f"C:\\Users\\x{i}\\cache.db" for i in range(5)]
     return ProjectReport(project, plain, oci, core.new_failures("demo", plain, oci, []), [])
 
 
@@ -152,11 +153,13 @@ def test_table_row_has_counts_ratio_and_output_size() -> None:
     table = core.render_table([_report(2)])
     header, rule, row = table.splitlines()
     assert header.count("|") == rule.count("|") == row.count("|")
-    assert row == "| demo | 1.0 | 3/0/0/0 | 1/2/0/0 | 2 (2) | 10.0 | 25.0 | 2.5x | 3.0 MiB |"
+    assert row == "| demo | 1.0 | 3/0/0/0 | 1/2/0/0 | 2 (2) | 10.0 | 25.0 | 2.5x | 3.0 MiB | 0/5 |"
 
 
 def test_project_report_lists_every_failure_uncapped() -> None:
     text = core.render_project(_report(150))
+    assert "left 5 new file(s) in the real source tree: 'C:\\\\Users" in text
+    assert "and 2 more" in text
     assert "newly failing, UNCLASSIFIED (150):" in text
     assert sum(1 for line in text.splitlines() if line.startswith("  failed  t::")) == 150
 

@@ -78,3 +78,17 @@ def test_hang_during_tests_hits_the_timeout(tmp_path: Path) -> None:
     assert result.hung
     assert not result.hung_after_summary
     assert "test_a" in result.tail
+
+
+def test_files_left_in_the_source_tree_are_reported(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "existing.txt").write_text("x")
+    python = _fake_python(
+        tmp_path,
+        """
+        open("C:\\\\Users\\\\ocirace\\\\cache.db", "w").close()
+        """,
+    )
+    result = runner.run_suite(PROJECT, python, source, tmp_path / "w", "ocirace", (), 60)
+    assert result.stray_files == ["C:\\Users\\ocirace\\cache.db"]
