@@ -179,6 +179,7 @@ class _BoundedSink:
             while chunk := os.read(stream.fileno(), 65536):
                 if self.total < HEAD_BYTES:
                     out.write(chunk[: HEAD_BYTES - self.total])
+                    out.flush()  # the log of a running suite is for watching
                 self.total += len(chunk)
                 self._tail.append(chunk)
                 self._tail_size += len(chunk)
