@@ -41,10 +41,13 @@ from bench.realworld.core import (
 )
 from bench.realworld.runner import (
     REPO,
+    load_run,
     prepare_source,
     prepare_venv,
     run_suite,
 )
+
+LABELS = ("plain", "ocirace")
 
 
 def _commit() -> str:
@@ -72,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         "--ocirace-args",
         default="",
         help="extra options for the --ocirace run only (e.g. '--ocirace-report r.json')",
+    )
+    parser.add_argument(
+        "--from-runs",
+        action="store_true",
+        help="run nothing: re-read the last recorded runs in --workdir and re-classify them",
     )
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     parser.add_argument("--json", type=Path, help="also write per-test results here")
@@ -101,26 +109,33 @@ def main(argv: list[str] | None = None) -> int:
     reports: list[ProjectReport] = []
     setup_failed: list[str] = []
     for project in projects:
-        print(f"\n... {project.requirement}: preparing", flush=True)
-        try:
-            source = prepare_source(project, workdir)
-            python = prepare_venv(project, source, workdir, rebuild=args.rebuild)
-        except HarnessError as exc:
-            print(f"{project.name}: setup failed: {exc}")
-            setup_failed.append(project.name)
-            continue
         results = {}
-        for label, extra in (
-            ("plain", ()),
-            ("ocirace", ("--ocirace", *args.ocirace_args.split())),
-        ):
-            print(f"... {project.name}: {label} run", flush=True)
-            # A fresh source tree for each run: a suite that writes beside its tests
-            # must not see the other run's files.
-            source = prepare_source(project, workdir)
-            results[label] = run_suite(
-                project, python, source, workdir, label, tuple(extra), args.timeout
-            )
+        if args.from_runs:
+            try:
+                results = {label: load_run(project, workdir, label) for label in LABELS}
+            except HarnessError as exc:
+                print(f"{project.name}: {exc}")
+                setup_failed.append(project.name)
+                continue
+        else:
+            print(f"\n... {project.requirement}: preparing", flush=True)
+            try:
+                source = prepare_source(project, workdir)
+                python = prepare_venv(project, source, workdir, rebuild=args.rebuild)
+            except HarnessError as exc:
+                print(f"{project.name}: setup failed: {exc}")
+                setup_failed.append(project.name)
+                continue
+            for label, extra in zip(
+                LABELS, ((), ("--ocirace", *args.ocirace_args.split())), strict=True
+            ):
+                print(f"... {project.name}: {label} run", flush=True)
+                # A fresh source tree for each run: a suite that writes beside its tests
+                # must not see the other run's files.
+                source = prepare_source(project, workdir)
+                results[label] = run_suite(
+                    project, python, source, workdir, label, tuple(extra), args.timeout
+                )
         plain, oci = results["plain"], results["ocirace"]
         rep = ProjectReport(
             project,

@@ -43,6 +43,8 @@ CATEGORIES = (
     "null-byte",
     "file-locks",
     "platform-at-import",
+    "platform-identity",
+    "frames-shifted",
     "real-tree-invisible",
     "c-library-io",
     "subprocess",
@@ -326,7 +328,11 @@ def new_failures(
             continue
         after = ocirace.outcomes.get(test_id)
         if after is None:
-            state = "run hung" if ocirace.hung else "not in the --ocirace run's JUnit XML"
+            state = (
+                "run hung"
+                if ocirace.hung
+                else "not in the --ocirace run's results (the process died before it)"
+            )
             message = f"{state} (returncode {ocirace.returncode})"
             rule = classify(project, test_id, message, rules)
             if rule is None and ocirace.hung:

@@ -8,6 +8,7 @@ can land in this checkout.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -45,6 +46,8 @@ COMMON_ARGS = (
     # pytest-timeout (installed in every venv): one hung test fails alone instead of
     # hanging the run; the harness's own timeout still catches a hang outside tests.
     "--timeout=180",
+    "-o",
+    "timeout_method=signal",  # the thread method ends the process: no JUnit XML
     "-v",
 )
 
@@ -293,7 +296,32 @@ def run_suite(
             result.junit_missing = True
     else:
         result.junit_missing = True
-    if result.junit_missing and hung:
-        # Killed before it wrote its XML: salvage the verdicts -v printed (the log's head).
+    if result.junit_missing:
+        # Killed (hung, or pytest-timeout's thread method ending the process) before it
+        # wrote its XML: salvage the verdicts -v printed (the log's head).
         result.outcomes = parse_verbose_log(log.read_text(errors="replace") + tail)
+    meta = {k: v for k, v in vars(result).items() if k not in ("outcomes", "tail")}
+    (runs / f"{label}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    (runs / f"{label}.tail").write_text(tail)
+    return result
+
+
+def load_run(project: Project, workdir: Path, label: str) -> RunResult:
+    """A finished run read back from its files, to re-classify without running again."""
+    runs = workdir / "runs" / project.name
+    try:
+        meta = json.loads((runs / f"{label}.json").read_text())
+    except FileNotFoundError:
+        raise HarnessError(
+            f"{project.name}: no recorded {label} run in {runs}; run without --from-runs first"
+        ) from None
+    result = RunResult(**meta)
+    tail_file = runs / f"{label}.tail"
+    result.tail = tail_file.read_text() if tail_file.exists() else ""
+    junit = runs / f"{label}.xml"
+    if not result.junit_missing:
+        result.outcomes = parse_junit(junit)
+    else:
+        log = runs / f"{label}.log"
+        result.outcomes = parse_verbose_log(log.read_text(errors="replace") + result.tail)
     return result
