@@ -1,0 +1,94 @@
+"""The harness's process handling: bounded output and hung runs (real processes)."""
+
+from __future__ import annotations
+
+import stat
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bench.realworld import runner
+from bench.realworld.core import Project
+
+PROJECT = Project("demo", "1.0", (), (), "")
+
+
+def _fake_python(tmp_path: Path, body: str) -> Path:
+    """An executable standing in for a venv's python: it ignores pytest's arguments."""
+    script = tmp_path / "fakepy"
+    script.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+def test_output_is_bounded_and_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "HEAD_BYTES", 1000)
+    monkeypatch.setattr(runner, "TAIL_BYTES", 500)
+    python = _fake_python(
+        tmp_path,
+        """
+        import sys
+        for i in range(20000):
+            sys.stdout.write(f"race entry {i:06d}\\n")
+        sys.stdout.write("LAST LINE\\n")
+        """,
+    )
+    result = runner.run_suite(PROJECT, python, tmp_path, tmp_path / "w", "plain", (), 60)
+    assert result.output_bytes == 20000 * 18 + 10
+    assert not result.hung
+    assert result.returncode == 0
+    assert result.tail.endswith("LAST LINE\n")
+    assert len(result.tail) <= 500
+    log = (tmp_path / "w" / "runs" / "demo" / "plain.log").read_bytes()
+    assert log.startswith(b"race entry 000000")
+    assert len(log) < 1100
+    assert b"bytes not kept" in log
+    assert result.junit_missing
+
+
+def test_hang_after_summary_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "EXIT_GRACE", 0.5)
+    python = _fake_python(
+        tmp_path,
+        """
+        import sys, time
+        print("tests/test_x.py::test_a PASSED", flush=True)
+        print("============ 1 passed in 0.01s ============", flush=True)
+        time.sleep(120)
+        """,
+    )
+    result = runner.run_suite(PROJECT, python, tmp_path, tmp_path / "w", "ocirace", (), 60)
+    assert result.hung
+    assert result.hung_after_summary
+    assert result.wall < 30
+
+
+def test_hang_during_tests_hits_the_timeout(tmp_path: Path) -> None:
+    python = _fake_python(
+        tmp_path,
+        """
+        import time
+        print("tests/test_x.py::test_a ", flush=True)
+        time.sleep(120)
+        """,
+    )
+    result = runner.run_suite(PROJECT, python, tmp_path, tmp_path / "w", "ocirace", (), 1.0)
+    assert result.hung
+    assert not result.hung_after_summary
+    assert "test_a" in result.tail
+
+
+def test_files_left_in_the_source_tree_are_reported(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "existing.txt").write_text("x")
+    python = _fake_python(
+        tmp_path,
+        """
+        open("C:\\\\Users\\\\ocirace\\\\cache.db", "w").close()
+        """,
+    )
+    result = runner.run_suite(PROJECT, python, source, tmp_path / "w", "ocirace", (), 60)
+    assert result.stray_files == ["C:\\Users\\ocirace\\cache.db"]
