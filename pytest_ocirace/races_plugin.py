@@ -353,11 +353,19 @@ def _annotate(
     if not rep.passed:
         return
     see = " (see the ocirace section below)" if races else ""
+    hidden = [r for r in races if r.retroactive and r.winerror is not None]
     if escaped:
         rep.outcome = "failed"
         rep.longrepr = (
             f"pytest-ocirace: {len(escaped)} exception(s) escaped a thread and were lost; the "
             f"test would pass on every OS while its work failed{see}\n\n" + _escaped_text(escaped)
+        )
+    elif hidden:
+        rep.outcome = "failed"
+        rep.longrepr = (
+            f"pytest-ocirace: {len(hidden)} race(s) fail on Windows in another schedule: an "
+            "Event set by several threads let an operation look ordered after another "
+            f"thread's, but another set() could have released the wait first{see}"
         )
     elif races and _strict(item.config):
         rep.outcome = "failed"

@@ -157,6 +157,12 @@ def _error_text(race: Race) -> str:
     if race.second.kind == "open":
         # open() goes through the C runtime, which turns the Win32 error into an errno.
         text = f"PermissionError [Errno 13] Permission denied (the C runtime's {text})"
+    if race.retroactive:
+        return (
+            f"{text} in another schedule: the second operation looked ordered through an "
+            "Event that another thread's set() could have released first; found after both "
+            "ran, so nothing was raised and the test fails for it"
+        )
     if not race.injected:
         return f"{text} (not raised again: this pair already failed once)"
     if race.handled is False:
@@ -228,6 +234,7 @@ def race_to_dict(
         "handled": race.handled,
         "identical": race.identical,
         "lost_update": race.lost_update,
+        "retroactive": race.retroactive,
         "explanation": race.explanation,
         "first": _info_to_dict(race.first, exclude),
         "second": _info_to_dict(race.second, exclude),
@@ -374,6 +381,7 @@ JSON_SCHEMA: dict[str, Any] = {
                     "handled",
                     "identical",
                     "lost_update",
+                    "retroactive",
                     "explanation",
                     "first",
                     "second",
@@ -400,6 +408,7 @@ JSON_SCHEMA: dict[str, Any] = {
                     "handled": {"type": ["boolean", "null"]},
                     "identical": {"type": ["boolean", "null"]},
                     "lost_update": {"type": "boolean"},
+                    "retroactive": {"type": "boolean"},
                     "explanation": {"type": "string"},
                     "first": _OP,
                     "second": _OP,

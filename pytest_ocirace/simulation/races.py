@@ -19,11 +19,12 @@ import enum
 import errno
 import fnmatch
 import sys
+import threading
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from pytest_ocirace.simulation.clocks import LogicalThread, Tracker, active
+from pytest_ocirace.simulation.clocks import LogicalThread, Tracker, Weakening, active
 from pytest_ocirace.simulation.errors import (
     ERROR_ACCESS_DENIED,
     ERROR_ALREADY_EXISTS,
@@ -86,6 +87,10 @@ class Race:
     ``second`` is the operation that came later in this run: the one that failed when
     ``injected``. ``handled`` is None when nothing was injected, True when the injected
     error did not escape the test (as far as :meth:`RaceModel.note_escaped` was told).
+    ``retroactive`` races were found after both operations ran: the second looked
+    ordered through an ``Event`` that another thread's later ``set()`` could have
+    released first (:class:`~.clocks.Weakening`), so nothing could be raised; the plugin
+    fails the test for them when Windows would have raised (``winerror`` not None).
     """
 
     rule: str
@@ -99,6 +104,7 @@ class Race:
     identical: bool | None = None
     lost_update: bool = False
     handled: bool | None = None
+    retroactive: bool = False
     error: BaseException | None = field(default=None, repr=False, compare=False)
 
 
@@ -337,6 +343,11 @@ class RaceModel:
         self._seq = 0
         self._mutex = _thread.RLock()
         self.operations = 0
+        tracker.listeners.append(self._weakened)
+        #: How many weakenings happened; an operation during which one happened is
+        #: re-judged in ``after`` (its ``before`` may have used the strong clock).
+        self._weakenings = 0
+        self._local = threading.local()
 
     # -- queries for the plugin ------------------------------------------------------------
 
@@ -383,6 +394,7 @@ class RaceModel:
 
     def before(self, op: FsOp) -> Answer:
         with self._mutex:
+            self._local.weakenings = self._weakenings
             self.operations += 1
             strand = self.tracker.current()
             answer = Answer.PROCEED
@@ -426,6 +438,8 @@ class RaceModel:
                     self._handles[op.handle] = key
                 else:
                     state.latest[(strand.tid, role, access.locks)] = access
+                if getattr(self._local, "weakenings", self._weakenings) != self._weakenings:
+                    self._judge_again(key, state, access)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -442,6 +456,62 @@ class RaceModel:
         access.end_epoch = access.strand.epoch
         access.end_locks = access.strand.lockset()
         state.latest[(access.strand.tid, Role.HANDLE, access.locks)] = access
+
+    def _weakened(self, weakening: Weakening) -> None:
+        """Re-check the waiter's operations since a wait that gave it too much order.
+
+        Each of them that was judged ordered after another strand's operation only
+        through the weakened edge is judged again with the guaranteed clock; a conflict
+        found so is recorded as a retroactive race (both operations already ran).
+        """
+        waiter = weakening.strand
+        with self._mutex:
+            self._weakenings += 1
+            for key, state in list(self._paths.items()):
+                accesses = sorted(state.candidates(), key=lambda a: a.seq)
+                for later in accesses:
+                    if later.strand is not waiter or later.epoch < weakening.since:
+                        continue
+                    guaranteed = weakening.clock_at(later.epoch)
+                    for earlier in accesses:
+                        if earlier.seq >= later.seq or earlier.strand is waiter:
+                            continue
+                        self._recheck(key, earlier, later, guaranteed)
+
+    def _judge_again(self, key: str, state: _PathState, later: _Access) -> None:
+        """A wait was weakened while ``later`` ran: judge it with its settled clock."""
+        for earlier in sorted(state.candidates(), key=lambda a: a.seq):
+            if earlier.seq < later.seq and earlier.strand is not later.strand:
+                self._recheck(key, earlier, later, later.clock, relied=False)
+
+    def _recheck(
+        self,
+        key: str,
+        earlier: _Access,
+        later: _Access,
+        guaranteed: dict[int, int],
+        *,
+        relied: bool = True,
+    ) -> None:
+        end = earlier.end_epoch if earlier.role is Role.HANDLE else earlier.epoch
+        tid = earlier.strand.tid
+        if end is None or (relied and later.clock.get(tid, 0) < end):
+            return  # not relied on: judged when ``later`` ran
+        if guaranteed.get(tid, 0) >= end or earlier.protecting_locks() & later.locks:
+            return
+        verdict = _verdict(earlier, later.role, later.op)
+        if verdict is None:
+            return
+        rule, code = verdict
+        pair = (earlier.seq, later.strand.tid, rule)
+        if pair in self._pairs:
+            return
+        self._pairs.add(pair)
+        display = next((d for k, d, _r in _roles(later.op) if k == key), later.op.display)
+        race = self._record(
+            rule, key, display, earlier, later.op, later.role, later.strand, code, later.frames
+        )
+        race.retroactive = True
 
     def _unordered(self, access: _Access, strand: LogicalThread) -> bool:
         if access.strand is strand or access.ordered_before(strand):
@@ -543,6 +613,7 @@ class RaceModel:
         role: Role,
         strand: LogicalThread,
         code: int | None,
+        frames: tuple[Frame, ...] | None = None,
     ) -> Race:
         second = OpInfo(
             kind=op.kind.value,
@@ -550,7 +621,7 @@ class RaceModel:
             path=op.display,
             path2=op.display2,
             thread=strand.name,
-            frames=_capture(),
+            frames=_capture() if frames is None else frames,
             digest=op.content_digest,
             access=tuple(sorted(op.access)),
         )

@@ -610,3 +610,51 @@ def test_duplicates_from_a_pool():
         result = _run(pytester, "--ocirace", "--ocirace-strict")
         result.assert_outcomes(passed=1)
         result.stdout.fnmatch_lines(["no races found"])
+
+
+def test_an_event_set_by_two_threads_fails_whichever_set_ran_first(
+    pytester: pytest.Pytester,
+) -> None:
+    # The third thread's set() can release the waiter before the first thread published:
+    # on Windows the two publishes can overlap. Whichever set runs first in a run (the
+    # sleeps vary it), the test fails; when the first thread's set won, the model finds
+    # the race after the fact, from the later set().
+    pytester.makepyfile(
+        PUBLISH
+        + """
+import time
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05] * 2)
+def test_two_setters(delay):
+    event = threading.Event()
+
+    def first():
+        publish("a.tmp", "blob")
+        event.set()
+
+    def waiter():
+        event.wait()
+        publish("b.tmp", "blob")
+
+    def late_setter():
+        time.sleep(delay)
+        event.set()
+
+    in_threads((first,), (waiter,), (late_setter,))
+
+def test_one_setter_orders():
+    event = threading.Event()
+
+    def first():
+        publish("a.tmp", "blob")
+        event.set()
+
+    def waiter():
+        event.wait()
+        publish("b.tmp", "blob")
+
+    in_threads((first,), (waiter,))
+"""
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(passed=1, failed=6)
