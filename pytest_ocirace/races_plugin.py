@@ -244,6 +244,7 @@ def pytest_ocirace_setup(simulation: WindowsFilesystem, item: pytest.Item) -> No
         globs = ignore_globs(item)
     except ValueError as exc:
         pytest.fail(str(exc), pytrace=False)
+    _remove_stale(item)
     instrumentation = install()
     try:
         model = RaceModel(instrumentation.tracker, ignore=globs)
@@ -263,15 +264,48 @@ def pytest_ocirace_setup(simulation: WindowsFilesystem, item: pytest.Item) -> No
         threading.excepthook = excepthook
         simulation.observer = model
         item.stash[_TEST_KEY] = state
+        _RUNNING[0] = state
     except BaseException:
         instrumentation.uninstall()
         raise
+
+
+#: The race model of the simulated test running now (one at a time per process).
+_RUNNING: list[_TestState | None] = [None]
+
+
+def _remove_stale(item: pytest.Item) -> None:
+    """Remove what an earlier test left installed (its teardown never ran), with a warning.
+
+    Every teardown path above removes the instrumentation; this is the last line, so that
+    one broken test (a ``KeyboardInterrupt`` in a worker, a plugin that skips teardown
+    hooks) cannot error every simulated test after it.
+    """
+    from pytest_ocirace.simulation.sync import Instrumentation
+
+    stale = _RUNNING[0]
+    found = stale is not None and not stale.finished
+    if stale is not None:
+        _finish(stale, None)
+    leftover = Instrumentation.current()
+    if leftover is not None:
+        leftover.uninstall()
+        found = True
+    if found:
+        item.warn(
+            pytest.PytestWarning(
+                "pytest-ocirace: an earlier simulated test's race instrumentation was still "
+                "installed (its teardown did not run); removed it before this test"
+            )
+        )
 
 
 def _finish(state: _TestState, simulation: WindowsFilesystem | None) -> None:
     if state.finished:
         return
     state.finished = True
+    if _RUNNING[0] is state:
+        _RUNNING[0] = None
     if simulation is not None and simulation.observer is state.model:
         simulation.observer = None
     if threading.excepthook is state.hook:
@@ -279,18 +313,31 @@ def _finish(state: _TestState, simulation: WindowsFilesystem | None) -> None:
     state.instrumentation.uninstall()
 
 
-def pytest_ocirace_teardown(simulation: WindowsFilesystem, item: pytest.Item) -> None:
-    state = item.stash.get(_TEST_KEY, None)
-    if state is not None:
-        _finish(state, simulation)
+@pytest.hookimpl(wrapper=True)
+def pytest_ocirace_teardown(
+    simulation: WindowsFilesystem, item: pytest.Item
+) -> Generator[None, None, None]:
+    # A wrapper, so that it runs even when another implementation raises: pluggy stops
+    # calling plain implementations at the first exception, and the instrumentation left
+    # installed would error every later simulated test.
+    try:
+        return (yield)
+    finally:
+        state = item.stash.get(_TEST_KEY, None)
+        if state is not None:
+            _finish(state, simulation)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item) -> None:
-    # Safety net: another plugin's pytest_ocirace_teardown may have raised before ours ran.
-    state = item.stash.get(_TEST_KEY, None)
-    if state is not None:
-        _finish(state, None)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    # Safety net, also when a fixture's teardown (which pytest runs inside this hook)
+    # raised: nothing of the race model may outlive its test.
+    try:
+        return (yield)
+    finally:
+        state = item.stash.get(_TEST_KEY, None)
+        if state is not None:
+            _finish(state, None)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -219,6 +219,11 @@ class Instrumentation:
         self._saved.append((owner, name, vars(owner).get(name, _MISSING)))
         setattr(owner, name, value)
 
+    @classmethod
+    def current(cls) -> Instrumentation | None:
+        """The instrumentation installed now, if any (the plugin's last-resort cleanup)."""
+        return cls._installed
+
     def install(self) -> Instrumentation:
         if Instrumentation._installed is not None:
             raise RuntimeError(

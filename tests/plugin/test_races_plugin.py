@@ -658,3 +658,85 @@ def test_one_setter_orders():
     )
     result = _run(pytester, "--ocirace")
     result.assert_outcomes(passed=1, failed=6)
+
+
+ISOLATION_CONFTEST = """
+import threading
+import pytest
+
+ORIGINAL = (threading.Event.set, threading.Thread.start, threading.Condition.wait)
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ocirace_setup(simulation, item):
+    if item.name == "test_setup_hook":
+        raise RuntimeError("a setup hook fails on purpose")
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ocirace_teardown(simulation, item):
+    if item.name == "test_teardown_hook":
+        raise RuntimeError("a teardown hook fails on purpose")
+
+@pytest.fixture
+def bad_setup(winfs):
+    raise RuntimeError("a fixture fails in setup on purpose")
+
+@pytest.fixture
+def bad_teardown(winfs):
+    yield
+    raise RuntimeError("a fixture fails in teardown on purpose")
+
+@pytest.fixture
+def check_restored():
+    assert (threading.Event.set, threading.Thread.start, threading.Condition.wait) == ORIGINAL
+"""
+
+ISOLATION_TESTS = """
+import os
+import threading
+import pytest
+
+def publish(tmp, target):
+    with open(tmp, "wb") as handle:
+        handle.write(b"x")
+    os.replace(tmp, target)
+
+@pytest.mark.ocirace
+def test_{kind}():
+    publish("a", "blob")
+
+def test_plain_after_{kind}(check_restored):
+    pass
+
+@pytest.mark.ocirace
+def test_simulated_after_{kind}():
+    thread = threading.Thread(target=publish, args=("a", "blob"))
+    thread.start()
+    thread.join()
+    publish("b", "blob")  # ordered by the join: no race
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "fixture"),
+    [
+        ("setup_hook", ""),
+        ("teardown_hook", ""),
+        ("fixture_setup", "bad_setup"),
+        ("fixture_teardown", "bad_teardown"),
+    ],
+)
+def test_a_failing_setup_or_teardown_never_affects_the_next_tests(
+    pytester: pytest.Pytester, kind: str, fixture: str
+) -> None:
+    pytester.makeconftest(ISOLATION_CONFTEST)
+    tests = ISOLATION_TESTS.format(kind=kind)
+    if fixture:
+        tests = tests.replace(f"def test_{kind}():", f"def test_{kind}({fixture}):", 1)
+    pytester.makepyfile(tests)
+    result = _run(pytester, "-W", "error::pytest.PytestWarning")
+    # The broken test errors with its own failure; the two after it pass: the plain one
+    # sees threading as it was, the simulated one gets a fresh race model.
+    # (A teardown error leaves the test's own call passed, as pytest always reports it.)
+    result.assert_outcomes(passed=3 if "teardown" in kind else 2, errors=1)
+    assert "already installed" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*fails*on purpose*"])
