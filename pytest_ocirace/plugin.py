@@ -35,13 +35,14 @@ EXTRA_PLUGINS: tuple[str, ...] = ("pytest_ocirace.races_plugin",)
 
 #: Marker keywords read by the race model (``races_plugin.MARKER_OPTIONS``), not by the
 #: simulation; kept here so that checking the marker needs no import of the race model.
-RACE_MARKER_OPTIONS: tuple[str, ...] = ("ignore",)
+RACE_MARKER_OPTIONS: tuple[str, ...] = ("ignore", "expect_races")
 
 _MARKER_HELP = (
     "ocirace(**options): run this test inside the simulated Windows filesystem, with race "
     "detection; keyword options (delete_semantics, max_path, windows_platform_modules, ...) "
-    "override the ini/command-line defaults, and ignore=[globs] lists paths the race model "
-    "does not track."
+    "override the ini/command-line defaults, ignore=[globs] lists paths the race model "
+    "does not track, and expect_races=True (or rule names) declares that the test races on "
+    "purpose (reported quietly; fails if no such race happens, like a strict xfail)."
 )
 
 

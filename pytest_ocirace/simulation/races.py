@@ -20,7 +20,7 @@ import errno
 import fnmatch
 import sys
 import threading
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -42,6 +42,7 @@ __all__ = [
     "Frame",
     "OpInfo",
     "Race",
+    "RaceGroup",
     "RaceModel",
     "Role",
     "exclusive",
@@ -108,6 +109,69 @@ class Race:
     error: BaseException | None = field(default=None, repr=False, compare=False)
 
 
+#: A code site: the innermost frame of the user's code (None: no frame of theirs).
+Site = Frame | None
+
+
+def _site_order(site: Site) -> tuple[bool, str, int, str]:
+    return (site is None, *(site or ("", 0, "")))
+
+
+@dataclass
+class RaceGroup:
+    """Every race of one test between one pair of code sites, counted, with one sample.
+
+    A loop that publishes 10^6 times races 10^6 times, at one pair of lines: the report
+    shows that pair once, with counts, and the memory it costs is this object. The sites
+    are sorted, not "first/second": which of two racing lines ran first is luck, so the
+    set of groups is the same in every run where the same lines raced.
+    """
+
+    sites: tuple[Site, Site]
+    sample: Race
+    rules: set[str] = field(default_factory=set)
+    count: int = 0
+    injected: int = 0
+    unhandled: int = 0
+    lost_updates: int = 0
+    retroactive: int = 0
+    failing: int = 0  # races where Windows raises (winerror not None)
+
+    def add(self, race: Race) -> None:
+        self.count += 1
+        self.rules.add(race.rule)
+        self.lost_updates += race.lost_update
+        self.failing += race.winerror is not None
+        self.retroactive += race.retroactive and race.winerror is not None
+
+    def remove(self, race: Race) -> None:
+        self.count -= 1
+        self.lost_updates -= race.lost_update
+        self.failing -= race.winerror is not None
+
+    @property
+    def severity(self) -> tuple[bool, bool, bool, bool, int]:
+        """Sort key, most severe first: not handled, lost updates, would fail, count."""
+        return (
+            not self.unhandled,
+            not self.lost_updates,
+            not self.retroactive,
+            not self.failing,
+            -self.count,
+        )
+
+
+def innermost_site(frames: tuple[Frame, ...]) -> Site:
+    """The default site of an operation: its innermost recorded frame."""
+    return frames[-1] if frames else None
+
+
+#: Groups one model keeps apart; races beyond join one overflow group (bounded memory).
+MAX_GROUPS = 1000
+#: Full race records one model keeps (``RaceModel.races``); beyond, only group counters.
+MAX_KEPT = 1000
+
+
 class _Access:
     """An operation recorded on one name: who, when (epoch), under which locks, from where."""
 
@@ -119,6 +183,7 @@ class _Access:
         "frames",
         "locks",
         "op",
+        "reported",
         "role",
         "seq",
         "strand",
@@ -142,6 +207,18 @@ class _Access:
         self.frames = frames
         self.end_epoch: int | None = None  # for HANDLE: the close, once it happened
         self.end_locks: frozenset[object] = frozenset()
+        #: (strand, rule) pairs already reported against this access; it lives as long
+        #: as the access is the latest of its slot, so the memory stays bounded.
+        self.reported: set[tuple[int, str]] | None = None
+
+    def first_report(self, tid: int, rule: str) -> bool:
+        """Whether (``tid``, ``rule``) is new against this access (and remember it)."""
+        if self.reported is None:
+            self.reported = set()
+        elif (tid, rule) in self.reported:
+            return False
+        self.reported.add((tid, rule))
+        return True
 
     @property
     def writes(self) -> bool:
@@ -296,6 +373,12 @@ def _injected_error(winerror: int, op: FsOp) -> OSError:
     return windows_error(winerror, op.display, op.display2)
 
 
+#: Where an injected error remembers its race (exceptions take no weak references).
+_RACE_ATTRIBUTE = "_ocirace_race"
+#: The group of races beyond ``MAX_GROUPS`` distinct site pairs.
+_OVERFLOW: tuple[Site, Site] = (("<more site pairs>", 0, ""), None)
+
+
 def _capture() -> tuple[Frame, ...]:
     """The caller's stack, innermost last, without the model's own frames."""
     frames: list[Frame] = []
@@ -326,16 +409,21 @@ class RaceModel:
         *,
         ignore: Iterable[str] = (),
         inject: bool = True,
+        site: Callable[[tuple[Frame, ...]], Site] = innermost_site,
+        keep: int = MAX_KEPT,
     ) -> None:
         self.tracker = tracker
         self.inject = inject
+        #: The first ``keep`` races in full; ``groups`` counts all of them.
         self.races: list[Race] = []
+        self.groups: dict[tuple[Site, Site], RaceGroup] = {}
+        #: Every race recorded (``races`` stops at ``keep``).
+        self.total = 0
+        self._site = site
+        self._keep = keep
         self._globs = [_normalise_glob(g) for g in ignore if g.strip()]
         self._ignored: dict[str, bool] = {}
         self._paths: dict[str, _PathState] = {}
-        #: (access seq, strand, rule) already reported: a pair that was only recorded (a
-        #: check, shared writers) may still fail later under another rule.
-        self._pairs: set[tuple[int, int, str]] = set()
         #: Open handles: id -> the name they were opened on (a close names the handle).
         self._handles: dict[int, str] = {}
         #: (strand, name) -> check-then-act races that strand's later re-check may retract.
@@ -354,11 +442,21 @@ class RaceModel:
     @property
     def raced(self) -> bool:
         """Whether any race happened (what ``--ocirace-strict`` fails on)."""
-        return bool(self.races)
+        return self.total > 0
 
     @property
     def unhandled(self) -> list[Race]:
+        """The kept races whose injected error escaped (see ``groups`` for counts)."""
         return [r for r in self.races if r.handled is False]
+
+    def group_of(self, race: Race) -> RaceGroup:
+        key = self._group_key(race)
+        group = self.groups.get(key)
+        return group if group is not None else self.groups[_OVERFLOW]
+
+    def _group_key(self, race: Race) -> tuple[Site, Site]:
+        first, second = self._site(race.first.frames), self._site(race.second.frames)
+        return (first, second) if _site_order(first) <= _site_order(second) else (second, first)
 
     def note_escaped(self, exc: BaseException) -> bool:
         """Mark the races whose injected error is ``exc`` (or in its chain) as unhandled."""
@@ -370,10 +468,14 @@ class RaceModel:
             if id(current) in seen:
                 continue
             seen.add(id(current))
-            for race in self.races:
-                if race.error is current:
-                    race.handled = False
-                    found = True
+            race = getattr(current, _RACE_ATTRIBUTE, None)
+            if isinstance(race, Race) and race.error is current and race.handled is not False:
+                race.handled = False
+                found = True
+                group = self.group_of(race)
+                group.unhandled += 1
+                if group.sample.handled is not False:
+                    group.sample = race
             for linked in (current.__cause__, current.__context__):
                 if linked is not None:
                     todo.append(linked)
@@ -503,15 +605,21 @@ class RaceModel:
         if verdict is None:
             return
         rule, code = verdict
-        pair = (earlier.seq, later.strand.tid, rule)
-        if pair in self._pairs:
+        if not earlier.first_report(later.strand.tid, rule):
             return
-        self._pairs.add(pair)
         display = next((d for k, d, _r in _roles(later.op) if k == key), later.op.display)
-        race = self._record(
-            rule, key, display, earlier, later.op, later.role, later.strand, code, later.frames
+        self._record(
+            rule,
+            key,
+            display,
+            earlier,
+            later.op,
+            later.role,
+            later.strand,
+            code,
+            later.frames,
+            retroactive=True,
         )
-        race.retroactive = True
 
     def _unordered(self, access: _Access, strand: LogicalThread) -> bool:
         if access.strand is strand or access.ordered_before(strand):
@@ -535,10 +643,8 @@ class RaceModel:
             if verdict is None:
                 continue
             rule, code = verdict
-            pair = (earlier.seq, strand.tid, rule)
-            if pair in self._pairs:
+            if not earlier.first_report(strand.tid, rule):
                 continue
-            self._pairs.add(pair)
             race = self._record(rule, key, display, earlier, op, role, strand, code)
             if code is not None and self.inject and failure is None:
                 failure = (earlier, race)
@@ -549,6 +655,8 @@ class RaceModel:
         race.injected = True
         race.handled = True
         race.error = error
+        setattr(error, _RACE_ATTRIBUTE, race)  # found again by note_escaped, if it escapes
+        self.group_of(race).injected += 1
         # The loser has now observed the winner's operation: later retries are ordered
         # after it, which is what makes a retry (or an "is it there already?" check) pass.
         self.tracker.acquire_clock(earlier.clock)
@@ -580,9 +688,7 @@ class RaceModel:
             self._retract_checks(strand, key)
             return False
         earlier = min(racing, key=lambda a: a.seq)
-        pair = (earlier.seq, strand.tid, "check-then-act")
-        if pair not in self._pairs:
-            self._pairs.add(pair)
+        if earlier.first_report(strand.tid, "check-then-act"):
             race = self._record(
                 "check-then-act", key, display, earlier, op, Role.CHECK, strand, None
             )
@@ -602,6 +708,16 @@ class RaceModel:
         if pending:
             retracted = {id(race) for race in pending}
             self.races = [race for race in self.races if id(race) not in retracted]
+            for race in pending:
+                self.total -= 1
+                group = self.group_of(race)
+                group.remove(race)
+                if group.count <= 0:
+                    self.groups = {k: g for k, g in self.groups.items() if g is not group}
+                elif group.sample is race:
+                    kept = [r for r in self.races if self.group_of(r) is group]
+                    if kept:
+                        group.sample = kept[0]
 
     def _record(
         self,
@@ -614,6 +730,8 @@ class RaceModel:
         strand: LogicalThread,
         code: int | None,
         frames: tuple[Frame, ...] | None = None,
+        *,
+        retroactive: bool = False,
     ) -> Race:
         second = OpInfo(
             kind=op.kind.value,
@@ -642,9 +760,25 @@ class RaceModel:
             explanation=_EXPLAIN[rule],
             identical=identical,
             lost_update=lost,
+            retroactive=retroactive,
         )
-        self.races.append(race)
+        self._count(race)
         return race
+
+    def _count(self, race: Race) -> None:
+        """Count ``race`` in its group; keep the record itself only up to ``keep``."""
+        self.total += 1
+        if len(self.races) < self._keep:
+            self.races.append(race)
+        key = self._group_key(race)
+        group = self.groups.get(key)
+        if group is None:
+            if len(self.groups) >= MAX_GROUPS:
+                key = _OVERFLOW
+                group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = RaceGroup(key, race)
+        group.add(race)
 
 
 # -- declared orderings ---------------------------------------------------------------------

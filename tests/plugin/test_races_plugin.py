@@ -258,7 +258,9 @@ def test_unknown_marker_option_lists_ignore_as_known(pytester: pytest.Pytester) 
     )
     result = _run(pytester)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*unknown ocirace option 'ignored'; known options: *, ignore"])
+    result.stdout.fnmatch_lines(
+        ["*unknown ocirace option 'ignored'; known options: *, ignore, expect_races"]
+    )
 
 
 def test_declared_ordering_api(pytester: pytest.Pytester) -> None:
@@ -393,11 +395,21 @@ def test_json_report_is_valid_and_complete(pytester: pytest.Pytester) -> None:
         "test_racy.py::test_racy",
         "test_retry.py::test_retrying",
     ]
-    racy = [r for r in document["races"] if r["test"] == "test_racy.py::test_racy"]
-    assert [(r["rule"], r["winerror"], r["handled"], r["identical"]) for r in racy] == [
-        ("concurrent-publish", 5, False, True)
+    racy = [g for g in document["groups"] if g["test"] == "test_racy.py::test_racy"]
+    assert [(g["rules"], g["count"], g["injected"], g["unhandled"]) for g in racy] == [
+        (["concurrent-publish"], 1, 1, 1)
     ]
-    frames = racy[0]["second"]["frames"]
+    sample = racy[0]["sample"]
+    assert (sample["rule"], sample["winerror"], sample["handled"], sample["identical"]) == (
+        "concurrent-publish",
+        5,
+        False,
+        True,
+    )
+    # Both racing operations are at one line: one group, its site named once per side.
+    site = {"file": str(pytester.path / "test_racy.py"), "line": 8, "function": "publish"}
+    assert racy[0]["sites"] == [site, site]
+    frames = sample["second"]["frames"]
     assert [(f["file"], f["function"]) for f in frames] == [
         (str(pytester.path / "test_racy.py"), "publish")
     ]
@@ -572,9 +584,9 @@ def test_xdist_aggregates_summary_and_json_on_the_controller(pytester: pytest.Py
             "*= ocirace =*",
             "3 test(s) ran with race detection",
             "3 race(s) in 3 test(s); 2 not handled, 0 lost update(s)",
-            "  test_a.py::test_racy: 1 race(s) (concurrent-publish)",
-            "  test_b.py::test_racy_too: 1 race(s) (concurrent-publish)",
-            "  test_c.py::test_retrying: 1 race(s) (concurrent-publish)",
+            "  test_a.py::test_racy: 1 race(s) in 1 group(s) (concurrent-publish)",
+            "  test_b.py::test_racy_too: 1 race(s) in 1 group(s) (concurrent-publish)",
+            "  test_c.py::test_retrying: 1 race(s) in 1 group(s) (concurrent-publish)",
         ]
     )
     assert result.stdout.str().count("= ocirace =") == 1  # the controller's, not the workers'

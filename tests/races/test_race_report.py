@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from pytest_ocirace import report
-from pytest_ocirace.simulation.races import Race
+from pytest_ocirace.simulation.races import Race, RaceGroup
 
 from .race_driver import Driver, simulated
 
@@ -63,19 +63,31 @@ def test_different_bytes_are_reported_as_a_lost_update() -> None:
     assert "lost update on every OS" in text
 
 
+def racy_groups(*contents: bytes) -> list[RaceGroup]:
+    with simulated() as (d, model):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(write_layer, d, c) for c in contents]
+        for f in futures:
+            if f.exception() is not None:
+                model.note_escaped(f.exception())  # type: ignore[arg-type]
+        return list(model.groups.values())
+
+
 def test_json_document_validates_against_the_published_schema(tmp_path: Path) -> None:
-    races, _ = racy_layers(b"one", b"two")
-    entries = [report.race_to_dict(r, "tests/test_x.py::test_a", exclude=[DRIVER]) for r in races]
+    groups = racy_groups(b"one", b"two")
+    entries = [report.group_to_dict(g, "tests/test_x.py::test_a", exclude=[DRIVER]) for g in groups]
     doc = report.build_document(entries)
     jsonschema.validate(doc, report.JSON_SCHEMA)
     assert doc["summary"] == {
         "races": 1,
+        "groups": 1,
         "unhandled": 1,
         "lost_updates": 1,
+        "expected": 0,
         "tests_affected": 1,
         "tests": ["tests/test_x.py::test_a"],
     }
-    frames = doc["races"][0]["second"]["frames"]
+    frames = doc["groups"][0]["sample"]["second"]["frames"]
     assert frames
     assert all(f["file"] == HERE for f in frames)
     path = tmp_path / "sub" / "races.json"
@@ -85,17 +97,24 @@ def test_json_document_validates_against_the_published_schema(tmp_path: Path) ->
 
 
 def test_worker_documents_merge_on_the_controller() -> None:
-    races, _ = racy_layers(b"a", b"a")
-    one = report.build_document([report.race_to_dict(races[0], "t.py::a")])
-    two = report.build_document([report.race_to_dict(races[0], "t.py::b")])
-    merged = report.merge_documents([one, two, report.build_document([])])
+    (group,) = racy_groups(b"a", b"a")
+    one = report.build_document([report.group_to_dict(group, "t.py::a")])
+    two = report.build_document([report.group_to_dict(group, "t.py::b")])
+    again = report.build_document([report.group_to_dict(group, "t.py::b", sample=False)])
+    merged = report.merge_documents([one, two, again, report.build_document([])])
     jsonschema.validate(merged, report.JSON_SCHEMA)
-    assert merged["summary"]["races"] == 2
+    assert merged["summary"]["races"] == 3
+    assert merged["summary"]["groups"] == 2  # t.py::b's two entries are one group
     assert merged["summary"]["tests"] == ["t.py::a", "t.py::b"]
     lines = report.summary_lines(merged)
-    assert lines[0].startswith("2 race(s) in 2 test(s)")
-    assert any("t.py::a: 1 race(s) (concurrent-publish)" in line for line in lines)
+    assert lines[0].startswith("3 race(s) in 2 test(s)")
+    assert any("t.py::b: 2 race(s) in 1 group(s) (concurrent-publish)" in line for line in lines)
     assert report.summary_lines(report.build_document([])) == ["no races found"]
+
+
+def test_an_old_report_version_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="version 1; this version reads version 2"):
+        report.merge_documents([{"schema": report.SCHEMA_ID, "version": 1, "races": []}])
 
 
 def test_merging_a_foreign_document_is_a_clear_error() -> None:
