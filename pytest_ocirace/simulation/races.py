@@ -429,6 +429,9 @@ class RaceModel:
         #: (strand, name) -> check-then-act races that strand's later re-check may retract.
         self._checks: dict[tuple[int, str], list[Race]] = {}
         self._seq = 0
+        #: (strand, name) whose last operation there was failed by injection: the next
+        #: attempt is not failed again (see ``_conflicts``).
+        self._retrying: set[tuple[int, str]] = set()
         self._mutex = _thread.RLock()
         self.operations = 0
         tracker.listeners.append(self._weakened)
@@ -524,6 +527,8 @@ class RaceModel:
             strand = self.tracker.current()
             frames: tuple[Frame, ...] | None = None
             for key, _display, role in _roles(op):
+                if self._retrying:
+                    self._retrying.discard((strand.tid, key))  # the retry went through
                 if role is Role.CHECK or (self._globs and self.is_ignored(key)):
                     continue
                 if frames is None:
@@ -635,7 +640,9 @@ class RaceModel:
         role: Role,
         strand: LogicalThread,
     ) -> None:
-        failure: tuple[_Access, Race] | None = None
+        failure: Race | None = None
+        conflicting: list[_Access] = []
+        retry = (strand.tid, key) in self._retrying
         for earlier in sorted(state.candidates(), key=lambda a: a.seq):
             if not self._unordered(earlier, strand):
                 continue
@@ -643,23 +650,33 @@ class RaceModel:
             if verdict is None:
                 continue
             rule, code = verdict
+            if code is not None:
+                conflicting.append(earlier)
             if not earlier.first_report(strand.tid, rule):
                 continue
             race = self._record(rule, key, display, earlier, op, role, strand, code)
-            if code is not None and self.inject and failure is None:
-                failure = (earlier, race)
+            if code is not None and self.inject and failure is None and not retry:
+                failure = race
         if failure is None:
             return
-        earlier, race = failure
+        race = failure
         error = _injected_error(race.winerror or ERROR_ACCESS_DENIED, op)
         race.injected = True
         race.handled = True
         race.error = error
         setattr(error, _RACE_ATTRIBUTE, race)  # found again by note_escaped, if it escapes
         self.group_of(race).injected += 1
-        # The loser has now observed the winner's operation: later retries are ordered
-        # after it, which is what makes a retry (or an "is it there already?" check) pass.
-        self.tracker.acquire_clock(earlier.clock)
+        # Bounded as on Windows, where a replace fails only while another rename onto the
+        # target is in flight: the loser has now observed every conflicting operation that
+        # completed (a handle still open has not), and its next attempt on this name is not
+        # failed again. So a bounded retry (pip, conda, zarr: sleep, try again) passes, as
+        # does an "is it there already?" check; code that never retries fails every run.
+        for earlier in conflicting:
+            if earlier.role is not Role.HANDLE:
+                self.tracker.acquire_clock(earlier.clock)
+            elif earlier.end_epoch is not None:
+                self.tracker.acquire_clock({**earlier.clock, earlier.strand.tid: earlier.end_epoch})
+        self._retrying.add((strand.tid, key))
         raise error
 
     def _check_then_act(

@@ -752,3 +752,54 @@ def test_a_failing_setup_or_teardown_never_affects_the_next_tests(
     result.assert_outcomes(passed=3 if "teardown" in kind else 2, errors=1)
     assert "already installed" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*fails*on purpose*"])
+
+
+TO_THREAD_WRITERS = """
+import asyncio
+import os
+import time
+import pytest
+
+RUNS = range(20)
+
+def write(target, index, tries):
+    # zarr 3's fix (PR #4358): each write an asyncio.to_thread work item, retrying
+    # winerror 5/32 a bounded number of times.
+    temp = f"{target}.{index}.tmp"
+    with open(temp, "wb") as handle:
+        handle.write(b"chunk")
+    for attempt in range(tries):
+        try:
+            os.replace(temp, target)
+            return attempt
+        except PermissionError as exc:
+            if exc.winerror not in (5, 32) or attempt == tries - 1:
+                raise
+            time.sleep(0.001 * (attempt + 1))
+
+async def write_all(tries):
+    jobs = [asyncio.to_thread(write, "c0", i, tries) for i in range(24)]
+    return await asyncio.gather(*jobs)
+
+@pytest.mark.parametrize("run", RUNS)
+def test_bounded_retry_passes(run):
+    attempts = asyncio.run(write_all(10))
+    assert max(attempts) <= 1  # one failure at most, then the retry goes through
+
+@pytest.mark.parametrize("run", RUNS)
+def test_no_retry_fails(run):
+    asyncio.run(write_all(1))
+"""
+
+
+def test_injected_failures_are_bounded_so_a_bounded_retry_passes(
+    pytester: pytest.Pytester,
+) -> None:
+    # Every run, real threads: 24 work items replacing one target with a bounded retry all
+    # pass, and the same code without the retry fails in every run.
+    pytester.makepyfile(test_to_thread=TO_THREAD_WRITERS)
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(passed=20, failed=20)
+    failed = [line for line in result.outlines if line.startswith("FAILED")]
+    assert len(failed) == 20
+    assert all("test_no_retry_fails" in line for line in failed)
