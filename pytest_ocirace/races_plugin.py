@@ -312,11 +312,14 @@ def pytest_ocirace_setup(simulation: WindowsFilesystem, item: pytest.Item) -> No
     from pytest_ocirace.simulation.races import RaceModel
     from pytest_ocirace.simulation.sync import install
 
+    problem = None
     try:
         globs = ignore_globs(item)
         expected = expected_races(item)
     except ValueError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem is not None:  # outside the except: one line, no chained traceback
+        pytest.fail(problem, pytrace=False)
     _remove_stale(item)
     instrumentation = install()
     try:

@@ -447,8 +447,9 @@ def summary_lines(document: Mapping[str, Any], *, max_tests: int = MAX_SUMMARY_T
         return ["no races found"]
     expected = summary.get("expected", 0)
     unexpected = summary["races"] - expected
+    alarming = {str(e.get("test")) for e in document["groups"] if not e["expected"]}
     lines = [
-        f"{unexpected} race(s) in {summary['tests_affected']} test(s); "
+        f"{unexpected} race(s) in {len(alarming)} test(s); "
         f"{summary['unhandled']} not handled, {summary['lost_updates']} lost update(s)"
         + (f"; {expected} expected race(s) not counted" if expected else "")
     ]

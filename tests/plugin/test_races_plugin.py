@@ -803,3 +803,64 @@ def test_injected_failures_are_bounded_so_a_bounded_retry_passes(
     failed = [line for line in result.outlines if line.startswith("FAILED")]
     assert len(failed) == 20
     assert all("test_no_retry_fails" in line for line in failed)
+
+
+EXPECTING = (
+    RETRYING
+    + """
+@pytest.mark.ocirace(expect_races=True)
+def test_races_on_purpose():
+    in_threads((publish_with_retry, "a.tmp", "blob"), (publish_with_retry, "b.tmp", "blob"))
+
+@pytest.mark.ocirace(expect_races=["concurrent-publish"])
+def test_expects_a_race_that_does_not_happen():
+    publish("a.tmp", "blob")
+    publish("b.tmp", "blob")
+
+@pytest.mark.ocirace(expect_races=["shared-writers"])
+def test_expects_another_rule():
+    in_threads((publish_with_retry, "a.tmp", "blob"), (publish_with_retry, "b.tmp", "blob"))
+"""
+)
+
+
+def test_expected_races_are_quiet_and_a_missing_one_fails_like_strict_xfail(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_expect=EXPECTING)
+    result = _run(pytester, "--ocirace-strict", "-k", "not test_retrying")
+    # Strict mode fails handled races, but not expected ones; an expectation that does
+    # not come true fails the test, as a strict xfail that passed does.
+    result.assert_outcomes(passed=1, failed=2, deselected=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_expects_a_race_that_does_not_happen _*",
+            "pytest-ocirace: [[]expected races did not happen[]] no concurrent-publish race*",
+            "*_ test_expects_another_rule _*",
+            "pytest-ocirace: [[]expected races did not happen[]] no shared-writers race*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= ocirace =*",
+            "3 test(s) ran with race detection",
+            "1 race(s) in 1 test(s); 0 not handled, 0 lost update(s); "
+            "1 expected race(s) not counted",
+            "  test_expect.py::test_expects_another_rule: 1 race(s) in 1 group(s) "
+            "(concurrent-publish)",
+            "  test_expect.py::test_races_on_purpose: 1 expected race(s) in 1 group(s) "
+            "(concurrent-publish)",
+        ]
+    )
+
+
+def test_expect_races_with_a_bad_value_is_a_one_line_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.mark.ocirace(expect_races=['typo'])\ndef test_one():\n    pass\n"
+    )
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*expect_races=...) takes True or rule names (*), got [[]'typo'[]]; write e.g.*"]
+    )
+    assert "During handling" not in result.stdout.str()
