@@ -864,3 +864,57 @@ def test_expect_races_with_a_bad_value_is_a_one_line_error(pytester: pytest.Pyte
         ["*expect_races=...) takes True or rule names (*), got [[]'typo'[]]; write e.g.*"]
     )
     assert "During handling" not in result.stdout.str()
+
+
+_SITE = """
+def site_{n}(index):
+    temp = f"blob{n}.{{index}}.tmp"
+    with open(temp, "wb") as handle:
+        handle.write(b"x")
+    try:
+        os.replace(temp, "blob{n}")
+    except PermissionError:
+        os.remove(temp)  # handled: the test passes, its races are reported
+"""
+
+# Eight publishing functions, each its own code site (its os.replace line).
+FLOOD = (
+    "import os\nfrom concurrent.futures import ThreadPoolExecutor\n"
+    + "".join(_SITE.format(n=n) for n in range(8))
+    + """
+def test_flood():
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for n in range(8):
+            list(pool.map(globals()[f"site_{n}"], range(ITEMS)))
+"""
+)
+
+
+def _output_sizes(pytester: pytest.Pytester, items: int) -> tuple[int, int, int]:
+    pytester.makepyfile(test_flood=f"ITEMS = {items}\n" + FLOOD)
+    pytester.makeini("[pytest]\nocirace_report_max_groups = 3\n")
+    result = _run(
+        pytester, "--ocirace", "-rP", "--ocirace-report=races.json", "--junitxml=junit.xml"
+    )
+    result.assert_outcomes(passed=1)
+    document = json.loads((pytester.path / "races.json").read_text(encoding="utf-8"))
+    jsonschema.validate(document, report.JSON_SCHEMA)
+    assert document["summary"]["groups"] == 8
+    assert document["summary"]["races"] == 8 * (items - 1)
+    assert sum(g["sample"] is not None for g in document["groups"]) == 3
+    result.stdout.fnmatch_lines(["5 more group(s) with * race(s) not shown *"])
+    return (
+        len(result.stdout.str()),
+        (pytester.path / "races.json").stat().st_size,
+        (pytester.path / "junit.xml").stat().st_size,
+    )
+
+
+def test_a_flood_of_races_costs_bounded_output(pytester: pytest.Pytester) -> None:
+    # 8 pairs of code sites; 8 * 99 races report the same as 8 * 9: three groups in full,
+    # the rest as counts, in the section, the summary, the JSON and the junit XML.
+    few = _output_sizes(pytester, 10)
+    many = _output_sizes(pytester, 100)  # pyfakefs' cost per operation bounds this
+    for small, large in zip(few, many, strict=True):
+        assert large < small + 200, (few, many)  # only the digits of the counts grow
+    assert max(many) < 40_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -132,3 +133,32 @@ def test_user_frames_drop_stdlib_plugin_and_pytest_frames() -> None:
         (jsonschema.__file__, 5, "validate"),
     ]
     assert report.user_frames(frames) == [(HERE, 10, "test"), (jsonschema.__file__, 5, "validate")]
+
+
+def _flood(items: int) -> tuple[int, int, int, int]:
+    """``items`` work items publishing onto one name: a race each; (races, kept, groups, bytes)."""
+    with simulated() as (d, model):
+
+        def item(_index: int) -> None:
+            with contextlib.suppress(OSError):  # injected: the point is the report's size
+                d.publish("blob", b"x")
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(item, range(items)))
+        groups = list(model.groups.values())
+        text = report.format_groups(groups)
+        doc = report.build_document([report.group_to_dict(g, "t.py::flood") for g in groups])
+        jsonschema.validate(doc, report.JSON_SCHEMA)
+        return model.total, len(model.races), len(groups), len(text) + len(json.dumps(doc))
+
+
+def test_a_flood_of_races_costs_a_bounded_report_and_bounded_memory() -> None:
+    small = _flood(50)
+    large = _flood(5000)
+    assert small[0] == 49
+    assert large[0] == 4999  # every race counted...
+    assert large[1] == 1000  # ...but only MAX_KEPT records kept
+    assert small[2] == large[2] == 1  # one pair of code sites
+    # The same report, whatever the number of races (only the digits of counts grow).
+    assert large[3] < small[3] + 64
+    assert large[3] < 6000
