@@ -40,6 +40,8 @@ __all__ = ["PROPERTY", "ignore_globs"]
 #: phase. junit XML shows the
 #: teardown report's properties only, so it normally stays free of them.
 PROPERTY = "ocirace_races"
+#: The ``user_properties`` name of one-line notes for the terminal summary (swallowed errors).
+NOTES = "ocirace_notes"
 
 
 @dataclass
@@ -72,11 +74,14 @@ class _SessionState:
     entries: list[dict[str, Any]] = field(default_factory=list)
     simulated: int = 0
     max_groups: int = 5
+    notes: list[str] = field(default_factory=list)
     report_path: str | None = None
     report_error: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
+            if name == NOTES:
+                self.notes.extend(json.loads(str(value)))
             if name != PROPERTY:
                 continue
             if report.when == "call":
@@ -500,9 +505,14 @@ def _annotate(
         rep.user_properties.append((PROPERTY, json.dumps(entries)))
     groups = [group for _key, group, delta in changed if delta[0] > 0]
     unexpected = [g for g in groups if not _is_expected(state, g.rules)]
-    if groups:
+    swallowed = _swallowed(model, call) if call.when == "call" else None
+    if swallowed is not None:
+        rep.user_properties.append((NOTES, json.dumps([f"{item.nodeid}: {swallowed}"])))
+    if groups or swallowed is not None:
         quiet = not unexpected
         text = report.format_groups(groups, max_groups=max_groups, expected=quiet)
+        if swallowed is not None:
+            text = f"pytest-ocirace: {swallowed}\n\n{text}"
         rep.sections.append(("ocirace", text))
     if call.when == "call" and rep.passed and state.expected is not None:
         missing = _missing_expectation(state)
@@ -538,6 +548,51 @@ def _annotate(
             f"pytest-ocirace strict mode (--ocirace-strict / ocirace_strict): {count} "
             f"race(s) happened, even though the code handled the injected errors{see}"
         )
+
+
+def _swallowed(model: RaceModel, call: pytest.CallInfo[None]) -> str | None:
+    """The summary of an injected error a failing test swallowed, or None.
+
+    For a test that failed while no injected error escaped: the code caught one (a cache's
+    ``set`` returning False, a warning) and failed afterwards for want of the file. The
+    catching frame is the outermost entry of the error's traceback, which stops growing
+    where the exception was caught.
+    """
+    from pytest_ocirace import report
+
+    excinfo = call.excinfo
+    if excinfo is None or not isinstance(excinfo.value, Exception):
+        return None
+    if isinstance(excinfo.value, pytest.skip.Exception) or model.note_escaped(excinfo.value):
+        return None
+    if any(r.handled is False for r in model.races):
+        return None
+    # The latest injection (``races`` is in order); past the kept records, a group sample.
+    candidates = [r for r in model.races if r.injected and r.error is not None]
+    candidates = candidates or [g.sample for g in model.groups.values() if g.sample.error]
+    if not candidates:
+        return None
+    race = candidates[-1]
+    error = race.error
+    assert error is not None
+    caught = report.user_frames(_frames(error.__traceback__))
+    failed = report.user_frames(_frames(excinfo.tb))
+    what = (
+        "PermissionError [Errno 13] (a sharing violation)"
+        if race.second.kind == "open"
+        else f"WinError {race.winerror}"
+    )
+    where = _at(caught[0]) if caught else "a frame outside your code"
+    later = _at(failed[-1]) if failed else "a frame outside your code"
+    return f"the injected {what} was swallowed at {where}; the test failed later at {later}"
+
+
+def _frames(tb: Any) -> list[tuple[str, int, str]]:
+    return [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(tb)]
+
+
+def _at(frame: tuple[str, int, str]) -> str:
+    return f"{frame[0]}:{frame[1]} in {frame[2]}"
 
 
 def _missing_expectation(state: _TestState) -> str:
@@ -592,6 +647,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.line(f"{state.simulated} test(s) ran with race detection")
     for line in report.summary_lines(document):
         terminalreporter.line(line)
+    for note in state.notes[: report.MAX_SUMMARY_TESTS]:
+        terminalreporter.line(f"  {note}")
+    if len(state.notes) > report.MAX_SUMMARY_TESTS:
+        terminalreporter.line(f"  ... and {len(state.notes) - report.MAX_SUMMARY_TESTS} more")
     if state.report_error is not None:
         terminalreporter.line(state.report_error, red=True)
     elif state.report_path is not None:

@@ -918,3 +918,41 @@ def test_a_flood_of_races_costs_bounded_output(pytester: pytest.Pytester) -> Non
     for small, large in zip(few, many, strict=True):
         assert large < small + 200, (few, many)  # only the digits of the counts grow
     assert max(many) < 40_000
+
+
+def test_a_swallowed_injected_error_is_named_where_it_was_swallowed(
+    pytester: pytest.Pytester,
+) -> None:
+    # A cache's set() swallows the injected WinError and returns False; the test fails
+    # later, reading what was never written. "0 not handled" would hide the cause.
+    pytester.makepyfile(
+        test_cache=PUBLISH
+        + """
+def cache_set(tmp, target):
+    try:
+        publish(tmp, target)
+        return True
+    except OSError:
+        return False
+
+def test_cache():
+    results = []
+    in_threads(
+        (lambda: results.append(cache_set("a.tmp", "entry")),),
+        (lambda: results.append(cache_set("b.tmp", "entry")),),
+    )
+    assert results == [True, True]
+"""
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(failed=1)
+    path = pytester.path / "test_cache.py"
+    result.stdout.fnmatch_lines(
+        [
+            f"pytest-ocirace: the injected WinError 5 was swallowed at {path}:*in cache_set; "
+            f"the test failed later at {path}:*in test_cache",
+            "*= ocirace =*",
+            "*0 not handled*",
+            f"  test_cache.py::test_cache: the injected WinError 5 was swallowed at {path}:*",
+        ]
+    )
