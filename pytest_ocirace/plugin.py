@@ -35,13 +35,14 @@ EXTRA_PLUGINS: tuple[str, ...] = ("pytest_ocirace.races_plugin",)
 
 #: Marker keywords read by the race model (``races_plugin.MARKER_OPTIONS``), not by the
 #: simulation; kept here so that checking the marker needs no import of the race model.
-RACE_MARKER_OPTIONS: tuple[str, ...] = ("ignore",)
+RACE_MARKER_OPTIONS: tuple[str, ...] = ("ignore", "expect_races")
 
 _MARKER_HELP = (
     "ocirace(**options): run this test inside the simulated Windows filesystem, with race "
     "detection; keyword options (delete_semantics, max_path, windows_platform_modules, ...) "
-    "override the ini/command-line defaults, and ignore=[globs] lists paths the race model "
-    "does not track."
+    "override the ini/command-line defaults, ignore=[globs] lists paths the race model "
+    "does not track, and expect_races=True (or rule names) declares that the test races on "
+    "purpose (reported quietly; fails if no such race happens, like a strict xfail)."
 )
 
 
@@ -240,6 +241,56 @@ def _pyfakefs_plugin_registered(config: pytest.Config) -> bool:
     return module is not None and config.pluginmanager.is_registered(module)
 
 
+def _machinery_roots() -> tuple[str, ...]:
+    """Directories of pytest-ocirace and pyfakefs, by string operations (``os`` may be fake)."""
+    roots = []
+    for name in ("pytest_ocirace", "pyfakefs"):
+        filename = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(filename, str) and filename.endswith("__init__.py"):
+            roots.append(filename[: -len("__init__.py")])
+    return tuple(roots)
+
+
+@contextmanager
+def _log_tracebacks_without_machinery() -> Iterator[None]:
+    """Leave the simulation's own frames out of tracebacks that ``logging`` formats.
+
+    pytest hides them from its failure reports (``__tracebackhide__``), but a test that
+    logs an exception (``logger.exception``, captured by caplog or shown as "Captured log")
+    would show ``run_locked``, pyfakefs' ``fake_os`` and our layer between the user's call
+    and the error. The real frames are still in ``exc.__traceback__``.
+    """
+    import logging
+    import traceback
+
+    roots = _machinery_roots()
+    original = logging.Formatter.formatException
+
+    def format_exception(self: logging.Formatter, ei: Any) -> str:
+        exc_type, exc, tb = ei
+        if exc is None:
+            return original(self, ei)
+        shown = traceback.TracebackException(exc_type, exc, tb)
+        seen: set[int] = set()
+        todo = [shown]
+        while todo:
+            current = todo.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            current.stack = traceback.StackSummary.from_list(
+                [f for f in current.stack if not f.filename.startswith(roots)]
+            )
+            todo.extend(t for t in (current.__cause__, current.__context__) if t is not None)
+        return "".join(shown.format()).rstrip("\n")
+
+    logging.Formatter.formatException = format_exception  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        logging.Formatter.formatException = original  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     """Run the test inside the simulated Windows filesystem; see docs/plugin.md."""
@@ -283,6 +334,7 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         except (SimulationError, PlatformError) as exc:
             pytest.fail(str(exc), pytrace=False)
         item.stash[_SIMULATION_KEY] = simulation
+        stack.enter_context(_log_tracebacks_without_machinery())
         if real_tmp_path is not None:
             simulation.fs.create_dir(str(real_tmp_path))
         hooks = request.config.hook

@@ -20,24 +20,36 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pytest_ocirace.simulation.races import Frame, OpInfo, Race
+from pytest_ocirace.simulation.races import Frame, OpInfo, Race, RaceGroup
 
 __all__ = [
+    "DEFAULT_MAX_GROUPS",
     "FIX_HINT",
     "JSON_SCHEMA",
     "SCHEMA_ID",
     "build_document",
+    "format_groups",
     "format_race",
     "format_races",
+    "group_to_dict",
     "merge_documents",
     "race_to_dict",
+    "site",
     "summary_lines",
     "user_frames",
     "write_json",
 ]
 
 SCHEMA_ID = "pytest-ocirace/races"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Groups shown in full per test (report section, JSON samples): ini
+#: ``ocirace_report_max_groups``. The others are counted, not shown.
+DEFAULT_MAX_GROUPS = 5
+#: Tests listed by name in the terminal summary; the JSON report lists all of them.
+MAX_SUMMARY_TESTS = 20
+#: Groups (with or without sample) kept per test in the JSON; the rest fold into one.
+MAX_GROUPS_PER_TEST = 100
 
 FIX_HINT = (
     "publish with pytest_ocirace.write_blob(root, digest, data) (or atomic_write/publish), "
@@ -109,6 +121,12 @@ def user_frames(frames: Iterable[Frame], exclude: Sequence[str] = ()) -> list[Fr
     return kept
 
 
+def site(frames: Sequence[Frame]) -> Frame | None:
+    """The code site of an operation: its innermost frame of the user's code."""
+    shown = user_frames(frames)
+    return shown[-1] if shown else None
+
+
 def _short(path: str, directory: str) -> str:
     """``path`` quoted, as ``.../name`` when it is in ``directory`` (the raced name's).
 
@@ -157,6 +175,12 @@ def _error_text(race: Race) -> str:
     if race.second.kind == "open":
         # open() goes through the C runtime, which turns the Win32 error into an errno.
         text = f"PermissionError [Errno 13] Permission denied (the C runtime's {text})"
+    if race.retroactive:
+        return (
+            f"{text} in another schedule: the second operation looked ordered through an "
+            "Event that another thread's set() could have released first; found after both "
+            "ran, so nothing was raised and the test fails for it"
+        )
     if not race.injected:
         return f"{text} (not raised again: this pair already failed once)"
     if race.handled is False:
@@ -199,6 +223,104 @@ def format_races(races: Sequence[Race], exclude: Sequence[str] = ()) -> str:
     return "\n\n".join([header, *body, f"fix: {FIX_HINT}"])
 
 
+def _site_text(frame: Frame | None) -> str:
+    if frame is None:
+        return "(no frame of your code)"
+    return f"{frame[0]}:{frame[1]} in {frame[2]}"
+
+
+def _group_headline(group: RaceGroup) -> str:
+    first, second = group.sites
+    where = (
+        f"at {_site_text(first)} (both sides)"
+        if first == second
+        else f"between {_site_text(first)} and {_site_text(second)}"
+    )
+    counts = [f"{group.injected} injected"]
+    if group.unhandled:
+        counts.append(f"{group.unhandled} NOT handled")
+    if group.lost_updates:
+        counts.append(f"{group.lost_updates} lost update(s)")
+    if group.retroactive:
+        counts.append(f"{group.retroactive} in another schedule")
+    return (
+        f"{group.count} race(s) {where} ({', '.join(sorted(group.rules))}); "
+        f"{', '.join(counts)}; one of them:"
+    )
+
+
+def format_groups(
+    groups: Sequence[RaceGroup],
+    exclude: Sequence[str] = (),
+    *,
+    max_groups: int = DEFAULT_MAX_GROUPS,
+    expected: bool = False,
+) -> str:
+    """The ``ocirace`` report section of one test: its groups, the most severe first.
+
+    At most ``max_groups`` are shown with a sample race; the rest are one line of counts,
+    so a test that raced a million times reads like one that raced once.
+    """
+    ordered = sorted(groups, key=lambda g: g.severity)
+    total = sum(g.count for g in ordered)
+    header = f"{total} race(s) in {len(ordered)} group(s) of code sites found by pytest-ocirace"
+    if expected:
+        header += " (expected by @pytest.mark.ocirace(expect_races=...))"
+    body = []
+    for group in ordered[:max_groups]:
+        race = format_race(group.sample, exclude, hint=False)
+        body.append(f"{_group_headline(group)}\n{race}")
+    rest = ordered[max_groups:]
+    if rest:
+        body.append(
+            f"{len(rest)} more group(s) with {sum(g.count for g in rest)} race(s) not shown "
+            f"(ini ocirace_report_max_groups = {max_groups}; --ocirace-report has counts)"
+        )
+    return "\n\n".join([header, *body, f"fix: {FIX_HINT}"])
+
+
+def _frame_dict(frame: Frame | None) -> dict[str, Any] | None:
+    if frame is None:
+        return None
+    return {"file": frame[0], "line": frame[1], "function": frame[2]}
+
+
+def group_to_dict(
+    group: RaceGroup,
+    test: str | None = None,
+    *,
+    sample: bool = True,
+    expected: bool = False,
+    exclude: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One group as a JSON-ready dict (an element of the document's ``groups``)."""
+    return {
+        "test": test,
+        "id": " | ".join("-" if f is None else f"{f[0]}:{f[1]}" for f in group.sites),
+        "sites": [_frame_dict(f) for f in group.sites],
+        "rules": sorted(group.rules),
+        "count": group.count,
+        "injected": group.injected,
+        "unhandled": group.unhandled,
+        "lost_updates": group.lost_updates,
+        "retroactive": group.retroactive,
+        "expected": expected,
+        "sample": race_to_dict(group.sample, test, exclude) if sample else None,
+    }
+
+
+_COUNTERS = ("count", "injected", "unhandled", "lost_updates", "retroactive")
+
+
+def _severity(entry: Mapping[str, Any]) -> tuple[bool, bool, bool, int]:
+    return (
+        not entry["unhandled"],
+        not entry["lost_updates"],
+        not entry["retroactive"],
+        -int(entry["count"]),
+    )
+
+
 def _info_to_dict(info: OpInfo, exclude: Sequence[str]) -> dict[str, Any]:
     return {
         "kind": info.kind,
@@ -228,27 +350,75 @@ def race_to_dict(
         "handled": race.handled,
         "identical": race.identical,
         "lost_update": race.lost_update,
+        "retroactive": race.retroactive,
         "explanation": race.explanation,
         "first": _info_to_dict(race.first, exclude),
         "second": _info_to_dict(race.second, exclude),
     }
 
 
-def build_document(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The JSON document for a list of ``race_to_dict`` entries (one worker or merged)."""
-    races = [dict(e) for e in entries]
-    tests = sorted({str(e["test"]) for e in races if e.get("test") is not None})
+def build_document(
+    entries: Iterable[Mapping[str, Any]], *, max_groups: int = DEFAULT_MAX_GROUPS
+) -> dict[str, Any]:
+    """The JSON document for ``group_to_dict`` entries (one worker's, or merged).
+
+    Entries of one test and group (phases, xdist workers) are summed. Per test, the
+    ``max_groups`` most severe groups keep a sample race, the others only their counts,
+    and beyond ``MAX_GROUPS_PER_TEST`` groups the rest fold into one: the document's size
+    depends on the number of tests and code sites, never on the number of races.
+    """
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in entries:
+        key = (str(entry.get("test")), str(entry["id"]))
+        mine = merged.get(key)
+        if mine is None:
+            merged[key] = {**entry, "rules": sorted(entry["rules"])}
+            continue
+        for name in _COUNTERS:
+            mine[name] += entry[name]
+        mine["rules"] = sorted(set(mine["rules"]) | set(entry["rules"]))
+        mine["expected"] = bool(mine["expected"] or entry["expected"])
+        if mine["sample"] is None or (
+            entry["sample"] is not None
+            and entry["sample"]["handled"] is False
+            and mine["sample"]["handled"] is not False
+        ):
+            mine["sample"] = entry["sample"]
+    by_test: dict[str, list[dict[str, Any]]] = {}
+    for (test, _id), entry in merged.items():
+        by_test.setdefault(test, []).append(entry)
+    groups: list[dict[str, Any]] = []
+    tests = []
+    for test in sorted(by_test):
+        ordered = sorted(by_test[test], key=_severity)
+        for index, entry in enumerate(ordered[:MAX_GROUPS_PER_TEST]):
+            if index >= max_groups:
+                entry["sample"] = None
+            groups.append(entry)
+        rest = ordered[MAX_GROUPS_PER_TEST:]
+        if rest:
+            folded = {**rest[0], "id": "(more site pairs)", "sites": [None, None]}
+            folded["sample"] = None
+            for name in _COUNTERS:
+                folded[name] = sum(e[name] for e in rest)
+            folded["rules"] = sorted({r for e in rest for r in e["rules"]})
+            groups.append(folded)
+        if test != "None":
+            tests.append(test)
+    counted = [g for g in groups if not g["expected"]]
     return {
         "schema": SCHEMA_ID,
         "version": SCHEMA_VERSION,
         "summary": {
-            "races": len(races),
-            "unhandled": sum(1 for e in races if e.get("handled") is False),
-            "lost_updates": sum(1 for e in races if e.get("lost_update")),
+            "races": sum(g["count"] for g in groups),
+            "groups": len(groups),
+            "unhandled": sum(g["unhandled"] for g in counted),
+            "lost_updates": sum(g["lost_updates"] for g in counted),
+            "expected": sum(g["count"] for g in groups if g["expected"]),
             "tests_affected": len(tests),
             "tests": tests,
         },
-        "races": races,
+        "groups": groups,
     }
 
 
@@ -261,25 +431,48 @@ def merge_documents(documents: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 f"not a pytest-ocirace race report (schema {doc.get('schema')!r}); "
                 f"expected {SCHEMA_ID!r}"
             )
-        entries.extend(doc.get("races", []))
+        if doc.get("version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"pytest-ocirace race report version {doc.get('version')!r}; this version "
+                f"reads version {SCHEMA_VERSION}: re-run the tests to regenerate it"
+            )
+        entries.extend(doc.get("groups", []))
     return build_document(entries)
 
 
-def summary_lines(document: Mapping[str, Any]) -> list[str]:
-    """Lines for the terminal summary section."""
+def summary_lines(document: Mapping[str, Any], *, max_tests: int = MAX_SUMMARY_TESTS) -> list[str]:
+    """Lines for the terminal summary section (at most ``max_tests`` tests by name)."""
     summary = document["summary"]
     if not summary["races"]:
         return ["no races found"]
+    expected = summary.get("expected", 0)
+    unexpected = summary["races"] - expected
+    alarming = {str(e.get("test")) for e in document["groups"] if not e["expected"]}
     lines = [
-        f"{summary['races']} race(s) in {summary['tests_affected']} test(s); "
+        f"{unexpected} race(s) in {len(alarming)} test(s); "
         f"{summary['unhandled']} not handled, {summary['lost_updates']} lost update(s)"
+        + (f"; {expected} expected race(s) not counted" if expected else "")
     ]
     by_test: dict[str, list[Mapping[str, Any]]] = {}
-    for entry in document["races"]:
+    for entry in document["groups"]:
         by_test.setdefault(str(entry.get("test")), []).append(entry)
-    for test, entries in sorted(by_test.items()):
-        rules = sorted({str(e["rule"]) for e in entries})
-        lines.append(f"  {test}: {len(entries)} race(s) ({', '.join(rules)})")
+    listed = sorted(
+        by_test.items(),
+        key=lambda item: (
+            all(e["expected"] for e in item[1]),
+            not any(e["unhandled"] for e in item[1]),
+            item[0],
+        ),
+    )
+    for test, entries in listed[:max_tests]:
+        rules = sorted({str(r) for e in entries for r in e["rules"]})
+        count = sum(int(e["count"]) for e in entries)
+        tag = " expected" if all(e["expected"] for e in entries) else ""
+        lines.append(
+            f"  {test}: {count}{tag} race(s) in {len(entries)} group(s) ({', '.join(rules)})"
+        )
+    if len(listed) > max_tests:
+        lines.append(f"  ... and {len(listed) - max_tests} more test(s) (see --ocirace-report)")
     return lines
 
 
@@ -339,70 +532,112 @@ _OP = {
     "additionalProperties": False,
 }
 
+_RACE = {
+    "type": "object",
+    "required": [
+        "test",
+        "rule",
+        "path",
+        "key",
+        "winerror",
+        "injected",
+        "handled",
+        "identical",
+        "lost_update",
+        "retroactive",
+        "explanation",
+        "first",
+        "second",
+    ],
+    "properties": {
+        "test": {"type": ["string", "null"]},
+        "rule": {
+            "enum": [
+                "concurrent-publish",
+                "publish-onto-open",
+                "publish-onto-deleted",
+                "remove-while-publishing",
+                "remove-open-file",
+                "shared-temp-name",
+                "open-while-renaming",
+                "shared-writers",
+                "check-then-act",
+            ]
+        },
+        "path": {"type": "string"},
+        "key": {"type": "string"},
+        "winerror": {"type": ["integer", "null"]},
+        "injected": {"type": "boolean"},
+        "handled": {"type": ["boolean", "null"]},
+        "identical": {"type": ["boolean", "null"]},
+        "lost_update": {"type": "boolean"},
+        "retroactive": {"type": "boolean"},
+        "explanation": {"type": "string"},
+        "first": _OP,
+        "second": _OP,
+    },
+    "additionalProperties": False,
+}
+
+_COUNT = {"type": "integer", "minimum": 0}
+
 #: JSON Schema (draft 2020-12) of the ``--ocirace-report`` document.
 JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "pytest-ocirace race report",
     "type": "object",
-    "required": ["schema", "version", "summary", "races"],
+    "required": ["schema", "version", "summary", "groups"],
     "properties": {
         "schema": {"const": SCHEMA_ID},
         "version": {"const": SCHEMA_VERSION},
         "summary": {
             "type": "object",
-            "required": ["races", "unhandled", "lost_updates", "tests_affected", "tests"],
+            "required": [
+                "races",
+                "groups",
+                "unhandled",
+                "lost_updates",
+                "expected",
+                "tests_affected",
+                "tests",
+            ],
             "properties": {
-                "races": {"type": "integer", "minimum": 0},
-                "unhandled": {"type": "integer", "minimum": 0},
-                "lost_updates": {"type": "integer", "minimum": 0},
-                "tests_affected": {"type": "integer", "minimum": 0},
+                "races": _COUNT,
+                "groups": _COUNT,
+                "unhandled": _COUNT,
+                "lost_updates": _COUNT,
+                "expected": _COUNT,
+                "tests_affected": _COUNT,
                 "tests": {"type": "array", "items": {"type": "string"}},
             },
             "additionalProperties": False,
         },
-        "races": {
+        "groups": {
             "type": "array",
             "items": {
                 "type": "object",
                 "required": [
                     "test",
-                    "rule",
-                    "path",
-                    "key",
-                    "winerror",
-                    "injected",
-                    "handled",
-                    "identical",
-                    "lost_update",
-                    "explanation",
-                    "first",
-                    "second",
+                    "id",
+                    "sites",
+                    "rules",
+                    *_COUNTERS,
+                    "expected",
+                    "sample",
                 ],
                 "properties": {
                     "test": {"type": ["string", "null"]},
-                    "rule": {
-                        "enum": [
-                            "concurrent-publish",
-                            "publish-onto-open",
-                            "publish-onto-deleted",
-                            "remove-while-publishing",
-                            "remove-open-file",
-                            "shared-temp-name",
-                            "open-while-renaming",
-                            "shared-writers",
-                            "check-then-act",
-                        ]
+                    "id": {"type": "string"},
+                    "sites": {
+                        "type": "array",
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "items": {"anyOf": [_FRAME, {"type": "null"}]},
                     },
-                    "path": {"type": "string"},
-                    "key": {"type": "string"},
-                    "winerror": {"type": ["integer", "null"]},
-                    "injected": {"type": "boolean"},
-                    "handled": {"type": ["boolean", "null"]},
-                    "identical": {"type": ["boolean", "null"]},
-                    "lost_update": {"type": "boolean"},
-                    "explanation": {"type": "string"},
-                    "first": _OP,
-                    "second": _OP,
+                    "rules": {"type": "array", "items": _RACE["properties"]["rule"]},  # type: ignore[index]
+                    **{name: _COUNT for name in _COUNTERS},
+                    "expected": {"type": "boolean"},
+                    "sample": {"anyOf": [_RACE, {"type": "null"}]},
                 },
                 "additionalProperties": False,
             },

@@ -20,7 +20,7 @@ from __future__ import annotations
 import _thread
 import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): an
@@ -30,13 +30,19 @@ __tracebackhide__ = True
 __all__ = [
     "LogicalThread",
     "Tracker",
+    "Weakening",
     "activate",
     "active",
     "deactivate",
     "join_clock",
+    "meet_clock",
 ]
 
 Clock = dict[int, int]
+
+#: How many joins a strand remembers after an ``Event.wait`` (see ``LogicalThread.joins``);
+#: beyond it the re-check of a weakened wait judges with what it has (bounded memory).
+_MAX_JOINS = 10_000
 
 
 def join_clock(target: Clock, source: Mapping[int, int]) -> None:
@@ -44,6 +50,58 @@ def join_clock(target: Clock, source: Mapping[int, int]) -> None:
     for tid, value in source.items():
         if target.get(tid, 0) < value:
             target[tid] = value
+
+
+def meet_clock(a: Mapping[int, int], b: Mapping[int, int]) -> Clock:
+    """The pointwise minimum: what two clocks have both seen."""
+    return {tid: min(value, b[tid]) for tid, value in a.items() if b.get(tid, 0) > 0}
+
+
+class _Join:
+    """One clock a strand joined, from its epoch ``epoch`` on.
+
+    Mutable: a wait's edge can be weakened after the fact (:class:`Weakening`).
+    """
+
+    __slots__ = ("clock", "epoch")
+
+    def __init__(self, epoch: int, clock: Clock) -> None:
+        self.epoch = epoch
+        self.clock = clock
+
+
+class Weakening:
+    """An ``Event.wait`` ordered its waiter after more than the program guarantees.
+
+    An event set by several threads releases its waiters with whichever ``set()`` came
+    first. The waiter was given the first setter's past; when a later ``set()`` arrives
+    that is ordered neither after that first set nor after the waiter's return, another
+    schedule lets *it* release the waiter, and the waiter is only guaranteed the common
+    past of both (``meet_clock``). The race model re-checks the waiter's operations since
+    ``since`` with :meth:`clock_at`, so the verdict does not depend on which set won.
+    """
+
+    __slots__ = ("join", "since", "strand", "was")
+
+    def __init__(self, strand: LogicalThread, since: int, join: _Join, was: Clock) -> None:
+        self.strand = strand
+        self.since = since
+        self.join = join
+        self.was = was  # what the wait gave before this weakening
+
+    def clock_at(self, epoch: int) -> Clock:
+        """The waiter's guaranteed clock at its own ``epoch`` (``>= since``)."""
+        return _replayed(self.strand, epoch)
+
+
+def _replayed(strand: LogicalThread, epoch: int) -> Clock:
+    """What ``strand`` is guaranteed to have seen at its ``epoch``, from its joins."""
+    clock: Clock = {}
+    for entry in strand.joins or []:
+        if entry.epoch <= epoch:
+            join_clock(clock, entry.clock)
+    clock[strand.tid] = max(clock.get(strand.tid, 0), epoch)
+    return clock
 
 
 def _thread_object() -> threading.Thread | None:
@@ -77,7 +135,7 @@ class LogicalThread:
     snapshots taken under the tracker's lock.
     """
 
-    __slots__ = ("clock", "kind", "locks", "name", "tid")
+    __slots__ = ("clock", "joins", "kind", "locks", "name", "pending", "tid")
 
     def __init__(self, tid: int, name: str, clock: Clock, kind: str) -> None:
         self.tid = tid
@@ -87,6 +145,21 @@ class LogicalThread:
         self.clock: Clock = clock
         #: Lock keys held right now, with recursion counts (the lockset).
         self.locks: dict[object, int] = {}
+        #: None until the strand returns from an ``Event.wait``; then every clock it joins,
+        #: with its epoch, the first entry being its whole clock before that wait, so that a
+        #: weakened wait can be replayed (``Weakening.clock_at``).
+        self.joins: list[_Join] | None = None
+        #: Set (by another thread) when a wait of ours was weakened: our clock is then
+        #: replayed from ``joins`` by our own thread at its next step (:meth:`settle`).
+        self.pending = False
+
+    def settle(self) -> None:
+        """Apply a weakening: rebuild the clock from the joins (own thread, or finished)."""
+        if self.pending:
+            self.pending = False
+            replayed = _replayed(self, self.epoch)
+            self.clock.clear()
+            self.clock.update(replayed)
 
     @property
     def epoch(self) -> int:
@@ -94,6 +167,8 @@ class LogicalThread:
         return self.clock[self.tid]
 
     def snapshot(self) -> Clock:
+        if self.pending:
+            self.settle()
         return dict(self.clock)
 
     def lockset(self) -> frozenset[object]:
@@ -129,6 +204,11 @@ class Tracker:
         self._parked: dict[int, tuple[object, Clock]] = {}
         self._tokens: dict[object, object] = {}
         self.strands: list[LogicalThread] = []
+        #: Per event (by id; the event is parked alongside): its waiters since the flag
+        #: last turned on, as (waiter, first epoch after the wait, the join it made).
+        self._waiters: dict[int, list[tuple[LogicalThread, int, _Join]]] = {}
+        #: Called with each :class:`Weakening` (the race model re-checks the waiter).
+        self.listeners: list[Callable[[Weakening], None]] = []
 
     # -- identity ------------------------------------------------------------------------
 
@@ -136,7 +216,10 @@ class Tracker:
         """The logical thread running the caller."""
         stack: list[LogicalThread] | None = getattr(self._local, "stack", None)
         if stack:
-            return stack[-1]
+            top = stack[-1]
+            if top.pending:
+                top.settle()
+            return top
         thread = _thread_object()
         with self._mutex:
             strand = None if thread is None else self._by_thread.get(thread)
@@ -205,7 +288,86 @@ class Tracker:
             entry = self._parked.get(id(obj))
             clock = None if entry is None else dict(entry[1])
         if clock is not None:
-            join_clock(self.current().clock, clock)
+            self._join(self.current(), clock)
+
+    def _join(self, strand: LogicalThread, clock: Mapping[int, int]) -> _Join | None:
+        """Join ``clock`` into ``strand``, remembering it if the strand replays its joins."""
+        if strand.joins is None:
+            join_clock(strand.clock, clock)
+            return None
+        entry = None
+        if len(strand.joins) < _MAX_JOINS:
+            strand.tick()  # the join starts a new epoch: what came before did not see it
+            entry = _Join(strand.epoch, dict(clock))
+            strand.joins.append(entry)
+        else:
+            strand.joins = None  # too many to replay: this strand's waits stay as given
+        join_clock(strand.clock, clock)
+        return entry
+
+    # -- events: several setters -----------------------------------------------------------
+
+    def event_set(self, event: object, *, turns_on: bool) -> list[Weakening]:
+        """Report ``event.set()``; ``turns_on`` if the flag was clear (the set that releases).
+
+        A set of an already-set event orders nothing (a waiter may have returned before
+        it), but it may have been the first in another schedule: then every waiter is
+        only guaranteed what both sets had seen, and past waiters are weakened. Call
+        :meth:`report` with the result once the event's own lock is released.
+        """
+        strand = self.current()
+        with self._mutex:
+            if turns_on:
+                self._waiters.pop(id(event), None)
+                entry = self._parked.get(id(event))
+                if entry is None:
+                    self._parked[id(event)] = (event, strand.snapshot())
+                else:
+                    join_clock(entry[1], strand.clock)
+                weakened: list[Weakening] = []
+            else:
+                weakened = self._weaken(event, strand)
+        strand.tick()
+        return weakened
+
+    def report(self, weakened: Iterable[Weakening]) -> None:
+        """Hand weakened waits to the listeners (the race model re-checks them)."""
+        for weakening in weakened:
+            for listener in list(self.listeners):
+                listener(weakening)
+
+    def _weaken(self, event: object, setter: LogicalThread) -> list[Weakening]:
+        entry = self._parked.get(id(event))
+        if entry is not None:
+            met = meet_clock(entry[1], setter.clock)
+            if met != entry[1]:
+                self._parked[id(event)] = (event, met)
+        weakened = []
+        for waiter, since, join in self._waiters.get(id(event), []):
+            if setter is waiter or setter.has_seen(waiter.tid, since) or waiter.joins is None:
+                continue  # this set came after the wait returned: it released nobody
+            met = meet_clock(join.clock, setter.clock)
+            if met != join.clock:
+                was, join.clock = join.clock, met
+                waiter.pending = True
+                weakened.append(Weakening(waiter, since, join, was))
+        return weakened
+
+    def event_waited(self, event: object) -> None:
+        """Report that ``event.wait()`` returned True to the caller."""
+        strand = self.current()
+        with self._mutex:
+            entry = self._parked.get(id(event))
+            clock = None if entry is None else dict(entry[1])
+        if clock is None:
+            return
+        if strand.joins is None:
+            strand.joins = [_Join(0, strand.snapshot())]
+        join = self._join(strand, clock)
+        if join is None:  # out of memory for replay: judge with what it has
+            return
+        with self._mutex:
+            self._waiters.setdefault(id(event), []).append((strand, join.epoch, join))
 
     def token(self, key: object) -> object:
         """A stable stand-in object for a hashable ``key`` (declared orderings by name)."""
@@ -227,7 +389,7 @@ class Tracker:
             return None if entry is None else dict(entry[1])
 
     def acquire_clock(self, clock: Mapping[int, int]) -> None:
-        join_clock(self.current().clock, clock)
+        self._join(self.current(), clock)
 
     # -- locksets ------------------------------------------------------------------------
 

@@ -19,11 +19,12 @@ import enum
 import errno
 import fnmatch
 import sys
-from collections.abc import Hashable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from pytest_ocirace.simulation.clocks import LogicalThread, Tracker, active
+from pytest_ocirace.simulation.clocks import LogicalThread, Tracker, Weakening, active
 from pytest_ocirace.simulation.errors import (
     ERROR_ACCESS_DENIED,
     ERROR_ALREADY_EXISTS,
@@ -41,6 +42,7 @@ __all__ = [
     "Frame",
     "OpInfo",
     "Race",
+    "RaceGroup",
     "RaceModel",
     "Role",
     "exclusive",
@@ -86,6 +88,10 @@ class Race:
     ``second`` is the operation that came later in this run: the one that failed when
     ``injected``. ``handled`` is None when nothing was injected, True when the injected
     error did not escape the test (as far as :meth:`RaceModel.note_escaped` was told).
+    ``retroactive`` races were found after both operations ran: the second looked
+    ordered through an ``Event`` that another thread's later ``set()`` could have
+    released first (:class:`~.clocks.Weakening`), so nothing could be raised; the plugin
+    fails the test for them when Windows would have raised (``winerror`` not None).
     """
 
     rule: str
@@ -99,7 +105,71 @@ class Race:
     identical: bool | None = None
     lost_update: bool = False
     handled: bool | None = None
+    retroactive: bool = False
     error: BaseException | None = field(default=None, repr=False, compare=False)
+
+
+#: A code site: the innermost frame of the user's code (None: no frame of theirs).
+Site = Frame | None
+
+
+def _site_order(site: Site) -> tuple[bool, str, int, str]:
+    return (site is None, *(site or ("", 0, "")))
+
+
+@dataclass
+class RaceGroup:
+    """Every race of one test between one pair of code sites, counted, with one sample.
+
+    A loop that publishes 10^6 times races 10^6 times, at one pair of lines: the report
+    shows that pair once, with counts, and the memory it costs is this object. The sites
+    are sorted, not "first/second": which of two racing lines ran first is luck, so the
+    set of groups is the same in every run where the same lines raced.
+    """
+
+    sites: tuple[Site, Site]
+    sample: Race
+    rules: set[str] = field(default_factory=set)
+    count: int = 0
+    injected: int = 0
+    unhandled: int = 0
+    lost_updates: int = 0
+    retroactive: int = 0
+    failing: int = 0  # races where Windows raises (winerror not None)
+
+    def add(self, race: Race) -> None:
+        self.count += 1
+        self.rules.add(race.rule)
+        self.lost_updates += race.lost_update
+        self.failing += race.winerror is not None
+        self.retroactive += race.retroactive and race.winerror is not None
+
+    def remove(self, race: Race) -> None:
+        self.count -= 1
+        self.lost_updates -= race.lost_update
+        self.failing -= race.winerror is not None
+
+    @property
+    def severity(self) -> tuple[bool, bool, bool, bool, int]:
+        """Sort key, most severe first: not handled, lost updates, would fail, count."""
+        return (
+            not self.unhandled,
+            not self.lost_updates,
+            not self.retroactive,
+            not self.failing,
+            -self.count,
+        )
+
+
+def innermost_site(frames: tuple[Frame, ...]) -> Site:
+    """The default site of an operation: its innermost recorded frame."""
+    return frames[-1] if frames else None
+
+
+#: Groups one model keeps apart; races beyond join one overflow group (bounded memory).
+MAX_GROUPS = 1000
+#: Full race records one model keeps (``RaceModel.races``); beyond, only group counters.
+MAX_KEPT = 1000
 
 
 class _Access:
@@ -113,6 +183,7 @@ class _Access:
         "frames",
         "locks",
         "op",
+        "reported",
         "role",
         "seq",
         "strand",
@@ -136,6 +207,18 @@ class _Access:
         self.frames = frames
         self.end_epoch: int | None = None  # for HANDLE: the close, once it happened
         self.end_locks: frozenset[object] = frozenset()
+        #: (strand, rule) pairs already reported against this access; it lives as long
+        #: as the access is the latest of its slot, so the memory stays bounded.
+        self.reported: set[tuple[int, str]] | None = None
+
+    def first_report(self, tid: int, rule: str) -> bool:
+        """Whether (``tid``, ``rule``) is new against this access (and remember it)."""
+        if self.reported is None:
+            self.reported = set()
+        elif (tid, rule) in self.reported:
+            return False
+        self.reported.add((tid, rule))
+        return True
 
     @property
     def writes(self) -> bool:
@@ -290,6 +373,12 @@ def _injected_error(winerror: int, op: FsOp) -> OSError:
     return windows_error(winerror, op.display, op.display2)
 
 
+#: Where an injected error remembers its race (exceptions take no weak references).
+_RACE_ATTRIBUTE = "_ocirace_race"
+#: The group of races beyond ``MAX_GROUPS`` distinct site pairs.
+_OVERFLOW: tuple[Site, Site] = (("<more site pairs>", 0, ""), None)
+
+
 def _capture() -> tuple[Frame, ...]:
     """The caller's stack, innermost last, without the model's own frames."""
     frames: list[Frame] = []
@@ -320,34 +409,57 @@ class RaceModel:
         *,
         ignore: Iterable[str] = (),
         inject: bool = True,
+        site: Callable[[tuple[Frame, ...]], Site] = innermost_site,
+        keep: int = MAX_KEPT,
     ) -> None:
         self.tracker = tracker
         self.inject = inject
+        #: The first ``keep`` races in full; ``groups`` counts all of them.
         self.races: list[Race] = []
+        self.groups: dict[tuple[Site, Site], RaceGroup] = {}
+        #: Every race recorded (``races`` stops at ``keep``).
+        self.total = 0
+        self._site = site
+        self._keep = keep
         self._globs = [_normalise_glob(g) for g in ignore if g.strip()]
         self._ignored: dict[str, bool] = {}
         self._paths: dict[str, _PathState] = {}
-        #: (access seq, strand, rule) already reported: a pair that was only recorded (a
-        #: check, shared writers) may still fail later under another rule.
-        self._pairs: set[tuple[int, int, str]] = set()
         #: Open handles: id -> the name they were opened on (a close names the handle).
         self._handles: dict[int, str] = {}
         #: (strand, name) -> check-then-act races that strand's later re-check may retract.
         self._checks: dict[tuple[int, str], list[Race]] = {}
         self._seq = 0
+        #: (strand, name) whose last operation there was failed by injection: the next
+        #: attempt is not failed again (see ``_conflicts``).
+        self._retrying: set[tuple[int, str]] = set()
         self._mutex = _thread.RLock()
         self.operations = 0
+        tracker.listeners.append(self._weakened)
+        #: How many weakenings happened; an operation during which one happened is
+        #: re-judged in ``after`` (its ``before`` may have used the strong clock).
+        self._weakenings = 0
+        self._local = threading.local()
 
     # -- queries for the plugin ------------------------------------------------------------
 
     @property
     def raced(self) -> bool:
         """Whether any race happened (what ``--ocirace-strict`` fails on)."""
-        return bool(self.races)
+        return self.total > 0
 
     @property
     def unhandled(self) -> list[Race]:
+        """The kept races whose injected error escaped (see ``groups`` for counts)."""
         return [r for r in self.races if r.handled is False]
+
+    def group_of(self, race: Race) -> RaceGroup:
+        key = self._group_key(race)
+        group = self.groups.get(key)
+        return group if group is not None else self.groups[_OVERFLOW]
+
+    def _group_key(self, race: Race) -> tuple[Site, Site]:
+        first, second = self._site(race.first.frames), self._site(race.second.frames)
+        return (first, second) if _site_order(first) <= _site_order(second) else (second, first)
 
     def note_escaped(self, exc: BaseException) -> bool:
         """Mark the races whose injected error is ``exc`` (or in its chain) as unhandled."""
@@ -359,10 +471,14 @@ class RaceModel:
             if id(current) in seen:
                 continue
             seen.add(id(current))
-            for race in self.races:
-                if race.error is current:
-                    race.handled = False
-                    found = True
+            race = getattr(current, _RACE_ATTRIBUTE, None)
+            if isinstance(race, Race) and race.error is current and race.handled is not False:
+                race.handled = False
+                found = True
+                group = self.group_of(race)
+                group.unhandled += 1
+                if group.sample.handled is not False:
+                    group.sample = race
             for linked in (current.__cause__, current.__context__):
                 if linked is not None:
                     todo.append(linked)
@@ -383,6 +499,7 @@ class RaceModel:
 
     def before(self, op: FsOp) -> Answer:
         with self._mutex:
+            self._local.weakenings = self._weakenings
             self.operations += 1
             strand = self.tracker.current()
             answer = Answer.PROCEED
@@ -410,6 +527,8 @@ class RaceModel:
             strand = self.tracker.current()
             frames: tuple[Frame, ...] | None = None
             for key, _display, role in _roles(op):
+                if self._retrying:
+                    self._retrying.discard((strand.tid, key))  # the retry went through
                 if role is Role.CHECK or (self._globs and self.is_ignored(key)):
                     continue
                 if frames is None:
@@ -426,6 +545,8 @@ class RaceModel:
                     self._handles[op.handle] = key
                 else:
                     state.latest[(strand.tid, role, access.locks)] = access
+                if getattr(self._local, "weakenings", self._weakenings) != self._weakenings:
+                    self._judge_again(key, state, access)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -443,6 +564,68 @@ class RaceModel:
         access.end_locks = access.strand.lockset()
         state.latest[(access.strand.tid, Role.HANDLE, access.locks)] = access
 
+    def _weakened(self, weakening: Weakening) -> None:
+        """Re-check the waiter's operations since a wait that gave it too much order.
+
+        Each of them that was judged ordered after another strand's operation only
+        through the weakened edge is judged again with the guaranteed clock; a conflict
+        found so is recorded as a retroactive race (both operations already ran).
+        """
+        waiter = weakening.strand
+        with self._mutex:
+            self._weakenings += 1
+            for key, state in list(self._paths.items()):
+                accesses = sorted(state.candidates(), key=lambda a: a.seq)
+                for later in accesses:
+                    if later.strand is not waiter or later.epoch < weakening.since:
+                        continue
+                    guaranteed = weakening.clock_at(later.epoch)
+                    for earlier in accesses:
+                        if earlier.seq >= later.seq or earlier.strand is waiter:
+                            continue
+                        self._recheck(key, earlier, later, guaranteed)
+
+    def _judge_again(self, key: str, state: _PathState, later: _Access) -> None:
+        """A wait was weakened while ``later`` ran: judge it with its settled clock."""
+        for earlier in sorted(state.candidates(), key=lambda a: a.seq):
+            if earlier.seq < later.seq and earlier.strand is not later.strand:
+                self._recheck(key, earlier, later, later.clock, relied=False)
+
+    def _recheck(
+        self,
+        key: str,
+        earlier: _Access,
+        later: _Access,
+        guaranteed: dict[int, int],
+        *,
+        relied: bool = True,
+    ) -> None:
+        end = earlier.end_epoch if earlier.role is Role.HANDLE else earlier.epoch
+        tid = earlier.strand.tid
+        if end is None or (relied and later.clock.get(tid, 0) < end):
+            return  # not relied on: judged when ``later`` ran
+        if guaranteed.get(tid, 0) >= end or earlier.protecting_locks() & later.locks:
+            return
+        verdict = _verdict(earlier, later.role, later.op)
+        if verdict is None:
+            return
+        rule, code = verdict
+        if not earlier.first_report(later.strand.tid, rule):
+            return
+        display = next((d for k, d, _r in _roles(later.op) if k == key), later.op.display)
+        self._record(
+            rule,
+            key,
+            display,
+            earlier,
+            later.op,
+            later.role,
+            later.strand,
+            code,
+            later.frames,
+            retroactive=True,
+        )
+
     def _unordered(self, access: _Access, strand: LogicalThread) -> bool:
         if access.strand is strand or access.ordered_before(strand):
             return False
@@ -457,7 +640,9 @@ class RaceModel:
         role: Role,
         strand: LogicalThread,
     ) -> None:
-        failure: tuple[_Access, Race] | None = None
+        failure: Race | None = None
+        conflicting: list[_Access] = []
+        retry = (strand.tid, key) in self._retrying
         for earlier in sorted(state.candidates(), key=lambda a: a.seq):
             if not self._unordered(earlier, strand):
                 continue
@@ -465,23 +650,33 @@ class RaceModel:
             if verdict is None:
                 continue
             rule, code = verdict
-            pair = (earlier.seq, strand.tid, rule)
-            if pair in self._pairs:
+            if code is not None:
+                conflicting.append(earlier)
+            if not earlier.first_report(strand.tid, rule):
                 continue
-            self._pairs.add(pair)
             race = self._record(rule, key, display, earlier, op, role, strand, code)
-            if code is not None and self.inject and failure is None:
-                failure = (earlier, race)
+            if code is not None and self.inject and failure is None and not retry:
+                failure = race
         if failure is None:
             return
-        earlier, race = failure
+        race = failure
         error = _injected_error(race.winerror or ERROR_ACCESS_DENIED, op)
         race.injected = True
         race.handled = True
         race.error = error
-        # The loser has now observed the winner's operation: later retries are ordered
-        # after it, which is what makes a retry (or an "is it there already?" check) pass.
-        self.tracker.acquire_clock(earlier.clock)
+        setattr(error, _RACE_ATTRIBUTE, race)  # found again by note_escaped, if it escapes
+        self.group_of(race).injected += 1
+        # Bounded as on Windows, where a replace fails only while another rename onto the
+        # target is in flight: the loser has now observed every conflicting operation that
+        # completed (a handle still open has not), and its next attempt on this name is not
+        # failed again. So a bounded retry (pip, conda, zarr: sleep, try again) passes, as
+        # does an "is it there already?" check; code that never retries fails every run.
+        for earlier in conflicting:
+            if earlier.role is not Role.HANDLE:
+                self.tracker.acquire_clock(earlier.clock)
+            elif earlier.end_epoch is not None:
+                self.tracker.acquire_clock({**earlier.clock, earlier.strand.tid: earlier.end_epoch})
+        self._retrying.add((strand.tid, key))
         raise error
 
     def _check_then_act(
@@ -510,9 +705,7 @@ class RaceModel:
             self._retract_checks(strand, key)
             return False
         earlier = min(racing, key=lambda a: a.seq)
-        pair = (earlier.seq, strand.tid, "check-then-act")
-        if pair not in self._pairs:
-            self._pairs.add(pair)
+        if earlier.first_report(strand.tid, "check-then-act"):
             race = self._record(
                 "check-then-act", key, display, earlier, op, Role.CHECK, strand, None
             )
@@ -532,6 +725,16 @@ class RaceModel:
         if pending:
             retracted = {id(race) for race in pending}
             self.races = [race for race in self.races if id(race) not in retracted]
+            for race in pending:
+                self.total -= 1
+                group = self.group_of(race)
+                group.remove(race)
+                if group.count <= 0:
+                    self.groups = {k: g for k, g in self.groups.items() if g is not group}
+                elif group.sample is race:
+                    kept = [r for r in self.races if self.group_of(r) is group]
+                    if kept:
+                        group.sample = kept[0]
 
     def _record(
         self,
@@ -543,6 +746,9 @@ class RaceModel:
         role: Role,
         strand: LogicalThread,
         code: int | None,
+        frames: tuple[Frame, ...] | None = None,
+        *,
+        retroactive: bool = False,
     ) -> Race:
         second = OpInfo(
             kind=op.kind.value,
@@ -550,7 +756,7 @@ class RaceModel:
             path=op.display,
             path2=op.display2,
             thread=strand.name,
-            frames=_capture(),
+            frames=_capture() if frames is None else frames,
             digest=op.content_digest,
             access=tuple(sorted(op.access)),
         )
@@ -571,9 +777,25 @@ class RaceModel:
             explanation=_EXPLAIN[rule],
             identical=identical,
             lost_update=lost,
+            retroactive=retroactive,
         )
-        self.races.append(race)
+        self._count(race)
         return race
+
+    def _count(self, race: Race) -> None:
+        """Count ``race`` in its group; keep the record itself only up to ``keep``."""
+        self.total += 1
+        if len(self.races) < self._keep:
+            self.races.append(race)
+        key = self._group_key(race)
+        group = self.groups.get(key)
+        if group is None:
+            if len(self.groups) >= MAX_GROUPS:
+                key = _OVERFLOW
+                group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = RaceGroup(key, race)
+        group.add(race)
 
 
 # -- declared orderings ---------------------------------------------------------------------

@@ -219,6 +219,11 @@ class Instrumentation:
         self._saved.append((owner, name, vars(owner).get(name, _MISSING)))
         setattr(owner, name, value)
 
+    @classmethod
+    def current(cls) -> Instrumentation | None:
+        """The instrumentation installed now, if any (the plugin's last-resort cleanup)."""
+        return cls._installed
+
     def install(self) -> Instrumentation:
         if Instrumentation._installed is not None:
             raise RuntimeError(
@@ -284,6 +289,7 @@ class Instrumentation:
             if not thread.is_alive():
                 strand = tr.strand_of(thread)
                 if strand is not None:
+                    strand.settle()  # finished: no other thread touches its clock now
                     tr.acquire_clock(strand.clock)
 
         self._patch(th.Thread, "start", functools.wraps(start)(thread_start))
@@ -296,17 +302,21 @@ class Instrumentation:
             # after it, so a later set() of an already-set event must not make the waiter
             # "after" more of the setter's past (that would depend on when the waiter woke).
             # Checked and set under the event's own condition, as Event.set does.
+            # A set of an already-set event may still have been the first in another
+            # schedule: the tracker then weakens what waiters were given (Weakening).
             with _QUIET, event._cond:  # type: ignore[attr-defined]
-                if not event._flag:  # type: ignore[attr-defined]
-                    tr.release(event)
+                turns_on = not event._flag  # type: ignore[attr-defined]
+                weakened = tr.event_set(event, turns_on=turns_on)
+                if turns_on:
                     event._flag = True  # type: ignore[attr-defined]
                     event._cond.notify_all()  # type: ignore[attr-defined]
+            tr.report(weakened)
 
         def event_wait(event: threading.Event, timeout: float | None = None) -> bool:
             with _QUIET:
                 flag = ev_wait(event, timeout)
             if flag:
-                tr.acquire(event)
+                tr.event_waited(event)
             return flag
 
         self._patch(th.Event, "set", functools.wraps(ev_set)(event_set))

@@ -254,6 +254,9 @@ print(json.dumps([
 """
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("ruff") is None, reason="the scorer runs ruff (dev extra)"
+)
 def test_score_end_to_end_with_a_checker_whose_json_grew(
     tmp_path: Path, site_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

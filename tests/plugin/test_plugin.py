@@ -409,3 +409,37 @@ def test_capfd_is_one_clear_error_and_capsys_works(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*capfd cannot work in a simulated test*use capsys*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_logged_tracebacks_leave_out_the_simulations_frames(pytester: pytest.Pytester) -> None:
+    # logger.exception inside a simulated test: the captured log shows the user's call and
+    # the Windows error, not run_locked, pyfakefs' fake_os and the filesystem layer.
+    pytester.makepyfile(
+        """
+import logging
+import os
+import pytest
+
+@pytest.mark.ocirace
+def test_logged():
+    try:
+        os.replace("missing", "target")
+    except OSError:
+        logging.getLogger("app").exception("publish failed")
+    assert False, "show the log"
+
+def test_plain_logging_is_untouched(caplog):
+    try:
+        raise ValueError("x")
+    except ValueError:
+        logging.getLogger("app").exception("plain")
+    assert "raise ValueError" in caplog.text
+"""
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(failed=1, passed=1)
+    log = result.stdout.str().split("Captured log call", 1)[1].split("short test summary")[0]
+    assert 'os.replace("missing", "target")' in log
+    assert "[WinError 2]" in log
+    assert "pyfakefs" not in log
+    assert "pytest_ocirace" not in log

@@ -258,7 +258,9 @@ def test_unknown_marker_option_lists_ignore_as_known(pytester: pytest.Pytester) 
     )
     result = _run(pytester)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*unknown ocirace option 'ignored'; known options: *, ignore"])
+    result.stdout.fnmatch_lines(
+        ["*unknown ocirace option 'ignored'; known options: *, ignore, expect_races"]
+    )
 
 
 def test_declared_ordering_api(pytester: pytest.Pytester) -> None:
@@ -393,11 +395,21 @@ def test_json_report_is_valid_and_complete(pytester: pytest.Pytester) -> None:
         "test_racy.py::test_racy",
         "test_retry.py::test_retrying",
     ]
-    racy = [r for r in document["races"] if r["test"] == "test_racy.py::test_racy"]
-    assert [(r["rule"], r["winerror"], r["handled"], r["identical"]) for r in racy] == [
-        ("concurrent-publish", 5, False, True)
+    racy = [g for g in document["groups"] if g["test"] == "test_racy.py::test_racy"]
+    assert [(g["rules"], g["count"], g["injected"], g["unhandled"]) for g in racy] == [
+        (["concurrent-publish"], 1, 1, 1)
     ]
-    frames = racy[0]["second"]["frames"]
+    sample = racy[0]["sample"]
+    assert (sample["rule"], sample["winerror"], sample["handled"], sample["identical"]) == (
+        "concurrent-publish",
+        5,
+        False,
+        True,
+    )
+    # Both racing operations are at one line: one group, its site named once per side.
+    site = {"file": str(pytester.path / "test_racy.py"), "line": 8, "function": "publish"}
+    assert racy[0]["sites"] == [site, site]
+    frames = sample["second"]["frames"]
     assert [(f["file"], f["function"]) for f in frames] == [
         (str(pytester.path / "test_racy.py"), "publish")
     ]
@@ -572,9 +584,9 @@ def test_xdist_aggregates_summary_and_json_on_the_controller(pytester: pytest.Py
             "*= ocirace =*",
             "3 test(s) ran with race detection",
             "3 race(s) in 3 test(s); 2 not handled, 0 lost update(s)",
-            "  test_a.py::test_racy: 1 race(s) (concurrent-publish)",
-            "  test_b.py::test_racy_too: 1 race(s) (concurrent-publish)",
-            "  test_c.py::test_retrying: 1 race(s) (concurrent-publish)",
+            "  test_a.py::test_racy: 1 race(s) in 1 group(s) (concurrent-publish)",
+            "  test_b.py::test_racy_too: 1 race(s) in 1 group(s) (concurrent-publish)",
+            "  test_c.py::test_retrying: 1 race(s) in 1 group(s) (concurrent-publish)",
         ]
     )
     assert result.stdout.str().count("= ocirace =") == 1  # the controller's, not the workers'
@@ -610,3 +622,337 @@ def test_duplicates_from_a_pool():
         result = _run(pytester, "--ocirace", "--ocirace-strict")
         result.assert_outcomes(passed=1)
         result.stdout.fnmatch_lines(["no races found"])
+
+
+def test_an_event_set_by_two_threads_fails_whichever_set_ran_first(
+    pytester: pytest.Pytester,
+) -> None:
+    # The third thread's set() can release the waiter before the first thread published:
+    # on Windows the two publishes can overlap. Whichever set runs first in a run (the
+    # sleeps vary it), the test fails; when the first thread's set won, the model finds
+    # the race after the fact, from the later set().
+    pytester.makepyfile(
+        PUBLISH
+        + """
+import time
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05] * 2)
+def test_two_setters(delay):
+    event = threading.Event()
+
+    def first():
+        publish("a.tmp", "blob")
+        event.set()
+
+    def waiter():
+        event.wait()
+        publish("b.tmp", "blob")
+
+    def late_setter():
+        time.sleep(delay)
+        event.set()
+
+    in_threads((first,), (waiter,), (late_setter,))
+
+def test_one_setter_orders():
+    event = threading.Event()
+
+    def first():
+        publish("a.tmp", "blob")
+        event.set()
+
+    def waiter():
+        event.wait()
+        publish("b.tmp", "blob")
+
+    in_threads((first,), (waiter,))
+"""
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(passed=1, failed=6)
+
+
+ISOLATION_CONFTEST = """
+import threading
+import pytest
+
+ORIGINAL = (threading.Event.set, threading.Thread.start, threading.Condition.wait)
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ocirace_setup(simulation, item):
+    if item.name == "test_setup_hook":
+        raise RuntimeError("a setup hook fails on purpose")
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ocirace_teardown(simulation, item):
+    if item.name == "test_teardown_hook":
+        raise RuntimeError("a teardown hook fails on purpose")
+
+@pytest.fixture
+def bad_setup(winfs):
+    raise RuntimeError("a fixture fails in setup on purpose")
+
+@pytest.fixture
+def bad_teardown(winfs):
+    yield
+    raise RuntimeError("a fixture fails in teardown on purpose")
+
+@pytest.fixture
+def check_restored():
+    assert (threading.Event.set, threading.Thread.start, threading.Condition.wait) == ORIGINAL
+"""
+
+ISOLATION_TESTS = """
+import os
+import threading
+import pytest
+
+def publish(tmp, target):
+    with open(tmp, "wb") as handle:
+        handle.write(b"x")
+    os.replace(tmp, target)
+
+@pytest.mark.ocirace
+def test_{kind}():
+    publish("a", "blob")
+
+def test_plain_after_{kind}(check_restored):
+    pass
+
+@pytest.mark.ocirace
+def test_simulated_after_{kind}():
+    thread = threading.Thread(target=publish, args=("a", "blob"))
+    thread.start()
+    thread.join()
+    publish("b", "blob")  # ordered by the join: no race
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "fixture"),
+    [
+        ("setup_hook", ""),
+        ("teardown_hook", ""),
+        ("fixture_setup", "bad_setup"),
+        ("fixture_teardown", "bad_teardown"),
+    ],
+)
+def test_a_failing_setup_or_teardown_never_affects_the_next_tests(
+    pytester: pytest.Pytester, kind: str, fixture: str
+) -> None:
+    pytester.makeconftest(ISOLATION_CONFTEST)
+    tests = ISOLATION_TESTS.format(kind=kind)
+    if fixture:
+        tests = tests.replace(f"def test_{kind}():", f"def test_{kind}({fixture}):", 1)
+    pytester.makepyfile(tests)
+    result = _run(pytester, "-W", "error::pytest.PytestWarning")
+    # The broken test errors with its own failure; the two after it pass: the plain one
+    # sees threading as it was, the simulated one gets a fresh race model.
+    # (A teardown error leaves the test's own call passed, as pytest always reports it.)
+    result.assert_outcomes(passed=3 if "teardown" in kind else 2, errors=1)
+    assert "already installed" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*fails*on purpose*"])
+
+
+TO_THREAD_WRITERS = """
+import asyncio
+import os
+import time
+import pytest
+
+RUNS = range(20)
+
+def write(target, index, tries):
+    # zarr 3's fix (PR #4358): each write an asyncio.to_thread work item, retrying
+    # winerror 5/32 a bounded number of times.
+    temp = f"{target}.{index}.tmp"
+    with open(temp, "wb") as handle:
+        handle.write(b"chunk")
+    for attempt in range(tries):
+        try:
+            os.replace(temp, target)
+            return attempt
+        except PermissionError as exc:
+            if exc.winerror not in (5, 32) or attempt == tries - 1:
+                raise
+            time.sleep(0.001 * (attempt + 1))
+
+async def write_all(tries):
+    jobs = [asyncio.to_thread(write, "c0", i, tries) for i in range(24)]
+    return await asyncio.gather(*jobs)
+
+@pytest.mark.parametrize("run", RUNS)
+def test_bounded_retry_passes(run):
+    attempts = asyncio.run(write_all(10))
+    assert max(attempts) <= 1  # one failure at most, then the retry goes through
+
+@pytest.mark.parametrize("run", RUNS)
+def test_no_retry_fails(run):
+    asyncio.run(write_all(1))
+"""
+
+
+def test_injected_failures_are_bounded_so_a_bounded_retry_passes(
+    pytester: pytest.Pytester,
+) -> None:
+    # Every run, real threads: 24 work items replacing one target with a bounded retry all
+    # pass, and the same code without the retry fails in every run.
+    pytester.makepyfile(test_to_thread=TO_THREAD_WRITERS)
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(passed=20, failed=20)
+    failed = [line for line in result.outlines if line.startswith("FAILED")]
+    assert len(failed) == 20
+    assert all("test_no_retry_fails" in line for line in failed)
+
+
+EXPECTING = (
+    RETRYING
+    + """
+@pytest.mark.ocirace(expect_races=True)
+def test_races_on_purpose():
+    in_threads((publish_with_retry, "a.tmp", "blob"), (publish_with_retry, "b.tmp", "blob"))
+
+@pytest.mark.ocirace(expect_races=["concurrent-publish"])
+def test_expects_a_race_that_does_not_happen():
+    publish("a.tmp", "blob")
+    publish("b.tmp", "blob")
+
+@pytest.mark.ocirace(expect_races=["shared-writers"])
+def test_expects_another_rule():
+    in_threads((publish_with_retry, "a.tmp", "blob"), (publish_with_retry, "b.tmp", "blob"))
+"""
+)
+
+
+def test_expected_races_are_quiet_and_a_missing_one_fails_like_strict_xfail(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_expect=EXPECTING)
+    result = _run(pytester, "--ocirace-strict", "-k", "not test_retrying")
+    # Strict mode fails handled races, but not expected ones; an expectation that does
+    # not come true fails the test, as a strict xfail that passed does.
+    result.assert_outcomes(passed=1, failed=2, deselected=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_expects_a_race_that_does_not_happen _*",
+            "pytest-ocirace: [[]expected races did not happen[]] no concurrent-publish race*",
+            "*_ test_expects_another_rule _*",
+            "pytest-ocirace: [[]expected races did not happen[]] no shared-writers race*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= ocirace =*",
+            "3 test(s) ran with race detection",
+            "1 race(s) in 1 test(s); 0 not handled, 0 lost update(s); "
+            "1 expected race(s) not counted",
+            "  test_expect.py::test_expects_another_rule: 1 race(s) in 1 group(s) "
+            "(concurrent-publish)",
+            "  test_expect.py::test_races_on_purpose: 1 expected race(s) in 1 group(s) "
+            "(concurrent-publish)",
+        ]
+    )
+
+
+def test_expect_races_with_a_bad_value_is_a_one_line_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        "import pytest\n\n@pytest.mark.ocirace(expect_races=['typo'])\ndef test_one():\n    pass\n"
+    )
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*expect_races=...) takes True or rule names (*), got [[]'typo'[]]; write e.g.*"]
+    )
+    assert "During handling" not in result.stdout.str()
+
+
+_SITE = """
+def site_{n}(index):
+    temp = f"blob{n}.{{index}}.tmp"
+    with open(temp, "wb") as handle:
+        handle.write(b"x")
+    try:
+        os.replace(temp, "blob{n}")
+    except PermissionError:
+        os.remove(temp)  # handled: the test passes, its races are reported
+"""
+
+# Eight publishing functions, each its own code site (its os.replace line).
+FLOOD = (
+    "import os\nfrom concurrent.futures import ThreadPoolExecutor\n"
+    + "".join(_SITE.format(n=n) for n in range(8))
+    + """
+def test_flood():
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for n in range(8):
+            list(pool.map(globals()[f"site_{n}"], range(ITEMS)))
+"""
+)
+
+
+def _output_sizes(pytester: pytest.Pytester, items: int) -> tuple[int, int, int]:
+    pytester.makepyfile(test_flood=f"ITEMS = {items}\n" + FLOOD)
+    pytester.makeini("[pytest]\nocirace_report_max_groups = 3\n")
+    result = _run(
+        pytester, "--ocirace", "-rP", "--ocirace-report=races.json", "--junitxml=junit.xml"
+    )
+    result.assert_outcomes(passed=1)
+    document = json.loads((pytester.path / "races.json").read_text(encoding="utf-8"))
+    jsonschema.validate(document, report.JSON_SCHEMA)
+    assert document["summary"]["groups"] == 8
+    assert document["summary"]["races"] == 8 * (items - 1)
+    assert sum(g["sample"] is not None for g in document["groups"]) == 3
+    result.stdout.fnmatch_lines(["5 more group(s) with * race(s) not shown *"])
+    return (
+        len(result.stdout.str()),
+        (pytester.path / "races.json").stat().st_size,
+        (pytester.path / "junit.xml").stat().st_size,
+    )
+
+
+def test_a_flood_of_races_costs_bounded_output(pytester: pytest.Pytester) -> None:
+    # 8 pairs of code sites; 8 * 99 races report the same as 8 * 9: three groups in full,
+    # the rest as counts, in the section, the summary, the JSON and the junit XML.
+    few = _output_sizes(pytester, 10)
+    many = _output_sizes(pytester, 100)  # pyfakefs' cost per operation bounds this
+    for small, large in zip(few, many, strict=True):
+        assert large < small + 200, (few, many)  # only the digits of the counts grow
+    assert max(many) < 40_000
+
+
+def test_a_swallowed_injected_error_is_named_where_it_was_swallowed(
+    pytester: pytest.Pytester,
+) -> None:
+    # A cache's set() swallows the injected WinError and returns False; the test fails
+    # later, reading what was never written. "0 not handled" would hide the cause.
+    pytester.makepyfile(
+        test_cache=PUBLISH
+        + """
+def cache_set(tmp, target):
+    try:
+        publish(tmp, target)
+        return True
+    except OSError:
+        return False
+
+def test_cache():
+    results = []
+    in_threads(
+        (lambda: results.append(cache_set("a.tmp", "entry")),),
+        (lambda: results.append(cache_set("b.tmp", "entry")),),
+    )
+    assert results == [True, True]
+"""
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(failed=1)
+    path = pytester.path / "test_cache.py"
+    result.stdout.fnmatch_lines(
+        [
+            f"pytest-ocirace: the injected WinError 5 was swallowed at {path}:*in cache_set; "
+            f"the test failed later at {path}:*in test_cache",
+            "*= ocirace =*",
+            "*0 not handled*",
+            f"  test_cache.py::test_cache: the injected WinError 5 was swallowed at {path}:*",
+        ]
+    )
