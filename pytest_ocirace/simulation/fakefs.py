@@ -25,6 +25,7 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 from pyfakefs.fake_filesystem_unittest import PATH_MODULE, Patcher
 from pyfakefs.fake_path import FakePathModule
 
+from pytest_ocirace.simulation import realtree
 from pytest_ocirace.simulation.locking import LOCK
 
 if TYPE_CHECKING:
@@ -145,6 +146,31 @@ class SimulatedFakeFilesystem(FakeFilesystem):
     def close_open_file(self, file_des: int) -> None:
         with LOCK:
             self._sim._closed(file_des)
+
+    def add_real_file(
+        self, source_path: Any, read_only: bool = True, target_path: Any = None
+    ) -> FakeFile:
+        # The real tree may already show it (realtree.py): no FileExistsError for that.
+        with LOCK:
+            twin = realtree.mapped_twin(self, source_path, target_path, read_only)
+            if twin is not None:
+                return cast(FakeFile, twin)
+            return FakeFilesystem.add_real_file(self, source_path, read_only, target_path)
+
+    def add_real_directory(
+        self,
+        source_path: Any,
+        read_only: bool = True,
+        lazy_read: bool = True,
+        target_path: Any = None,
+    ) -> FakeDirectory:
+        with LOCK:
+            twin = realtree.mapped_twin(self, source_path, target_path, read_only)
+            if twin is not None:
+                return cast(FakeDirectory, twin)
+            return FakeFilesystem.add_real_directory(
+                self, source_path, read_only, lazy_read, target_path
+            )
 
     def has_open_file(self, file_object: FakeFile) -> bool:
         # The layer has already decided (with share modes) before pyfakefs mutates anything;
