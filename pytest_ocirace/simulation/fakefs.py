@@ -15,6 +15,7 @@ running yet, it starts one whose filesystem is built for Windows from the start.
 
 from __future__ import annotations
 
+import importlib
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -25,7 +26,6 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 from pyfakefs.fake_filesystem_unittest import PATH_MODULE, Patcher
 from pyfakefs.fake_path import FakePathModule
 
-from pytest_ocirace.simulation import realtree
 from pytest_ocirace.simulation.locking import LOCK
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class SimulatedFakeFilesystem(FakeFilesystem):
     ) -> FakeFile:
         # The real tree may already show it (realtree.py): no FileExistsError for that.
         with LOCK:
-            twin = realtree.mapped_twin(self, source_path, target_path, read_only)
+            twin = _realtree().mapped_twin(self, source_path, target_path, read_only)
             if twin is not None:
                 return cast(FakeFile, twin)
             return FakeFilesystem.add_real_file(self, source_path, read_only, target_path)
@@ -165,7 +165,7 @@ class SimulatedFakeFilesystem(FakeFilesystem):
         target_path: Any = None,
     ) -> FakeDirectory:
         with LOCK:
-            twin = realtree.mapped_twin(self, source_path, target_path, read_only)
+            twin = _realtree().mapped_twin(self, source_path, target_path, read_only)
             if twin is not None:
                 return cast(FakeDirectory, twin)
             return FakeFilesystem.add_real_directory(
@@ -180,6 +180,11 @@ class SimulatedFakeFilesystem(FakeFilesystem):
             if sim._depth:
                 return False
             return sim.handles.blocking_delete(file_object) is not None
+
+
+def _realtree() -> Any:
+    # The copy simulate() mapped with (sys.modules), also after pytester dropped modules.
+    return importlib.import_module("pytest_ocirace.simulation.realtree")
 
 
 for _name in (

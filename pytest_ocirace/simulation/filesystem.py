@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno as _errno
 import hashlib
+import importlib
 import ntpath
 import os
 import stat as _stat
@@ -757,7 +758,10 @@ def simulate(
     the ``real_tree`` option says; the plugin passes the test's own.
     """
     # Before the patcher starts: pyfakefs drops modules first imported while it runs.
-    from pytest_ocirace.simulation import boundaries, realtree
+    # Through sys.modules, not the package attribute: after pytester's in-process runs
+    # drop modules, the attribute is a stale copy that would guard stale sqlite3/mmap.
+    boundaries = importlib.import_module("pytest_ocirace.simulation.boundaries")
+    realtree = importlib.import_module("pytest_ocirace.simulation.realtree")
 
     options = options or SimulationOptions()
     patcher = start_patcher()
