@@ -61,6 +61,28 @@ OPT_OUT = "@pytest.mark.ocirace(enabled=False)"
 _REAL = types.SimpleNamespace(os=os)
 
 
+def _never(*args: object) -> bool:
+    return False
+
+
+class _Current:
+    """What the guards ask: the one simulation in force (pyfakefs runs one at a time)."""
+
+    def __init__(self) -> None:
+        self.is_active: Callable[[], bool] = _never
+        self.owns_fd: Callable[[int], bool] = _never
+
+    def is_active_now(self) -> bool:
+        return self.is_active()
+
+    def owns_fd_now(self, fd: int) -> bool:
+        return self.owns_fd(fd)
+
+
+_CURRENT = _Current()
+_PLAN: list[tuple[object, str, object]] = []
+
+
 class OutsideSimulationError(SimulationError):
     """The test reached something the simulated filesystem cannot hold (a process, C I/O)."""
 
@@ -113,19 +135,33 @@ class Boundaries:
         self._is_active = is_active
         self._owns_fd = owns_fd
         self._patches = ClassPatches()
+        self._plan: list[tuple[object, str, object]] = []
 
     def install(self) -> None:
+        _CURRENT.is_active = self._is_active
+        _CURRENT.owns_fd = self._owns_fd
         try:
-            self._install_processes()
-            self._install_sqlite()
-            self._install_dbm()
-            self._install_mmap()
+            # The guards are the same for every simulation (they ask _CURRENT): built once
+            # per process, since making the guard classes costs more than the rest of setup.
+            if not _PLAN:
+                self._build_processes()
+                self._build_sqlite()
+                self._build_dbm()
+                self._build_mmap()
+                _PLAN.extend(self._plan)
+            self._patches.set_all(_PLAN)
+            self._install_dbm_class()
         except BaseException:
             self.uninstall()
             raise
 
     def uninstall(self) -> None:
         self._patches.undo()
+        _CURRENT.is_active = _never
+        _CURRENT.owns_fd = _never
+
+    def _set(self, owner: object, name: str, value: object) -> None:
+        self._plan.append((owner, name, value))
 
     # -- processes ------------------------------------------------------------------------
 
@@ -141,7 +177,7 @@ class Boundaries:
         original = getattr(owners[0], name, None)
         if not isinstance(original, type):
             return
-        is_active = self._is_active
+        is_active = _CURRENT.is_active_now
 
         def __new__(klass: type, *args: Any, **kwargs: Any) -> Any:
             if is_active():
@@ -164,13 +200,13 @@ class Boundaries:
         # Every owner, present or not: ``concurrent.futures`` imports ProcessPoolExecutor
         # lazily and caches it in its own namespace, which must not keep a guard.
         for owner in owners:
-            self._patches.set(owner, name, guarded)
+            self._set(owner, name, guarded)
 
     def _refuse_call(self, owner: object, name: str, what: str) -> None:
         original = getattr(owner, name, None)
         if original is None:
             return
-        is_active = self._is_active
+        is_active = _CURRENT.is_active_now
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if is_active():
@@ -179,9 +215,9 @@ class Boundaries:
 
         guarded.__name__ = getattr(original, "__name__", name)
         guarded.__wrapped__ = original  # type: ignore[attr-defined]
-        self._patches.set(owner, name, guarded)
+        self._set(owner, name, guarded)
 
-    def _install_processes(self) -> None:
+    def _build_processes(self) -> None:
         self._guard_class(
             (subprocess,), "Popen", "subprocess.Popen (subprocess.run, check_output...)"
         )
@@ -192,7 +228,7 @@ class Boundaries:
         )
         # multiprocessing.Pool() imports the name from multiprocessing.pool when called.
         self._guard_class((multiprocessing.pool,), "Pool", "multiprocessing.Pool")
-        is_active = self._is_active
+        is_active = _CURRENT.is_active_now
         start = multiprocessing.process.BaseProcess.start
 
         def start_process(process: multiprocessing.process.BaseProcess) -> None:
@@ -203,7 +239,7 @@ class Boundaries:
                 raise _process_error(f"multiprocessing.Process.start() (start method {method!r})")
             start(process)
 
-        self._patches.set(multiprocessing.process.BaseProcess, "start", start_process)
+        self._set(multiprocessing.process.BaseProcess, "start", start_process)
         self._refuse_call(
             multiprocessing.managers.BaseManager, "start", "multiprocessing's Manager().start()"
         )
@@ -227,9 +263,9 @@ class Boundaries:
 
     # -- C libraries ------------------------------------------------------------------------
 
-    def _install_sqlite(self) -> None:
+    def _build_sqlite(self) -> None:
         original = sqlite3.connect
-        is_active = self._is_active
+        is_active = _CURRENT.is_active_now
 
         def connect(database: Any, *args: Any, **kwargs: Any) -> Any:
             if is_active() and not _sqlite_in_memory(database, args, kwargs):
@@ -243,26 +279,15 @@ class Boundaries:
         connect.__wrapped__ = original  # type: ignore[attr-defined]
         for module in (sqlite3, sys.modules.get("sqlite3.dbapi2")):
             if module is not None and getattr(module, "connect", None) is original:
-                self._patches.set(module, "connect", connect)
+                self._set(module, "connect", connect)
 
-    def _install_dbm(self) -> None:
+    def _build_dbm(self) -> None:
         # As on Windows, where CPython has neither gdbm nor ndbm: dbm.open uses dbm.dumb
         # for new files, and says "db type is dbm.gnu, but the module is not available"
         # for existing ones of another kind.
-        self._patches.set(dbm, "_defaultmod", dbm.dumb)
-        self._patches.set(dbm, "_modules", {"dbm.dumb": dbm.dumb})
-        # dbm.dumb keeps ``os``/``io`` as class attributes too, where pyfakefs does not
-        # look: give the class the fake modules pyfakefs put in the module's globals.
-        database = getattr(dbm.dumb, "_Database", None)
-        for name in ("_os", "_io"):
-            fake = vars(dbm.dumb).get(name)
-            if (
-                database is not None
-                and name in vars(database)
-                and type(fake).__module__.startswith("pyfakefs.")
-            ):
-                self._patches.set(database, name, fake)
-        is_active = self._is_active
+        self._set(dbm, "_defaultmod", dbm.dumb)
+        self._set(dbm, "_modules", {"dbm.dumb": dbm.dumb})
+        is_active = _CURRENT.is_active_now
         for name in ("dbm.gnu", "dbm.ndbm"):
             module = sys.modules.get(name)
             if module is None or not hasattr(module, "open"):
@@ -278,11 +303,24 @@ class Boundaries:
                     )
                 return __open(*args, **kw)
 
-            self._patches.set(module, "open", open_c)
+            self._set(module, "open", open_c)
 
-    def _install_mmap(self) -> None:
-        is_active = self._is_active
-        owns_fd = self._owns_fd
+    def _install_dbm_class(self) -> None:
+        # dbm.dumb keeps ``os``/``io`` as class attributes too, where pyfakefs does not
+        # look: give the class the fake modules pyfakefs put in the module's globals.
+        database = getattr(dbm.dumb, "_Database", None)
+        for name in ("_os", "_io"):
+            fake = vars(dbm.dumb).get(name)
+            if (
+                database is not None
+                and name in vars(database)
+                and type(fake).__module__.startswith("pyfakefs.")
+            ):
+                self._patches.set(database, name, fake)
+
+    def _build_mmap(self) -> None:
+        is_active = _CURRENT.is_active_now
+        owns_fd = _CURRENT.owns_fd_now
         real_mmap = mmap.mmap
 
         class GuardedMmap(real_mmap):  # type: ignore[misc,valid-type]
@@ -301,7 +339,7 @@ class Boundaries:
 
         GuardedMmap.__name__ = GuardedMmap.__qualname__ = "mmap"
         GuardedMmap.__module__ = "mmap"
-        self._patches.set(mmap, "mmap", GuardedMmap)
+        self._set(mmap, "mmap", GuardedMmap)
 
 
 def _sqlite_in_memory(database: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
