@@ -28,7 +28,13 @@ if TYPE_CHECKING:
     from pytest_ocirace.simulation.filesystem import WindowsFilesystem
     from pytest_ocirace.simulation.options import SimulationOptions
 
-__all__ = ["EXTRA_PLUGINS", "RACE_MARKER_OPTIONS", "OciraceHookSpecs", "WinFS"]
+__all__ = [
+    "EXTRA_PLUGINS",
+    "PLUGIN_MARKER_OPTIONS",
+    "RACE_MARKER_OPTIONS",
+    "OciraceHookSpecs",
+    "WinFS",
+]
 
 #: Plugin modules of pytest-ocirace registered with pytest before command-line parsing.
 EXTRA_PLUGINS: tuple[str, ...] = ("pytest_ocirace.races_plugin",)
@@ -36,6 +42,11 @@ EXTRA_PLUGINS: tuple[str, ...] = ("pytest_ocirace.races_plugin",)
 #: Marker keywords read by the race model (``races_plugin.MARKER_OPTIONS``), not by the
 #: simulation; kept here so that checking the marker needs no import of the race model.
 RACE_MARKER_OPTIONS: tuple[str, ...] = ("ignore", "expect_races")
+
+#: Marker keywords the plugin itself reads: ``enabled=False`` runs a test without the
+#: simulation even under ``--ocirace`` (the way out for tests that start processes or use
+#: C libraries' own file I/O, which the fake filesystem cannot hold).
+PLUGIN_MARKER_OPTIONS: tuple[str, ...] = ("enabled",)
 
 _MARKER_HELP = (
     "ocirace(**options): run this test inside the simulated Windows filesystem, with race "
@@ -175,7 +186,7 @@ def _test_options(item: pytest.Item) -> SimulationOptions:
         options = options.merged(
             marker.kwargs,
             source=f"{item.nodeid}: @pytest.mark.ocirace",
-            others=RACE_MARKER_OPTIONS,
+            others=(*PLUGIN_MARKER_OPTIONS, *RACE_MARKER_OPTIONS),
         )
     return options
 
@@ -330,13 +341,13 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         # Windows from the start (``fs`` builds a host-OS tree that would be rebuilt). An
         # ``fs`` requested in the same test joins the same pyfakefs patcher either way.
         try:
-            simulation = stack.enter_context(simulate(options))
+            simulation = stack.enter_context(simulate(options, real_trees=_real_trees(item)))
         except (SimulationError, PlatformError) as exc:
             pytest.fail(str(exc), pytrace=False)
         item.stash[_SIMULATION_KEY] = simulation
         stack.enter_context(_log_tracebacks_without_machinery())
-        if real_tmp_path is not None:
-            simulation.fs.create_dir(str(real_tmp_path))
+        if real_tmp_path is not None and not simulation.fs.isdir(str(real_tmp_path)):
+            simulation.fs.create_dir(str(real_tmp_path))  # else under a mapped real tree
         hooks = request.config.hook
         try:
             hooks.pytest_ocirace_setup(simulation=simulation, item=item)
@@ -348,6 +359,15 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
                 hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
             finally:
                 del item.stash[_SIMULATION_KEY]
+
+
+def _real_trees(item: pytest.Item) -> list[str]:
+    """The real directories a simulated test may read: its rootdir, its folder, sys.path."""
+    if _test_options(item).real_tree == "off":
+        return []
+    from pytest_ocirace.simulation.realtree import project_roots
+
+    return project_roots((item.config.rootpath, item.path.parent))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -364,5 +384,27 @@ def _ocirace_auto(request: pytest.FixtureRequest) -> None:
     """Start the simulation for tests that opted in through the flag, ini key or marker."""
     if "winfs" in request.fixturenames:
         return
-    if _enabled_globally(request.config) or request.node.get_closest_marker("ocirace"):
+    enabled = _marker_enabled(request.node)
+    if enabled is False:
+        return
+    if enabled or _enabled_globally(request.config):
         request.getfixturevalue("winfs")
+
+
+def _marker_enabled(item: pytest.Item) -> bool | None:
+    """What the closest ``ocirace`` marker says about running in the simulation.
+
+    ``False`` for ``enabled=False``, ``True`` for any other ``ocirace`` marker, ``None``
+    without one (the command line and ini decide).
+    """
+    markers = list(item.iter_markers("ocirace"))
+    for marker in markers:
+        if "enabled" in marker.kwargs:
+            value = marker.kwargs["enabled"]
+            if not isinstance(value, bool):
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.ocirace(enabled=...) takes True or False, "
+                    f"got {value!r}"
+                )
+            return value
+    return True if markers else None

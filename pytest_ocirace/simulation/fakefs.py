@@ -15,6 +15,7 @@ running yet, it starts one whose filesystem is built for Windows from the start.
 
 from __future__ import annotations
 
+import importlib
 import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -146,6 +147,31 @@ class SimulatedFakeFilesystem(FakeFilesystem):
         with LOCK:
             self._sim._closed(file_des)
 
+    def add_real_file(
+        self, source_path: Any, read_only: bool = True, target_path: Any = None
+    ) -> FakeFile:
+        # The real tree may already show it (realtree.py): no FileExistsError for that.
+        with LOCK:
+            twin = _realtree().mapped_twin(self, source_path, target_path, read_only)
+            if twin is not None:
+                return cast(FakeFile, twin)
+            return FakeFilesystem.add_real_file(self, source_path, read_only, target_path)
+
+    def add_real_directory(
+        self,
+        source_path: Any,
+        read_only: bool = True,
+        lazy_read: bool = True,
+        target_path: Any = None,
+    ) -> FakeDirectory:
+        with LOCK:
+            twin = _realtree().mapped_twin(self, source_path, target_path, read_only)
+            if twin is not None:
+                return cast(FakeDirectory, twin)
+            return FakeFilesystem.add_real_directory(
+                self, source_path, read_only, lazy_read, target_path
+            )
+
     def has_open_file(self, file_object: FakeFile) -> bool:
         # The layer has already decided (with share modes) before pyfakefs mutates anything;
         # pyfakefs' own "open means no delete" rule would veto O_TEMPORARY renames.
@@ -154,6 +180,11 @@ class SimulatedFakeFilesystem(FakeFilesystem):
             if sim._depth:
                 return False
             return sim.handles.blocking_delete(file_object) is not None
+
+
+def _realtree() -> Any:
+    # The copy simulate() mapped with (sys.modules), also after pytester dropped modules.
+    return importlib.import_module("pytest_ocirace.simulation.realtree")
 
 
 for _name in (

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import errno as _errno
 import hashlib
+import importlib
 import ntpath
 import os
 import stat as _stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -736,15 +737,39 @@ def _first_user_file(directory: FakeDirectory) -> str | None:
 
 
 @contextmanager
-def simulate(options: SimulationOptions | None = None) -> Iterator[WindowsFilesystem]:
-    """Run a block inside the simulation without pytest (scripts, the conformance run)."""
+def simulate(
+    options: SimulationOptions | None = None, *, real_trees: Sequence[str] = ()
+) -> Iterator[WindowsFilesystem]:
+    """Run a block inside the simulation without pytest (scripts, the conformance run).
+
+    ``real_trees``: real directories readable inside (``realtree.project_roots()``), as
+    the ``real_tree`` option says; the plugin passes the test's own.
+    """
+    # Before the patcher starts: pyfakefs drops modules first imported while it runs.
+    # Through sys.modules, not the package attribute: after pytester's in-process runs
+    # drop modules, the attribute is a stale copy that would guard stale sqlite3/mmap.
+    boundaries = importlib.import_module("pytest_ocirace.simulation.boundaries")
+    realtree = importlib.import_module("pytest_ocirace.simulation.realtree")
+
+    options = options or SimulationOptions()
     patcher = start_patcher()
     try:
         assert patcher.fs is not None
-        sim = WindowsFilesystem.attach(patcher.fs, options or SimulationOptions())
+        sim = WindowsFilesystem.attach(patcher.fs, options)
+        fs = sim.fs
+        guards = boundaries.Boundaries(
+            lambda: bool(patcher.is_patching),
+            lambda fd: 0 <= fd < len(fs.open_files) and bool(fs.open_files[fd]),
+        )
         try:
+            if real_trees and options.real_tree != "off":
+                realtree.map_trees(fs, real_trees, read_only=options.real_tree == "read-only")
+            guards.install()
             yield sim
         finally:
-            sim.detach()
+            try:
+                guards.uninstall()
+            finally:
+                sim.detach()
     finally:
         patcher.tearDown()

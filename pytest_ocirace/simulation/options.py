@@ -24,6 +24,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "delete_semantics": ("classic", "posix"),
     "reserved_names": ("error", "allow"),
     "directory_onto_file": ("deny", "replace"),
+    "real_tree": ("copy-on-write", "read-only", "off"),
 }
 
 #: One-line help for every option (used by the CLI, the ini file and the docs).
@@ -43,6 +44,9 @@ OPTION_HELP: dict[str, str] = {
     "delete_on_close_follows_rename": "an O_TEMPORARY file that is renamed is still "
     "deleted when its handle closes (unverified).",
     "workdir": "the fake working directory each simulated test starts in.",
+    "real_tree": "the test's real directories (rootdir, the test's folder, sys.path) "
+    "readable inside the simulation: copy-on-write (changes stay in memory), read-only "
+    "(files carry the read-only attribute), or off.",
 }
 
 
@@ -57,6 +61,7 @@ class SimulationOptions:
     directory_onto_file: str = "deny"
     delete_on_close_follows_rename: bool = True
     workdir: str = "C:\\work"
+    real_tree: str = "copy-on-write"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
