@@ -26,6 +26,7 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 from pyfakefs.fake_filesystem_unittest import PATH_MODULE, Patcher
 from pyfakefs.fake_path import FakePathModule
 
+from pytest_ocirace.simulation import names
 from pytest_ocirace.simulation.locking import LOCK
 
 if TYPE_CHECKING:
@@ -38,6 +39,20 @@ __all__ = ["SIMULATION_ATTR", "SimulatedFakeFilesystem", "new_windows_filesystem
 
 #: The attribute of a simulated ``FakeFilesystem`` that holds its ``WindowsFilesystem``.
 SIMULATION_ATTR = "_ocirace_simulation"
+
+
+def _windows_spelling(path: Any) -> Any:
+    r"""``path`` as pyfakefs can resolve it (``\\?\C:\x`` is ``C:\x``); NUL is refused.
+
+    Other arguments (descriptors, path-like objects) pass unchanged.
+    """
+    if isinstance(path, str):
+        if "\x00" in path:
+            raise ValueError(names.NUL_MESSAGE)
+        return names.native_path(path)
+    if isinstance(path, bytes) and b"\x00" in path:
+        raise ValueError(names.NUL_MESSAGE)
+    return path
 
 
 class SimulatedFakeFilesystem(FakeFilesystem):
@@ -137,15 +152,29 @@ class SimulatedFakeFilesystem(FakeFilesystem):
                 path, "isdir", lambda p: FakeFilesystem.isdir(self, p, follow_symlinks), False
             )
 
+    def islink(self, path: Any) -> bool:
+        # os.path.islink answers False for a name with NUL in it.
+        try:
+            return bool(_locked_islink(self, path))
+        except ValueError:
+            return False
+
     def add_open_file(self, file_obj: Any, new_fd: int = -1) -> int:
         with LOCK:
+            sim = self._sim
+            if new_fd < 0:
+                # A number the kernel will not give a real pipe or socket (descriptors.py).
+                new_fd = sim.descriptors.reserve()
             fd = FakeFilesystem.add_open_file(self, file_obj, new_fd)
-            self._sim._register(fd, file_obj)
+            sim._register(fd, file_obj)
             return fd
 
     def close_open_file(self, file_des: int) -> None:
         with LOCK:
-            self._sim._closed(file_des)
+            sim = self._sim
+            sim._closed(file_des)
+            if not self.open_files[file_des]:
+                sim.descriptors.release(file_des)
 
     def add_real_file(
         self, source_path: Any, read_only: bool = True, target_path: Any = None
@@ -199,7 +228,6 @@ for _name in (
     "utime",
     "create_symlink",
     "readlink",
-    "islink",
     "confirmdir",
     "get_open_file",
     "get_open_files",
@@ -211,8 +239,12 @@ for _name in (
     if _name in vars(FakeFilesystem):
         _method = vars(FakeFilesystem)[_name]
 
-        def _make(method: Callable[..., Any]) -> Callable[..., Any]:
+        def _make(method: Callable[..., Any], takes_path: bool) -> Callable[..., Any]:
             def run_locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+                if takes_path and args:
+                    # The path conversion CPython does first, for the calls that do not go
+                    # through the layer (listdir, chmod, utime, scandir, access...).
+                    args = (_windows_spelling(args[0]), *args[1:])
                 with LOCK:
                     return method(self, *args, **kwargs)
 
@@ -220,7 +252,16 @@ for _name in (
             run_locked.__doc__ = method.__doc__
             return run_locked
 
-        setattr(SimulatedFakeFilesystem, _name, _make(_method))
+        setattr(
+            SimulatedFakeFilesystem,
+            _name,
+            _make(_method, _name not in ("get_open_file", "get_open_files")),
+        )
+
+
+def _locked_islink(fs: FakeFilesystem, path: Any) -> bool:
+    with LOCK:
+        return FakeFilesystem.islink(fs, _windows_spelling(path))
 
 
 class _WindowsFromTheStart(FakeFilesystem):

@@ -34,7 +34,8 @@ from typing import Any, TypeVar
 from pyfakefs.fake_file import FakeDirectory, FakeFile
 from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 
-from pytest_ocirace.simulation import errors, names
+from pytest_ocirace.simulation import errors, names, pathclasses
+from pytest_ocirace.simulation.descriptors import DescriptorTable
 from pytest_ocirace.simulation.events import Answer, FsObserver, FsOp, OpKind
 from pytest_ocirace.simulation.fakefs import (
     SIMULATION_ATTR,
@@ -110,13 +111,23 @@ class _PendingOpen:
 
 
 def _text(path: Any) -> str:
+    """``path`` as text, refusing an embedded NUL as CPython's path conversion does."""
     value = os.fspath(path)
-    return os.fsdecode(value) if isinstance(value, bytes) else value
+    text = os.fsdecode(value) if isinstance(value, bytes) else value
+    if "\x00" in text:
+        raise ValueError(names.NUL_MESSAGE)
+    return text
 
 
 def _native(display: str) -> str:
-    """The name pyfakefs should use: Win32 strips trailing dots and spaces first."""
-    return names.win32_path(display)
+    r"""The name pyfakefs should use: Win32 strips trailing dots and spaces first.
+
+    A ``\\?\`` path is literal on Windows (no stripping); pyfakefs only needs its prefix
+    removed.
+    """
+    if display.startswith("\\\\?\\"):
+        return names.native_path(display)
+    return names.win32_path(names.native_path(display))
 
 
 def active(fs: object) -> WindowsFilesystem | None:
@@ -139,6 +150,8 @@ class WindowsFilesystem:
         self.options = options
         self.observer: FsObserver | None = None
         self.handles = HandleTable()
+        #: Real descriptor numbers held for the fake files (see ``descriptors.py``).
+        self.descriptors = DescriptorTable()
         self._pending_delete: dict[int, FakeFile] = {}
         self._depth = 0
         self._pending_open: _PendingOpen | None = None
@@ -190,6 +203,7 @@ class WindowsFilesystem:
             self._attached = True
             try:
                 stdlib.install(self._patches, self)
+                pathclasses.install(self._patches)
                 _set_cwd(self.fs, self.options.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]
@@ -210,6 +224,7 @@ class WindowsFilesystem:
                 self._platform.uninstall()
                 self._platform = None
             self._patches.undo()
+            self.descriptors.release_all()
             self._writers.uninstall()
             self.fs.__class__ = FakeFilesystem
             self.fs.__dict__.pop("_ocirace_root_dir", None)
@@ -620,7 +635,12 @@ class WindowsFilesystem:
 
     def stat_like(self, path: Any, kind: str, action: Callable[[str], T], absent: T) -> T:
         """Existence and metadata queries; ``kind`` is ``"stat"`` (raises) or a predicate."""
-        display = _text(path)
+        try:
+            display = _text(path)
+        except ValueError:
+            if kind == "stat":
+                raise
+            return absent  # os.path.exists("a\0") is False, as in CPython
         op = None
         if self.observer is not None:
             op = FsOp(OpKind.STAT, self.key(display), display)

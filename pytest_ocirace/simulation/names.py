@@ -10,16 +10,20 @@ stream). Pure functions over strings: no filesystem access, no pyfakefs.
 from __future__ import annotations
 
 import ntpath
+import sys
 
 __all__ = [
     "INVALID_CHARACTERS",
     "MAX_DIRECTORY_PATH",
     "MAX_PATH",
+    "NUL_MESSAGE",
     "RESERVED_NAMES",
     "drive_of",
     "exceeds_max_path",
     "invalid_component",
     "key",
+    "local_path",
+    "native_path",
     "reserved_component",
     "split_stream",
     "strip_trailing",
@@ -44,6 +48,13 @@ RESERVED_NAMES = frozenset(
 _LONG_PREFIX = "\\\\?\\"
 
 
+#: The ``ValueError`` text for an embedded NUL, as the running CPython words it.
+#: (CPython prefixes the function's name from 3.13: ``open: embedded null character in path``.)
+NUL_MESSAGE = (
+    "embedded null character in path" if sys.version_info >= (3, 13) else "embedded null byte"
+)
+
+
 def strip_trailing(component: str, *, last: bool) -> str:
     """Apply Win32 normalisation to one path segment.
 
@@ -61,25 +72,71 @@ def strip_trailing(component: str, *, last: bool) -> str:
 
 
 def key(path: str, cwd: str) -> str:
-    r"""The normalised identity of ``path``: absolute, ``\\`` separators, case-folded.
+    r"""The normalised identity of ``path``: absolute, with a drive, ``\`` separators, folded.
 
-    Two spellings of one Windows file give the same key. ``cwd`` anchors relative paths.
+    Every spelling of one Windows file gives the same key: ``/tmp/x`` (rooted, so on the
+    drive of ``cwd``), ``C:\tmp\x``, ``c:/tmp/X``, ``\\?\C:\tmp\x``, ``tmp\x`` from ``C:\``.
+    ``cwd`` anchors relative and rooted paths, as the current directory does on Windows.
     """
-    text = path.replace("/", "\\")
+    text = local_path(path)
     if text.startswith(_LONG_PREFIX):
-        return text.lower()
-    if not ntpath.isabs(text):
-        drive, rest = ntpath.splitdrive(text)
-        if drive and not rest.startswith("\\"):
-            text = drive + "\\" + rest  # drive-relative: resolve against the drive root
-        else:
-            text = ntpath.join(cwd, text)
+        # A literal path: Win32 does no normalisation, only the prefix goes.
+        return _strip_long_prefix(text).lower()
+    text = text.replace("/", "\\")
+    drive, rest = ntpath.splitdrive(text)
+    cwd_drive = ntpath.splitdrive(cwd)[0]
+    if not drive:
+        # Rooted (``\\tmp``, pytest's ``/tmp/...``): the current drive; else under cwd.
+        text = cwd_drive + rest if rest.startswith("\\") else ntpath.join(cwd, rest)
+    elif not rest.startswith("\\"):
+        # Drive-relative (``C:x``): the current directory on its own drive, else the root.
+        same = drive.lower() == cwd_drive.lower()
+        text = ntpath.join(cwd, rest) if same else drive + "\\" + rest
     text = ntpath.normpath(text)
     drive, rest = ntpath.splitdrive(text)
     parts = rest.split("\\")
     last = len(parts) - 1
     cleaned = [strip_trailing(part, last=index == last) for index, part in enumerate(parts)]
     return (drive + "\\".join(cleaned)).lower()
+
+
+def local_path(path: str) -> str:
+    r"""``path`` without a device prefix that only says "a local path follows".
+
+    ``\\?\C:\x`` (no normalisation; kept as a prefix here, see :func:`key`),
+    ``\\.\C:\x`` and ``//?/C:/x`` (normalised like any path) name ``C:\x``; the
+    ``UNC`` forms name ``\\server\share``. Anything else is returned unchanged.
+    """
+    if path.startswith(_LONG_PREFIX):
+        return path
+    head = path[:4].replace("/", "\\")
+    if head in (_LONG_PREFIX, "\\\\.\\") and _is_local_device_path(path[4:]):
+        return _strip_long_prefix(_LONG_PREFIX + path[4:])
+    return path
+
+
+def _is_local_device_path(rest: str) -> bool:
+    return (len(rest) >= 2 and rest[1] == ":") or rest[:4].upper().replace("/", "\\") == "UNC\\"
+
+
+def _strip_long_prefix(path: str) -> str:
+    rest = path[len(_LONG_PREFIX) :]
+    if rest[:4].upper() == "UNC\\":
+        return "\\\\" + rest[4:]
+    return rest
+
+
+def native_path(path: str) -> str:
+    r"""The spelling pyfakefs can resolve: ``\\?\`` and ``\\.\`` prefixes removed.
+
+    pyfakefs reads ``\\?\C:`` as a network share named ``?``; Windows reads it as ``C:``.
+    """
+    if path[:2] not in ("\\\\", "//"):
+        return path
+    local = local_path(path)
+    if local.startswith(_LONG_PREFIX):
+        return _strip_long_prefix(local)
+    return local
 
 
 def drive_of(normalised: str) -> str:

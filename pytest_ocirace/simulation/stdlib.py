@@ -27,6 +27,7 @@ from pyfakefs.fake_open import FakeFileOpen
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
+from pytest_ocirace.simulation import descriptors
 from pytest_ocirace.simulation.locking import (
     LOCK,
     ClassPatches,
@@ -118,6 +119,10 @@ def _class_plan() -> list[tuple[object, str, object]]:
     plan += lock_plan(FakePathModule)
     plan.append((FakeOsModule, "O_TEMPORARY", O_TEMPORARY))
     plan.append((FakeOsModule, "open", _os_open(FakeOsModule.open, active)))
+    planned = {name: value for owner, name, value in plan if owner is FakeOsModule}
+    plan += descriptors.passthrough_plan(
+        FakeOsModule, lambda name: planned.get(name, vars(FakeOsModule)[name])
+    )
     plan.append((FakeFileOpen, "call", _open_call(FakeFileOpen.call, active)))
     for factory in ("_read_wrappers", "_other_wrapper", "_write_wrapper", "_truncate_wrapper"):
         if factory in vars(FakeFileWrapper):
@@ -208,6 +213,11 @@ def _open_call(original: Callable[..., Any], active: Callable[[Any], Any]) -> Ca
             custom_opener = opener is not None and getattr(opener, "__module__", None) not in (
                 _PATHLIB_OPENERS
             )
+            if sim is not None and isinstance(file_, int) and not descriptors.owned(sim.fs, file_):
+                # A real descriptor (a pipe, a socket, a standard stream): the real open().
+                return descriptors.real_open(
+                    file_, mode, buffering, encoding, errors, newline, closefd, opener
+                )
             if sim is None or isinstance(file_, int) or custom_opener:
                 return do_open(file_)
             if open_modes is not None:

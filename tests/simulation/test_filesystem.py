@@ -8,7 +8,7 @@ import pathlib
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -263,3 +263,84 @@ def test_temporary_file_is_windows_named_temporary_file(sim: WindowsFilesystem) 
     assert os.listdir(tempfile.gettempdir()) == []  # deleted on close, as O_TEMPORARY does
     with tempfile.SpooledTemporaryFile(max_size=1) as spooled:
         spooled.write(b"rolls over to a TemporaryFile")
+
+
+def test_every_spelling_of_a_file_is_one_file(sim: WindowsFilesystem) -> None:
+    # pytest's tmp_path keeps its POSIX spelling; os.path.abspath of it gives C:\...
+    os.makedirs("/tmp/pytest-of-u/t0")
+    directory = os.path.abspath("/tmp/pytest-of-u/t0")
+    assert directory == "C:\\tmp\\pytest-of-u\\t0"
+    temporary = os.path.join(directory, ".tmp_x")
+    _write(temporary, b"x")
+    os.replace(temporary, "/tmp/pytest-of-u/t0/nx")  # not WinError 17
+    for spelling in (
+        "C:\\tmp\\pytest-of-u\\t0\\nx",
+        "c:/TMP/pytest-of-u/t0/NX",
+        "\\\\?\\C:\\tmp\\pytest-of-u\\t0\\nx",
+        "//?/c:/tmp/pytest-of-u/t0/nx",
+        "/tmp/pytest-of-u/t0/nx.",
+    ):
+        assert os.path.isfile(spelling), spelling
+        with open(spelling, "rb") as handle:
+            assert handle.read() == b"x"
+        assert sim.key(spelling) == sim.key("/tmp/pytest-of-u/t0/nx")
+    assert os.listdir("\\\\?\\C:\\tmp\\pytest-of-u\\t0") == ["nx"]
+    os.makedirs("\\\\?\\C:\\tmp\\pytest-of-u\\t0\\d")
+    assert os.path.isdir("/tmp/pytest-of-u/t0/d")
+    os.rename("\\\\?\\C:\\tmp\\pytest-of-u\\t0\\nx", "c:/tmp/pytest-of-u/t0/d/moved")
+    os.remove("/tmp/pytest-of-u/t0/d/moved")
+    assert not os.path.exists("C:\\tmp\\pytest-of-u\\t0\\d\\moved")
+
+
+def test_other_drives_are_still_other_volumes(sim: WindowsFilesystem) -> None:
+    _write("/x", b"x")
+    os.makedirs("D:\\y")
+    with pytest.raises(OSError, match="WinError 17") as caught:
+        os.replace("/x", "D:\\y\\x")
+    assert caught.value.winerror == 17  # type: ignore[attr-defined]
+
+
+def test_observer_gets_one_key_for_every_spelling(sim: WindowsFilesystem) -> None:
+    recorder = Recorder()
+    sim.observer = recorder
+    os.makedirs("/tmp/k")
+    _write("/tmp/k/a", b"1")
+    _write("C:\\tmp\\k\\A", b"2")
+    _write("\\\\?\\C:\\tmp\\k\\a", b"3")
+    keys = {op.path for when, op, _ in recorder.ops if op.kind is OpKind.OPEN}
+    assert keys == {"c:\\tmp\\k\\a"}
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: os.open("a\x00", os.O_RDONLY),
+        lambda: open("a\x00"),  # noqa: SIM115
+        lambda: open(b"a\x00", "wb"),  # noqa: SIM115
+        lambda: os.stat("a\x00"),
+        lambda: os.lstat("a\x00"),
+        lambda: os.rename("a\x00", "b"),
+        lambda: os.replace("a", "b\x00"),
+        lambda: os.remove("a\x00"),
+        lambda: os.mkdir("a\x00"),
+        lambda: os.makedirs("a\x00\\x"),
+        lambda: os.rmdir("a\x00"),
+        lambda: os.listdir("a\x00"),
+        lambda: os.chmod("a\x00", 0o600),
+        lambda: os.link("a", "b\x00"),
+        lambda: pathlib.Path("a\x00").write_text("x"),
+    ],
+)
+def test_embedded_null_byte_is_value_error_as_in_cpython(
+    sim: WindowsFilesystem, call: Callable[[], object]
+) -> None:
+    _write("a", b"x")
+    with pytest.raises(ValueError, match="embedded null"):
+        call()
+    assert os.listdir(".") == ["a"]
+
+
+def test_existence_queries_of_a_null_byte_name_are_false(sim: WindowsFilesystem) -> None:
+    for query in (os.path.exists, os.path.isfile, os.path.isdir, os.path.islink, os.path.lexists):
+        assert query("a\x00") is False
+    assert pathlib.Path("a\x00").exists() is False

@@ -20,6 +20,44 @@ def test_key_identifies_one_windows_file(path: str, expected: str) -> None:
     assert names.key(path, "C:\\work") == expected
 
 
+#: One file, every way a test (or pytest's ``tmp_path``) may spell it.
+SPELLINGS = [
+    "/tmp/pytest-of-u/pytest-1/t0/nx",
+    "\\tmp\\pytest-of-u\\pytest-1\\t0\\nx",
+    "C:\\tmp\\pytest-of-u\\pytest-1\\t0\\nx",
+    "c:/tmp/pytest-of-u/pytest-1/t0/nx",
+    "C:/TMP/Pytest-Of-U/pytest-1/t0/NX",
+    "/tmp/pytest-of-u/pytest-1\\t0/nx",
+    "/tmp/pytest-of-u/pytest-1/t0/sub/../nx",
+    "/tmp/pytest-of-u/pytest-1/t0/nx.",
+    "\\\\?\\C:\\tmp\\pytest-of-u\\pytest-1\\t0\\nx",
+    "\\\\?\\c:\\TMP\\pytest-of-u\\pytest-1\\t0\\nx",
+    "//?/C:/tmp/pytest-of-u/pytest-1/t0/nx",
+    "\\\\.\\C:\\tmp\\pytest-of-u\\pytest-1\\t0\\nx",
+    "..\\tmp\\pytest-of-u\\pytest-1\\t0\\nx",
+    "C:..\\tmp\\pytest-of-u\\pytest-1\\t0\\nx",
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_spelling_of_one_file_has_one_key(spelling: str) -> None:
+    assert names.key(spelling, "C:\\work") == "c:\\tmp\\pytest-of-u\\pytest-1\\t0\\nx"
+
+
+def test_rooted_paths_take_the_drive_of_the_working_directory() -> None:
+    assert names.key("/tmp/x", "D:\\work") == "d:\\tmp\\x"
+    assert names.drive_of(names.key("/tmp/x", "C:\\work")) == "c:"
+
+
+def test_long_prefix_paths_are_literal() -> None:
+    # ``\\?\`` turns Win32 normalisation off: a trailing dot or ``..`` is part of the name.
+    assert names.key("\\\\?\\C:\\x\\blob.", "C:\\work") == "c:\\x\\blob."
+    assert names.key("\\\\?\\UNC\\server\\share\\x", "C:\\w") == "\\\\server\\share\\x"
+    assert names.native_path("\\\\?\\C:\\x\\y") == "C:\\x\\y"
+    assert names.native_path("//?/C:/x/y") == "C:/x/y"
+    assert names.native_path("\\\\server\\share\\x") == "\\\\server\\share\\x"
+
+
 def test_split_stream() -> None:
     assert names.split_stream("blobs\\sha256:abc") == ("blobs\\sha256", "abc")
     assert names.split_stream("C:\\x\\f::$DATA") == ("C:\\x\\f", None)

@@ -1,0 +1,173 @@
+"""File descriptors inside the simulation: fake ones for fake files, real ones for the rest.
+
+pyfakefs numbers its descriptors itself (3, 4, 5...), in the same number space as the
+process's real descriptors, and answers every ``os.read``/``os.write``/``os.close``/
+``os.dup2``/``os.fstat``/``open(fd)`` from its own table. So a real descriptor (a pipe, a
+socket, pytest's capture file, the standard streams) either fails with ``[Errno 9] Bad file
+descriptor`` or, worse, lands on an unrelated fake file with the same number; and
+``os.pipe()`` hands out fake numbers that a child process or ``select`` cannot use, which is
+why ``subprocess.Popen(stdout=PIPE)`` failed.
+
+Two rules make the two worlds disjoint:
+
+- **Every fake descriptor number is reserved in the real process.** When the fake
+  filesystem opens a file, :class:`DescriptorTable` opens the real null device and uses that
+  real descriptor's number for the fake file. The kernel never hands that number out again
+  while the fake file is open, so a real pipe, socket or ``dup`` can never collide with it.
+  The reservation is released when the fake file closes, and all are released when the
+  simulation ends.
+- **A descriptor the fake filesystem does not own goes to the real OS.** The fake ``os``
+  functions that take a descriptor (``read``, ``write``, ``close``, ``fstat``, ``lseek``,
+  ``dup``, ``dup2``, ``fsync``, ``ftruncate``, ``fchmod``, ``fdopen``/``open(fd)``, and
+  ``stat(fd)``) ask :func:`owned` first; ``os.pipe`` is the real one.
+
+"Owned" means the fake table holds a wrapper of a fake file or directory at that number:
+pyfakefs' stand-ins for the standard streams (0, 1, 2) are not owned, so ``os.dup2(fd, 1)``
+(pytest's ``FDCapture``) redirects the real standard output, as it does outside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from pyfakefs.fake_file import FakeDirWrapper, FakeFileWrapper
+
+__all__ = ["PASSTHROUGH_METHODS", "DescriptorTable", "owned", "passthrough_plan", "real_open"]
+
+# The real OS functions, taken from the built-in module pyfakefs never fakes (it replaces
+# references to ``os``/``io`` in other modules, not the contents of ``posix``/``_io``).
+_REAL_OS: Any = sys.modules["nt" if sys.platform == "win32" else "posix"]
+# pyfakefs does stub ``_io.open`` itself, so keep the function, not the module (in a dict:
+# pyfakefs also looks for module globals that are file functions, and would stub those).
+_REAL: dict[str, Any] = {"open": sys.modules["_io"].open}
+
+#: Fake ``os`` methods whose first argument is a descriptor, and how to call the real one.
+PASSTHROUGH_METHODS: tuple[str, ...] = (
+    "close",
+    "dup",
+    "dup2",
+    "fchmod",
+    "fdatasync",
+    "fstat",
+    "fsync",
+    "ftruncate",
+    "lseek",
+    "read",
+    "write",
+)
+
+
+def owned(fs: Any, fd: int) -> bool:
+    """Whether descriptor ``fd`` belongs to a fake file or directory of ``fs``."""
+    files = fs.open_files
+    if not 0 <= fd < len(files):
+        return False
+    wrappers = files[fd]
+    return bool(wrappers) and isinstance(wrappers[0], (FakeFileWrapper, FakeDirWrapper))
+
+
+class DescriptorTable:
+    """Real descriptor numbers reserved for the fake files of one simulation."""
+
+    def __init__(self) -> None:
+        self._reserved: set[int] = set()
+
+    def reserve(self) -> int:
+        """A descriptor number no real file can get until :meth:`release` (a null device)."""
+        fd: int = _REAL_OS.open(_null_device(), _REAL_OS.O_RDONLY | _cloexec())
+        self._reserved.add(fd)
+        return fd
+
+    def release(self, fd: int) -> None:
+        """Give ``fd`` back to the process if it is one of ours (a no-op otherwise)."""
+        if fd in self._reserved:
+            self._reserved.discard(fd)
+            with contextlib.suppress(OSError):
+                _REAL_OS.close(fd)
+
+    def release_all(self) -> None:
+        """End of the simulation: fake files left open no longer hold real numbers."""
+        for fd in sorted(self._reserved):
+            self.release(fd)
+
+    def __len__(self) -> int:
+        return len(self._reserved)
+
+
+def _null_device() -> str:
+    return "nul" if sys.platform == "win32" else "/dev/null"
+
+
+def _cloexec() -> int:
+    return int(getattr(_REAL_OS, "O_CLOEXEC", 0) or getattr(_REAL_OS, "O_NOINHERIT", 0))
+
+
+def _passthrough(name: str, fake: Callable[..., Any]) -> Callable[..., Any]:
+    real = getattr(_REAL_OS, name)
+
+    def method(self: Any, fd: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(fd, int) and not owned(self.filesystem, fd):
+            if name == "dup2":
+                target = args[0] if args else kwargs.get("fd2")
+                if isinstance(target, int) and owned(self.filesystem, target):
+                    # The real dup2 closes what fd2 was; so does this one for a fake file.
+                    self.close(target)
+            return real(fd, *args, **kwargs)
+        return fake(self, fd, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"``os.{name}``: the fake file's, or the real OS's for other descriptors."
+    return method
+
+
+def _fdopen(fake: Callable[..., Any]) -> Callable[..., Any]:
+    def fdopen(self: Any, fd: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(fd, int) and not owned(self.filesystem, fd):
+            return _REAL["open"](fd, *args, **kwargs)
+        return fake(self, fd, *args, **kwargs)
+
+    return fdopen
+
+
+def _stat(fake: Callable[..., Any]) -> Callable[..., Any]:
+    def stat(self: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(path, int) and not owned(self.filesystem, path):
+            return _REAL_OS.stat(path, *args, **kwargs)
+        return fake(self, path, *args, **kwargs)
+
+    return stat
+
+
+def _pipe(self: Any) -> tuple[int, int]:
+    """``os.pipe``: real descriptors, usable by child processes, ``select`` and ``open``."""
+    result: tuple[int, int] = _REAL_OS.pipe()
+    return result
+
+
+def passthrough_plan(
+    fake_os: type, current: Callable[[str], Any]
+) -> list[tuple[object, str, object]]:
+    """Class patches of ``fake_os`` (pyfakefs' ``FakeOsModule``) that route real descriptors out.
+
+    ``current(name)`` gives the method as it will be after the other patches (the locked
+    one), so the real-descriptor test happens before the lock is taken.
+    """
+    plan: list[tuple[object, str, object]] = []
+    for name in PASSTHROUGH_METHODS:
+        if name in vars(fake_os) and hasattr(_REAL_OS, name):
+            plan.append((fake_os, name, _passthrough(name, current(name))))
+    if "fdopen" in vars(fake_os):
+        plan.append((fake_os, "fdopen", _fdopen(current("fdopen"))))
+    if "stat" in vars(fake_os):
+        plan.append((fake_os, "stat", _stat(current("stat"))))
+    if "pipe" in vars(fake_os) and hasattr(_REAL_OS, "pipe"):
+        plan.append((fake_os, "pipe", _pipe))
+    return plan
+
+
+def real_open(fd: int, *args: Any, **kwargs: Any) -> Any:
+    """``open(fd, ...)`` of a descriptor the fake filesystem does not own."""
+    return _REAL["open"](fd, *args, **kwargs)

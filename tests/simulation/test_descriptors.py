@@ -1,0 +1,145 @@
+"""Real descriptors pass through the simulation; fake ones never collide with them."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_ocirace.simulation.filesystem import WindowsFilesystem, simulate
+
+
+@pytest.fixture
+def sim() -> Iterator[WindowsFilesystem]:
+    with simulate() as simulation:
+        yield simulation
+
+
+def test_a_pipe_works_with_read_write_close(sim: WindowsFilesystem) -> None:
+    read_end, write_end = os.pipe()
+    assert os.write(write_end, b"through") == 7
+    os.close(write_end)
+    assert os.read(read_end, 100) == b"through"
+    assert os.read(read_end, 100) == b""
+    os.close(read_end)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.close(read_end)
+
+
+def test_a_pipe_works_with_fdopen_and_open(sim: WindowsFilesystem) -> None:
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as writer:
+        writer.write(b"line\n")
+    with open(read_end, "rb") as reader:
+        assert reader.read() == b"line\n"
+
+
+def test_pipe_descriptors_are_real_for_a_thread_on_the_other_end(sim: WindowsFilesystem) -> None:
+    read_end, write_end = os.pipe()
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(os.read(read_end, 10)))
+    reader.start()
+    os.write(write_end, b"ping")
+    reader.join()
+    assert received == [b"ping"]
+    assert os.fstat(read_end).st_size >= 0
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_a_socket_descriptor_passes_through(sim: WindowsFilesystem) -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        os.write(left.fileno(), b"z")
+        assert os.read(right.fileno(), 1) == b"z"
+
+
+def test_dup_and_dup2_onto_the_standard_streams(sim: WindowsFilesystem) -> None:
+    # What pytest's FDCapture does when it suspends and resumes capturing.
+    saved = os.dup(2)
+    try:
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.write(2, b"to the pipe")
+        os.close(write_end)
+        os.dup2(saved, 2)
+        assert os.read(read_end, 100) == b"to the pipe"
+        os.close(read_end)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def test_fstat_and_lseek_of_real_descriptors(sim: WindowsFilesystem) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        assert os.fstat(write_end).st_mode
+        assert os.stat(read_end).st_mode == os.fstat(read_end).st_mode
+        with pytest.raises(OSError, match="Illegal seek"):  # the real ESPIPE
+            os.lseek(read_end, 0, os.SEEK_SET)
+        assert os.isatty(read_end) is False
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_fake_descriptors_never_take_a_real_number(sim: WindowsFilesystem) -> None:
+    fake = os.open("file", os.O_CREAT | os.O_WRONLY)
+    read_end, write_end = os.pipe()
+    try:
+        assert fake not in (read_end, write_end)
+        os.write(fake, b"fake")
+        os.write(write_end, b"real")
+        assert os.read(read_end, 4) == b"real"
+    finally:
+        os.close(fake)
+        os.close(read_end)
+        os.close(write_end)
+    with open("file", "rb") as handle:
+        assert handle.read() == b"fake"
+        assert handle.fileno() not in (0, 1, 2)
+
+
+def test_fake_descriptor_numbers_are_given_back() -> None:
+    with simulate() as simulation:
+        first = os.open("a", os.O_CREAT | os.O_WRONLY)
+        os.close(first)
+        assert len(simulation.descriptors) == 0
+        leaked = os.open("b", os.O_CREAT | os.O_WRONLY)
+        assert len(simulation.descriptors) == 1
+    assert len(simulation.descriptors) == 0
+    # The number is free again for the real process.
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(leaked)
+
+
+def test_fake_file_writes_stay_in_the_simulation(sim: WindowsFilesystem) -> None:
+    number = os.open("kept", os.O_CREAT | os.O_WRONLY)
+    os.write(number, b"xy")
+    assert os.fstat(number).st_size == 2
+    os.close(number)
+    with open("kept", "rb") as handle:
+        assert handle.read() == b"xy"
+
+
+def test_pipe_descriptors_are_the_real_ones(sim: WindowsFilesystem) -> None:
+    # A child process, select() and C code see only real descriptors.
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"!")
+    readable, _, _ = select.select([read_end], [], [], 1.0)
+    assert readable == [read_end]
+    os.close(write_end)
+    os.close(read_end)
+
+
+def test_a_pipe_made_inside_outlives_the_simulation() -> None:
+    with simulate():
+        read_end, write_end = os.pipe()
+        os.write(write_end, b"kept")
+    assert os.read(read_end, 4) == b"kept"
+    os.close(read_end)
+    os.close(write_end)
