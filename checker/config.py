@@ -19,7 +19,7 @@ from pathlib import Path
 from checker.codes import RULES
 from checker.model import DEFAULT_WRITER_MODULE, LintSettings
 
-from .project import first_party_modules
+from .project import first_party_modules, import_line_length
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms of a warm run; annotations are strings anyway
@@ -292,7 +292,10 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
         source, nearest = find_config(start.resolve())
     if source is None:
         root = nearest.parent if nearest is not None else Path.cwd()
-        return Config(root=root, lint=LintSettings(first_party=first_party_modules(root)))
+        lint = LintSettings(
+            first_party=first_party_modules(root), line_length=import_line_length(root)
+        )
+        return Config(root=root, lint=lint)
     table = _read_toml(source).get("tool", {}).get("ocirace", {})
     return parse_table(table, source)
 
@@ -335,5 +338,6 @@ def parse_table(table: Any, source: Path) -> Config:
             extra_guard_functions=lists["extra-guard-functions"] or (),
             fix_writer_module=_writer_module(table, where),
             first_party=first_party_modules(source.parent),
+            line_length=import_line_length(source.parent),
         ),
     )

@@ -12,7 +12,10 @@ would place it:
 * a name added to an existing ``from x import a, b`` of the same module, members ordered by type
   (CONSTANTS, Classes, functions) as ``order-by-type`` does;
 * the first import of a file goes after the docstring, followed by the blank lines ruff wants
-  before the code (two before a ``def``/``class``, one otherwise).
+  before the code (two before a ``def``/``class``, one otherwise);
+* an import longer than the project's line length (:attr:`LintSettings.line_length`) is
+  wrapped as isort's ``profile = black`` and ruff wrap it: one member a line in parentheses,
+  with a trailing comma; that includes a one-line import that a merged member makes too long.
 
 First party means a top-level module of the project (a package or module in the project root
 or its ``src/``, ruff's default ``src``): :attr:`LintSettings.first_party`. The import block is
@@ -27,7 +30,7 @@ import re
 import sys
 
 from .analysis import ModuleAnalysis
-from .model import Edit
+from .model import DEFAULT_LINE_LENGTH, Edit
 
 __all__ = ["FIRST_PARTY", "FUTURE", "LOCAL", "STDLIB", "THIRD_PARTY", "merge_edit", "place"]
 
@@ -97,6 +100,35 @@ def _member_key(name: str) -> tuple[int, str, str]:
     return kind, name.lower(), name
 
 
+def _line_length(analysis: ModuleAnalysis) -> int:
+    value = getattr(analysis.settings, "line_length", DEFAULT_LINE_LENGTH)
+    return value if isinstance(value, int) else DEFAULT_LINE_LENGTH
+
+
+def _wrapped(module: str, members: list[str], ending: str, comment: str = "") -> str:
+    """``from module import (...)`` one member a line, as isort's black profile writes it."""
+    head = f"from {module} import ("
+    if comment:
+        head += "  " + comment
+    lines = [head] + [f"    {member}," for member in members] + [")"]
+    return ending.join(lines)
+
+
+def _fitted(statement: str, limit: int, ending: str) -> str:
+    """``statement`` as it stays on one line, or wrapped when it is longer than ``limit``."""
+    if len(statement) <= limit:
+        return statement
+    parsed = ast.parse(statement).body[0]
+    if not isinstance(parsed, ast.ImportFrom) or parsed.level:
+        return statement  # ``import a.b.c`` cannot be wrapped; isort leaves it long too
+    members = [_alias_text(alias) for alias in parsed.names]
+    return _wrapped(parsed.module or "", members, ending)
+
+
+def _alias_text(alias: ast.alias) -> str:
+    return alias.name if alias.asname is None else f"{alias.name} as {alias.asname}"
+
+
 def _line_ending(text: str) -> str:
     match = re.search(r"\r\n|\r|\n", text)
     return match.group() if match else "\n"
@@ -128,6 +160,7 @@ def place(analysis: ModuleAnalysis, statement: str) -> Edit | None:
         raise ValueError(f"not an import statement: {statement!r}")
     first_party = _first_party(analysis)
     ending = _line_ending(analysis.source.text)
+    statement = _fitted(statement, _line_length(analysis), ending)
     module, level = _module_of(parsed)
     wanted = section(module, level, first_party)
     key = _sort_key(parsed)
@@ -200,6 +233,10 @@ def merge_edit(analysis: ModuleAnalysis, module: str, member: str) -> Edit | Non
     key = _member_key(member.split(" ")[0])
     source = analysis.source
     multiline = (target.end_lineno or target.lineno) > target.lineno
+    if not multiline:
+        grown = _grown_too_long(analysis, target, member)
+        if grown is not None:
+            return grown
     for alias in target.names:
         if _member_key(alias.name) > key:
             line, column, _, _ = source.span(alias)  # characters, not ast's UTF-8 bytes
@@ -215,6 +252,27 @@ def merge_edit(analysis: ModuleAnalysis, module: str, member: str) -> Edit | Non
         if not indent.strip():
             return _after_line(analysis, line, f"{indent}{member},")
     return Edit(line, column, line, column, f", {member}")
+
+
+def _grown_too_long(analysis: ModuleAnalysis, target: ast.ImportFrom, member: str) -> Edit | None:
+    """The whole one-line import rewritten wrapped, when adding ``member`` makes it too long."""
+    source = analysis.source
+    line, column, _, end_column = source.span(target)
+    text = source.line(line).rstrip("\r\n")
+    if len(text) + len(member) + 2 <= _line_length(analysis):
+        return None
+    members = sorted(
+        [_alias_text(alias) for alias in target.names] + [member],
+        key=lambda text: _member_key(text.split(" ")[0]),
+    )
+    tail = text[end_column:].strip()
+    comment = tail if tail.startswith("#") else ""
+    if tail and not comment:
+        return None  # ``from x import a; y()``: leave the line's layout to the user
+    ending = _line_ending(source.text)
+    return Edit(
+        line, column, line, len(text), _wrapped(target.module or "", members, ending, comment)
+    )
 
 
 def _after_line(analysis: ModuleAnalysis, line: int, text: str) -> Edit:

@@ -14,11 +14,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here anyway
     from typing import Literal
 
-__all__ = ["DEFAULT_WRITER_MODULE", "Edit", "Finding", "Fix", "LintSettings"]
+__all__ = ["DEFAULT_LINE_LENGTH", "DEFAULT_WRITER_MODULE", "Edit", "Finding", "Fix", "LintSettings"]
 
 #: Where fixes import the reference writer from unless ``fix-writer-module`` says otherwise:
 #: the stdlib-only ``ocirace-writer`` distribution, never the test tool.
 DEFAULT_WRITER_MODULE = "ocirace_writer"
+#: isort's ``profile = black``, ruff's and black's default line length.
+DEFAULT_LINE_LENGTH = 88
 
 
 class _Record:
@@ -150,8 +152,20 @@ class LintSettings(_Record):
     generic ``repr`` of :class:`_Record` guarantees that).
     """
 
-    __slots__ = ("extra_guard_functions", "extra_lock_names", "first_party", "fix_writer_module")
-    _fields = ("extra_lock_names", "extra_guard_functions", "fix_writer_module", "first_party")
+    __slots__ = (
+        "extra_guard_functions",
+        "extra_lock_names",
+        "first_party",
+        "fix_writer_module",
+        "line_length",
+    )
+    _fields = (
+        "extra_lock_names",
+        "extra_guard_functions",
+        "fix_writer_module",
+        "first_party",
+        "line_length",
+    )
 
     #: Extra names (matched like the built-in ones: a substring of a variable, attribute or
     #: qualified name) that count as lock-like objects in ``with`` statements.
@@ -165,6 +179,9 @@ class LintSettings(_Record):
     #: The project's own top-level modules, so that a fix's import lands in isort's
     #: first-party section (see checker.imports).
     first_party: tuple[str, ...]
+    #: The line length the project's import sorter wraps at (isort, ruff or black, else 88),
+    #: so that an import a fix writes or grows is wrapped as that sorter would wrap it.
+    line_length: int
 
     def __init__(
         self,
@@ -172,10 +189,12 @@ class LintSettings(_Record):
         extra_guard_functions: tuple[str, ...] = (),
         fix_writer_module: str = DEFAULT_WRITER_MODULE,
         first_party: tuple[str, ...] = (),
+        line_length: int = DEFAULT_LINE_LENGTH,
     ) -> None:
         self._set(
             extra_lock_names=extra_lock_names,
             extra_guard_functions=extra_guard_functions,
             fix_writer_module=fix_writer_module,
             first_party=first_party,
+            line_length=line_length,
         )

@@ -17,7 +17,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # this module is on the warm path: no typing import at run time
     from typing import Any
 
-__all__ = ["WRITER_DISTRIBUTIONS", "declares_writer", "first_party_modules"]
+__all__ = [
+    "WRITER_DISTRIBUTIONS",
+    "declares_writer",
+    "first_party_modules",
+    "import_line_length",
+]
 
 #: Distributions that bring ``ocirace_writer`` at run time (pytest-ocirace depends on it).
 WRITER_DISTRIBUTIONS = frozenset({"ocirace-writer", "pytest-ocirace"})
@@ -48,6 +53,35 @@ def first_party_modules(root: Path) -> tuple[str, ...]:
             if stem.isidentifier():
                 names.add(stem)
     return tuple(sorted(names))
+
+
+def import_line_length(root: Path) -> int:
+    """The line length at which the project's import sorter wraps an import.
+
+    isort's own ``line_length`` wins (it is what wraps imports when isort runs), then ruff's
+    ``line-length`` (ruff's ``I`` rules wrap at it; ``ruff.toml``/``.ruff.toml`` before
+    pyproject, as ruff reads them), then black's; 88, the default of all three, otherwise.
+    """
+    from .model import DEFAULT_LINE_LENGTH
+
+    document = _pyproject(root) or {}
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        tool = {}
+    candidates: list[Any] = [_table(tool, "isort").get("line_length")]
+    for name in ("ruff.toml", ".ruff.toml"):
+        candidates.append(_toml(root / name).get("line-length"))
+    candidates.append(_table(tool, "ruff").get("line-length"))
+    candidates.append(_table(tool, "black").get("line-length"))
+    for value in candidates:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return DEFAULT_LINE_LENGTH
+
+
+def _table(tool: dict[str, Any], name: str) -> dict[str, Any]:
+    table = tool.get(name)
+    return table if isinstance(table, dict) else {}
 
 
 def _normalise(name: str) -> str:
@@ -101,11 +135,15 @@ _WRITER_IMPORT = re.compile(
 
 
 def _pyproject(root: Path) -> dict[str, Any] | None:
-    path = root / "pyproject.toml"
+    return _toml(root / "pyproject.toml") or None
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    """The TOML document at ``path``, or an empty one when it is missing or unreadable."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return None
+        return {}
     import sys
 
     if sys.version_info >= (3, 11):
@@ -115,7 +153,7 @@ def _pyproject(root: Path) -> dict[str, Any] | None:
     try:
         document: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        return None
+        return {}
     return document
 
 

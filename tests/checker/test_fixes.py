@@ -14,6 +14,7 @@ import pytest
 from checker.fixes import apply_fixes
 from checker.lint import lint_source
 from checker.model import Edit, Fix, LintSettings
+from checker.project import import_line_length
 
 SETTINGS = LintSettings()
 
@@ -404,6 +405,11 @@ SAMPLE = {
     + "    return BlobSource, atomic_write, write_blob\n",
     "stdlib_only.py": '"""Only the standard library."""\n\nimport os\nimport tempfile\n'
     + RACY_BODY,
+    # 85 characters: one more member makes it longer than 88, so isort wraps it.
+    "long.py": "import os\nimport tempfile\n\n"
+    "from ocirace_writer import BlobSource, Digest, atomic_write, parse_digest, write_blob\n"
+    + RACY_BODY
+    + "    return BlobSource, Digest, atomic_write, parse_digest, write_blob\n",
     "util.py": "VALUE = 1\n",
 }
 
@@ -504,6 +510,10 @@ def test_fix_on_a_sample_project_sorts_like_isort_and_is_idempotent(
         assert "from ocirace_writer import atomic_write, publish, write_blob\n" in texts["merge.py"]
         assert "    atomic_write,\n    publish,\n    write_blob,\n" in texts["wrapped.py"]
         assert (
+            "from ocirace_writer import (\n    BlobSource,\n    Digest,\n    atomic_write,\n"
+            "    parse_digest,\n    publish,\n    write_blob,\n)\n" in texts["long.py"]
+        )
+        assert (
             "import requests\nfrom ocirace_writer import publish\n\nfrom demo" in texts["store.py"]
         )
     else:
@@ -539,3 +549,62 @@ def test_every_name_of_the_writer_is_understood_as_publish(
     )
     codes = [f.code for f in lint_source(source, "x.py", settings)]
     assert codes == ["ORC002"]
+
+
+# --------------------------------------------------------------------------------------------
+# Imports longer than the project's line length are wrapped as isort wraps them
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_new_import_longer_than_the_line_length_is_wrapped() -> None:
+    settings = LintSettings(fix_writer_module="myproject._vendor.ocirace_writer", line_length=40)
+    fixed = fix_with(STORE, settings)
+    assert "from myproject._vendor.ocirace_writer import (\n    publish,\n)\n" in fixed
+    assert fix_with(fixed, settings) == fixed
+    ast.parse(fixed)
+
+
+def test_a_merged_import_that_grows_too_long_is_wrapped_with_its_comment() -> None:
+    source = STORE.replace(
+        "import tempfile\n",
+        "import tempfile\n\nfrom ocirace_writer import atomic_write, write_blob  # noqa: F401\n",
+    )
+    fixed = fix_with(source, LintSettings(line_length=60))
+    assert (
+        "from ocirace_writer import (  # noqa: F401\n    atomic_write,\n    publish,\n"
+        "    write_blob,\n)\n" in fixed
+    )
+    ast.parse(fixed)
+    # Under the default 88 the same merge stays on one line.
+    assert "from ocirace_writer import atomic_write, publish, write_blob  # noqa: F401\n" in (
+        fix_with(source, SETTINGS)
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({}, 88),
+        ({"pyproject.toml": "[tool.black]\nline-length = 100\n"}, 100),
+        (
+            {"pyproject.toml": "[tool.ruff]\nline-length = 99\n[tool.black]\nline-length = 100\n"},
+            99,
+        ),
+        (
+            {
+                "pyproject.toml": "[tool.ruff]\nline-length = 99\n",
+                "ruff.toml": "line-length = 79\n",
+            },
+            79,
+        ),
+        ({"pyproject.toml": "[tool.isort]\nline_length = 70\n[tool.ruff]\nline-length = 99\n"}, 70),
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 'long'\n"}, 88),
+        ({"pyproject.toml": "not toml ["}, 88),
+    ],
+)
+def test_the_line_length_is_the_import_sorters(
+    tmp_path: Path, files: dict[str, str], expected: int
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert import_line_length(tmp_path) == expected
