@@ -11,7 +11,7 @@ two writers rename onto one target at once, and on Windows the loser fails with
 (go-containerregistry #1794 / #1920, porter #2917). On Linux it never fails.
 
 ``write_image`` is the faithful port (the bug included); ``write_image_fixed`` publishes each
-blob with :func:`pytest_ocirace.write_blob`, which tolerates a concurrent identical writer.
+blob with :func:`ocirace_writer.write_blob`, which tolerates a concurrent identical writer.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pytest_ocirace import write_blob
+from ocirace_writer import write_blob
 
 __all__ = ["EMPTY_LAYER", "Image", "example_image", "write_image", "write_image_fixed"]
 

@@ -52,7 +52,7 @@ MAX_SUMMARY_TESTS = 20
 MAX_GROUPS_PER_TEST = 100
 
 FIX_HINT = (
-    "publish with pytest_ocirace.write_blob(root, digest, data) (or atomic_write/publish), "
+    "publish with ocirace_writer.write_blob(root, digest, data) (or atomic_write/publish), "
     "which tolerates a concurrent identical writer and retries transient Windows errors; "
     "or order the writers (join, a common lock). See docs/races.md and docs/writer.md."
 )

@@ -108,7 +108,7 @@ def test_racy_test_fails_with_a_report_of_both_operations(pytester: pytest.Pytes
     assert "error : [WinError 5] Access is denied, raised in the second operation and NOT" in (
         section
     )
-    assert "fix: publish with pytest_ocirace.write_blob(" in section
+    assert "fix: publish with ocirace_writer.write_blob(" in section
     # The lost exception itself, with the user's frames only.
     result.stdout.fnmatch_lines(
         [
