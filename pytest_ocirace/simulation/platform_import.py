@@ -261,7 +261,7 @@ def _import_as_windows(roots: tuple[str, ...]) -> ImportedCopies:
     failure: BaseException | None = None
     failed = ""
     try:
-        with _windows_identity():
+        with _windows_identity() as views:
             for name in sorted(originals, key=lambda n: (n.count("."), n)):
                 try:
                     importlib.import_module(name)
@@ -270,6 +270,7 @@ def _import_as_windows(roots: tuple[str, ...]) -> ImportedCopies:
                     failed = name
                     break
         copies = _family(roots)
+        _real_modules_back(copies, views)
     finally:
         for name in list(sys.modules):
             if name not in before:
@@ -321,45 +322,61 @@ def _stand_ins_held(name: str, module: types.ModuleType) -> Iterator[str]:
             yield found
 
 
+def _view(module: types.ModuleType, overrides: dict[str, Any]) -> types.ModuleType:
+    """A module object with ``module``'s attributes and ``overrides`` on top."""
+    view = types.ModuleType(module.__name__, module.__doc__)
+    view.__dict__.update(vars(module))
+    view.__dict__.update(overrides)
+    return view
+
+
 @contextmanager
-def _windows_identity() -> Iterator[None]:
-    """``os``, ``sys``, ``platform`` and ``ctypes`` as on Windows, process-wide, for a block."""
-    saved: list[tuple[Any, str, Any]] = []
-    missing = object()
+def _windows_identity() -> Iterator[dict[str, types.ModuleType]]:
+    """``import os``/``sys``/``platform`` answer as Windows, and ``ctypes`` has ``windll``.
 
-    def put(target: Any, name: str, value: Any) -> None:
-        saved.append((target, name, getattr(target, name, missing)))
-        setattr(target, name, value)
+    Views in ``sys.modules``, not changes to the real modules: the import machinery (and
+    pytest's assertion-rewriting hook, which builds ``pathlib`` paths while the named
+    modules are imported) keep reading the real ``os.name``. Only code that runs ``import
+    os`` during the block gets the view: the named modules and what they load first.
+    """
+    from pytest_ocirace.simulation.filesystem import O_TEMPORARY
+    from pytest_ocirace.simulation.windows_modules import getwindowsversion
 
-    added_modules = [n for n in SURFACE.modules if n not in sys.modules]
+    views = {
+        "os": _view(
+            os,
+            {**OS_CONSTANTS, "O_TEMPORARY": getattr(os, "O_TEMPORARY", O_TEMPORARY), "name": "nt"},
+        ),
+        "sys": _view(sys, {"platform": "win32", "getwindowsversion": getwindowsversion}),
+        "platform": _view(_platform, {"system": lambda: "Windows"}),
+    }
+    saved_modules = {name: sys.modules.get(name) for name in (*views, *SURFACE.modules)}
+    added_attributes = [n for n in SURFACE.ctypes_attributes if not hasattr(ctypes, n)]
     try:
-        put(os, "name", "nt")
-        put(sys, "platform", "win32")
-        put(_platform, "system", lambda: "Windows")
-        if not hasattr(sys, "getwindowsversion"):
-            from pytest_ocirace.simulation.windows_modules import getwindowsversion
-
-            put(sys, "getwindowsversion", getwindowsversion)
-        for name, value in OS_CONSTANTS.items():
-            if not hasattr(os, name):
-                put(os, name, value)
-        if not hasattr(os, "O_TEMPORARY"):
-            from pytest_ocirace.simulation.filesystem import O_TEMPORARY
-
-            put(os, "O_TEMPORARY", O_TEMPORARY)
-        for name, value in SURFACE.ctypes_attributes.items():
-            if not hasattr(ctypes, name):
-                put(ctypes, name, value)
-        for name in added_modules:
-            sys.modules[name] = SURFACE.modules[name]
-        yield
+        for name, module in SURFACE.modules.items():
+            sys.modules.setdefault(name, module)
+        for name in added_attributes:
+            setattr(ctypes, name, SURFACE.ctypes_attributes[name])
+        sys.modules.update(views)
+        yield views
     finally:
-        for name in added_modules:
-            if sys.modules.get(name) is SURFACE.modules[name]:
-                del sys.modules[name]
-        while saved:
-            target, name, value = saved.pop()
-            if value is missing:
-                delattr(target, name)
+        for name, previous in saved_modules.items():
+            if previous is None:
+                sys.modules.pop(name, None)
             else:
-                setattr(target, name, value)
+                sys.modules[name] = previous
+        for name in added_attributes:
+            if getattr(ctypes, name, None) is SURFACE.ctypes_attributes[name]:
+                delattr(ctypes, name)
+
+
+def _real_modules_back(copies: dict[str, types.ModuleType], views: dict[str, Any]) -> None:
+    """The copies hold the real ``os``/``sys``/``platform`` again (pyfakefs patches those).
+
+    At test time the call-time view (``platform.py``) makes them answer as Windows.
+    """
+    real = {id(view): sys.modules[name] for name, view in views.items()}
+    for copy in copies.values():
+        for attribute, value in list(vars(copy).items()):
+            if id(value) in real:
+                setattr(copy, attribute, real[id(value)])
