@@ -83,6 +83,7 @@ def test_submodules_are_covered_and_what_was_patched_is_recorded() -> None:
 @pytest.mark.usefixtures("package")
 def test_a_name_with_nothing_to_patch_warns_naming_it() -> None:
     view = WindowsPlatform(("ocirace_pkg_empty",))
-    with pytest.warns(PlatformWarning, match="'ocirace_pkg_empty' and its loaded submodules hold no"):
+    expected = "'ocirace_pkg_empty' and its loaded submodules hold no"
+    with pytest.warns(PlatformWarning, match=expected):
         view.install()
     view.uninstall()

@@ -43,7 +43,8 @@ def test_the_copy_saw_windows_and_nothing_else_did(lib: types.ModuleType) -> Non
     assert copy is not lib
     assert copy.SEEN == ("nt", "win32", "Windows", True)
     assert lib.SEEN[0] == os.name == "posix"
-    assert sys.platform != "win32" and not hasattr(os, "O_BINARY")
+    assert sys.platform != "win32"
+    assert not hasattr(os, "O_BINARY")
     # A module first loaded by the Windows import stays with the copy only.
     assert copy.helper.VALUE == 1
     assert "ocirace_import_winonly" not in sys.modules
@@ -70,7 +71,8 @@ def test_swap_replaces_references_and_puts_them_back(lib: types.ModuleType) -> N
             imports.rebind(params)
             assert params["fn"] is copy.where
         assert sys.modules[LIB] is lib
-        assert holder.lib is lib and holder.where is lib.where
+        assert holder.lib is lib
+        assert holder.where is lib.where
         assert params["fn"] is lib.where
         assert "msvcrt" not in sys.modules
     finally:

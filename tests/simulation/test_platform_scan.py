@@ -12,7 +12,10 @@ CHOOSES = {
     "branch": ("import sys\nif sys.platform == 'win32':\n    X = 1\n", 2),
     "alias": ("import os\nLock = 'W' if os.name == 'nt' else 'U'\n", 2),
     "guarded_import": ("try:\n    import fcntl\nexcept ImportError:\n    fcntl = None\n", 2),
-    "ctypes": ("import sys\ntry:\n    from ctypes import windll\nexcept ImportError:\n    pass\n", 3),
+    "ctypes": (
+        "import sys\ntry:\n    from ctypes import windll\nexcept ImportError:\n    pass\n",
+        3,
+    ),
     "platform_call": ("import platform\nWIN = platform.system() == 'Windows'\n", 2),
     "class_body": ("import sys\nclass A:\n    win = sys.platform == 'win32'\n", 3),
     "decorator": (

@@ -119,7 +119,7 @@ def test_msvcrt_handles_round_trip_and_check_descriptors(fake_os: Any) -> None:
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
     finally:
         fake_os.close(fd)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="Bad file descriptor"):
         msvcrt.get_osfhandle(fd)
 
 
