@@ -25,6 +25,7 @@ import pytest
 if TYPE_CHECKING:
     from pyfakefs.fake_filesystem import FakeFilesystem
 
+    from pytest_ocirace.leftover_threads import LeftoverThreads
     from pytest_ocirace.simulation.filesystem import WindowsFilesystem
     from pytest_ocirace.simulation.options import SimulationOptions
 
@@ -129,6 +130,43 @@ def pytest_configure(config: pytest.Config) -> None:
             _session_options(config)
         except OptionError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+_LEFTOVERS_KEY = pytest.StashKey["LeftoverThreads"]()
+
+
+def _leftover_threads(config: pytest.Config) -> LeftoverThreads:
+    leftovers = config.stash.get(_LEFTOVERS_KEY, None)
+    if leftovers is None:
+        from pytest_ocirace.leftover_threads import LeftoverThreads
+
+        leftovers = config.stash[_LEFTOVERS_KEY] = LeftoverThreads()
+    return leftovers
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    leftovers = terminalreporter.config.stash.get(_LEFTOVERS_KEY, None)
+    lines = leftovers.summary_lines() if leftovers is not None else []
+    if lines:
+        terminalreporter.section("ocirace threads")
+        for line in lines:
+            terminalreporter.line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _LEFTOVERS_KEY in session.config.stash:
+        from pytest_ocirace.leftover_threads import LeftoverThreads
+
+        LeftoverThreads.exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A thread a simulated test left running (its partner died of a Windows error) would
+    # keep the interpreter alive after the summary: the session would never end.
+    leftovers = config.stash.get(_LEFTOVERS_KEY, None)
+    if leftovers is not None:
+        leftovers.release()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -336,6 +374,8 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     real_tmp_path = (
         request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     )
+    leftovers = _leftover_threads(request.config)
+    threads_before = leftovers.snapshot()
     with ExitStack() as stack:
         # Not through pyfakefs' ``fs`` fixture: ``simulate`` builds the fake filesystem for
         # Windows from the start (``fs`` builds a host-OS tree that would be rebuilt). An
@@ -364,6 +404,7 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
                 hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
             finally:
                 del item.stash[_SIMULATION_KEY]
+    leftovers.record(threads_before, item.nodeid)
 
 
 def _swap_in_windows_imports(
