@@ -100,10 +100,18 @@ class LeftoverThreads:
             return
         register = getattr(threading, "_register_atexit", None)  # pragma: no cover - 3.13+
         if register is not None:  # pragma: no cover - 3.13+
-            register(_exit_without_joining)
+            if not _RELEASED:
+                register(_exit_without_joining)
+            _RELEASED.extend(running)
+
+
+#: Threads released on 3.13+, checked again at exit (they may have finished by then).
+_RELEASED: list[threading.Thread] = []
 
 
 def _exit_without_joining() -> None:  # pragma: no cover - 3.13+
+    if not any(thread.is_alive() for thread in _RELEASED):
+        return  # the normal exit joins nothing that hangs
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):

@@ -65,3 +65,27 @@ def test_joined():
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
     result.assert_outcomes(passed=1)
     assert "ocirace threads" not in result.stdout.str()
+
+
+def test_release_takes_running_threads_out_of_the_exit_join() -> None:
+    import threading
+
+    from pytest_ocirace.leftover_threads import LeftoverThreads
+
+    leftovers = LeftoverThreads()
+    before = leftovers.snapshot()
+    go = threading.Event()
+    worker = threading.Thread(target=go.wait, name="waiter")
+    worker.start()
+    try:
+        leftovers.record(before, "test_x.py::test_y")
+        assert leftovers.summary_lines()[1].startswith("  'waiter' started by test_x.py::test_y")
+        leftovers.release()
+        assert worker.daemon
+        locks = getattr(threading, "_shutdown_locks", None)
+        if locks is not None:
+            assert getattr(worker, "_tstate_lock", None) not in locks
+        assert leftovers.summary_lines() == []
+    finally:
+        go.set()
+        worker.join()
