@@ -146,10 +146,19 @@ def _leftover_threads(config: pytest.Config) -> LeftoverThreads:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     leftovers = terminalreporter.config.stash.get(_LEFTOVERS_KEY, None)
-    lines = leftovers.summary_lines() if leftovers is not None else []
+    if leftovers is None:
+        return  # no simulated test ran: nothing to say, and nothing to import
+    from pytest_ocirace.simulation import platform
+
+    lines = platform.summary_lines()
     if lines:
-        terminalreporter.section("ocirace threads")
+        terminalreporter.section("ocirace platform")
         for line in lines:
+            terminalreporter.line(line)
+    threads = leftovers.summary_lines()
+    if threads:
+        terminalreporter.section("ocirace threads")
+        for line in threads:
             terminalreporter.line(line)
 
 

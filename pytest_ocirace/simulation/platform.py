@@ -26,6 +26,7 @@ import platform as _platform
 import sys
 import types
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "WindowsPlatform",
     "check_allowed",
     "family_names",
+    "register_summary",
+    "summary_lines",
 ]
 
 #: Modules that must keep seeing the real platform, or the test run itself breaks.
@@ -60,6 +63,25 @@ class PlatformWarning(UserWarning):
 #: Per option and named module: the ``module.global`` names patched in this process.
 PATCHED: dict[tuple[str, str], set[str]] = {}
 _WARNED: set[tuple[str, str]] = set()
+
+
+#: Other platform options' summaries (``platform_import`` registers its own on import).
+_SUMMARIES: list[Callable[[], list[str]]] = []
+
+
+def register_summary(lines: Callable[[], list[str]]) -> None:
+    """Add a source of lines to :func:`summary_lines`."""
+    _SUMMARIES.append(lines)
+
+
+def summary_lines() -> list[str]:
+    """What the platform options did in this process, one line per named module."""
+    lines = [line for source in _SUMMARIES for line in source()]
+    lines.extend(
+        f"{option}: {name} -> " + (", ".join(sorted(patched)) if patched else "nothing")
+        for (option, name), patched in sorted(PATCHED.items())
+    )
+    return lines
 
 
 def check_allowed(name: str, option: str) -> None:

@@ -39,12 +39,13 @@ from pytest_ocirace.simulation.platform import (
     PlatformError,
     check_allowed,
     family_names,
+    register_summary,
     warn_once,
 )
 from pytest_ocirace.simulation.platform_scan import import_time_choice
 from pytest_ocirace.simulation.windows_modules import OS_CONSTANTS, SURFACE
 
-__all__ = ["ImportedCopies", "WindowsImports"]
+__all__ = ["ImportedCopies", "WindowsImports", "summary_lines"]
 
 _OPTION = "windows_import_modules"
 
@@ -77,6 +78,24 @@ _CACHE: dict[tuple[str, ...], ImportedCopies] = {}
 
 #: Values swapped by name as well as identity (small ints and strings are shared objects).
 _CONSTANTS = (bool, int, float, str, bytes, tuple, frozenset)
+
+
+def summary_lines() -> list[str]:
+    """One line per module imported as Windows in this process: what it reached, where it chose."""
+    lines = []
+    for made in _CACHE.values():
+        for root in made.roots:
+            members = sum(1 for name in made.copies if name == root or name.startswith(root + "."))
+            details = [f"{members} module(s)"]
+            if made.reached.get(root):
+                details.append("reaches " + ", ".join(made.reached[root]))
+            if root in made.choices:
+                details.append("chooses at " + made.choices[root])
+            lines.append(f"{_OPTION}: {root} imported as on Windows ({'; '.join(details)})")
+    return lines
+
+
+register_summary(summary_lines)
 
 
 class WindowsImports:

@@ -146,7 +146,15 @@ def test_outside_the_simulation_the_originals_are_back():
     )
     result = _run(winlib, "--ocirace", "--ocirace-windows-import-modules=winlib")
     result.assert_outcomes(passed=6)
-    assert "ocirace platform" not in result.stdout.str()
+    assert "chose their platform" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*ocirace platform*",
+            "windows_import_modules: winlib imported as on Windows (2 module(s); reaches "
+            "ctypes.WinError, ctypes.windll, msvcrt; chooses at __init__.py:*",
+            "windows_platform_modules: winlib -> winlib.locks.sys, winlib.os, winlib.sys",
+        ]
+    )
 
 
 def test_windows_import_modules_by_ini_and_marker(winlib: pytest.Pytester) -> None:
