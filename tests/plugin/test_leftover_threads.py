@@ -81,9 +81,9 @@ def test_release_takes_running_threads_out_of_the_exit_join() -> None:
         leftovers.record(before, "test_x.py::test_y")
         assert leftovers.summary_lines()[1].startswith("  'waiter' started by test_x.py::test_y")
         leftovers.release()
-        assert worker.daemon
         locks = getattr(threading, "_shutdown_locks", None)
-        if locks is not None:
+        if locks is not None:  # CPython 3.10-3.12; 3.13+ is covered by the subprocess test
+            assert worker.daemon
             assert getattr(worker, "_tstate_lock", None) not in locks
         assert leftovers.summary_lines() == []
     finally:
