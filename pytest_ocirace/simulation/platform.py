@@ -38,6 +38,7 @@ __all__ = [
     "WindowsPlatform",
     "check_allowed",
     "family_names",
+    "implied_by_import",
     "register_summary",
     "summary_lines",
 ]
@@ -63,6 +64,13 @@ class PlatformWarning(UserWarning):
 #: Per option and named module: the ``module.global`` names patched in this process.
 PATCHED: dict[tuple[str, str], set[str]] = {}
 _WARNED: set[tuple[str, str]] = set()
+#: Names given the view because ``windows_import_modules`` names them (it reports on them).
+_IMPLIED: set[str] = set()
+
+
+def implied_by_import(names: tuple[str, ...]) -> None:
+    """``names`` get this view because they were imported as Windows, not named for it."""
+    _IMPLIED.update(names)
 
 
 #: Other platform options' summaries (``platform_import`` registers its own on import).
@@ -200,7 +208,7 @@ class WindowsPlatform:
                     self._saved.append((loaded, attribute, value, proxy))
                     setattr(loaded, attribute, proxy)
                     patched.add(f"{member}.{attribute}")
-            if not patched:
+            if not patched and name not in _IMPLIED:
                 warn_once(
                     _OPTION,
                     name,

@@ -39,6 +39,7 @@ from pytest_ocirace.simulation.platform import (
     PlatformError,
     check_allowed,
     family_names,
+    implied_by_import,
     register_summary,
     warn_once,
 )
@@ -105,6 +106,7 @@ class WindowsImports:
         for name in roots:
             check_allowed(name, _OPTION)
         self.roots = tuple(sorted(set(roots)))
+        implied_by_import(self.roots)
         self._saved_modules: dict[str, types.ModuleType | None] = {}
         self._saved_refs: list[tuple[dict[str, Any], str, Any, Any]] = []
         self._saved_attributes: list[tuple[Any, str, Any]] = []

@@ -208,9 +208,13 @@ def test_options_that_change_nothing_say_so(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*PlatformWarning: ocirace option windows_import_modules: 'plainlib'*changes nothing*"]
     )
-    result = _run(pytester, "--ocirace", "--ocirace-windows-platform-modules=plainlib")
+    # The call-time view the import option implies does not warn a second time.
+    assert "option windows_platform_modules: 'plainlib'" not in result.stdout.str()
+    # Once per process and name: another module for the other option.
+    pytester.makepyfile(otherlib="X = 1\n")
+    result = _run(pytester, "--ocirace", "--ocirace-windows-platform-modules=otherlib")
     result.stdout.fnmatch_lines(
-        ["*PlatformWarning: ocirace option windows_platform_modules: 'plainlib'*hold no os*"]
+        ["*PlatformWarning: ocirace option windows_platform_modules: 'otherlib'*hold no os*"]
     )
 
 
