@@ -465,8 +465,8 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, None]:
     simulation = item.stash.get(_SIMULATION_KEY, None)
-    if simulation is None:
-        yield
+    if simulation is None or call.excinfo is None:
+        yield  # nothing to format: no pause (it re-patches every module, twice)
         return
     # pytest formats the failure (reading source files for the traceback) inside this hook,
     # which runs while pyfakefs still patches: through the fake filesystem, library and
@@ -474,7 +474,7 @@ def pytest_runtest_makereport(
     with _real_filesystem():
         outcome = yield
         report: pytest.TestReport = outcome.get_result()
-        if report.failed and call.excinfo is not None:
+        if report.failed:
             note = _platform_note(item, call.excinfo.value, simulation.options)
             if note is not None:
                 report.sections.append(("ocirace platform", note))
