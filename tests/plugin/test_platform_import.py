@@ -233,3 +233,26 @@ def test_one():
     result = _run(pytester, "--ocirace", "--ocirace-windows-platform-modules=cachepkg")
     result.assert_outcomes(passed=1)
     assert "PlatformWarning" not in result.stdout.str()
+
+
+def test_the_note_leaves_out_the_tests_own_platform_checks(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_own="""
+import os
+import sys
+
+import pytest
+
+WINDOWS = sys.platform == "win32"
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="not here")
+def test_fails_in_its_own_code():
+    open("a", "w").close()
+    open("b", "w").close()
+    os.rename("a", "b")
+""",
+    )
+    result = _run(pytester, "--ocirace")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*FileExistsError: [[]WinError 183[]]*"])
+    assert "chose their platform" not in result.stdout.str()
