@@ -25,6 +25,7 @@ import pytest
 if TYPE_CHECKING:
     from pyfakefs.fake_filesystem import FakeFilesystem
 
+    from pytest_ocirace.leftover_threads import LeftoverThreads
     from pytest_ocirace.simulation.filesystem import WindowsFilesystem
     from pytest_ocirace.simulation.options import SimulationOptions
 
@@ -129,6 +130,52 @@ def pytest_configure(config: pytest.Config) -> None:
             _session_options(config)
         except OptionError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+_LEFTOVERS_KEY = pytest.StashKey["LeftoverThreads"]()
+
+
+def _leftover_threads(config: pytest.Config) -> LeftoverThreads:
+    leftovers = config.stash.get(_LEFTOVERS_KEY, None)
+    if leftovers is None:
+        from pytest_ocirace.leftover_threads import LeftoverThreads
+
+        leftovers = config.stash[_LEFTOVERS_KEY] = LeftoverThreads()
+    return leftovers
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    leftovers = terminalreporter.config.stash.get(_LEFTOVERS_KEY, None)
+    if leftovers is None:
+        return  # no simulated test ran: nothing to say, and nothing to import
+    from pytest_ocirace.simulation import platform
+
+    lines = platform.summary_lines()
+    if lines:
+        terminalreporter.section("ocirace platform")
+        for line in lines:
+            terminalreporter.line(line)
+    threads = leftovers.summary_lines()
+    if threads:
+        terminalreporter.section("ocirace threads")
+        for line in threads:
+            terminalreporter.line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _LEFTOVERS_KEY in session.config.stash:
+        from pytest_ocirace.leftover_threads import LeftoverThreads
+
+        LeftoverThreads.exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A thread a simulated test left running (its partner died of a Windows error) would
+    # keep the interpreter alive after the summary: the session would never end.
+    leftovers = config.stash.get(_LEFTOVERS_KEY, None)
+    if leftovers is not None:
+        leftovers.release()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -336,14 +383,21 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     real_tmp_path = (
         request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     )
+    leftovers = _leftover_threads(request.config)
+    threads_before = leftovers.snapshot()
     with ExitStack() as stack:
         # Not through pyfakefs' ``fs`` fixture: ``simulate`` builds the fake filesystem for
         # Windows from the start (``fs`` builds a host-OS tree that would be rebuilt). An
         # ``fs`` requested in the same test joins the same pyfakefs patcher either way.
         try:
+            # Before the patcher starts, so that it patches the Windows copies like any
+            # loaded module; put back after it stops.
+            options = _swap_in_windows_imports(stack, options, item)
             simulation = stack.enter_context(simulate(options, real_trees=_real_trees(item)))
         except (SimulationError, PlatformError) as exc:
             pytest.fail(str(exc), pytrace=False)
+        if options.windows_import_modules:
+            stack.enter_context(_windows_surface(simulation))
         item.stash[_SIMULATION_KEY] = simulation
         stack.enter_context(_log_tracebacks_without_machinery())
         if real_tmp_path is not None and not simulation.fs.isdir(str(real_tmp_path)):
@@ -359,6 +413,42 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
                 hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
             finally:
                 del item.stash[_SIMULATION_KEY]
+    leftovers.record(threads_before, item.nodeid)
+
+
+def _swap_in_windows_imports(
+    stack: ExitStack, options: SimulationOptions, item: pytest.Item
+) -> SimulationOptions:
+    """Swap in the Windows copies of ``windows_import_modules``; they also get the call-time view.
+
+    The test's parameters are swapped too (``parametrize("lock_type", [FileLock])`` captured
+    the original class at collection): direct parameters are read from ``callspec.params``
+    after this autouse fixture ran.
+    """
+    if not options.windows_import_modules:
+        return options
+    import dataclasses
+
+    from pytest_ocirace.simulation.platform_import import WindowsImports
+
+    imports = WindowsImports(options.windows_import_modules)
+    stack.enter_context(imports.swapped())
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        imports.rebind(callspec.params)
+    viewed = tuple(
+        dict.fromkeys((*options.windows_platform_modules, *options.windows_import_modules))
+    )
+    return dataclasses.replace(options, windows_platform_modules=viewed)
+
+
+def _windows_surface(simulation: WindowsFilesystem) -> Any:
+    """Route the Windows-only stand-ins (``MoveFileExW``...) onto this test's fake ``os``."""
+    from pyfakefs.fake_os import FakeOsModule
+
+    from pytest_ocirace.simulation.windows_modules import SURFACE
+
+    return SURFACE.bound(FakeOsModule(simulation.fs))
 
 
 def _real_trees(item: pytest.Item) -> list[str]:
@@ -368,6 +458,103 @@ def _real_trees(item: pytest.Item) -> list[str]:
     from pytest_ocirace.simulation.realtree import project_roots
 
     return project_roots((item.config.rootpath, item.path.parent))
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    simulation = item.stash.get(_SIMULATION_KEY, None)
+    if simulation is None or call.excinfo is None:
+        yield  # nothing to format: no pause (it re-patches every module, twice)
+        return
+    # pytest formats the failure (reading source files for the traceback) inside this hook,
+    # which runs while pyfakefs still patches: through the fake filesystem, library and
+    # stdlib sources are missing and frames show ``???``. Build the report on the real one.
+    with _real_filesystem():
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        if report.failed:
+            note = _platform_note(item, call.excinfo.value, simulation.options)
+            if note is not None:
+                report.sections.append(("ocirace platform", note))
+
+
+@contextmanager
+def _real_filesystem() -> Iterator[None]:
+    from pyfakefs.fake_filesystem_unittest import Patcher
+
+    patcher = Patcher.PATCHER
+    if patcher is None or not patcher.is_patching:
+        yield
+        return
+    patcher.pause()
+    try:
+        yield
+    finally:
+        patcher.resume()
+
+
+#: Top-level modules never worth naming in a platform note: the test run's own machinery.
+_NOT_CODE_UNDER_TEST = ("pytest", "_pytest", "pluggy", "pyfakefs", "pytest_ocirace")
+
+
+def _platform_note(item: pytest.Item, exc: BaseException, options: SimulationOptions) -> str | None:
+    """Name the modules in the failure's traceback that chose their platform at import.
+
+    Such a module runs its POSIX branch against Windows rules, where real Windows would
+    have taken the other branch; the fix is ``windows_import_modules``. The test's own
+    files are left out (their ``skipif(sys.platform ...)`` are not the code under test).
+    """
+    from pytest_ocirace.simulation.platform_scan import import_time_choice
+
+    imported = options.windows_import_modules
+    test_file = str(item.path)
+    lines: list[str] = []
+    roots: list[str] = []
+    seen: set[str] = set()
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for error in chain:
+        tb = error.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            tb = tb.tb_next
+            name = frame.f_globals.get("__name__")
+            filename = frame.f_code.co_filename
+            if not isinstance(name, str) or name in seen or filename == test_file:
+                continue
+            seen.add(name)
+            root = name.split(".")[0]
+            if root in _NOT_CODE_UNDER_TEST or root in sys.stdlib_module_names:
+                continue
+            if any(name == m or name.startswith(m + ".") for m in imported):
+                continue
+            base = os.path.basename(filename)
+            if base == "conftest.py" or base.startswith("test_") or base.endswith("_test.py"):
+                continue
+            choice = import_time_choice(filename)
+            if choice is None:
+                continue
+            lines.append(f"  {name} ({choice.describe()})")
+            if root not in roots:
+                roots.append(root)
+    if not lines:
+        return None
+    names = " ".join(roots)
+    listed = ", ".join(repr(r) for r in roots)
+    return (
+        "these modules in the traceback chose their platform when they were imported, so "
+        "they run their non-Windows branch against Windows rules (real Windows would take "
+        "the other branch):\n"
+        + "\n".join(lines)
+        + f"\nimport them as on Windows: --ocirace-windows-import-modules='{names}' "
+        f"(ini: ocirace_windows_import_modules = {names}; marker: "
+        f"@pytest.mark.ocirace(windows_import_modules=[{listed}]))"
+    )
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -35,8 +35,13 @@ OPTION_HELP: dict[str, str] = {
     ),
     "max_path": "refuse paths of 260+ characters (directories: 248+) like Win32 without "
     "long-path support.",
-    "windows_platform_modules": "modules (by name) that see os.name == 'nt' and "
-    "sys.platform == 'win32', so their Windows-only branches run.",
+    "windows_platform_modules": "modules (by name, with their submodules) whose os.name, "
+    "sys.platform and platform.system() answer as Windows when read at call time, so their "
+    "Windows-only branches run.",
+    "windows_import_modules": "modules (by name, with their submodules) imported again as on "
+    "Windows for simulated tests, so choices made at import (FileLock = WindowsFileLock, "
+    "MoveFileExW instead of os.rename) take the Windows branch; implies "
+    "windows_platform_modules for them.",
     "reserved_names": "error: creating or renaming onto a DOS device name (CON, NUL, "
     "COM1...) fails with WinError 123; allow: treat them as ordinary names (unverified).",
     "directory_onto_file": "os.replace of a directory onto an existing file: deny "
@@ -57,6 +62,7 @@ class SimulationOptions:
     delete_semantics: str = "classic"
     max_path: bool = True
     windows_platform_modules: tuple[str, ...] = field(default_factory=tuple)
+    windows_import_modules: tuple[str, ...] = field(default_factory=tuple)
     reserved_names: str = "error"
     directory_onto_file: str = "deny"
     delete_on_close_follows_rename: bool = True

@@ -443,3 +443,32 @@ def test_plain_logging_is_untouched(caplog):
     assert "[WinError 2]" in log
     assert "pyfakefs" not in log
     assert "pytest_ocirace" not in log
+
+
+def test_failure_reports_are_built_on_the_real_filesystem(pytester: pytest.Pytester) -> None:
+    # pytest formats a failure while pyfakefs still patches. Through the fake filesystem
+    # the working directory is C:\work (locations came out absolute) and sources outside
+    # the real tree were unreadable (pytest 8.2 showed a pathlib frame as ``???``).
+    pytester.makepyfile(
+        helper_lib="""
+import pathlib
+
+def relative(name):
+    return pathlib.Path(name).relative_to("elsewhere")
+""",
+        test_fails="""
+import helper_lib
+
+def test_fails():
+    helper_lib.relative("missing.txt")
+""",
+    )
+    pytester.syspathinsert()
+    result = _run(pytester, "--ocirace", "--ocirace-real-tree=off")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["test_fails.py:4: ", "helper_lib.py:4: in relative", "    def relative_to(self, *other):"]
+    )
+    failures = result.stdout.str().split("FAILURES", 1)[1]
+    assert "???" not in failures
+    assert str(pytester.path) not in failures

@@ -20,6 +20,17 @@ def test_merge_converts_text() -> None:
     assert options.windows_platform_modules == ("a", "b", "c")
 
 
+def test_windows_import_modules_takes_text_or_a_list() -> None:
+    from_ini = SimulationOptions().merged(
+        {"windows_import_modules": "filelock, atomicwrites"}, source="ini"
+    )
+    assert from_ini.windows_import_modules == ("filelock", "atomicwrites")
+    from_marker = SimulationOptions().merged({"windows_import_modules": ["filelock"]}, source="m")
+    assert from_marker.windows_import_modules == ("filelock",)
+    with pytest.raises(OptionError, match="windows_import_modules takes a list of module names"):
+        SimulationOptions().merged({"windows_import_modules": 3}, source="m")
+
+
 @pytest.mark.parametrize(
     ("values", "fragment"),
     [
