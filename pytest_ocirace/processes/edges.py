@@ -278,8 +278,14 @@ def _install_semlock(ip: Interposition) -> None:
     real_exit = semlock.__exit__
 
     def key_of(self: Any) -> str | None:
-        name = getattr(getattr(self, "_semlock", None), "name", None)
-        return f"semlock:{name}" if isinstance(name, str) else None
+        # A named semaphore (spawn, forkserver) by its name; a fork context's is unlinked
+        # at once and shared by memory, so its address is the same in every forked child.
+        inner = getattr(self, "_semlock", None)
+        name = getattr(inner, "name", None)
+        if isinstance(name, str):
+            return f"semlock:{name}"
+        handle = getattr(inner, "handle", None)
+        return f"semlock:@{handle}" if isinstance(handle, int) else None
 
     def init(self: Any, kind: int, value: int, maxvalue: int, *args: Any, **kwargs: Any) -> None:
         real_init(self, kind, value, maxvalue, *args, **kwargs)

@@ -72,6 +72,22 @@ def process_mode(item: pytest.Item) -> bool:
     return bool(item.config.getini("ocirace_processes"))
 
 
+_TEMP_ROOT_KEY = pytest.StashKey[str]()
+
+
+def _tempdir(config: pytest.Config) -> str:
+    """A fresh directory for ``tempfile`` in one test, under a short session directory.
+
+    Short, because multiprocessing puts Unix sockets there (the forkserver's), whose paths
+    may not exceed 107 bytes; kept until the session ends, because a forkserver started by
+    one test serves the next ones from that directory.
+    """
+    root = config.stash.get(_TEMP_ROOT_KEY, None)
+    if root is None:
+        root = config.stash[_TEMP_ROOT_KEY] = tempfile.mkdtemp(prefix="ocirace-")
+    return tempfile.mkdtemp(prefix="t", dir=root)
+
+
 def _coordinator(config: pytest.Config) -> Coordinator:
     from pytest_ocirace.processes.coordinator import Coordinator
 
@@ -86,6 +102,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if coordinator is not None:
         coordinator.close()
         del config.stash[_COORDINATOR_KEY]
+    root = config.stash.get(_TEMP_ROOT_KEY, None)
+    if root is not None:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+        del config.stash[_TEMP_ROOT_KEY]
 
 
 def _exclusions(config: pytest.Config, coordinator: Coordinator) -> list[str]:
@@ -119,9 +141,7 @@ def _environment(values: dict[str, str], tempdir: str) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _ocirace_processes(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Generator[None, None, None]:
+def _ocirace_processes(request: pytest.FixtureRequest) -> Generator[None, None, None]:
     """Run the test in the process mode when it opted in."""
     item = request.node
     if not process_mode(item):
@@ -145,7 +165,7 @@ def _ocirace_processes(
     item.stash[_REJECTED_KEY] = len(coordinator.rejected)
     exclude = _exclusions(request.config, coordinator)
     values = environment(coordinator.path, coordinator.secret_hex, exclude)
-    tempdir = str(tmp_path_factory.mktemp("ocirace-tempfile"))
+    tempdir = _tempdir(request.config)
     with _environment(values, tempdir):
         interposition = Interposition(LocalClient(coordinator), exclude)
         interposition.environment = values
