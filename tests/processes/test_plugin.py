@@ -196,18 +196,22 @@ def test_ordered_pool_apply(tmp_path):
         for name in "ab":
             assert pool.apply(publish, (str(tmp_path), name)) == name
 
+CODE = (
+    "import os, sys; open(sys.argv[1] + '.t', 'w').close(); "
+    "os.replace(sys.argv[1] + '.t', sys.argv[2])"
+)
+
 def test_racy_subprocesses(tmp_path):
-    code = "import os,sys; open(sys.argv[1]+'.t','w').close(); os.replace(sys.argv[1]+'.t', sys.argv[2])"
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / n), str(tmp_path / "target")])
+    target = str(tmp_path / "target")
+    procs = [subprocess.Popen([sys.executable, "-c", CODE, str(tmp_path / n), target])
              for n in "ab"]
     codes = [p.wait() for p in procs]
     assert codes == [0, 0]
 
 def test_ordered_subprocesses(tmp_path):
-    code = "import os,sys; open(sys.argv[1]+'.t','w').close(); os.replace(sys.argv[1]+'.t', sys.argv[2])"
+    target = str(tmp_path / "target")
     for n in "ab":
-        subprocess.run([sys.executable, "-c", code, str(tmp_path / n), str(tmp_path / "target")],
-                       check=True)
+        subprocess.run([sys.executable, "-c", CODE, str(tmp_path / n), target], check=True)
 
 def after_message(root, name, queue):
     if queue is not None:
