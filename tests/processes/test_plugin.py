@@ -268,6 +268,19 @@ def test_racy_even_when_the_test_ignores_the_exit_codes(tmp_path):
     for w in workers: w.start()
     for w in workers: w.join()
 
+def pathlib_publish(root, name):
+    from pathlib import Path
+    tmp = Path(root) / name
+    tmp.write_text(name)
+    tmp.replace(Path(root) / "target")
+
+def test_racy_pathlib(tmp_path):
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=pathlib_publish, args=(str(tmp_path), n)) for n in "ab"]
+    for w in workers: w.start()
+    for w in workers: w.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+
 def test_ordered_but_a_program_that_is_not_python_is_named(tmp_path):
     subprocess.run(["sh", "-c", "true"], check=True)
 """
@@ -276,8 +289,24 @@ def test_ordered_but_a_program_that_is_not_python_is_named(tmp_path):
 def test_each_edge_orders_or_races(pytester: pytest.Pytester) -> None:
     result = run(pytester, EDGES)
     found = check(result)
-    assert len(found) == 12
+    assert len(found) == 13
     text = result.stdout.str()
     assert "work item (pid" in text
     assert re.search(r"process \d+ \(sh -c true\) never joined the coordinator", text)
     assert "an injected Windows error escaped" in text
+
+
+DETERMINISM = """
+@pytest.mark.parametrize("run", range(20))
+def test_racy_every_run(tmp_path, run):
+    run_all(mp.get_context("fork"), str(tmp_path), ["a", "b"])
+
+@pytest.mark.parametrize("run", range(20))
+def test_ordered_every_run(tmp_path, run):
+    run_one_by_one(mp.get_context("fork"), str(tmp_path), ["a", "b"])
+"""
+
+
+def test_the_same_verdict_in_20_of_20_runs(pytester: pytest.Pytester) -> None:
+    found = check(run(pytester, DETERMINISM))
+    assert len(found) == 40
