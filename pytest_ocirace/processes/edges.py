@@ -14,8 +14,12 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
 import stat
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,12 +33,54 @@ _TOKEN = "_ocirace_token"
 
 
 def install(ip: Interposition) -> None:
-    _install_process(ip)
-    _install_subprocess(ip)
-    _install_futures(ip)
-    _install_pool(ip)
-    _install_connections(ip)
-    _install_semlock(ip)
+    """Patch the modules already imported now, the others as soon as they are imported.
+
+    A child that never uses multiprocessing or subprocess does not import them for us:
+    joining must stay cheap (docs/performance.md).
+    """
+    pending: dict[str, Callable[[Interposition], None]] = {
+        "multiprocessing.process": _install_process,
+        "subprocess": _install_subprocess,
+        "concurrent.futures.process": _install_futures,
+        "multiprocessing.pool": _install_pool,
+        "multiprocessing.connection": _install_connections,
+        "multiprocessing.queues": _install_queues,
+        "multiprocessing.synchronize": _install_semlock,
+    }
+    for name in list(pending):
+        if name in sys.modules:
+            pending.pop(name)(ip)
+    if pending:
+        finder = _AfterImport(ip, pending)
+        sys.meta_path.insert(0, finder)
+        ip._undo.append(lambda: sys.meta_path.remove(finder))
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs a patch right after its module is first executed (a post-import hook)."""
+
+    def __init__(self, ip: Interposition, pending: dict[str, Callable[[Interposition], None]]):
+        self.ip = ip
+        self.pending = pending
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        patch = self.pending.get(name)
+        if patch is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        loader = getattr(spec, "loader", None)
+        if spec is None or loader is None or not hasattr(loader, "exec_module"):
+            return None
+        del self.pending[name]
+        real_exec = loader.exec_module
+        ip = self.ip
+
+        def exec_module(module: Any) -> None:
+            real_exec(module)
+            patch(ip)
+
+        loader.exec_module = exec_module
+        return spec
 
 
 def _ready(ip: Interposition) -> bool:
@@ -224,7 +270,7 @@ def _pipe_key(fd: int) -> str | None:
 
 
 def _install_connections(ip: Interposition) -> None:
-    from multiprocessing import connection, queues
+    from multiprocessing import connection
 
     base: Any = getattr(connection, "_ConnectionBase")  # noqa: B009 (private, untyped)
 
@@ -253,6 +299,10 @@ def _install_connections(ip: Interposition) -> None:
         ip._patch(base, name, sending(base.__dict__[name]))
     for name in ("recv", "recv_bytes", "recv_bytes_into"):
         ip._patch(base, name, receiving(base.__dict__[name]))
+
+
+def _install_queues(ip: Interposition) -> None:
+    from multiprocessing import queues
 
     real_put = queues.Queue.put
 
