@@ -141,12 +141,17 @@ def _environment(values: dict[str, str], tempdir: str) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _ocirace_processes(request: pytest.FixtureRequest) -> Generator[None, None, None]:
+def _ocirace_processes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Generator[None, None, None]:
     """Run the test in the process mode when it opted in."""
     item = request.node
     if not process_mode(item):
         yield
         return
+    # pytest's base temporary directory is made from tempfile's: make it before tempfile
+    # points into the test's own directory, so tmp_path keeps its usual place and retention.
+    tmp_path_factory.getbasetemp()
     from pytest_ocirace import report
     from pytest_ocirace.processes.bootstrap import environment, register_fork_hook
     from pytest_ocirace.processes.client import LocalClient

@@ -7,6 +7,7 @@ suite fast): ``racy_*`` tests must fail and ``ordered_*`` tests must pass, in ev
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -310,3 +311,19 @@ def test_ordered_every_run(tmp_path, run):
 def test_the_same_verdict_in_20_of_20_runs(pytester: pytest.Pytester) -> None:
     found = check(run(pytester, DETERMINISM))
     assert len(found) == 40
+
+
+def test_the_go_containerregistry_example_is_caught_and_fixed(pytester: pytest.Pytester) -> None:
+    examples = Path(__file__).parents[2] / "examples"
+    for name in ("oci_layout.py", "oci_layout_processes.py", "test_oci_layout_processes.py"):
+        pytester.path.joinpath(name).write_text((examples / name).read_text())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", timeout=240)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "PASSED test_oci_layout_processes.py::test_write_image_fixed_one_process_per_layer",
+            "FAILED test_oci_layout_processes.py::test_write_image_one_process_per_layer*",
+        ],
+        consecutive=False,
+    )
+    assert "in thread 'work item (pid" in result.stdout.str()
