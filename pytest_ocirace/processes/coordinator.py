@@ -189,8 +189,15 @@ class Coordinator:
         send(conn, {"nonce": nonce.hex()})
         try:
             message = read_frame(conn)
-        except (ProtocolError, OSError) as exc:
+        except ProtocolError as exc:
             self._reject(f"a connection sent no valid hello ({exc}); closed")
+            return None
+        except OSError as exc:
+            # A process killed while it was joining (Pool.terminate() right after a fork):
+            # nothing was said, nothing to refuse.
+            log.debug(
+                "pytest-ocirace coordinator: a connection went away before its hello: %s", exc
+            )
             return None
         if message is None:
             return None

@@ -46,6 +46,8 @@ def install(ip: Interposition) -> None:
         "multiprocessing.connection": _install_connections,
         "multiprocessing.queues": _install_queues,
         "multiprocessing.synchronize": _install_semlock,
+        "threading": _install_threads,
+        "concurrent.futures.thread": _install_thread_pool,
     }
     for name in list(pending):
         if name in sys.modules:
@@ -174,16 +176,56 @@ def _install_subprocess(ip: Interposition) -> None:
     ip._patch(popen, "wait", wait)
 
 
-def _install_futures(ip: Interposition) -> None:
-    from concurrent import futures
-    from concurrent.futures import process as cf_process
+def _install_threads(ip: Interposition) -> None:
+    """Threads inside one process: start before the thread's first step, its end before join.
+
+    The coordinator's own threads (named ``ocirace-*``) are left alone.
+    """
+    import threading
+
+    from pytest_ocirace.processes.interpose import new_token
+
+    thread = threading.Thread
+    real_start = thread.start
+    real_inner = thread._bootstrap_inner  # type: ignore[attr-defined]
+    real_join = thread.join
+
+    def start(self: Any) -> None:
+        if _ready(ip) and not self.name.startswith("ocirace-"):
+            token = new_token()
+            setattr(self, _TOKEN, token)
+            ip.send("start", token=token)
+        real_start(self)
+
+    def bootstrap_inner(self: Any) -> None:
+        token = getattr(self, _TOKEN, None)
+        if isinstance(token, str) and _ready(ip):
+            ip.send("adopt", token=token)
+        try:
+            real_inner(self)
+        finally:
+            if isinstance(token, str) and _ready(ip):
+                ip.send("release", key=f"thread-end:{token}")
+
+    def join(self: Any, timeout: float | None = None) -> None:
+        real_join(self, timeout)
+        token = getattr(self, _TOKEN, None)
+        if isinstance(token, str) and not self.is_alive() and _ready(ip):
+            ip.send("acquire", key=f"thread-end:{token}")
+
+    ip._patch(thread, "start", start)
+    ip._patch(thread, "_bootstrap_inner", bootstrap_inner)
+    ip._patch(thread, "join", join)
+
+
+def _install_thread_pool(ip: Interposition) -> None:
+    """A thread pool's work item: its own strand after the submit, before its result."""
+    from concurrent.futures import thread
 
     from pytest_ocirace.processes.interpose import WorkItem, new_token
 
-    executor = cf_process.ProcessPoolExecutor
+    executor = thread.ThreadPoolExecutor
     real_submit = executor.submit
-    real_result = futures.Future.result
-    real_exception = futures.Future.exception
 
     def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         if not _ready(ip):
@@ -193,6 +235,40 @@ def _install_futures(ip: Interposition) -> None:
         future = real_submit(self, WorkItem(fn, token), *args, **kwargs)
         setattr(future, _TOKEN, token)
         return future
+
+    ip._patch(executor, "submit", submit)
+    _install_future_results(ip)
+
+
+def _install_futures(ip: Interposition) -> None:
+    from concurrent.futures import process as cf_process
+
+    from pytest_ocirace.processes.interpose import WorkItem, new_token
+
+    executor = cf_process.ProcessPoolExecutor
+    real_submit = executor.submit
+
+    def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if not _ready(ip):
+            return real_submit(self, fn, *args, **kwargs)
+        token = new_token()
+        ip.send("release", key=f"submit:{token}")
+        future = real_submit(self, WorkItem(fn, token), *args, **kwargs)
+        setattr(future, _TOKEN, token)
+        return future
+
+    ip._patch(executor, "submit", submit)
+    _install_future_results(ip)
+
+
+def _install_future_results(ip: Interposition) -> None:
+    """``Future.result()``/``exception()``: after the work item (once for both pools)."""
+    from concurrent import futures
+
+    if getattr(futures.Future.result, "_ocirace", False):
+        return
+    real_result = futures.Future.result
+    real_exception = futures.Future.exception
 
     def after_done(future: Any) -> None:
         token = getattr(future, _TOKEN, None)
@@ -211,7 +287,7 @@ def _install_futures(ip: Interposition) -> None:
         after_done(self)
         return found
 
-    ip._patch(executor, "submit", submit)
+    result._ocirace = True  # type: ignore[attr-defined]
     ip._patch(futures.Future, "result", result)
     ip._patch(futures.Future, "exception", exception)
 

@@ -282,6 +282,26 @@ def test_racy_pathlib(tmp_path):
     for w in workers: w.join()
     assert [w.exitcode for w in workers] == [0, 0]
 
+def test_racy_thread_pool_in_the_test_process(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        [f.result() for f in [pool.submit(publish, str(tmp_path), n) for n in "ab"]]
+
+def test_ordered_thread_pool_results(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        for name in "ab":
+            pool.submit(publish, str(tmp_path), name).result()
+    publish(str(tmp_path), "c")
+
+def test_ordered_thread_start_and_join(tmp_path):
+    import threading
+    (tmp_path / "a").write_text("a")
+    worker = threading.Thread(target=os.replace, args=(tmp_path / "a", tmp_path / "target"))
+    worker.start()
+    worker.join()
+    publish(str(tmp_path), "b")
+
 def test_ordered_but_a_program_that_is_not_python_is_named(tmp_path):
     subprocess.run(["sh", "-c", "true"], check=True)
 """
@@ -290,7 +310,7 @@ def test_ordered_but_a_program_that_is_not_python_is_named(tmp_path):
 def test_each_edge_orders_or_races(pytester: pytest.Pytester) -> None:
     result = run(pytester, EDGES)
     found = check(result)
-    assert len(found) == 13
+    assert len(found) == 16
     text = result.stdout.str()
     assert "work item (pid" in text
     assert re.search(r"process \d+ \(sh -c true\) never joined the coordinator", text)
