@@ -163,7 +163,8 @@ def main() -> None:
         f"{start['with hook'] * 1e3:.1f} ms: +{extra:.1f} ms, "
         f"{start['with hook'] / start['bare interpreter']:.2f}x"
     )
-    print(f"  hook installed, variable unset: {unset['hook installed, variable unset'] * 1e3:.1f} ms")
+    quiet = unset["hook installed, variable unset"] * 1e3
+    print(f"  hook installed, variable unset: {quiet:.1f} ms")
 
 
 if __name__ == "__main__":
