@@ -347,3 +347,51 @@ def test_the_go_containerregistry_example_is_caught_and_fixed(pytester: pytest.P
         consecutive=False,
     )
     assert "in thread 'work item (pid" in result.stdout.str()
+
+
+SWITCHES = """
+import multiprocessing as mp, os
+
+def publish(root, name):
+    with open(os.path.join(root, name), "w") as handle:
+        handle.write(name)
+    os.replace(os.path.join(root, name), os.path.join(root, "target"))
+
+def test_racy(tmp_path):
+    workers = [mp.get_context("fork").Process(target=publish, args=(str(tmp_path), n))
+               for n in "ab"]
+    for w in workers: w.start()
+    for w in workers: w.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "failed"),
+    [
+        ((), 0),  # Linux lets both replaces through
+        (("--ocirace-processes",), 1),
+        (("-o", "ocirace_processes=true"), 1),
+        (("--ocirace", "--ocirace-processes"), 1),  # the process mode wins
+    ],
+)
+def test_the_switches(pytester: pytest.Pytester, args: tuple[str, ...], failed: int) -> None:
+    pytester.makepyfile(test_switch=SWITCHES)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+    result.assert_outcomes(passed=1 - failed, failed=failed)
+
+
+def test_a_marker_value_that_is_not_a_boolean_is_a_one_line_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ocirace(processes="yes")
+        def test_it():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*ocirace(processes=...) takes True or False, got 'yes'*"])
