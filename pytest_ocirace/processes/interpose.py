@@ -19,7 +19,6 @@ import builtins
 import contextlib
 import io
 import os
-import secrets
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -261,7 +260,8 @@ class WorkItem:
 
 
 def new_token() -> str:
-    return secrets.token_hex(8)
+    """A name for one start, submit or thread (not a secret: ``secrets`` costs imports)."""
+    return os.urandom(8).hex()
 
 
 def io_stack(
