@@ -46,7 +46,9 @@ JOIN_TIMEOUT = 10.0
 HELLO_TIMEOUT = 10.0
 
 #: Messages answered (the sender waits, so what it does next is ordered after them).
-_ANSWERED = frozenset({"hello", "before", "release", "acquire", "start", "adopt", "item", "joined"})
+_ANSWERED = frozenset(
+    {"hello", "before", "release", "acquire", "start", "adopt", "item", "joined", "test", "collect"}
+)
 
 
 class Coordinator:
@@ -130,11 +132,15 @@ class Coordinator:
         elif kind == "mutex":
             judge.mutex(m["key"])
         elif kind == "spawned":
-            judge.spawned(m["child"], m["argv"])
+            judge.spawned(pid, m["child"], m["argv"])
         elif kind == "joined":
             judge.joined(pid, m["tid"], m["tname"], m["child"])
         elif kind == "escaped":
             judge.escaped(pid, m["race"], m["text"])
+        elif kind == "test":
+            judge.test_begins(pid, m["nodeid"])
+        elif kind == "collect":
+            return judge.collect(pid)
         return {}
 
     def _reject(self, reason: str) -> None:

@@ -52,11 +52,15 @@ class Judge:
         self.processes: dict[int, Process] = {}
         #: Started by a participant (subprocess, multiprocessing): pid -> argv.
         self.started: dict[int, list[str]] = {}
+        #: Child pid -> the participant that started it.
+        self.parents: dict[int, int] = {}
         self._globs = [g for g in ignore if g.strip()]
         self._strands: dict[tuple[int, int], list[LogicalThread]] = {}
         self._races: dict[int, Race] = {}
         self._mutexes: set[str] = set()
         self.escapes: list[tuple[int, str]] = []
+        #: pytest-xdist: per worker pid, its running test and where its races begin.
+        self._tests: dict[int, tuple[str, int, int]] = {}
 
     # -- identity ------------------------------------------------------------------------
 
@@ -251,8 +255,9 @@ class Judge:
         if ("lock", key) in strand.locks:
             self.tracker.unlocked(("lock", key), strand)
 
-    def spawned(self, child: int, argv: list[str]) -> None:
+    def spawned(self, parent: int, child: int, argv: list[str]) -> None:
         self.started[child] = [str(a) for a in argv]
+        self.parents[child] = parent
 
     def exited(self, pid: int) -> None:
         """The process's connection ended: its handles close, its past is parked."""
@@ -283,6 +288,45 @@ class Judge:
         found = self._races.get(race)
         if found is not None and found.error is not None:
             self.model.note_escaped(found.error)
+
+    def test_begins(self, pid: int, nodeid: str) -> None:
+        """A pytest-xdist worker starts a test: its races are counted from here."""
+        self._tests[pid] = (nodeid, len(self.model.races), len(self.escapes))
+
+    def collect(self, pid: int) -> dict[str, Any]:
+        """The races and escapes of the worker ``pid``'s current test, ready to send.
+
+        A race is the test's if its second side (the one that fails) ran in the worker or
+        in a process the worker's test started (every strand name carries its pid): the
+        winner's worker may be running its next test by then.
+        """
+        from pytest_ocirace import report
+
+        nodeid, first_race, first_escape = self._tests.pop(pid, ("", 0, 0))
+        own = {pid, *self._descendants(pid)}
+        marks = tuple(f"(pid {p})" for p in own)
+        races = [
+            race for race in self.model.races[first_race:] if race.second.thread.endswith(marks)
+        ]
+        escapes = [text for p, text in self.escapes[first_escape:] if p in own]
+        return {
+            "nodeid": nodeid,
+            "races": [report.race_to_dict(race, nodeid) for race in races],
+            "text": report.format_races(races) if races else "",
+            "unhandled": sum(race.handled is False for race in races),
+            "escapes": escapes,
+        }
+
+    def _descendants(self, pid: int) -> set[int]:
+        """Processes started from ``pid`` (by the spawned records), transitively."""
+        found: set[int] = set()
+        parents = {pid}
+        while parents:
+            children = {c for c, parent in self.parents.items() if parent in parents}
+            children -= found
+            found |= children
+            parents = children
+        return found
 
     def race(self, number: int) -> Race | None:
         return self._races.get(number)

@@ -33,6 +33,7 @@ __all__ = ["process_mode"]
 _COORDINATOR_KEY = pytest.StashKey["Coordinator"]()
 _JUDGE_KEY = pytest.StashKey["Judge"]()
 _REJECTED_KEY = pytest.StashKey[int]()
+_SHARED_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,13 +89,56 @@ def _tempdir(config: pytest.Config) -> str:
     return tempfile.mkdtemp(prefix="t", dir=root)
 
 
-def _coordinator(config: pytest.Config) -> Coordinator:
+def _coordinator(config: pytest.Config, make_judge: Any = None) -> Coordinator:
     from pytest_ocirace.processes.coordinator import Coordinator
 
     coordinator = config.stash.get(_COORDINATOR_KEY, None)
     if coordinator is None:
-        coordinator = config.stash[_COORDINATOR_KEY] = Coordinator()
+        made = Coordinator() if make_judge is None else Coordinator(make_judge)
+        coordinator = config.stash[_COORDINATOR_KEY] = made
     return coordinator
+
+
+def _shared_interposition() -> Any:
+    """The interposition of a pytest-xdist worker whose controller shares its coordinator."""
+    from pytest_ocirace.processes.protocol import ENV_SHARED
+
+    if not os.environ.get(ENV_SHARED):
+        return None
+    from pytest_ocirace.processes.interpose import active
+
+    return active()
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
+
+
+def _globally_on(config: pytest.Config) -> bool:
+    option = config.getoption("ocirace_processes", default=None)
+    return bool(option) if option is not None else bool(config.getini("ocirace_processes"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "ocirace(processes=True): run this test in the process mode (real disk, Windows' "
+        "rules and the race model across every Python process it starts; docs/processes.md)",
+    )
+    if not (_is_xdist_controller(config) and _globally_on(config)):
+        return
+    # The controller's coordinator serves every worker: the workers are its children, join
+    # through the .pth hook when they start, and their tests are concurrent with each other.
+    from pytest_ocirace.processes.bootstrap import environment
+    from pytest_ocirace.processes.judge import Judge
+    from pytest_ocirace.processes.protocol import ENV_SHARED
+
+    globs = [str(g) for g in config.getini("ocirace_ignore")]
+    coordinator = _coordinator(config, lambda: Judge(globs))
+    values = environment(coordinator.path, coordinator.secret_hex, _exclusions(config, coordinator))
+    os.environ.update(values)
+    os.environ[ENV_SHARED] = "1"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -147,6 +191,12 @@ def _ocirace_processes(
     """Run the test in the process mode when it opted in."""
     item = request.node
     if not process_mode(item):
+        yield
+        return
+    shared = _shared_interposition()
+    if shared is not None:  # a pytest-xdist worker: the controller's coordinator judges
+        shared.send("test", nodeid=item.nodeid)
+        item.stash[_SHARED_KEY] = True
         yield
         return
     # pytest's base temporary directory is made from tempfile's: make it before tempfile
@@ -229,6 +279,9 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, Any]:
     rep: pytest.TestReport = yield
+    if call.when == "call" and item.stash.get(_SHARED_KEY, False):
+        _shared_verdict(item, call, rep)
+        return rep
     judge = item.stash.get(_JUDGE_KEY, None)
     if judge is None or call.when != "call":
         return rep
@@ -260,6 +313,31 @@ def pytest_runtest_makereport(
     return rep
 
 
+def _shared_verdict(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestReport) -> None:
+    """A pytest-xdist worker's test: its races come from the controller's coordinator."""
+    from pytest_ocirace.races_plugin import PROPERTY
+
+    shared = _shared_interposition()
+    if shared is None:
+        return
+    if call.excinfo is not None:
+        for current in _windows_errors(call.excinfo.value):
+            shared.escaped(current)
+    answer = shared.client.request({"type": "collect"})
+    text = answer.get("text")
+    if isinstance(text, str) and text:
+        rep.sections.append(("ocirace", text))
+    rep.user_properties.append((PROPERTY, json.dumps([])))
+    escapes = [str(e) for e in answer.get("escapes", [])]
+    unhandled = answer.get("unhandled", 0)
+    if rep.passed and (escapes or unhandled):
+        rep.outcome = "failed"
+        lines = [f"an injected Windows error escaped: {e}" for e in escapes]
+        if unhandled:
+            lines.append(f"{unhandled} injected Windows error(s) escaped (see the ocirace section)")
+        rep.longrepr = "pytest-ocirace process mode: " + "\n".join(lines)
+
+
 def _problems(judge: Judge, rejected: list[str]) -> list[str]:
     problems = []
     for proc in judge.processes.values():
@@ -280,11 +358,3 @@ def _notes(judge: Judge) -> list[str]:
         "Python process with pytest-ocirace installed, so its file operations were not seen"
         for pid, argv in judge.not_joined()
     ]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "ocirace(processes=True): run this test in the process mode (real disk, Windows' "
-        "rules and the race model across every Python process it starts; docs/processes.md)",
-    )

@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "ENV_CONFIG",
     "ENV_SECRET",
+    "ENV_SHARED",
     "ENV_SOCKET",
     "ENV_START",
     "MAX_FRAME",
@@ -37,6 +38,8 @@ ENV_SOCKET = "OCIRACE_PROCESS_SOCKET"
 ENV_SECRET = "OCIRACE_PROCESS_SECRET"
 ENV_CONFIG = "OCIRACE_PROCESS_CONFIG"
 ENV_START = "OCIRACE_PROCESS_START"
+#: Set by a pytest-xdist controller: its workers share its coordinator (docs/processes.md).
+ENV_SHARED = "OCIRACE_PROCESS_SHARED"
 
 #: No legitimate message comes near this (a stack of 40 frames is a few kB).
 MAX_FRAME = 1 << 20
@@ -118,6 +121,9 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "spawned": {"tid": _INT, "tname": _STR, "child": _INT, "argv": _LIST},
     "joined": {"tid": _INT, "tname": _STR, "child": _INT},
     "escaped": {"tid": _INT, "tname": _STR, "race": _INT, "text": _STR},
+    # pytest-xdist: a worker's test begins; a worker asks for its test's races at the end.
+    "test": {"nodeid": _STR},
+    "collect": {},
 }
 
 _OP_SCHEMA: dict[str, tuple[type, ...]] = {

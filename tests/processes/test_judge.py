@@ -151,5 +151,5 @@ def test_a_process_that_dies_mid_operation_is_recorded(tmp_path: Path) -> None:
     judge.before(7, 1, "T", op("replace", tmp_path / "a", tmp_path / "t"), [])
     judge.exited(7)
     assert judge.processes[7].died_during == f"replace {tmp_path / 'a'} -> {tmp_path / 't'}"
-    judge.spawned(8, ["sh", "-c", "true"])
+    judge.spawned(7, 8, ["sh", "-c", "true"])
     assert judge.not_joined() == [(8, ["sh", "-c", "true"])]

@@ -395,3 +395,44 @@ def test_a_marker_value_that_is_not_a_boolean_is_a_one_line_error(
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*ocirace(processes=...) takes True or False, got 'yes'*"])
+
+
+XDIST = """
+import os
+from pytest_ocirace import write_blob
+
+SHARED = {shared!r}
+
+def test_a_cache_shared_by_workers(tmp_path):
+    os.makedirs(SHARED, exist_ok=True)
+    tmp = os.path.join(SHARED, "entry." + str(os.getpid()))
+    with open(tmp, "w") as handle:
+        handle.write("value")
+    os.replace(tmp, os.path.join(SHARED, "entry"))
+
+def test_the_same_cache_through_write_blob(tmp_path):
+    digest = "sha256:cd42404d52ad55ccfa9aca4adc828aa5800ad9d385a0671fbcbf724118320619"
+    write_blob(SHARED + "-blobs", digest, b"value")
+"""
+
+
+def test_xdist_workers_race_on_a_shared_cache(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_xdist=XDIST.format(shared=str(pytester.path / "shared")))
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "2",
+        "--dist",
+        "each",
+        "--ocirace-processes",
+        "-rA",
+        timeout=240,
+    )
+    # Each test runs on both workers at once: the two replaces race (one fails), the
+    # reference writer tolerates the concurrent identical writer (both pass).
+    result.assert_outcomes(passed=3, failed=1)
+    text = result.stdout.str()
+    assert "FAILED test_xdist.py::test_a_cache_shared_by_workers" in text
+    assert "[WinError 5] Access is denied" in text
+    assert re.search(r"race on .*shared/entry \(concurrent-publish\)", text)
