@@ -38,7 +38,10 @@ __all__ = [
 ]
 
 #: Plugin modules of pytest-ocirace registered with pytest before command-line parsing.
-EXTRA_PLUGINS: tuple[str, ...] = ("pytest_ocirace.races_plugin",)
+EXTRA_PLUGINS: tuple[str, ...] = (
+    "pytest_ocirace.races_plugin",
+    "pytest_ocirace.processes.plugin",
+)
 
 #: Marker keywords read by the race model (``races_plugin.MARKER_OPTIONS``), not by the
 #: simulation; kept here so that checking the marker needs no import of the race model.
@@ -47,7 +50,7 @@ RACE_MARKER_OPTIONS: tuple[str, ...] = ("ignore", "expect_races")
 #: Marker keywords the plugin itself reads: ``enabled=False`` runs a test without the
 #: simulation even under ``--ocirace`` (the way out for tests that start processes or use
 #: C libraries' own file I/O, which the fake filesystem cannot hold).
-PLUGIN_MARKER_OPTIONS: tuple[str, ...] = ("enabled",)
+PLUGIN_MARKER_OPTIONS: tuple[str, ...] = ("enabled", "processes")
 
 _MARKER_HELP = (
     "ocirace(**options): run this test inside the simulated Windows filesystem, with race "
@@ -571,6 +574,10 @@ def _ocirace_auto(request: pytest.FixtureRequest) -> None:
     """Start the simulation for tests that opted in through the flag, ini key or marker."""
     if "winfs" in request.fixturenames:
         return
+    from pytest_ocirace.processes.plugin import process_mode
+
+    if process_mode(request.node):
+        return  # the process mode runs on the real disk (docs/processes.md)
     enabled = _marker_enabled(request.node)
     if enabled is False:
         return

@@ -49,6 +49,7 @@ __all__ = [
     "happens_after",
     "happens_before",
     "ordered",
+    "reported_frames",
 ]
 
 #: One stack frame: (filename, line number, function name), innermost last.
@@ -379,8 +380,29 @@ _RACE_ATTRIBUTE = "_ocirace_race"
 _OVERFLOW: tuple[Site, Site] = (("<more site pairs>", 0, ""), None)
 
 
+#: Frames an operation reported itself (another process's stack, see ``reported_frames``).
+_reported = threading.local()
+
+
+@contextmanager
+def reported_frames(frames: tuple[Frame, ...]) -> Iterator[None]:
+    """Record the operations judged in this block with ``frames`` instead of this stack.
+
+    The process mode judges another process's operation in the coordinator's thread: the
+    stack worth reporting is the one that process sent, not the coordinator's.
+    """
+    _reported.frames = frames
+    try:
+        yield
+    finally:
+        _reported.frames = None
+
+
 def _capture() -> tuple[Frame, ...]:
     """The caller's stack, innermost last, without the model's own frames."""
+    given: tuple[Frame, ...] | None = getattr(_reported, "frames", None)
+    if given is not None:
+        return given
     frames: list[Frame] = []
     frame = sys._getframe(2)
     while frame is not None and len(frames) < _MAX_FRAMES:

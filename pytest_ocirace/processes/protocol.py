@@ -1,0 +1,185 @@
+"""The wire between participating processes and the coordinator: frames, schema, secret.
+
+Everything a participant says is a JSON object in a length-prefixed frame, checked against
+a small schema before the coordinator acts on it, so a malformed or hostile message is
+refused with a reason instead of reaching the race model. The per-run secret never crosses
+the wire: the coordinator sends a fresh nonce and the participant answers with an HMAC of
+it, so a process that only sees the socket (not the environment) cannot join or replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "ENV_CONFIG",
+    "ENV_SECRET",
+    "ENV_SHARED",
+    "ENV_SOCKET",
+    "ENV_START",
+    "MAX_FRAME",
+    "ProtocolError",
+    "authenticate",
+    "encode",
+    "read_frame",
+    "send",
+    "validate",
+]
+
+#: The environment that makes a process join: where the coordinator listens, the secret,
+#: the paths never tracked (JSON), and the start token of a subprocess (its parent's clock).
+ENV_SOCKET = "OCIRACE_PROCESS_SOCKET"
+ENV_SECRET = "OCIRACE_PROCESS_SECRET"
+ENV_CONFIG = "OCIRACE_PROCESS_CONFIG"
+ENV_START = "OCIRACE_PROCESS_START"
+#: Set by a pytest-xdist controller: its workers share its coordinator (docs/processes.md).
+ENV_SHARED = "OCIRACE_PROCESS_SHARED"
+
+#: No legitimate message comes near this (a stack of 40 frames is a few kB).
+MAX_FRAME = 1 << 20
+
+_HEADER = struct.Struct(">I")
+
+
+class ProtocolError(ValueError):
+    """A frame or message that the coordinator refuses (the reason is the message)."""
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    body = json.dumps(message, separators=(",", ":")).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+def send(sock: socket.socket, message: Mapping[str, Any]) -> None:
+    sock.sendall(encode(message))
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = sock.recv(remaining)
+        if not chunk:
+            if chunks:
+                raise ProtocolError(f"connection closed inside a frame ({size - remaining}/{size})")
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(sock: socket.socket) -> dict[str, Any] | None:
+    """The next message, or None when the peer closed the connection between frames."""
+    header = _read_exactly(sock, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
+    body = _read_exactly(sock, size)
+    if body is None:
+        raise ProtocolError("connection closed after a frame header")
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"frame is not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(f"message is a {type(message).__name__}, not an object")
+    return message
+
+
+def authenticate(secret: bytes, nonce: bytes, pid: int) -> str:
+    """The hello's proof: HMAC-SHA256 over the coordinator's nonce and the joining pid."""
+    return hmac.new(secret, nonce + str(pid).encode(), hashlib.sha256).hexdigest()
+
+
+_STR = (str,)
+_INT = (int,)
+_OPT_STR = (str, type(None))
+_LIST = (list,)
+_BOOL = (bool,)
+
+#: Per message type: required fields and their types (bool is not accepted as int).
+_SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
+    "hello": {"pid": _INT, "mac": _STR, "start": _OPT_STR, "argv": _LIST},
+    "before": {"tid": _INT, "tname": _STR, "op": (dict,), "frames": _LIST},
+    "after": {"tid": _INT, "tname": _STR, "op": (dict,), "ok": _BOOL, "frames": _LIST},
+    "release": {"tid": _INT, "tname": _STR, "key": _STR},
+    "acquire": {"tid": _INT, "tname": _STR, "key": _STR},
+    "lock": {"tid": _INT, "tname": _STR, "key": _STR},
+    "unlock": {"tid": _INT, "tname": _STR, "key": _STR},
+    "mutex": {"key": _STR},
+    "start": {"tid": _INT, "tname": _STR, "token": _STR},
+    "adopt": {"tid": _INT, "tname": _STR, "token": _STR},
+    "item": {"tid": _INT, "tname": _STR, "token": _STR, "begin": _BOOL},
+    "spawned": {"tid": _INT, "tname": _STR, "child": _INT, "argv": _LIST},
+    "joined": {"tid": _INT, "tname": _STR, "child": _INT},
+    "escaped": {"tid": _INT, "tname": _STR, "race": _INT, "text": _STR},
+    # pytest-xdist: a worker's test begins; a worker asks for its test's races at the end.
+    "test": {"nodeid": _STR},
+    "collect": {},
+}
+
+_OP_SCHEMA: dict[str, tuple[type, ...]] = {
+    "kind": _STR,
+    "path": _STR,
+    "path2": _OPT_STR,
+    "fd": (int, type(None)),
+    "access": _LIST,
+    "creates": _BOOL,
+    "exclusive": _BOOL,
+}
+
+#: Optional operation fields: the handle number the coordinator gave an open.
+_OP_OPTIONAL: dict[str, tuple[type, ...]] = {"handle": (int, type(None))}
+
+_KINDS = frozenset({"open", "close", "rename", "replace", "remove", "rmdir", "link"})
+
+
+def _check_fields(
+    what: str, message: Mapping[str, Any], schema: Mapping[str, tuple[type, ...]]
+) -> None:
+    for name, types in schema.items():
+        if name not in message:
+            raise ProtocolError(f"{what} lacks the field {name!r}")
+        value = message[name]
+        if isinstance(value, bool) and bool not in types:
+            raise ProtocolError(f"{what}: field {name!r} must not be a boolean")
+        if not isinstance(value, types):
+            raise ProtocolError(
+                f"{what}: field {name!r} is a {type(value).__name__}, expected "
+                + " or ".join(t.__name__ for t in types)
+            )
+
+
+def validate(message: Mapping[str, Any]) -> str:
+    """The message's type, once its fields are all present and well typed."""
+    kind = message.get("type")
+    if not isinstance(kind, str) or kind not in _SCHEMA:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    _check_fields(f"{kind!r} message", message, _SCHEMA[kind])
+    if "op" in _SCHEMA[kind]:
+        op = message["op"]
+        _check_fields(f"{kind!r} operation", op, _OP_SCHEMA)
+        _check_fields(f"{kind!r} operation", op, {k: t for k, t in _OP_OPTIONAL.items() if k in op})
+        if op["kind"] not in _KINDS:
+            raise ProtocolError(f"unknown operation kind {op['kind']!r}")
+        if not all(isinstance(a, str) for a in op["access"]):
+            raise ProtocolError("operation access must be a list of strings")
+    if "frames" in _SCHEMA[kind]:
+        for frame in message["frames"]:
+            if (
+                not isinstance(frame, list)
+                or len(frame) != 3
+                or not isinstance(frame[0], str)
+                or not isinstance(frame[1], int)
+                or not isinstance(frame[2], str)
+            ):
+                raise ProtocolError("frames must be [filename, line, function] triples")
+    return kind
