@@ -1,8 +1,8 @@
 """The ``ocirace`` command line: argument parsing and exit codes, nothing else.
 
 Exit codes follow ruff: 0 clean, 1 findings, 2 usage or configuration error. The work is
-done by :mod:`checker.config`, :mod:`checker.discovery`, :mod:`checker.engine` and
-:mod:`checker.output`; this module only wires them to arguments, streams and exit codes.
+done by :mod:`.config`, :mod:`.discovery`, :mod:`.engine` and :mod:`.output`; this module
+only wires them to arguments, streams and exit codes.
 Importing it must stay cheap (no libcst, no importlib.metadata on the hot path): a warm
 ``ocirace check`` is mostly Python start-up.
 """
@@ -101,7 +101,7 @@ def _default_jobs() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from checker.output import FORMATS
+    from .output import FORMATS
 
     parser = argparse.ArgumentParser(
         prog="ocirace",
@@ -170,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check files that .gitignore names, too",
     )
+    check.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 when no file is left to check (otherwise that is an error, exit 2)",
+    )
     check.add_argument("--config", type=Path, help="the pyproject.toml to read [tool.ocirace] from")
     check.add_argument("-q", "--quiet", action="store_true", help="print findings only")
     check.add_argument(
@@ -231,10 +236,10 @@ def _summary(findings: int, fixed: int, safe: int, unsafe: int, fix: bool) -> st
 
 
 def _check(args: argparse.Namespace) -> int:
-    from checker import config as config_module
-    from checker.discovery import PathError, PathMatcher, discover
-    from checker.engine import CACHE_DIR_NAME, RunOptions, run
-    from checker.output import Report, render, render_statistics
+    from . import config as config_module
+    from .discovery import PathError, PathMatcher, discover
+    from .engine import CACHE_DIR_NAME, RunOptions, run
+    from .output import Report, render, render_statistics
 
     paths: list[Path] = args.paths or [Path(os.curdir)]
     try:
@@ -260,8 +265,11 @@ def _check(args: argparse.Namespace) -> int:
         return _error(
             f"--output-file {args.output_file}: its directory does not exist; create it first"
         )
-    if not files and not args.quiet:
-        sys.stderr.write("warning: no Python files found under the given paths\n")
+    if not files and not args.allow_empty:
+        from .discovery import why_nothing
+
+        reason = why_nothing(paths, respect_gitignore=not args.no_respect_gitignore)
+        return _error(f"no file to check: {reason}; pass --allow-empty if that is expected")
     cache_dir = None
     if not args.no_cache:
         cache_dir = args.cache_dir if args.cache_dir is not None else config.root / CACHE_DIR_NAME

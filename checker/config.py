@@ -16,9 +16,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from checker.codes import RULES
-from checker.model import DEFAULT_WRITER_MODULE, LintSettings
-
+from .codes import RULES
+from .model import DEFAULT_WRITER_MODULE, LintSettings
 from .project import first_party_modules
 
 TYPE_CHECKING = False
@@ -60,7 +59,6 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "__pypackages__",
     "_build",
     "buck-out",
-    "build",
     "dist",
     "node_modules",
     "site-packages",

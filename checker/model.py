@@ -163,7 +163,7 @@ class LintSettings(_Record):
     #: project's vendored copy (``fix-writer-module``, written by ``ocirace vendor``).
     fix_writer_module: str
     #: The project's own top-level modules, so that a fix's import lands in isort's
-    #: first-party section (see checker.imports).
+    #: first-party section (see ocirace_checker.imports).
     first_party: tuple[str, ...]
 
     def __init__(

@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from checker.codes import RULES
-from checker.model import Finding, Fix
+from .codes import RULES
+from .model import Finding, Fix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms of a warm run; annotations are strings anyway

@@ -6,9 +6,10 @@
 A finding on the publish call of an UNGUARDED site is a true positive; on a GUARDED or
 NOT_APPLICABLE site a false positive; an UNGUARDED site without one is a miss.  Findings at
 no labelled site are printed as "unlabelled", to be labelled later.  The checker is the one of
-the checkout this script lives in (``python -m checker``, so it works before and after an
-install), run cold (``--no-cache``).  Every file of the tree is named on the command line, so
-that no tool's default excludes (``build``, ``_build``...) silently drop a site.
+the checkout this script lives in (the `ocirace` entry point of its pyproject.toml, so it
+works before and after a rename), run cold (``--no-cache``).  Every file of the tree is
+named on the command line, so that no tool's default excludes (``build``, ``_build``...)
+silently drop a site.
 """
 
 from __future__ import annotations

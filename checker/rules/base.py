@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from checker.analysis import ModuleAnalysis, PublishCall
-from checker.fixes import import_edit, insertion_edit, node_edit
-from checker.model import Edit, Finding, Fix
+from ..analysis import ModuleAnalysis, PublishCall
+from ..fixes import import_edit, insertion_edit, node_edit
+from ..model import Edit, Finding, Fix
 
 __all__ = ["Context", "Invalid", "Rule", "Valid", "publish_fix", "rename_to_replace_fix"]
 

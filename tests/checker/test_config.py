@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.codes import RULES
-from checker.config import (
+from ocirace_checker.codes import RULES
+from ocirace_checker.config import (
     DEFAULT_EXCLUDE,
     ConfigError,
     find_config,
@@ -13,7 +13,7 @@ from checker.config import (
     parse_selectors,
     select_rules,
 )
-from checker.model import LintSettings
+from ocirace_checker.model import LintSettings
 
 
 def write(path: Path, text: str) -> Path:

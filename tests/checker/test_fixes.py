@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from checker.fixes import apply_fixes
-from checker.lint import lint_source
-from checker.model import Edit, Fix, LintSettings
+from ocirace_checker.fixes import apply_fixes
+from ocirace_checker.lint import lint_source
+from ocirace_checker.model import Edit, Fix, LintSettings
 
 SETTINGS = LintSettings()
 
@@ -435,7 +435,7 @@ def _isort_verdict(root: Path) -> str:
 
 def _ocirace(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "checker", "--no-cache", "--jobs", "1", *args, "src"],
+        [sys.executable, "-m", "ocirace_checker", "--no-cache", "--jobs", "1", *args, "src"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -468,7 +468,7 @@ def test_fix_on_a_sample_project_sorts_like_isort_and_is_idempotent(
             [
                 sys.executable,
                 "-c",
-                "import sys; from checker.cli import main; sys.exit(main(sys.argv[1:]))",
+                "import sys; from ocirace_checker.cli import main; sys.exit(main(sys.argv[1:]))",
                 "vendor",
                 "src/demo/_vendor/ocirace_writer.py",
             ],

@@ -6,9 +6,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from checker.codes import RULES
-from checker.model import Edit, Finding, Fix
-from checker.output import FORMATS, Report, display_path, render, render_statistics
+from ocirace_checker.codes import RULES
+from ocirace_checker.model import Edit, Finding, Fix
+from ocirace_checker.output import FORMATS, Report, display_path, render, render_statistics
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 
