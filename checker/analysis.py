@@ -36,6 +36,7 @@ class ModuleAnalysis(PublishCalls, Temps, Guards, Removals, Digests):
 
     def __init__(self, tree: ast.Module, source: Source, settings: LintSettings) -> None:
         super().__init__(tree, source, settings)
+        self.why = {}
         #: The publish functions, plus ``publish`` of a vendored writer (fix-writer-module),
         #: so a file fixed to import it is still understood after the fix.
         self.publish_functions = {

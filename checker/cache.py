@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from .model import Edit, Finding, Fix, LintSettings
+from .model import Edit, Finding, Fix, LintSettings, Related
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms of a warm run; annotations are strings anyway
@@ -36,11 +36,13 @@ def finding_to_json(finding: Finding) -> list[Any]:
         finding.end_column,
         finding.hint,
         fix,
+        [[r.line, r.column, r.end_line, r.end_column, r.message] for r in finding.related],
+        list(finding.why),
     ]
 
 
 def finding_from_json(raw: list[Any]) -> Finding:
-    code, message, line, column, end_line, end_column, hint, fix = raw
+    code, message, line, column, end_line, end_column, hint, fix, related, why = raw
     return Finding(
         code,
         message,
@@ -50,6 +52,8 @@ def finding_from_json(raw: list[Any]) -> Finding:
         end_column,
         hint,
         None if fix is None else Fix(fix[0], fix[1], tuple(Edit(*edit) for edit in fix[2])),
+        tuple(Related(*r) for r in related),
+        tuple(why),
     )
 
 

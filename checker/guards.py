@@ -41,8 +41,23 @@ _POSIX_TEST = re.compile(
 )
 
 
+#: Exceptions whose name says the handler is about the clash itself.
+_ACCEPTED = frozenset({"FileExistsError", "PermissionError"})
+#: errno names (and the winerror attribute) a handler can test to swallow the Windows clash.
+_WINDOWS_ERRNOS = ("EACCES", "EPERM", "EEXIST", "winerror", "EBUSY")
+#: Calls in a handler that make the failure visible instead of tolerating it.
+_REPORTING_CALLS = frozenset(
+    {"warning", "warn", "error", "exception", "critical", "print", "echo", "fail", "abort"}
+)
+#: Calls in a handler that write the target another, non-atomic way.
+_FALLBACK_CALLS = frozenset({"copy", "copy2", "copyfile", "copyfileobj", "move", "copytree"})
+
+
 class Guards(NameIndex):
     """What makes a publish safe at its call site (or in the callers within the module)."""
+
+    #: Per node, the guards considered and why each did or did not count (``--explain``).
+    why: dict[ast.AST, list[str]]
 
     def is_lock_like(self, node: ast.expr) -> bool:
         identifiers = [
@@ -91,11 +106,22 @@ class Guards(NameIndex):
 
     def handles_windows_errors(self, node: ast.AST) -> bool:
         """A try/except around ``node`` that accepts or retries the Windows errors."""
+        return self.handler_guard(node) is not None
+
+    def handler_guard(self, node: ast.AST) -> str | None:
+        """Which handler guards ``node`` ("accepts FileExistsError at 12"), or None.
+
+        Handlers judged too weak are recorded in :attr:`why` for ``--explain``.
+        """
         for ancestor in self.ancestors_in_scope(node):
             if isinstance(ancestor, ast.Try) and inside(node, ancestor.body):
                 for handler in ancestor.handlers:
-                    if _catches(handler.type) and _handles(handler):
-                        return True
+                    if not _catches(handler.type):
+                        continue
+                    verdict, reason = self._judge_handler(handler, ancestor)
+                    self.note(node, f"{reason} (except at line {handler.lineno})")
+                    if verdict:
+                        return f"{reason} at line {handler.lineno}"
             if isinstance(ancestor, (ast.With, ast.AsyncWith)):
                 for item in ancestor.items:
                     expr = item.context_expr
@@ -104,7 +130,71 @@ class Guards(NameIndex):
                         and (self.qualified_name(expr.func) or "").endswith("suppress")
                         and any(_catches(arg) for arg in expr.args)
                     ):
-                        return True
+                        return f"contextlib.suppress at line {ancestor.lineno}"
+        return None
+
+    def note(self, node: ast.AST, reason: str) -> None:
+        """Remember why a guard near ``node`` did or did not count (for ``--explain``/JSON)."""
+        reasons = self.why.setdefault(node, [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+    def _judge_handler(self, handler: ast.ExceptHandler, statement: ast.Try) -> tuple[bool, str]:
+        """Whether a handler around a publish is a guard, and the principle that decided.
+
+        - inside a loop that tries again (no raise/return/break on the way out): a retry;
+        - naming ``FileExistsError``/``PermissionError`` and not re-raising: an accept;
+        - re-raising only for some errno values: a guard if the Windows errnos (EACCES, EPERM,
+          EEXIST) are among the ones swallowed, else it re-raises exactly when it matters;
+          re-raising only when the target is missing accepts the one another writer made;
+        - a broad handler (``OSError``, ``Exception``, bare) that re-raises, logs, warns or
+          falls back to another copy/move/rename of the file turns the failure into an
+          error or a non-atomic write: not a guard;
+        - a broad handler that silently gives up (``pass``, ``return``): a best-effort write
+          whose loss the program tolerates - a guard.
+        """
+        body = handler.body
+        types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        names = {last_identifier(t) for t in types if t is not None}
+        if self._in_retry_loop(statement) and not any(
+            isinstance(s, (ast.Raise, ast.Return, ast.Break)) for s in body
+        ):
+            return True, "retry loop"
+        if body and isinstance(body[-1], ast.Raise):
+            if body[-1].exc is not None and names and names <= _ACCEPTED:
+                return True, f"turns {'/'.join(sorted(n for n in names if n))} into its own error"
+            return False, "not a guard: the handler re-raises"
+        conditional = [
+            part
+            for s in body
+            for part in ast.walk(s)
+            if isinstance(part, ast.If) and any(isinstance(x, ast.Raise) for x in part.body)
+        ]
+        if conditional:
+            tested = " ".join(unparsed(c.test) for c in conditional)
+            if any(code in tested for code in _WINDOWS_ERRNOS):
+                return True, "accepts the Windows errno"
+            if "exists" in tested or "isfile" in tested:
+                return True, "accepts an existing target (re-raises only when it is missing)"
+            return False, "not a guard: re-raises the Windows errors (errno test)"
+        if names and names <= _ACCEPTED:
+            return True, f"accepts {'/'.join(sorted(n for n in names if n))}"
+        for s in body:
+            for part in ast.walk(s):
+                if not isinstance(part, ast.Call):
+                    continue
+                callee = (self.qualified_name(part.func) or unparsed(part.func)).lower()
+                leaf = callee.rsplit(".", 1)[-1]
+                if leaf in _REPORTING_CALLS or callee.startswith(("logging.", "warnings.")):
+                    return False, "not a guard: a broad handler that reports the failure"
+                if leaf in _FALLBACK_CALLS:
+                    return False, "not a guard: falls back to a non-atomic copy or move"
+        return True, "best effort: a broad handler that gives up silently"
+
+    def _in_retry_loop(self, statement: ast.Try) -> bool:
+        for ancestor in self.ancestors_in_scope(statement):
+            if isinstance(ancestor, (ast.For, ast.While, ast.AsyncFor)):
+                return True
         return False
 
     def is_guard_function(self, node: ast.expr) -> bool:
@@ -162,25 +252,48 @@ class Guards(NameIndex):
 
     def is_guarded(self, node: ast.AST, depth: int = 0) -> bool:
         """Any guard from the rule list: lock, retry/accept, guard function, guarded callers."""
-        if self.lock_held(node) is not None or self.handles_windows_errors(node):
-            return True
-        if self.decorated_guard(node):
-            return True
-        if isinstance(node, ast.Call) and self.is_guard_function(node):
-            return True
-        return depth < 3 and self._callers_guarded(node, depth)
+        return self.guard(node, depth) is not None
 
-    def _callers_guarded(self, node: ast.AST, depth: int) -> bool:
+    def guard(self, node: ast.AST, depth: int = 0) -> str | None:
+        """What guards ``node`` ("lock `with _lock` at line 8"), or None; reasons go to why."""
+        lock = self.lock_held(node)
+        if lock is not None:
+            return f"a lock held at line {getattr(lock, 'lineno', '?')}"
+        handler = self.handler_guard(node)
+        if handler is not None:
+            return handler
+        if self.decorated_guard(node):
+            return "a retrying or locking decorator"
+        if isinstance(node, ast.Call) and self.is_guard_function(node):
+            return f"the guard function {unparsed(node.func)}"
+        if depth < self.settings_depth():
+            return self._callers_guard(node, depth)
+        return None
+
+    def settings_depth(self) -> int:
+        """How many callers up a guard is looked for (``interprocedural-depth``)."""
+        return 3
+
+    def _callers_guard(self, node: ast.AST, depth: int) -> str | None:
         function = self.function_of(node)
         if function is None:
-            return False
+            return None
         sites = [
             call
             for scope in self.scopes.values()
             for call in scope.calls
             if last_identifier(call.func) == function.name and not inside(call, [function])
         ]
-        return bool(sites) and all(self.is_guarded(site, depth + 1) for site in sites)
+        if not sites:
+            return None
+        found = []
+        for site in sites:
+            guard = self.guard(site, depth + 1)
+            if guard is None:
+                self.note(node, f"not guarded: the caller at line {site.lineno} has no guard")
+                return None
+            found.append(f"{guard} in the caller at line {site.lineno}")
+        return "; ".join(found)
 
     def existence_checked(self, call: ast.AST, dst: ast.expr) -> bool:
         """``if not os.path.exists(dst):`` (or ``dst.exists()``) around the call."""
@@ -202,21 +315,3 @@ def _catches(node: ast.expr | None) -> bool:
         return any(_catches(element) for element in node.elts)
     name = last_identifier(node)
     return name in _WINDOWS_ERRORS
-
-
-def _handles(handler: ast.ExceptHandler) -> bool:
-    """The handler retries, accepts, or turns the clash into the caller's own error.
-
-    Cleanup followed by a bare ``raise`` (or a broad ``except OSError: raise X``) only
-    propagates the Windows error; catching ``FileExistsError``/``PermissionError`` by name and
-    raising a new exception is a deliberate answer to it (mailbox's dot-locking does this).
-    """
-    body = handler.body
-    if not body or not isinstance(body[-1], ast.Raise):
-        return True
-    raised = body[-1].exc
-    if raised is None:
-        return False
-    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-    names = {last_identifier(t) for t in types if t is not None}
-    return bool(names) and names <= {"FileExistsError", "PermissionError"}

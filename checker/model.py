@@ -14,7 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here anyway
     from typing import Literal
 
-__all__ = ["DEFAULT_WRITER_MODULE", "Edit", "Finding", "Fix", "LintSettings"]
+__all__ = ["DEFAULT_WRITER_MODULE", "Edit", "Finding", "Fix", "LintSettings", "Related"]
 
 #: Where fixes import the reference writer from unless ``fix-writer-module`` says otherwise:
 #: the stdlib-only ``ocirace-writer`` distribution, never the test tool.
@@ -104,11 +104,60 @@ class Fix(_Record):
         self._set(message=message, applicability=applicability, edits=edits)
 
 
-class Finding(_Record):
-    """One problem at one place; positions as in :class:`Edit`."""
+class Related(_Record):
+    """Another place that takes part in a finding, in the finding's file.
 
-    __slots__ = ("code", "column", "end_column", "end_line", "fix", "hint", "line", "message")
-    _fields = ("code", "message", "line", "column", "end_line", "end_column", "hint", "fix")
+    The removal before a rename, for example; positions as in :class:`Edit`.
+    """
+
+    __slots__ = ("column", "end_column", "end_line", "line", "message")
+    _fields = ("line", "column", "end_line", "end_column", "message")
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+
+    def __init__(
+        self, line: int, column: int, end_line: int, end_column: int, message: str
+    ) -> None:
+        self._set(
+            line=line, column=column, end_line=end_line, end_column=end_column, message=message
+        )
+
+
+class Finding(_Record):
+    """One problem at one place: the publish call when there is one.
+
+    Positions as in :class:`Edit`. Other places that take part are ``related``; ``why`` says
+    which guards were considered and why none counted (``--explain`` and JSON show it).
+    """
+
+    __slots__ = (
+        "code",
+        "column",
+        "end_column",
+        "end_line",
+        "fix",
+        "hint",
+        "line",
+        "message",
+        "related",
+        "why",
+    )
+    _fields = (
+        "code",
+        "message",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "hint",
+        "fix",
+        "related",
+        "why",
+    )
 
     code: str
     message: str
@@ -119,6 +168,8 @@ class Finding(_Record):
     #: A one-line suggestion shown under the offending line in text output.
     hint: str
     fix: Fix | None
+    related: tuple[Related, ...]
+    why: tuple[str, ...]
 
     def __init__(
         self,
@@ -130,6 +181,8 @@ class Finding(_Record):
         end_column: int,
         hint: str = "",
         fix: Fix | None = None,
+        related: tuple[Related, ...] = (),
+        why: tuple[str, ...] = (),
     ) -> None:
         self._set(
             code=code,
@@ -140,6 +193,8 @@ class Finding(_Record):
             end_column=end_column,
             hint=hint,
             fix=fix,
+            related=related,
+            why=why,
         )
 
 

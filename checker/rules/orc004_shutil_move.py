@@ -33,6 +33,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.existence_checked(publish.call, publish.dst):
             continue  # absent unless raced: ORC001's business
+        if analysis.lock_held(publish.call) is not None or analysis.handles_windows_errors(
+            publish.call
+        ):
+            continue  # every writer waits for the lock, or the clash is accepted/retried
         yield ctx.finding(
             CODE,
             publish.call,

@@ -78,6 +78,7 @@ def fake_rules(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRules]:
     module = types.ModuleType("ocirace_checker.lint")
     module.might_match = rules.might_match  # type: ignore[attr-defined]
     module.lint_source = rules.lint_source  # type: ignore[attr-defined]
+    module.syntax_problems = lambda text, path: []  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ocirace_checker.lint", module)
     # The package object the engine will see, whatever pytest put on sys.path.
     monkeypatch.setattr(sys.modules["ocirace_checker"], "lint", module, raising=False)
