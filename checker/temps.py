@@ -17,7 +17,11 @@ _UNIQUE_CALL_PREFIXES = (
     "uuid.",
     "secrets.",
     "random.",
-    "tempfile.",
+    "tempfile.mkstemp",
+    "tempfile.mkdtemp",
+    "tempfile.mktemp",
+    "tempfile.NamedTemporaryFile",
+    "tempfile.TemporaryDirectory",
     "os.getpid",
     "os.getppid",
     "os.urandom",
@@ -27,6 +31,29 @@ _UNIQUE_CALL_PREFIXES = (
     "time.time_ns",
     "time.perf_counter_ns",
     "builtins.id",
+)
+#: Functions whose result is built from their arguments' text.
+_NAME_BUILDERS = frozenset(
+    {
+        "os.path.join",
+        "os.path.abspath",
+        "os.path.realpath",
+        "os.path.normpath",
+        "os.fspath",
+        "builtins.str",
+    }
+)
+_NAME_BUILDING_METHODS = frozenset(
+    {
+        "format",
+        "join",
+        "joinpath",
+        "with_name",
+        "with_suffix",
+        "with_stem",
+        "replace",
+        "__truediv__",
+    }
 )
 _UNIQUE_WORDS = re.compile(r"uuid|(?:^|_)pid|nonce|unique|token|rand|ident|thread_id", re.I)
 _WRITE_WORDS = re.compile(r"open|write|save|dump|copy|retrieve|download|export|to_|touch", re.I)
@@ -51,6 +78,8 @@ class TempInfo:
 class Temps(NameIndex):
     """Where a renamed path came from."""
 
+    _functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
+
     def temp_info(self, node: ast.expr, depth: int = 0) -> TempInfo | None:
         """Why ``node`` names a temp file, or ``None`` when nothing says it does."""
         if depth > 4:
@@ -71,6 +100,9 @@ class Temps(NameIndex):
                 first = self.temp_info(node.args[0], depth + 1)
                 if first is not None and first.kind in ("tempdir", "mkstemp"):
                     return TempInfo("tempdir", unique=True, created=False, origin=node)
+            helper = self.helper_temp(node, depth)
+            if helper is not None:
+                return helper
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             first = self.temp_info(node.left, depth + 1)
             if first is not None and first.kind == "tempdir":
@@ -81,6 +113,16 @@ class Temps(NameIndex):
             and self._is_named_temporary(node.value)
         ):
             return TempInfo("named", unique=True, created=True, origin=node)
+        if isinstance(node, ast.Attribute) and node.attr == "name":
+            opened = self._opened_path(node.value)
+            if opened is not None:
+                info = self.temp_info(opened, depth + 1)
+                if info is not None:
+                    # fp.name of open(tmp, "w"): the file is the temp, written through fp.
+                    return TempInfo(info.kind, info.unique, True, info.origin)
+                if self.contains_unique_part(opened):
+                    # open(f"{dst}.{uuid4().hex}", "w"): a per-writer name written through fp.
+                    return TempInfo("derived", unique=True, created=True, origin=opened)
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
             binding = self.binding_node(node.id, node)
@@ -98,6 +140,60 @@ class Temps(NameIndex):
             return TempInfo("name", unique=False, created=False, origin=None)
         return None
 
+    def helper_temp(self, call: ast.Call, depth: int) -> TempInfo | None:
+        """A temp returned by a helper function of this module (``fd, tmp = _mkstemp()``).
+
+        The helper is found by name among the module's functions and methods; what it
+        returns (a temp, or a tuple holding one) is judged like any other expression, inside
+        the helper. An unknown or ambiguous callee is not a temp.
+        """
+        if depth > 3 or self.qualified_name(call.func) is not None:
+            return None  # an imported function: the project index's business
+        name = last_identifier(call.func)
+        candidates = self.functions_named(name) if name else []
+        if len(candidates) != 1:
+            return None
+        function = candidates[0]
+        for statement in ast.walk(function):
+            if not isinstance(statement, ast.Return) or statement.value is None:
+                continue
+            if self.function_of(statement) is not function:
+                continue
+            value = statement.value
+            values = value.elts if isinstance(value, ast.Tuple) else [value]
+            for element in values:
+                if (
+                    isinstance(element, ast.Call)
+                    and self.qualified_name(element.func) == "tempfile.mkstemp"
+                ):
+                    return TempInfo("mkstemp", unique=True, created=True, origin=call)
+                info = self.temp_info(element, depth + 1)
+                if info is not None and info.kind != "name":
+                    return TempInfo("helper", info.unique, info.created, origin=call)
+        return None
+
+    def functions_named(self, name: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The module's functions and methods called ``name``."""
+        if self._functions is None:
+            self._functions = {}
+            for node in self.scopes:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    self._functions.setdefault(node.name, []).append(node)
+        return self._functions.get(name, [])
+
+    def _opened_path(self, node: ast.expr) -> ast.expr | None:
+        """``x`` when ``node`` is (a variable bound to) ``open(x, ...)``."""
+        value: ast.expr | None = node
+        if isinstance(node, ast.Name):
+            value = self.assignment_before(node.id, node)
+        if (
+            isinstance(value, ast.Call)
+            and value.args
+            and self.qualified_name(value.func) in ("builtins.open", "io.open")
+        ):
+            return value.args[0]
+        return None
+
     def _temp_from_value(
         self, name: str, value: ast.expr, binding: ast.AST | None, depth: int
     ) -> TempInfo | None:
@@ -105,6 +201,9 @@ class Temps(NameIndex):
             called = self.qualified_name(value.func)
             if called in ("tempfile.mkstemp",):
                 return TempInfo("mkstemp", unique=True, created=True, origin=value)
+            helper = self.helper_temp(value, depth)
+            if helper is not None:
+                return helper  # tmp = make_temp(...), or fd, tmp = _mkstemp(...)
             if called in ("tempfile.mkdtemp",) or called == "tempfile.TemporaryDirectory":
                 return TempInfo("tempdir", unique=True, created=True, origin=value)
         if isinstance(binding, ast.withitem) and self._is_named_temporary(value):
@@ -159,27 +258,66 @@ class Temps(NameIndex):
         return False
 
     def contains_unique_part(self, node: ast.expr, depth: int = 0) -> bool:
-        """Whether the expression has a per-writer part: uuid, pid, mkstemp, random..."""
-        if depth > 4:
+        """Whether the name has a per-writer part: uuid, pid, thread id, an mkstemp name.
+
+        Only the parts that build the name are followed (formatting, joins, ``os.path.join``,
+        ``Path`` operations, variables holding such parts). A value some other call computes
+        from its arguments is not per-writer even when an argument is: a content hash
+        computed over an mkstemp file descriptor names the content, which two writers share.
+        ``tempfile.gettempdir()`` is shared by every writer too.
+        """
+        if depth > 6:
             return False
-        for part in ast.walk(node):
-            if isinstance(part, ast.Call):
-                name = self.qualified_name(part.func) or ""
-                if name.startswith(_UNIQUE_CALL_PREFIXES):
-                    return True
-            elif isinstance(part, (ast.Name, ast.Attribute)):
-                identifier = last_identifier(part) or ""
-                if _UNIQUE_WORDS.search(identifier):
-                    return True
-                if isinstance(part, ast.Name):
-                    value = self.assignment_before(part.id, part)
-                    if (
-                        value is not None
-                        and value is not node
-                        and self.contains_unique_part(value, depth + 1)
-                    ):
-                        return True
+        if isinstance(node, ast.Call):
+            name = self.qualified_name(node.func) or ""
+            if name.startswith(_UNIQUE_CALL_PREFIXES):
+                return True
+            if _UNIQUE_WORDS.search(last_identifier(node.func) or ""):
+                return True
+            if not self._builds_a_name(node, name):
+                return False
+            parts = [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(node.func, ast.Attribute) and not name:
+                parts.append(node.func.value)
+            return any(self.contains_unique_part(part, depth + 1) for part in parts)
+        if isinstance(node, ast.BinOp):
+            return self.contains_unique_part(node.left, depth + 1) or self.contains_unique_part(
+                node.right, depth + 1
+            )
+        if isinstance(node, ast.JoinedStr):
+            return any(
+                self.contains_unique_part(part.value, depth + 1)
+                for part in node.values
+                if isinstance(part, ast.FormattedValue)
+            )
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return any(self.contains_unique_part(e, depth + 1) for e in node.elts)
+        if isinstance(node, ast.Subscript):
+            return self.contains_unique_part(node.value, depth + 1)
+        if isinstance(node, ast.Attribute):
+            if _UNIQUE_WORDS.search(node.attr):
+                return True
+            if node.attr == "name" and self._is_named_temporary(node.value):
+                return True
+            return self.contains_unique_part(node.value, depth + 1)
+        if isinstance(node, ast.Name):
+            if _UNIQUE_WORDS.search(node.id):
+                return True
+            value = self.assignment_before(node.id, node)
+            return (
+                value is not None
+                and value is not node
+                and self.contains_unique_part(value, depth + 1)
+            )
         return False
+
+    @staticmethod
+    def _builds_a_name(call: ast.Call, name: str) -> bool:
+        """A call whose result is made of its arguments' text (a path, a format, a join)."""
+        if name in _NAME_BUILDERS or name in _PATH_CLASSES:
+            return True
+        func = call.func
+        return isinstance(func, ast.Attribute) and func.attr in _NAME_BUILDING_METHODS
 
     def is_fresh(self, src: ast.expr, info: TempInfo, before: ast.AST) -> bool:
         """The temp was created or written in the same function, before ``before``."""

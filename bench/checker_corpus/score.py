@@ -261,6 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="PROJECT")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
+        "--tool",
+        action="append",
+        default=[],
+        choices=["ocirace", "naive", "ruff"],
+        help="score only this tool (repeatable; default: all three, side by side)",
+    )
+    parser.add_argument(
         "--ocirace",
         metavar="COMMAND",
         help="run this ocirace instead of the checkout's own (e.g. another venv's bin/ocirace)",
@@ -284,7 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "naive": run_naive,
             "ruff PTH104/PTH105": run_ruff,
         }
+        wanted = {"ruff": "ruff PTH104/PTH105"}
+        chosen = {wanted.get(tool, tool) for tool in args.tool}
         for name, runner in runners.items():
+            if chosen and name not in chosen:
+                continue
             findings, seconds = runner(args.tree, files)
             result = score(name, sites, projects, findings, spans)
             result.seconds = seconds

@@ -49,6 +49,35 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 VALID = (
+    # A broad handler that gives up silently: a best-effort cache write whose loss is fine.
+    Valid(
+        """
+        import os, tempfile
+        def cache(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError:
+                pass
+        """
+    ),
+    # Swallowing the Windows errnos is an accept.
+    Valid(
+        """
+        import errno, os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError as error:
+                if error.errno not in (errno.EACCES, errno.EEXIST):
+                    raise
+        """
+    ),
     # A lock shared by every writer (threading, filelock, a name containing "lock").
     Valid(
         """
@@ -292,6 +321,90 @@ VALID = (
 )
 
 INVALID = (
+    # A broad handler that reports the failure is not a guard: the clash becomes an error.
+    Invalid(
+        """
+        import os, tempfile, logging
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except Exception:
+                logging.warning("could not store %s", dst)
+        """,
+        line=7,
+    ),
+    # A handler that falls back to a copy over the target writes it non-atomically.
+    Invalid(
+        """
+        import os, shutil, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError:
+                shutil.copy2(tmp, dst)
+        """,
+        line=7,
+    ),
+    # Re-raising exactly the errors that matter on Windows is not a guard.
+    Invalid(
+        """
+        import errno, os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError as error:
+                if error.errno != errno.ENOENT:
+                    raise
+        """,
+        line=7,
+    ),
+    # The temp comes from a helper of the same module, through tuple unpacking.
+    Invalid(
+        """
+        import os, tempfile
+        def _make_temp(directory):
+            return tempfile.mkstemp(dir=directory)
+        def store(dst, data):
+            fd, tmp = _make_temp(os.path.dirname(dst))
+            os.write(fd, data)
+            os.close(fd)
+            os.replace(tmp, dst)
+        """,
+        line=8,
+    ),
+    # fp.name of a plain open() of a uuid name is a fresh temp file.
+    Invalid(
+        """
+        import os, uuid
+        def store(dst, data):
+            with open(f"{dst}.{uuid.uuid4().hex}", "wb") as fp:
+                fp.write(data)
+            os.replace(fp.name, dst)
+        """,
+        line=5,
+    ),
+    # The rename function behind a module-level alias.
+    Invalid(
+        """
+        import os, tempfile
+        safe_rename = getattr(os, "replace", os.rename)
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            safe_rename(tmp, dst)
+        """,
+        line=7,
+    ),
     Invalid(
         """
         import os, tempfile

@@ -138,6 +138,35 @@ VALID = (
 )
 
 INVALID = (
+    # A content hash computed over an mkstemp descriptor names the content, not the writer:
+    # two writers of one content collide on the target.
+    Invalid(
+        """
+        import hashlib, os, tempfile
+        def pack(base_dir, chunks):
+            fd, tmp = tempfile.mkstemp(dir=base_dir)
+            digest = hashlib.sha1()
+            for chunk in chunks:
+                digest.update(chunk)
+                os.write(fd, chunk)
+            os.close(fd)
+            final = os.path.join(base_dir, "pack-%s" % digest.hexdigest())
+            os.rename(tmp, final)
+        """,
+        line=10,
+    ),
+    # The system temp directory is shared by every writer: not a per-writer name.
+    Invalid(
+        """
+        import os, tempfile
+        def store(name, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.rename(tmp, os.path.join(tempfile.gettempdir(), name))
+        """,
+        line=6,
+    ),
     # The same fallback without the early return for Windows: if the first rename failed
     # because new_dir exists, so does the second (WinError 183).
     Invalid(
