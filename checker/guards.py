@@ -49,6 +49,8 @@ _WINDOWS_ERRNOS = ("EACCES", "EPERM", "EEXIST", "winerror", "EBUSY")
 _REPORTING_CALLS = frozenset(
     {"warning", "warn", "error", "exception", "critical", "print", "echo", "fail", "abort"}
 )
+#: A test of the existing target (its presence, or that it is already current).
+_CHECKS_EXISTING = re.compile(r"exists|isfile|is_file|is_current|samefile")
 #: Calls in a handler that write the target another, non-atomic way.
 _FALLBACK_CALLS = frozenset({"copy", "copy2", "copyfile", "copyfileobj", "move", "copytree"})
 
@@ -131,7 +133,67 @@ class Guards(NameIndex):
                         and any(_catches(arg) for arg in expr.args)
                     ):
                         return f"contextlib.suppress at line {ancestor.lineno}"
+                    manager = (
+                        self._local_function(expr.func) if isinstance(expr, ast.Call) else None
+                    )
+                    if manager is not None and self._guards_its_yield(manager):
+                        return (
+                            f"the context manager {manager.name}() at line {ancestor.lineno}, "
+                            "which accepts or retries the Windows errors"
+                        )
         return None
+
+    def _local_function(self, func: ast.expr) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The one function or method of this module that ``func`` names, if unambiguous."""
+        if self.qualified_name(func) is not None:
+            return None
+        name = last_identifier(func)
+        found = [
+            node
+            for node in self.scopes
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def _retries_inside(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """The function calls what it was handed inside a loop that retries Windows errors."""
+        for node in ast.walk(function):
+            if isinstance(node, ast.Try) and self._in_retry_loop(node):
+                for handler in node.handlers:
+                    if _catches(handler.type) and self._judge_handler(handler, node)[0]:
+                        return True
+        return False
+
+    def _guards_its_yield(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """A context manager whose ``yield`` sits in a try that accepts the Windows errors."""
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Try):
+                continue
+            if not any(isinstance(x, ast.Yield) for s in node.body for x in ast.walk(s)):
+                continue
+            for handler in node.handlers:
+                if _catches(handler.type) and self._judge_handler(handler, node)[0]:
+                    return True
+        return False
+
+    def asserted_absent(self, call: ast.AST, dst: ast.expr) -> bool:
+        """``assert not os.path.exists(dst)`` before ``call``: exclusive create on purpose.
+
+        Failing on an existing target is then the function's contract (``os.rename``).
+        """
+        function = self.function_of(call)
+        if function is None:
+            return False
+        key = unparsed(dst)
+        line = getattr(call, "lineno", 0)
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assert) and node.lineno < line:
+                test = node.test
+                if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+                    text = unparsed(test.operand)
+                    if key in text and _CHECKS_EXISTING.search(text):
+                        return True
+        return False
 
     def note(self, node: ast.AST, reason: str) -> None:
         """Remember why a guard near ``node`` did or did not count (for ``--explain``/JSON)."""
@@ -161,6 +223,13 @@ class Guards(NameIndex):
         ):
             return True, "retry loop"
         if body and isinstance(body[-1], ast.Raise):
+            for part in (p for s in body for p in ast.walk(s)):
+                if (
+                    isinstance(part, ast.If)
+                    and _CHECKS_EXISTING.search(unparsed(part.test))
+                    and any(isinstance(x, ast.Return) for s in part.body for x in ast.walk(s))
+                ):
+                    return True, "accepts the existing target it checks (raises otherwise)"
             if body[-1].exc is not None and names and names <= _ACCEPTED:
                 return True, f"turns {'/'.join(sorted(n for n in names if n))} into its own error"
             return False, "not a guard: the handler re-raises"
@@ -264,6 +333,10 @@ class Guards(NameIndex):
             return handler
         if self.decorated_guard(node):
             return "a retrying or locking decorator"
+        if isinstance(node, ast.Call):
+            helper = self._local_function(node.func)
+            if helper is not None and self._retries_inside(helper):
+                return f"handed to {helper.name}(), which retries the Windows errors"
         if isinstance(node, ast.Call) and self.is_guard_function(node):
             return f"the guard function {unparsed(node.func)}"
         if depth < self.settings_depth():

@@ -31,6 +31,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue  # renaming into another private name: nobody else writes there
         if analysis.windows_excluded(publish.call) or analysis.is_guarded(publish.call):
             continue
+        if publish.kind == "rename" and analysis.asserted_absent(publish.call, publish.dst):
+            continue  # exclusive create on purpose: an existing target must fail
         if analysis.removal_before(publish) is not None:
             continue  # remove-then-rename: ORC006 reports it, more precisely
         callee = callee_text(ctx, publish)
@@ -49,6 +51,76 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 VALID = (
+    # A handler that accepts the existing target when it is current, and raises otherwise.
+    Valid(
+        """
+        import os, tempfile
+        def extract(real_path, data, is_current):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.rename(tmp, real_path)
+            except OSError:
+                if os.path.isfile(real_path) and is_current(real_path):
+                    return real_path
+                raise
+        """
+    ),
+    # The rename handed to a local helper that retries the Windows errors.
+    Valid(
+        """
+        import os, tempfile, time
+        class Cache:
+            def _run_safely(self, fn, *args):
+                for _ in range(10):
+                    try:
+                        return fn(*args)
+                    except PermissionError:
+                        time.sleep(0.01)
+            def put(self, dst, data):
+                fd, tmp = tempfile.mkstemp()
+                os.write(fd, data)
+                os.close(fd)
+                self._run_safely(os.replace, tmp, dst)
+        """
+    ),
+    # Guarded two callers up: a context manager that swallows EACCES around the save.
+    Valid(
+        """
+        import contextlib, errno, os, uuid
+        class Cache:
+            @contextlib.contextmanager
+            def _guard(self):
+                try:
+                    yield
+                except OSError as e:
+                    if e.errno != errno.EACCES:
+                        raise
+            def save(self, data):
+                with self._guard():
+                    self._save(data)
+            def _save(self, data):
+                self._write(self.path, data)
+            def _write(self, path, data):
+                tmp = f"{path}.tmp.{uuid.uuid4().hex}"
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+        """
+    ),
+    # Exclusive create on purpose: the target is asserted absent and os.rename must fail.
+    Valid(
+        """
+        import os, tempfile
+        def create(filename, data):
+            assert not os.path.exists(filename)
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.rename(tmp, filename)
+        """
+    ),
     # A broad handler that gives up silently: a best-effort cache write whose loss is fine.
     Valid(
         """
