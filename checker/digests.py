@@ -37,12 +37,8 @@ class Digests(NameIndex):
                     if site is not None and site.node not in seen:
                         seen.add(site.node)
                         yield site
-        for node in ast.walk(self.tree):
-            if (
-                isinstance(node, ast.BinOp)
-                and isinstance(node.op, ast.Div)
-                and self.is_pathlike(node.left)
-            ):
+        for node in self.divisions:
+            if self.is_pathlike(node.left):
                 site = self._digest_site(node.right, node)
                 if site is not None and site.node not in seen:
                     seen.add(site.node)

@@ -67,6 +67,36 @@ def _canonical(name: str) -> str:
     return alias + dot + rest
 
 
+#: Fields that never hold a node the analysis looks at (contexts, operators, comments).
+_SKIPPED_FIELDS = frozenset({"ctx", "op", "ops", "type_ignores", "type_comment"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        fields = tuple(f for f in getattr(kind, "_fields", ()) if f not in _SKIPPED_FIELDS)
+        _CHILD_FIELDS[kind] = fields
+    return fields
+
+
+#: Node types :meth:`NameIndex._record` has something to record for.
+_RECORDED_KINDS = frozenset(
+    {
+        ast.Import,
+        ast.ImportFrom,
+        ast.Call,
+        ast.Assign,
+        ast.AnnAssign,
+        ast.AugAssign,
+        ast.NamedExpr,
+        ast.For,
+        ast.AsyncFor,
+        ast.withitem,
+    }
+)
+_SCOPE_KINDS = frozenset({ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda})
+
 _SCOPE_TYPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
@@ -91,31 +121,52 @@ class NameIndex:
         self.parents: dict[ast.AST, ast.AST] = {}
         self.scope_of: dict[ast.AST, _Scope] = {}
         self.scopes: dict[ast.AST, _Scope] = {}
+        #: Every ``a / b`` in the module (path joins, for ORC007), collected by the one walk.
+        self.divisions: list[ast.BinOp] = []
         self._build(tree)
 
     # ------------------------------------------------------------------ building the index
 
     def _build(self, tree: ast.Module) -> None:
+        """One walk over the tree: parents, scopes, bindings, calls, ``/`` operations.
+
+        The hot loop of the analysis (it touches every node), so it skips the leaves that
+        carry no names (expression contexts, operators) and dispatches on the node's type
+        rather than through a chain of ``isinstance`` tests.
+        """
         module_scope = _Scope(tree, None)
         self.scopes[tree] = module_scope
+        parents = self.parents
+        scope_of = self.scope_of
+        divisions = self.divisions
         stack: list[tuple[ast.AST, _Scope]] = [(tree, module_scope)]
         while stack:
             node, scope = stack.pop()
-            for child in ast.iter_child_nodes(node):
-                self.parents[child] = node
-                child_scope = scope
-                if isinstance(child, _SCOPE_TYPES):
-                    self._bind_definition(child, scope)
-                    child_scope = _Scope(child, scope)
-                    self.scopes[child] = child_scope
-                    self._bind_params(child, child_scope)
-                elif isinstance(child, ast.ClassDef):
-                    scope.bound.add(child.name)
-                    child_scope = _Scope(child, scope, is_class=True)
-                    self.scopes[child] = child_scope
-                self.scope_of[child] = child_scope
-                self._record(child, scope)
-                stack.append((child, child_scope))
+            for field_name in _child_fields(type(node)):
+                value = getattr(node, field_name, None)
+                if value is None:
+                    continue
+                for child in value if isinstance(value, list) else (value,):
+                    if not isinstance(child, ast.AST):
+                        continue  # Global/Nonlocal names are plain strings
+                    parents[child] = node
+                    child_scope = scope
+                    kind = type(child)
+                    if kind in _SCOPE_KINDS:
+                        self._bind_definition(child, scope)
+                        child_scope = _Scope(child, scope)
+                        self.scopes[child] = child_scope
+                        self._bind_params(child, child_scope)
+                    elif kind is ast.ClassDef:
+                        scope.bound.add(child.name)  # type: ignore[attr-defined]
+                        child_scope = _Scope(child, scope, is_class=True)
+                        self.scopes[child] = child_scope
+                    elif kind is ast.BinOp and type(child.op) is ast.Div:  # type: ignore[attr-defined]
+                        divisions.append(child)  # type: ignore[arg-type]
+                    scope_of[child] = child_scope
+                    if kind in _RECORDED_KINDS:
+                        self._record(child, scope)
+                    stack.append((child, child_scope))
 
     @staticmethod
     def _bind_definition(node: ast.AST, scope: _Scope) -> None:
