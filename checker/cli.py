@@ -171,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check files that .gitignore names, too",
     )
     check.add_argument(
+        "--interprocedural-depth",
+        type=int,
+        metavar="N",
+        help="how many callers up to look for a guard (default 3, or the configured value)",
+    )
+    check.add_argument(
         "--allow-empty",
         action="store_true",
         help="exit 0 when no file is left to check (otherwise that is an error, exit 2)",
@@ -239,6 +245,7 @@ def _check(args: argparse.Namespace) -> int:
     from . import config as config_module
     from .discovery import PathError, PathMatcher, discover
     from .engine import CACHE_DIR_NAME, RunOptions, run
+    from .model import LintSettings
     from .output import Report, render, render_statistics
 
     paths: list[Path] = args.paths or [Path(os.curdir)]
@@ -249,6 +256,16 @@ def _check(args: argparse.Namespace) -> int:
             select = config_module.parse_selectors(args.select, "--select")
         ignore = config_module.parse_selectors(args.ignore or (), "--ignore")
         extend = config_module.parse_selectors(args.extend_select or (), "--extend-select")
+        lint = config.lint
+        if args.interprocedural_depth is not None:
+            depth = config_module.parse_depth(args.interprocedural_depth, "--interprocedural-depth")
+            lint = LintSettings(
+                lint.extra_lock_names,
+                lint.extra_guard_functions,
+                lint.fix_writer_module,
+                lint.first_party,
+                depth,
+            )
         selected = config_module.select_rules(
             config, select=select, ignore=ignore, extend_select=extend
         )
@@ -276,7 +293,7 @@ def _check(args: argparse.Namespace) -> int:
     options = RunOptions(
         root=config.root,
         selected=selected,
-        lint=config.lint,
+        lint=lint,
         per_file_ignores=tuple(
             (PathMatcher([pattern]), frozenset(codes)) for pattern, codes in config.per_file_ignores
         ),

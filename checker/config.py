@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .codes import RULES
-from .model import DEFAULT_WRITER_MODULE, LintSettings
+from .model import DEFAULT_DEPTH, DEFAULT_WRITER_MODULE, LintSettings
 from .project import first_party_modules
 
 TYPE_CHECKING = False
@@ -74,7 +74,9 @@ _LIST_KEYS = (
     "extra-lock-names",
     "extra-guard-functions",
 )
-_VALID_KEYS = (*_LIST_KEYS, "per-file-ignores", "fix-writer-module")
+_VALID_KEYS = (*_LIST_KEYS, "per-file-ignores", "fix-writer-module", "interprocedural-depth")
+#: The most callers up a guard is looked for: past that the answer is "unknown" anyway.
+MAX_DEPTH = 10
 
 
 class ConfigError(Exception):
@@ -269,6 +271,16 @@ def _writer_module(table: Mapping[str, Any], where: str) -> str:
     return str(value)
 
 
+def parse_depth(value: object, where: str) -> int:
+    """``interprocedural-depth`` / ``--interprocedural-depth``: 0 (this function only) to 10."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DEPTH:
+        raise ConfigError(
+            f"{where}: 'interprocedural-depth' must be an integer from 0 to {MAX_DEPTH} "
+            f"(how many callers up a guard is looked for), got {value!r}"
+        )
+    return value
+
+
 def _is_keyword(word: str) -> bool:
     import keyword
 
@@ -333,5 +345,8 @@ def parse_table(table: Any, source: Path) -> Config:
             extra_guard_functions=lists["extra-guard-functions"] or (),
             fix_writer_module=_writer_module(table, where),
             first_party=first_party_modules(source.parent),
+            interprocedural_depth=parse_depth(
+                table.get("interprocedural-depth", DEFAULT_DEPTH), where
+            ),
         ),
     )

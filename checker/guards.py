@@ -345,7 +345,7 @@ class Guards(NameIndex):
 
     def settings_depth(self) -> int:
         """How many callers up a guard is looked for (``interprocedural-depth``)."""
-        return 3
+        return self.settings.interprocedural_depth
 
     def _callers_guard(self, node: ast.AST, depth: int) -> str | None:
         function = self.function_of(node)
@@ -387,4 +387,4 @@ def _catches(node: ast.expr | None) -> bool:
     if isinstance(node, ast.Tuple):
         return any(_catches(element) for element in node.elts)
     name = last_identifier(node)
-    return name in _WINDOWS_ERRORS
+    return name in _WINDOWS_ERRORS or unparsed(node) in ("os.error", "socket.error")

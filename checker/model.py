@@ -14,11 +14,21 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here anyway
     from typing import Literal
 
-__all__ = ["DEFAULT_WRITER_MODULE", "Edit", "Finding", "Fix", "LintSettings", "Related"]
+__all__ = [
+    "DEFAULT_DEPTH",
+    "DEFAULT_WRITER_MODULE",
+    "Edit",
+    "Finding",
+    "Fix",
+    "LintSettings",
+    "Related",
+]
 
 #: Where fixes import the reference writer from unless ``fix-writer-module`` says otherwise:
 #: the stdlib-only ``ocirace-writer`` distribution, never the test tool.
 DEFAULT_WRITER_MODULE = "ocirace_writer"
+#: How many callers up the rules look for a guard (``interprocedural-depth``).
+DEFAULT_DEPTH = 3
 
 
 class _Record:
@@ -205,8 +215,20 @@ class LintSettings(_Record):
     generic ``repr`` of :class:`_Record` guarantees that).
     """
 
-    __slots__ = ("extra_guard_functions", "extra_lock_names", "first_party", "fix_writer_module")
-    _fields = ("extra_lock_names", "extra_guard_functions", "fix_writer_module", "first_party")
+    __slots__ = (
+        "extra_guard_functions",
+        "extra_lock_names",
+        "first_party",
+        "fix_writer_module",
+        "interprocedural_depth",
+    )
+    _fields = (
+        "extra_lock_names",
+        "extra_guard_functions",
+        "fix_writer_module",
+        "first_party",
+        "interprocedural_depth",
+    )
 
     #: Extra names (matched like the built-in ones: a substring of a variable, attribute or
     #: qualified name) that count as lock-like objects in ``with`` statements.
@@ -220,6 +242,9 @@ class LintSettings(_Record):
     #: The project's own top-level modules, so that a fix's import lands in isort's
     #: first-party section (see ocirace_checker.imports).
     first_party: tuple[str, ...]
+    #: How many callers up a guard is looked for; a caller past it counts as unknown, and
+    #: unknown is never a guard.
+    interprocedural_depth: int
 
     def __init__(
         self,
@@ -227,10 +252,12 @@ class LintSettings(_Record):
         extra_guard_functions: tuple[str, ...] = (),
         fix_writer_module: str = DEFAULT_WRITER_MODULE,
         first_party: tuple[str, ...] = (),
+        interprocedural_depth: int = DEFAULT_DEPTH,
     ) -> None:
         self._set(
             extra_lock_names=extra_lock_names,
             extra_guard_functions=extra_guard_functions,
             fix_writer_module=fix_writer_module,
             first_party=first_party,
+            interprocedural_depth=interprocedural_depth,
         )

@@ -31,6 +31,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.handles_windows_errors(publish.call) or analysis.windows_excluded(publish.call):
             continue
+        if analysis.asserted_absent(publish.call, publish.dst):
+            continue  # exclusive create on purpose: an existing target must fail
         if analysis.existence_checked(publish.call, publish.dst) or analysis.removal_before(
             publish
         ):
@@ -48,6 +50,18 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 VALID = (
+    # Exclusive create on purpose: the target is asserted absent, so failing is the contract.
+    Valid(
+        """
+        import os, tempfile
+        def create(filename, data):
+            assert not os.path.exists(filename), filename
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.rename(tmp, filename)
+        """
+    ),
     Valid(
         """
         import os, tempfile

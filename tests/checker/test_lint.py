@@ -208,3 +208,24 @@ def test_a_byte_order_mark_is_accepted_and_fixes_land_after_it() -> None:
     fixed = apply_fixes(source, [f.fix for f in findings if f.fix is not None])
     assert fixed.startswith("\ufefffrom ocirace_writer import publish\n\nVERSION = 1\n")
     assert lint_source("\ufeffos.replace(a, b\n", "bom.py", SETTINGS)[0].column == 11
+
+
+def test_the_depth_bounds_how_far_up_a_guard_is_looked_for() -> None:
+    source = (
+        "import os, tempfile\n"
+        "def _write(dst, data):\n"
+        "    fd, tmp = tempfile.mkstemp()\n"
+        "    os.write(fd, data)\n"
+        "    os.close(fd)\n"
+        "    os.replace(tmp, dst)\n"
+        "def _save(dst, data):\n"
+        "    _write(dst, data)\n"
+        "def save(dst, data):\n"
+        "    try:\n"
+        "        _save(dst, data)\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    assert "ORC001" not in codes(lint_source(source, "x.py", SETTINGS))
+    shallow = LintSettings(interprocedural_depth=1)
+    assert "ORC001" in codes(lint_source(source, "x.py", shallow))
