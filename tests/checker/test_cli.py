@@ -401,3 +401,27 @@ def test_warm_run_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
     assert [name for name in imported if name in heavy] == []
     if not any((parent / "pyproject.toml").exists() for parent in tmp_path.parents):
         assert "typing" not in imported  # only tomllib needs it, and there is no config
+
+
+def test_explain_says_which_guards_were_considered(
+    project: Path, capsys: pytest.CaptureFixture[str]
+):
+    (project / "pkg" / "cache.py").write_text(
+        "import logging, os, tempfile\n"
+        "def put(dst, data):\n"
+        "    fd, tmp = tempfile.mkstemp()\n"
+        "    os.write(fd, data)\n"
+        "    os.close(fd)\n"
+        "    try:\n"
+        "        os.replace(tmp, dst)\n"
+        "    except Exception:\n"
+        "        logging.warning('lost %s', dst)\n",
+        encoding="utf-8",
+    )
+    code, out, _ = check(capsys, "--explain", "ORC001", "pkg/cache.py:7")
+    assert code == 0
+    assert "publish call: os.replace (replace)" in out
+    assert "a broad handler that reports the failure (except at line 8)" in out
+    assert "reported: os.replace() publishes" in out
+    assert check(capsys, "--explain", "ORC042", "pkg/cache.py:7")[0] == 2
+    assert check(capsys, "--explain", "ORC001", "pkg/cache.py")[0] == 2
