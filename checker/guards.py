@@ -51,6 +51,8 @@ _REPORTING_CALLS = frozenset(
 )
 #: A test of the existing target (its presence, or that it is already current).
 _CHECKS_EXISTING = re.compile(r"exists|isfile|is_file|is_current|samefile")
+#: Words in a handler's call that make the failure the user's problem (extraction_error()).
+_REPORTING_WORDS = ("error", "fail", "abort", "raise")
 #: Calls in a handler that write the target another, non-atomic way.
 _FALLBACK_CALLS = frozenset({"copy", "copy2", "copyfile", "copyfileobj", "move", "copytree"})
 
@@ -254,7 +256,11 @@ class Guards(NameIndex):
                     continue
                 callee = (self.qualified_name(part.func) or unparsed(part.func)).lower()
                 leaf = callee.rsplit(".", 1)[-1]
-                if leaf in _REPORTING_CALLS or callee.startswith(("logging.", "warnings.")):
+                if (
+                    leaf in _REPORTING_CALLS
+                    or callee.startswith(("logging.", "warnings."))
+                    or any(word in leaf for word in _REPORTING_WORDS)
+                ):
                     return False, "not a guard: a broad handler that reports the failure"
                 if leaf in _FALLBACK_CALLS:
                     return False, "not a guard: falls back to a non-atomic copy or move"

@@ -393,6 +393,21 @@ VALID = (
 )
 
 INVALID = (
+    # A handler that hands the failure to an error reporter is not a guard.
+    Invalid(
+        """
+        import os, tempfile
+        def extract(manager, dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError:
+                manager.extraction_error()
+        """,
+        line=7,
+    ),
     # A broad handler that reports the failure is not a guard: the clash becomes an error.
     Invalid(
         """
