@@ -130,6 +130,10 @@ class Temps(NameIndex):
                 info = self._temp_from_value(node.id, value, binding, depth)
                 if info is not None:
                     return info
+            elif node.id in self.scope(node).params:
+                passed = self.passed_temp(node, depth)
+                if passed is not None:
+                    return passed
             if words(node.id) & _TEMP_WORDS:
                 return TempInfo("name", unique=False, created=False, origin=value)
             return None
@@ -171,6 +175,42 @@ class Temps(NameIndex):
                 if info is not None and info.kind != "name":
                     return TempInfo("helper", info.unique, info.created, origin=call)
         return None
+
+    def passed_temp(self, parameter: ast.Name, depth: int) -> TempInfo | None:
+        """A parameter that every caller in this module passes a fresh temp file to.
+
+        The callers are found by the function's name; each must pass, for this parameter
+        (by position or keyword), an expression that is a temp file written before the call.
+        No caller, an unresolvable argument or one non-temp argument: not a temp.
+        """
+        function = self.function_of(parameter)
+        if function is None or depth > 2:
+            return None
+        arguments = function.args
+        positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
+        if positional and positional[0] in ("self", "cls"):
+            positional = positional[1:]
+        sites = [
+            call
+            for scope in self.scopes.values()
+            for call in scope.calls
+            if last_identifier(call.func) == function.name and call.lineno != function.lineno
+        ]
+        found: TempInfo | None = None
+        for call in sites:
+            given: ast.expr | None = None
+            if parameter.id in positional and positional.index(parameter.id) < len(call.args):
+                given = call.args[positional.index(parameter.id)]
+            for keyword in call.keywords:
+                if keyword.arg == parameter.id:
+                    given = keyword.value
+            if given is None or isinstance(given, ast.Starred):
+                return None
+            info = self.temp_info(given, depth + 1)
+            if info is None or info.kind == "name" or not self.is_fresh(given, info, call):
+                return None
+            found = found or TempInfo(info.kind, info.unique, True, info.origin)
+        return found
 
     def functions_named(self, name: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
         """The module's functions and methods called ``name``."""

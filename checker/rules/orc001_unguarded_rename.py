@@ -393,6 +393,20 @@ VALID = (
 )
 
 INVALID = (
+    # The temp is made by the only caller and passed in.
+    Invalid(
+        """
+        import os, tempfile
+        def _publish(tmp, dst):
+            os.replace(tmp, dst)
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            _publish(tmp, dst)
+        """,
+        line=3,
+    ),
     # A handler that hands the failure to an error reporter is not a guard.
     Invalid(
         """
