@@ -1,10 +1,13 @@
-"""``python -m checker``: the same as ``ocirace check`` (``--version`` as ``ocirace --version``)."""
+"""``python -m ocirace_checker``: the same as ``ocirace check``.
+
+``--version`` as ``ocirace --version``.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from checker.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]

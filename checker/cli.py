@@ -1,8 +1,8 @@
 """The ``ocirace`` command line: argument parsing and exit codes, nothing else.
 
 Exit codes follow ruff: 0 clean, 1 findings, 2 usage or configuration error. The work is
-done by :mod:`checker.config`, :mod:`checker.discovery`, :mod:`checker.engine` and
-:mod:`checker.output`; this module only wires them to arguments, streams and exit codes.
+done by :mod:`.config`, :mod:`.discovery`, :mod:`.engine` and :mod:`.output`; this module
+only wires them to arguments, streams and exit codes.
 Importing it must stay cheap (no libcst, no importlib.metadata on the hot path): a warm
 ``ocirace check`` is mostly Python start-up.
 """
@@ -18,6 +18,8 @@ from pathlib import Path
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms of a warm run; annotations are strings anyway
     from typing import Any, TextIO
+
+    from .model import LintSettings
 
 __all__ = ["build_parser", "main"]
 
@@ -101,7 +103,7 @@ def _default_jobs() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from checker.output import FORMATS
+    from .output import FORMATS
 
     parser = argparse.ArgumentParser(
         prog="ocirace",
@@ -170,6 +172,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check files that .gitignore names, too",
     )
+    check.add_argument(
+        "--explain",
+        nargs=2,
+        metavar=("CODE", "PATH:LINE"),
+        help="say why CODE was or was not reported at PATH:LINE (guards considered, temp, target)",
+    )
+    check.add_argument(
+        "--interprocedural-depth",
+        type=int,
+        metavar="N",
+        help="how many callers up to look for a guard (default 3, or the configured value)",
+    )
+    check.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 when no file is left to check (otherwise that is an error, exit 2)",
+    )
     check.add_argument("--config", type=Path, help="the pyproject.toml to read [tool.ocirace] from")
     check.add_argument("-q", "--quiet", action="store_true", help="print findings only")
     check.add_argument(
@@ -230,13 +249,35 @@ def _summary(findings: int, fixed: int, safe: int, unsafe: int, fix: bool) -> st
     return text
 
 
+def _explain(arguments: list[str], lint: LintSettings) -> int:
+    from .codes import RULES
+    from .explain import explain
+
+    code, where = arguments
+    path, _, number = where.rpartition(":")
+    if code.upper() not in RULES:
+        return _error(f"--explain: unknown rule code {code!r}; valid: {', '.join(RULES)}")
+    if not path or not number.isdigit():
+        return _error(f"--explain: expected PATH:LINE, got {where!r} (e.g. src/store.py:12)")
+    try:
+        lines = explain(code.upper(), path, int(number), lint)
+    except ValueError as exc:
+        return _error(str(exc))
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_CLEAN
+
+
 def _check(args: argparse.Namespace) -> int:
-    from checker import config as config_module
-    from checker.discovery import PathError, PathMatcher, discover
-    from checker.engine import CACHE_DIR_NAME, RunOptions, run
-    from checker.output import Report, render, render_statistics
+    from . import config as config_module
+    from .discovery import PathError, PathMatcher, discover
+    from .engine import CACHE_DIR_NAME, RunOptions, run
+    from .model import LintSettings
+    from .output import Report, render, render_statistics
 
     paths: list[Path] = args.paths or [Path(os.curdir)]
+    if args.explain is not None and not args.paths:
+        # The settings that apply are the ones of the explained file's project.
+        paths = [Path(args.explain[1].rpartition(":")[0] or os.curdir)]
     try:
         config = config_module.load_config(_config_start(paths), args.config)
         select = None
@@ -244,9 +285,21 @@ def _check(args: argparse.Namespace) -> int:
             select = config_module.parse_selectors(args.select, "--select")
         ignore = config_module.parse_selectors(args.ignore or (), "--ignore")
         extend = config_module.parse_selectors(args.extend_select or (), "--extend-select")
+        lint = config.lint
+        if args.interprocedural_depth is not None:
+            depth = config_module.parse_depth(args.interprocedural_depth, "--interprocedural-depth")
+            lint = LintSettings(
+                lint.extra_lock_names,
+                lint.extra_guard_functions,
+                lint.fix_writer_module,
+                lint.first_party,
+                depth,
+            )
         selected = config_module.select_rules(
             config, select=select, ignore=ignore, extend_select=extend
         )
+        if args.explain is not None:
+            return _explain(args.explain, lint)
         files = discover(
             paths,
             root=config.root,
@@ -260,15 +313,18 @@ def _check(args: argparse.Namespace) -> int:
         return _error(
             f"--output-file {args.output_file}: its directory does not exist; create it first"
         )
-    if not files and not args.quiet:
-        sys.stderr.write("warning: no Python files found under the given paths\n")
+    if not files and not args.allow_empty:
+        from .discovery import why_nothing
+
+        reason = why_nothing(paths, respect_gitignore=not args.no_respect_gitignore)
+        return _error(f"no file to check: {reason}; pass --allow-empty if that is expected")
     cache_dir = None
     if not args.no_cache:
         cache_dir = args.cache_dir if args.cache_dir is not None else config.root / CACHE_DIR_NAME
     options = RunOptions(
         root=config.root,
         selected=selected,
-        lint=config.lint,
+        lint=lint,
         per_file_ignores=tuple(
             (PathMatcher([pattern]), frozenset(codes)) for pattern, codes in config.per_file_ignores
         ),

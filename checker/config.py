@@ -16,9 +16,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from checker.codes import RULES
-from checker.model import DEFAULT_WRITER_MODULE, LintSettings
-
+from .codes import RULES
+from .model import DEFAULT_DEPTH, DEFAULT_WRITER_MODULE, LintSettings
 from .project import first_party_modules, import_line_length
 
 TYPE_CHECKING = False
@@ -60,7 +59,6 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "__pypackages__",
     "_build",
     "buck-out",
-    "build",
     "dist",
     "node_modules",
     "site-packages",
@@ -76,7 +74,9 @@ _LIST_KEYS = (
     "extra-lock-names",
     "extra-guard-functions",
 )
-_VALID_KEYS = (*_LIST_KEYS, "per-file-ignores", "fix-writer-module")
+_VALID_KEYS = (*_LIST_KEYS, "per-file-ignores", "fix-writer-module", "interprocedural-depth")
+#: The most callers up a guard is looked for: past that the answer is "unknown" anyway.
+MAX_DEPTH = 10
 
 
 class ConfigError(Exception):
@@ -271,6 +271,16 @@ def _writer_module(table: Mapping[str, Any], where: str) -> str:
     return str(value)
 
 
+def parse_depth(value: object, where: str) -> int:
+    """``interprocedural-depth`` / ``--interprocedural-depth``: 0 (this function only) to 10."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DEPTH:
+        raise ConfigError(
+            f"{where}: 'interprocedural-depth' must be an integer from 0 to {MAX_DEPTH} "
+            f"(how many callers up a guard is looked for), got {value!r}"
+        )
+    return value
+
+
 def _is_keyword(word: str) -> bool:
     import keyword
 
@@ -339,5 +349,8 @@ def parse_table(table: Any, source: Path) -> Config:
             fix_writer_module=_writer_module(table, where),
             first_party=first_party_modules(source.parent),
             line_length=import_line_length(source.parent),
+            interprocedural_depth=parse_depth(
+                table.get("interprocedural-depth", DEFAULT_DEPTH), where
+            ),
         ),
     )

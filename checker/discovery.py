@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["PathError", "PathMatcher", "discover", "glob_to_regex"]
+__all__ = ["PathError", "PathMatcher", "discover", "glob_to_regex", "why_nothing"]
 
 SOURCE_SUFFIXES = (".py", ".pyi")
 
@@ -261,3 +261,38 @@ def discover(
         else:
             raise PathError(f"{given}: no such file or directory; pass an existing path")
     return sorted(found)
+
+
+def _ignored_by_git(path: str) -> bool:
+    if not _inside_work_tree(os.path.dirname(path) or os.curdir):
+        return False
+    import subprocess
+
+    try:
+        completed = subprocess.run(
+            ["git", "check-ignore", "-q", os.path.basename(path) or os.curdir],
+            cwd=os.path.dirname(path) or os.curdir,
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return False
+    return completed.returncode == 0
+
+
+def why_nothing(paths: Sequence[Path], *, respect_gitignore: bool) -> str:
+    """Why :func:`discover` found nothing, in words a user can act on.
+
+    The usual surprise is a directory that an enclosing git repository ignores (a build
+    tree, a vendored checkout): git lists nothing in it, so the run would check nothing and
+    look clean.
+    """
+    for given in paths:
+        absolute = os.path.normpath(os.path.abspath(given))
+        if respect_gitignore and _ignored_by_git(absolute):
+            return (
+                f"{given} is ignored by git (.gitignore), so nothing in it is listed; "
+                "use --no-respect-gitignore to check it anyway"
+            )
+    names = ", ".join(str(p) for p in paths)
+    return f"no *.py or *.pyi file under {names} that the excludes in [tool.ocirace] leave"

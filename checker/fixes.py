@@ -12,10 +12,9 @@ import ast
 import re
 from collections.abc import Sequence
 
-from checker.analysis import ModuleAnalysis, Source
-from checker.model import Edit, Fix
-
+from .analysis import ModuleAnalysis, Source
 from .imports import merge_edit, place
+from .model import Edit, Fix
 
 __all__ = ["apply_fixes", "import_edit", "insertion_edit", "node_edit"]
 
@@ -106,7 +105,7 @@ def import_edit(analysis: ModuleAnalysis, module: str, name: str) -> tuple[str, 
 
     An existing module-level import is reused: ``from <module> import <name> [as x]`` gives
     ``x``, ``import <module> [as m]`` gives ``m.<name>``. Otherwise ``<name>`` is added where
-    isort would put it (:mod:`checker.imports`): into an existing ``from <module> import ...``,
+    isort would put it (:mod:`.imports`): into an existing ``from <module> import ...``,
     or as a new statement in the right section, aliased when the name is already taken.
     """
     tree = analysis.tree
@@ -158,7 +157,7 @@ def _runtime_imports(tree: ast.Module) -> dict[str, str]:
 
 
 def insertion_edit(analysis: ModuleAnalysis, statement: str) -> Edit | None:
-    """Insert a one-line import statement where isort would put it (see checker.imports)."""
+    """Insert a one-line import statement where isort would put it (see ocirace_checker.imports)."""
     return place(analysis, statement)
 
 

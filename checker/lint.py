@@ -1,11 +1,10 @@
 """The checker's entry points for one file: the text pre-filter and the full lint.
 
 The engine calls :func:`might_match` on every file and :func:`lint_source` on the few that
-pass. ``lint_source`` works in stages so that cost follows the number of candidates, not
-the size of the code base: ``ast`` (cheap) resolves imports and finds candidate calls; only
-when there is one does libcst (expensive) parse the file and confirm the callee names. This
-module imports neither the rules nor libcst at import time, because the engine imports it on
-the warm path, where every result comes from the cache.
+pass. ``lint_source`` parses with ``ast`` only (libcst, ten times slower, is never imported to
+analyse) and runs the rules only when the module has a candidate call, so cost follows the
+number of candidates. This module does not import the rules at import time, because the
+engine imports it on the warm path, where every result comes from the cache.
 """
 
 from __future__ import annotations
@@ -14,10 +13,11 @@ import ast
 import sys
 import warnings
 
-from checker.model import Edit, Finding, Fix, LintSettings
-from checker.prefilter import might_match
+from .model import Edit, Finding, Fix, LintSettings
+from .prefilter import might_match
+from .unchecked import unchecked
 
-__all__ = ["lint_source", "might_match"]
+__all__ = ["lint_source", "might_match", "syntax_problems"]
 
 _BOM = "\ufeff"
 
@@ -48,6 +48,12 @@ def lint_source(source: str, path: str, settings: LintSettings) -> list[Finding]
                 "please report this with the file",
             )
         ]
+
+
+def syntax_problems(source: str, path: str) -> list[Finding]:
+    """ORC000 if ``source`` does not parse, else nothing: for files the pre-filter ruled out."""
+    parsed = _parse(source[1:] if source.startswith(_BOM) else source, path)
+    return [parsed] if isinstance(parsed, Finding) else []
 
 
 def _after_bom(finding: Finding) -> Finding:
@@ -83,56 +89,16 @@ def _lint(source: str, path: str, settings: LintSettings) -> list[Finding]:
     tree_or_error = _parse(source, path)
     if isinstance(tree_or_error, Finding):
         return [tree_or_error]
-    from checker.analysis import ModuleAnalysis, Source, confirm_with_libcst
+    from .analysis import ModuleAnalysis, Source
 
     positions = Source(source)
     analysis = ModuleAnalysis(tree_or_error, positions, settings)
     if not analysis.publish_calls and not analysis.digest_sites:
         return []
-    from checker.rules import ALL_RULES, Context
+    from .rules import ALL_RULES, Context
 
-    def run_rules() -> list[Finding]:
-        context = Context(analysis)
-        return [finding for rule in ALL_RULES for finding in rule.check(context)]
-
-    findings = run_rules()
-    notes: list[Finding] = []
-    if any(f.code in _PUBLISH_CODES for f in findings):
-        # Stage 3, only for files with a finding to confirm: libcst's scope-aware names.
-        try:
-            if sys.version_info < (3, 11):
-                _refuse_deeper_than_ast_allows_since_311(tree_or_error)
-            confirmed = confirm_with_libcst(source, analysis.publish_calls, positions)
-        except RecursionError:
-            notes.append(
-                _unchecked(
-                    1,
-                    0,
-                    "libcst's name analysis hit the recursion limit on it; the findings in it "
-                    "come from the ast pass alone",
-                    code_message=False,
-                )
-            )
-        except Exception as error:  # libcst.ParserSyntaxError, imported lazily
-            if type(error).__name__ != "ParserSyntaxError":
-                raise
-            line = int(getattr(error, "raw_line", 1) or 1)
-            column = int(getattr(error, "raw_column", 0) or 0)
-            message = str(getattr(error, "message", "") or "").strip() or "syntax error"
-            notes.append(
-                _unchecked(
-                    line,
-                    column,
-                    f"libcst cannot parse it although Python can ({message}); the findings in "
-                    "it come from the ast pass alone",
-                    code_message=False,
-                )
-            )
-        else:
-            if len(confirmed) != len(analysis.publish_calls):
-                analysis.publish_calls = confirmed
-                findings = run_rules()
-    findings.extend(notes)
+    context = Context(analysis)
+    findings = [finding for rule in ALL_RULES for finding in rule.check(context)]
     findings.sort(key=lambda f: (f.line, f.column, f.code))
     return findings
 
@@ -147,67 +113,25 @@ def _parse(source: str, path: str) -> ast.Module | Finding:
         column = max((error.offset or 1) - 1, 0)
         end_line = getattr(error, "end_lineno", None) or line
         end_column = getattr(error, "end_offset", None)
-        finding = _unchecked(line, column, f"{error.msg}")
-        if (
-            end_column is not None
-            and end_column > 0
-            and (end_line, end_column - 1)
-            >= (
-                line,
-                column,
-            )
-        ):
-            finding = Finding(
-                finding.code,
-                finding.message,
-                line,
-                column,
-                end_line,
-                end_column - 1,
-                finding.hint,
-            )
-        return finding
+        if end_column is None or end_column <= 0 or (end_line, end_column - 1) < (line, column):
+            end_line, end_column = line, column + 1
+        return _unchecked(line, column, f"{error.msg}", end_line, end_column - 1)
     except (ValueError, MemoryError) as error:  # NUL bytes; absurd sizes
         return _unchecked(1, 0, str(error))
 
 
-#: CPython 3.11+ refuses to build an AST deeper than the recursion limit times this factor
-#: (``COMPILER_STACK_FRAME_SCALE`` in ``Python/Python-ast.c``).
-_AST_DEPTH_SCALE = 3
-
-
-def _refuse_deeper_than_ast_allows_since_311(tree: ast.AST) -> None:
-    """Raise ``RecursionError`` for a tree that Python 3.11+ would have refused to build.
-
-    Before 3.11 ``ast.parse`` accepts any depth, so a long chain such as ``a + a + ...``
-    with tens of thousands of terms reached libcst, whose native parser takes quadratic
-    time on it and then overflows the C stack, killing the process. Called only before
-    libcst runs (the walk costs about 0.7x the parse), so such a file keeps its ast-pass
-    findings plus the "only partly checked" note, and :func:`lint_source` keeps its
-    promise never to crash. Iterative, so measuring the depth cannot overflow the stack.
-    """
-    limit = sys.getrecursionlimit() * _AST_DEPTH_SCALE
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            raise RecursionError("maximum recursion depth exceeded during ast construction")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-
-
-def _unchecked(line: int, column: int, reason: str, code_message: bool = True) -> Finding:
+def _unchecked(
+    line: int,
+    column: int,
+    reason: str,
+    end_line: int | None = None,
+    end_column: int | None = None,
+) -> Finding:
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    message = (
-        f"File could not be parsed by Python {version}: {reason}; nothing in it was checked"
-        if code_message
-        else f"File only partly checked: {reason}"
-    )
-    return Finding(
-        "ORC000",
-        message,
+    return unchecked(
+        f"File could not be parsed by Python {version}: {reason}",
         line,
         column,
-        line,
-        column,
-        "fix the syntax error, or exclude the file in [tool.ocirace]",
+        end_line,
+        end_column,
     )

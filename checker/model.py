@@ -14,13 +14,24 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms to import; annotations are strings here anyway
     from typing import Literal
 
-__all__ = ["DEFAULT_LINE_LENGTH", "DEFAULT_WRITER_MODULE", "Edit", "Finding", "Fix", "LintSettings"]
+__all__ = [
+    "DEFAULT_DEPTH",
+    "DEFAULT_LINE_LENGTH",
+    "DEFAULT_WRITER_MODULE",
+    "Edit",
+    "Finding",
+    "Fix",
+    "LintSettings",
+    "Related",
+]
 
 #: Where fixes import the reference writer from unless ``fix-writer-module`` says otherwise:
 #: the stdlib-only ``ocirace-writer`` distribution, never the test tool.
 DEFAULT_WRITER_MODULE = "ocirace_writer"
 #: isort's ``profile = black``, ruff's and black's default line length.
 DEFAULT_LINE_LENGTH = 88
+#: How many callers up the rules look for a guard (``interprocedural-depth``).
+DEFAULT_DEPTH = 3
 
 
 class _Record:
@@ -106,11 +117,60 @@ class Fix(_Record):
         self._set(message=message, applicability=applicability, edits=edits)
 
 
-class Finding(_Record):
-    """One problem at one place; positions as in :class:`Edit`."""
+class Related(_Record):
+    """Another place that takes part in a finding, in the finding's file.
 
-    __slots__ = ("code", "column", "end_column", "end_line", "fix", "hint", "line", "message")
-    _fields = ("code", "message", "line", "column", "end_line", "end_column", "hint", "fix")
+    The removal before a rename, for example; positions as in :class:`Edit`.
+    """
+
+    __slots__ = ("column", "end_column", "end_line", "line", "message")
+    _fields = ("line", "column", "end_line", "end_column", "message")
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+
+    def __init__(
+        self, line: int, column: int, end_line: int, end_column: int, message: str
+    ) -> None:
+        self._set(
+            line=line, column=column, end_line=end_line, end_column=end_column, message=message
+        )
+
+
+class Finding(_Record):
+    """One problem at one place: the publish call when there is one.
+
+    Positions as in :class:`Edit`. Other places that take part are ``related``; ``why`` says
+    which guards were considered and why none counted (``--explain`` and JSON show it).
+    """
+
+    __slots__ = (
+        "code",
+        "column",
+        "end_column",
+        "end_line",
+        "fix",
+        "hint",
+        "line",
+        "message",
+        "related",
+        "why",
+    )
+    _fields = (
+        "code",
+        "message",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "hint",
+        "fix",
+        "related",
+        "why",
+    )
 
     code: str
     message: str
@@ -121,6 +181,8 @@ class Finding(_Record):
     #: A one-line suggestion shown under the offending line in text output.
     hint: str
     fix: Fix | None
+    related: tuple[Related, ...]
+    why: tuple[str, ...]
 
     def __init__(
         self,
@@ -132,6 +194,8 @@ class Finding(_Record):
         end_column: int,
         hint: str = "",
         fix: Fix | None = None,
+        related: tuple[Related, ...] = (),
+        why: tuple[str, ...] = (),
     ) -> None:
         self._set(
             code=code,
@@ -142,6 +206,8 @@ class Finding(_Record):
             end_column=end_column,
             hint=hint,
             fix=fix,
+            related=related,
+            why=why,
         )
 
 
@@ -157,6 +223,7 @@ class LintSettings(_Record):
         "extra_lock_names",
         "first_party",
         "fix_writer_module",
+        "interprocedural_depth",
         "line_length",
     )
     _fields = (
@@ -165,6 +232,7 @@ class LintSettings(_Record):
         "fix_writer_module",
         "first_party",
         "line_length",
+        "interprocedural_depth",
     )
 
     #: Extra names (matched like the built-in ones: a substring of a variable, attribute or
@@ -177,11 +245,14 @@ class LintSettings(_Record):
     #: project's vendored copy (``fix-writer-module``, written by ``ocirace vendor``).
     fix_writer_module: str
     #: The project's own top-level modules, so that a fix's import lands in isort's
-    #: first-party section (see checker.imports).
+    #: first-party section (see ocirace_checker.imports).
     first_party: tuple[str, ...]
     #: The line length the project's import sorter wraps at (isort, ruff or black, else 88),
     #: so that an import a fix writes or grows is wrapped as that sorter would wrap it.
     line_length: int
+    #: How many callers up a guard is looked for; a caller past it counts as unknown, and
+    #: unknown is never a guard.
+    interprocedural_depth: int
 
     def __init__(
         self,
@@ -190,6 +261,7 @@ class LintSettings(_Record):
         fix_writer_module: str = DEFAULT_WRITER_MODULE,
         first_party: tuple[str, ...] = (),
         line_length: int = DEFAULT_LINE_LENGTH,
+        interprocedural_depth: int = DEFAULT_DEPTH,
     ) -> None:
         self._set(
             extra_lock_names=extra_lock_names,
@@ -197,4 +269,5 @@ class LintSettings(_Record):
             fix_writer_module=fix_writer_module,
             first_party=first_party,
             line_length=line_length,
+            interprocedural_depth=interprocedural_depth,
         )

@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from checker.codes import RULES
-from checker.model import Finding, Fix
+from .codes import RULES
+from .model import Finding, Fix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms of a warm run; annotations are strings anyway
@@ -87,6 +87,8 @@ def _render_text(reports: Sequence[Report], cwd: Path) -> str:
             ]
             if f.hint:
                 lines.append(f"{gutter} = help: {f.hint}")
+        where = display_path(report.path, cwd)
+        lines += [f"  = related: {where}:{r.line}:{r.column + 1}: {r.message}" for r in f.related]
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 
@@ -132,6 +134,18 @@ def _render_json(reports: Sequence[Report], cwd: Path) -> str:
                 "hint": f.hint,
                 "url": info.help_url if info else None,
                 "fix": _fix_json(f.fix),
+                "related": [
+                    {
+                        "path": display_path(report.path, cwd),
+                        "line": r.line,
+                        "column": r.column + 1,
+                        "end_line": r.end_line,
+                        "end_column": r.end_column + 1,
+                        "message": r.message,
+                    }
+                    for r in f.related
+                ],
+                "why": list(f.why),
             }
         )
     return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
@@ -227,6 +241,22 @@ def sarif_document(reports: Sequence[Report], root: Path, version: str) -> dict[
                             },
                         }
                     }
+                ],
+                "relatedLocations": [
+                    {
+                        "id": index,
+                        "message": {"text": r.message},
+                        "physicalLocation": {
+                            "artifactLocation": artifact,
+                            "region": {
+                                "startLine": max(1, r.line),
+                                "startColumn": r.column + 1,
+                                "endLine": max(1, r.end_line),
+                                "endColumn": r.end_column + 1,
+                            },
+                        },
+                    }
+                    for index, r in enumerate(f.related)
                 ],
                 "partialFingerprints": {
                     "primaryLocationLineHash": _fingerprint(f.code, uri, report.line_text, seen)

@@ -1,13 +1,13 @@
-"""Stage 1 of the checker: a text test that rules out most files before anything is parsed.
+"""Stage 1 of the checker: a text test that rules out most files before they are analysed.
 
-Parsing dominates the checker's cost (``ast`` is ~10x a regex scan, libcst ~100x), and on a
-typical code base only a few percent of files mention a rename at all. ``might_match`` must
+The analysis (scopes, names, guards) costs several times the parse, and on a typical code
+base only a few percent of files mention a rename at all. ``might_match`` must
 never say ``False`` for a file that could hold a finding, so the patterns are deliberately
 loose: word boundaries keep ``remove`` from matching ``move``, but ``replace`` still matches
 ``str.replace`` - the ``ast`` stage sorts those out.
 
-A file that fails this test is not parsed, so a syntax error in it is not reported (ORC000):
-it could not have contained a finding anyway.
+A file that fails this test is still parsed (``lint.syntax_problems``): a syntax error in it
+is reported as ORC000, because a file that was not checked must never look like a clean one.
 """
 
 from __future__ import annotations

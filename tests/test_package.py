@@ -178,7 +178,7 @@ def test_our_own_code_passes_our_checker(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "checker",
+            "ocirace_checker",
             "--no-cache",
             "--format",
             "concise",

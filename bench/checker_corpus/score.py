@@ -6,9 +6,10 @@
 A finding on the publish call of an UNGUARDED site is a true positive; on a GUARDED or
 NOT_APPLICABLE site a false positive; an UNGUARDED site without one is a miss.  Findings at
 no labelled site are printed as "unlabelled", to be labelled later.  The checker is the one of
-the checkout this script lives in (``python -m checker``, so it works before and after an
-install), run cold (``--no-cache``).  Every file of the tree is named on the command line, so
-that no tool's default excludes (``build``, ``_build``...) silently drop a site.
+the checkout this script lives in (the `ocirace` entry point of its pyproject.toml, so it
+works before and after a rename), run cold (``--no-cache``).  Every file of the tree is
+named on the command line, so that no tool's default excludes (``build``, ``_build``...)
+silently drop a site.
 """
 
 from __future__ import annotations
@@ -260,6 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[], metavar="PROJECT")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
+        "--tool",
+        action="append",
+        default=[],
+        choices=["ocirace", "naive", "ruff"],
+        help="score only this tool (repeatable; default: all three, side by side)",
+    )
+    parser.add_argument(
         "--ocirace",
         metavar="COMMAND",
         help="run this ocirace instead of the checkout's own (e.g. another venv's bin/ocirace)",
@@ -283,7 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "naive": run_naive,
             "ruff PTH104/PTH105": run_ruff,
         }
+        wanted = {"ruff": "ruff PTH104/PTH105"}
+        chosen = {wanted.get(tool, tool) for tool in args.tool}
         for name, runner in runners.items():
+            if chosen and name not in chosen:
+                continue
             findings, seconds = runner(args.tree, files)
             result = score(name, sites, projects, findings, spans)
             result.seconds = seconds

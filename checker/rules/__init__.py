@@ -1,12 +1,12 @@
 """The rules, one module each, registered in code order.
 
-Importing this package imports the analysis but not libcst; :mod:`checker.lint` only imports
+Importing this package imports the analysis but not libcst; :mod:`ocirace_checker.lint` only imports
 it once a file has passed the text pre-filter.
 """
 
 from __future__ import annotations
 
-from checker.rules import (
+from . import (
     orc000_syntax_error,
     orc001_unguarded_rename,
     orc002_shared_temp_name,
@@ -16,7 +16,7 @@ from checker.rules import (
     orc006_remove_then_rename,
     orc007_digest_in_name,
 )
-from checker.rules.base import Context, Invalid, Rule, Valid
+from .base import Context, Invalid, Rule, Valid
 
 __all__ = ["ALL_RULES", "Context", "Invalid", "Rule", "Valid"]
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ast
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from checker.analysis import ModuleAnalysis, PublishCall
-from checker.fixes import import_edit, insertion_edit, node_edit
-from checker.model import Edit, Finding, Fix
+from ..analysis import ModuleAnalysis, PublishCall
+from ..fixes import import_edit, insertion_edit, node_edit
+from ..model import Edit, Finding, Fix, Related
 
 __all__ = ["Context", "Invalid", "Rule", "Valid", "publish_fix", "rename_to_replace_fix"]
 
@@ -73,10 +73,21 @@ class Context:
         return first
 
     def finding(
-        self, code: str, node: ast.AST, message: str, hint: str, fix: Fix | None = None
+        self,
+        code: str,
+        node: ast.AST,
+        message: str,
+        hint: str,
+        fix: Fix | None = None,
+        related: Sequence[tuple[ast.AST, str]] = (),
+        why: Sequence[str] = (),
     ) -> Finding:
+        """A finding at ``node`` (the publish call); ``related`` are (node, message) pairs."""
         line, column, end_line, end_column = self.source.span(node)
-        return Finding(code, message, line, column, end_line, end_column, hint, fix)
+        others = tuple(Related(*self.source.span(other), text) for other, text in related)
+        return Finding(
+            code, message, line, column, end_line, end_column, hint, fix, others, tuple(why)
+        )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """ORC000: the file could not be parsed, so nothing in it was checked.
 
-Produced by :func:`checker.lint.lint_source` itself, not by a visitor: a file that does not
+Produced by :func:`ocirace_checker.lint.lint_source` itself, not by a visitor: a file that does not
 parse has no tree to visit. Reported as a finding (not a crash) so one bad file never stops
 the run and never passes silently. It covers three cases: a real ``SyntaxError``; valid
 Python that libcst cannot parse (findings from the ``ast`` pass are still reported, without
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checker.model import Finding
-from checker.rules.base import Context, Invalid, Rule, Valid
+from ..model import Finding
+from .base import Context, Invalid, Rule, Valid
 
 __all__ = ["RULE"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checker.model import Finding
-from checker.rules.base import Context, Invalid, Rule, Valid, callee_text, publish_fix
+from ..model import Finding
+from .base import Context, Invalid, Rule, Valid, callee_text, publish_fix
 
 __all__ = ["RULE"]
 
@@ -31,6 +31,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue  # renaming into another private name: nobody else writes there
         if analysis.windows_excluded(publish.call) or analysis.is_guarded(publish.call):
             continue
+        if publish.kind == "rename" and analysis.asserted_absent(publish.call, publish.dst):
+            continue  # exclusive create on purpose: an existing target must fail
         if analysis.removal_before(publish) is not None:
             continue  # remove-then-rename: ORC006 reports it, more precisely
         callee = callee_text(ctx, publish)
@@ -44,10 +46,110 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"use {ctx.writer}.publish(tmp, dst), which retries the Windows errors, or hold "
             "one lock shared by every writer around the rename",
             publish_fix(ctx, publish),
+            why=analysis.why.get(publish.call, ()),
         )
 
 
 VALID = (
+    # A handler that accepts the existing target when it is current, and raises otherwise.
+    Valid(
+        """
+        import os, tempfile
+        def extract(real_path, data, is_current):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.rename(tmp, real_path)
+            except OSError:
+                if os.path.isfile(real_path) and is_current(real_path):
+                    return real_path
+                raise
+        """
+    ),
+    # The rename handed to a local helper that retries the Windows errors.
+    Valid(
+        """
+        import os, tempfile, time
+        class Cache:
+            def _run_safely(self, fn, *args):
+                for _ in range(10):
+                    try:
+                        return fn(*args)
+                    except PermissionError:
+                        time.sleep(0.01)
+            def put(self, dst, data):
+                fd, tmp = tempfile.mkstemp()
+                os.write(fd, data)
+                os.close(fd)
+                self._run_safely(os.replace, tmp, dst)
+        """
+    ),
+    # Guarded two callers up: a context manager that swallows EACCES around the save.
+    Valid(
+        """
+        import contextlib, errno, os, uuid
+        class Cache:
+            @contextlib.contextmanager
+            def _guard(self):
+                try:
+                    yield
+                except OSError as e:
+                    if e.errno != errno.EACCES:
+                        raise
+            def save(self, data):
+                with self._guard():
+                    self._save(data)
+            def _save(self, data):
+                self._write(self.path, data)
+            def _write(self, path, data):
+                tmp = f"{path}.tmp.{uuid.uuid4().hex}"
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+        """
+    ),
+    # Exclusive create on purpose: the target is asserted absent and os.rename must fail.
+    Valid(
+        """
+        import os, tempfile
+        def create(filename, data):
+            assert not os.path.exists(filename)
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.rename(tmp, filename)
+        """
+    ),
+    # A broad handler that gives up silently: a best-effort cache write whose loss is fine.
+    Valid(
+        """
+        import os, tempfile
+        def cache(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError:
+                pass
+        """
+    ),
+    # Swallowing the Windows errnos is an accept.
+    Valid(
+        """
+        import errno, os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError as error:
+                if error.errno not in (errno.EACCES, errno.EEXIST):
+                    raise
+        """
+    ),
     # A lock shared by every writer (threading, filelock, a name containing "lock").
     Valid(
         """
@@ -291,6 +393,119 @@ VALID = (
 )
 
 INVALID = (
+    # The temp is made by the only caller and passed in.
+    Invalid(
+        """
+        import os, tempfile
+        def _publish(tmp, dst):
+            os.replace(tmp, dst)
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            _publish(tmp, dst)
+        """,
+        line=3,
+    ),
+    # A handler that hands the failure to an error reporter is not a guard.
+    Invalid(
+        """
+        import os, tempfile
+        def extract(manager, dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError:
+                manager.extraction_error()
+        """,
+        line=7,
+    ),
+    # A broad handler that reports the failure is not a guard: the clash becomes an error.
+    Invalid(
+        """
+        import os, tempfile, logging
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except Exception:
+                logging.warning("could not store %s", dst)
+        """,
+        line=7,
+    ),
+    # A handler that falls back to a copy over the target writes it non-atomically.
+    Invalid(
+        """
+        import os, shutil, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError:
+                shutil.copy2(tmp, dst)
+        """,
+        line=7,
+    ),
+    # Re-raising exactly the errors that matter on Windows is not a guard.
+    Invalid(
+        """
+        import errno, os, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+            except OSError as error:
+                if error.errno != errno.ENOENT:
+                    raise
+        """,
+        line=7,
+    ),
+    # The temp comes from a helper of the same module, through tuple unpacking.
+    Invalid(
+        """
+        import os, tempfile
+        def _make_temp(directory):
+            return tempfile.mkstemp(dir=directory)
+        def store(dst, data):
+            fd, tmp = _make_temp(os.path.dirname(dst))
+            os.write(fd, data)
+            os.close(fd)
+            os.replace(tmp, dst)
+        """,
+        line=8,
+    ),
+    # fp.name of a plain open() of a uuid name is a fresh temp file.
+    Invalid(
+        """
+        import os, uuid
+        def store(dst, data):
+            with open(f"{dst}.{uuid.uuid4().hex}", "wb") as fp:
+                fp.write(data)
+            os.replace(fp.name, dst)
+        """,
+        line=5,
+    ),
+    # The rename function behind a module-level alias.
+    Invalid(
+        """
+        import os, tempfile
+        safe_rename = getattr(os, "replace", os.rename)
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            safe_rename(tmp, dst)
+        """,
+        line=7,
+    ),
     Invalid(
         """
         import os, tempfile

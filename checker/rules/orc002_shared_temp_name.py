@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from checker.model import Finding
-from checker.rules.base import Context, Invalid, Rule, Valid
+from ..model import Finding
+from .base import Context, Invalid, Rule, Valid
 
 __all__ = ["RULE"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checker.model import Finding
-from checker.rules.base import Context, Invalid, Rule, Valid, callee_text, rename_to_replace_fix
+from ..model import Finding
+from .base import Context, Invalid, Rule, Valid, callee_text, rename_to_replace_fix
 
 __all__ = ["RULE"]
 
@@ -31,6 +31,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.handles_windows_errors(publish.call) or analysis.windows_excluded(publish.call):
             continue
+        if analysis.asserted_absent(publish.call, publish.dst):
+            continue  # exclusive create on purpose: an existing target must fail
         if analysis.existence_checked(publish.call, publish.dst) or analysis.removal_before(
             publish
         ):
@@ -48,6 +50,18 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 VALID = (
+    # Exclusive create on purpose: the target is asserted absent, so failing is the contract.
+    Valid(
+        """
+        import os, tempfile
+        def create(filename, data):
+            assert not os.path.exists(filename), filename
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.rename(tmp, filename)
+        """
+    ),
     Valid(
         """
         import os, tempfile
@@ -138,6 +152,35 @@ VALID = (
 )
 
 INVALID = (
+    # A content hash computed over an mkstemp descriptor names the content, not the writer:
+    # two writers of one content collide on the target.
+    Invalid(
+        """
+        import hashlib, os, tempfile
+        def pack(base_dir, chunks):
+            fd, tmp = tempfile.mkstemp(dir=base_dir)
+            digest = hashlib.sha1()
+            for chunk in chunks:
+                digest.update(chunk)
+                os.write(fd, chunk)
+            os.close(fd)
+            final = os.path.join(base_dir, "pack-%s" % digest.hexdigest())
+            os.rename(tmp, final)
+        """,
+        line=10,
+    ),
+    # The system temp directory is shared by every writer: not a per-writer name.
+    Invalid(
+        """
+        import os, tempfile
+        def store(name, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            os.rename(tmp, os.path.join(tempfile.gettempdir(), name))
+        """,
+        line=6,
+    ),
     # The same fallback without the early return for Windows: if the first rename failed
     # because new_dir exists, so does the second (WinError 183).
     Invalid(

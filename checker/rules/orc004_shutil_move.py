@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checker.model import Finding
-from checker.rules.base import Context, Invalid, Rule, Valid, callee_text, publish_fix
+from ..model import Finding
+from .base import Context, Invalid, Rule, Valid, callee_text, publish_fix
 
 __all__ = ["RULE"]
 
@@ -33,6 +33,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.existence_checked(publish.call, publish.dst):
             continue  # absent unless raced: ORC001's business
+        if analysis.is_guarded(publish.call):
+            continue  # a lock every writer holds, or the clash accepted/retried (or callers')
         yield ctx.finding(
             CODE,
             publish.call,
@@ -45,6 +47,19 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 VALID = (
+    # The lock is held by the only caller: every writer waits for it.
+    Valid(
+        """
+        import shutil, tempfile
+        from filelock import FileLock
+        def _store(tmp_dir, dst):
+            shutil.move(tmp_dir + "/data.tmp", dst)
+        def download(dst):
+            tmp_dir = tempfile.mkdtemp()
+            with FileLock(dst + ".lock"):
+                _store(tmp_dir, dst)
+        """
+    ),
     Valid(
         """
         import os, tempfile

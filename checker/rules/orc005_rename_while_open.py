@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from checker.analysis import PublishCall
-from checker.model import Edit, Finding, Fix
-from checker.rules.base import Context, Invalid, Rule, Valid, callee_text
+from ..analysis import PublishCall
+from ..model import Edit, Finding, Fix
+from .base import Context, Invalid, Rule, Valid, callee_text
 
 __all__ = ["RULE"]
 

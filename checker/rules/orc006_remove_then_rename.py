@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from checker.analysis import PublishCall
-from checker.model import Edit, Finding, Fix
-from checker.rules.base import Context, Invalid, Rule, Valid
+from ..analysis import PublishCall
+from ..model import Edit, Finding, Fix
+from .base import Context, Invalid, Rule, Valid
 
 __all__ = ["RULE"]
 
@@ -31,17 +31,20 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.windows_excluded(publish.call) and analysis.windows_excluded(removal):
             continue
+        if analysis.lock_held(publish.call) is not None:
+            continue  # no other writer can publish or read-modify in the window
         reported.add(removal)
         yield ctx.finding(
             CODE,
-            removal,
-            f"{ctx.text(publish.dst)} is removed here and then {ctx.text(publish.src)} is "
-            f"renamed onto it (line {publish.call.lineno}): readers see no file in between, "
+            publish.call,
+            f"{ctx.text(publish.src)} is renamed onto {ctx.text(publish.dst)} after the target "
+            f"was removed (line {removal.lineno}): readers see no file in between, "
             "Windows can fail the rename on the delete-pending name (PermissionError "
             "[WinError 5]), and the data is lost if the rename fails",
             f"drop the removal and use os.replace() or {ctx.writer}.publish(tmp, dst), "
             "which replace the target in one step",
             _fix(ctx, removal, publish),
+            related=[(removal, f"{ctx.text(publish.dst)} is removed here")],
         )
 
 
@@ -165,8 +168,8 @@ INVALID = (
                 os.remove(dst)
             os.rename(tmp, dst)
         """,
-        line=4,
-        message="removed here",
+        line=5,
+        message="after the target was removed",
         fixed="""
         import os
         def store(tmp, dst):
@@ -183,7 +186,7 @@ INVALID = (
                 pass
             os.replace(tmp, dst)
         """,
-        line=4,
+        line=7,
         fixed="""
         import os
         def store(tmp, dst):
@@ -197,7 +200,7 @@ INVALID = (
             target.unlink(missing_ok=True)
             tmp.rename(target)
         """,
-        line=3,
+        line=4,
     ),
     Invalid(
         """
@@ -209,7 +212,7 @@ INVALID = (
                 os.remove(dst)
                 os.rename(tmp, dst)
         """,
-        line=6,
+        line=7,
     ),
 )
 

@@ -18,8 +18,8 @@ import sys
 import sysconfig
 import time
 
-from checker.lint import lint_source, might_match
-from checker.model import LintSettings
+from ocirace_checker.lint import lint_source, might_match
+from ocirace_checker.model import LintSettings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from checker.analysis import ModuleAnalysis, PublishCall, Source, confirm_with_libcst
-from checker.model import LintSettings
+from ocirace_checker.analysis import ModuleAnalysis, PublishCall, Source
+from ocirace_checker.model import LintSettings
 
 
 def analyse(code: str, settings: LintSettings | None = None) -> ModuleAnalysis:
@@ -197,12 +197,43 @@ def test_windows_excluded_branches() -> None:
     assert sorted(excluded) == [False, True, True]
 
 
-def test_libcst_confirmation_keeps_resolved_and_drops_shadowed() -> None:
+def test_a_name_shadowed_in_a_class_body_is_not_the_import() -> None:
     text = "import os\nclass C:\n    os = object()\n    os.replace(a, b)\nos.replace(c, d)\n"
     analysis = ModuleAnalysis(ast.parse(text), Source(text), LintSettings())
-    assert len(analysis.publish_calls) == 2
-    kept = confirm_with_libcst(text, analysis.publish_calls, analysis.source)
-    assert [p.call.lineno for p in kept] == [5]
+    assert [p.call.lineno for p in analysis.publish_calls] == [5]
+
+
+def test_a_method_does_not_see_its_class_body_names() -> None:
+    text = "import os\nclass C:\n    os = object()\n    def f(self):\n        os.replace(a, b)\n"
+    analysis = ModuleAnalysis(ast.parse(text), Source(text), LintSettings())
+    assert [p.call.lineno for p in analysis.publish_calls] == [5]
+
+
+def test_a_name_rebound_after_its_import_is_not_the_import() -> None:
+    text = "import os\nos.replace(a, b)\nos = Fake()\nos.replace(c, d)\n"
+    analysis = ModuleAnalysis(ast.parse(text), Source(text), LintSettings())
+    assert [p.call.lineno for p in analysis.publish_calls] == [2]
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        "safe_rename = getattr(os, 'replace', os.rename)",
+        "safe_rename = os.replace",
+        "safe_rename = os.replace if hasattr(os, 'replace') else os.rename",
+        "import nt as _os\nsafe_rename = _os.replace",
+    ],
+)
+def test_module_level_aliases_of_rename_functions(alias: str) -> None:
+    text = f"import os\n{alias}\ndef f(a, b):\n    safe_rename(a, b)\n"
+    analysis = ModuleAnalysis(ast.parse(text), Source(text), LintSettings())
+    assert [p.qualified_name for p in analysis.publish_calls] == ["os.replace"]
+
+
+def test_a_module_kept_as_an_attribute_under_its_own_name() -> None:
+    text = "def f(self, a, b):\n    self.tools.shutil.move(a, b)\n"
+    analysis = ModuleAnalysis(ast.parse(text), Source(text), LintSettings())
+    assert [p.qualified_name for p in analysis.publish_calls] == ["shutil.move"]
 
 
 def test_digest_sites() -> None:

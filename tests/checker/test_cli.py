@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from checker.cli import main
+from ocirace_checker.cli import main
 
 BAD = """\
 import os
@@ -177,8 +178,48 @@ def test_force_exclude_applies_to_explicit_files(project: Path, capsys: pytest.C
         '[tool.ocirace]\nextend-exclude = ["pkg/store.py"]\n', encoding="utf-8"
     )
     assert check(capsys, "pkg/store.py")[0] == 1
-    assert check(capsys, "--force-exclude", "pkg/store.py")[0] == 0
+    assert check(capsys, "--force-exclude", "--allow-empty", "pkg/store.py")[0] == 0
     assert check(capsys)[0] == 0  # excluded from discovery too
+
+
+def test_nothing_to_check_is_an_error_not_a_clean_run(
+    project: Path, capsys: pytest.CaptureFixture[str]
+):
+    (project / "pyproject.toml").write_text(
+        '[tool.ocirace]\nextend-exclude = ["pkg/store.py"]\n', encoding="utf-8"
+    )
+    code, out, err = check(capsys, "--force-exclude", "pkg/store.py")
+    assert (code, out) == (2, "")
+    assert err.startswith("ocirace: error: no file to check: ")
+    assert "--allow-empty" in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_directory_git_ignores_is_an_error_that_says_so(
+    project: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Regression: `ocirace check vendor/` in a repository that ignores vendor/ printed
+    # "All checks passed!" and exited 0 - nothing had been checked.
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / ".gitignore").write_text("vendored/\n", encoding="utf-8")
+    (project / "vendored").mkdir()
+    (project / "vendored" / "store.py").write_text(BAD, encoding="utf-8")
+    code, out, err = check(capsys, "vendored")
+    assert (code, out) == (2, "")
+    assert "ignored by git" in err
+    assert "--no-respect-gitignore" in err
+    assert check(capsys, "--no-respect-gitignore", "vendored")[0] == 1
+    assert check(capsys, "--allow-empty", "vendored")[0] == 0
+
+
+def test_a_file_that_does_not_parse_is_reported_even_without_a_rename(
+    project: Path, capsys: pytest.CaptureFixture[str]
+):
+    (project / "pkg" / "broken.py").write_text("def f(:\n    pass\n", encoding="utf-8")
+    code, out, _ = check(capsys, "--output-format", "concise", "--no-cache", "pkg/broken.py")
+    assert code == 1
+    assert "pkg/broken.py:1:7: ORC000" in out
 
 
 def test_unreadable_bytes_are_reported_not_raised(
@@ -277,7 +318,7 @@ def test_cache_lives_at_the_project_root(project: Path, capsys: pytest.CaptureFi
 
 def test_python_m_checker_and_console_script(project: Path):
     module = subprocess.run(
-        [sys.executable, "-m", "checker", "--format", "concise", "--no-cache"],
+        [sys.executable, "-m", "ocirace_checker", "--format", "concise", "--no-cache"],
         capture_output=True,
         text=True,
         check=False,
@@ -285,7 +326,10 @@ def test_python_m_checker_and_console_script(project: Path):
     assert module.returncode == 1, module.stderr
     assert "Found 3 errors." in module.stdout.splitlines()
     version = subprocess.run(
-        [sys.executable, "-m", "checker", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "ocirace_checker", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert version.stdout.startswith("ocirace 0.")
     script = Path(sys.executable).with_name("ocirace")
@@ -345,7 +389,7 @@ def test_warm_run_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
     )
     probe = (
         "import sys\n"
-        "from checker.cli import main\n"
+        "from ocirace_checker.cli import main\n"
         "code = main(['check', '.', '--exit-zero', '-q', '-v'])\n"
         f"print(' '.join(m for m in {heavy!r} + ('typing',) if m in sys.modules) or '-')\n"
     )
@@ -357,3 +401,27 @@ def test_warm_run_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
     assert [name for name in imported if name in heavy] == []
     if not any((parent / "pyproject.toml").exists() for parent in tmp_path.parents):
         assert "typing" not in imported  # only tomllib needs it, and there is no config
+
+
+def test_explain_says_which_guards_were_considered(
+    project: Path, capsys: pytest.CaptureFixture[str]
+):
+    (project / "pkg" / "cache.py").write_text(
+        "import logging, os, tempfile\n"
+        "def put(dst, data):\n"
+        "    fd, tmp = tempfile.mkstemp()\n"
+        "    os.write(fd, data)\n"
+        "    os.close(fd)\n"
+        "    try:\n"
+        "        os.replace(tmp, dst)\n"
+        "    except Exception:\n"
+        "        logging.warning('lost %s', dst)\n",
+        encoding="utf-8",
+    )
+    code, out, _ = check(capsys, "--explain", "ORC001", "pkg/cache.py:7")
+    assert code == 0
+    assert "publish call: os.replace (replace)" in out
+    assert "a broad handler that reports the failure (except at line 8)" in out
+    assert "reported: os.replace() publishes" in out
+    assert check(capsys, "--explain", "ORC042", "pkg/cache.py:7")[0] == 2
+    assert check(capsys, "--explain", "ORC001", "pkg/cache.py")[0] == 2

@@ -4,16 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from checker.codes import RULES
-from checker.config import (
+from ocirace_checker.codes import RULES
+from ocirace_checker.config import (
     DEFAULT_EXCLUDE,
     ConfigError,
     find_config,
     load_config,
     parse_selectors,
+    parse_table,
     select_rules,
 )
-from checker.model import LintSettings
+from ocirace_checker.model import LintSettings
 
 
 def write(path: Path, text: str) -> Path:
@@ -171,3 +172,12 @@ def test_orc000_stays_on_unless_ignored_by_exact_code(tmp_path: Path):
 def test_writer_module_defaults_to_the_writer_distribution(tmp_path: Path) -> None:
     write(tmp_path / "pyproject.toml", "[tool.ocirace]\n")
     assert load_config(tmp_path).lint.fix_writer_module == "ocirace_writer"
+
+
+def test_interprocedural_depth_is_validated(tmp_path: Path) -> None:
+    config = parse_table({"interprocedural-depth": 1}, tmp_path / "pyproject.toml")
+    assert config.lint.interprocedural_depth == 1
+    assert parse_table({}, tmp_path / "pyproject.toml").lint.interprocedural_depth == 3
+    for bad in (-1, 11, "2", True):
+        with pytest.raises(ConfigError, match="interprocedural-depth"):
+            parse_table({"interprocedural-depth": bad}, tmp_path / "pyproject.toml")

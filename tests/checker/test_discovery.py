@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.config import DEFAULT_EXCLUDE
-from checker.discovery import PathError, PathMatcher, discover
+from ocirace_checker.config import DEFAULT_EXCLUDE
+from ocirace_checker.discovery import PathError, PathMatcher, discover
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -31,12 +31,23 @@ def test_finds_python_files_and_skips_default_excludes(tmp_path: Path):
         "pkg/c.pyi",
         "pkg/notes.txt",
         ".venv/lib/x.py",
-        "build/gen.py",
+        "dist/gen.py",
         "pkg/__pycache__/skip.txt",
         "node_modules/m.py",
     )
     found = discover([tmp_path], root=tmp_path, exclude=DEFAULT_EXCLUDE)
     assert rel(found, tmp_path) == ["a.py", "pkg/b.py", "pkg/c.pyi"]
+
+
+def test_a_package_named_build_is_checked_as_ruff_checks_it(tmp_path: Path):
+    # Regression: the default list had "build", which silently skipped real packages such as
+    # pip/_internal/operations/build/. The ruff default list this matches has no "build".
+    touch(tmp_path, "pip/_internal/operations/build/wheel.py", "build/lib/copy.py")
+    found = discover([tmp_path], root=tmp_path, exclude=DEFAULT_EXCLUDE)
+    assert rel(found, tmp_path) == [
+        "build/lib/copy.py",
+        "pip/_internal/operations/build/wheel.py",
+    ]
     assert all(Path(p).is_absolute() and isinstance(p, str) for p in found)
 
 
@@ -54,10 +65,10 @@ def test_patterns_are_relative_to_the_project_root_not_the_argument(tmp_path: Pa
 
 
 def test_explicit_files_are_checked_unless_force_exclude(tmp_path: Path):
-    touch(tmp_path, "build/gen.py", "notes.txt")
-    explicit = [tmp_path / "build" / "gen.py", tmp_path / "notes.txt"]
+    touch(tmp_path, "dist/gen.py", "notes.txt")
+    explicit = [tmp_path / "dist" / "gen.py", tmp_path / "notes.txt"]
     assert rel(discover(explicit, root=tmp_path, exclude=DEFAULT_EXCLUDE), tmp_path) == [
-        "build/gen.py",
+        "dist/gen.py",
         "notes.txt",
     ]
     forced = discover(explicit, root=tmp_path, exclude=DEFAULT_EXCLUDE, force_exclude=True)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from checker.codes import RULES
-from checker.discovery import PathMatcher
-from checker.engine import (
+from ocirace_checker.codes import RULES
+from ocirace_checker.discovery import PathMatcher
+from ocirace_checker.engine import (
     RunOptions,
     RunResult,
     SourceProblem,
@@ -29,7 +29,7 @@ from checker.engine import (
     decode_source,
     run,
 )
-from checker.model import Edit, Finding, Fix, LintSettings
+from ocirace_checker.model import Edit, Finding, Fix, LintSettings
 
 ALL = frozenset(RULES)
 
@@ -75,12 +75,13 @@ class FakeRules:
 @pytest.fixture
 def fake_rules(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRules]:
     rules = FakeRules()
-    module = types.ModuleType("checker.lint")
+    module = types.ModuleType("ocirace_checker.lint")
     module.might_match = rules.might_match  # type: ignore[attr-defined]
     module.lint_source = rules.lint_source  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "checker.lint", module)
+    module.syntax_problems = lambda text, path: []  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ocirace_checker.lint", module)
     # The package object the engine will see, whatever pytest put on sys.path.
-    monkeypatch.setattr(sys.modules["checker"], "lint", module, raising=False)
+    monkeypatch.setattr(sys.modules["ocirace_checker"], "lint", module, raising=False)
     return rules
 
 
@@ -428,14 +429,14 @@ def store(data, target):
 
 def real_rules_available() -> bool:
     try:
-        import checker.lint  # noqa: F401
+        import ocirace_checker.lint  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 needs_real_rules = pytest.mark.skipif(
-    not real_rules_available(), reason="checker.lint not built yet"
+    not real_rules_available(), reason="ocirace_checker.lint not built yet"
 )
 
 
@@ -463,8 +464,8 @@ def test_warm_run_does_not_import_libcst(tmp_path: Path):
         f"""
         import sys
         from pathlib import Path
-        from checker.codes import RULES
-        from checker.engine import RunOptions, run
+        from ocirace_checker.codes import RULES
+        from ocirace_checker.engine import RunOptions, run
         paths = sorted(Path({str(tmp_path)!r}).glob("*.py"))
         options = RunOptions(root=Path({str(tmp_path)!r}), selected=frozenset(RULES),
                              cache_dir=Path({str(tmp_path / "cache")!r}))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from checker.fixes import apply_fixes
-from checker.lint import lint_source
-from checker.model import Edit, Fix, LintSettings
-from checker.project import import_line_length
+from ocirace_checker.fixes import apply_fixes
+from ocirace_checker.lint import lint_source
+from ocirace_checker.model import Edit, Fix, LintSettings
+from ocirace_checker.project import import_line_length
 
 SETTINGS = LintSettings()
 
@@ -441,7 +441,7 @@ def _isort_verdict(root: Path) -> str:
 
 def _ocirace(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "checker", "--no-cache", "--jobs", "1", *args, "src"],
+        [sys.executable, "-m", "ocirace_checker", "--no-cache", "--jobs", "1", *args, "src"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -474,7 +474,7 @@ def test_fix_on_a_sample_project_sorts_like_isort_and_is_idempotent(
             [
                 sys.executable,
                 "-c",
-                "import sys; from checker.cli import main; sys.exit(main(sys.argv[1:]))",
+                "import sys; from ocirace_checker.cli import main; sys.exit(main(sys.argv[1:]))",
                 "vendor",
                 "src/demo/_vendor/ocirace_writer.py",
             ],

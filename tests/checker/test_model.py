@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from checker.codes import RULES, RuleInfo
-from checker.model import Edit, Finding, Fix, LintSettings
+from ocirace_checker.codes import RULES, RuleInfo
+from ocirace_checker.model import Edit, Finding, Fix, LintSettings
 
 
 def finding(line: int = 1) -> Finding:

@@ -6,9 +6,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from checker.codes import RULES
-from checker.model import Edit, Finding, Fix
-from checker.output import FORMATS, Report, display_path, render, render_statistics
+from ocirace_checker.codes import RULES
+from ocirace_checker.model import Edit, Finding, Fix, Related
+from ocirace_checker.output import FORMATS, Report, display_path, render, render_statistics
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 
@@ -35,7 +35,18 @@ def reports() -> list[Report]:
         ),
         Report(
             ROOT / "pkg" / "store.py",
-            Finding("ORC001", 'unguarded rename, says "who", 100%', 7, 7, 9, 5, "", UNSAFE),
+            Finding(
+                "ORC001",
+                'unguarded rename, says "who", 100%',
+                7,
+                7,
+                9,
+                5,
+                "",
+                UNSAFE,
+                (Related(5, 4, 5, 18, "dst is removed here"),),
+                ("not guarded: except OSError at 9 re-raises",),
+            ),
             "\tif x: os.replace(tmp, dst)",
         ),
         Report(ROOT / "other.py", Finding("ORC000", "cannot parse", 1, 0, 1, 0), "def ("),
@@ -57,8 +68,9 @@ def test_text_is_ruff_like_with_line_caret_and_hint():
     second = text.split("\n\n")[1].splitlines()
     assert second[2] == "7 |     if x: os.replace(tmp, dst)"
     assert second[3] == "  |           " + "^" * 20 + " ORC001"
-    # An unsafe fix is not advertised with [*].
+    # An unsafe fix is not advertised with [*]; related locations follow the snippet.
     assert "[*]" not in second[0]
+    assert second[-1] == "  = related: pkg/store.py:5:5: dst is removed here"
 
 
 def test_concise_is_one_line_each():
@@ -88,6 +100,8 @@ def test_json_has_the_documented_fields_with_one_based_columns():
         "message": "os.rename onto a target that may exist",
         "hint": "use os.replace",
         "url": RULES["ORC003"].help_url,
+        "related": [],
+        "why": [],
         "fix": {
             "message": "Use os.replace",
             "applicability": "safe",
@@ -121,6 +135,28 @@ def test_github_annotations_escape_data_and_properties(tmp_path: Path):
 
 def sarif(items: list[Report], root: Path = ROOT) -> dict:
     return json.loads(render("sarif", items, cwd=root, root=root, version="1.2.3"))
+
+
+def test_json_has_related_locations_and_why():
+    records = json.loads(render("json", reports(), cwd=ROOT, root=ROOT, version="0"))
+    assert records[1]["related"] == [
+        {
+            "path": "pkg/store.py",
+            "line": 5,
+            "column": 5,
+            "end_line": 5,
+            "end_column": 19,
+            "message": "dst is removed here",
+        }
+    ]
+    assert records[1]["why"] == ["not guarded: except OSError at 9 re-raises"]
+
+
+def test_sarif_has_related_locations():
+    result = sarif(reports())["runs"][0]["results"][1]
+    (related,) = result["relatedLocations"]
+    assert related["message"]["text"] == "dst is removed here"
+    assert related["physicalLocation"]["region"]["startLine"] == 5
 
 
 def test_sarif_validates_against_the_2_1_0_schema():

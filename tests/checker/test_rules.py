@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
-from checker.fixes import apply_fixes
-from checker.lint import lint_source, might_match
-from checker.model import LintSettings
-from checker.rules import ALL_RULES, Invalid, Rule, Valid
+from ocirace_checker.fixes import apply_fixes
+from ocirace_checker.lint import lint_source, might_match
+from ocirace_checker.model import LintSettings
+from ocirace_checker.rules import ALL_RULES, Invalid, Rule, Valid
 
 SETTINGS = LintSettings()
 
@@ -71,3 +72,21 @@ def test_invalid_example_is_reported(rule: Rule, case: Invalid) -> None:
     again = [f for f in lint_source(fixed, "example.py", SETTINGS) if f.code == rule.code]
     assert [f for f in again if f.fix is not None] == []
     assert apply_fixes(fixed, [f.fix for f in again if f.fix is not None]) == fixed
+
+
+def test_one_catalogue_ties_codes_rule_modules_and_docs() -> None:
+    # codes.RULES (what the CLI validates and SARIF describes), the rule modules (what runs)
+    # and docs/rules/*.md (what users read) must name the same codes, in the same order.
+    import ocirace_checker.rules as rules_package
+    from ocirace_checker.codes import RULES
+
+    root = Path(__file__).resolve().parents[2]
+    modules = sorted(
+        p.stem.split("_")[0].upper() for p in Path(rules_package.__file__).parent.glob("orc*.py")
+    )
+    docs = sorted(p.stem for p in (root / "docs" / "rules").glob("ORC*.md"))
+    assert [rule.code for rule in ALL_RULES] == list(RULES)
+    assert modules == docs == list(RULES)
+    for code, info in RULES.items():
+        page = (root / "docs" / "rules" / f"{code}.md").read_text(encoding="utf-8")
+        assert info.name in page, f"docs/rules/{code}.md does not name {info.name}"

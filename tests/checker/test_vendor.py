@@ -10,8 +10,8 @@ from pathlib import Path
 import ocirace_writer
 import pytest
 
-from checker.cli import main
-from checker.vendor import VendorError, module_name_for, set_writer_module
+from ocirace_checker.cli import main
+from ocirace_checker.vendor import VendorError, module_name_for, set_writer_module
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,7 +121,7 @@ def test_crlf_checkout_is_not_an_edit_but_a_hand_copy_is(
 def test_outdated_copy_is_reported_and_replaced_without_force(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from checker.vendor import render
+    from ocirace_checker.vendor import render
 
     target = _project(tmp_path)
     target.write_text(render("# an older writer\n", "0.0.1"), encoding="utf-8")
@@ -242,7 +242,7 @@ def test_pre_commit_hook_runs_the_check() -> None:
 
 
 def test_the_header_carries_the_distributions_licence_text() -> None:
-    from checker.vendor import _LICENCE
+    from ocirace_checker.vendor import _LICENCE
 
     licence = Path(__file__).resolve().parents[2] / "writer" / "LICENSE"
     stripped = "\n".join(

@@ -1,0 +1,396 @@
+"""Guards: locks, retries, accepting handlers, guard functions and POSIX-only branches."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from .names import NameIndex
+from .nodes import inside, last_identifier, unparsed, words
+
+_LOCK_WORDS = frozenset(
+    {"lock", "locked", "locking", "mutex", "semaphore", "condition", "flock", "lockf"}
+)
+_NOT_LOCKS = frozenset({"block", "clock", "unblock", "deadlock", "unlock", "nonblock"})
+_LOCK_MODULES = ("threading.", "multiprocessing.", "filelock.", "portalocker.", "fasteners.")
+_LOCK_CALLS = frozenset(
+    {"fcntl.flock", "fcntl.lockf", "msvcrt.locking", "portalocker.lock", "filelock.FileLock"}
+)
+_RETRY_MODULES = ("tenacity", "backoff", "retrying", "retry", "stamina", "redo")
+_WINDOWS_ERRORS = frozenset(
+    {
+        "PermissionError",
+        "FileExistsError",
+        "OSError",
+        "IOError",
+        "EnvironmentError",
+        "WindowsError",
+        "Exception",
+        "BaseException",
+    }
+)
+_WINDOWS_TEST = re.compile(
+    r"^(?:os\.name == 'nt'|os\.name != 'posix'|sys\.platform == 'win32'"
+    r"|sys\.platform\.startswith\('win'\)"
+    r"|_?(?:IS_|ON_)?(?:WINDOWS|WIN32|MS_WINDOWS|mswindows|is_windows|WINDOWS_PLATFORM))$"
+)
+_POSIX_TEST = re.compile(
+    r"^(?:os\.name == 'posix'|os\.name != 'nt'|sys\.platform != 'win32'"
+    r"|not sys\.platform\.startswith\('win'\)|sys\.platform == '(?:linux|darwin)'"
+    r"|not _?(?:IS_|ON_)?(?:WINDOWS|WIN32|MS_WINDOWS|mswindows|is_windows))$"
+)
+
+
+#: Exceptions whose name says the handler is about the clash itself.
+_ACCEPTED = frozenset({"FileExistsError", "PermissionError"})
+#: errno names (and the winerror attribute) a handler can test to swallow the Windows clash.
+_WINDOWS_ERRNOS = ("EACCES", "EPERM", "EEXIST", "winerror", "EBUSY")
+#: Calls in a handler that make the failure visible instead of tolerating it.
+_REPORTING_CALLS = frozenset(
+    {"warning", "warn", "error", "exception", "critical", "print", "echo", "fail", "abort"}
+)
+#: A test of the existing target (its presence, or that it is already current).
+_CHECKS_EXISTING = re.compile(r"exists|isfile|is_file|is_current|samefile")
+#: Words in a handler's call that make the failure the user's problem (extraction_error()).
+_REPORTING_WORDS = ("error", "fail", "abort", "raise")
+#: Calls in a handler that write the target another, non-atomic way.
+_FALLBACK_CALLS = frozenset({"copy", "copy2", "copyfile", "copyfileobj", "move", "copytree"})
+
+
+class Guards(NameIndex):
+    """What makes a publish safe at its call site (or in the callers within the module)."""
+
+    #: Per node, the guards considered and why each did or did not count (``--explain``).
+    why: dict[ast.AST, list[str]]
+
+    def is_lock_like(self, node: ast.expr) -> bool:
+        identifiers = [
+            last_identifier(part) or ""
+            for part in ast.walk(node)
+            if isinstance(part, (ast.Name, ast.Attribute))
+        ]
+        for identifier in identifiers:
+            for word in words(identifier):
+                if word in _LOCK_WORDS or (word.endswith("lock") and word not in _NOT_LOCKS):
+                    return True
+            lowered = identifier.lower()
+            if any(extra.lower() in lowered for extra in self.settings.extra_lock_names if extra):
+                return True
+        target = node.func if isinstance(node, ast.Call) else node
+        name = self.qualified_name(target) or ""
+        return name.startswith(_LOCK_MODULES) and name.split(".")[-1][:1].isupper()
+
+    def lock_held(self, node: ast.AST) -> ast.AST | None:
+        """The ``with`` statement (or acquire call) that holds a lock around ``node``."""
+        for ancestor in self.ancestors_in_scope(node):
+            if isinstance(ancestor, (ast.With, ast.AsyncWith)):
+                for item in ancestor.items:
+                    if self.is_lock_like(item.context_expr):
+                        return ancestor
+            if isinstance(ancestor, ast.Try) and inside(node, ancestor.body):
+                for statement in ancestor.finalbody:
+                    for part in ast.walk(statement):
+                        if (
+                            isinstance(part, ast.Call)
+                            and isinstance(part.func, ast.Attribute)
+                            and part.func.attr in ("release", "unlock")
+                        ):
+                            return ancestor
+        line = getattr(node, "lineno", 0)
+        for call in self.scope(node).calls:
+            if getattr(call, "lineno", 0) >= line:
+                continue
+            func = call.func
+            name = self.qualified_name(func) or ""
+            if name in _LOCK_CALLS:
+                return call
+            if isinstance(func, ast.Attribute) and func.attr == "acquire":
+                return call
+        return None
+
+    def handles_windows_errors(self, node: ast.AST) -> bool:
+        """A try/except around ``node`` that accepts or retries the Windows errors."""
+        return self.handler_guard(node) is not None
+
+    def handler_guard(self, node: ast.AST) -> str | None:
+        """Which handler guards ``node`` ("accepts FileExistsError at 12"), or None.
+
+        Handlers judged too weak are recorded in :attr:`why` for ``--explain``.
+        """
+        for ancestor in self.ancestors_in_scope(node):
+            if isinstance(ancestor, ast.Try) and inside(node, ancestor.body):
+                for handler in ancestor.handlers:
+                    if not _catches(handler.type):
+                        continue
+                    verdict, reason = self._judge_handler(handler, ancestor)
+                    self.note(node, f"{reason} (except at line {handler.lineno})")
+                    if verdict:
+                        return f"{reason} at line {handler.lineno}"
+            if isinstance(ancestor, (ast.With, ast.AsyncWith)):
+                for item in ancestor.items:
+                    expr = item.context_expr
+                    if (
+                        isinstance(expr, ast.Call)
+                        and (self.qualified_name(expr.func) or "").endswith("suppress")
+                        and any(_catches(arg) for arg in expr.args)
+                    ):
+                        return f"contextlib.suppress at line {ancestor.lineno}"
+                    manager = (
+                        self._local_function(expr.func) if isinstance(expr, ast.Call) else None
+                    )
+                    if manager is not None and self._guards_its_yield(manager):
+                        return (
+                            f"the context manager {manager.name}() at line {ancestor.lineno}, "
+                            "which accepts or retries the Windows errors"
+                        )
+        return None
+
+    def _local_function(self, func: ast.expr) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The one function or method of this module that ``func`` names, if unambiguous."""
+        if self.qualified_name(func) is not None:
+            return None
+        name = last_identifier(func)
+        found = [
+            node
+            for node in self.scopes
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def _retries_inside(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """The function calls what it was handed inside a loop that retries Windows errors."""
+        for node in ast.walk(function):
+            if isinstance(node, ast.Try) and self._in_retry_loop(node):
+                for handler in node.handlers:
+                    if _catches(handler.type) and self._judge_handler(handler, node)[0]:
+                        return True
+        return False
+
+    def _guards_its_yield(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """A context manager whose ``yield`` sits in a try that accepts the Windows errors."""
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Try):
+                continue
+            if not any(isinstance(x, ast.Yield) for s in node.body for x in ast.walk(s)):
+                continue
+            for handler in node.handlers:
+                if _catches(handler.type) and self._judge_handler(handler, node)[0]:
+                    return True
+        return False
+
+    def asserted_absent(self, call: ast.AST, dst: ast.expr) -> bool:
+        """``assert not os.path.exists(dst)`` before ``call``: exclusive create on purpose.
+
+        Failing on an existing target is then the function's contract (``os.rename``).
+        """
+        function = self.function_of(call)
+        if function is None:
+            return False
+        key = unparsed(dst)
+        line = getattr(call, "lineno", 0)
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assert) and node.lineno < line:
+                test = node.test
+                if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+                    text = unparsed(test.operand)
+                    if key in text and _CHECKS_EXISTING.search(text):
+                        return True
+        return False
+
+    def note(self, node: ast.AST, reason: str) -> None:
+        """Remember why a guard near ``node`` did or did not count (for ``--explain``/JSON)."""
+        reasons = self.why.setdefault(node, [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+    def _judge_handler(self, handler: ast.ExceptHandler, statement: ast.Try) -> tuple[bool, str]:
+        """Whether a handler around a publish is a guard, and the principle that decided.
+
+        - inside a loop that tries again (no raise/return/break on the way out): a retry;
+        - naming ``FileExistsError``/``PermissionError`` and not re-raising: an accept;
+        - re-raising only for some errno values: a guard if the Windows errnos (EACCES, EPERM,
+          EEXIST) are among the ones swallowed, else it re-raises exactly when it matters;
+          re-raising only when the target is missing accepts the one another writer made;
+        - a broad handler (``OSError``, ``Exception``, bare) that re-raises, logs, warns or
+          falls back to another copy/move/rename of the file turns the failure into an
+          error or a non-atomic write: not a guard;
+        - a broad handler that silently gives up (``pass``, ``return``): a best-effort write
+          whose loss the program tolerates - a guard.
+        """
+        body = handler.body
+        types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        names = {last_identifier(t) for t in types if t is not None}
+        if self._in_retry_loop(statement) and not any(
+            isinstance(s, (ast.Raise, ast.Return, ast.Break)) for s in body
+        ):
+            return True, "retry loop"
+        if body and isinstance(body[-1], ast.Raise):
+            for part in (p for s in body for p in ast.walk(s)):
+                if (
+                    isinstance(part, ast.If)
+                    and _CHECKS_EXISTING.search(unparsed(part.test))
+                    and any(isinstance(x, ast.Return) for s in part.body for x in ast.walk(s))
+                ):
+                    return True, "accepts the existing target it checks (raises otherwise)"
+            if body[-1].exc is not None and names and names <= _ACCEPTED:
+                return True, f"turns {'/'.join(sorted(n for n in names if n))} into its own error"
+            return False, "not a guard: the handler re-raises"
+        conditional = [
+            part
+            for s in body
+            for part in ast.walk(s)
+            if isinstance(part, ast.If) and any(isinstance(x, ast.Raise) for x in part.body)
+        ]
+        if conditional:
+            tested = " ".join(unparsed(c.test) for c in conditional)
+            if any(code in tested for code in _WINDOWS_ERRNOS):
+                return True, "accepts the Windows errno"
+            if "exists" in tested or "isfile" in tested:
+                return True, "accepts an existing target (re-raises only when it is missing)"
+            return False, "not a guard: re-raises the Windows errors (errno test)"
+        if names and names <= _ACCEPTED:
+            return True, f"accepts {'/'.join(sorted(n for n in names if n))}"
+        for s in body:
+            for part in ast.walk(s):
+                if not isinstance(part, ast.Call):
+                    continue
+                callee = (self.qualified_name(part.func) or unparsed(part.func)).lower()
+                leaf = callee.rsplit(".", 1)[-1]
+                if (
+                    leaf in _REPORTING_CALLS
+                    or callee.startswith(("logging.", "warnings."))
+                    or any(word in leaf for word in _REPORTING_WORDS)
+                ):
+                    return False, "not a guard: a broad handler that reports the failure"
+                if leaf in _FALLBACK_CALLS:
+                    return False, "not a guard: falls back to a non-atomic copy or move"
+        return True, "best effort: a broad handler that gives up silently"
+
+    def _in_retry_loop(self, statement: ast.Try) -> bool:
+        for ancestor in self.ancestors_in_scope(statement):
+            if isinstance(ancestor, (ast.For, ast.While, ast.AsyncFor)):
+                return True
+        return False
+
+    def is_guard_function(self, node: ast.expr) -> bool:
+        target = node.func if isinstance(node, ast.Call) else node
+        name = self.qualified_name(target) or unparsed(target)
+        if name in self.settings.extra_guard_functions:
+            return True
+        root = name.split(".")[0]
+        lowered = name.lower()
+        return root in _RETRY_MODULES or "retry" in lowered or "retries" in lowered
+
+    def decorated_guard(self, node: ast.AST) -> bool:
+        function = self.function_of(node)
+        if function is None:
+            return False
+        return any(
+            self.is_guard_function(d) or self.is_lock_like(d) for d in function.decorator_list
+        )
+
+    def windows_excluded(self, node: ast.AST) -> bool:
+        """The code only runs where the Windows failure cannot happen (a POSIX-only branch).
+
+        Either inside such a branch, or after an early exit for Windows earlier in the same
+        block or an enclosing one (``if os.name != "posix": ...; return``).
+        """
+        current = node
+        for ancestor in self.ancestors_in_scope(node):
+            if isinstance(ancestor, ast.If):
+                test = unparsed(ancestor.test)
+                if _POSIX_TEST.match(test) and inside(node, ancestor.body):
+                    return True
+                if _WINDOWS_TEST.match(test) and inside(node, ancestor.orelse):
+                    return True
+            if isinstance(current, ast.stmt) and self._windows_exit_before(ancestor, current):
+                return True
+            current = ancestor
+        return False
+
+    @staticmethod
+    def _windows_exit_before(parent: ast.AST, statement: ast.stmt) -> bool:
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(parent, name, None)
+            if not isinstance(block, list) or statement not in block:
+                continue
+            for earlier in block[: block.index(statement)]:
+                if (
+                    isinstance(earlier, ast.If)
+                    and not earlier.orelse
+                    and earlier.body
+                    and isinstance(earlier.body[-1], (ast.Return, ast.Raise))
+                    and _WINDOWS_TEST.match(unparsed(earlier.test))
+                ):
+                    return True
+        return False
+
+    def is_guarded(self, node: ast.AST, depth: int = 0) -> bool:
+        """Any guard from the rule list: lock, retry/accept, guard function, guarded callers."""
+        return self.guard(node, depth) is not None
+
+    def guard(self, node: ast.AST, depth: int = 0) -> str | None:
+        """What guards ``node`` ("lock `with _lock` at line 8"), or None; reasons go to why."""
+        lock = self.lock_held(node)
+        if lock is not None:
+            return f"a lock held at line {getattr(lock, 'lineno', '?')}"
+        handler = self.handler_guard(node)
+        if handler is not None:
+            return handler
+        if self.decorated_guard(node):
+            return "a retrying or locking decorator"
+        if isinstance(node, ast.Call):
+            helper = self._local_function(node.func)
+            if helper is not None and self._retries_inside(helper):
+                return f"handed to {helper.name}(), which retries the Windows errors"
+        if isinstance(node, ast.Call) and self.is_guard_function(node):
+            return f"the guard function {unparsed(node.func)}"
+        if depth < self.settings_depth():
+            return self._callers_guard(node, depth)
+        return None
+
+    def settings_depth(self) -> int:
+        """How many callers up a guard is looked for (``interprocedural-depth``)."""
+        return self.settings.interprocedural_depth
+
+    def _callers_guard(self, node: ast.AST, depth: int) -> str | None:
+        function = self.function_of(node)
+        if function is None:
+            return None
+        sites = [
+            call
+            for scope in self.scopes.values()
+            for call in scope.calls
+            if last_identifier(call.func) == function.name and not inside(call, [function])
+        ]
+        if not sites:
+            return None
+        found = []
+        for site in sites:
+            guard = self.guard(site, depth + 1)
+            if guard is None:
+                self.note(node, f"not guarded: the caller at line {site.lineno} has no guard")
+                return None
+            found.append(f"{guard} in the caller at line {site.lineno}")
+        return "; ".join(found)
+
+    def existence_checked(self, call: ast.AST, dst: ast.expr) -> bool:
+        """``if not os.path.exists(dst):`` (or ``dst.exists()``) around the call."""
+        key = unparsed(dst)
+        for ancestor in self.ancestors_in_scope(call):
+            if isinstance(ancestor, ast.If) and inside(call, ancestor.body):
+                test = ancestor.test
+                if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+                    text = unparsed(test.operand)
+                    if key in text and ("exists" in text or "isfile" in text):
+                        return True
+        return False
+
+
+def _catches(node: ast.expr | None) -> bool:
+    if node is None:
+        return True
+    if isinstance(node, ast.Tuple):
+        return any(_catches(element) for element in node.elts)
+    name = last_identifier(node)
+    return name in _WINDOWS_ERRORS or unparsed(node) in ("os.error", "socket.error")

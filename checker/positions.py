@@ -1,0 +1,54 @@
+"""Where a node is in the text: ``ast`` counts UTF-8 bytes, findings count characters."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class Source:
+    """The file's text and positions: ``ast`` counts UTF-8 bytes, findings count characters."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines: list[str] = []
+        self.offsets: list[int] = []
+        start = 0
+        for match in _LINE_BREAK.finditer(text):
+            self.lines.append(text[start : match.end()])
+            self.offsets.append(start)
+            start = match.end()
+        self.lines.append(text[start:])
+        self.offsets.append(start)
+
+    def line(self, lineno: int) -> str:
+        if 1 <= lineno <= len(self.lines):
+            return self.lines[lineno - 1]
+        return ""
+
+    def char_column(self, lineno: int, byte_column: int) -> int:
+        line = self.line(lineno)
+        return len(line.encode("utf-8")[:byte_column].decode("utf-8", errors="replace"))
+
+    def span(self, node: ast.AST) -> tuple[int, int, int, int]:
+        """Character span of ``node``: (line, column, end_line, end_column)."""
+        line = getattr(node, "lineno", 1)
+        end_line = getattr(node, "end_lineno", None) or line
+        column = self.char_column(line, getattr(node, "col_offset", 0))
+        end_byte = getattr(node, "end_col_offset", None)
+        end_column = column if end_byte is None else self.char_column(end_line, end_byte)
+        return line, column, end_line, end_column
+
+    def offset(self, line: int, column: int) -> int:
+        line = max(1, min(line, len(self.lines)))
+        return self.offsets[line - 1] + column
+
+    def segment(self, node: ast.AST) -> str:
+        line, column, end_line, end_column = self.span(node)
+        return self.text[self.offset(line, column) : self.offset(end_line, end_column)]
+
+    def indentation(self, lineno: int) -> str:
+        line = self.line(lineno)
+        return line[: len(line) - len(line.lstrip(" \t"))]

@@ -1,0 +1,386 @@
+"""Temp provenance: whether a path is a freshly written temp file, and its name per writer."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from .names import _PATH_CLASSES, NameIndex
+from .nodes import last_identifier, unparsed, words
+
+_TEMP_WORDS = frozenset({"tmp", "temp", "temporary", "partial", "incomplete", "part", "tempfile"})
+# ".new" and ".bak" are left out on purpose: they name backups and renamed-away originals at
+# least as often as temp files, and every stdlib hit with them was a false positive.
+_TEMP_LITERAL = re.compile(r"(?:^|[._~-])(?:tmp|temp|part|partial|incomplete)(?:$|[._~-])|~$")
+_UNIQUE_CALL_PREFIXES = (
+    "uuid.",
+    "secrets.",
+    "random.",
+    "tempfile.mkstemp",
+    "tempfile.mkdtemp",
+    "tempfile.mktemp",
+    "tempfile.NamedTemporaryFile",
+    "tempfile.TemporaryDirectory",
+    "os.getpid",
+    "os.getppid",
+    "os.urandom",
+    "threading.get_ident",
+    "threading.get_native_id",
+    "_thread.get_ident",
+    "time.time_ns",
+    "time.perf_counter_ns",
+    "builtins.id",
+)
+#: Functions whose result is built from their arguments' text.
+_NAME_BUILDERS = frozenset(
+    {
+        "os.path.join",
+        "os.path.abspath",
+        "os.path.realpath",
+        "os.path.normpath",
+        "os.fspath",
+        "builtins.str",
+    }
+)
+_NAME_BUILDING_METHODS = frozenset(
+    {
+        "format",
+        "join",
+        "joinpath",
+        "with_name",
+        "with_suffix",
+        "with_stem",
+        "replace",
+        "__truediv__",
+    }
+)
+_UNIQUE_WORDS = re.compile(r"uuid|(?:^|_)pid|nonce|unique|token|rand|ident|thread_id", re.I)
+_WRITE_WORDS = re.compile(r"open|write|save|dump|copy|retrieve|download|export|to_|touch", re.I)
+
+
+@dataclass
+class TempInfo:
+    """Why an expression is considered a temp file, and what kind of temp it is."""
+
+    #: "mkstemp", "named" (NamedTemporaryFile), "mktemp", "tempdir" (inside a private temp
+    #: directory), "derived" (built from another path plus a suffix) or "name" (the variable
+    #: name says so).
+    kind: str
+    #: The name is unique per writer (uuid, pid, mkstemp...): writers never share it.
+    unique: bool
+    #: Creating it already wrote the file (mkstemp and NamedTemporaryFile).
+    created: bool
+    #: The expression that built the name (for ORC002), when known.
+    origin: ast.expr | None = None
+
+
+class Temps(NameIndex):
+    """Where a renamed path came from."""
+
+    _functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
+
+    def temp_info(self, node: ast.expr, depth: int = 0) -> TempInfo | None:
+        """Why ``node`` names a temp file, or ``None`` when nothing says it does."""
+        if depth > 4:
+            return None
+        if isinstance(node, ast.Call):
+            name = self.qualified_name(node.func)
+            if name == "tempfile.mktemp":
+                return TempInfo("mktemp", unique=True, created=False, origin=node)
+            if name in ("tempfile.mkdtemp", "tempfile.TemporaryDirectory"):
+                return TempInfo("tempdir", unique=True, created=True, origin=node)
+            if name in ("builtins.str", "os.fspath", "os.path.abspath", "os.path.realpath") or (
+                name in _PATH_CLASSES and len(node.args) == 1
+            ):
+                if node.args:
+                    return self.temp_info(node.args[0], depth + 1)
+                return None
+            if name == "os.path.join" and node.args:
+                first = self.temp_info(node.args[0], depth + 1)
+                if first is not None and first.kind in ("tempdir", "mkstemp"):
+                    return TempInfo("tempdir", unique=True, created=False, origin=node)
+            helper = self.helper_temp(node, depth)
+            if helper is not None:
+                return helper
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            first = self.temp_info(node.left, depth + 1)
+            if first is not None and first.kind == "tempdir":
+                return TempInfo("tempdir", unique=True, created=False, origin=node)
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "name"
+            and self._is_named_temporary(node.value)
+        ):
+            return TempInfo("named", unique=True, created=True, origin=node)
+        if isinstance(node, ast.Attribute) and node.attr == "name":
+            opened = self._opened_path(node.value)
+            if opened is not None:
+                info = self.temp_info(opened, depth + 1)
+                if info is not None:
+                    # fp.name of open(tmp, "w"): the file is the temp, written through fp.
+                    return TempInfo(info.kind, info.unique, True, info.origin)
+                if self.contains_unique_part(opened):
+                    # open(f"{dst}.{uuid4().hex}", "w"): a per-writer name written through fp.
+                    return TempInfo("derived", unique=True, created=True, origin=opened)
+        if isinstance(node, ast.Name):
+            value = self.assignment_before(node.id, node)
+            binding = self.binding_node(node.id, node)
+            if value is not None:
+                info = self._temp_from_value(node.id, value, binding, depth)
+                if info is not None:
+                    return info
+            elif node.id in self.scope(node).params:
+                passed = self.passed_temp(node, depth)
+                if passed is not None:
+                    return passed
+            if words(node.id) & _TEMP_WORDS:
+                return TempInfo("name", unique=False, created=False, origin=value)
+            return None
+        if self.is_derived_name(node):
+            return TempInfo("derived", self.contains_unique_part(node), False, origin=node)
+        identifier = last_identifier(node)
+        if identifier is not None and words(identifier) & _TEMP_WORDS:
+            return TempInfo("name", unique=False, created=False, origin=None)
+        return None
+
+    def helper_temp(self, call: ast.Call, depth: int) -> TempInfo | None:
+        """A temp returned by a helper function of this module (``fd, tmp = _mkstemp()``).
+
+        The helper is found by name among the module's functions and methods; what it
+        returns (a temp, or a tuple holding one) is judged like any other expression, inside
+        the helper. An unknown or ambiguous callee is not a temp.
+        """
+        if depth > 3 or self.qualified_name(call.func) is not None:
+            return None  # an imported function: the project index's business
+        name = last_identifier(call.func)
+        candidates = self.functions_named(name) if name else []
+        if len(candidates) != 1:
+            return None
+        function = candidates[0]
+        for statement in ast.walk(function):
+            if not isinstance(statement, ast.Return) or statement.value is None:
+                continue
+            if self.function_of(statement) is not function:
+                continue
+            value = statement.value
+            values = value.elts if isinstance(value, ast.Tuple) else [value]
+            for element in values:
+                if (
+                    isinstance(element, ast.Call)
+                    and self.qualified_name(element.func) == "tempfile.mkstemp"
+                ):
+                    return TempInfo("mkstemp", unique=True, created=True, origin=call)
+                info = self.temp_info(element, depth + 1)
+                if info is not None and info.kind != "name":
+                    return TempInfo("helper", info.unique, info.created, origin=call)
+        return None
+
+    def passed_temp(self, parameter: ast.Name, depth: int) -> TempInfo | None:
+        """A parameter that every caller in this module passes a fresh temp file to.
+
+        The callers are found by the function's name; each must pass, for this parameter
+        (by position or keyword), an expression that is a temp file written before the call.
+        No caller, an unresolvable argument or one non-temp argument: not a temp.
+        """
+        function = self.function_of(parameter)
+        if function is None or depth > 2:
+            return None
+        arguments = function.args
+        positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
+        if positional and positional[0] in ("self", "cls"):
+            positional = positional[1:]
+        sites = [
+            call
+            for scope in self.scopes.values()
+            for call in scope.calls
+            if last_identifier(call.func) == function.name and call.lineno != function.lineno
+        ]
+        found: TempInfo | None = None
+        for call in sites:
+            given: ast.expr | None = None
+            if parameter.id in positional and positional.index(parameter.id) < len(call.args):
+                given = call.args[positional.index(parameter.id)]
+            for keyword in call.keywords:
+                if keyword.arg == parameter.id:
+                    given = keyword.value
+            if given is None or isinstance(given, ast.Starred):
+                return None
+            info = self.temp_info(given, depth + 1)
+            if info is None or info.kind == "name" or not self.is_fresh(given, info, call):
+                return None
+            found = found or TempInfo(info.kind, info.unique, True, info.origin)
+        return found
+
+    def functions_named(self, name: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The module's functions and methods called ``name``."""
+        if self._functions is None:
+            self._functions = {}
+            for node in self.scopes:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    self._functions.setdefault(node.name, []).append(node)
+        return self._functions.get(name, [])
+
+    def _opened_path(self, node: ast.expr) -> ast.expr | None:
+        """``x`` when ``node`` is (a variable bound to) ``open(x, ...)``."""
+        value: ast.expr | None = node
+        if isinstance(node, ast.Name):
+            value = self.assignment_before(node.id, node)
+        if (
+            isinstance(value, ast.Call)
+            and value.args
+            and self.qualified_name(value.func) in ("builtins.open", "io.open")
+        ):
+            return value.args[0]
+        return None
+
+    def _temp_from_value(
+        self, name: str, value: ast.expr, binding: ast.AST | None, depth: int
+    ) -> TempInfo | None:
+        if isinstance(value, ast.Call):
+            called = self.qualified_name(value.func)
+            if called in ("tempfile.mkstemp",):
+                return TempInfo("mkstemp", unique=True, created=True, origin=value)
+            helper = self.helper_temp(value, depth)
+            if helper is not None:
+                return helper  # tmp = make_temp(...), or fd, tmp = _mkstemp(...)
+            if called in ("tempfile.mkdtemp",) or called == "tempfile.TemporaryDirectory":
+                return TempInfo("tempdir", unique=True, created=True, origin=value)
+        if isinstance(binding, ast.withitem) and self._is_named_temporary(value):
+            return None  # the file object itself; its .name is the temp
+        if (
+            isinstance(value, ast.Subscript)
+            and isinstance(value.value, ast.Call)
+            and self.qualified_name(value.value.func) == "tempfile.mkstemp"
+        ):
+            return TempInfo("mkstemp", unique=True, created=True, origin=value)
+        info = self.temp_info(value, depth + 1)
+        if info is not None:
+            return info
+        if words(name) & _TEMP_WORDS:
+            unique = self.contains_unique_part(value)
+            return TempInfo("name", unique=unique, created=False, origin=value)
+        return None
+
+    def _is_named_temporary(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Call):
+            if self.qualified_name(node.func) in (
+                "tempfile.NamedTemporaryFile",
+                "tempfile.TemporaryFile",
+                "tempfile.SpooledTemporaryFile",
+            ):
+                return True
+            # A project's own factory: mailbox._create_temporary(path), self._create_tmp().
+            identifier = last_identifier(node.func) or ""
+            return bool(words(identifier) & _TEMP_WORDS)
+        if isinstance(node, ast.Name):
+            value = self.assignment_before(node.id, node)
+            return value is not None and self._is_named_temporary(value)
+        return False
+
+    def is_derived_name(self, node: ast.expr) -> bool:
+        """A name built from another path plus a temp-looking suffix or prefix."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+            return any(self._temp_literal(part) for part in ast.walk(node))
+        if isinstance(node, ast.JoinedStr):
+            return any(self._temp_literal(part) for part in node.values)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("with_suffix", "with_name", "with_stem", "format"):
+                return any(self._temp_literal(part) for part in ast.walk(node))
+            if self.qualified_name(node.func) == "os.path.join" and node.args:
+                return self.is_derived_name(node.args[-1])
+        return False
+
+    @staticmethod
+    def _temp_literal(node: ast.AST) -> bool:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return _TEMP_LITERAL.search(node.value.lower()) is not None
+        return False
+
+    def contains_unique_part(self, node: ast.expr, depth: int = 0) -> bool:
+        """Whether the name has a per-writer part: uuid, pid, thread id, an mkstemp name.
+
+        Only the parts that build the name are followed (formatting, joins, ``os.path.join``,
+        ``Path`` operations, variables holding such parts). A value some other call computes
+        from its arguments is not per-writer even when an argument is: a content hash
+        computed over an mkstemp file descriptor names the content, which two writers share.
+        ``tempfile.gettempdir()`` is shared by every writer too.
+        """
+        if depth > 6:
+            return False
+        if isinstance(node, ast.Call):
+            name = self.qualified_name(node.func) or ""
+            if name.startswith(_UNIQUE_CALL_PREFIXES):
+                return True
+            if _UNIQUE_WORDS.search(last_identifier(node.func) or ""):
+                return True
+            if not self._builds_a_name(node, name):
+                return False
+            parts = [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(node.func, ast.Attribute) and not name:
+                parts.append(node.func.value)
+            return any(self.contains_unique_part(part, depth + 1) for part in parts)
+        if isinstance(node, ast.BinOp):
+            return self.contains_unique_part(node.left, depth + 1) or self.contains_unique_part(
+                node.right, depth + 1
+            )
+        if isinstance(node, ast.JoinedStr):
+            return any(
+                self.contains_unique_part(part.value, depth + 1)
+                for part in node.values
+                if isinstance(part, ast.FormattedValue)
+            )
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return any(self.contains_unique_part(e, depth + 1) for e in node.elts)
+        if isinstance(node, ast.Subscript):
+            return self.contains_unique_part(node.value, depth + 1)
+        if isinstance(node, ast.Attribute):
+            if _UNIQUE_WORDS.search(node.attr):
+                return True
+            if node.attr == "name" and self._is_named_temporary(node.value):
+                return True
+            return self.contains_unique_part(node.value, depth + 1)
+        if isinstance(node, ast.Name):
+            if _UNIQUE_WORDS.search(node.id):
+                return True
+            value = self.assignment_before(node.id, node)
+            return (
+                value is not None
+                and value is not node
+                and self.contains_unique_part(value, depth + 1)
+            )
+        return False
+
+    @staticmethod
+    def _builds_a_name(call: ast.Call, name: str) -> bool:
+        """A call whose result is made of its arguments' text (a path, a format, a join)."""
+        if name in _NAME_BUILDERS or name in _PATH_CLASSES:
+            return True
+        func = call.func
+        return isinstance(func, ast.Attribute) and func.attr in _NAME_BUILDING_METHODS
+
+    def is_fresh(self, src: ast.expr, info: TempInfo, before: ast.AST) -> bool:
+        """The temp was created or written in the same function, before ``before``."""
+        if info.created:
+            return True
+        key = unparsed(src)
+        keys = {key}
+        if isinstance(src, ast.Call) and src.args:
+            keys.add(unparsed(src.args[0]))  # str(tmp), Path(tmp)
+        line = getattr(before, "lineno", 0)
+        for call in self.scope(before).calls:
+            if call is before or getattr(call, "lineno", 0) > line:
+                continue
+            func = call.func
+            if (
+                isinstance(func, ast.Attribute)
+                and unparsed(func.value) in keys
+                and func.attr in ("write_bytes", "write_text", "open", "touch", "save")
+            ):
+                return True
+            callee = last_identifier(func) or ""
+            if not _WRITE_WORDS.search(callee):
+                continue
+            if any(unparsed(arg) in keys for arg in call.args):
+                return True
+        return False

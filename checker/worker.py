@@ -1,0 +1,297 @@
+"""Per-file work, in worker processes: read, decode, pre-filter, lint, fix; and the pool."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .decoding import SourceProblem, decode_source, encode_source, split_lines
+from .model import Finding, LintSettings
+from .noqa import apply_noqa
+from .unchecked import unchecked
+
+__all__ = ["Outcome", "Task", "run_tasks"]
+
+#: Fewer files than this to lint are linted in-process: starting workers costs more.
+_POOL_THRESHOLD = 4
+#: ``--fix`` re-lints after each round of fixes; real fixes converge in one or two rounds.
+_MAX_FIX_ROUNDS = 10
+
+
+class Task:
+    """One file for a worker; plain attributes so it pickles cheaply."""
+
+    __slots__ = (
+        "cached_digest",
+        "diff",
+        "fix",
+        "ignored",
+        "path",
+        "selected",
+        "settings",
+        "unsafe_fixes",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        cached_digest: str | None,
+        selected: frozenset[str],
+        ignored: frozenset[str],
+        settings: LintSettings,
+        fix: bool,
+        unsafe_fixes: bool,
+        diff: bool,
+    ) -> None:
+        self.path = path
+        #: Digest of the cached content, so a worker can tell "touched but unchanged".
+        self.cached_digest = cached_digest
+        self.selected = selected
+        #: Codes switched off for this file by per-file-ignores (never fixed).
+        self.ignored = ignored
+        self.settings = settings
+        self.fix = fix
+        self.unsafe_fixes = unsafe_fixes
+        self.diff = diff
+
+
+class Outcome:
+    """What a worker learnt about one file."""
+
+    __slots__ = (
+        "cacheable",
+        "diff",
+        "digest",
+        "findings",
+        "fixed",
+        "linted",
+        "mtime_ns",
+        "path",
+        "size",
+        "text",
+        "warnings",
+    )
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.mtime_ns = 0
+        self.size = 0
+        self.digest = ""
+        #: Raw findings (before noqa and selection) for the cache; None = "same as the cache".
+        self.findings: list[Finding] | None = None
+        self.text: str | None = None
+        self.linted = False
+        self.fixed = 0
+        self.diff = ""
+        self.warnings: list[str] = []
+        self.cacheable = True
+
+
+def _digest(data: bytes) -> str:
+    import hashlib  # only files that changed are hashed; a warm run never needs it
+
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _lint(text: str, path: str, settings: LintSettings) -> list[Finding]:
+    from . import lint
+
+    try:
+        return list(lint.lint_source(text, path, settings))
+    except RecursionError:
+        return [unchecked("too deeply nested for the parser's metadata; nothing was checked")]
+    except Exception as exc:  # the rules promise not to raise; one bad file must not stop a run
+        return [
+            unchecked(
+                f"internal error while checking ({type(exc).__name__}: {exc}); "
+                "nothing was checked - please report this file"
+            )
+        ]
+
+
+def _applicable(finding: Finding, task: Task, lines: Sequence[str], unsafe: bool) -> bool:
+    if finding.fix is None or finding.code not in task.selected or finding.code in task.ignored:
+        return False
+    if finding.fix.applicability == "unsafe" and not unsafe:
+        return False
+    return bool(apply_noqa([finding], lines)[0])
+
+
+def _fix_loop(
+    text: str, findings: list[Finding], task: Task, unsafe: bool
+) -> tuple[str, list[Finding], int, str | None]:
+    """Apply fixes until none applies; (text, its findings, fixes applied, problem or None)."""
+    import ast
+
+    from .fixes import apply_fixes
+
+    applied = 0
+    current, current_findings = text, findings
+    for _ in range(_MAX_FIX_ROUNDS):
+        lines = split_lines(current)
+        fixes = [
+            f.fix
+            for f in current_findings
+            if f.fix is not None and _applicable(f, task, lines, unsafe)
+        ]
+        if not fixes:
+            break
+        updated = apply_fixes(current, fixes)
+        if updated == current:
+            break
+        try:
+            ast.parse(updated)
+        except (SyntaxError, ValueError) as exc:
+            if not _parses(text):
+                return text, findings, 0, None  # already broken: ORC000 says so
+            return (
+                text,
+                findings,
+                0,
+                (
+                    f"the fixes would leave invalid Python ({exc}); nothing was changed - "
+                    "please report this file"
+                ),
+            )
+        applied += len(fixes)
+        current = updated
+        current_findings = _lint(current, task.path, task.settings)
+    return current, current_findings, applied, None
+
+
+def _parses(text: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _process(task: Task) -> Outcome:
+    outcome = Outcome(task.path)
+    try:
+        with open(task.path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            data = handle.read()
+    except OSError as exc:
+        outcome.findings = [unchecked(f"cannot read the file: {exc.strerror}; nothing was checked")]
+        outcome.cacheable = False
+        return outcome
+    outcome.mtime_ns, outcome.size = stat.st_mtime_ns, stat.st_size
+    outcome.digest = _digest(data)
+    wants_fix = task.fix or task.diff
+    if outcome.digest == task.cached_digest and not wants_fix:
+        return outcome  # touched, not changed: the cached findings stand
+    try:
+        source = decode_source(data)
+    except SourceProblem as bad_source:
+        outcome.findings = [bad_source.finding]
+        return outcome
+    outcome.text = source.text
+    from . import lint
+
+    if not source.text.strip():
+        outcome.findings = []
+        return outcome
+    if not lint.might_match(source.text):
+        # No finding is possible, but a file that does not parse was not checked either:
+        # it is reported (ORC000) like any other, so "nothing found" never hides it.
+        outcome.findings = lint.syntax_problems(source.text, task.path)
+        return outcome
+    outcome.linted = True
+    findings = _lint(source.text, task.path, task.settings)
+    outcome.findings = findings
+    if not wants_fix or not any(f.fix is not None for f in findings):
+        return outcome
+    fixed_text, fixed_findings, applied, problem = _fix_loop(
+        source.text, findings, task, unsafe=task.unsafe_fixes or task.diff
+    )
+    if problem is not None:
+        outcome.warnings.append(problem)
+        return outcome
+    if applied == 0:
+        return outcome
+    if task.diff:
+        import difflib
+
+        outcome.diff = "".join(
+            difflib.unified_diff(
+                source.text.splitlines(keepends=True),
+                fixed_text.splitlines(keepends=True),
+                fromfile=task.path,
+                tofile=task.path,
+            )
+        )
+        return outcome
+    new_data = encode_source(source, fixed_text)
+    _write_atomically(Path(task.path), new_data, stat.st_mode)
+    new_stat = os.stat(task.path)
+    outcome.mtime_ns, outcome.size = new_stat.st_mtime_ns, new_stat.st_size
+    outcome.digest = _digest(new_data)
+    outcome.text, outcome.findings, outcome.fixed = fixed_text, fixed_findings, applied
+    return outcome
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    from pytest_ocirace import atomic_write
+
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+    # The writer creates a fresh file; give it back the permissions the original had.
+    if os.stat(path).st_mode != mode:
+        os.chmod(path, mode & 0o7777)
+
+
+def _process_chunk(tasks: list[Task]) -> list[Outcome]:
+    return [_process(task) for task in tasks]
+
+
+def _crashed(task: Task) -> Outcome:
+    outcome = Outcome(task.path)
+    outcome.findings = [
+        unchecked(
+            "the worker process checking this file died (a crash in the parser?); nothing "
+            "was checked - please report this file"
+        )
+    ]
+    outcome.cacheable = False
+    return outcome
+
+
+def run_tasks(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
+    """Outcomes in any order; a worker that dies (segfault, OOM kill) costs one ORC000."""
+    if jobs <= 1 or len(tasks) < _POOL_THRESHOLD:
+        for task in tasks:
+            yield _process(task)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    size = 1 if len(tasks) < 200 else 4
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    suspects: list[Task] = []
+    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+        futures = {pool.submit(_process_chunk, chunk): chunk for chunk in chunks}
+        for future in as_completed(futures):
+            try:
+                yield from future.result()
+            except BrokenProcessPool:
+                suspects.extend(futures[future])
+    # After a crash every unfinished chunk fails; retry those files one by one so only the
+    # file that really kills its worker is reported.
+    retry: ProcessPoolExecutor | None = None
+    try:
+        for task in suspects:
+            retry = retry or ProcessPoolExecutor(max_workers=1)
+            try:
+                yield retry.submit(_process, task).result()
+            except BrokenProcessPool:
+                retry.shutdown(wait=True)
+                retry = None
+                yield _crashed(task)
+    finally:
+        if retry is not None:
+            retry.shutdown(wait=True)
