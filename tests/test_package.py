@@ -190,3 +190,24 @@ def test_our_own_code_passes_our_checker(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_package_folder_is_installed() -> None:
+    # pyproject.toml lists its packages (the checker folder installs under another name, and
+    # setuptools cannot mix that with package discovery): a new sub-package left off the list
+    # would work from a checkout and be missing from every installed wheel.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
+    folders = {name: ROOT / name for name in ("pytest_ocirace",)}
+    folders |= {installed: ROOT / path for installed, path in setuptools["package-dir"].items()}
+    found = set()
+    for installed, folder in folders.items():
+        for init in folder.rglob("__init__.py"):
+            relative = init.parent.relative_to(folder).parts
+            found.add(".".join((installed, *relative)))
+    assert sorted(setuptools["packages"]) == sorted(found)
