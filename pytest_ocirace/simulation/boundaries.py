@@ -99,7 +99,9 @@ def _process_error(what: str) -> ProcessStartError:
     return ProcessStartError(
         f"pytest-ocirace: {what} starts a process, but the simulated Windows filesystem "
         "lives in this test's process only (the child would see the real disk, not the "
-        f"test's files); run this test without the simulation with {OPT_OUT}"
+        "test's files); mark it @pytest.mark.ocirace(processes=True) or run with "
+        "--ocirace-processes (the process mode: the real disk, Windows' rules across every "
+        f"process), or run it without the simulation with {OPT_OUT}"
     )
 
 

@@ -19,7 +19,9 @@ pytest_plugins = ["pytester"]
 PROCESS_LINE = re.compile(
     r"^E +pytest_ocirace\.simulation\.boundaries\.ProcessStartError: pytest-ocirace: (.+) starts "
     r"a process, but the simulated Windows filesystem lives in this test's process only \(the "
-    r"child would see the real disk, not the test's files\); run this test without the "
+    r"child would see the real disk, not the test's files\); mark it "
+    r"@pytest\.mark\.ocirace\(processes=True\) or run with --ocirace-processes \(the process "
+    r"mode: the real disk, Windows' rules across every process\), or run it without the "
     r"simulation with @pytest\.mark\.ocirace\(enabled=False\)$"
 )
 
