@@ -27,6 +27,7 @@ from pyfakefs.fake_filesystem_unittest import PATH_MODULE, Patcher
 from pyfakefs.fake_path import FakePathModule
 
 from pytest_ocirace.simulation import names
+from pytest_ocirace.simulation.fastpaths import FastWindowsPaths
 from pytest_ocirace.simulation.locking import LOCK
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def _windows_spelling(path: Any) -> Any:
     return path
 
 
-class SimulatedFakeFilesystem(FakeFilesystem):
+class SimulatedFakeFilesystem(FastWindowsPaths):
     """What a simulated ``FakeFilesystem`` becomes: each entry point asks the layer first.
 
     Never instantiated: :meth:`WindowsFilesystem.attach` assigns it as ``__class__`` of the
