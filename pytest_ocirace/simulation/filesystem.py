@@ -556,6 +556,18 @@ class WindowsFilesystem:
         if error is not None:
             raise self._fail(op, error)
         assert source is not None
+        # MoveFileExW(REPLACE_EXISTING) replaces a file symlink itself; pyfakefs' Windows
+        # mode refuses every symlink target (EACCES). A link to a directory stays refused,
+        # as on Windows.
+        if (
+            replace
+            and target is not None
+            and target is not source
+            and _stat.S_ISLNK(target.st_mode)
+            and not isinstance(self._lookup(_native(dst), follow=True), FakeDirectory)
+        ):
+            with self._internal():
+                self._unlink(target)
         self._run(
             op,
             lambda: FakeFilesystem.rename(
