@@ -52,6 +52,7 @@ CATEGORIES = (
     "race-output",
     "injected-unbounded",
     "hung",
+    "module-proxy",
     "windows-true",
     "other",
 )

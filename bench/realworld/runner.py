@@ -158,8 +158,9 @@ def prepare_venv(project: Project, source: Path, workdir: Path, rebuild: bool = 
     _run([sys.executable, "-m", "venv", str(venv)], log=log)
     pip = [str(python), "-m", "pip", "install", "-q"]
     _run([*pip, str(source), "pytest", "pytest-timeout", *project.deps], log=log)
-    # This checkout, editable, so the harness always measures the code in front of it.
-    _run([*pip, "-e", str(REPO)], log=log)
+    # This checkout, editable, so the harness always measures the code in front of it; the
+    # writer distribution it pins first, from the same checkout (it is not on the index).
+    _run([*pip, "-e", str(REPO / "writer"), "-e", str(REPO)], log=log)
     marker.write_text(wanted)
     return python
 

@@ -15,9 +15,11 @@ running yet, it starts one whose filesystem is built for Windows from the start.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from pyfakefs import fake_pathlib, mox3_stubout
@@ -27,6 +29,7 @@ from pyfakefs.fake_filesystem_unittest import PATH_MODULE, Patcher
 from pyfakefs.fake_path import FakePathModule
 
 from pytest_ocirace.simulation import names
+from pytest_ocirace.simulation.fastpaths import FastWindowsPaths
 from pytest_ocirace.simulation.locking import LOCK
 
 if TYPE_CHECKING:
@@ -55,7 +58,7 @@ def _windows_spelling(path: Any) -> Any:
     return path
 
 
-class SimulatedFakeFilesystem(FakeFilesystem):
+class SimulatedFakeFilesystem(FastWindowsPaths):
     """What a simulated ``FakeFilesystem`` becomes: each entry point asks the layer first.
 
     Never instantiated: :meth:`WindowsFilesystem.attach` assigns it as ``__class__`` of the
@@ -356,5 +359,48 @@ def start_patcher() -> Patcher:
         )
         patcher._refresh = types.MethodType(_refresh_windows, patcher)
         Patcher.__init__(patcher)
-    patcher.setUp()
+    with _proxied_modules_visible():
+        patcher.setUp()
     return patcher
+
+
+#: Prefix of the temporary ``sys.modules`` names under which proxied modules are shown.
+_PROXIED_PREFIX = "_ocirace_proxied_module."
+
+
+@contextlib.contextmanager
+def _proxied_modules_visible() -> Iterator[None]:
+    """Let pyfakefs find modules that sit behind a proxy object in ``sys.modules``.
+
+    Some libraries replace their module in ``sys.modules`` by an object that delegates to
+    it (``xmod``'s callable modules: ``tdir``, ``safer``'s helpers). pyfakefs patches only
+    ``sys.modules`` entries that are modules, so ``os``, ``open`` and ``Path`` bound in
+    such a module stayed real inside the simulation (``tdir`` created its directory in the
+    fake filesystem, then ``os.chdir`` looked for it on the real disk). The module behind
+    the proxy (an attribute of the proxy or of its class: a module with the proxy's name)
+    is listed under a private name while pyfakefs scans, so it is patched like any other.
+    """
+    shown: list[str] = []
+    listed = {id(module) for module in list(sys.modules.values())}
+    entries: dict[str, object] = dict(sys.modules)  # not only modules, whatever typeshed says
+    for name, entry in entries.items():
+        if isinstance(entry, types.ModuleType) or entry is None:
+            continue
+        attributes = list(vars(type(entry)).values())
+        with contextlib.suppress(TypeError):
+            attributes += list(vars(entry).values())
+        for value in attributes:
+            if (
+                isinstance(value, types.ModuleType)
+                and getattr(value, "__name__", None) == name
+                and id(value) not in listed
+            ):
+                alias = _PROXIED_PREFIX + name
+                sys.modules[alias] = value
+                shown.append(alias)
+                break
+    try:
+        yield
+    finally:
+        for alias in shown:
+            sys.modules.pop(alias, None)

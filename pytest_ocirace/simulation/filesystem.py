@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from pyfakefs.fake_file import FakeDirectory, FakeFile
 from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 
-from pytest_ocirace.simulation import errors, names, pathclasses
+from pytest_ocirace.simulation import errors, fastpaths, names, pathclasses
 from pytest_ocirace.simulation.descriptors import DescriptorTable
 from pytest_ocirace.simulation.events import Answer, FsObserver, FsOp, OpKind
 from pytest_ocirace.simulation.fakefs import (
@@ -203,6 +203,7 @@ class WindowsFilesystem:
             self._attached = True
             try:
                 stdlib.install(self._patches, self)
+                fastpaths.install(self._patches, self.fs)
                 pathclasses.install(self._patches)
                 _set_cwd(self.fs, self.options.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
@@ -228,6 +229,7 @@ class WindowsFilesystem:
             self._writers.uninstall()
             self.fs.__class__ = FakeFilesystem
             self.fs.__dict__.pop("_ocirace_root_dir", None)
+            fastpaths.forget(self.fs)
             if getattr(self.fs, SIMULATION_ATTR, None) is self:
                 delattr(self.fs, SIMULATION_ATTR)
             self.observer = None
@@ -554,6 +556,18 @@ class WindowsFilesystem:
         if error is not None:
             raise self._fail(op, error)
         assert source is not None
+        # MoveFileExW(REPLACE_EXISTING) replaces a file symlink itself; pyfakefs' Windows
+        # mode refuses every symlink target (EACCES). A link to a directory stays refused,
+        # as on Windows.
+        if (
+            replace
+            and target is not None
+            and target is not source
+            and _stat.S_ISLNK(target.st_mode)
+            and not isinstance(self._lookup(_native(dst), follow=True), FakeDirectory)
+        ):
+            with self._internal():
+                self._unlink(target)
         self._run(
             op,
             lambda: FakeFilesystem.rename(

@@ -9,6 +9,7 @@ stream). Pure functions over strings: no filesystem access, no pyfakefs.
 
 from __future__ import annotations
 
+import functools
 import ntpath
 import sys
 
@@ -71,12 +72,15 @@ def strip_trailing(component: str, *, last: bool) -> str:
     return component
 
 
+@functools.lru_cache(maxsize=4096)
 def key(path: str, cwd: str) -> str:
     r"""The normalised identity of ``path``: absolute, with a drive, ``\`` separators, folded.
 
     Every spelling of one Windows file gives the same key: ``/tmp/x`` (rooted, so on the
     drive of ``cwd``), ``C:\tmp\x``, ``c:/tmp/X``, ``\\?\C:\tmp\x``, ``tmp\x`` from ``C:\``.
     ``cwd`` anchors relative and rooted paths, as the current directory does on Windows.
+    Remembered per ``(path, cwd)``: the layer asks for the same keys several times per
+    operation (a pure function of two strings).
     """
     text = local_path(path)
     if text.startswith(_LONG_PREFIX):

@@ -108,3 +108,31 @@ def test_pyfakefs_started_inside_a_simulation_shares_its_filesystem() -> None:
             handle.write("x")
         assert os.path.exists("C:\\work\\still-fake")
     assert not os.path.exists("still-fake")
+
+
+def test_a_module_behind_a_proxy_in_sys_modules_is_patched_too() -> None:
+    # xmod's callable modules (tdir, used by safer's tests) replace their module in
+    # sys.modules by a proxy; the module behind it must still see the fake os.
+    import sys
+    import types
+
+    name = "ocirace_proxied_example"
+    module = types.ModuleType(name)
+    exec("import os\ndef isdir(path):\n    return os.path.isdir(path)\n", module.__dict__)
+
+    class Proxy:
+        wrapped = module
+
+        def __getattr__(self, attribute: str) -> object:
+            return getattr(module, attribute)
+
+    sys.modules[name] = Proxy()  # type: ignore[assignment]
+    try:
+        for _ in range(2):  # pyfakefs caches what it found: the second simulation too
+            with simulate():
+                os.makedirs("C:\\only\\in\\the\\simulation")
+                assert sys.modules[name].isdir("C:\\only\\in\\the\\simulation")
+            assert module.os is os
+            assert [k for k in sys.modules if name in k] == [name]  # no alias left behind
+    finally:
+        del sys.modules[name]

@@ -344,3 +344,29 @@ def test_existence_queries_of_a_null_byte_name_are_false(sim: WindowsFilesystem)
     for query in (os.path.exists, os.path.isfile, os.path.isdir, os.path.islink, os.path.lexists):
         assert query("a\x00") is False
     assert pathlib.Path("a\x00").exists() is False
+
+
+def test_replace_onto_a_file_symlink_replaces_the_link_itself() -> None:
+    # MoveFileExW(MOVEFILE_REPLACE_EXISTING) on a file symlink replaces the link, not its
+    # target (python-dotenv's set_key on a symlinked .env); pyfakefs refused it (EACCES).
+    with simulate():
+        with open("real.txt", "w") as handle:
+            handle.write("original")
+        os.symlink("real.txt", "link")
+        with open("tmp", "w") as handle:
+            handle.write("replacement")
+        os.replace("tmp", "link")
+        assert not os.path.islink("link")
+        with open("link") as handle:
+            assert handle.read() == "replacement"
+        with open("real.txt") as handle:
+            assert handle.read() == "original"
+        with open("tmp", "w") as handle:
+            handle.write("x")
+        os.symlink("real.txt", "link2")
+        with pytest.raises(FileExistsError):
+            os.rename("tmp", "link2")  # without REPLACE_EXISTING: [WinError 183]
+        os.mkdir("folder")
+        os.symlink("folder", "folder-link")
+        with pytest.raises(PermissionError):
+            os.replace("tmp", "folder-link")  # a link to a directory stays refused
