@@ -91,6 +91,7 @@ class ClassPatches:
 
     def __init__(self) -> None:
         self._saved: list[tuple[object, str, bool, object]] = []
+        self._items: list[tuple[dict[str, Any], str, bool, object]] = []
 
     def set(self, owner: object, name: str, value: object) -> None:
         present = name in vars(owner)
@@ -105,11 +106,22 @@ class ClassPatches:
             saved.append((owner, name, name in namespace, namespace.get(name)))
             setattr(owner, name, value)
 
+    def set_item(self, mapping: dict[str, Any], key: str, value: object) -> None:
+        """``mapping[key] = value`` until :meth:`undo` (a module in ``sys.modules``)."""
+        self._items.append((mapping, key, key in mapping, mapping.get(key)))
+        mapping[key] = value
+
     def lock_methods(self, cls: type, names: Iterable[str] | None = None) -> None:
         """Wrap ``names`` (default: every public plain method) of ``cls`` with :data:`LOCK`."""
         self.set_all(lock_plan(cls, names))
 
     def undo(self) -> None:
+        while self._items:
+            mapping, key, had, previous = self._items.pop()
+            if had:
+                mapping[key] = previous
+            else:
+                mapping.pop(key, None)
         while self._saved:
             owner, name, present, value = self._saved.pop()
             if present:

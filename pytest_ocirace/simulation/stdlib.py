@@ -27,7 +27,7 @@ from pyfakefs.fake_open import FakeFileOpen
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
-from pytest_ocirace.simulation import descriptors
+from pytest_ocirace.simulation import descriptors, filelocks
 from pytest_ocirace.simulation.locking import (
     LOCK,
     ClassPatches,
@@ -93,6 +93,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     patches.set(real_tempfile, "TemporaryFile", real_tempfile.NamedTemporaryFile)
     if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.9/3.10 CI only
         _patch_pathlib_accessor(patches)
+    # fcntl.flock/lockf (and msvcrt.locking) exclude on fake files, as on Windows.
+    filelocks.install(patches, sim)
     # A failing os.replace should point at the user's line, not at pyfakefs' plumbing:
     # pytest skips frames whose globals say __tracebackhide__ (--full-trace shows them).
     for name in _PYFAKEFS_MODULES:
