@@ -44,7 +44,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pytest_ocirace.simulation import clocks
-from pytest_ocirace.simulation.descriptors import owned
+from pytest_ocirace.simulation.descriptors import owned, real_fcntl
 from pytest_ocirace.simulation.locking import LOCK, ClassPatches
 
 if TYPE_CHECKING:
@@ -64,14 +64,6 @@ __all__ = [
     "install",
 ]
 
-try:
-    import fcntl as _fcntl_module
-except ImportError:  # pragma: no cover - Windows
-    _fcntl_module = None  # type: ignore[assignment]
-
-# The real module, in a dict: while a patcher runs, pyfakefs replaces every module global
-# that is ``fcntl`` (this module's too) with its fake one.
-_REAL: dict[str, Any] = {"fcntl": _fcntl_module}
 
 #: ``msvcrt``'s locking modes (the same numbers on every Windows CPython).
 LK_UNLCK, LK_LOCK, LK_NBLCK, LK_RLCK, LK_NBRLCK = 0, 1, 2, 3, 4
@@ -82,10 +74,10 @@ _WIN_EDEADLOCK = 36
 #: Beyond any offset: a range with this end runs to the end of every file.
 _INFINITY = 1 << 64
 #: ``fcntl``'s operation bits (the Linux values when fcntl is missing).
-LOCK_SH = getattr(_fcntl_module, "LOCK_SH", 1)
-LOCK_EX = getattr(_fcntl_module, "LOCK_EX", 2)
-LOCK_NB = getattr(_fcntl_module, "LOCK_NB", 4)
-LOCK_UN = getattr(_fcntl_module, "LOCK_UN", 8)
+LOCK_SH = getattr(real_fcntl(), "LOCK_SH", 1)
+LOCK_EX = getattr(real_fcntl(), "LOCK_EX", 2)
+LOCK_NB = getattr(real_fcntl(), "LOCK_NB", 4)
+LOCK_UN = getattr(real_fcntl(), "LOCK_UN", 8)
 
 
 @runtime_checkable
@@ -423,7 +415,7 @@ class _Locks:
 
 def _real_call(name: str, *args: Any) -> Any:
     """The real ``fcntl`` function for a real descriptor (a pipe, a socket, a real file)."""
-    module = _REAL["fcntl"]
+    module = real_fcntl()
     if module is None:  # pragma: no cover - Windows
         raise OSError(errno.EBADF, "Bad file descriptor")
     return getattr(module, name)(*args)

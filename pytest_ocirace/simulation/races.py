@@ -556,15 +556,18 @@ class RaceModel:
     def file_locked(self, key: str) -> None:
         """``key`` was locked through a file lock (``filelocks.LockFileObserver``).
 
-        Its holders opened it for writing before they could lock it, unordered by nature:
-        the lock is what serialises them, so those opens are not reported as shared
-        writers, and the ones reported before the first lock are withdrawn.
+        Its holders opened it for writing (and often looked whether it exists) before they
+        could lock it, unordered by nature: the lock is what serialises them, and nothing
+        is published through the name. So those opens are not shared writers and those
+        looks are not check-then-act; the ones reported before the first lock are withdrawn.
         """
         with self._mutex:
             if key in self._lock_files:
                 return
             self._lock_files.add(key)
             self._withdraw(self._shared_writers.pop(key, []))
+            for slot in [slot for slot in self._checks if slot[1] == key]:
+                self._withdraw(self._checks.pop(slot))
 
     # -- internals -------------------------------------------------------------------------
 
@@ -705,7 +708,7 @@ class RaceModel:
         display: str,
         strand: LogicalThread,
     ) -> bool:
-        if not state.born:
+        if not state.born or key in self._lock_files:
             return False
         creators = [
             a
