@@ -107,6 +107,11 @@ class TrackedLock:
     def locked(self) -> bool:
         return self._inner.locked()
 
+    # The lock type's old names, still called by some code.
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
     def __enter__(self) -> bool:
         return self.acquire()
 
@@ -116,6 +121,13 @@ class TrackedLock:
     def _at_fork_reinit(self) -> None:
         self._inner = _thread.allocate_lock()
         self._holder = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Whatever else the real lock type has (or grows in a later Python): the inner
+        # lock's, so that code written against the real type never meets AttributeError.
+        if name in TrackedLock.__slots__:
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
     def __repr__(self) -> str:
         state = "locked" if self.locked() else "unlocked"
@@ -172,8 +184,18 @@ class TrackedRLock:
         if tracker is not None:
             tracker.locked(self.key)
 
+    def _recursion_count(self) -> int:
+        # multiprocessing's resource tracker asks (ProcessPoolExecutor with spawn).
+        return int(self._inner._recursion_count())  # type: ignore[attr-defined]
+
     def _at_fork_reinit(self) -> None:
         self._inner = _thread.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        # As for TrackedLock: the rest of the real type (``locked`` on Python 3.14...).
+        if name in TrackedRLock.__slots__:
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
     def __repr__(self) -> str:
         return f"<ocirace TrackedRLock {self.key[1]}>"
