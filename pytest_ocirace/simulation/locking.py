@@ -19,7 +19,7 @@ from typing import Any
 # whose os.replace fails wants to see their own call, not the simulation's machinery.
 __tracebackhide__ = True
 
-__all__ = ["LOCK", "ClassPatches", "lock_plan", "locked", "public_methods"]
+__all__ = ["LOCK", "ClassPatches", "call_unlocked", "lock_plan", "locked", "public_methods"]
 
 #: The one lock. Re-entrant: pyfakefs entry points call each other. A raw ``_thread`` lock on
 #: purpose: the race model replaces ``threading.RLock`` with a tracked lock for the session,
@@ -35,6 +35,22 @@ LOCK = _thread.__dict__.setdefault("_pytest_ocirace_filesystem_lock", _thread.RL
 
 
 _WRAPPERS: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def call_unlocked(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` with :data:`LOCK` fully released, then taken back as it was.
+
+    For user code an entry point calls back (an ``open(..., opener=f)``): it may block or
+    sleep, and every other thread's file operation would wait for it, or deadlock if it
+    waits for one of them.
+    """
+    if not LOCK._is_owned():
+        return function(*args)
+    state = LOCK._release_save()
+    try:
+        return function(*args)
+    finally:
+        LOCK._acquire_restore(state)
 
 
 def locked(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -31,6 +31,7 @@ from pytest_ocirace.simulation import descriptors, filelocks
 from pytest_ocirace.simulation.locking import (
     LOCK,
     ClassPatches,
+    call_unlocked,
     lock_plan,
     locked,
     public_methods,
@@ -206,9 +207,14 @@ def _open_call(original: Callable[..., Any], active: Callable[[Any], Any]) -> Ca
                 errors,
                 newline,
                 closefd,
-                opener,
+                user_opener,
                 open_modes,
             )
+
+        # The caller's opener is user code: it runs without the global lock (it may block).
+        user_opener = opener
+        if opener is not None and getattr(opener, "__module__", None) not in _PATHLIB_OPENERS:
+            user_opener = functools.partial(call_unlocked, opener)
 
         with LOCK:
             sim = active(self.filesystem)

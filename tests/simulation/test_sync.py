@@ -102,9 +102,11 @@ def test_a_process_start_is_one_line_error(simulated: WindowsFilesystem, start: 
 def test_process_pool_with_spawn_stops_at_the_process_start(simulated: WindowsFilesystem) -> None:
     # Stopped with the one-line error, not an AttributeError from the resource tracker.
     spawn = multiprocessing.get_context("spawn")
-    with pytest.raises(ProcessStartError) as caught:
-        with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as executor:
-            executor.submit(print, "x").result(timeout=PATIENCE)
+    with (
+        pytest.raises(ProcessStartError) as caught,
+        concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as executor,
+    ):
+        executor.submit(print, "x").result(timeout=PATIENCE)
     assert "\n" not in str(caught.value)
 
 
