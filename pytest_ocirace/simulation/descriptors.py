@@ -76,6 +76,66 @@ def real_fcntl() -> Any:
 
 real_fcntl()  # now, while this module is imported before any patcher runs
 
+#: The fake ``fcntl`` module's functions a simulation may route (``fcntl_routes``).
+FCNTL_FUNCTIONS = ("fcntl", "flock", "ioctl", "lockf")
+_ROUTES = "__ocirace_fcntl_routes__"
+
+
+def _fake_fcntl_class() -> Any:
+    from pyfakefs import fake_filesystem
+
+    return getattr(fake_filesystem, "FakeFcntlModule", None)
+
+
+def fcntl_routes() -> dict[Any, Any]:
+    """Per simulated filesystem (by ``id``): ``{name: function(fake_module, fd, *args)}``.
+
+    A simulation registers its own ``flock``/``lockf``/``fcntl``/``ioctl`` here for as long
+    as it runs; without an entry the fake module behaves as pyfakefs made it.
+    """
+    fake = _fake_fcntl_class()
+    if fake is None:  # pragma: no cover - Windows
+        return {}
+    routes: dict[Any, Any] = vars(fake)[_ROUTES]
+    return routes
+
+
+def _route_fake_fcntl() -> None:
+    """Make the fake ``fcntl`` functions look up the running simulation's at each call.
+
+    pyfakefs binds them when a patcher starts (``from fcntl import flock`` in a loaded
+    module becomes a bound method of the fake module made then), before a simulation can
+    patch anything, so patching the class later would miss those. The class gets routing
+    functions once, when this module is first imported (before any patcher runs: the
+    filesystem layer imports it), and they stay: without a route, pyfakefs' own function
+    runs. The routes live on the class, shared by every copy of this module.
+    """
+    fake = _fake_fcntl_class()
+    if fake is None or _ROUTES in vars(fake):
+        return
+    setattr(fake, _ROUTES, {})
+    for name in FCNTL_FUNCTIONS:
+        original = vars(fake).get(name)
+        if original is not None:
+            setattr(fake, name, _routed(fake, name, original))
+
+
+def _routed(fake: Any, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    routes: dict[Any, Any] = vars(fake)[_ROUTES]
+
+    def method(self: Any, fd: Any, *args: Any, **kwargs: Any) -> Any:
+        route = routes.get(id(self.filesystem))
+        if route is None:
+            return original(self, fd, *args, **kwargs)
+        return route[name](self, fd, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = original.__doc__
+    return method
+
+
+_route_fake_fcntl()
+
 #: Fake ``os`` methods whose first argument is a descriptor, and how to call the real one.
 PASSTHROUGH_METHODS: tuple[str, ...] = (
     "close",

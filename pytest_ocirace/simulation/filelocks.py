@@ -44,7 +44,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pytest_ocirace.simulation import clocks
-from pytest_ocirace.simulation.descriptors import owned, real_fcntl
+from pytest_ocirace.simulation.descriptors import fcntl_routes, owned, real_fcntl
 from pytest_ocirace.simulation.locking import LOCK, ClassPatches
 
 if TYPE_CHECKING:
@@ -421,10 +421,11 @@ def _real_call(name: str, *args: Any) -> Any:
     return getattr(module, name)(*args)
 
 
-def _fcntl_methods(locks: _Locks, fake: type) -> dict[str, Callable[..., Any]]:
-    """The fake ``fcntl`` module's methods: locks on fake files, the real OS for the rest."""
-    original_fcntl = vars(fake).get("fcntl")
-    original_ioctl = vars(fake).get("ioctl")
+def _fcntl_methods(locks: _Locks) -> dict[str, Callable[..., Any]]:
+    """The fake ``fcntl`` module's functions: locks on fake files, the real OS for the rest.
+
+    ``fcntl``/``ioctl`` on a fake file keep pyfakefs' no-op answer.
+    """
 
     def flock(self: Any, fd: Any, operation: int) -> None:
         locks.flock(_fileno(fd), operation)
@@ -432,23 +433,24 @@ def _fcntl_methods(locks: _Locks, fake: type) -> dict[str, Callable[..., Any]]:
     def lockf(self: Any, fd: Any, cmd: int, len: int = 0, start: int = 0, whence: int = 0) -> None:
         locks.lockf(_fileno(fd), cmd, len, start, whence)
 
-    def passthrough(name: str, original: Any) -> Callable[..., Any]:
+    def passthrough(name: str) -> Callable[..., Any]:
         def method(self: Any, fd: Any, *args: Any) -> Any:
             number = _fileno(fd)
             # A real descriptor (O_NONBLOCK on a pipe, a terminal's size): the real call.
             if not owned(locks.sim.fs, number):
                 return _real_call(name, number, *args)
-            return original(self, number, *args)
+            arg = args[1] if len(args) > 1 else 0
+            return 0 if isinstance(arg, int) else arg  # pyfakefs' answer for fake files
 
         method.__name__ = name
         return method
 
-    methods: dict[str, Callable[..., Any]] = {"flock": flock, "lockf": lockf}
-    if original_fcntl is not None:
-        methods["fcntl"] = passthrough("fcntl", original_fcntl)
-    if original_ioctl is not None:
-        methods["ioctl"] = passthrough("ioctl", original_ioctl)
-    return methods
+    return {
+        "flock": flock,
+        "lockf": lockf,
+        "fcntl": passthrough("fcntl"),
+        "ioctl": passthrough("ioctl"),
+    }
 
 
 def msvcrt_module(locks: _Locks) -> types.ModuleType:
@@ -493,20 +495,10 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> LockTable:
 
     table = LockTable(on_locked)
     locks = _Locks(sim, table)
-    fake_fcntl = _fake_fcntl_class()
-    if fake_fcntl is not None:
-        for name, method in _fcntl_methods(locks, fake_fcntl).items():
-            patches.set(fake_fcntl, name, method)
+    patches.set_item(fcntl_routes(), id(sim.fs), _fcntl_methods(locks))
     fs_class = type(sim.fs)
     patches.set(fs_class, "close_open_file", _close_hook(table, fs_class.close_open_file))
     if "msvcrt" not in sys.modules and sim.options.windows_platform_modules:
         # Windows branches (of the modules the user named) import msvcrt when they lock.
         patches.set_item(sys.modules, "msvcrt", msvcrt_module(locks))
     return table
-
-
-def _fake_fcntl_class() -> type | None:
-    from pyfakefs import fake_filesystem
-
-    found = getattr(fake_filesystem, "FakeFcntlModule", None)
-    return found if isinstance(found, type) else None

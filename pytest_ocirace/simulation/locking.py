@@ -107,7 +107,7 @@ class ClassPatches:
 
     def __init__(self) -> None:
         self._saved: list[tuple[object, str, bool, object]] = []
-        self._items: list[tuple[dict[str, Any], str, bool, object]] = []
+        self._items: list[tuple[dict[Any, Any], Any, bool, object]] = []
 
     def set(self, owner: object, name: str, value: object) -> None:
         present = name in vars(owner)
@@ -122,7 +122,7 @@ class ClassPatches:
             saved.append((owner, name, name in namespace, namespace.get(name)))
             setattr(owner, name, value)
 
-    def set_item(self, mapping: dict[str, Any], key: str, value: object) -> None:
+    def set_item(self, mapping: dict[Any, Any], key: Any, value: object) -> None:
         """``mapping[key] = value`` until :meth:`undo` (a module in ``sys.modules``)."""
         self._items.append((mapping, key, key in mapping, mapping.get(key)))
         mapping[key] = value

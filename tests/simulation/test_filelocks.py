@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from fcntl import flock as imported_flock
 from typing import Any
 
 import filelock
@@ -87,6 +88,15 @@ def test_flock_excludes_a_second_handle_of_the_same_thread(sim: WindowsFilesyste
         assert caught.value.errno == errno.EAGAIN
         fcntl.flock(first, fcntl.LOCK_UN)
         fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_flock_imported_before_the_simulation_locks_too(sim: WindowsFilesystem) -> None:
+    # pyfakefs binds ``from fcntl import flock`` names when its patcher starts, before the
+    # simulation is set up: they must reach the simulation's locks all the same.
+    with open("i.lock", "w") as first, open("i.lock", "w") as second:
+        imported_flock(first, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError):
+            imported_flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def test_flock_shared_locks_coexist_and_keep_exclusive_out(sim: WindowsFilesystem) -> None:
@@ -382,3 +392,10 @@ def test_shared_writer_reports_on_a_lock_file_are_withdrawn_when_it_is_locked(
         _finish(thread)
     assert model.total == 0
     assert model.groups == {}
+
+
+def test_plain_pyfakefs_keeps_its_own_fcntl(fs: Any) -> None:
+    # Without a simulation, pyfakefs' fake fcntl is what it was: a no-op.
+    with open("/plain.lock", "w") as first, open("/plain.lock", "w") as second:
+        fcntl.flock(first, fcntl.LOCK_EX)
+        fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
