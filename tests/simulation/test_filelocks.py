@@ -16,6 +16,7 @@ from fcntl import flock as imported_flock
 from typing import Any
 
 import filelock
+import portalocker
 import pytest
 
 from pytest_ocirace.simulation import filelocks
@@ -314,6 +315,24 @@ def test_filelock_serialises_real_threads(sim: WindowsFilesystem) -> None:
     for thread in threads:
         _finish(thread)
     assert overlaps == []
+
+
+# -- portalocker -------------------------------------------------------------------------------
+
+
+def test_portalocker_excludes_and_times_out(sim: WindowsFilesystem) -> None:
+    with open("q.lock", "w") as first, open("q.lock", "w") as second:
+        portalocker.lock(first, portalocker.LOCK_EX)
+        with pytest.raises(portalocker.exceptions.AlreadyLocked):
+            portalocker.lock(second, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        portalocker.unlock(first)
+        portalocker.lock(second, portalocker.LOCK_EX | portalocker.LOCK_NB)
+    with portalocker.Lock("r.lock", timeout=1):
+        thread, outcome = _in_thread(
+            lambda: portalocker.Lock("r.lock", timeout=0.2, fail_when_locked=False).acquire()
+        )
+        _finish(thread)
+        assert isinstance(outcome[0], portalocker.exceptions.LockException)
 
 
 # -- the race model ---------------------------------------------------------------------------
