@@ -277,16 +277,29 @@ def _fileno(fd: Any) -> int:
 
 
 class _Target:
-    """What a lock call on a fake descriptor is about: its handle, file, name and position."""
+    """What a lock call on a fake descriptor is about: its handle (owner), file and name."""
 
-    __slots__ = ("file", "key", "owner", "position", "size")
+    __slots__ = ("file", "key", "owner")
 
-    def __init__(self, owner: object, file: object, key: str, position: int, size: int) -> None:
+    def __init__(self, owner: Any, file: object, key: str) -> None:
         self.owner = owner
         self.file = file
         self.key = key
-        self.position = position
-        self.size = size
+
+    @property
+    def position(self) -> int:
+        """The handle's current offset (``lockf`` with ``SEEK_CUR``, ``msvcrt.locking``)."""
+        with LOCK:
+            try:
+                return int(self.owner.tell())
+            except (OSError, ValueError, AttributeError):
+                return 0
+
+    @property
+    def size(self) -> int:
+        """The file's size (``lockf`` with ``SEEK_END``)."""
+        with LOCK:
+            return int(getattr(self.file, "size", 0) or 0)
 
 
 def _target(sim: WindowsFilesystem, fd: int) -> _Target | None:
@@ -300,12 +313,7 @@ def _target(sim: WindowsFilesystem, fd: int) -> _Target | None:
         handle = sim.handles.get(fd)
         file = handle.file if handle is not None else wrapper.get_object()
         key = handle.key if handle is not None else sim.key(str(getattr(file, "path", fd)))
-        try:
-            position = int(wrapper.tell())
-        except (OSError, ValueError, AttributeError):
-            position = 0
-        size = int(getattr(file, "size", 0) or 0)
-        return _Target(wrapper, file, key, position, size)
+        return _Target(wrapper, file, key)
 
 
 def _would_block() -> BlockingIOError:
@@ -351,9 +359,9 @@ class _Locks:
         if target is None:
             _real_call("lockf", fd, cmd, length, start, whence)
             return
-        base = {0: 0, 1: target.position, 2: target.size}.get(whence)
-        if base is None:
+        if whence not in (0, 1, 2):
             raise _invalid()
+        base = 0 if whence == 0 else target.position if whence == 1 else target.size
         first = base + start
         if length > 0:
             begin, end = first, first + length
@@ -388,7 +396,8 @@ class _Locks:
             raise OSError(errno.EBADF, "Bad file descriptor")
         if nbytes < 0:
             raise OSError(errno.EINVAL, "Invalid argument")
-        begin, end = target.position, target.position + nbytes
+        position = target.position
+        begin, end = position, position + nbytes
         if mode == LK_UNLCK:
             if not self.table.release(target.owner, begin, end, exact=True):
                 raise PermissionError(errno.EACCES, "Permission denied")
