@@ -418,3 +418,26 @@ def test_plain_pyfakefs_keeps_its_own_fcntl(fs: Any) -> None:
     with open("/plain.lock", "w") as first, open("/plain.lock", "w") as second:
         fcntl.flock(first, fcntl.LOCK_EX)
         fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_existence_checks_of_a_lock_file_are_not_check_then_act(model: RaceModel) -> None:
+    # Sleeps, not events: the check must stay unordered with the creation.
+    seen: list[bool] = []
+
+    def creator() -> None:
+        with open("c.lock", "w") as handle:
+            time.sleep(0.6)
+            fcntl.flock(handle, fcntl.LOCK_EX)  # now a lock file: the check is withdrawn
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def checker() -> None:
+        time.sleep(0.3)
+        seen.append(os.path.exists("c.lock"))
+
+    threads = [threading.Thread(target=creator), threading.Thread(target=checker)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        _finish(thread)
+    assert seen == [False]  # judged check-then-act when it ran (answered "absent")...
+    assert model.total == 0  # ...and withdrawn once the name turned out to be a lock file
