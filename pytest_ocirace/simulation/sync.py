@@ -637,36 +637,53 @@ class Instrumentation:
     # -- file locks ----------------------------------------------------------------------
 
     def _install_filelock(self) -> None:
+        """Locks of the filelock package are locksets, from the real lock to the unlock.
+
+        The platform methods (``_acquire``/``_release`` of each concrete lock class) are
+        wrapped, not the public ``acquire``: an extra frame there would shift the
+        ``stacklevel`` of the warnings ``acquire`` gives its caller (``poll_intervall``).
+        ``_acquire`` runs only when the object does not hold the lock yet (filelock counts
+        re-entry itself), and succeeded if the object is locked afterwards.
+        """
         module = sys.modules.get("filelock")
         base = getattr(module, "BaseFileLock", None)
-        if base is None:
+        if not isinstance(base, type):
             return
         tr = self.tracker
-        owners: dict[str, Any] = {}
-        for name in ("acquire", "release"):
-            for klass in base.__mro__:
-                if name in vars(klass):
-                    owners[name] = klass
-                    break
-        if len(owners) != 2:
-            return
-        acquire = owners["acquire"].acquire
-        release = owners["release"].release
+        holders: dict[int, LogicalThread] = {}
 
         def key_of(lock: Any) -> tuple[str, str]:
             return ("filelock", str(lock.lock_file).replace("/", "\\").lower())
 
-        def fl_acquire(lock: Any, *args: Any, **kwargs: Any) -> Any:
-            proxy = acquire(lock, *args, **kwargs)
-            tr.locked(key_of(lock))
-            return proxy
+        def wrap(klass: type) -> None:
+            acquire, release = vars(klass)["_acquire"], vars(klass)["_release"]
 
-        def fl_release(lock: Any, *args: Any, **kwargs: Any) -> None:
-            release(lock, *args, **kwargs)
-            tr.unlocked(key_of(lock), fully=not lock.is_locked)
+            def fl_acquire(lock: Any) -> None:
+                acquire(lock)
+                if lock.is_locked and id(lock) not in holders:
+                    holders[id(lock)] = tr.locked(key_of(lock))
 
-        self._patch(owners["acquire"], "acquire", functools.wraps(acquire)(fl_acquire))
-        self._patch(owners["release"], "release", functools.wraps(release)(fl_release))
+            def fl_release(lock: Any) -> None:
+                try:
+                    release(lock)
+                finally:
+                    holder = holders.pop(id(lock), None)
+                    if holder is not None:
+                        tr.unlocked(key_of(lock), holder, fully=True)
+
+            self._patch(klass, "_acquire", functools.wraps(acquire)(fl_acquire))
+            self._patch(klass, "_release", functools.wraps(release)(fl_release))
+
+        seen: set[type] = set()
+        for value in list(vars(module).values()):
+            if not isinstance(value, type) or not issubclass(value, base):
+                continue
+            for klass in value.__mro__:
+                if klass in seen or not issubclass(klass, base):
+                    continue
+                seen.add(klass)
+                if "_acquire" in vars(klass) and "_release" in vars(klass):
+                    wrap(klass)
 
 
 class LockTracking:
