@@ -316,7 +316,8 @@ def test_filelock_warnings_still_point_at_the_caller(tmp_path: Path) -> None:
     # extra frame there would move the stacklevel of acquire's own warnings off the caller.
     filelock = pytest.importorskip("filelock")
     lock = filelock.FileLock(str(tmp_path / "warn.lock"))
-    with Instrumentation(Tracker()), pytest.warns(DeprecationWarning) as caught:
-        lock.acquire(poll_intervall=0.01)
+    with Instrumentation(Tracker()):
+        with pytest.warns(DeprecationWarning, match="poll_intervall") as caught:
+            lock.acquire(poll_intervall=0.01)
         lock.release()
     assert caught[0].filename == __file__
