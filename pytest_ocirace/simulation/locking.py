@@ -19,7 +19,7 @@ from typing import Any
 # whose os.replace fails wants to see their own call, not the simulation's machinery.
 __tracebackhide__ = True
 
-__all__ = ["LOCK", "ClassPatches", "lock_plan", "locked", "public_methods"]
+__all__ = ["LOCK", "ClassPatches", "call_unlocked", "lock_plan", "locked", "public_methods"]
 
 #: The one lock. Re-entrant: pyfakefs entry points call each other. A raw ``_thread`` lock on
 #: purpose: the race model replaces ``threading.RLock`` with a tracked lock for the session,
@@ -35,6 +35,22 @@ LOCK = _thread.__dict__.setdefault("_pytest_ocirace_filesystem_lock", _thread.RL
 
 
 _WRAPPERS: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def call_unlocked(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` with :data:`LOCK` fully released, then taken back as it was.
+
+    For user code an entry point calls back (an ``open(..., opener=f)``): it may block or
+    sleep, and every other thread's file operation would wait for it, or deadlock if it
+    waits for one of them.
+    """
+    if not LOCK._is_owned():
+        return function(*args)
+    state = LOCK._release_save()
+    try:
+        return function(*args)
+    finally:
+        LOCK._acquire_restore(state)
 
 
 def locked(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -91,6 +107,7 @@ class ClassPatches:
 
     def __init__(self) -> None:
         self._saved: list[tuple[object, str, bool, object]] = []
+        self._items: list[tuple[dict[Any, Any], Any, bool, object]] = []
 
     def set(self, owner: object, name: str, value: object) -> None:
         present = name in vars(owner)
@@ -105,11 +122,22 @@ class ClassPatches:
             saved.append((owner, name, name in namespace, namespace.get(name)))
             setattr(owner, name, value)
 
+    def set_item(self, mapping: dict[Any, Any], key: Any, value: object) -> None:
+        """``mapping[key] = value`` until :meth:`undo` (a module in ``sys.modules``)."""
+        self._items.append((mapping, key, key in mapping, mapping.get(key)))
+        mapping[key] = value
+
     def lock_methods(self, cls: type, names: Iterable[str] | None = None) -> None:
         """Wrap ``names`` (default: every public plain method) of ``cls`` with :data:`LOCK`."""
         self.set_all(lock_plan(cls, names))
 
     def undo(self) -> None:
+        while self._items:
+            mapping, key, had, previous = self._items.pop()
+            if had:
+                mapping[key] = previous
+            else:
+                mapping.pop(key, None)
         while self._saved:
             owner, name, present, value = self._saved.pop()
             if present:

@@ -461,6 +461,11 @@ class RaceModel:
         #: re-judged in ``after`` (its ``before`` may have used the strong clock).
         self._weakenings = 0
         self._local = threading.local()
+        #: Names used as lock files (``file_locked``): every holder opens them for writing
+        #: before it can lock them, so those opens are not shared writers.
+        self._lock_files: set[str] = set()
+        #: Shared-writer races per name, withdrawn if the name turns out to be a lock file.
+        self._shared_writers: dict[str, list[Race]] = {}
 
     # -- queries for the plugin ------------------------------------------------------------
 
@@ -570,6 +575,22 @@ class RaceModel:
                 if getattr(self._local, "weakenings", self._weakenings) != self._weakenings:
                     self._judge_again(key, state, access)
 
+    def file_locked(self, key: str) -> None:
+        """``key`` was locked through a file lock (``filelocks.LockFileObserver``).
+
+        Its holders opened it for writing (and often looked whether it exists) before they
+        could lock it, unordered by nature: the lock is what serialises them, and nothing
+        is published through the name. So those opens are not shared writers and those
+        looks are not check-then-act; the ones reported before the first lock are withdrawn.
+        """
+        with self._mutex:
+            if key in self._lock_files:
+                return
+            self._lock_files.add(key)
+            self._withdraw(self._shared_writers.pop(key, []))
+            for slot in [slot for slot in self._checks if slot[1] == key]:
+                self._withdraw(self._checks.pop(slot))
+
     # -- internals -------------------------------------------------------------------------
 
     def _close(self, op: FsOp) -> None:
@@ -629,7 +650,7 @@ class RaceModel:
         if guaranteed.get(tid, 0) >= end or earlier.protecting_locks() & later.locks:
             return
         verdict = _verdict(earlier, later.role, later.op)
-        if verdict is None:
+        if verdict is None or (verdict[0] == "shared-writers" and key in self._lock_files):
             return
         rule, code = verdict
         if not earlier.first_report(later.strand.tid, rule):
@@ -669,7 +690,7 @@ class RaceModel:
             if not self._unordered(earlier, strand):
                 continue
             verdict = _verdict(earlier, role, op)
-            if verdict is None:
+            if verdict is None or (verdict[0] == "shared-writers" and key in self._lock_files):
                 continue
             rule, code = verdict
             if code is not None:
@@ -709,7 +730,7 @@ class RaceModel:
         display: str,
         strand: LogicalThread,
     ) -> bool:
-        if not state.born:
+        if not state.born or key in self._lock_files:
             return False
         creators = [
             a
@@ -743,7 +764,10 @@ class RaceModel:
         the leader, then re-check" writer is built. What it did in between on that name is
         judged by the other rules (a publish onto it is a conflict of its own).
         """
-        pending = self._checks.pop((strand.tid, key), None)
+        self._withdraw(self._checks.pop((strand.tid, key), []))
+
+    def _withdraw(self, pending: list[Race]) -> None:
+        """Forget races that turned out not to be races, from the records and the groups."""
         if pending:
             retracted = {id(race) for race in pending}
             self.races = [race for race in self.races if id(race) not in retracted]
@@ -802,6 +826,10 @@ class RaceModel:
             retroactive=retroactive,
         )
         self._count(race)
+        if rule == "shared-writers":
+            pending = self._shared_writers.setdefault(key, [])
+            if len(pending) < self._keep:  # bounded memory, as the records are
+                pending.append(race)
         return race
 
     def _count(self, race: Race) -> None:

@@ -27,10 +27,11 @@ from pyfakefs.fake_open import FakeFileOpen
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
-from pytest_ocirace.simulation import descriptors
+from pytest_ocirace.simulation import descriptors, filelocks
 from pytest_ocirace.simulation.locking import (
     LOCK,
     ClassPatches,
+    call_unlocked,
     lock_plan,
     locked,
     public_methods,
@@ -93,6 +94,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     patches.set(real_tempfile, "TemporaryFile", real_tempfile.NamedTemporaryFile)
     if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.9/3.10 CI only
         _patch_pathlib_accessor(patches)
+    # fcntl.flock/lockf (and msvcrt.locking) exclude on fake files, as on Windows.
+    filelocks.install(patches, sim)
     # A failing os.replace should point at the user's line, not at pyfakefs' plumbing:
     # pytest skips frames whose globals say __tracebackhide__ (--full-trace shows them).
     for name in _PYFAKEFS_MODULES:
@@ -204,9 +207,14 @@ def _open_call(original: Callable[..., Any], active: Callable[[Any], Any]) -> Ca
                 errors,
                 newline,
                 closefd,
-                opener,
+                user_opener,
                 open_modes,
             )
+
+        # The caller's opener is user code: it runs without the global lock (it may block).
+        user_opener = opener
+        if opener is not None and getattr(opener, "__module__", None) not in _PATHLIB_OPENERS:
+            user_opener = functools.partial(call_unlocked, opener)
 
         with LOCK:
             sim = active(self.filesystem)

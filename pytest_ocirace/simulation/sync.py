@@ -107,6 +107,11 @@ class TrackedLock:
     def locked(self) -> bool:
         return self._inner.locked()
 
+    # The lock type's old names, still called by some code.
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
     def __enter__(self) -> bool:
         return self.acquire()
 
@@ -116,6 +121,13 @@ class TrackedLock:
     def _at_fork_reinit(self) -> None:
         self._inner = _thread.allocate_lock()
         self._holder = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Whatever else the real lock type has (or grows in a later Python): the inner
+        # lock's, so that code written against the real type never meets AttributeError.
+        if name in TrackedLock.__slots__:
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
     def __repr__(self) -> str:
         state = "locked" if self.locked() else "unlocked"
@@ -172,8 +184,18 @@ class TrackedRLock:
         if tracker is not None:
             tracker.locked(self.key)
 
+    def _recursion_count(self) -> int:
+        # multiprocessing's resource tracker asks (ProcessPoolExecutor with spawn).
+        return int(self._inner._recursion_count())  # type: ignore[attr-defined]
+
     def _at_fork_reinit(self) -> None:
         self._inner = _thread.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        # As for TrackedLock: the rest of the real type (``locked`` on Python 3.14...).
+        if name in TrackedRLock.__slots__:
+            raise AttributeError(name)
+        return getattr(self._inner, name)
 
     def __repr__(self) -> str:
         return f"<ocirace TrackedRLock {self.key[1]}>"
@@ -615,36 +637,53 @@ class Instrumentation:
     # -- file locks ----------------------------------------------------------------------
 
     def _install_filelock(self) -> None:
+        """Locks of the filelock package are locksets, from the real lock to the unlock.
+
+        The platform methods (``_acquire``/``_release`` of each concrete lock class) are
+        wrapped, not the public ``acquire``: an extra frame there would shift the
+        ``stacklevel`` of the warnings ``acquire`` gives its caller (``poll_intervall``).
+        ``_acquire`` runs only when the object does not hold the lock yet (filelock counts
+        re-entry itself), and succeeded if the object is locked afterwards.
+        """
         module = sys.modules.get("filelock")
         base = getattr(module, "BaseFileLock", None)
-        if base is None:
+        if not isinstance(base, type):
             return
         tr = self.tracker
-        owners: dict[str, Any] = {}
-        for name in ("acquire", "release"):
-            for klass in base.__mro__:
-                if name in vars(klass):
-                    owners[name] = klass
-                    break
-        if len(owners) != 2:
-            return
-        acquire = owners["acquire"].acquire
-        release = owners["release"].release
+        holders: dict[int, LogicalThread] = {}
 
         def key_of(lock: Any) -> tuple[str, str]:
             return ("filelock", str(lock.lock_file).replace("/", "\\").lower())
 
-        def fl_acquire(lock: Any, *args: Any, **kwargs: Any) -> Any:
-            proxy = acquire(lock, *args, **kwargs)
-            tr.locked(key_of(lock))
-            return proxy
+        def wrap(klass: type) -> None:
+            acquire, release = vars(klass)["_acquire"], vars(klass)["_release"]
 
-        def fl_release(lock: Any, *args: Any, **kwargs: Any) -> None:
-            release(lock, *args, **kwargs)
-            tr.unlocked(key_of(lock), fully=not lock.is_locked)
+            def fl_acquire(lock: Any) -> None:
+                acquire(lock)
+                if lock.is_locked and id(lock) not in holders:
+                    holders[id(lock)] = tr.locked(key_of(lock))
 
-        self._patch(owners["acquire"], "acquire", functools.wraps(acquire)(fl_acquire))
-        self._patch(owners["release"], "release", functools.wraps(release)(fl_release))
+            def fl_release(lock: Any) -> None:
+                try:
+                    release(lock)
+                finally:
+                    holder = holders.pop(id(lock), None)
+                    if holder is not None:
+                        tr.unlocked(key_of(lock), holder, fully=True)
+
+            self._patch(klass, "_acquire", functools.wraps(acquire)(fl_acquire))
+            self._patch(klass, "_release", functools.wraps(release)(fl_release))
+
+        seen: set[type] = set()
+        for value in list(vars(module).values()):
+            if not isinstance(value, type) or not issubclass(value, base):
+                continue
+            for klass in value.__mro__:
+                if klass in seen or not issubclass(klass, base):
+                    continue
+                seen.add(klass)
+                if "_acquire" in vars(klass) and "_release" in vars(klass):
+                    wrap(klass)
 
 
 class LockTracking:

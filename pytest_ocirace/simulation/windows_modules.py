@@ -11,8 +11,9 @@ files onto the simulated filesystem through the fake ``os`` bound for the curren
   ``ReplaceFileW`` moves the replaced file to the backup name, then the replacement onto
   it. Both return 0 and set the thread's last error on failure, as Win32 does;
   ``ctypes.WinError()`` then builds the error CPython would.
-* ``msvcrt``: the ``LK_*`` constants, ``locking`` (checks the descriptor; the lock itself is
-  the file-lock model's job, and does nothing here), ``get_osfhandle``/``open_osfhandle``
+* ``msvcrt``: the ``LK_*`` constants, ``locking`` (the running simulation's byte-range locks,
+  ``filelocks.active_msvcrt_locking``: the same lock table as ``fcntl`` and the
+  ``msvcrt`` of ``windows_platform_modules``), ``get_osfhandle``/``open_osfhandle``
   (a handle number per descriptor and back), ``setmode``.
 * ``nt``: on Windows ``os`` re-exports ``nt``, so ``nt.X`` is the current ``os.X``.
 * ``_winapi``: the constants, ``GetLastError`` and ``CloseHandle`` only (enough to import).
@@ -30,6 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pytest_ocirace.simulation import errors
+from pytest_ocirace.simulation.filelocks import active_msvcrt_locking
 
 __all__ = [
     "MOVEFILE_COPY_ALLOWED",
@@ -370,7 +372,11 @@ class WindowsSurface:
     # -- msvcrt -------------------------------------------------------------------------
 
     def locking(self, fd: int, mode: int, nbytes: int) -> None:
-        """Checks ``fd`` only: byte-range locks are the file-lock model's job."""
+        """The simulation's byte-range locks (``filelocks``); outside one, checks only."""
+        simulated = active_msvcrt_locking()
+        if simulated is not None:
+            simulated(fd, mode, nbytes)
+            return
         self.os.fstat(fd)
         if mode not in (0, 1, 2, 3, 4):
             raise OSError(_errno.EINVAL, "Invalid argument")

@@ -256,3 +256,32 @@ def test_fails_in_its_own_code():
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*FileExistsError: [[]WinError 183[]]*"])
     assert "chose their platform" not in result.stdout.str()
+
+
+MSVCRT_LOCKS = """
+import pytest
+
+import winlib
+
+
+@pytest.mark.ocirace(windows_import_modules=["winlib"])
+def test_msvcrt_locks_of_a_windows_import_exclude(tmp_path):
+    assert winlib.FLAVOUR == "windows"
+    path = str(tmp_path / "lock")
+    with open(path, "wb") as first, open(path, "wb") as second:
+        winlib.msvcrt.locking(first.fileno(), winlib.msvcrt.LK_NBLCK, 1)
+        with pytest.raises(PermissionError) as excinfo:
+            winlib.msvcrt.locking(second.fileno(), winlib.msvcrt.LK_NBLCK, 1)
+        assert excinfo.value.errno == 13
+        winlib.msvcrt.locking(first.fileno(), winlib.msvcrt.LK_UNLCK, 1)
+        winlib.msvcrt.locking(second.fileno(), winlib.msvcrt.LK_NBLCK, 1)
+"""
+
+
+def test_msvcrt_of_a_windows_import_locks_through_the_simulations_lock_table(
+    winlib: pytest.Pytester,
+) -> None:
+    # Two stand-ins of msvcrt exist (the Windows import's, built once per process, and the
+    # call-time view's); both must lock through the one lock table of the running test.
+    winlib.makepyfile(test_msvcrt=MSVCRT_LOCKS)
+    _run(winlib, "--ocirace").assert_outcomes(passed=1)

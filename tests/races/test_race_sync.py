@@ -309,3 +309,15 @@ def test_filelock_counts_as_a_lock_in_the_lockset(tmp_path: Path) -> None:
         assert ("filelock", lock_path.replace("/", "\\").lower()) in held
         assert still_held == held
         assert strand.lockset() == frozenset()
+
+
+def test_filelock_warnings_still_point_at_the_caller(tmp_path: Path) -> None:
+    # The lockset is kept around filelock's platform methods, not its public acquire: an
+    # extra frame there would move the stacklevel of acquire's own warnings off the caller.
+    filelock = pytest.importorskip("filelock")
+    lock = filelock.FileLock(str(tmp_path / "warn.lock"))
+    with Instrumentation(Tracker()):
+        with pytest.warns(DeprecationWarning, match="poll_intervall") as caught:
+            lock.acquire(poll_intervall=0.01)
+        lock.release()
+    assert caught[0].filename == __file__
