@@ -123,8 +123,13 @@ class Coordinator:
             return judge.before(pid, m["tid"], m["tname"], m["op"], m["frames"])
         if kind == "after":
             judge.after(pid, m["tid"], m["tname"], m["op"], m["ok"], m["frames"])
-        elif kind in ("release", "acquire", "lock", "unlock"):
+        elif kind in ("release", "acquire", "lock"):
             getattr(judge, kind)(pid, m["tid"], m["tname"], m["key"])
+        elif kind == "unlock":
+            judge.unlock(pid, m["tid"], m["tname"], m["key"], fully=m.get("fully") is True)
+        elif kind == "edge":
+            side = judge.acquire if m["acquire"] else judge.release
+            side(pid, m["tid"], m["tname"], m["key"])
         elif kind in ("start", "adopt"):
             getattr(judge, kind)(pid, m["tid"], m["tname"], m["token"])
         elif kind == "item":

@@ -56,7 +56,19 @@ def _frames() -> list[list[Any]]:
 
 
 def _thread() -> tuple[int, str]:
-    return threading.get_ident(), threading.current_thread().name
+    """The calling thread, also while it starts (``_bootstrap_inner`` sends its adopt).
+
+    Not ``threading.current_thread()``: before the thread is registered it would build a
+    ``_DummyThread`` (named ``Dummy-N`` in the report, and never cleaned up).
+    """
+    ident = threading.get_ident()
+    found = threading._active.get(ident)  # type: ignore[attr-defined]
+    if found is None:
+        for starting in list(threading._limbo):  # type: ignore[attr-defined]
+            if getattr(starting, "_ident", None) == ident:
+                found = starting
+                break
+    return ident, found.name if found is not None else f"thread {ident}"
 
 
 def _race_number(exc: BaseException) -> int | None:
@@ -182,6 +194,14 @@ class Interposition:
         finally:
             _guard.busy = False
 
+    def notify_as(self, tid: int, tname: str, kind: str, **fields: Any) -> None:
+        """Send without waiting, for the thread ``tid`` (a lock released by another thread)."""
+        _guard.busy = True
+        try:
+            self.client.notify({"type": kind, "tid": tid, "tname": tname, **fields})
+        finally:
+            _guard.busy = False
+
     def closed(self, fd: int) -> None:
         """A tracked descriptor was closed (by ``os.close`` or a file object)."""
         if fd not in self._fds:
@@ -211,11 +231,12 @@ class Interposition:
     def install(self) -> Interposition:
         if _ACTIVE[0] is not None:
             raise RuntimeError("pytest-ocirace: process interposition is already installed")
-        from pytest_ocirace.processes import edges, files
+        from pytest_ocirace.processes import edges, files, threads
 
         files.install(self)
         edges.install(self)
         _ACTIVE[0] = self
+        threads.install(self)
         return self
 
     def remove(self) -> None:

@@ -250,10 +250,10 @@ class Judge:
         if key in self._mutexes or not key.startswith("semlock:"):
             self.tracker.locked(("lock", key), self.strand(pid, tid, tname))
 
-    def unlock(self, pid: int, tid: int, tname: str, key: str) -> None:
+    def unlock(self, pid: int, tid: int, tname: str, key: str, *, fully: bool = False) -> None:
         strand = self.strand(pid, tid, tname)
         if ("lock", key) in strand.locks:
-            self.tracker.unlocked(("lock", key), strand)
+            self.tracker.unlocked(("lock", key), strand, fully=fully)
 
     def spawned(self, parent: int, child: int, argv: list[str]) -> None:
         self.started[child] = [str(a) for a in argv]

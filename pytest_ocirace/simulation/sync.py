@@ -383,13 +383,14 @@ class Instrumentation:
             # generation is full once ``parties`` have arrived; the next arrival opens a new
             # one, so a fast party re-entering cannot leak its future into the old one.
             strand = tr.current()
+            arrival = strand.snapshot()
             with mutex:
                 gen = generations.get(id(barrier))
                 if gen is None or gen[1] >= barrier.parties:
                     gen = [{}, 0, barrier]
                     generations[id(barrier)] = gen
                 clock: dict[int, int] = gen[0]
-                for tid, value in strand.clock.items():
+                for tid, value in arrival.items():
                     if clock.get(tid, 0) < value:
                         clock[tid] = value
                 gen[1] += 1
