@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pytest_ocirace.processes.interpose import internal_thread
 from pytest_ocirace.processes.judge import Judge
 from pytest_ocirace.processes.protocol import (
     ProtocolError,
@@ -98,7 +99,8 @@ class Coordinator:
                 log.exception("pytest-ocirace coordinator: %s message of pid %s failed", kind, pid)
                 self._reject(f"pid {pid}: {kind} message failed inside the coordinator: {exc!r}")
                 reply = {}
-        return reply if kind in _ANSWERED else None
+        answered = kind in _ANSWERED or (kind == "check" and message["present"])
+        return reply if answered else None
 
     def wait_exit(self, child: int, timeout: float = JOIN_TIMEOUT) -> bool:
         """Wait until a joined child's connection has closed (bounded); False on timeout."""
@@ -121,6 +123,9 @@ class Coordinator:
         judge = self.judge
         if kind == "before":
             return judge.before(pid, m["tid"], m["tname"], m["op"], m["frames"])
+        if kind == "check":
+            absent = judge.check(pid, m["tid"], m["tname"], m["path"], m["frames"])
+            return {"absent": absent}
         if kind == "after":
             judge.after(pid, m["tid"], m["tname"], m["op"], m["ok"], m["frames"])
         elif kind in ("release", "acquire", "lock"):
@@ -165,6 +170,7 @@ class Coordinator:
             ).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        internal_thread()
         pid: int | None = None
         with self.lock:
             self._connections.add(conn)

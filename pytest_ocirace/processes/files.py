@@ -117,6 +117,7 @@ def install(ip: Interposition) -> None:
         ip._patch(os, name, _one_path(ip, getattr(os, name), kind))
     _install_flock(ip)
     _install_pathlib_310(ip)
+    _install_checks(ip)
 
 
 def _ready(ip: Interposition) -> bool:
@@ -167,6 +168,55 @@ def _one_path(ip: Interposition, real: Any, kind: str) -> Any:
     wrapper.__name__ = real.__name__
     wrapper.__doc__ = real.__doc__
     return wrapper
+
+
+def _install_checks(ip: Interposition) -> None:
+    """Existence checks, announced so that the check-then-act rule applies across processes.
+
+    ``os.stat``/``lstat`` (so ``os.path.exists``/``isfile``/``isdir``, ``Path.exists``/
+    ``is_file``/``stat``) and ``os.access``.
+    The real call runs first; its answer is announced (see ``Interposition.check``), and a
+    name the race model says is not guaranteed to be there is answered as absent, as Windows
+    code would see it in another schedule: ``FileNotFoundError`` (``WinError 2``), ``False``.
+    """
+    from pytest_ocirace.simulation.errors import windows_error
+
+    real_lstat = os.lstat
+
+    def there(path: str) -> bool:
+        try:
+            real_lstat(path)
+        except OSError:
+            return False
+        return True
+
+    def checking(real: Any, returns_bool: bool) -> Any:
+        def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            if (args and not returns_bool) or kwargs.get("dir_fd") is not None or not _ready(ip):
+                return real(path, *args, **kwargs)
+            where = ip.path(path)
+            if where is None:
+                return real(path, *args, **kwargs)
+            try:
+                result = real(path, *args, **kwargs)
+            except (FileNotFoundError, NotADirectoryError):
+                ip.check(where, present=False)
+                raise
+            if returns_bool and not result:
+                ip.check(where, present=there(where))
+                return result
+            if ip.check(where, present=True):
+                if returns_bool:
+                    return False
+                raise windows_error(2, path)
+            return result
+
+        return wrapper
+
+    ip._patch(os, "stat", checking(os.stat, False))
+    ip._patch(os, "lstat", checking(os.lstat, False))
+    ip._patch(os, "access", checking(os.access, True))
 
 
 def _install_flock(ip: Interposition) -> None:

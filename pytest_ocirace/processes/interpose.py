@@ -27,7 +27,7 @@ from typing import Any
 from pytest_ocirace.processes.client import Client
 from pytest_ocirace.simulation.errors import crt_error, windows_error
 
-__all__ = ["Interposition", "WorkItem", "active"]
+__all__ = ["Interposition", "WorkItem", "active", "internal_thread"]
 
 __tracebackhide__ = True
 
@@ -41,6 +41,15 @@ _guard = threading.local()
 
 def active() -> Interposition | None:
     return _ACTIVE[0]
+
+
+def internal_thread() -> None:
+    """The calling thread is ours (the coordinator's): nothing it does is interposed.
+
+    The judge looks at the disk (``os.lstat``) while it holds the coordinator's lock; in the
+    test process that call must not be announced back to the same coordinator.
+    """
+    _guard.busy = True
 
 
 def _frames() -> list[list[Any]]:
@@ -193,6 +202,25 @@ class Interposition:
                 self.client.notify(message)
         finally:
             _guard.busy = False
+
+    def check(self, path: str, *, present: bool) -> bool:
+        """An existence check of ``path`` ran; True if it must answer "absent" instead.
+
+        Only a name that is really there needs the coordinator's answer (the race model may
+        say another process's unordered creation is not guaranteed to be seen, as the fake
+        filesystem answers). A name really absent is announced without waiting: "absent"
+        is then the answer in every schedule, so a check of a missing file costs one write.
+        """
+        message = self._message("check", path=path, present=present, frames=_frames())
+        _guard.busy = True
+        try:
+            if not present:
+                self.client.notify(message)
+                return False
+            answer = self.client.request(message)
+        finally:
+            _guard.busy = False
+        return answer.get("absent") is True
 
     def notify_as(self, tid: int, tname: str, kind: str, **fields: Any) -> None:
         """Send without waiting, for the thread ``tid`` (a lock released by another thread)."""

@@ -19,7 +19,7 @@ from typing import Any
 from pytest_ocirace.processes.diskstate import DiskState
 from pytest_ocirace.processes.rules import verdict
 from pytest_ocirace.simulation.clocks import LogicalThread, Tracker, join_clock
-from pytest_ocirace.simulation.events import FsOp, OpKind
+from pytest_ocirace.simulation.events import Answer, FsOp, OpKind
 from pytest_ocirace.simulation.races import Frame, Race, RaceModel, reported_frames
 
 __all__ = ["Judge", "Process"]
@@ -126,37 +126,53 @@ class Judge:
         path2: str | None = op["path2"]
         if kind == "close":
             return {}
+        reply: dict[str, Any] = {}
+        fsop = self._fsop(op)
+        if kind == "open":
+            reply["handle"] = number = self.disk.reserve()
+            fsop = _with_handle(fsop, number)
+        tracked = self.tracked(path) and (path2 is None or self.tracked(path2))
+        strand = self.strand(pid, tid, tname) if tracked else None
+        if strand is not None:
+            # The race model first, as in the fake filesystem: an unordered publish onto a
+            # name fails as the race (and the loser has then seen the winner's publish, so
+            # its "is it there already?" look afterwards is ordered).
+            with self.tracker.running(strand), reported_frames(_frames(frames)):
+                try:
+                    self.model.before(fsop)
+                except OSError as exc:
+                    race = getattr(exc, "_ocirace_race", None)
+                    number = len(self._races) + 1
+                    if isinstance(race, Race):
+                        self._races[number] = race
+                    winerror = getattr(exc, "winerror", None)
+                    return {
+                        "error": {"winerror": winerror or 5, "crt": winerror is None},
+                        "race": number,
+                    }
         if kind in ("rename", "replace", "link") and path2 is not None:
             code = verdict(kind, self.disk.state(path2), self.disk.state(path))
         else:
             code = verdict(kind, self.disk.state(path))
         if code is not None:
             return {"error": {"winerror": code, "crt": kind == "open"}}
-        reply: dict[str, Any] = {}
-        fsop = self._fsop(op)
-        if kind == "open":
-            reply["handle"] = number = self.disk.reserve()
-            fsop = _with_handle(fsop, number)
         self.process(pid).pending = f"{kind} {path}" + (f" -> {path2}" if path2 else "")
-        if not (self.tracked(path) and (path2 is None or self.tracked(path2))):
-            return reply
-        strand = self.strand(pid, tid, tname)
-        with self.tracker.running(strand), reported_frames(_frames(frames)):
-            try:
-                self.model.before(fsop)
-            except OSError as exc:
-                self.process(pid).pending = None
-                race = getattr(exc, "_ocirace_race", None)
-                number = len(self._races) + 1
-                if isinstance(race, Race):
-                    self._races[number] = race
-                winerror = getattr(exc, "winerror", None)
-                return {
-                    "error": {"winerror": winerror or 5, "crt": winerror is None},
-                    "race": number,
-                }
-            self.model.after(fsop, None)
+        if strand is not None:
+            with self.tracker.running(strand), reported_frames(_frames(frames)):
+                self.model.after(fsop, None)
         return reply
+
+    def check(self, pid: int, tid: int, tname: str, path: str, frames: Iterable[Frame]) -> bool:
+        """An existence check: True if it must answer "absent" (the check-then-act rule).
+
+        Judged by the race model alone: a check changes nothing, so the decision table has
+        nothing to say, and the disk's answer is the caller's own.
+        """
+        if not self.tracked(path):
+            return False
+        fsop = FsOp(kind=OpKind.STAT, path=path, display=path)
+        with self.tracker.running(self.strand(pid, tid, tname)), reported_frames(_frames(frames)):
+            return self.model.before(fsop) is Answer.PRETEND_ABSENT
 
     def after(
         self,

@@ -109,6 +109,8 @@ _BOOL = (bool,)
 _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "hello": {"pid": _INT, "mac": _STR, "start": _OPT_STR, "argv": _LIST},
     "before": {"tid": _INT, "tname": _STR, "op": (dict,), "frames": _LIST},
+    # an existence check (answered only when the name is really there)
+    "check": {"tid": _INT, "tname": _STR, "path": _STR, "present": _BOOL, "frames": _LIST},
     "after": {"tid": _INT, "tname": _STR, "op": (dict,), "ok": _BOOL, "frames": _LIST},
     "release": {"tid": _INT, "tname": _STR, "key": _STR},
     "acquire": {"tid": _INT, "tname": _STR, "key": _STR},

@@ -153,3 +153,34 @@ def test_a_process_that_dies_mid_operation_is_recorded(tmp_path: Path) -> None:
     assert judge.processes[7].died_during == f"replace {tmp_path / 'a'} -> {tmp_path / 't'}"
     judge.spawned(7, 8, ["sh", "-c", "true"])
     assert judge.not_joined() == [(8, ["sh", "-c", "true"])]
+
+
+def test_a_check_unordered_with_a_creation_answers_absent_until_ordered(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.hello(2, [], None)
+    assert replace(judge, 1, tmp_path / "a", tmp_path / "t") == {}
+    judge.release(1, 1, "MainThread", "built")
+    assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is True
+    judge.acquire(2, 1, "MainThread", "built")
+    assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is False
+    # The ordered re-check withdrew the first one (single flight): no race is left.
+    assert judge.model.races == []
+    assert judge.check(1, 1, "MainThread", str(tmp_path / "t"), []) is False
+
+
+def test_a_refused_publish_onto_a_name_orders_the_loser_after_its_creator(
+    tmp_path: Path,
+) -> None:
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.hello(2, [], None)
+    (tmp_path / "a").write_text("a")
+    assert judge.before(1, 1, "MainThread", op("link", tmp_path / "a", tmp_path / "t"), []) == {}
+    os.link(tmp_path / "a", tmp_path / "t")
+    judge.after(1, 1, "MainThread", op("link", tmp_path / "a", tmp_path / "t"), True, [])
+    (tmp_path / "b").write_text("a")
+    answer = judge.before(2, 1, "MainThread", op("link", tmp_path / "b", tmp_path / "t"), [])
+    assert answer["error"]["winerror"] == 183
+    # The loser saw the name: its "is it the same blob?" look is ordered, not absent.
+    assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is False
