@@ -141,6 +141,8 @@ class Coordinator:
             judge.item(pid, m["tid"], m["tname"], m["token"], m["begin"])
         elif kind == "mutex":
             judge.mutex(m["key"])
+        elif kind == "pair":
+            judge.pair(m["a"], m["b"])
         elif kind == "spawned":
             judge.spawned(pid, m["child"], m["argv"])
         elif kind == "joined":

@@ -20,7 +20,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from pytest_ocirace.processes.interpose import Interposition
@@ -49,6 +49,7 @@ def install(ip: Interposition) -> None:
         "threading": _install_threads,
         "concurrent.futures.thread": _install_thread_pool,
     }
+    _install_os_processes(ip)
     for name in list(pending):
         if name in sys.modules:
             pending.pop(name)(ip)
@@ -172,8 +173,76 @@ def _install_subprocess(ip: Interposition) -> None:
             ip.send("joined", child=self.pid)
         return code
 
+    real_poll = popen.poll
+
+    def poll(self: Any) -> int | None:
+        code: int | None = real_poll(self)
+        if code is not None and _ready(ip):
+            ip.send("joined", child=self.pid)
+        return code
+
     ip._patch(popen, "__init__", init)
     ip._patch(popen, "wait", wait)
+    ip._patch(popen, "poll", poll)
+
+
+def _install_os_processes(ip: Interposition) -> None:
+    """``os.waitpid``/``os.wait`` reaping a child; ``os.exec*`` replacing this process.
+
+    ``os.spawn*`` (fork and exec) is covered by both: the fork hook starts the child, the
+    exec carries the order into the new program, ``P_WAIT`` reaps it with ``waitpid``.
+    """
+    from pytest_ocirace.processes.interpose import new_token
+    from pytest_ocirace.processes.protocol import ENV_START
+
+    real_waitpid = os.waitpid
+    real_wait = os.wait
+    real_execv = os.execv
+    real_execve = os.execve
+
+    def reaped(pid: int, status: int) -> None:
+        if pid > 0 and (os.WIFEXITED(status) or os.WIFSIGNALED(status)) and _ready(ip):
+            ip.send("joined", child=pid)
+
+    def waitpid(pid: int, options: int) -> tuple[int, int]:
+        found: tuple[int, int] = real_waitpid(pid, options)
+        reaped(*found)
+        return found
+
+    def wait() -> tuple[int, int]:
+        found: tuple[int, int] = real_wait()
+        reaped(*found)
+        return found
+
+    def started() -> str | None:
+        if not _ready(ip):
+            return None
+        token = new_token()
+        ip.send("start", token=token)
+        return token
+
+    def execv(path: Any, argv: Any) -> NoReturn:
+        token = started()
+        if token is None:
+            real_execv(path, argv)
+        env = dict(os.environ)
+        env.update(ip.environment)
+        env[ENV_START] = token
+        real_execve(path, argv, env)
+
+    def execve(path: Any, argv: Any, env: Any) -> NoReturn:
+        token = started()
+        if token is not None:
+            env = dict(env)
+            env.update(ip.environment)
+            env[ENV_START] = token
+        real_execve(path, argv, env)
+
+    ip._patch(os, "waitpid", waitpid)
+    ip._patch(os, "wait", wait)
+    # os.execl/execle/execlp/execvp/execvpe and os.spawn* all end in these two.
+    ip._patch(os, "execv", execv)
+    ip._patch(os, "execve", execve)
 
 
 def _install_threads(ip: Interposition) -> None:
@@ -335,14 +404,30 @@ def _install_pool(ip: Interposition) -> None:
     ip._patch(pool.ApplyResult, "get", get)
 
 
-def _pipe_key(fd: int) -> str | None:
+def _pipe_key(fd: int, side: str = "") -> str | None:
+    """The key of a message's channel: a pipe by its inode (both ends share it).
+
+    A duplex ``Pipe()`` is a socket pair, whose two ends are two inodes: ``side`` ("send"
+    or "recv") names the end, and the coordinator maps a send to its peer's end (the pair
+    was registered when ``Pipe()`` made it).
+    """
     try:
         info = os.fstat(fd)
     except OSError:
         return None
-    if not stat.S_ISFIFO(info.st_mode):
-        return None  # a socketpair's two ends have no common identity we can read
-    return f"pipe:{info.st_dev}:{info.st_ino}"
+    if stat.S_ISFIFO(info.st_mode):
+        return f"pipe:{info.st_dev}:{info.st_ino}"
+    if side and stat.S_ISSOCK(info.st_mode):
+        return f"socket-{side}:{info.st_dev}:{info.st_ino}"
+    return None
+
+
+def _end(fd: int) -> str | None:
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None
+    return f"{info.st_dev}:{info.st_ino}" if stat.S_ISSOCK(info.st_mode) else None
 
 
 def _install_connections(ip: Interposition) -> None:
@@ -353,7 +438,7 @@ def _install_connections(ip: Interposition) -> None:
     def sending(real: Any) -> Any:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             if _ready(ip) and not self.closed:
-                key = _pipe_key(self.fileno())
+                key = _pipe_key(self.fileno(), "send")
                 if key is not None:
                     ip.send("release", key=key)
             return real(self, *args, **kwargs)
@@ -364,13 +449,24 @@ def _install_connections(ip: Interposition) -> None:
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             result = real(self, *args, **kwargs)
             if _ready(ip) and not self.closed:
-                key = _pipe_key(self.fileno())
+                key = _pipe_key(self.fileno(), "recv")
                 if key is not None:
                     ip.send("acquire", key=key)
             return result
 
         return wrapper
 
+    real_pipe = connection.Pipe
+
+    def pipe(duplex: bool = True) -> tuple[Any, Any]:
+        ends: tuple[Any, Any] = real_pipe(duplex)
+        if duplex and _ready(ip):
+            a, b = _end(ends[0].fileno()), _end(ends[1].fileno())
+            if a is not None and b is not None:
+                ip.send("pair", wait=False, a=a, b=b)
+        return ends
+
+    ip._patch(connection, "Pipe", pipe)
     for name in ("send", "send_bytes"):
         ip._patch(base, name, sending(base.__dict__[name]))
     for name in ("recv", "recv_bytes", "recv_bytes_into"):

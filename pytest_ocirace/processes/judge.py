@@ -58,6 +58,8 @@ class Judge:
         self._strands: dict[tuple[int, int], list[LogicalThread]] = {}
         self._races: dict[int, Race] = {}
         self._mutexes: set[str] = set()
+        #: Socket-pair ends (device:inode) -> the other end.
+        self._peers: dict[str, str] = {}
         self.escapes: list[tuple[int, str]] = []
         #: pytest-xdist: per worker pid, its running test and where its races begin.
         self._tests: dict[int, tuple[str, int, int]] = {}
@@ -230,13 +232,34 @@ class Judge:
 
     # -- edges -----------------------------------------------------------------------------
 
+    def pair(self, a: str, b: str) -> None:
+        """A duplex ``Pipe()``: what is sent on one end is received on the other."""
+        self._peers[a] = b
+        self._peers[b] = a
+
+    def _channel(self, key: str) -> str | None:
+        """A socket pair's send is keyed by the receiving end; anything else as it is."""
+        side, _, end = key.partition(":")
+        if side == "socket-send":
+            peer = self._peers.get(end)
+            return None if peer is None else f"socket:{peer}"
+        if side == "socket-recv":
+            return f"socket:{end}"
+        return key
+
     def release(self, pid: int, tid: int, tname: str, key: str) -> None:
+        channel = self._channel(key)
+        if channel is None:
+            return
         with self.tracker.running(self.strand(pid, tid, tname)):
-            self.tracker.release(self.tracker.token(("key", key)))
+            self.tracker.release(self.tracker.token(("key", channel)))
 
     def acquire(self, pid: int, tid: int, tname: str, key: str) -> None:
+        channel = self._channel(key)
+        if channel is None:
+            return
         with self.tracker.running(self.strand(pid, tid, tname)):
-            self.tracker.acquire(self.tracker.token(("key", key)))
+            self.tracker.acquire(self.tracker.token(("key", channel)))
 
     def start(self, pid: int, tid: int, tname: str, token: str) -> None:
         """A process is about to start a child: its start token gets the parent's past."""

@@ -117,6 +117,8 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "lock": {"tid": _INT, "tname": _STR, "key": _STR},
     "unlock": {"tid": _INT, "tname": _STR, "key": _STR},
     "mutex": {"key": _STR},
+    # a duplex Pipe(): the two ends of a socket pair (device:inode each)
+    "pair": {"a": _STR, "b": _STR},
     # a threading primitive inside one process (threads.py): release or acquire of a key
     "edge": {"tid": _INT, "tname": _STR, "key": _STR, "acquire": _BOOL},
     "start": {"tid": _INT, "tname": _STR, "token": _STR},
