@@ -363,8 +363,6 @@ class Guards(NameIndex):
             for call in scope.calls
             if last_identifier(call.func) == function.name and not inside(call, [function])
         ]
-        if not sites:
-            return None
         found = []
         for site in sites:
             guard = self.guard(site, depth + 1)
@@ -372,7 +370,20 @@ class Guards(NameIndex):
                 self.note(node, f"not guarded: the caller at line {site.lineno} has no guard")
                 return None
             found.append(f"{guard} in the caller at line {site.lineno}")
-        return "; ".join(found)
+        elsewhere = self.guards_in_other_modules(node, function, depth)
+        if elsewhere is None:
+            return None
+        found.extend(elsewhere)
+        return "; ".join(found) if found else None
+
+    def guards_in_other_modules(
+        self, node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
+    ) -> list[str] | None:
+        """The guards of ``function``'s callers in other modules; None when one has none.
+
+        Without a project index there are no other modules (:mod:`.crossmodule` has one).
+        """
+        return []
 
     def existence_checked(self, call: ast.AST, dst: ast.expr) -> bool:
         """``if not os.path.exists(dst):`` (or ``dst.exists()``) around the call."""

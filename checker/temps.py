@@ -157,7 +157,18 @@ class Temps(NameIndex):
         candidates = self.functions_named(name) if name else []
         if len(candidates) != 1:
             return None
-        function = candidates[0]
+        info = self.returned_temp(candidates[0], depth)
+        if info is None:
+            return None
+        return TempInfo(info.kind, info.unique, info.created, origin=call)
+
+    def returned_temp(
+        self, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
+    ) -> TempInfo | None:
+        """A temp ``function`` returns (alone or in a tuple), judged inside the function.
+
+        Also what the project index records for other modules (:mod:`.project_index`).
+        """
         for statement in ast.walk(function):
             if not isinstance(statement, ast.Return) or statement.value is None:
                 continue
@@ -170,10 +181,10 @@ class Temps(NameIndex):
                     isinstance(element, ast.Call)
                     and self.qualified_name(element.func) == "tempfile.mkstemp"
                 ):
-                    return TempInfo("mkstemp", unique=True, created=True, origin=call)
+                    return TempInfo("mkstemp", unique=True, created=True, origin=None)
                 info = self.temp_info(element, depth + 1)
                 if info is not None and info.kind != "name":
-                    return TempInfo("helper", info.unique, info.created, origin=call)
+                    return TempInfo("helper", info.unique, info.created, origin=None)
         return None
 
     def passed_temp(self, parameter: ast.Name, depth: int) -> TempInfo | None:

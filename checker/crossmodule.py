@@ -1,0 +1,90 @@
+"""The within-module analysis, resolving across modules through the project index.
+
+:mod:`.names`, :mod:`.temps` and :mod:`.guards` each leave one hook for what lies in another
+module: what an imported name is (``follow_import``), what an imported helper returns
+(``helper_temp``) and whether the callers in other modules guard a call
+(``guards_in_other_modules``). This mixin answers them from :class:`.ProjectIndex`; without
+an index (a single file, or ``lint_source`` called directly) it changes nothing.
+
+A caller in another module is judged by the same :meth:`Guards.guard` on that module's own
+analysis, one level deeper, so ``interprocedural-depth`` bounds the whole chain. A caller
+file that cannot be read or parsed is unknown, and unknown is never a guard.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .guards import Guards
+from .nodes import last_identifier
+from .temps import TempInfo, Temps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .project_index import ProjectIndex
+
+__all__ = ["CrossModule"]
+
+
+class CrossModule(Temps, Guards):
+    """Hooks of the per-module analysis answered by the project index."""
+
+    index: ProjectIndex | None = None
+    path: str = ""
+
+    def follow_import(self, name: str, depth: int) -> str:
+        if self.index is None:
+            return name
+        return self.index.resolve(name, depth)
+
+    def helper_temp(self, call: ast.Call, depth: int) -> TempInfo | None:
+        found = super().helper_temp(call, depth)
+        if found is not None or self.index is None or depth > 3:
+            return found
+        name = self.qualified_name(call.func)
+        returned = None if name is None else self.index.returned_temp(name)
+        if returned is None:
+            return None
+        return TempInfo("helper", bool(returned[1]), True, origin=call)
+
+    def guards_in_other_modules(
+        self, node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
+    ) -> list[str] | None:
+        if self.index is None:
+            return []
+        found: list[str] = []
+        own = f"{self.module_name}.{function.name}" if self.module_name else None
+        for path in self.index.caller_paths(function.name, self.path):
+            caller = self.index.analysis_of(path, self.settings)
+            if caller is None:
+                self.note(node, f"unknown: the caller module {path} could not be analysed")
+                return None
+            for site in caller.calls_of(function.name, own):
+                guard = caller.guard(site, depth + 1)
+                where = f"{path}:{site.lineno}"
+                if guard is None:
+                    self.note(node, f"not guarded: the caller at {where} has no guard")
+                    for reason in caller.why.get(site, ()):
+                        self.note(node, f"{where}: {reason}")
+                    return None
+                found.append(f"{guard} in the caller at {where}")
+        return found
+
+    def calls_of(self, name: str, qualified: str | None) -> list[ast.Call]:
+        """Calls in this module that may reach function ``name`` of another module.
+
+        A call whose callee resolves to a dotted name reaches it only when that name is the
+        function's own (``qualified``); a method call on a receiver the analysis cannot
+        type (``g.dump(...)``) may reach any method of that name, so it counts.
+        """
+        sites = []
+        for scope in self.scopes.values():
+            for call in scope.calls:
+                if last_identifier(call.func) != name:
+                    continue
+                resolved = self.qualified_name(call.func)
+                if resolved == qualified or (
+                    resolved is None and isinstance(call.func, ast.Attribute)
+                ):
+                    sites.append(call)
+        return sites
