@@ -347,6 +347,12 @@ class Guards(NameIndex):
             return f"the guard function {unparsed(node.func)}"
         if depth < self.settings_depth():
             return self._callers_guard(node, depth)
+        if self.function_of(node) is not None:
+            self.note(
+                node,
+                f"unknown: callers more than {depth} calls up are not looked at "
+                f"(interprocedural-depth = {depth}); unknown is never a guard",
+            )
         return None
 
     def settings_depth(self) -> int:
@@ -368,6 +374,8 @@ class Guards(NameIndex):
             guard = self.guard(site, depth + 1)
             if guard is None:
                 self.note(node, f"not guarded: the caller at line {site.lineno} has no guard")
+                for reason in self.why.get(site, ()):
+                    self.note(node, reason)
                 return None
             found.append(f"{guard} in the caller at line {site.lineno}")
         elsewhere = self.guards_in_other_modules(node, function, depth)

@@ -103,9 +103,7 @@ def _lint(
     positions = Source(source)
     summary = None if index is None else index.by_path.get(path)
     module, is_package = ("", False) if summary is None else (summary.module, summary.is_package)
-    analysis = ModuleAnalysis(
-        tree_or_error, positions, settings, index, module, is_package, path
-    )
+    analysis = ModuleAnalysis(tree_or_error, positions, settings, index, module, is_package, path)
     if not analysis.publish_calls and not analysis.digest_sites:
         return []
     from .rules import ALL_RULES, Context

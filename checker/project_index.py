@@ -27,13 +27,20 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["ModuleSummary", "ProjectIndex", "build_index", "module_name_for", "summarise"]
+__all__ = [
+    "ModuleSummary",
+    "ProjectIndex",
+    "build_index",
+    "index_of_sources",
+    "module_name_for",
+    "summarise",
+]
 
 #: Words a module must contain to define a temp-returning helper worth summarising.
 _TEMP_MAKERS = ("mkstemp", "NamedTemporaryFile", "mkdtemp", "mktemp")
 _CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 #: Summary format version: part of the cached entry so an old summary is never misread.
-_VERSION = 1
+_VERSION = 2
 
 
 def module_name_for(path: str | Path) -> tuple[str, bool]:
@@ -58,7 +65,17 @@ def module_name_for(path: str | Path) -> tuple[str, bool]:
 class ModuleSummary:
     """What one module tells the others; plain data, JSON round-trips."""
 
-    __slots__ = ("aliases", "calls", "is_package", "module", "path", "publishers", "temps")
+    __slots__ = (
+        "aliases",
+        "calls",
+        "functions",
+        "is_package",
+        "module",
+        "path",
+        "publishers",
+        "signature",
+        "temps",
+    )
 
     def __init__(
         self,
@@ -69,6 +86,7 @@ class ModuleSummary:
         temps: dict[str, list[Any]] | None = None,
         publishers: list[str] | None = None,
         calls: list[str] | None = None,
+        functions: list[str] | None = None,
     ) -> None:
         self.path = path
         self.module = module
@@ -81,6 +99,10 @@ class ModuleSummary:
         self.publishers = publishers or []
         #: Every identifier the module calls (``name(`` or ``.name(``).
         self.calls = calls or []
+        #: Every function and method name of a module that publishes (else empty).
+        self.functions = functions or []
+        #: The file's (mtime_ns, size) when read from disk: callers' guards live there.
+        self.signature: list[int] = []
 
     def to_json(self) -> list[Any]:
         return [
@@ -91,13 +113,14 @@ class ModuleSummary:
             self.temps,
             self.publishers,
             self.calls,
+            self.functions,
         ]
 
     @classmethod
     def from_json(cls, path: str, raw: list[Any]) -> ModuleSummary | None:
-        if not isinstance(raw, list) or len(raw) != 7 or raw[0] != _VERSION:
+        if not isinstance(raw, list) or len(raw) != 8 or raw[0] != _VERSION:
             return None
-        return cls(path, raw[1], raw[2], raw[3], raw[4], raw[5], raw[6])
+        return cls(path, raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7])
 
 
 def summarise(text: str, path: str, module: str | None = None) -> ModuleSummary:
@@ -164,7 +187,16 @@ def _from_analysis(
             if (function := analysis.function_of(call.call)) is not None
         }
     )
-    return ModuleSummary(path, module, is_package, aliases, temps, publishers, calls)
+    defined = sorted(
+        {
+            node.name
+            for node in analysis.scopes
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        if publishers
+        else ()
+    )
+    return ModuleSummary(path, module, is_package, aliases, temps, publishers, calls, defined)
 
 
 class ProjectIndex:
@@ -184,6 +216,8 @@ class ProjectIndex:
                 self.by_module.setdefault(summary.module, summary)
         #: Which files call each publishing function's name (for the caller search).
         wanted = {name for s in self.by_path.values() for name in s.publishers}
+        # ... and every function of a module that publishes (the callers' callers).
+        wanted |= {name for s in self.by_path.values() if s.publishers for name in s.functions}
         self.callers: dict[str, list[str]] = {name: [] for name in wanted}
         for summary in self.by_path.values():
             for name in wanted.intersection(summary.calls):
@@ -246,9 +280,7 @@ class ProjectIndex:
             module, is_package = (
                 (summary.module, summary.is_package) if summary else module_name_for(path)
             )
-            analysis = ModuleAnalysis(
-                tree, Source(text), settings, self, module, is_package, path
-            )
+            analysis = ModuleAnalysis(tree, Source(text), settings, self, module, is_package, path)
         except (OSError, SourceProblem, SyntaxError, ValueError, RecursionError):
             analysis = None
         self._analyses[key] = analysis
@@ -256,7 +288,11 @@ class ProjectIndex:
 
     def caller_paths(self, function: str, path: str) -> list[str]:
         """The other checked files that call a function of this name."""
-        return [p for p in self.callers.get(function, ()) if p != path]
+        paths = self.callers.get(function)
+        if paths is None:  # a caller's caller in a module that does not publish
+            paths = [s.path for s in self.by_path.values() if function in s.calls]
+            self.callers[function] = paths
+        return [p for p in paths if p != path]
 
     def fingerprint(self) -> str:
         """Changes whenever an answer of the index could change (part of the results key).
@@ -270,7 +306,21 @@ class ProjectIndex:
             if summary.aliases or summary.temps or summary.publishers
         ]
         callers = sorted((name, paths) for name, paths in self.callers.items() if paths)
-        return json.dumps([answers, callers], separators=(",", ":"))
+        # A caller's guard can change without its summary changing: its signature counts.
+        reached = sorted({path for _, paths in callers for path in paths})
+        signatures = [self.by_path[path].signature for path in reached]
+        return json.dumps([answers, callers, signatures], separators=(",", ":"))
+
+
+def index_of_sources(sources: dict[str, str]) -> ProjectIndex:
+    """The index of in-memory modules by relative path (``pkg/util.py``): examples, tests."""
+    summaries = []
+    for path, text in sources.items():
+        parts = path.removesuffix(".pyi").removesuffix(".py").split("/")
+        if parts[-1] == "__init__":
+            parts.pop()
+        summaries.append(summarise(text, path, ".".join(parts)))
+    return ProjectIndex(summaries, dict(sources))
 
 
 def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
@@ -303,6 +353,7 @@ def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
         ):
             summary = ModuleSummary.from_json(path, entry[2])
             if summary is not None:
+                summary.signature = [stat.st_mtime_ns, stat.st_size]
                 summaries.append(summary)
                 fresh[path] = entry
                 continue
@@ -312,6 +363,7 @@ def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
         except (OSError, SourceProblem):
             continue
         summary = summarise(text, path)
+        summary.signature = [stat.st_mtime_ns, stat.st_size]
         summaries.append(summary)
         fresh[path] = [stat.st_mtime_ns, stat.st_size, summary.to_json()]
     if file is not None and fresh != cached:

@@ -275,9 +275,7 @@ def _crashed(task: Task) -> Outcome:
     return outcome
 
 
-def run_tasks(
-    tasks: list[Task], jobs: int, index: ProjectIndex | None = None
-) -> Iterator[Outcome]:
+def run_tasks(tasks: list[Task], jobs: int, index: ProjectIndex | None = None) -> Iterator[Outcome]:
     """Outcomes in any order; a worker that dies (segfault, OOM kill) costs one ORC000.
 
     The project ``index`` is built once by the engine and handed to each worker once, by
