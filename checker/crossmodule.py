@@ -54,11 +54,14 @@ class CrossModule(Temps, Guards):
             return []
         found: list[str] = []
         own = f"{self.module_name}.{function.name}" if self.module_name else None
+        package = self.module_name.split(".")[0]
         for path in self.index.caller_paths(function.name, self.path):
             caller = self.index.analysis_of(path, self.settings)
             if caller is None:
                 self.note(node, f"unknown: the caller module {path} could not be analysed")
                 return None
+            if package and not caller.can_reach(package):
+                continue  # code that never imports this package cannot hold its objects
             for site in caller.calls_of(function.name, own):
                 guard = caller.guard(site, depth + 1)
                 where = f"{path}:{site.lineno}"
@@ -69,6 +72,22 @@ class CrossModule(Temps, Guards):
                     return None
                 found.append(f"{guard} in the caller at {where}")
         return found
+
+    def can_reach(self, package: str) -> bool:
+        """Whether this module is part of ``package`` or imports from it.
+
+        A method called on an object the analysis cannot type (``g.dump()``) may be any
+        method of that name; only code of the method's own top-level package, or code that
+        imports it, can hold such an object - another project's ``.dump()`` is not a caller.
+        """
+        if self.module_name.split(".")[0] == package:
+            return True
+        prefix = package + "."
+        return any(
+            imported == package or imported.startswith(prefix)
+            for scope in self.scopes.values()
+            for imported in scope.imports.values()
+        )
 
     def calls_of(self, name: str, qualified: str | None) -> list[ast.Call]:
         """Calls in this module that may reach function ``name`` of another module.

@@ -39,6 +39,35 @@ __all__ = [
 #: Words a module must contain to define a temp-returning helper worth summarising.
 _TEMP_MAKERS = ("mkstemp", "NamedTemporaryFile", "mkdtemp", "mktemp")
 _CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+#: A module-level alias or re-export of a rename function (``rename = os.rename``,
+#: ``from os import replace``): only such a module needs its names resolved for the index.
+_ALIAS_LINE = re.compile(
+    r"^(?:[A-Za-z_]\w*[ \t]*=|from[ \t]|import[ \t])[^\n]*\b(?:rename|renames|replace|move)\b",
+    re.M,
+)
+_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
+#: A call that may publish: os/shutil's functions, a ``.rename(``, a bare name (an alias).
+_PUBLISH_CALL = re.compile(
+    r"(?:\b(?:os|shutil|_os|nt|posix)\.(?:rename|renames|replace|move)"
+    r"|\.rename|(?<![.\w])(?:rename|renames|replace|move|publish))\s*\("
+)
+
+
+def _publishers_in_text(text: str) -> list[str]:
+    """Names of the functions whose text holds a call that may publish (the nearest def)."""
+    defs = [(match.start(), match.group(1)) for match in _DEF.finditer(text)]
+    if not defs:
+        return []
+    found = set()
+    index = 0
+    for call in _PUBLISH_CALL.finditer(text):
+        while index + 1 < len(defs) and defs[index + 1][0] < call.start():
+            index += 1
+        if defs[index][0] < call.start():
+            found.add(defs[index][1])
+    return sorted(found)
+
+
 #: Summary format version: part of the cached entry so an old summary is never misread.
 _VERSION = 2
 
@@ -137,6 +166,17 @@ def summarise(text: str, path: str, module: str | None = None) -> ModuleSummary:
 
     if not (might_match(text) or any(word in text for word in _TEMP_MAKERS)):
         return ModuleSummary(path, module, is_package, calls=calls)
+    needs_names = _ALIAS_LINE.search(text) or (
+        "return" in text and any(word in text for word in _TEMP_MAKERS)
+    )
+    if not needs_names:
+        # Nothing another module could import from it: which functions publish is read from
+        # the text (over-approximated: it only says where to look for callers), no parse.
+        publishers = _publishers_in_text(text)
+        defined = sorted(set(_DEF.findall(text))) if publishers else []
+        return ModuleSummary(
+            path, module, is_package, publishers=publishers, calls=calls, functions=defined
+        )
     import ast  # only files that changed are parsed; a warm run never needs it
 
     try:

@@ -805,6 +805,30 @@ INVALID = (
         },
         line=6,
     ),
+    # What a call handed a private temp directory returns is a file it wrote there.
+    Invalid(
+        """
+        import os, tempfile
+        def fetch(finder, link, path):
+            with tempfile.TemporaryDirectory() as dirname:
+                downloaded = finder.download(link, dirname)
+                os.replace(downloaded, path)
+        """,
+        line=5,
+    ),
+    # Whatever opens a path for writing by the (path, "wb") convention writes the file there.
+    Invalid(
+        """
+        import gzip, os, shutil, tempfile
+        def cache(fsrc, local_path, name):
+            with tempfile.TemporaryDirectory() as tmpdir:
+                opener = gzip.GzipFile
+                with opener(os.path.join(tmpdir, name), "wb") as fdst:
+                    shutil.copyfileobj(fsrc, fdst)
+                os.replace(fdst.name, local_path)
+        """,
+        line=7,
+    ),
 )
 
 RULE = Rule(CODE, check, VALID, INVALID)
