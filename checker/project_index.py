@@ -208,6 +208,7 @@ def _from_analysis(
         if target is not None and target != f"{module}.{name}":
             aliases[name] = target
     temps: dict[str, list[Any]] = {}
+    lines = analysis.source.text.splitlines()
     for node in tree.body:
         functions = [node] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
         prefix = ""
@@ -217,6 +218,9 @@ def _from_analysis(
                 n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
             ]
         for function in functions:
+            body = "\n".join(lines[function.lineno - 1 : function.end_lineno])
+            if "return" not in body or not any(word in body for word in _TEMP_MAKERS):
+                continue  # judging every return of every function is the index's cost
             info = analysis.returned_temp(function, 0)
             if info is not None:
                 temps[prefix + function.name] = [info.kind, info.unique]
