@@ -56,6 +56,8 @@ class CrossModule(Temps, Guards):
         own = f"{self.module_name}.{function.name}" if self.module_name else None
         package = self.module_name.split(".")[0]
         for path in self.index.caller_paths(function.name, self.path):
+            if package and not self.index.may_import(path, package):
+                continue  # no mention of the package at all: not parsed, see can_reach
             caller = self.index.analysis_of(path, self.settings)
             if caller is None:
                 self.note(node, f"unknown: the caller module {path} could not be analysed")

@@ -330,6 +330,21 @@ class ProjectIndex:
         self._analyses[key] = analysis
         return analysis
 
+    def may_import(self, path: str, package: str) -> bool:
+        """Cheap test before parsing a caller: same top-level package, or its name in the text."""
+        summary = self.by_path.get(path)
+        if summary is not None and summary.module.split(".")[0] == package:
+            return True
+        text = self.texts.get(path)
+        if text is None:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                return True  # unreadable: analysis_of reports it as unknown
+            return package.encode() in data
+        return package in text
+
     def caller_paths(self, function: str, path: str) -> list[str]:
         """The other checked files that call a function of this name."""
         paths = self.callers.get(function)
