@@ -21,6 +21,8 @@ from .temps import TempInfo, Temps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .project_index import ProjectIndex
 
 __all__ = ["CrossModule"]
@@ -31,6 +33,11 @@ class CrossModule(Temps, Guards):
 
     index: ProjectIndex | None = None
     path: str = ""
+    _elsewhere: dict[tuple[ast.AST, int], list[str] | None]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._elsewhere = {}
+        super().__init__(*args, **kwargs)
 
     def follow_import(self, name: str, depth: int) -> str:
         if self.index is None:
@@ -52,6 +59,16 @@ class CrossModule(Temps, Guards):
     ) -> list[str] | None:
         if self.index is None:
             return []
+        # Every rule asks about the same call: the search runs once per function and depth.
+        key = (function, depth)
+        if key not in self._elsewhere:
+            self._elsewhere[key] = self._search_other_modules(node, function, depth)
+        return self._elsewhere[key]
+
+    def _search_other_modules(
+        self, node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
+    ) -> list[str] | None:
+        assert self.index is not None
         found: list[str] = []
         own = f"{self.module_name}.{function.name}" if self.module_name else None
         package = self.module_name.split(".")[0]

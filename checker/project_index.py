@@ -252,6 +252,7 @@ class ProjectIndex:
         #: Sources held in memory (multi-module examples); other files are read when needed.
         self.texts = texts or {}
         self._analyses: dict[tuple[str, str], Any] = {}
+        self._mentions: dict[tuple[str, str], bool] = {}
         self.by_module: dict[str, ModuleSummary] = {}
         self.by_path: dict[str, ModuleSummary] = {}
         for summary in summaries:
@@ -271,6 +272,7 @@ class ProjectIndex:
         """Workers get the summaries and texts, never another process's parsed modules."""
         state = dict(self.__dict__)
         state["_analyses"] = {}
+        state["_mentions"] = {}
         return state
 
     def resolve(self, name: str, depth: int = 0) -> str:
@@ -332,6 +334,13 @@ class ProjectIndex:
 
     def may_import(self, path: str, package: str) -> bool:
         """Cheap test before parsing a caller: same top-level package, or its name in the text."""
+        key = (path, package)
+        known = self._mentions.get(key)
+        if known is None:
+            known = self._mentions[key] = self._may_import(path, package)
+        return known
+
+    def _may_import(self, path: str, package: str) -> bool:
         summary = self.by_path.get(path)
         if summary is not None and summary.module.split(".")[0] == package:
             return True
