@@ -5,6 +5,8 @@ Claims measured:
 0. cold, one job, against ``ast.parse`` of the same files in the same run: on candidate-dense
    real code (the files of the labelled corpus, ``bench/checker_corpus``) and on the whole
    standard library (the analysis is ``ast``-only; the target is within 3x of the parse);
+   and the project index built alone over the same files, as a share of that cold run
+   (target: under 20 %; ``--index-only`` runs just these);
 
 1. cold: ``ocirace check`` is at least 30x faster than ``fixit lint`` running one rule of
    the same depth (a ``QualifiedNameProvider`` rule finding os.rename/os.replace/shutil.move),
@@ -151,6 +153,16 @@ PARSE_ALL = (
     "            pass\n"
 )
 
+# The project index alone, built the way a run builds it (no cache): what it adds to a run.
+INDEX_ALL = (
+    "import sys\n"
+    "from ocirace_checker.project_index import build_index\n"
+    "names = [n for n in open(sys.argv[1], encoding='utf-8').read().split('\\n') if n]\n"
+    "build_index(names, None)\n"
+)
+# Python start-up plus the import, subtracted from the index's time.
+INDEX_NOTHING = "import ocirace_checker.project_index\n"
+
 
 def versus_parse(label: str, files: list[Path], cwd: Path, work: Path) -> None:
     """Cold ``ocirace check`` (one job, no cache) against ``ast.parse`` of the same files.
@@ -166,12 +178,17 @@ def versus_parse(label: str, files: list[Path], cwd: Path, work: Path) -> None:
     parse = [sys.executable, "-c", PARSE_ALL, str(listing)]
     _, o_cpu, _, out = timed(ours, cwd, env)
     _, p_cpu, _, _ = timed(parse, cwd, env)
+    _, i_cpu, _, _ = timed([sys.executable, "-c", INDEX_ALL, str(listing)], cwd, env)
+    _, n_cpu, _, _ = timed([sys.executable, "-c", INDEX_NOTHING], cwd, env)
     lines = sum(f.read_bytes().count(b"\n") for f in files)
     found = sum(1 for line in out.splitlines() if ": ORC" in line)
     print(f"\n## Cold, one job: {label}, {len(files)} files, {lines:,} lines")
     print(f"ocirace check --no-cache : {o_cpu:7.2f} s CPU ({found} findings)")
     print(f"ast.parse, same files    : {p_cpu:7.2f} s CPU")
     print(f"ratio ocirace/ast.parse  : {o_cpu / p_cpu:7.2f}x CPU")
+    index = max(i_cpu - n_cpu, 0.0)
+    print(f"project index alone      : {index:7.2f} s CPU (start-up subtracted)")
+    print(f"index share of the run   : {100 * index / o_cpu:6.1f} % (target < 20 %)")
 
 
 def dense(work: Path) -> None:
@@ -281,12 +298,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="warm runs to take the median of")
     parser.add_argument("--sweep", action="store_true", help="also sweep stdlib + site-packages")
     parser.add_argument("--skip-cold", action="store_true")
+    parser.add_argument(
+        "--index-only",
+        action="store_true",
+        help="only the cold runs against ast.parse and the project index's share of them",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-checker-") as tmp:
         work = Path(tmp)
         corpus = work / "stdlib"
         files = copy_stdlib(corpus)
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, corpus {len(files)} files")
+        if args.index_only:
+            dense(work)
+            versus_parse("whole stdlib", files, corpus, work)
+            return
         if not args.skip_cold:
             dense(work)
             versus_parse("whole stdlib", files, corpus, work)

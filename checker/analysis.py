@@ -10,7 +10,8 @@ analyse). Each question has its own module; :class:`ModuleAnalysis` puts them to
 - :mod:`.temps`: temp provenance and per-writer uniqueness;
 - :mod:`.guards`: locks, retries, accepting handlers, POSIX-only branches;
 - :mod:`.removals`: removal of the target before the rename;
-- :mod:`.digests`: ``<algorithm>:<hex>`` in file names.
+- :mod:`.digests`: ``<algorithm>:<hex>`` in file names;
+- :mod:`.crossmodule`: the same questions across modules, through :mod:`.project_index`.
 
 The analysis is deliberately conservative: a name it cannot resolve, or a receiver it cannot
 show to be a path, is not a finding.
@@ -20,22 +21,38 @@ from __future__ import annotations
 
 import ast
 
+from .crossmodule import CrossModule
 from .digests import Digests, DigestSite
-from .guards import Guards
 from .model import LintSettings
 from .positions import Source
 from .publish import PUBLISH_FUNCTIONS, PublishCall, PublishCalls
 from .removals import Removals
-from .temps import TempInfo, Temps
+from .temps import TempInfo
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .project_index import ProjectIndex
 
 __all__ = ["DigestSite", "ModuleAnalysis", "PublishCall", "Source", "TempInfo"]
 
 
-class ModuleAnalysis(PublishCalls, Temps, Guards, Removals, Digests):
+class ModuleAnalysis(PublishCalls, CrossModule, Removals, Digests):
     """Everything the rules share about one parsed module."""
 
-    def __init__(self, tree: ast.Module, source: Source, settings: LintSettings) -> None:
-        super().__init__(tree, source, settings)
+    def __init__(
+        self,
+        tree: ast.Module,
+        source: Source,
+        settings: LintSettings,
+        index: ProjectIndex | None = None,
+        module_name: str = "",
+        is_package: bool = False,
+        path: str = "",
+    ) -> None:
+        #: The project index (:mod:`.project_index`): other modules' names, temps, callers.
+        self.index = index
+        self.path = path
+        super().__init__(tree, source, settings, module_name, is_package)
         self.why = {}
         #: The publish functions, plus ``publish`` of a vendored writer (fix-writer-module),
         #: so a file fixed to import it is still understood after the fix.

@@ -85,14 +85,15 @@ class ResultCache:
     torn file.
     """
 
-    def __init__(self, directory: Path | None, settings: LintSettings) -> None:
+    def __init__(self, directory: Path | None, settings: LintSettings, project: str = "") -> None:
         self.directory = directory
         self.entries: dict[str, list[Any]] = {}
         self.dirty = False
         self.file: Path | None = None
         if directory is None:
             return
-        self.key = _code_fingerprint() + "\n" + repr(settings)
+        #: ``project`` is the project index's fingerprint (:mod:`.project_index`).
+        self.key = _code_fingerprint() + "\n" + repr(settings) + "\n" + project
         self.file = directory / "results.json"
         try:
             with self.file.open("rb") as handle:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # typing costs ~2 ms of a warm run; annotations are strings a
     from typing import Any, TextIO
 
     from .model import LintSettings
+    from .project_index import ProjectIndex
 
 __all__ = ["build_parser", "main"]
 
@@ -249,7 +250,7 @@ def _summary(findings: int, fixed: int, safe: int, unsafe: int, fix: bool) -> st
     return text
 
 
-def _explain(arguments: list[str], lint: LintSettings) -> int:
+def _explain(arguments: list[str], lint: LintSettings, index: ProjectIndex) -> int:
     from .codes import RULES
     from .explain import explain
 
@@ -260,7 +261,7 @@ def _explain(arguments: list[str], lint: LintSettings) -> int:
     if not path or not number.isdigit():
         return _error(f"--explain: expected PATH:LINE, got {where!r} (e.g. src/store.py:12)")
     try:
-        lines = explain(code.upper(), path, int(number), lint)
+        lines = explain(code.upper(), path, int(number), lint, index)
     except ValueError as exc:
         return _error(str(exc))
     sys.stdout.write("\n".join(lines) + "\n")
@@ -298,10 +299,8 @@ def _check(args: argparse.Namespace) -> int:
         selected = config_module.select_rules(
             config, select=select, ignore=ignore, extend_select=extend
         )
-        if args.explain is not None:
-            return _explain(args.explain, lint)
         files = discover(
-            paths,
+            [config.root] if args.explain is not None else paths,
             root=config.root,
             exclude=config.all_excludes,
             force_exclude=args.force_exclude,
@@ -309,6 +308,11 @@ def _check(args: argparse.Namespace) -> int:
         )
     except (config_module.ConfigError, PathError) as exc:
         return _error(str(exc))
+    if args.explain is not None:
+        from .project_index import build_index
+
+        # The whole project, as a run over it sees it: callers and aliases in other modules.
+        return _explain(args.explain, lint, build_index([str(f) for f in files], None))
     if args.output_file is not None and not args.output_file.resolve().parent.is_dir():
         return _error(
             f"--output-file {args.output_file}: its directory does not exist; create it first"

@@ -154,7 +154,12 @@ def _read_lines(path: str | Path) -> list[str]:
 
 def run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
     """Check ``paths`` (already discovered) and return what to report, file by file."""
-    cache = ResultCache(options.cache_dir, options.lint)
+    from .project_index import build_index
+
+    index = build_index([str(path) for path in paths], options.cache_dir)
+    # A file's findings can depend on other files (through the index): its answers are part
+    # of the results' key, so a change that matters elsewhere invalidates them.
+    cache = ResultCache(options.cache_dir, options.lint, index.fingerprint())
     wants_fix = options.fix or options.diff
     raw: dict[str, list[Finding]] = {}
     texts: dict[str, str] = {}
@@ -189,7 +194,7 @@ def run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
             )
         )
     linted = 0
-    for outcome in run_tasks(tasks, options.jobs):
+    for outcome in run_tasks(tasks, options.jobs, index):
         key = outcome.path
         linted += outcome.linted
         if outcome.findings is None:

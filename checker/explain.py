@@ -8,15 +8,25 @@ is per writer, and which guards were considered and why each did or did not coun
 from __future__ import annotations
 
 import ast
+import os
 
 from .decoding import SourceProblem, decode_source
 from .model import LintSettings
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .project_index import ProjectIndex
+
 __all__ = ["explain"]
 
 
-def explain(code: str, path: str, line: int, settings: LintSettings) -> list[str]:
-    """Lines of text explaining ``code`` at ``path:line``; a ValueError names bad input."""
+def explain(
+    code: str, path: str, line: int, settings: LintSettings, index: ProjectIndex | None = None
+) -> list[str]:
+    """Lines of text explaining ``code`` at ``path:line``; a ValueError names bad input.
+
+    With the project ``index`` the reasoning crosses modules, as in a run over the project.
+    """
     from .analysis import ModuleAnalysis, Source
     from .lint import lint_source
 
@@ -27,13 +37,21 @@ def explain(code: str, path: str, line: int, settings: LintSettings) -> list[str
         raise ValueError(f"--explain: cannot read {path}: {exc.strerror}") from None
     except SourceProblem as problem:
         return [f"{path}: {problem.finding.message}"]
-    findings = [f for f in lint_source(text, path, settings) if f.line <= line <= f.end_line]
+    summary = None
+    if index is not None:
+        for known, candidate in index.by_path.items():
+            if os.path.exists(known) and os.path.samefile(known, path):
+                path, summary = known, candidate
+                break
+    findings = lint_source(text, path, settings, index)
+    findings = [f for f in findings if f.line <= line <= f.end_line]
     out = [f"{path}:{line}: {code}"]
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError) as exc:
         return [*out, f"  not checked: the file does not parse ({exc})"]
-    analysis = ModuleAnalysis(tree, Source(text), settings)
+    module, is_package = ("", False) if summary is None else (summary.module, summary.is_package)
+    analysis = ModuleAnalysis(tree, Source(text), settings, index, module, is_package, path)
     calls = [
         p
         for p in analysis.publish_calls

@@ -347,6 +347,12 @@ class Guards(NameIndex):
             return f"the guard function {unparsed(node.func)}"
         if depth < self.settings_depth():
             return self._callers_guard(node, depth)
+        if self.function_of(node) is not None:
+            self.note(
+                node,
+                f"unknown: callers more than {depth} calls up are not looked at "
+                f"(interprocedural-depth = {depth}); unknown is never a guard",
+            )
         return None
 
     def settings_depth(self) -> int:
@@ -363,16 +369,29 @@ class Guards(NameIndex):
             for call in scope.calls
             if last_identifier(call.func) == function.name and not inside(call, [function])
         ]
-        if not sites:
-            return None
         found = []
         for site in sites:
             guard = self.guard(site, depth + 1)
             if guard is None:
                 self.note(node, f"not guarded: the caller at line {site.lineno} has no guard")
+                for reason in self.why.get(site, ()):
+                    self.note(node, reason)
                 return None
             found.append(f"{guard} in the caller at line {site.lineno}")
-        return "; ".join(found)
+        elsewhere = self.guards_in_other_modules(node, function, depth)
+        if elsewhere is None:
+            return None
+        found.extend(elsewhere)
+        return "; ".join(found) if found else None
+
+    def guards_in_other_modules(
+        self, node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
+    ) -> list[str] | None:
+        """The guards of ``function``'s callers in other modules; None when one has none.
+
+        Without a project index there are no other modules (:mod:`.crossmodule` has one).
+        """
+        return []
 
     def existence_checked(self, call: ast.AST, dst: ast.expr) -> bool:
         """``if not os.path.exists(dst):`` (or ``dst.exists()``) around the call."""

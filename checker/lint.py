@@ -17,6 +17,10 @@ from .model import Edit, Finding, Fix, LintSettings
 from .prefilter import might_match
 from .unchecked import unchecked
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .project_index import ProjectIndex
+
 __all__ = ["lint_source", "might_match", "syntax_problems"]
 
 _BOM = "\ufeff"
@@ -25,18 +29,21 @@ _BOM = "\ufeff"
 _PUBLISH_CODES = frozenset({"ORC001", "ORC002", "ORC003", "ORC004", "ORC005", "ORC006"})
 
 
-def lint_source(source: str, path: str, settings: LintSettings) -> list[Finding]:
+def lint_source(
+    source: str, path: str, settings: LintSettings, index: ProjectIndex | None = None
+) -> list[Finding]:
     """Every finding of every rule in ``source``; never raises for any input text.
 
-    ``path`` is only used in messages. The engine filters the result by select/ignore and
-    ``noqa``; findings come back sorted by position.
+    ``path`` names the file in messages and, with the project ``index`` (the whole checked
+    tree, :mod:`.project_index`), finds the module among the others. The engine filters the
+    result by select/ignore and ``noqa``; findings come back sorted by position.
     """
     try:
         if source.startswith(_BOM):
             # Python accepts a UTF-8 BOM in a file but not in a str; positions on line 1
             # are shifted back so that they index the text we were given.
-            return [_after_bom(f) for f in _lint(source[1:], path, settings)]
-        return _lint(source, path, settings)
+            return [_after_bom(f) for f in _lint(source[1:], path, settings, index)]
+        return _lint(source, path, settings, index)
     except RecursionError:
         return [_unchecked(1, 0, "it is nested too deeply for the analysis (RecursionError)")]
     except Exception as error:  # a bug in a rule must not stop the run over other files
@@ -85,14 +92,18 @@ def _after_bom(finding: Finding) -> Finding:
     )
 
 
-def _lint(source: str, path: str, settings: LintSettings) -> list[Finding]:
+def _lint(
+    source: str, path: str, settings: LintSettings, index: ProjectIndex | None
+) -> list[Finding]:
     tree_or_error = _parse(source, path)
     if isinstance(tree_or_error, Finding):
         return [tree_or_error]
     from .analysis import ModuleAnalysis, Source
 
     positions = Source(source)
-    analysis = ModuleAnalysis(tree_or_error, positions, settings)
+    summary = None if index is None else index.by_path.get(path)
+    module, is_package = ("", False) if summary is None else (summary.module, summary.is_package)
+    analysis = ModuleAnalysis(tree_or_error, positions, settings, index, module, is_package, path)
     if not analysis.publish_calls and not analysis.digest_sites:
         return []
     from .rules import ALL_RULES, Context

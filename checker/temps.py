@@ -103,6 +103,10 @@ class Temps(NameIndex):
             helper = self.helper_temp(node, depth)
             if helper is not None:
                 return helper
+            if name is None and self._given_a_temp_dir(node, depth):
+                # download(url, tmpdir): what a call handed a private temp directory returns
+                # is what it wrote there - a per-writer file in that directory.
+                return TempInfo("tempdir", unique=True, created=True, origin=node)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             first = self.temp_info(node.left, depth + 1)
             if first is not None and first.kind == "tempdir":
@@ -157,7 +161,18 @@ class Temps(NameIndex):
         candidates = self.functions_named(name) if name else []
         if len(candidates) != 1:
             return None
-        function = candidates[0]
+        info = self.returned_temp(candidates[0], depth)
+        if info is None:
+            return None
+        return TempInfo(info.kind, info.unique, info.created, origin=call)
+
+    def returned_temp(
+        self, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
+    ) -> TempInfo | None:
+        """A temp ``function`` returns (alone or in a tuple), judged inside the function.
+
+        Also what the project index records for other modules (:mod:`.project_index`).
+        """
         for statement in ast.walk(function):
             if not isinstance(statement, ast.Return) or statement.value is None:
                 continue
@@ -170,11 +185,20 @@ class Temps(NameIndex):
                     isinstance(element, ast.Call)
                     and self.qualified_name(element.func) == "tempfile.mkstemp"
                 ):
-                    return TempInfo("mkstemp", unique=True, created=True, origin=call)
+                    return TempInfo("mkstemp", unique=True, created=True, origin=None)
                 info = self.temp_info(element, depth + 1)
                 if info is not None and info.kind != "name":
-                    return TempInfo("helper", info.unique, info.created, origin=call)
+                    return TempInfo("helper", info.unique, info.created, origin=None)
         return None
+
+    def _given_a_temp_dir(self, call: ast.Call, depth: int) -> bool:
+        """Whether a call of an unknown function is handed a private temp directory by name."""
+        for given in (*call.args, *(k.value for k in call.keywords)):
+            if isinstance(given, ast.Name):
+                info = self.temp_info(given, depth + 1)
+                if info is not None and info.kind == "tempdir":
+                    return True
+        return False
 
     def passed_temp(self, parameter: ast.Name, depth: int) -> TempInfo | None:
         """A parameter that every caller in this module passes a fresh temp file to.
@@ -226,11 +250,18 @@ class Temps(NameIndex):
         value: ast.expr | None = node
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
+        if not isinstance(value, ast.Call) or not value.args:
+            return None
+        if self.qualified_name(value.func) in ("builtins.open", "io.open"):
+            return value.args[0]
+        mode = value.args[1] if len(value.args) > 1 else None
         if (
-            isinstance(value, ast.Call)
-            and value.args
-            and self.qualified_name(value.func) in ("builtins.open", "io.open")
+            isinstance(mode, ast.Constant)
+            and isinstance(mode.value, str)
+            and mode.value.rstrip("bt+") in ("w", "x")
         ):
+            # opener(path, "wb") - gzip.open, GzipFile, a variable bound to one of them:
+            # whatever opens a path for writing by that convention writes the file at path.
             return value.args[0]
         return None
 

@@ -11,6 +11,10 @@ from .model import Finding, LintSettings
 from .noqa import apply_noqa
 from .unchecked import unchecked
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .project_index import ProjectIndex
+
 __all__ = ["Outcome", "Task", "run_tasks"]
 
 #: Fewer files than this to lint are linted in-process: starting workers costs more.
@@ -94,11 +98,21 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+#: The project index of this run, set once per process (:func:`_set_index`).
+_INDEX: ProjectIndex | None = None
+
+
+def _set_index(index: ProjectIndex | None) -> None:
+    """Hand this process the run's project index (the pool's initializer)."""
+    global _INDEX
+    _INDEX = index
+
+
 def _lint(text: str, path: str, settings: LintSettings) -> list[Finding]:
     from . import lint
 
     try:
-        return list(lint.lint_source(text, path, settings))
+        return list(lint.lint_source(text, path, settings, _INDEX))
     except RecursionError:
         return [unchecked("too deeply nested for the parser's metadata; nothing was checked")]
     except Exception as exc:  # the rules promise not to raise; one bad file must not stop a run
@@ -261,8 +275,13 @@ def _crashed(task: Task) -> Outcome:
     return outcome
 
 
-def run_tasks(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
-    """Outcomes in any order; a worker that dies (segfault, OOM kill) costs one ORC000."""
+def run_tasks(tasks: list[Task], jobs: int, index: ProjectIndex | None = None) -> Iterator[Outcome]:
+    """Outcomes in any order; a worker that dies (segfault, OOM kill) costs one ORC000.
+
+    The project ``index`` is built once by the engine and handed to each worker once, by
+    the pool's initializer (not with every task).
+    """
+    _set_index(index)
     if jobs <= 1 or len(tasks) < _POOL_THRESHOLD:
         for task in tasks:
             yield _process(task)
@@ -273,7 +292,9 @@ def run_tasks(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
     size = 1 if len(tasks) < 200 else 4
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     suspects: list[Task] = []
-    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks))) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(chunks)), initializer=_set_index, initargs=(index,)
+    ) as pool:
         futures = {pool.submit(_process_chunk, chunk): chunk for chunk in chunks}
         for future in as_completed(futures):
             try:
@@ -285,7 +306,9 @@ def run_tasks(tasks: list[Task], jobs: int) -> Iterator[Outcome]:
     retry: ProcessPoolExecutor | None = None
     try:
         for task in suspects:
-            retry = retry or ProcessPoolExecutor(max_workers=1)
+            retry = retry or ProcessPoolExecutor(
+                max_workers=1, initializer=_set_index, initargs=(index,)
+            )
             try:
                 yield retry.submit(_process, task).result()
             except BrokenProcessPool:

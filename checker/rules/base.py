@@ -18,25 +18,68 @@ from ..analysis import ModuleAnalysis, PublishCall
 from ..fixes import import_edit, insertion_edit, node_edit
 from ..model import Edit, Finding, Fix, Related
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..project_index import ProjectIndex
+
 __all__ = ["Context", "Invalid", "Rule", "Valid", "publish_fix", "rename_to_replace_fix"]
 
 
-@dataclass(frozen=True)
-class Valid:
-    """Code the rule must leave alone (dedented before use)."""
+class _Example:
+    """The source of an example: one module, or several (module path -> source).
 
-    code: str
+    A multi-module example (``{"pkg/util.py": ..., "pkg/store.py": ...}``) is checked in
+    ``path`` (by default its last module) with the project index of all of them, so a rule
+    can show what it sees across modules: an alias re-exported elsewhere, a temp written by
+    another module's helper, a guard in another module's caller.
+    """
+
+    code: str | dict[str, str]
+    path: str | None
+
+    @property
+    def modules(self) -> dict[str, str]:
+        """Every module of the example, dedented, by path."""
+        if isinstance(self.code, str):
+            return {"example.py": _dedent(self.code)}
+        return {path: _dedent(text) for path, text in self.code.items()}
+
+    @property
+    def checked_path(self) -> str:
+        """The module the rule's findings are expected in."""
+        modules = list(self.modules)
+        return self.path or modules[-1]
 
     @property
     def source(self) -> str:
-        return textwrap.dedent(self.code).lstrip("\n")
+        return self.modules[self.checked_path]
+
+    def index(self) -> ProjectIndex | None:
+        """The project index of a multi-module example; None for a one-file example."""
+        if isinstance(self.code, str):
+            return None
+        from ..project_index import index_of_sources
+
+        return index_of_sources(self.modules)
+
+
+def _dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
 
 
 @dataclass(frozen=True)
-class Invalid:
+class Valid(_Example):
+    """Code the rule must leave alone (dedented before use)."""
+
+    code: str | dict[str, str]
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Invalid(_Example):
     """Code the rule must report, optionally at ``line`` and with the fixed output."""
 
-    code: str
+    code: str | dict[str, str]
     line: int | None = None
     #: The whole file after applying this rule's fixes (safe and unsafe), dedented.
     fixed: str | None = None
@@ -44,10 +87,7 @@ class Invalid:
     message: str | None = None
     #: "safe" or "unsafe": what every fix offered for this example must be.
     applicability: str | None = None
-
-    @property
-    def source(self) -> str:
-        return textwrap.dedent(self.code).lstrip("\n")
+    path: str | None = None
 
     @property
     def fixed_source(self) -> str | None:

@@ -390,6 +390,31 @@ VALID = (
             retry_call(os.replace, tmp, dst)
         """
     ),
+    # Multi-module (the project index): the retry is in a caller in another module.
+    Valid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/cli.py": """
+                import time
+                from pkg.store import save
+                def main(dst, data):
+                    for attempt in range(5):
+                        try:
+                            save(dst, data)
+                            return
+                        except PermissionError:
+                            time.sleep(0.1)
+                """,
+            "pkg/store.py": """
+                import os, tempfile
+                def save(dst, data):
+                    fd, tmp = tempfile.mkstemp()
+                    os.write(fd, data)
+                    os.close(fd)
+                    os.replace(tmp, dst)
+                """,
+        }
+    ),
 )
 
 INVALID = (
@@ -707,6 +732,102 @@ INVALID = (
         os.replace(tmp, "shared.bin")
         """,
         line=4,
+    ),
+    # Multi-module: ``rename`` is another module's alias of os.rename, imported here.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/util.py": """
+                import os
+                rename = os.rename
+                """,
+            "pkg/db.py": """
+                import tempfile
+                from pkg.util import rename
+                def store(dst, data):
+                    fd, staged = tempfile.mkstemp()
+                    with open(fd, "wb") as f:
+                        f.write(data)
+                    rename(staged, dst)
+                """,
+        },
+        line=7,
+    ),
+    # Multi-module: the temp is written by a helper in another module.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/files.py": """
+                import os, tempfile
+                def write_staged(data):
+                    fd, staged = tempfile.mkstemp()
+                    os.write(fd, data)
+                    os.close(fd)
+                    return staged
+                """,
+            "pkg/cache.py": """
+                import os
+                from pkg.files import write_staged
+                def put(dst, data):
+                    staged = write_staged(data)
+                    os.replace(staged, dst)
+                """,
+        },
+        line=5,
+    ),
+    # Multi-module: the only guard is four callers up, beyond interprocedural-depth (3): the
+    # callers in between are unknown, and unknown is never a guard.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/app.py": """
+                from pkg.store import level3
+                def main(dst, data):
+                    try:
+                        level3(dst, data)
+                    except PermissionError:
+                        pass
+                """,
+            "pkg/store.py": """
+                import os, tempfile
+                def save(dst, data):
+                    fd, tmp = tempfile.mkstemp()
+                    os.write(fd, data)
+                    os.close(fd)
+                    os.replace(tmp, dst)
+                def level1(dst, data):
+                    save(dst, data)
+                def level2(dst, data):
+                    level1(dst, data)
+                def level3(dst, data):
+                    level2(dst, data)
+                """,
+        },
+        line=6,
+    ),
+    # What a call handed a private temp directory returns is a file it wrote there.
+    Invalid(
+        """
+        import os, tempfile
+        def fetch(finder, link, path):
+            with tempfile.TemporaryDirectory() as dirname:
+                downloaded = finder.download(link, dirname)
+                os.replace(downloaded, path)
+        """,
+        line=5,
+    ),
+    # Whatever opens a path for writing by the (path, "wb") convention writes the file there.
+    Invalid(
+        """
+        import gzip, os, shutil, tempfile
+        def cache(fsrc, local_path, name):
+            with tempfile.TemporaryDirectory() as tmpdir:
+                opener = gzip.GzipFile
+                with opener(os.path.join(tmpdir, name), "wb") as fdst:
+                    shutil.copyfileobj(fsrc, fdst)
+                os.replace(fdst.name, local_path)
+        """,
+        line=7,
     ),
 )
 

@@ -44,7 +44,9 @@ class FakeRules:
     def might_match(self, text: str) -> bool:
         return any(word in text for word in ("rename", "move", "BREAK", "RECURSE", "CRASH", "DIE"))
 
-    def lint_source(self, source: str, path: str, settings: LintSettings) -> list[Finding]:
+    def lint_source(
+        self, source: str, path: str, settings: LintSettings, index: object = None
+    ) -> list[Finding]:
         self.linted.append(Path(path).name)
         self.settings.append(settings)
         if "RECURSE" in source:

@@ -37,7 +37,7 @@ def test_every_rule_has_examples() -> None:
 
 @pytest.mark.parametrize(("rule", "case"), VALID_CASES)
 def test_valid_example_has_no_finding(rule: Rule, case: Valid) -> None:
-    findings = lint_source(case.source, "example.py", SETTINGS)
+    findings = lint_source(case.source, case.checked_path, SETTINGS, case.index())
     assert [f for f in findings if f.code == rule.code] == []
 
 
@@ -45,7 +45,9 @@ def test_valid_example_has_no_finding(rule: Rule, case: Valid) -> None:
 def test_invalid_example_is_reported(rule: Rule, case: Invalid) -> None:
     source = case.source
     assert might_match(source), "the pre-filter would skip this file"
-    findings = [f for f in lint_source(source, "example.py", SETTINGS) if f.code == rule.code]
+    index = case.index()
+    findings = lint_source(source, case.checked_path, SETTINGS, index)
+    findings = [f for f in findings if f.code == rule.code]
     assert findings, f"{rule.code} not reported"
     if case.line is not None:
         assert case.line in [f.line for f in findings]
@@ -69,7 +71,8 @@ def test_invalid_example_is_reported(rule: Rule, case: Invalid) -> None:
         assert fixed == expected
     ast.parse(fixed)
     # Idempotent: the fixed file has no fix of this rule left, and re-applying changes nothing.
-    again = [f for f in lint_source(fixed, "example.py", SETTINGS) if f.code == rule.code]
+    again = lint_source(fixed, case.checked_path, SETTINGS, index)
+    again = [f for f in again if f.code == rule.code]
     assert [f for f in again if f.fix is not None] == []
     assert apply_fixes(fixed, [f.fix for f in again if f.fix is not None]) == fixed
 
