@@ -20,8 +20,13 @@ PATIENCE = 10.0
 
 @contextmanager
 def collecting_everywhere(on_collect: Callable[[], None]) -> Iterator[None]:
-    """Within the block, every collection runs ``on_collect`` from a ``__del__``."""
+    """Within the block, every collection on this thread runs ``on_collect`` from a ``__del__``.
+
+    Collections that other threads trigger (pytest-xdist's I/O thread) only re-arm: the
+    test's bookkeeping is then changed by the thread under test alone.
+    """
     armed = [True]
+    owner = threading.get_ident()
 
     class Garbage:
         def __init__(self) -> None:
@@ -29,7 +34,8 @@ def collecting_everywhere(on_collect: Callable[[], None]) -> Iterator[None]:
 
         def __del__(self) -> None:
             if armed[0]:
-                on_collect()
+                if threading.get_ident() == owner:
+                    on_collect()
                 Garbage()  # the next collection runs it again
 
     threshold = gc.get_threshold()
