@@ -128,8 +128,11 @@ class LockTable:
     def _conflict(
         self, owner: object, file: object, start: int, end: int, exclusive: bool, stack: bool
     ) -> bool:
-        for owner_id, held in self._held.items():
-            if held.file is not file:
+        # Over a snapshot of the keys: an allocation below may run a ``__del__`` that
+        # releases another owner's lock on this thread (the mutex is reentrant).
+        for owner_id in list(self._held):
+            held = self._held.get(owner_id)
+            if held is None or held.file is not file:
                 continue
             mine = owner_id == id(owner)
             if mine and stack:
