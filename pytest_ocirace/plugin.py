@@ -468,19 +468,58 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, None]:
     simulation = item.stash.get(_SIMULATION_KEY, None)
-    if simulation is None or call.excinfo is None:
-        yield  # nothing to format: no pause (it re-patches every module, twice)
+    if simulation is None:
+        yield
+        return
+    if call.excinfo is None:
+        outcome = yield  # nothing to format: no pause (it re-patches every module, twice)
+        if outcome.exception is not None:
+            outcome.force_result(_report_on_the_real_filesystem(item, call, outcome.exception))
         return
     # pytest formats the failure (reading source files for the traceback) inside this hook,
     # which runs while pyfakefs still patches: through the fake filesystem, library and
     # stdlib sources are missing and frames show ``???``. Build the report on the real one.
     with _real_filesystem():
         outcome = yield
+        if outcome.exception is not None:
+            outcome.force_result(_report_on_the_real_filesystem(item, call, outcome.exception))
         report: pytest.TestReport = outcome.get_result()
         if report.failed:
             note = _platform_note(item, call.excinfo.value, simulation.options)
             if note is not None:
                 report.sections.append(("ocirace platform", note))
+
+
+def _report_on_the_real_filesystem(
+    item: pytest.Item, call: pytest.CallInfo[None], error: BaseException
+) -> pytest.TestReport:
+    """A report for a phase whose report could not be made (never an INTERNALERROR).
+
+    A report hook that meets pyfakefs half patched (another plugin, such as
+    pytest-rerunfailures or pytest-timeout, acting between its pause and resume) fails with
+    errors like ``RealPathlibModule has no attribute WindowsPath``: pytest would abort the
+    session. The report is made again on the real filesystem, and if even that fails, the
+    phase fails with a one-line error naming the cause.
+    """
+    with _real_filesystem():
+        try:
+            return pytest.TestReport.from_item_and_call(item, call)
+        except Exception as again:  # the one-line error below names it
+            error = again
+    report = pytest.TestReport(
+        item.nodeid,
+        item.location,
+        dict.fromkeys(item.keywords, 1),
+        "failed",
+        f"pytest-ocirace: the report of this test's {call.when} phase could not be made "
+        f"({type(error).__name__}: {error}); please report it to pytest-ocirace with the test",
+        call.when,  # type: ignore[arg-type]
+        [],
+        call.duration,
+        call.start,
+        call.stop,
+    )
+    return report
 
 
 @contextmanager

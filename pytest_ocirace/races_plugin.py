@@ -429,10 +429,27 @@ def pytest_runtest_makereport(
     state = item.stash.get(_TEST_KEY, None)
     if state is None:
         return
-    report: pytest.TestReport = outcome.get_result()
-    _annotate(item, call, report, state)
-    if call.when == "teardown":
-        del item.stash[_TEST_KEY]
+    try:
+        if outcome.exception is None:  # else plugin.py's wrapper makes the report
+            _annotate_safely(item, call, outcome.get_result(), state)
+    finally:
+        if call.when == "teardown":
+            del item.stash[_TEST_KEY]
+
+
+def _annotate_safely(
+    item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestReport, state: _TestState
+) -> None:
+    """:func:`_annotate`, whose own failure fails the test in one line, never the session."""
+    outcome = rep.outcome
+    try:
+        _annotate(item, call, rep, state)
+    except Exception as error:  # reported on the test, below
+        rep.outcome = "failed"
+        rep.longrepr = (
+            f"pytest-ocirace: the race report of this test's {call.when} phase failed "
+            f"({type(error).__name__}: {error}); the test's own outcome was {outcome!r}"
+        )
 
 
 def _user_traceback(exc: BaseException) -> str:

@@ -12,7 +12,11 @@ work item submitted to an executor is its own logical thread, pushed onto the wo
 while it runs, so that two items are concurrent even when one worker happened to run both.
 
 Everything here uses ``_thread`` locks directly: ``threading.Lock`` may be our own tracked
-factory while a test runs, and the tracker must not observe itself.
+factory while a test runs, and the tracker must not observe itself. The tracker's mutex is
+reentrant: any allocation made while it is held may run the garbage collector, and so a
+``__del__`` or weakref callback that releases a tracked lock (filelock's ``BaseFileLock``
+does) calls back into the tracker on the same thread. Each section under the mutex is written
+so that such a nested call sees, and leaves, a consistent state.
 """
 
 from __future__ import annotations
@@ -195,7 +199,7 @@ class Tracker:
     """
 
     def __init__(self) -> None:
-        self._mutex = _thread.allocate_lock()
+        self._mutex = _thread.RLock()  # reentrant: see the module docstring
         self._ids = itertools.count(1)
         self._local = threading.local()
         self._by_thread: dict[threading.Thread, LogicalThread] = {}
@@ -221,14 +225,26 @@ class Tracker:
                 top.settle()
             return top
         thread = _thread_object()
-        with self._mutex:
-            strand = None if thread is None else self._by_thread.get(thread)
-            if strand is None:
-                name = f"thread {_thread.get_ident()}" if thread is None else thread.name
-                strand = self._new(name, {}, "thread")
-                if thread is not None:
-                    self._by_thread[thread] = strand
-        self._local.stack = [strand]
+        strand: LogicalThread | None = None if thread is None else self.strand_of(thread)
+        if strand is None:
+            # Allocating may run a ``__del__`` that reports to us from this very thread
+            # (a nested ``current()``): whichever registration lands first is the strand,
+            # so that no release is recorded on a strand that is then thrown away.
+            name = f"thread {_thread.get_ident()}" if thread is None else thread.name
+            fresh = LogicalThread(next(self._ids), name, {}, "thread")
+            fresh_stack = [fresh]
+            stack = getattr(self._local, "stack", None)
+            if stack:
+                nested: LogicalThread = stack[-1]
+                return nested  # a nested call registered this thread meanwhile
+            with self._mutex:
+                strand = fresh if thread is None else self._by_thread.setdefault(thread, fresh)
+                if strand is fresh:
+                    self.strands.append(fresh)
+            if strand is fresh:
+                self._local.stack = fresh_stack  # allocated before: nothing can run between
+                return fresh
+        self._local.stack = [strand]  # registered: a nested call would find the same strand
         return strand
 
     def _new(self, name: str, clock: Clock, kind: str) -> LogicalThread:

@@ -106,11 +106,14 @@ class LockTable:
     """Byte-range locks of one simulation, keyed by the handle (owner) that holds them.
 
     Its mutex is a leaf: nothing is called under it that could block or take another lock
-    the caller might hold, so waiting for a range never holds anything.
+    the caller might hold, so waiting for a range never holds anything. It is reentrant
+    because an allocation under it may run the garbage collector, whose ``__del__`` may
+    release a lock (filelock's ``BaseFileLock.__del__``) on this same thread; a waiter is
+    allocated before the conflict check so that such a release cannot be a lost wake-up.
     """
 
     def __init__(self, on_locked: Callable[[str], None] | None = None) -> None:
-        self._mutex = _thread.allocate_lock()
+        self._mutex = _thread.RLock()
         self._held: dict[int, _Held] = {}  # id(owner) -> its locks
         self._owners: dict[int, object] = {}  # id(owner) -> owner (kept alive while locked)
         self._waiters: list[Any] = []
@@ -125,8 +128,11 @@ class LockTable:
     def _conflict(
         self, owner: object, file: object, start: int, end: int, exclusive: bool, stack: bool
     ) -> bool:
-        for owner_id, held in self._held.items():
-            if held.file is not file:
+        # Over a snapshot of the keys: an allocation below may run a ``__del__`` that
+        # releases another owner's lock on this thread (the mutex is reentrant).
+        for owner_id in list(self._held):
+            held = self._held.get(owner_id)
+            if held is None or held.file is not file:
                 continue
             mine = owner_id == id(owner)
             if mine and stack:
@@ -159,14 +165,14 @@ class LockTable:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            waiter = _thread.allocate_lock()
+            waiter.acquire()
             with self._mutex:
                 if not self._conflict(owner, file, start, end, exclusive, convert):
                     first = self._add(owner, file, key, start, end, exclusive)
                     break
                 if not blocking or (deadline is not None and time.monotonic() >= deadline):
                     return False
-                waiter = _thread.allocate_lock()
-                waiter.acquire()
                 self._waiters.append(waiter)
             if deadline is None:
                 waiter.acquire()

@@ -376,7 +376,7 @@ class Instrumentation:
         tr = self.tracker
         bwait = threading.Barrier.wait
         generations: dict[int, list[Any]] = {}
-        mutex = _thread.allocate_lock()
+        mutex = _thread.RLock()  # a ``__del__`` run by an allocation under it may wait too
 
         def barrier_wait(barrier: threading.Barrier, timeout: float | None = None) -> int:
             # All-to-all: each party's arrival happens before every party's departure. A

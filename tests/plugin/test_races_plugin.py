@@ -956,3 +956,75 @@ def test_cache():
             f"  test_cache.py::test_cache: the injected WinError 5 was swallowed at {path}:*",
         ]
     )
+
+
+def test_a_failure_inside_our_race_report_fails_the_test_not_the_session(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("report broke")
+
+    monkeypatch.setattr(report, "group_to_dict", broken)
+    pytester.makepyfile(test_racy=RACY + "\ndef test_after():\n    pass\n")
+    result = _run(pytester, "--ocirace")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-ocirace: the race report of this test's call phase failed "
+            "(RuntimeError: report broke)*"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+REPORT_BREAKS = """
+import pytest
+
+calls = []
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # What pyfakefs half patched did under pytest-rerunfailures (portalocker 4's suite).
+    if call.when == "call" and len(calls) < {times}:
+        calls.append(call)
+        raise AttributeError("type object 'RealPathlibModule' has no attribute 'WindowsPath'")
+"""
+
+
+@pytest.mark.parametrize("outcome", ["passes", "fails"])
+def test_a_report_broken_by_pyfakefs_state_is_made_on_the_real_filesystem(
+    pytester: pytest.Pytester, outcome: str
+) -> None:
+    pytester.makeconftest(REPORT_BREAKS.format(times=1))
+    body = "pass" if outcome == "passes" else "assert False"
+    pytester.makepyfile(f"def test_one():\n    {body}\n\ndef test_two():\n    pass\n")
+    result = _run(pytester, "--ocirace")
+    assert "INTERNALERROR" not in result.stdout.str()
+    if outcome == "passes":
+        result.assert_outcomes(passed=2)
+    else:
+        result.assert_outcomes(failed=1, passed=1)
+
+
+def test_a_report_that_cannot_be_made_is_a_one_line_error_on_the_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = pytest.TestReport.from_item_and_call
+
+    def broken(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+        if call.when == "call" and item.name == "test_one":
+            raise AttributeError("type object 'RealPathlibModule' has no attribute 'WindowsPath'")
+        return made(item, call)
+
+    monkeypatch.setattr(pytest.TestReport, "from_item_and_call", staticmethod(broken))
+    pytester.makepyfile("def test_one():\n    pass\n\ndef test_two():\n    pass\n")
+    result = _run(pytester, "--ocirace")
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-ocirace: the report of this test's call phase could not be made "
+            "(AttributeError: type object 'RealPathlibModule' has no attribute 'WindowsPath')*"
+        ]
+    )

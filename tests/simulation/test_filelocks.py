@@ -25,6 +25,8 @@ from pytest_ocirace.simulation.options import SimulationOptions
 from pytest_ocirace.simulation.races import RaceModel
 from pytest_ocirace.simulation.sync import install
 
+from .gc_reentry import collecting_everywhere, finishes
+
 #: How long a test waits for a thread that should finish: a regression fails, never hangs.
 PATIENCE = 10.0
 
@@ -445,3 +447,31 @@ def test_existence_checks_of_a_lock_file_are_not_check_then_act(model: RaceModel
         _finish(thread)
     assert seen == [False]  # judged check-then-act when it ran (answered "absent")...
     assert model.total == 0  # ...and withdrawn once the name turned out to be a lock file
+
+
+def test_a_del_releasing_a_file_lock_while_the_table_is_busy_does_not_hang() -> None:
+    # filelock's BaseFileLock.__del__ releases its lock whenever the collector runs it,
+    # also during an allocation the lock table makes under its own mutex, on that thread.
+    table = filelocks.LockTable()
+    file = object()
+    owners = [object() for _ in range(2_000)]
+    for index, owner in enumerate(owners):
+        assert table.acquire(
+            owner, file, "C:\\a.lock", index, index + 1, exclusive=True, blocking=False
+        )
+    held = list(owners)
+
+    def release_one() -> None:
+        if held:
+            table.release_owner(held.pop())
+
+    def lock_more() -> None:
+        with collecting_everywhere(release_one):
+            for index in range(500):
+                start = len(owners) + index
+                assert table.acquire(
+                    object(), file, "C:\\a.lock", start, start + 1, exclusive=True, blocking=False
+                )
+
+    assert finishes(lock_more), "the lock table deadlocked on a __del__ run under its mutex"
+    assert sum(table.holds(owner) for owner in owners) == len(held)
