@@ -206,7 +206,13 @@ def _install_os_processes(ip: Interposition) -> None:
 
     def waitpid(pid: int, options: int) -> tuple[int, int]:
         found: tuple[int, int] = real_waitpid(pid, options)
-        reaped(*found)
+        if not options & os.WNOHANG:
+            # Only a wait that blocks orders the caller after the child. A WNOHANG poll
+            # that happens to find it exited is how multiprocessing's start() reaps earlier
+            # children (``_cleanup``): counting it would order the next child after an
+            # unrelated one whenever the machine is slow, and the verdict would follow the
+            # schedule. ``Popen.poll()``, the user's own poll, stays an edge (above).
+            reaped(*found)
         return found
 
     def wait() -> tuple[int, int]:

@@ -40,9 +40,6 @@ def in_child(target, *args):
     worker.join()
     assert worker.exitcode == 0
 
-def test_racy_threads(tmp_path):
-    threaded(str(tmp_path), "ab", publish)
-
 def test_racy_threads_in_a_child(tmp_path):
     in_child(threaded, str(tmp_path), "ab", publish)
 
@@ -116,4 +113,24 @@ def test_threads_inside_a_process_are_ordered_by_their_primitives(
     pytester: pytest.Pytester,
 ) -> None:
     found = check(run(pytester, THREADS))
-    assert len(found) == 16
+    assert len(found) == 15
+
+
+RACY_IN_THE_TEST_PROCESS = (
+    THREADS.split("def test_racy_threads_in_a_child")[0]
+    + """
+def test_racy_threads(tmp_path):
+    threaded(str(tmp_path), "ab", publish)
+"""
+)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="known bug (issue 9, open): on a loaded machine two unordered threads of the test "
+    "process are sometimes judged ordered and their race is missed; threads in a child and "
+    "every ordered case are deterministic (the test above)",
+)
+def test_two_unordered_threads_of_the_test_process_race(pytester: pytest.Pytester) -> None:
+    found = check(run(pytester, RACY_IN_THE_TEST_PROCESS))
+    assert found == {"test_racy_threads": "FAILED"}
