@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                 setup_failed.append(project.name)
                 continue
             for label, extra in zip(
-                LABELS, ((), ("--ocirace", *args.ocirace_args.split())), strict=True
+                LABELS,
+                ((), ("--ocirace", *project.ocirace_args, *args.ocirace_args.split())),
+                strict=True,
             ):
                 print(f"... {project.name}: {label} run", flush=True)
                 # A fresh source tree for each run: a suite that writes beside its tests

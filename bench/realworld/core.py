@@ -69,6 +69,10 @@ class Project:
     deps: tuple[str, ...]
     args: tuple[str, ...]
     why: str
+    #: Options for the ``--ocirace`` run only: what this project's users would configure
+    #: (``--ocirace-windows-import-modules=NAME`` for a library that picks its platform at
+    #: import), so the table measures the plugin as documented, not its defaults alone.
+    ocirace_args: tuple[str, ...] = ()
 
     @property
     def requirement(self) -> str:
@@ -172,6 +176,7 @@ def load_projects(path: Path = PROJECTS_FILE) -> list[Project]:
                 deps=_strings(entry.get("deps", []), f"{where} deps"),
                 args=_strings(entry.get("args", []), f"{where} args"),
                 why=_string(entry, "why", where, default=""),
+                ocirace_args=_strings(entry.get("ocirace_args", []), f"{where} ocirace_args"),
             )
         )
     if not projects:
