@@ -297,31 +297,21 @@ def _install_thread_pool(ip: Interposition) -> None:
     """A thread pool's work item: its own strand after the submit, before its result."""
     from concurrent.futures import thread
 
-    from pytest_ocirace.processes.interpose import WorkItem, new_token
-
-    executor = thread.ThreadPoolExecutor
-    real_submit = executor.submit
-
-    def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        if not _ready(ip):
-            return real_submit(self, fn, *args, **kwargs)
-        token = new_token()
-        ip.send("release", key=f"submit:{token}")
-        future = real_submit(self, WorkItem(fn, token), *args, **kwargs)
-        setattr(future, _TOKEN, token)
-        return future
-
-    ip._patch(executor, "submit", submit)
-    _install_future_results(ip)
+    _patch_submit(ip, thread.ThreadPoolExecutor)
 
 
 def _install_futures(ip: Interposition) -> None:
+    """A process pool's work item: the same edges, the item run in a worker process."""
     from concurrent.futures import process as cf_process
 
+    _patch_submit(ip, cf_process.ProcessPoolExecutor)
+
+
+def _patch_submit(ip: Interposition, executor: type) -> None:
+    """``executor.submit`` wraps the call in a :class:`WorkItem` after a submit token."""
     from pytest_ocirace.processes.interpose import WorkItem, new_token
 
-    executor = cf_process.ProcessPoolExecutor
-    real_submit = executor.submit
+    real_submit = executor.submit  # type: ignore[attr-defined]
 
     def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         if not _ready(ip):
