@@ -343,23 +343,7 @@ class _Locks:
         if target is None:
             _real_call("flock", fd, operation)
             return
-        mode = operation & ~LOCK_NB
-        if mode == LOCK_UN:
-            self.table.release(target.owner, 0, _INFINITY)
-            return
-        if mode not in (LOCK_SH, LOCK_EX):
-            raise _invalid()
-        got = self.table.acquire(
-            target.owner,
-            target.file,
-            target.key,
-            0,
-            _INFINITY,
-            exclusive=mode == LOCK_EX,
-            blocking=not operation & LOCK_NB,
-        )
-        if not got:
-            raise _would_block()
+        self._posix_lock(target, operation, 0, _INFINITY)
 
     def lockf(self, fd: int, cmd: int, length: int = 0, start: int = 0, whence: int = 0) -> None:
         target = _target(self.sim, fd)
@@ -378,7 +362,11 @@ class _Locks:
             begin, end = first, _INFINITY
         if begin < 0:
             raise _invalid()
-        mode = cmd & ~LOCK_NB
+        self._posix_lock(target, cmd, begin, end)
+
+    def _posix_lock(self, target: _Target, operation: int, begin: int, end: int) -> None:
+        """``flock``/``lockf``'s common half: LOCK_UN, LOCK_SH or LOCK_EX (| LOCK_NB) a range."""
+        mode = operation & ~LOCK_NB
         if mode == LOCK_UN:
             self.table.release(target.owner, begin, end)
             return
@@ -391,7 +379,7 @@ class _Locks:
             begin,
             end,
             exclusive=mode == LOCK_EX,
-            blocking=not cmd & LOCK_NB,
+            blocking=not operation & LOCK_NB,
         )
         if not got:
             raise _would_block()
