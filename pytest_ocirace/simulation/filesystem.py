@@ -784,6 +784,7 @@ def simulate(
     # drop modules, the attribute is a stale copy that would guard stale sqlite3/mmap.
     boundaries = importlib.import_module("pytest_ocirace.simulation.boundaries")
     realtree = importlib.import_module("pytest_ocirace.simulation.realtree")
+    fileio = importlib.import_module("pytest_ocirace.simulation.fileio")
 
     options = options or SimulationOptions()
     patcher = start_patcher()
@@ -791,17 +792,24 @@ def simulate(
         assert patcher.fs is not None
         sim = WindowsFilesystem.attach(patcher.fs, options)
         fs = sim.fs
-        guards = boundaries.Boundaries(
-            lambda: bool(patcher.is_patching),
-            lambda fd: 0 <= fd < len(fs.open_files) and bool(fs.open_files[fd]),
-        )
+
+        def is_active() -> bool:
+            return bool(patcher.is_patching)
+
+        def owns_fd(fd: int) -> bool:
+            return 0 <= fd < len(fs.open_files) and bool(fs.open_files[fd])
+
+        guards = boundaries.Boundaries(is_active, owns_fd)
+        file_io = ClassPatches()
         try:
             if real_trees and options.real_tree != "off":
                 realtree.map_trees(fs, real_trees, read_only=options.real_tree == "read-only")
             guards.install()
+            fileio.install(file_io, fs, is_active, owns_fd)
             yield sim
         finally:
             try:
+                file_io.undo()
                 guards.uninstall()
             finally:
                 sim.detach()

@@ -19,7 +19,15 @@ from typing import Any
 # whose os.replace fails wants to see their own call, not the simulation's machinery.
 __tracebackhide__ = True
 
-__all__ = ["LOCK", "ClassPatches", "call_unlocked", "lock_plan", "locked", "public_methods"]
+__all__ = [
+    "LOCK",
+    "ClassPatches",
+    "call_unlocked",
+    "lock_plan",
+    "locked",
+    "locked_once",
+    "public_methods",
+]
 
 #: The one lock. Re-entrant: pyfakefs entry points call each other. A raw ``_thread`` lock on
 #: purpose: the race model replaces ``threading.RLock`` with a tracked lock for the session,
@@ -59,6 +67,19 @@ def locked(function: Callable[..., Any]) -> Callable[..., Any]:
     if wrapper is None:
         wrapper = _WRAPPERS[function] = _make_locked(function)
     return wrapper
+
+
+def locked_once(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` running under :data:`LOCK`, in a wrapper that is not remembered.
+
+    For closures made per call (pyfakefs builds a new ``write_wrapper`` closure over the
+    file object for every ``f.write``): :func:`locked` would keep each one, and with it the
+    file object, for the life of the process. A file object that stays referenced is
+    never closed by reference counting, so a later ``os.remove`` of its file failed with
+    ``[WinError 32]`` where CPython on Windows had closed it (and memory grew by one
+    entry per read or write).
+    """
+    return _make_locked(function)
 
 
 def _make_locked(function: Callable[..., Any]) -> Callable[..., Any]:

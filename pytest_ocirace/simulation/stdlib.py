@@ -33,7 +33,7 @@ from pytest_ocirace.simulation.locking import (
     ClassPatches,
     call_unlocked,
     lock_plan,
-    locked,
+    locked_once,
     public_methods,
 )
 
@@ -179,7 +179,7 @@ def _no_xattr(*args: Any, **kwargs: Any) -> None:
 
 def _locking_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
     def make(self: Any, *args: Any) -> Any:
-        return locked(factory(self, *args))
+        return locked_once(factory(self, *args))
 
     return make
 
