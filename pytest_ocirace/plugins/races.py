@@ -1,16 +1,17 @@
 """The pytest glue for the race model: options, per-test wiring, report sections, summary, JSON.
 
 The race model (``racemodel/model.py``) and its instrumentation (``racemodel/sync.py``) know
-nothing about pytest, and the ``winfs`` fixture (``plugins/fakefs.py``) knows nothing about races. This
-module connects them: it installs a :class:`~pytest_ocirace.racemodel.model.RaceModel` as the
-observer of every simulated test (through the ``pytest_ocirace_setup``/``teardown`` hooks),
-turns the races into an ``ocirace`` report section, fails tests in strict mode or when an
-exception escaped a worker thread, and aggregates every race on the controller (also under
-pytest-xdist) for the terminal summary and ``--ocirace-report``.
+nothing about pytest, and the ``winfs`` fixture (``plugins/fakefs.py``) knows nothing about
+races. This module connects them: it installs a
+:class:`~pytest_ocirace.racemodel.model.RaceModel` as the observer of every simulated test
+(through the ``pytest_ocirace_setup``/``teardown`` hooks), turns the races into an ``ocirace``
+report section, fails tests in strict mode or when an exception escaped a worker thread, and
+aggregates every race on the controller (also under pytest-xdist) for the terminal summary and
+``--ocirace-report``.
 
 pytest imports this module in every session of every project with pytest-ocirace installed
-(it is listed in ``plugin.EXTRA_PLUGINS``), so at import time it imports nothing but pytest
-and the standard library, and its per-test hooks return at once for tests that are not
+(``plugins/fakefs.py`` lists it in ``EXTRA_PLUGINS``), so at import time it imports nothing but
+pytest and the standard library, and its per-test hooks return at once for tests that are not
 simulated.
 """
 
