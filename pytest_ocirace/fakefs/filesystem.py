@@ -153,7 +153,8 @@ class WindowsFilesystem:
         self.handles = HandleTable()
         #: Real descriptor numbers held for the fake files (see ``descriptors.py``).
         self.descriptors = DescriptorTable()
-        self._pending_delete: dict[int, FakeFile] = {}
+        #: Files deleted while open, by id: the file and the name it was deleted by.
+        self._pending_delete: dict[int, tuple[FakeFile, _Location | None]] = {}
         self._depth = 0
         self._pending_open: _PendingOpen | None = None
         self._next_open_temporary = False
@@ -407,8 +408,8 @@ class WindowsFilesystem:
             if handle.delete_on_close:
                 self._delete(file)
             if id(file) in self._pending_delete and not self.handles.on(file):
-                del self._pending_delete[id(file)]
-                self._unlink(file)
+                _file, where = self._pending_delete.pop(id(file))
+                self._unlink(file, where)
         self._after(op, None)
 
     def _reap(self, file: FakeFile | None) -> None:
@@ -432,25 +433,55 @@ class WindowsFilesystem:
                 if self.handles.get(handle.fd) is handle:
                     self._closed(handle.fd)
 
-    def _delete(self, file: FakeFile) -> None:
-        """Give ``file`` the delete disposition: gone now, or once its last handle closes."""
+    def _delete(self, file: FakeFile, where: _Location | None = None) -> None:
+        """Give ``file`` the delete disposition: gone now, or once its last handle closes.
+
+        ``where`` is the directory entry the delete names (default: the file's own name):
+        a hard-linked file is one pyfakefs object under several names, and its ``name``
+        is the newest link's, so ``os.remove(old_name)`` must not take the new name away.
+        """
         if self.handles.on(file) and self.options.delete_semantics == "classic":
-            self._pending_delete[id(file)] = file
+            self._pending_delete[id(file)] = (file, where)
         else:
             self._pending_delete.pop(id(file), None)
-            self._unlink(file)
+            self._unlink(file, where)
 
-    def _unlink(self, file: FakeFile) -> None:
-        parent = file.parent_dir() if file.parent_dir is not None else None
-        name = str(file.name)
+    def _location(self, path: str) -> _Location | None:
+        """The directory holding ``path``'s entry, and the entry's name as stored there."""
+        with self._internal():
+            try:
+                absolute = FakeFilesystem.absnormpath(self.fs, path)
+            except (OSError, TypeError, ValueError):
+                return None
+        parent_path, name = ntpath.split(absolute)
+        parent = self._lookup(parent_path, follow=True)
+        if not isinstance(parent, FakeDirectory):
+            return None
+        lowered = name.lower()
+        for stored in (name, *parent.entries):
+            if stored.lower() == lowered and stored in parent.entries:
+                return parent, stored
+        return None
+
+    def _unlink(self, file: FakeFile, where: _Location | None = None) -> None:
+        if where is not None and where[0].entries.get(where[1]) is file:
+            parent: Any = where[0]
+            name = where[1]
+        else:
+            parent = file.parent_dir() if file.parent_dir is not None else None
+            name = str(file.name)
         if not isinstance(parent, FakeDirectory) or parent.entries.get(name) is not file:
             return
-        path = str(file.path)
+        path = ntpath.join(str(parent.path), name)
         with self._internal():
             try:
                 parent.remove_entry(name)
             except OSError:
                 return
+            if where is not None and str(file.name) == name and file.parent_dir is not None:
+                # pyfakefs named the object after the entry just removed: another link
+                # keeps it, under the name it has in its directory.
+                _rename_to_surviving_link(file)
         self._streams.drop(path)
 
     # -- operations ---------------------------------------------------------------------------
@@ -645,7 +676,7 @@ class WindowsFilesystem:
         if self.handles.blocking_delete(file) is not None:
             raise self._fail(op, win(errors.ERROR_SHARING_VIOLATION, display))
         with self._internal():
-            self._delete(file)
+            self._delete(file, self._location(target))
         self._after(op, None)
 
     def stat_like(self, path: Any, kind: str, action: Callable[[str], T], absent: T) -> T:
@@ -730,6 +761,24 @@ class WindowsFilesystem:
             lambda: FakeFilesystem.link(self.fs, _native(src), _native(dst), follow_symlinks),
             lambda exc: self._as_windows(exc, src, dst),
         )
+
+
+#: A directory entry: the directory and the name as stored there.
+_Location = tuple[FakeDirectory, str]
+
+
+def _rename_to_surviving_link(file: FakeFile) -> None:
+    """Give a hard-linked ``file`` the name of an entry that still holds it, if one is known.
+
+    pyfakefs keeps one ``name`` and ``parent_dir`` per object; after one of its names is
+    removed they must point at a remaining one, or ``file.path`` names a missing entry.
+    """
+    parent = file.parent_dir() if file.parent_dir is not None else None
+    if isinstance(parent, FakeDirectory):
+        for stored, entry in parent.entries.items():
+            if entry is file:
+                file.name = stored  # type: ignore[assignment]  # pyfakefs: AnyStr
+                return
 
 
 def _as_crt(exc: OSError, display: str) -> OSError:

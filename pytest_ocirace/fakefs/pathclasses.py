@@ -1,4 +1,4 @@
-"""``pathlib.Path`` itself, captured before the simulation, still makes paths inside it.
+r"""``pathlib.Path`` itself, captured before the simulation, still makes paths inside it.
 
 Before Python 3.12, ``pathlib.Path.__new__`` picks the concrete class with
 ``if cls is Path: cls = WindowsPath if os.name == 'nt' else PosixPath``, reading ``Path``
@@ -11,6 +11,22 @@ so the *real* class (held by anything bound at import: a ``parametrize`` argumen
 Inside the simulation the real ``pathlib.Path(...)`` therefore builds what
 ``pathlib.Path(...)`` builds there: the fake filesystem's ``WindowsPath``. Python 3.12 and
 later dispatch through ``cls`` itself and need nothing.
+
+A real path made before the simulation is a ``PosixPath`` (the host's class), while
+``pathlib`` inside it makes Windows paths: ``Path(".").iterdir()`` yields
+``WindowsPath('one')``, which never equalled a module-level ``FILENAME = Path("one")``
+(safer: ``[WindowsPath('one')] == [PosixPath('one')]`` failed). On Windows that module-level
+path would have been a ``WindowsPath`` too. Inside the simulation a real POSIX path
+therefore compares (``==``, ``!=``) as the Windows path of its text when the other side is a
+Windows path: case-insensitively, ``/`` and ``\`` alike. Hashes are left alone (a real
+path caches its hash), so a set of both kinds can still hold the two.
+
+pyfakefs puts a stand-in object, not a class, where a module had ``Path``; reading an
+attribute from it reads the fake ``Path`` class, but setting one set it on the stand-in
+only, so ``monkeypatch.setattr(Path, "unlink", fail)`` never reached a path's ``unlink``
+(safer's cleanup test saw no call). Inside the simulation, setting or deleting an
+attribute of the stand-in sets or deletes it on the fake ``Path`` class, as it would on
+``pathlib.Path``.
 
 The same replaced globals break ``pickle`` of a real path (``pickle`` finds a class by its
 module and name and refuses another object there; caches pickle their keys): a real path
@@ -35,6 +51,7 @@ if _REAL["pathlib"] is None:  # pragma: no cover - pytest has always imported pa
     _REAL["pathlib"] = _pathlib
 _REAL["Path"] = vars(_REAL["pathlib"])["Path"]
 _REAL["PurePath"] = vars(_REAL["pathlib"])["PurePath"]
+_REAL["PosixPath"] = vars(_REAL["pathlib"])["PosixPath"]
 
 
 #: The real pathlib classes by ``(module, qualified name)``, as pickle names them.
@@ -58,6 +75,8 @@ def rebuild(module: str, name: str, text: str) -> Any:
 def install(patches: ClassPatches) -> None:
     """Route the real ``pathlib.Path`` constructor to the fake ``Path`` (before 3.12 only)."""
     _install_reduce(patches)
+    _install_eq(patches)
+    _install_stand_in_setattr(patches)
     if sys.version_info >= (3, 12):
         return
     real_path = _REAL["Path"]
@@ -85,3 +104,56 @@ def _install_reduce(patches: ClassPatches) -> None:
         return original(self)
 
     patches.set(pure_path, "__reduce__", __reduce__)
+
+
+def _separator(path: Any) -> str | None:
+    flavour = getattr(path, "parser", None) or getattr(path, "_flavour", None)
+    return getattr(flavour, "sep", None)
+
+
+def _is_real_posix(path: Any) -> bool:
+    """A concrete host path (``PosixPath``): on Windows it would have been a ``WindowsPath``.
+
+    A ``PurePosixPath`` is POSIX on Windows too, and stays unequal to Windows paths.
+    """
+    return _REAL["PosixPath"] in type(path).__mro__
+
+
+def _install_eq(patches: ClassPatches) -> None:
+    pure_path = _REAL["PurePath"]
+    original = vars(pure_path)["__eq__"]
+
+    def __eq__(self: Any, other: Any) -> Any:
+        result = original(self, other)
+        if result is not False:
+            return result
+        if _is_real_posix(self) and _separator(other) == "\\":
+            return original(type(other)(str(self)), other)
+        if _is_real_posix(other) and _separator(self) == "\\":
+            return original(self, type(self)(str(other)))
+        return False
+
+    patches.set(pure_path, "__eq__", __eq__)
+
+
+#: The stand-in's own attributes (pyfakefs sets them), kept on the stand-in.
+_STAND_IN_OWN = frozenset({"fake_pathlib", "skip_names"})
+
+
+def _install_stand_in_setattr(patches: ClassPatches) -> None:
+    from pyfakefs.fake_pathlib import FakePathlibPathModule
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if name in _STAND_IN_OWN or self.fake_pathlib is None:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.fake_pathlib.Path, name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if name in _STAND_IN_OWN or self.fake_pathlib is None:
+            object.__delattr__(self, name)
+        else:
+            delattr(self.fake_pathlib.Path, name)
+
+    patches.set(FakePathlibPathModule, "__setattr__", __setattr__)
+    patches.set(FakePathlibPathModule, "__delattr__", __delattr__)

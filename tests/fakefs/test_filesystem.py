@@ -370,3 +370,22 @@ def test_replace_onto_a_file_symlink_replaces_the_link_itself() -> None:
         os.symlink("folder", "folder-link")
         with pytest.raises(PermissionError):
             os.replace("tmp", "folder-link")  # a link to a directory stays refused
+
+
+def test_removing_one_name_of_a_hard_link_keeps_the_other(sim: WindowsFilesystem) -> None:
+    # pyfakefs keeps one name per file object (the newest link's): removing the old name
+    # removed the new one (safer's 'x' mode publishes with os.link, then os.remove).
+    os.makedirs("sub")
+    _write("first", b"data")
+    os.link("first", "second")
+    os.link("first", "sub\\third")
+    os.remove("first")
+    assert sorted(os.listdir(".")) == ["second", "sub"]
+    assert os.listdir("sub") == ["third"]
+    with open("second", "rb") as handle:
+        assert handle.read() == b"data"
+    os.remove("sub\\third")
+    assert os.listdir("sub") == []
+    assert os.path.exists("second")
+    os.remove("second")
+    assert os.listdir(".") == ["sub"]

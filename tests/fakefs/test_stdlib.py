@@ -1,0 +1,45 @@
+"""The standard library's file objects inside the simulation behave as CPython's on Windows."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
+
+
+@pytest.fixture
+def sim() -> Iterator[WindowsFilesystem]:
+    with simulate() as simulation:
+        yield simulation
+
+
+def test_a_file_object_left_by_a_failed_write_is_closed_when_freed(
+    sim: WindowsFilesystem,
+) -> None:
+    # CPython frees (and closes) the file object once the exception is handled, so
+    # Windows lets the file be deleted. The simulation kept every write's closure, and
+    # with it the file object: [WinError 32] (safer, tdir's cleanup).
+    with contextlib.suppress(TypeError):
+        json.dump({"key": [object()]}, open("out.json", "w"))  # noqa: SIM115
+    os.remove("out.json")
+    assert not os.path.exists("out.json")
+
+
+def test_reads_and_writes_do_not_keep_the_file_object_alive(sim: WindowsFilesystem) -> None:
+    handle = open("data.txt", "w")  # noqa: SIM115
+    for _ in range(3):
+        handle.write("x")
+    handle.close()
+    with open("data.txt") as reader:
+        assert reader.read() == "xxx"
+    ref = weakref.ref(handle)
+    del handle
+    gc.collect()
+    assert ref() is None
