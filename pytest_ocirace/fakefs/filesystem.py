@@ -26,6 +26,7 @@ import ntpath
 import os
 import stat as _stat
 import sys
+import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from pytest_ocirace.fakefs.streams import StreamStore
 from pytest_ocirace.fakefs.writer_seam import WriterSwitch
 from pytest_ocirace.racemodel.events import Answer, FsObserver, FsOp, OpKind
 from pytest_ocirace.winrules import errors, names
-from pytest_ocirace.winrules.options import SimulationOptions
+from pytest_ocirace.winrules.options import DEFAULT_WORKDIR, REAL_WORKDIR, SimulationOptions
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): a user
 # whose os.replace fails wants to see their own call, not the simulation's machinery.
@@ -149,6 +150,8 @@ class WindowsFilesystem:
     def __init__(self, fs: FakeFilesystem, options: SimulationOptions) -> None:
         self.fs = fs
         self.options = options
+        #: The working directory the simulation starts in (option ``workdir``, resolved).
+        self.workdir = working_directory(options.workdir)
         self.observer: FsObserver | None = None
         self.handles = HandleTable()
         #: Real descriptor numbers held for the fake files (see ``descriptors.py``).
@@ -167,8 +170,19 @@ class WindowsFilesystem:
     # -- lifecycle ------------------------------------------------------------------------
 
     @classmethod
-    def attach(cls, fs: FakeFilesystem, options: SimulationOptions) -> WindowsFilesystem:
-        """Turn the live pyfakefs filesystem ``fs`` into a simulated Windows filesystem."""
+    def attach(
+        cls,
+        fs: FakeFilesystem,
+        options: SimulationOptions,
+        *,
+        show_real: Callable[[FakeFilesystem], object] | None = None,
+    ) -> WindowsFilesystem:
+        """Turn the live pyfakefs filesystem ``fs`` into a simulated Windows filesystem.
+
+        ``show_real`` maps real directories into ``fs`` (``realtree.map_trees``); it runs
+        once ``fs`` is Windows and before the working directory is made, so a working
+        directory inside a mapped tree is the mapped directory, not an empty one over it.
+        """
         if active(fs) is not None:
             raise SimulationError(
                 "pytest-ocirace: this fake filesystem is already simulating Windows; "
@@ -190,15 +204,17 @@ class WindowsFilesystem:
             finally:
                 fs.create_temp_dir = create_temp_dir
         sim = cls(fs, options)
-        sim._install()
+        sim._install(show_real)
         return sim
 
-    def _install(self) -> None:
+    def _install(self, show_real: Callable[[FakeFilesystem], object] | None) -> None:
         from pytest_ocirace.fakefs import platform, stdlib
 
         with LOCK:
+            if show_real is not None:
+                show_real(self.fs)
             # Before the class switch: pyfakefs' own methods, without the layer's routing.
-            _make_directories(self.fs, self.options.workdir)
+            _make_directories(self.fs, self.workdir)
             _make_directories(self.fs, TEMP_DIR)
             setattr(self.fs, SIMULATION_ATTR, self)
             self.fs.__class__ = SimulatedFakeFilesystem
@@ -207,7 +223,7 @@ class WindowsFilesystem:
                 stdlib.install(self._patches, self)
                 fastpaths.install(self._patches, self.fs)
                 pathclasses.install(self._patches)
-                _set_cwd(self.fs, self.options.workdir)
+                _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]
                 self._platform = platform.WindowsPlatform(self.options.windows_platform_modules)
@@ -787,11 +803,36 @@ def _as_crt(exc: OSError, display: str) -> OSError:
     return exc
 
 
+# The real ``getcwd``, kept where pyfakefs does not look: while a patcher runs it replaces
+# this module's ``os`` with its fake one.
+_REAL_OS = types.SimpleNamespace(getcwd=os.getcwd)
+_UNREPRESENTABLE = frozenset('\\:*?"<>|')
+
+
+def working_directory(option: str) -> str:
+    r"""The simulation's working directory for the ``workdir`` option.
+
+    ``real``: the real working directory (where the suite was started), as Windows spells
+    the same fake directory (``/home/u/proj`` is ``C:\home\u\proj``); relative paths
+    in a suite then name the project's files, which the real tree shows. A real directory
+    whose name Windows cannot hold falls back to ``C:\work``.
+    """
+    if option != REAL_WORKDIR:
+        return option
+    real = _REAL_OS.getcwd()
+    parts = [part for part in real.split("/") if part]
+    if ntpath.splitdrive(real)[0] or any(_UNREPRESENTABLE.intersection(p) for p in parts):
+        return DEFAULT_WORKDIR
+    return "C:\\" + "\\".join(parts)
+
+
 def _make_directories(fs: FakeFilesystem, path: str) -> None:
     """``makedirs`` for a fresh drive, without pyfakefs' per-component path resolution."""
     drive, rest = ntpath.splitdrive(path)
     current = fs.root.entries.get(drive) or FakeFilesystem.resolve(fs, drive + "\\")
     for part in rest.strip("\\").split("\\"):
+        if not part:
+            continue
         child = current.entries.get(part)
         if child is None:
             child = FakeDirectory(part, filesystem=fs)
@@ -840,7 +881,12 @@ def simulate(
     patcher = start_patcher()
     try:
         assert patcher.fs is not None
-        sim = WindowsFilesystem.attach(patcher.fs, options)
+
+        def show_real(fs: FakeFilesystem) -> None:
+            if real_trees and options.real_tree != "off":
+                realtree.map_trees(fs, real_trees, read_only=options.real_tree == "read-only")
+
+        sim = WindowsFilesystem.attach(patcher.fs, options, show_real=show_real)
         fs = sim.fs
 
         def is_active() -> bool:
@@ -852,8 +898,6 @@ def simulate(
         guards = boundaries.Boundaries(is_active, owns_fd)
         file_io = ClassPatches()
         try:
-            if real_trees and options.real_tree != "off":
-                realtree.map_trees(fs, real_trees, read_only=options.real_tree == "read-only")
             guards.install()
             fileio.install(file_io, fs, is_active, owns_fd)
             yield sim

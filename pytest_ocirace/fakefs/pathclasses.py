@@ -44,14 +44,19 @@ __all__ = ["install", "rebuild"]
 
 # Captured at import, before any simulation (filesystem.py imports this module): in a dict,
 # because pyfakefs replaces module globals that are pathlib classes.
+# If this module is first imported while a pyfakefs patcher runs (a test's ``fs`` fixture
+# started first), ``sys.modules["pathlib"]`` is pyfakefs' stand-in, which keeps the real
+# module as ``pathlib_module``, and the real module's ``Path`` global is the fake class:
+# the real ``Path`` is then found as the first base of ``PosixPath``, which pyfakefs leaves.
 _REAL: dict[str, Any] = {"pathlib": sys.modules.get("pathlib")}
 if _REAL["pathlib"] is None:  # pragma: no cover - pytest has always imported pathlib
     import pathlib as _pathlib
 
     _REAL["pathlib"] = _pathlib
-_REAL["Path"] = vars(_REAL["pathlib"])["Path"]
+_REAL["pathlib"] = getattr(_REAL["pathlib"], "pathlib_module", _REAL["pathlib"])
 _REAL["PurePath"] = vars(_REAL["pathlib"])["PurePath"]
 _REAL["PosixPath"] = vars(_REAL["pathlib"])["PosixPath"]
+_REAL["Path"] = _REAL["PosixPath"].__bases__[0]
 
 
 #: The real pathlib classes by ``(module, qualified name)``, as pickle names them.

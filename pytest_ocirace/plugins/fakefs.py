@@ -14,6 +14,7 @@ as soon as this plugin is, so that they can implement them (and add options).
 
 from __future__ import annotations
 
+import ntpath
 import os
 import sys
 from collections.abc import Generator, Iterator
@@ -21,6 +22,8 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
+
+from pytest_ocirace.plugins import tmp_paths
 
 if TYPE_CHECKING:
     from pyfakefs.fake_filesystem import FakeFilesystem
@@ -216,9 +219,10 @@ def _session_options(config: pytest.Config) -> SimulationOptions:
     cached = config.stash.get(_OPTIONS_KEY, None)
     if cached is not None:
         return cached
-    from pytest_ocirace.winrules.options import SimulationOptions
+    from pytest_ocirace.winrules.options import REAL_WORKDIR, SimulationOptions
 
-    options = SimulationOptions()
+    # A suite's tests start where pytest was started, as on Windows (``workdir = real``).
+    options = SimulationOptions(workdir=REAL_WORKDIR)
     for name, (source, value) in _configured_values(config).items():
         options = options.merged({name: value}, source=source)
     config.stash[_OPTIONS_KEY] = options
@@ -258,8 +262,8 @@ class WinFS:
 
     @property
     def workdir(self) -> str:
-        r"""The test's working directory inside the simulation (``C:\\work``)."""
-        return self.simulation.options.workdir
+        r"""The directory the test started in inside the simulation (``C:\\`` + the real cwd)."""
+        return self.simulation.workdir
 
     def set_readonly(self, path: str | os.PathLike[str], readonly: bool = True) -> None:
         """Set (or clear) the read-only attribute, as ``attrib +r`` would."""
@@ -386,6 +390,9 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     real_tmp_path = (
         request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     )
+    for name in tmp_paths.KEPT_REAL:  # built from the real tmp_path, before it is respelled
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
     leftovers = _leftover_threads(request.config)
     threads_before = leftovers.snapshot()
     with ExitStack() as stack:
@@ -405,6 +412,7 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         stack.enter_context(_log_tracebacks_without_machinery())
         if real_tmp_path is not None and not simulation.fs.isdir(str(real_tmp_path)):
             simulation.fs.create_dir(str(real_tmp_path))  # else under a mapped real tree
+        tmp_paths.respell(item, ntpath.splitdrive(simulation.fs.cwd)[0] or "C:")
         hooks = request.config.hook
         try:
             hooks.pytest_ocirace_setup(simulation=simulation, item=item)
@@ -597,6 +605,12 @@ def _platform_note(item: pytest.Item, exc: BaseException, options: SimulationOpt
         f"(ini: ocirace_windows_import_modules = {names}; marker: "
         f"@pytest.mark.ocirace(windows_import_modules=[{listed}]))"
     )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Generator[None]:
+    yield
+    tmp_paths.remember(fixturedef, request)
 
 
 @pytest.hookimpl(tryfirst=True)

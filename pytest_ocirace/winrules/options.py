@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["OPTION_HELP", "OptionError", "SimulationOptions"]
+__all__ = ["DEFAULT_WORKDIR", "OPTION_HELP", "REAL_WORKDIR", "OptionError", "SimulationOptions"]
 
 
 class OptionError(ValueError):
@@ -48,11 +48,20 @@ OPTION_HELP: dict[str, str] = {
     "(WinError 5) or replace (unverified).",
     "delete_on_close_follows_rename": "an O_TEMPORARY file that is renamed is still "
     "deleted when its handle closes (unverified).",
-    "workdir": "the fake working directory each simulated test starts in.",
+    "workdir": "the fake working directory each simulated test starts in: an absolute "
+    "Windows path, or 'real' for the real working directory as Windows spells it "
+    "(C:\\ + its POSIX path; the plugin's default, so relative paths reach the project's "
+    "files through the real tree).",
     "real_tree": "the test's real directories (rootdir, the test's folder, sys.path) "
     "readable inside the simulation: copy-on-write (changes stay in memory), read-only "
     "(files carry the read-only attribute), or off.",
 }
+
+
+#: ``workdir`` of ``simulate()`` and the conformance run: a fixed, empty directory.
+DEFAULT_WORKDIR = "C:\\work"
+#: ``workdir`` value for the real working directory, Windows-spelled (the plugin's default).
+REAL_WORKDIR = "real"
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ class SimulationOptions:
     reserved_names: str = "error"
     directory_onto_file: str = "deny"
     delete_on_close_follows_rename: bool = True
-    workdir: str = "C:\\work"
+    workdir: str = DEFAULT_WORKDIR
     real_tree: str = "copy-on-write"
 
     def __post_init__(self) -> None:
@@ -77,10 +86,10 @@ class SimulationOptions:
                     f"ocirace option {name}={value!r} is not valid: use one of "
                     + ", ".join(repr(choice) for choice in allowed)
                 )
-        if not self.workdir[1:3] == ":\\":
+        if self.workdir != REAL_WORKDIR and not self.workdir[1:3] == ":\\":
             raise OptionError(
                 f"ocirace option workdir={self.workdir!r} is not valid: use an absolute "
-                "Windows path such as 'C:\\\\work'"
+                "Windows path such as 'C:\\\\work', or 'real'"
             )
 
     @classmethod

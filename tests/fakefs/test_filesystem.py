@@ -389,3 +389,22 @@ def test_removing_one_name_of_a_hard_link_keeps_the_other(sim: WindowsFilesystem
     assert os.path.exists("second")
     os.remove("second")
     assert os.listdir(".") == ["sub"]
+
+
+def test_workdir_real_is_the_real_working_directory_as_windows_spells_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sqlitedict opens "tests/db/..." relative to the project: the simulation must start
+    # where the suite did, and show the project's files there (the real tree).
+    (tmp_path / "data.txt").write_text("real")
+    monkeypatch.chdir(tmp_path)
+    expected = "C:" + str(tmp_path).replace("/", "\\")
+    with simulate(SimulationOptions(workdir="real"), real_trees=[str(tmp_path)]) as simulation:
+        assert os.getcwd() == expected == simulation.workdir
+        with open("data.txt") as handle:
+            assert handle.read() == "real"
+        with open("new.txt", "w") as handle:
+            handle.write("fake")
+    assert not (tmp_path / "new.txt").exists()
+    with simulate() as simulation:
+        assert os.getcwd() == "C:\\work" == simulation.workdir

@@ -25,12 +25,17 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_inprocess(*quiet, *args)
 
 
+def _windows_spelling(path: os.PathLike[str]) -> str:
+    return "C:" + os.fspath(path).replace("/", "\\")
+
+
 def test_flag_puts_every_test_in_the_simulation(pytester: pytest.Pytester) -> None:
+    # The test starts where pytest was started, spelled as Windows spells it.
     pytester.makepyfile(
-        """
+        f"""
         import os
         def test_one():
-            assert os.getcwd() == "C:\\\\work"
+            assert os.getcwd() == {_windows_spelling(pytester.path)!r}
         def test_two():
             assert os.sep == "\\\\"
         """
@@ -41,7 +46,8 @@ def test_flag_puts_every_test_in_the_simulation(pytester: pytest.Pytester) -> No
 
 def test_ini_switch(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nocirace = true\n")
-    pytester.makepyfile("import os\ndef test_one():\n    assert os.getcwd() == 'C:\\\\work'\n")
+    cwd = _windows_spelling(pytester.path)
+    pytester.makepyfile(f"import os\ndef test_one():\n    assert os.getcwd() == {cwd!r}\n")
     result = _run(pytester)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["ocirace: every test runs in the simulated Windows filesystem"])
@@ -101,12 +107,12 @@ def test_fixture_helpers(pytester: pytest.Pytester) -> None:
 
         def test_same_filesystem_as_pyfakefs_fs(winfs, fs):
             assert winfs.fs is fs
-            fs.create_file("C:\\\\work\\\\made-by-fs", contents="x")
+            fs.create_file(os.path.join(winfs.workdir, "made-by-fs"), contents="x")
             assert open("made-by-fs").read() == "x"
 
         def test_same_filesystem_when_fs_comes_first(fs, winfs):
             assert winfs.fs is fs
-            fs.create_file("C:\\\\work\\\\made-by-fs", contents="y")
+            fs.create_file(os.path.join(winfs.workdir, "made-by-fs"), contents="y")
             assert open("made-by-fs").read() == "y"
         """
     )
@@ -324,8 +330,9 @@ def test_pytest_internals_keep_working_inside_the_simulation(pytester: pytest.Py
             assert capsys.readouterr().out == "hello from the simulation\\n"
 
         @pytest.mark.ocirace
-        def test_tmp_path_is_still_made_and_cleaned_on_the_real_disk(tmp_path, winfs):
-            assert str(tmp_path).startswith("/")
+        def test_tmp_path_is_a_windows_path_of_its_directory(tmp_path, winfs):
+            assert str(tmp_path).startswith("C:\\\\")
+            assert tmp_path.is_dir()
         """
     )
     result = _run(pytester, "-rA")
@@ -369,7 +376,10 @@ def test_tmp_path_works_under_the_flag_and_stays_off_the_real_disk(
     result = _run(pytester, "--ocirace")
     result.assert_outcomes(passed=2)
     reports = result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
-    [real] = {v for report in reports for k, v in report.user_properties if k == "real"}
+    [spelled] = {v for report in reports for k, v in report.user_properties if k == "real"}
+    # Inside, tmp_path is the Windows path of the directory pytest made (plugins/tmp_paths.py).
+    assert spelled.startswith("C:\\")
+    real = spelled[2:].replace("\\", "/")
     # pytest made the directory on the real disk; what the test wrote exists only in the
     # simulation.
     assert os.path.isdir(real)
