@@ -54,6 +54,7 @@ CATEGORIES = (
     "hung",
     "module-proxy",
     "windows-true",
+    "skipped-on-windows",
     "other",
 )
 

@@ -8,6 +8,7 @@ can land in this checkout.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -141,12 +142,23 @@ def prepare_source(project: Project, workdir: Path) -> Path:
     return _sdist_root(dest)
 
 
+def venv_marker(project: Project, repo: Path = REPO) -> str:
+    """What a project's venv was built from; a venv whose marker differs is rebuilt.
+
+    The checkout's ``pyproject.toml`` is part of it: its entry points (the ``pytest11``
+    plugin module) are written into the venv at install time, and after a layout move a
+    stale one failed every run at start-up (``No module named 'pytest_ocirace.plugin'``).
+    """
+    pyproject = hashlib.sha256((repo / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    return "\n".join([project.requirement, *project.deps, str(repo), pyproject])
+
+
 def prepare_venv(project: Project, source: Path, workdir: Path, rebuild: bool = False) -> Path:
     """One venv per project, reused while its marker file says the same requirements."""
     venv = workdir / "venvs" / project.name
     python = venv / "bin" / "python"
     marker = venv / "ocirace-bench.txt"
-    wanted = "\n".join([project.requirement, *project.deps, str(REPO)])
+    wanted = venv_marker(project)
     if rebuild and venv.exists():
         shutil.rmtree(venv)
     if python.exists() and marker.exists() and marker.read_text() == wanted:

@@ -92,3 +92,13 @@ def test_files_left_in_the_source_tree_are_reported(tmp_path: Path) -> None:
     )
     result = runner.run_suite(PROJECT, python, source, tmp_path / "w", "ocirace", (), 60)
     assert result.stray_files == ["C:\\Users\\ocirace\\cache.db"]
+
+
+def test_venv_marker_changes_with_the_checkouts_pyproject(tmp_path: Path) -> None:
+    # A venv built before a layout move kept the old pytest11 entry point and failed every
+    # run at start-up: the checkout's pyproject.toml is part of what a venv was built from.
+    (tmp_path / "pyproject.toml").write_text("[project.entry-points.pytest11]\nx = 'a'\n")
+    before = runner.venv_marker(PROJECT, tmp_path)
+    assert runner.venv_marker(PROJECT, tmp_path) == before
+    (tmp_path / "pyproject.toml").write_text("[project.entry-points.pytest11]\nx = 'b'\n")
+    assert runner.venv_marker(PROJECT, tmp_path) != before
