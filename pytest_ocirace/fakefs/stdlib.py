@@ -133,8 +133,26 @@ def _class_plan() -> list[tuple[object, str, object]]:
             plan.append((FakeFileWrapper, factory, _locking_factory(original)))
     plan += lock_plan(FakeFileWrapper, ["close", "close_fd", "flush", "seek", "tell"])
     plan += _use_original_os_plan()
+    plan.append((FakeOsModule, "__getattr__", _windows_os_getattr(FakeOsModule.__getattr__)))
     _CLASS_PLANS[active] = plan
     return plan
+
+
+#: POSIX-only ``os`` functions on paths or descriptors that pyfakefs does not fake: its
+#: fake ``os`` handed them to the real one, so ``os.mkfifo(tmp_path / "f")`` made a real
+#: FIFO named ``C:\\...`` in the real working directory. Windows' ``os`` has none of them.
+WINDOWS_ABSENT_OS = frozenset(
+    {"mkfifo", "lchown", "fchown", "chroot", "statvfs", "pathconf", "fchdir"}
+)
+
+
+def _windows_os_getattr(original: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    def __getattr__(self: Any, name: str) -> Any:
+        if name in WINDOWS_ABSENT_OS:
+            raise AttributeError(f"module 'os' has no attribute '{name}'")
+        return original(self, name)
+
+    return __getattr__
 
 
 def _use_original_os_plan() -> list[tuple[object, str, object]]:

@@ -43,3 +43,13 @@ def test_reads_and_writes_do_not_keep_the_file_object_alive(sim: WindowsFilesyst
     del handle
     gc.collect()
     assert ref() is None
+
+
+def test_posix_only_os_functions_are_absent_as_on_windows(sim: WindowsFilesystem) -> None:
+    # pyfakefs handed os.mkfifo to the real os: python-dotenv's FIFO test made a real FIFO
+    # named C:\...\.env in the real working directory. Windows' os has no mkfifo.
+    assert not hasattr(os, "mkfifo")
+    with pytest.raises(AttributeError, match="has no attribute 'mkfifo'"):
+        os.mkfifo("fifo")  # type: ignore[attr-defined,unused-ignore]
+    assert not os.path.exists("fifo")
+    assert hasattr(os, "getpid")  # everything else still reaches the real os
