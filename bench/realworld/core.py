@@ -55,6 +55,7 @@ CATEGORIES = (
     "module-proxy",
     "windows-true",
     "skipped-on-windows",
+    "state-between-tests",
     "other",
 )
 
