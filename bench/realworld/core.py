@@ -40,6 +40,7 @@ CATEGORIES = (
     "drives",
     "real-fds",
     "pathlib-at-import",
+    "paths-at-import",
     "null-byte",
     "file-locks",
     "platform-at-import",

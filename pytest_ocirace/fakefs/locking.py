@@ -129,6 +129,7 @@ class ClassPatches:
     def __init__(self) -> None:
         self._saved: list[tuple[object, str, bool, object]] = []
         self._items: list[tuple[dict[Any, Any], Any, bool, object]] = []
+        self._codes: list[tuple[Any, Any]] = []
 
     def set(self, owner: object, name: str, value: object) -> None:
         present = name in vars(owner)
@@ -148,11 +149,23 @@ class ClassPatches:
         self._items.append((mapping, key, key in mapping, mapping.get(key)))
         mapping[key] = value
 
+    def set_code(self, function: Any, code: Any) -> None:
+        """``function.__code__ = code`` until :meth:`undo`.
+
+        Every holder of ``function`` (``from tempfile import TemporaryFile`` at import)
+        runs ``code`` meanwhile.
+        """
+        self._codes.append((function, function.__code__))
+        function.__code__ = code
+
     def lock_methods(self, cls: type, names: Iterable[str] | None = None) -> None:
         """Wrap ``names`` (default: every public plain method) of ``cls`` with :data:`LOCK`."""
         self.set_all(lock_plan(cls, names))
 
     def undo(self) -> None:
+        while self._codes:
+            function, code = self._codes.pop()
+            function.__code__ = code
         while self._items:
             mapping, key, had, previous = self._items.pop()
             if had:

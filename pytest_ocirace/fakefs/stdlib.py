@@ -19,6 +19,7 @@ import os
 import shutil  # noqa: F401 - imported so that sys.modules holds it
 import sys
 import tempfile  # noqa: F401
+import types
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,9 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     # On Windows ``tempfile.TemporaryFile`` *is* ``NamedTemporaryFile`` (an O_TEMPORARY file
     # that goes away on close); the POSIX one unlinks its file while it is open, which
     # Windows refuses with WinError 32, so every TemporaryFile() would fail here.
+    posix_temporary_file = real_tempfile.TemporaryFile
     patches.set(real_tempfile, "TemporaryFile", real_tempfile.NamedTemporaryFile)
+    _bound_temporary_file(patches, real_tempfile, posix_temporary_file)
     if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.9/3.10 CI only
         _patch_pathlib_accessor(patches)
     # fcntl.flock/lockf (and msvcrt.locking) exclude on fake files, as on Windows.
@@ -308,6 +311,53 @@ def _default_tempdir(module: Any, original: Callable[..., str]) -> Callable[...,
         return original(*args)
 
     return _get_default_tempdir
+
+
+def _bound_temporary_file(patches: ClassPatches, module: Any, posix: Any) -> None:
+    """``TemporaryFile`` bound at import (``from tempfile import TemporaryFile``) as on Windows.
+
+    On Windows the name *is* ``NamedTemporaryFile`` at import time, so a library that
+    bound it then (boltons' ``ioutils``) gets delete-on-close files; here it bound the POSIX
+    function, which unlinks its file while it is open: ``[WinError 32]`` inside the
+    simulation, where Windows itself had never run that code. While the fake filesystem is
+    in force, that function object runs ``NamedTemporaryFile`` (the simulation's, looked up
+    in ``tempfile`` at call time); when pyfakefs is paused it runs its own code.
+    """
+    if not isinstance(posix, types.FunctionType) or posix is module.NamedTemporaryFile:
+        return
+    original = types.FunctionType(
+        posix.__code__, posix.__globals__, posix.__name__, posix.__defaults__, posix.__closure__
+    )
+    original.__kwdefaults__ = posix.__kwdefaults__
+
+    def temporary_file(*args: Any, **kwargs: Any) -> Any:
+        if type(getattr(module, "_os", None)).__name__ == "FakeOsModule":
+            return module.TemporaryFile(*args, **kwargs)
+        return original(*args, **kwargs)
+
+    patches.set(module, "_ocirace_temporary_file", temporary_file)
+    patches.set_code(posix, _delegating_code(posix))
+
+
+def _delegating_code(posix: Any) -> Any:
+    """Code with ``posix``'s signature that calls ``_ocirace_temporary_file`` (its globals)."""
+
+    def TemporaryFile(  # the name the code object carries
+        mode: str = "w+b",
+        buffering: int = -1,
+        encoding: str | None = None,
+        newline: str | None = None,
+        suffix: str | None = None,
+        prefix: str | None = None,
+        dir: str | None = None,  # tempfile's own parameter name
+        *,
+        errors: str | None = None,
+    ) -> Any:
+        return _ocirace_temporary_file(  # type: ignore[name-defined]  # noqa: F821
+            mode, buffering, encoding, newline, suffix, prefix, dir, errors=errors
+        )
+
+    return TemporaryFile.__code__
 
 
 @functools.cache

@@ -6,12 +6,17 @@ import contextlib
 import gc
 import json
 import os
+import pathlib
+import tempfile
 import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
+
+#: Bound at import, as `from tempfile import TemporaryFile` binds it in a library.
+BOUND_TEMPORARY_FILE = tempfile.TemporaryFile
 
 
 @pytest.fixture
@@ -53,3 +58,26 @@ def test_posix_only_os_functions_are_absent_as_on_windows(sim: WindowsFilesystem
         os.mkfifo("fifo")  # type: ignore[attr-defined,unused-ignore]
     assert not os.path.exists("fifo")
     assert hasattr(os, "getpid")  # everything else still reaches the real os
+
+
+def test_temporary_file_bound_at_import_is_windows_temporary_file(
+    sim: WindowsFilesystem,
+) -> None:
+    # boltons' ioutils does `from tempfile import TemporaryFile` at import: on Windows that
+    # is NamedTemporaryFile; here it was the POSIX function, which unlinks its open file
+    # ([WinError 32] inside the simulation).
+    directory = tempfile.mkdtemp()
+    with BOUND_TEMPORARY_FILE(dir=directory) as handle:
+        handle.write(b"spooled")
+        handle.seek(0)
+        assert handle.read() == b"spooled"
+    assert os.listdir(directory) == []  # deleted on close
+    os.rmdir(directory)
+
+
+def test_temporary_file_bound_at_import_is_posix_again_after(tmp_path: pathlib.Path) -> None:
+    with simulate():
+        pass
+    with BOUND_TEMPORARY_FILE(dir=str(tmp_path)) as handle:
+        handle.write(b"x")
+        assert os.listdir(tmp_path) == []  # the POSIX function unlinks at once
