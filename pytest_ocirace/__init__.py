@@ -4,7 +4,7 @@ Importing this package must stay cheap and must not import pytest, pyfakefs or l
 production code imports the reference safe writer from here. The writer itself is the
 stdlib-only ``ocirace_writer`` distribution; this package re-exports it (and
 ``pytest_ocirace.writer`` is that module under its first name). The pytest plugin lives in
-``pytest_ocirace.plugin`` and is loaded by pytest through its entry point, not from here.
+``pytest_ocirace.plugins.fakefs`` and is loaded by pytest through its entry point, not from here.
 
 The declared-ordering API (``happens_before``, ``happens_after``, ``ordered``, ``exclusive``)
 may stay in production code: outside an ocirace test it does nothing. It is imported lazily,
@@ -36,7 +36,7 @@ from ocirace_writer import (
 )
 
 if TYPE_CHECKING:
-    from pytest_ocirace.simulation.races import (
+    from pytest_ocirace.racemodel.model import (
         exclusive,
         happens_after,
         happens_before,
@@ -72,7 +72,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from pytest_ocirace.simulation import races
+        from pytest_ocirace.racemodel import model
 
-        return getattr(races, name)
+        return getattr(model, name)
     raise AttributeError(f"module 'pytest_ocirace' has no attribute {name!r}")
