@@ -9,7 +9,8 @@ depend on timing, only on the program's synchronisation, so a racy test fails in
 On a conflict the later operation fails the way Windows fails in that overlap (rows 5, 6, 7
 of the decision table), once per pair of threads, rule and name: code that retries, or
 that accepts an existing identical target, passes, and unguarded code fails with the real
-exception in its own frame. Every conflict is kept as a :class:`Race` for the report, handled or not.
+exception in its own frame. Every conflict is kept as a :class:`Race` for the report,
+handled or not.
 """
 
 from __future__ import annotations
