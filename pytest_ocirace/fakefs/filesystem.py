@@ -166,6 +166,7 @@ class WindowsFilesystem:
         self._attached = False
         self._platform: Any = None
         self._writers = WriterSwitch()
+        self._umask = 0o022
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -217,6 +218,11 @@ class WindowsFilesystem:
             _make_directories(self.fs, self.workdir)
             _make_directories(self.fs, TEMP_DIR)
             setattr(self.fs, SIMULATION_ATTR, self)
+            # Windows has no umask on permissions: stat shows 0o666 for every writable
+            # file and 0o777 for a directory; pyfakefs applied the host's 0o022 (a plain
+            # open() made 0o644: portalocker's open_atomic mode test).
+            self._umask = self.fs.umask
+            self.fs.umask = 0
             self.fs.__class__ = SimulatedFakeFilesystem
             self._attached = True
             try:
@@ -243,6 +249,7 @@ class WindowsFilesystem:
                 self._platform.uninstall()
                 self._platform = None
             self._patches.undo()
+            self.fs.umask = self._umask
             self.descriptors.release_all()
             self._writers.uninstall()
             self.fs.__class__ = FakeFilesystem

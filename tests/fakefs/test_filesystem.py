@@ -6,6 +6,7 @@ import hashlib
 import os
 import pathlib
 import shutil
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -408,3 +409,14 @@ def test_workdir_real_is_the_real_working_directory_as_windows_spells_it(
     assert not (tmp_path / "new.txt").exists()
     with simulate() as simulation:
         assert os.getcwd() == "C:\\work" == simulation.workdir
+
+
+def test_new_files_have_windows_permission_bits(sim: WindowsFilesystem) -> None:
+    # Windows' stat derives the bits from the read-only attribute alone: 0o666 for a
+    # writable file, 0o777 for a directory. The host's umask made plain open() 0o644.
+    _write("plain", b"x")
+    os.mkdir("folder")
+    assert stat.S_IMODE(os.stat("plain").st_mode) == 0o666
+    assert stat.S_IMODE(os.stat("folder").st_mode) == 0o777
+    sim.set_readonly("plain")
+    assert stat.S_IMODE(os.stat("plain").st_mode) == 0o444
