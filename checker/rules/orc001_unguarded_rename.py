@@ -431,6 +431,25 @@ VALID = (
 )
 
 INVALID = (
+    # A temporary file returned in a tuple by a local helper, bound to None until then.
+    Invalid(
+        """
+        import os, shutil, tempfile
+        def map_rows(rows, cache_file, update):
+            def start():
+                tmp = None
+                if update:
+                    tmp = tempfile.NamedTemporaryFile("wb", delete=False)
+                return open(os.devnull, "wb"), tmp
+            writer, tmp = None, None
+            for row in rows:
+                writer, tmp = start()
+            if tmp is not None:
+                tmp.close()
+                shutil.move(tmp.name, cache_file)
+        """,
+        line=13,
+    ),
     # MoveFileExW with MOVEFILE_REPLACE_EXISTING is os.replace, called through ctypes.
     Invalid(
         """
