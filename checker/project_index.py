@@ -47,6 +47,12 @@ _ALIAS_LINE = re.compile(
     r"^(?:[A-Za-z_]\w*[ \t]*=|from[ \t]|import[ \t])[^\n]*\b(?:rename|renames|replace|move)\b",
     re.M,
 )
+#: Characters of source whose analyses the index keeps for the lint (about 45 bytes of memory
+#: per character: 8 M is ~350 MB, some 200,000 lines of candidate files). A larger tree's
+#: remaining files are parsed again by the lint: memory stays bounded, and the first 8 M
+#: characters are still parsed once.
+_KEEP_BUDGET = 8 * 2**20
+
 #: Summary format version: part of the cached entry so an old summary is never misread.
 _VERSION = 3
 
@@ -303,12 +309,15 @@ class ProjectIndex:
                 self.callers[name].append(summary.path)
         #: Files the caller search may analyse: only their analyses are worth keeping.
         self._caller_files = {path for paths in self.callers.values() for path in paths}
+        #: Characters of source whose analyses are kept (bounded by _KEEP_BUDGET).
+        self._kept = 0
 
     def __getstate__(self) -> dict[str, Any]:
         """Workers get the summaries and texts, never another process's parsed modules."""
         state = dict(self.__dict__)
         state["_analyses"] = {}
         state["_parsed"] = {}
+        state["_kept"] = 0
         state["_mentions"] = {}
         return state
 
@@ -319,10 +328,17 @@ class ProjectIndex:
         """
         self._analyses.clear()
         self._parsed.clear()
+        self._kept = 0
 
     def keep(self, path: str, analysis: Any) -> None:
-        """Remember the analysis a summary was read from, for the lint of the same text."""
-        self._parsed[path] = analysis
+        """Remember the analysis a summary was read from, for the lint of the same text.
+
+        Within the memory budget only: past it the lint parses the file again.
+        """
+        size = len(analysis.source.text)
+        if self._kept + size <= _KEEP_BUDGET:
+            self._kept += size
+            self._parsed[path] = analysis
 
     def analysis_for(self, path: str, text: str, settings: Any) -> Any:
         """An analysis of ``text`` at ``path`` made earlier in this process, or None.
@@ -338,7 +354,7 @@ class ProjectIndex:
             if analysis is None or analysis.source.text != text:
                 return None
             analysis.attach(settings, self)
-            self.remember(path, settings, analysis)
+            self._analyses[key] = analysis  # counted when it was kept
         return analysis if analysis.source.text == text else None
 
     def remember(self, path: str, settings: Any, analysis: Any) -> None:
@@ -346,8 +362,14 @@ class ProjectIndex:
 
         Only those: every analysis kept alive is memory, and time for the garbage collector.
         """
-        if path in self._caller_files:
-            self._analyses[(path, repr(settings))] = analysis
+        key = (path, repr(settings))
+        if key in self._analyses:
+            self._analyses[key] = analysis  # a newer text of a kept file: already counted
+            return
+        size = len(analysis.source.text)
+        if path in self._caller_files and self._kept + size <= _KEEP_BUDGET:
+            self._kept += size
+            self._analyses[key] = analysis
 
     def resolve(self, name: str, depth: int = 0) -> str:
         """What a dotted name really is, following aliases of the checked modules.
@@ -387,7 +409,7 @@ class ProjectIndex:
         parsed = self._parsed.pop(path, None)
         if parsed is not None:
             parsed.attach(settings, self)
-            self._analyses[key] = parsed
+            self._analyses[key] = parsed  # counted when it was kept
             return parsed
         import ast
 
@@ -495,6 +517,7 @@ def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
     fresh: dict[str, Any] = {}
     summaries = []
     parsed: dict[str, Any] = {}
+    kept = 0
     for path in paths:
         try:
             stat = os.stat(path)
@@ -519,8 +542,9 @@ def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
         except (OSError, SourceProblem):
             continue
         summary, analysis = _summarise(text, path, None)
-        if analysis is not None:
-            parsed[path] = analysis
+        if analysis is not None and kept + len(text) <= _KEEP_BUDGET:
+            parsed[path] = analysis  # past the budget it is freed now, not after the loop
+            kept += len(text)
         summary.signature = [stat.st_mtime_ns, stat.st_size]
         summaries.append(summary)
         fresh[path] = [stat.st_mtime_ns, stat.st_size, summary.to_json()]
