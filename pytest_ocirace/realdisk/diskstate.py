@@ -111,7 +111,7 @@ class DiskState:
         try:
             info = os.lstat(path)
         except OSError:
-            return NameState(parent_missing=not os.path.isdir(os.path.dirname(path) or "."))
+            return NameState()
         is_dir = stat.S_ISDIR(info.st_mode)
         has_entries = False
         if is_dir:

@@ -183,12 +183,19 @@ class Judge:
             exclusive=bool(op.get("exclusive")),
             same_file=path == path2,
         )
+        # Two answers stay the host's, on purpose (tests/winrules/test_one_table.py lists
+        # them). A name that is not there: the host's FileNotFoundError has the class and
+        # errno Windows gives. A directory's open: the process mode runs code's POSIX
+        # branches, and those open directories to fsync a rename (ocirace_writer does).
         if kind in ("rename", "replace", "link") and path2 is not None:
-            return verdict(request, self.disk.state(path2), self.disk.state(path), self.options)
+            source = self.disk.state(path)
+            if not source.exists:
+                return None
+            return verdict(request, self.disk.state(path2), source, self.options)
         state = self.disk.state(path)
-        if kind == "open" and state.is_dir:
-            # The process mode runs code's POSIX branches, and those open directories (to
-            # fsync a rename, as ocirace_writer does); Windows code never does.
+        if not state.exists and kind != "open":
+            return None
+        if kind == "open" and state.is_dir and not request.exclusive:
             return None
         return verdict(request, state, options=self.options)
 

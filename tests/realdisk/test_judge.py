@@ -187,15 +187,14 @@ def test_a_refused_publish_onto_a_name_orders_the_loser_after_its_creator(
     assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is False
 
 
-def test_a_missing_source_is_not_found_even_onto_an_existing_name(tmp_path: Path) -> None:
+def test_a_missing_source_is_the_host_s_even_onto_an_existing_name(tmp_path: Path) -> None:
     # Regression: the table used to answer 183 (the target exists) before looking at the
-    # source; Windows looks at the source first.
+    # source; Windows looks at the source first, and a missing name is the host's to
+    # report (FileNotFoundError, errno 2, as on Windows).
     judge = Judge()
     (tmp_path / "t").write_text("x")
-    answer = judge.before(1, 1, "T", op("rename", tmp_path / "gone", tmp_path / "t"), [])
-    assert answer == {"error": {"winerror": 2, "crt": False}}
-    answer = judge.before(1, 1, "T", op("remove", tmp_path / "nodir" / "gone"), [])
-    assert answer == {"error": {"winerror": 3, "crt": False}}
+    assert judge.before(1, 1, "T", op("rename", tmp_path / "gone", tmp_path / "t"), []) == {}
+    assert judge.before(1, 1, "T", op("remove", tmp_path / "nodir" / "gone"), []) == {}
 
 
 def test_the_options_reach_the_real_disk(tmp_path: Path) -> None:
