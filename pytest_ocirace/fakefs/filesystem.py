@@ -103,6 +103,19 @@ _UNREFERENCED = _references_to_first([object()])
 
 #: A name that does not exist, in a directory that does not exist either.
 _PARENT_MISSING = NameState(parent_missing=True)
+#: The states and requests nearly every operation has, built once (speed only: a tuple with
+#: keywords costs microseconds, and most operations meet no handle and no flag).
+_FILE = NameState(exists=True)
+_READ_ONLY = NameState(exists=True, read_only=True)
+_DIRECTORY = NameState(exists=True, is_dir=True)
+_PLAIN_REQUESTS = {kind: Request(kind) for kind in decisions.KINDS}
+#: ``open`` by (writing, exclusive, temporary).
+_OPEN_REQUESTS = {
+    (writing, exclusive, temporary): Request("open", writing, exclusive, temporary)
+    for writing in (False, True)
+    for exclusive in (False, True)
+    for temporary in (False, True)
+}
 
 
 class SimulationError(RuntimeError):
@@ -362,6 +375,8 @@ class WindowsFilesystem:
             return ABSENT
         plain, shared, delete = self.handles.counts(file)
         if isinstance(file, FakeDirectory):
+            if not (plain or shared or (entries and file.entries)):
+                return _DIRECTORY
             return NameState(
                 exists=True,
                 is_dir=True,
@@ -370,13 +385,16 @@ class WindowsFilesystem:
                 delete_handles=delete,
                 has_entries=entries and bool(file.entries),
             )
+        pending = id(file) in self._pending_delete
+        if not (plain or shared or pending):
+            return _FILE if file.st_mode & 0o200 else _READ_ONLY
         return NameState(
             exists=True,
             read_only=not file.st_mode & 0o200,
             open_handles=plain,
             shared_handles=shared,
             delete_handles=delete,
-            delete_pending=id(file) in self._pending_delete,
+            delete_pending=pending,
         )
 
     def _digest(self, file: FakeFile | None) -> str | None:
@@ -528,14 +546,10 @@ class WindowsFilesystem:
             file = self._lookup(target, follow=True)
             self._reap(file)
             state = self._state(file)
-        request = Request(
-            "open",
-            writing=writing,
-            exclusive=exclusive,
-            temporary=temporary,
-            too_long=too_long,
-            invalid_name=invalid,
-        )
+        if too_long or invalid:
+            request = Request("open", writing, exclusive, temporary, too_long, invalid)
+        else:
+            request = _OPEN_REQUESTS[(bool(writing), bool(exclusive), bool(temporary))]
         code = decisions.verdict(request, state, options=self.options)
         # open() goes through the C runtime: the code's errno, winerror None.
         error = None if code is None else errors.crt_error(errors.WINERROR_TO_ERRNO[code], display)
@@ -634,13 +648,18 @@ class WindowsFilesystem:
                 or ":" in ntpath.splitdrive(src)[1]
             )
             other_volume = names.drive_of(self.key(src)) != names.drive_of(self.key(dst))
-        request = Request(
-            "replace" if replace else "rename",
-            too_long=too_long,
-            invalid_name=invalid,
-            other_volume=other_volume,
-            same_file=target is not None and target is source,
-        )
+        kind = "replace" if replace else "rename"
+        same_file = target is not None and target is source
+        if too_long or invalid or other_volume or same_file:
+            request = Request(
+                kind,
+                too_long=too_long,
+                invalid_name=invalid,
+                other_volume=other_volume,
+                same_file=same_file,
+            )
+        else:
+            request = _PLAIN_REQUESTS[kind]
         return decisions.verdict(
             request, self._state(target), self._state(source, src), self.options
         )
@@ -656,7 +675,8 @@ class WindowsFilesystem:
         if self.observer is not None:
             op = FsOp(OpKind.REMOVE, self.key(display), display)
             self._before(op)
-        request = Request("remove", too_long=self._too_long(display))
+        too_long = self._too_long(display)
+        request = Request("remove", too_long=True) if too_long else _PLAIN_REQUESTS["remove"]
         code = decisions.verdict(request, self._state(file, display), options=self.options)
         if code is not None:
             raise self._fail(op, errors.windows_error(code, display))
@@ -693,8 +713,11 @@ class WindowsFilesystem:
             op = FsOp(OpKind.MKDIR, self.key(display), display)
             self._before(op)
         too_long = self._too_long(display, directory=True)
-        request = Request(
-            "mkdir", too_long=too_long, invalid_name=not too_long and self._bad_name(display)
+        invalid = not too_long and self._bad_name(display)
+        request = (
+            Request("mkdir", too_long=too_long, invalid_name=invalid)
+            if too_long or invalid
+            else _PLAIN_REQUESTS["mkdir"]
         )
         code = decisions.verdict(request, ABSENT, options=self.options)
         if code is not None:
@@ -714,7 +737,7 @@ class WindowsFilesystem:
         # pyfakefs refuses "." itself (EACCES) before it looks at the directory.
         if display != ".":
             state = self._state(self._lookup(_native(display), follow=True), entries=True)
-            code = decisions.verdict("rmdir", state, options=self.options)
+            code = decisions.verdict(_PLAIN_REQUESTS["rmdir"], state, options=self.options)
             if code is not None:
                 raise self._fail(op, errors.windows_error(code, display))
         self._run(
@@ -745,8 +768,10 @@ class WindowsFilesystem:
             invalid = self._bad_name(dst)
             target = self._state(self._lookup(_native(dst)))
             other_volume = names.drive_of(self.key(src)) != names.drive_of(self.key(dst))
-        request = Request(
-            "link", too_long=too_long, invalid_name=invalid, other_volume=other_volume
+        request = (
+            Request("link", too_long=too_long, invalid_name=invalid, other_volume=other_volume)
+            if too_long or invalid or other_volume
+            else _PLAIN_REQUESTS["link"]
         )
         code = decisions.verdict(request, target, self._state(source, src), self.options)
         if code is not None:
