@@ -135,6 +135,8 @@ class Coordinator:
         elif kind == "edge":
             side = judge.acquire if m["acquire"] else judge.release
             side(pid, m["tid"], m["tname"], m["key"])
+        elif kind == "ended":
+            judge.ended(pid, m["tid"], m["tname"], m["token"])
         elif kind in ("start", "adopt"):
             getattr(judge, kind)(pid, m["tid"], m["tname"], m["token"])
         elif kind == "item":

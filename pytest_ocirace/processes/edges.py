@@ -280,7 +280,9 @@ def _install_threads(ip: Interposition) -> None:
             real_inner(self)
         finally:
             if isinstance(token, str) and _ready(ip):
-                ip.send("release", key=f"thread-end:{token}")
+                # Not a plain release: the judge must also retire this thread's strand,
+                # or a later thread given the same ident would continue its past.
+                ip.send("ended", wait=False, token=token)
 
     def join(self: Any, timeout: float | None = None) -> None:
         real_join(self, timeout)

@@ -56,6 +56,8 @@ class Judge:
         self.parents: dict[int, int] = {}
         self._globs = [g for g in ignore if g.strip()]
         self._strands: dict[tuple[int, int], list[LogicalThread]] = {}
+        #: Strands of threads that ended, per pid (their past is in the process's exit).
+        self._ended: dict[int, list[LogicalThread]] = {}
         self._races: dict[int, Race] = {}
         self._mutexes: set[str] = set()
         #: Socket-pair ends (device:inode) -> the other end.
@@ -225,10 +227,9 @@ class Judge:
 
     def _unlock_lockfile(self, path: str) -> None:
         key = ("lockfile", path)
-        for stack in self._strands.values():
-            for strand in stack:
-                if key in strand.locks:
-                    self.tracker.unlocked(key, strand, fully=True)
+        for strand in self._every_strand():
+            if key in strand.locks:
+                self.tracker.unlocked(key, strand, fully=True)
 
     # -- edges -----------------------------------------------------------------------------
 
@@ -271,6 +272,25 @@ class Judge:
         with self.tracker.running(self.strand(pid, tid, tname)):
             self.tracker.acquire(self.tracker.token(("start", token)))
 
+    def ended(self, pid: int, tid: int, tname: str, token: str) -> None:
+        """A thread started with ``token`` ends: its past goes to ``join()``, its strand away.
+
+        The strand is keyed by (pid, thread ident), and the C library hands a finished
+        thread's ident to the next thread it starts. Kept, the strand would make that
+        thread the continuation of the finished one: two unordered threads judged ordered
+        whenever the first finished before the second started (a loaded machine).
+        """
+        self.release(pid, tid, tname, f"thread-end:{token}")
+        stack = self._strands.pop((pid, tid), None)
+        if stack is not None:
+            self._ended.setdefault(pid, []).extend(stack)
+
+    def _every_strand(self) -> list[LogicalThread]:
+        found = [strand for stack in self._strands.values() for strand in stack]
+        for stack in self._ended.values():
+            found.extend(stack)
+        return found
+
     def item(self, pid: int, tid: int, tname: str, token: str, begin: bool) -> None:
         """A pool work item begins (its own strand, after the submit) or ends (parked)."""
         stack = self._strands.setdefault((pid, tid), [self.strand(pid, tid, tname)])
@@ -308,11 +328,10 @@ class Judge:
         for handle in self.disk.of_process(pid):
             self._close(pid, 0, "exit", handle.fd)
         final: dict[int, int] = dict(proc.start_clock)
-        for (owner, _tid), stack in self._strands.items():
-            if owner == pid:
-                for strand in stack:
-                    join_clock(final, strand.snapshot())
-                    strand.tick()
+        own = [s for (owner, _tid), stack in self._strands.items() if owner == pid for s in stack]
+        for strand in own + self._ended.get(pid, []):
+            join_clock(final, strand.snapshot())
+            strand.tick()
         self.tracker.park(self.tracker.token(("exit", pid)), final)
 
     def joined(self, pid: int, tid: int, tname: str, child: int) -> None:

@@ -123,6 +123,8 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "edge": {"tid": _INT, "tname": _STR, "key": _STR, "acquire": _BOOL},
     "start": {"tid": _INT, "tname": _STR, "token": _STR},
     "adopt": {"tid": _INT, "tname": _STR, "token": _STR},
+    # a thread started with a token ends: its strand is retired (its ident may be reused)
+    "ended": {"tid": _INT, "tname": _STR, "token": _STR},
     "item": {"tid": _INT, "tname": _STR, "token": _STR, "begin": _BOOL},
     "spawned": {"tid": _INT, "tname": _STR, "child": _INT, "argv": _LIST},
     "joined": {"tid": _INT, "tname": _STR, "child": _INT},

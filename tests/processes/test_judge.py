@@ -184,3 +184,36 @@ def test_a_refused_publish_onto_a_name_orders_the_loser_after_its_creator(
     assert answer["error"]["winerror"] == 183
     # The loser saw the name: its "is it the same blob?" look is ordered, not absent.
     assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is False
+
+
+def test_a_thread_that_ended_does_not_lend_its_past_to_the_next_one_with_its_ident(
+    tmp_path: Path,
+) -> None:
+    """The C library reuses a finished thread's ident: the new thread is a new strand."""
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.start(1, 1, "MainThread", "first")
+    judge.adopt(1, 7, "Thread-1", "first")
+    first = judge.before(1, 7, "Thread-1", op("replace", tmp_path / "a", tmp_path / "t"), [])
+    assert first == {}
+    judge.ended(1, 7, "Thread-1", "first")
+    judge.start(1, 1, "MainThread", "second")
+    judge.adopt(1, 7, "Thread-2", "second")  # the same ident, nothing ordering the two
+    answer = judge.before(1, 7, "Thread-2", op("replace", tmp_path / "b", tmp_path / "t"), [])
+    assert answer["error"]["winerror"] == 5
+    race = judge.race(answer["race"])
+    assert race is not None
+    assert (race.first.thread, race.second.thread) == ("Thread-1 (pid 1)", "Thread-2 (pid 1)")
+
+
+def test_joining_an_ended_thread_orders_the_next_one_with_its_ident(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.start(1, 1, "MainThread", "first")
+    judge.adopt(1, 7, "Thread-1", "first")
+    assert judge.before(1, 7, "Thread-1", op("replace", tmp_path / "a", tmp_path / "t"), []) == {}
+    judge.ended(1, 7, "Thread-1", "first")
+    judge.acquire(1, 1, "MainThread", "thread-end:first")  # join()
+    judge.start(1, 1, "MainThread", "second")
+    judge.adopt(1, 7, "Thread-2", "second")
+    assert judge.before(1, 7, "Thread-2", op("replace", tmp_path / "b", tmp_path / "t"), []) == {}
