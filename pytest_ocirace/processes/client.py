@@ -7,16 +7,21 @@ calls the coordinator directly. Interposition only ever sees :class:`Client`.
 
 from __future__ import annotations
 
+import _socket
+import _thread
 import os
-import socket
 import sys
-import threading
-from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_ocirace.processes.protocol import authenticate, read_frame, send
 
+TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
+
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from pytest_ocirace.processes.coordinator import Coordinator
+else:
+    Protocol = object
 
 __all__ = ["Client", "JoinError", "LocalClient", "SocketClient"]
 
@@ -63,8 +68,10 @@ class SocketClient:
 
     def __init__(self, path: str, secret: bytes, *, start: str | None = None) -> None:
         self.pid = os.getpid()
-        self._lock = threading.Lock()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # ``_thread``/``_socket``, not ``threading``/``socket``: their imports are a third of a
+        # child's join otherwise, and a lock and a stream socket are all the line needs.
+        self._lock = _thread.allocate_lock()
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.connect(path)
             greeting = read_frame(sock)

@@ -14,15 +14,15 @@
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import os
 import stat
-import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+
+TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
     from pytest_ocirace.processes.interpose import Interposition
 
 __all__ = ["install"]
@@ -38,7 +38,7 @@ def install(ip: Interposition) -> None:
     A child that never uses multiprocessing or subprocess does not import them for us:
     joining must stay cheap (docs/performance.md).
     """
-    pending: dict[str, Callable[[Interposition], None]] = {
+    patches: dict[str, Callable[[Interposition], None]] = {
         "multiprocessing.process": _install_process,
         "subprocess": _install_subprocess,
         "concurrent.futures.process": _install_futures,
@@ -50,40 +50,12 @@ def install(ip: Interposition) -> None:
         "concurrent.futures.thread": _install_thread_pool,
     }
     _install_os_processes(ip)
-    for name in list(pending):
-        if name in sys.modules:
-            pending.pop(name)(ip)
-    if pending:
-        finder = _AfterImport(ip, pending)
-        sys.meta_path.insert(0, finder)
-        ip._undo.append(lambda: sys.meta_path.remove(finder))
+    for name, patch in patches.items():
+        ip.after_import.when_imported(name, _bound(patch, ip))
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """Runs a patch right after its module is first executed (a post-import hook)."""
-
-    def __init__(self, ip: Interposition, pending: dict[str, Callable[[Interposition], None]]):
-        self.ip = ip
-        self.pending = pending
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        patch = self.pending.get(name)
-        if patch is None:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        loader = getattr(spec, "loader", None)
-        if spec is None or loader is None or not hasattr(loader, "exec_module"):
-            return None
-        del self.pending[name]
-        real_exec = loader.exec_module
-        ip = self.ip
-
-        def exec_module(module: Any) -> None:
-            real_exec(module)
-            patch(ip)
-
-        loader.exec_module = exec_module
-        return spec
+def _bound(patch: Callable[[Interposition], None], ip: Interposition) -> Callable[[], None]:
+    return lambda: patch(ip)
 
 
 def _ready(ip: Interposition) -> bool:
