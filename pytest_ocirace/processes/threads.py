@@ -24,13 +24,16 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from pytest_ocirace.simulation.clocks import Clock, LogicalThread, Tracker, Weakening
 
+TYPE_CHECKING = False  # not typing's: installed when a joining child imports threading
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+    from typing import Any
+
     from pytest_ocirace.processes.interpose import Interposition
 
 __all__ = ["RemoteTracker", "install"]
@@ -190,5 +193,5 @@ def install(ip: Interposition) -> None:
 
     if sync.Instrumentation.current() is not None:
         return  # the fake-filesystem mode has them (it wins over nothing: both are on)
-    instrumentation = sync.install(RemoteTracker(ip))
+    instrumentation = sync.install(RemoteTracker(ip), defer=ip.after_import.when_imported)
     ip._undo.append(instrumentation.uninstall)
