@@ -48,7 +48,19 @@ HELLO_TIMEOUT = 10.0
 
 #: Messages answered (the sender waits, so what it does next is ordered after them).
 _ANSWERED = frozenset(
-    {"hello", "before", "release", "acquire", "start", "adopt", "item", "joined", "test", "collect"}
+    {
+        "hello",
+        "before",
+        "release",
+        "acquire",
+        "start",
+        "adopt",
+        "item",
+        "joined",
+        "test",
+        "collect",
+        "exec",
+    }
 )
 
 
@@ -135,6 +147,10 @@ class Coordinator:
         elif kind == "edge":
             side = judge.acquire if m["acquire"] else judge.release
             side(pid, m["tid"], m["tname"], m["key"])
+        elif kind == "exec":
+            judge.replaced(pid, m["tid"], m["tname"], m["token"], [str(a) for a in m["argv"]])
+        elif kind == "exec-failed":
+            judge.exec_failed(pid)
         elif kind == "ended":
             judge.ended(pid, m["tid"], m["tname"], m["token"])
         elif kind in ("start", "adopt"):

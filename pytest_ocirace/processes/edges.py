@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
     from pytest_ocirace.processes.interpose import Interposition
 
+    #: An announced exec: the interposition that announced it, and the new program's token.
+    Announced = tuple[Interposition, str]
+
 __all__ = ["install"]
 
 __tracebackhide__ = True
@@ -192,29 +195,46 @@ def _install_os_processes(ip: Interposition) -> None:
         reaped(*found)
         return found
 
-    def started() -> str | None:
-        if not _ready(ip):
+    def replacing(path: Any, argv: Any) -> Announced | None:
+        """Announce the exec (a start token for the new program, the program to name).
+
+        Through the interposition active now, not ``ip``: ``os.spawn*`` looks ``execv`` up
+        before it forks, and the forked child has joined with an interposition of its own.
+        """
+        from pytest_ocirace.processes.interpose import active
+
+        current = active()
+        if current is None or current.busy():
             return None
         token = new_token()
-        ip.send("start", token=token)
-        return token
+        try:
+            shown = [os.fsdecode(a) for a in argv] or [os.fsdecode(path)]
+        except TypeError:
+            shown = [repr(path)]
+        current.send("exec", token=token, argv=shown)
+        return current, token
+
+    def run(path: Any, argv: Any, env: Any, announced: Announced | None) -> NoReturn:
+        if announced is not None:
+            current, token = announced
+            env = dict(env)
+            env.update(current.environment)
+            env[ENV_START] = token
+        try:
+            real_execve(path, argv, env)
+        except BaseException:
+            if announced is not None:
+                announced[0].send("exec-failed", wait=False)
+            raise
 
     def execv(path: Any, argv: Any) -> NoReturn:
-        token = started()
-        if token is None:
+        announced = replacing(path, argv)
+        if announced is None:
             real_execv(path, argv)
-        env = dict(os.environ)
-        env.update(ip.environment)
-        env[ENV_START] = token
-        real_execve(path, argv, env)
+        run(path, argv, os.environ, announced)
 
     def execve(path: Any, argv: Any, env: Any) -> NoReturn:
-        token = started()
-        if token is not None:
-            env = dict(env)
-            env.update(ip.environment)
-            env[ENV_START] = token
-        real_execve(path, argv, env)
+        run(path, argv, env, replacing(path, argv))
 
     ip._patch(os, "waitpid", waitpid)
     ip._patch(os, "wait", wait)

@@ -39,6 +39,12 @@ class Process:
     #: The operation announced and not reported back (what it was doing if it dies).
     pending: str | None = None
     died_during: str | None = None
+    #: Open connections: after ``os.exec*`` the new program's line may open before the old
+    #: program's line is seen closing; the process has exited when the last one closes.
+    lines: int = 0
+    #: ``os.exec*`` replaced the program with this argv; cleared when the new program joins
+    #: (it is Python with pytest-ocirace), else it is named in the report.
+    replaced_by: list[str] | None = None
 
 
 class Judge:
@@ -79,6 +85,12 @@ class Judge:
         proc.joined = True
         proc.argv = [str(a) for a in argv]
         proc.exited = False
+        proc.lines += 1
+        if proc.replaced_by is not None:
+            # The exec'd program joined: the exec succeeded, and its descriptors closed
+            # (Python opens files close-on-exec), also if the old line is not seen closed yet.
+            proc.replaced_by = None
+            self._close_handles(pid)
         if start is not None:
             clock = self.tracker.parked(self.tracker.token(("start", start)))
             if clock is not None:
@@ -318,15 +330,38 @@ class Judge:
         self.started[child] = [str(a) for a in argv]
         self.parents[child] = parent
 
+    def replaced(self, pid: int, tid: int, tname: str, token: str, argv: list[str]) -> None:
+        """``os.exec*`` is about to run ``argv`` in ``pid``: a start, and a program to name.
+
+        If the new program is not Python with pytest-ocirace it never says hello, and the
+        report names it (:meth:`not_joined`) as it names any child that never joined.
+        """
+        self.start(pid, tid, tname, token)
+        self.process(pid).replaced_by = [str(a) for a in argv]
+
+    def exec_failed(self, pid: int) -> None:
+        """The exec raised: the same program goes on."""
+        self.process(pid).replaced_by = None
+
+    def _close_handles(self, pid: int) -> None:
+        for handle in self.disk.of_process(pid):
+            self._close(pid, 0, "exit", handle.fd)
+
     def exited(self, pid: int) -> None:
-        """The process's connection ended: its handles close, its past is parked."""
+        """A connection of the process ended.
+
+        At its last one the handles close and the process's past is parked for
+        ``join()``/``wait()``.
+        """
         proc = self.process(pid)
+        proc.lines = max(0, proc.lines - 1)
+        if proc.lines > 0:
+            return  # the line of the program an exec replaced: the new one runs on
         proc.exited = True
         if proc.pending is not None:
             proc.died_during = proc.pending
             proc.pending = None
-        for handle in self.disk.of_process(pid):
-            self._close(pid, 0, "exit", handle.fd)
+        self._close_handles(pid)
         final: dict[int, int] = dict(proc.start_clock)
         own = [s for (owner, _tid), stack in self._strands.items() if owner == pid for s in stack]
         for strand in own + self._ended.get(pid, []):
@@ -391,11 +426,17 @@ class Judge:
 
     def not_joined(self) -> list[tuple[int, list[str]]]:
         """Processes a participant started that never joined (not Python, no package)."""
-        return [
+        found = [
             (pid, argv)
             for pid, argv in self.started.items()
             if not self.processes.get(pid, Process(pid)).joined
         ]
+        found.extend(
+            (proc.pid, proc.replaced_by)
+            for proc in self.processes.values()
+            if proc.replaced_by is not None and proc.exited
+        )
+        return found
 
 
 def _with_handle(op: FsOp, handle: int) -> FsOp:

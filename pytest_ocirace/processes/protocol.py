@@ -156,6 +156,10 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     # a thread started with a token ends: its strand is retired (its ident may be reused)
     "ended": {"tid": _INT, "tname": _STR, "token": _STR},
     "item": {"tid": _INT, "tname": _STR, "token": _STR, "begin": _BOOL},
+    # os.exec*: the program is replaced by argv (a start token for the new program), or
+    # the exec failed and the program goes on
+    "exec": {"tid": _INT, "tname": _STR, "token": _STR, "argv": _LIST},
+    "exec-failed": {},
     "spawned": {"tid": _INT, "tname": _STR, "child": _INT, "argv": _LIST},
     "joined": {"tid": _INT, "tname": _STR, "child": _INT},
     "escaped": {"tid": _INT, "tname": _STR, "race": _INT, "text": _STR},

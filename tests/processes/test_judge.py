@@ -217,3 +217,34 @@ def test_joining_an_ended_thread_orders_the_next_one_with_its_ident(tmp_path: Pa
     judge.start(1, 1, "MainThread", "second")
     judge.adopt(1, 7, "Thread-2", "second")
     assert judge.before(1, 7, "Thread-2", op("replace", tmp_path / "b", tmp_path / "t"), []) == {}
+
+
+def test_an_exec_into_a_program_that_never_joins_is_named() -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["sh", "-c", "true"])
+    judge.exited(5)  # the exec closed the line; nobody says hello as pid 5 again
+    assert judge.not_joined() == [(5, ["sh", "-c", "true"])]
+
+
+def test_an_exec_into_python_joins_as_the_same_pid_whatever_line_closes_first(
+    tmp_path: Path,
+) -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["python", "-c", "..."])
+    judge.hello(5, ["python", "-c", "..."], "tok")  # the new program, before the old line closes
+    judge.exited(5)  # the old program's line
+    assert judge.not_joined() == []
+    assert judge.processes[5].exited is False  # still running: join() must wait for it
+    judge.exited(5)
+    assert judge.processes[5].exited is True
+
+
+def test_a_failed_exec_names_nothing() -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["/no/such/program"])
+    judge.exec_failed(5)
+    judge.exited(5)
+    assert judge.not_joined() == []
