@@ -16,7 +16,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.command.editable_wheel import editable_wheel
 
-PTH = Path(__file__).parent / "pytest_ocirace" / "processes" / "pytest_ocirace_processes.pth"
+PTH = Path(__file__).parent / "pytest_ocirace" / "realdisk" / "pytest_ocirace_processes.pth"
 
 
 class BuildPyWithPth(build_py):

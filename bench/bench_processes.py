@@ -36,11 +36,11 @@ from collections.abc import Callable
 import ocirace_writer
 
 import pytest_ocirace
-from pytest_ocirace.processes.bootstrap import environment
-from pytest_ocirace.processes.client import LocalClient
-from pytest_ocirace.processes.coordinator import Coordinator
-from pytest_ocirace.processes.interpose import Interposition
-from pytest_ocirace.processes.judge import Judge
+from pytest_ocirace.realdisk.bootstrap import environment
+from pytest_ocirace.realdisk.client import LocalClient
+from pytest_ocirace.realdisk.coordinator import Coordinator
+from pytest_ocirace.realdisk.interpose import Interposition
+from pytest_ocirace.realdisk.judge import Judge
 
 DATA = b"x" * 4096
 
@@ -107,10 +107,10 @@ def child(count: int, env: dict[str, str] | None) -> float:
 
 
 def fake_filesystem(count: int) -> float:
-    from pytest_ocirace.simulation.clocks import Tracker
-    from pytest_ocirace.simulation.filesystem import simulate
-    from pytest_ocirace.simulation.options import SimulationOptions
-    from pytest_ocirace.simulation.races import RaceModel
+    from pytest_ocirace.fakefs.filesystem import simulate
+    from pytest_ocirace.racemodel.clocks import Tracker
+    from pytest_ocirace.racemodel.model import RaceModel
+    from pytest_ocirace.winrules.options import SimulationOptions
 
     with simulate(SimulationOptions()) as simulation:
         simulation.observer = RaceModel(Tracker())

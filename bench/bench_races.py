@@ -26,11 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pyfakefs.fake_filesystem_unittest import Patcher
 
-from pytest_ocirace.simulation.events import Answer, FsOp
-from pytest_ocirace.simulation.filesystem import WindowsFilesystem
-from pytest_ocirace.simulation.options import SimulationOptions
-from pytest_ocirace.simulation.races import RaceModel
-from pytest_ocirace.simulation.sync import install
+from pytest_ocirace.fakefs.filesystem import WindowsFilesystem
+from pytest_ocirace.racemodel.events import Answer, FsOp
+from pytest_ocirace.racemodel.model import RaceModel
+from pytest_ocirace.racemodel.sync import install
+from pytest_ocirace.winrules.options import SimulationOptions
 
 
 class NullObserver:
@@ -102,8 +102,8 @@ def run(tracked: bool, threads: int, iterations: int) -> float:
 
 def model_only(count: int) -> tuple[float, float]:
     """Microseconds per observed operation: the race model alone vs a null observer."""
-    from pytest_ocirace.simulation.clocks import Tracker
-    from pytest_ocirace.simulation.events import OpKind
+    from pytest_ocirace.racemodel.clocks import Tracker
+    from pytest_ocirace.racemodel.events import OpKind
 
     ops = [
         FsOp(

@@ -19,8 +19,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from pytest_ocirace.simulation.filesystem import simulate
-from pytest_ocirace.simulation.realtree import project_roots
+from pytest_ocirace.fakefs.filesystem import simulate
+from pytest_ocirace.fakefs.realtree import project_roots
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THIS_FILE = os.path.abspath(__file__)

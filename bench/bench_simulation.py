@@ -28,11 +28,11 @@ from collections.abc import Callable
 from pyfakefs.fake_filesystem import OSType
 from pyfakefs.fake_filesystem_unittest import Patcher
 
-from pytest_ocirace.simulation.clocks import Tracker
-from pytest_ocirace.simulation.events import Answer, FsOp
-from pytest_ocirace.simulation.filesystem import WindowsFilesystem, simulate
-from pytest_ocirace.simulation.options import SimulationOptions
-from pytest_ocirace.simulation.races import RaceModel
+from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
+from pytest_ocirace.racemodel.clocks import Tracker
+from pytest_ocirace.racemodel.events import Answer, FsOp
+from pytest_ocirace.racemodel.model import RaceModel
+from pytest_ocirace.winrules.options import SimulationOptions
 
 
 class NullObserver:

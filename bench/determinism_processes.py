@@ -1,13 +1,14 @@
 """Determinism of the process mode: the same verdict in every run, also on a loaded machine.
 
-Issue 9's proof: the project's own cross-process scenarios (tests/processes: each start
-method, pools, subprocesses, queues, file locks, threads of the test process and of a
-child, and the go-containerregistry example with one process per layer) are run ``--runs``
-times, each run one pytest session, while ``--hogs`` busy-loop processes compete for the
-CPUs (what turned the test-process thread race into a flake). A ``racy`` scenario must fail
-and an ``ordered`` one pass in every run; the script prints, per scenario, how many runs gave
-the expected verdict, and exits 1 if any did not. Not part of the test suite: 20 sessions
-take minutes. The hogs are this script's own children, killed by pid at the end.
+Issue 9's proof: the project's own cross-process scenarios (tests/plugins/test_processes.py
+and tests/realdisk: each start method, pools, subprocesses, queues, file locks, threads of
+the test process and of a child, and the go-containerregistry example with one process per
+layer) are run ``--runs`` times, each run one pytest session, while ``--hogs`` busy-loop
+processes compete for the CPUs (what turned the test-process thread race into a flake). A
+``racy`` scenario must fail and an ``ordered`` one pass in every run; the script prints, per
+scenario, how many runs gave the expected verdict, and exits 1 if any did not. Not part of
+the test suite: 20 sessions take minutes. The hogs are this script's own children, killed
+by pid at the end.
 
     python bench/determinism_processes.py --runs 20 --hogs 0
     python bench/determinism_processes.py --runs 20 --hogs 3
@@ -30,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.processes.test_edges import EDGES as PROCESS_ENDS  # noqa: E402
-from tests.processes.test_plugin import EDGES, HELPERS, START_METHODS  # noqa: E402
-from tests.processes.test_threads import RACY  # noqa: E402
+from tests.plugins.test_processes import EDGES, HELPERS, START_METHODS  # noqa: E402
+from tests.realdisk.test_edges import EDGES as PROCESS_ENDS  # noqa: E402
+from tests.realdisk.test_threads import RACY  # noqa: E402
 
 #: The example's two tests: the port races, the fixed writer does not.
 EXAMPLE = {

@@ -4,11 +4,11 @@ Importing this package must stay cheap and must not import pytest, pyfakefs or l
 production code imports the reference safe writer from here. The writer itself is the
 stdlib-only ``ocirace_writer`` distribution; this package re-exports it (and
 ``pytest_ocirace.writer`` is that module under its first name). The pytest plugin lives in
-``pytest_ocirace.plugin`` and is loaded by pytest through its entry point, not from here.
+``pytest_ocirace.plugins.fakefs`` and is loaded by pytest through its entry point, not from here.
 
 Every public name is resolved on first use (a module ``__getattr__``), not at import:
 Python imports this ``__init__`` before any submodule, and the process mode's start-up hook
-(``processes/bootstrap.py``, run from a ``.pth`` file in every child of a test) must not pay
+(``realdisk/bootstrap.py``, run from a ``.pth`` file in every child of a test) must not pay
 for the writer's imports (``logging``, ``dataclasses``, ``hashlib``: most of a joining
 child's start-up cost before this was lazy). ``from pytest_ocirace import write_blob`` and
 ``pytest_ocirace.write_blob`` work as before and give the writer's own objects.
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         write_blob,
     )
 
-    from pytest_ocirace.simulation.races import (
+    from pytest_ocirace.racemodel.model import (
         exclusive,
         happens_after,
         happens_before,
@@ -78,9 +78,9 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     if name in _ORDERING:
-        from pytest_ocirace.simulation import races
+        from pytest_ocirace.racemodel import model
 
-        return getattr(races, name)
+        return getattr(model, name)
     if name in __all__:
         import ocirace_writer
 

@@ -568,8 +568,8 @@ class Result:
 def run_scenario(scenario: Scenario, *, simulate: bool) -> Result:
     """Run one scenario in a fresh directory (inside a new simulation if ``simulate``)."""
     if simulate:
-        from pytest_ocirace.simulation.filesystem import simulate as simulation
-        from pytest_ocirace.simulation.options import SimulationOptions
+        from pytest_ocirace.fakefs.filesystem import simulate as simulation
+        from pytest_ocirace.winrules.options import SimulationOptions
 
         options = SimulationOptions().merged(scenario.options, source=f"scenario {scenario.id}")
         with simulation(options) as sim, _fresh_directory(sim.options.workdir):

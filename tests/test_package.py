@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -173,7 +174,7 @@ def test_readme_python_example_runs(tmp_path: Path) -> None:
 def test_our_own_code_passes_our_checker(tmp_path: Path) -> None:
     # Dogfood: the checker found our JSON report's hand-rolled temp-then-replace (fixed with
     # atomic_write); what remains racy on purpose (the ported bug, benchmark baselines,
-    # conformance scenarios) carries a `# noqa: ORCnnn` with its reason.
+    # conformance scenarios) carries a noqa comment with its ORC code and its reason.
     result = subprocess.run(
         [
             sys.executable,
@@ -211,3 +212,46 @@ def test_every_package_folder_is_installed() -> None:
             relative = init.parent.relative_to(folder).parts
             found.add(".".join((installed, *relative)))
     assert sorted(setuptools["packages"]) == sorted(found)
+
+
+#: The layers of pytest_ocirace, bottom first (docs/architecture.md): a module may import
+#: its own layer and the layers below it, never above; the two backends never each other.
+LAYERS = {"winrules": 0, "racemodel": 1, "fakefs": 2, "realdisk": 2, "plugins": 3}
+
+
+def _imported_subpackages(source: str) -> set[str]:
+    """Every ``pytest_ocirace.<sub>`` a module imports, at the top or inside a function."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names = [node.args[0].value]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "pytest_ocirace" and len(parts) > 1 and parts[1] in LAYERS:
+                found.add(parts[1])
+    return found
+
+
+def test_layers_import_downwards_only() -> None:
+    package = Path(__file__).resolve().parents[1] / "pytest_ocirace"
+    wrong = []
+    for layer, rank in LAYERS.items():
+        for module in sorted((package / layer).rglob("*.py")):
+            for imported in _imported_subpackages(module.read_text(encoding="utf-8")):
+                if imported == layer:
+                    continue
+                if LAYERS[imported] >= rank:
+                    wrong.append(f"{module.relative_to(package)} imports {imported}")
+    assert wrong == []

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_ocirace import writer
-from pytest_ocirace.simulation.errors import windows_error
+from pytest_ocirace.winrules.errors import windows_error
 
 from .conftest import Blob, FakeClock, make_blob, temps_under
 

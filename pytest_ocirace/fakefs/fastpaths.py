@@ -1,0 +1,453 @@
+r"""pyfakefs' Windows path arithmetic, answered once per spelling.
+
+pyfakefs in Windows mode re-derives the same facts about a path string dozens of times per
+operation: one ``os.replace`` splits drives about 180 times, and every split asks three
+properties (an enum lookup each) for the separators. On a Linux host the same workload in
+pyfakefs' Linux mode does a third of that work, which is the baseline the simulation is
+judged against (docs/performance.md). The functions below are pure functions of the path
+*string* as long as the filesystem has its plain Windows configuration (default
+separators, Windows rules), so :class:`FastWindowsPaths` remembers their answers per
+string, in bounded tables, and falls back to pyfakefs' own code for anything else (bytes,
+path objects, ``PurePosixPath`` arithmetic through ``use_fs_type``, custom separators).
+
+``absnormpath`` also depends on the working directory and the mount table, so its table is
+keyed by the working directory too and dropped when the root or the mount table changes.
+Nothing that depends on the tree's contents (``resolve_path``, case matching) is
+remembered.
+
+:func:`install` also swaps pyfakefs' ``make_string_path``/``matching_string`` helpers for
+versions with a fast path for ``str`` (about 500 calls per operation), for the life of a
+simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from pyfakefs import helpers
+from pyfakefs.fake_file import FakeDirectory
+from pyfakefs.fake_filesystem import FakeFilesystem
+from pyfakefs.helpers import FSType
+
+from pytest_ocirace.fakefs.locking import ClassPatches
+
+# pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
+__tracebackhide__ = True
+
+__all__ = ["FastWindowsPaths", "clear", "folded", "forget", "install"]
+
+T = TypeVar("T")
+
+_DEFAULT = FSType.DEFAULT
+_WINDOWS = FSType.WINDOWS
+_POSIX = FSType.POSIX
+
+
+def _index(fs_type: FSType) -> int:
+    """``fs_type.value`` without the enum's descriptor and hash (both in Python on 3.11)."""
+    if fs_type is _DEFAULT:
+        return 0
+    if fs_type is _WINDOWS:
+        return 2
+    if fs_type is _POSIX:
+        return 1
+    return int(fs_type.value)
+
+
+#: Entries per table before it is emptied (a suite with many distinct paths keeps working;
+#: the tables only hold strings, booleans and tuples).
+LIMIT = 4096
+
+_SPLITDRIVE: dict[str, tuple[str, str]] = {}
+_NORMCASE: dict[str, str] = {}
+_NORMPATH: dict[str, str] = {}
+_COMPONENTS: dict[str, tuple[str, ...]] = {}
+_ISABS: dict[str, bool] = {}
+_SPLITPATH: dict[str, tuple[str, str]] = {}
+_STARTS_WITH_SEP: dict[str, bool] = {}
+_DRIVE_LETTER: dict[str, bool] = {}
+_TABLES: tuple[dict[str, Any], ...] = (
+    _SPLITDRIVE,
+    _NORMCASE,
+    _NORMPATH,
+    _COMPONENTS,
+    _ISABS,
+    _SPLITPATH,
+    _STARTS_WITH_SEP,
+    _DRIVE_LETTER,
+)
+
+#: Where the answers that depend on cwd and the mount table live in a filesystem's
+#: ``__dict__``.
+_BY_CWD_ATTR = "_ocirace_paths_by_cwd"
+
+
+def clear() -> None:
+    """Forget every remembered answer (tests; nothing else needs it)."""
+    for table in _TABLES:
+        table.clear()
+
+
+def _remember(table: dict[str, T], path: str, compute: Callable[[], T]) -> T:
+    try:
+        return table[path]
+    except KeyError:
+        pass
+    value = compute()
+    if len(table) >= LIMIT:
+        table.clear()
+    table[path] = value
+    return value
+
+
+class FastWindowsPaths(FakeFilesystem):
+    """``FakeFilesystem`` with pyfakefs' string-only path functions remembered per string.
+
+    Never instantiated: the simulated filesystem's class derives from it. Each override
+    answers exactly what the pyfakefs method it replaces answers
+    (``tests/fakefs/test_fastpaths.py`` compares them on many spellings).
+    """
+
+    def _plain_windows(self) -> bool:
+        """Windows rules with pyfakefs' default separators: the answers can be shared."""
+        fs_type = self.fs_type
+        return (
+            (fs_type is _WINDOWS or (fs_type is _DEFAULT and self._is_windows_fs))
+            and self._path_separator is None
+            and self._alternative_path_separator == ""
+        )
+
+    # -- properties asked on every call ---------------------------------------------------
+
+    @property
+    def is_windows_fs(self) -> bool:
+        fs_type = self.fs_type
+        return fs_type is _WINDOWS or (fs_type is _DEFAULT and self._is_windows_fs)
+
+    @is_windows_fs.setter
+    def is_windows_fs(self, value: bool) -> None:
+        FakeFilesystem.is_windows_fs.fset(self, value)  # type: ignore[attr-defined]
+
+    @property
+    def path_separator(self) -> str:
+        separator = self._path_separator
+        if separator is None:
+            return str(self.fs_properties[_index(self.fs_type)].sep)
+        return separator
+
+    @path_separator.setter
+    def path_separator(self, value: str) -> None:
+        FakeFilesystem.path_separator.fset(self, value)  # type: ignore[attr-defined]
+
+    @property
+    def alternative_path_separator(self) -> str | None:
+        separator = self._alternative_path_separator
+        if separator == "":
+            altsep: str | None = self.fs_properties[_index(self.fs_type)].altsep
+            return altsep
+        return separator
+
+    @alternative_path_separator.setter
+    def alternative_path_separator(self, value: str | None) -> None:
+        FakeFilesystem.alternative_path_separator.fset(self, value)  # type: ignore[attr-defined]
+
+    @property
+    def devnull(self) -> str:
+        return str(self.fs_properties[_index(self.fs_type)].devnull)
+
+    def get_path_separator(self, path: Any) -> Any:
+        separator = self.path_separator
+        if isinstance(path, bytes):
+            return helpers.matching_string(path, separator)
+        return separator
+
+    def get_alternative_path_separator(self, path: Any) -> Any:
+        separator = self.alternative_path_separator
+        if isinstance(path, bytes):
+            return helpers.matching_string(path, separator)
+        return separator
+
+    # -- pure functions of the path string --------------------------------------------------
+
+    def splitdrive(self, path: Any) -> Any:
+        if path.__class__ is str and self._plain_windows():
+            return _remember(_SPLITDRIVE, path, lambda: FakeFilesystem.splitdrive(self, path))
+        return FakeFilesystem.splitdrive(self, path)
+
+    def normcase(self, path: Any) -> Any:
+        if path.__class__ is str and self._plain_windows():
+            return _remember(_NORMCASE, path, lambda: FakeFilesystem.normcase(self, path))
+        return FakeFilesystem.normcase(self, path)
+
+    def normpath(self, path: Any) -> Any:
+        if path.__class__ is str and self._plain_windows():
+            return _remember(_NORMPATH, path, lambda: FakeFilesystem.normpath(self, path))
+        return FakeFilesystem.normpath(self, path)
+
+    def _path_components(self, path: Any) -> Any:
+        if path.__class__ is str and self._plain_windows():
+            # A fresh list each time: callers may change the one they get.
+            components: tuple[str, ...] = _remember(
+                _COMPONENTS, path, lambda: tuple(FakeFilesystem._path_components(self, path))
+            )
+            return list(components)
+        return FakeFilesystem._path_components(self, path)
+
+    def isabs(self, path: Any) -> bool:
+        if path.__class__ is str and self._plain_windows():
+            return _remember(_ISABS, path, lambda: FakeFilesystem.isabs(self, path))
+        return FakeFilesystem.isabs(self, path)
+
+    def splitpath(self, path: Any) -> Any:
+        if path.__class__ is str and self._plain_windows():
+            return _remember(_SPLITPATH, path, lambda: FakeFilesystem.splitpath(self, path))
+        return FakeFilesystem.splitpath(self, path)
+
+    def starts_with_sep(self, path: Any) -> bool:
+        if path.__class__ is str and self._plain_windows():
+            return _remember(
+                _STARTS_WITH_SEP, path, lambda: FakeFilesystem.starts_with_sep(self, path)
+            )
+        return FakeFilesystem.starts_with_sep(self, path)
+
+    def starts_with_drive_letter(self, file_path: Any) -> bool:
+        if file_path.__class__ is str and self._plain_windows():
+            return _remember(
+                _DRIVE_LETTER,
+                file_path,
+                lambda: FakeFilesystem.starts_with_drive_letter(self, file_path),
+            )
+        return FakeFilesystem.starts_with_drive_letter(self, file_path)
+
+    def _original_path(self, path: Any) -> Any:
+        """``path`` spelled with the stored case of each existing component.
+
+        The same walk as ``FakeFilesystem._original_path``, for a ``str`` under plain
+        Windows rules, without its per-component helper calls (about 40 walks per
+        ``os.replace``). Depends on the tree, so nothing is remembered.
+        """
+        if (
+            path.__class__ is not str
+            or not path
+            or self.is_case_sensitive
+            or not self._plain_windows()
+        ):
+            return FakeFilesystem._original_path(self, path)
+        path = self.replace_windows_root(path)
+        components = self._path_components(path)
+        normalized: list[str] = []
+        current: Any = self.root
+        for component in components:
+            if not isinstance(current, FakeDirectory):
+                break
+            entries = current.entries
+            name: str | None = component
+            entry = entries.get(component)
+            if entry is None:
+                spellings = folded(current).get(component.lower())
+                name = spellings[0] if spellings else None
+                entry = entries[name] if name is not None else None
+            if entry is None or (
+                isinstance(entry, FakeDirectory)
+                and entry._byte_contents is None
+                and entry.st_size == 0
+            ):
+                break
+            current = entry
+            normalized.append(cast(str, name))
+        if len(components) > len(normalized):
+            normalized.extend(components[len(normalized) :])
+        separator = self.path_separator
+        result = separator.join(normalized)
+        if self.starts_with_sep(path) and not self.starts_with_sep(result):
+            result = separator + result
+        if len(result) == 2 and result[1] == ":":
+            result += separator  # a drive alone names its root
+        if self.isabs(path):
+            return result
+        return self._handle_relative_drive(result, resolve=False)
+
+    def _directory_content(self, directory: Any, component: str) -> tuple[str | None, Any]:
+        if not isinstance(directory, FakeDirectory):
+            return None, None
+        entries = directory.entries
+        if component in entries:
+            return component, entries[component]
+        if not self.is_case_sensitive:
+            spellings = folded(directory).get(component.lower())
+            if spellings:
+                return spellings[0], entries[spellings[0]]
+        return None, None
+
+    def _by_cwd(self) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+        """Tables for answers that also depend on cwd, the root and the mount table.
+
+        cwd is part of each key; a new root (a reset), a new mount point or another case
+        rule starts new tables.
+        """
+        generation = (id(self.root), len(self.mount_points), self.is_case_sensitive)
+        state = self.__dict__.get(_BY_CWD_ATTR)
+        if state is None or state[0] != generation:
+            state = (generation, {}, {})
+            self.__dict__[_BY_CWD_ATTR] = state
+        return state[1], state[2]
+
+    def absnormpath(self, path: Any) -> Any:
+        if path.__class__ is not str or not self._plain_windows():
+            return FakeFilesystem.absnormpath(self, path)
+        return _remember_by_cwd(
+            self._by_cwd()[0], (path, self._cwd), lambda: FakeFilesystem.absnormpath(self, path)
+        )
+
+    def replace_windows_root(self, path: Any) -> Any:
+        if path.__class__ is not str or not self._plain_windows():
+            return FakeFilesystem.replace_windows_root(self, path)
+        return _remember_by_cwd(
+            self._by_cwd()[1],
+            (path, self._cwd),
+            lambda: FakeFilesystem.replace_windows_root(self, path),
+        )
+
+
+def _remember_by_cwd(
+    table: dict[tuple[str, str], str], key: tuple[str, str], compute: Callable[[], str]
+) -> str:
+    try:
+        return table[key]
+    except KeyError:
+        pass
+    value = compute()
+    if len(table) >= LIMIT:
+        table.clear()
+    table[key] = value
+    return value
+
+
+# -- case-insensitive lookups ------------------------------------------------------------
+#
+# pyfakefs finds a name in a case-insensitive directory by lowering every entry's name
+# (``FakeDirectory._normalized_entryname``, on every ``get_entry`` and ``remove_entry``,
+# even when the exact name is there; ``_directory_content`` on a miss): one operation in a
+# directory of 700 files lowered about 14,000 names. Each directory gets an index instead,
+# lower-case name -> the entries with that name in insertion order (pyfakefs takes the
+# first), built on first use and kept up to date by ``add_entry``/``remove_entry``, the
+# only two places pyfakefs changes a directory. An index is valid for one simulation (a
+# token on the filesystem): outside a simulation those two methods are not wrapped, so an
+# index made earlier is rebuilt.
+
+_FOLDED_ATTR = "_ocirace_folded"
+_TOKEN_ATTR = "_ocirace_fold_token"
+
+
+def folded(directory: FakeDirectory) -> dict[str, list[str]]:
+    """Lower-case name -> the entries of ``directory`` spelled that way, first first."""
+    token = directory.filesystem.__dict__.get(_TOKEN_ATTR)
+    state = directory.__dict__.get(_FOLDED_ATTR)
+    if state is not None and state[0] is token and token is not None:
+        index: dict[str, list[str]] = state[1]
+        return index
+    index = {}
+    for name in directory.entries:  # loads a lazily read real directory first
+        index.setdefault(name.lower(), []).append(name)
+    if token is not None:
+        directory.__dict__[_FOLDED_ATTR] = (token, index)
+    return index
+
+
+def _current_index(directory: FakeDirectory) -> dict[str, list[str]] | None:
+    state = directory.__dict__.get(_FOLDED_ATTR)
+    if state is None:
+        return None
+    token = directory.filesystem.__dict__.get(_TOKEN_ATTR)
+    if state[0] is not token:
+        return None
+    index: dict[str, list[str]] = state[1]
+    return index
+
+
+_original_add_entry = FakeDirectory.add_entry
+_original_remove_entry = FakeDirectory.remove_entry
+
+
+def _add_entry(self: FakeDirectory, path_object: Any) -> None:
+    _original_add_entry(self, path_object)
+    index = _current_index(self)
+    if index is not None:
+        name = helpers.to_string(path_object.name)
+        index.setdefault(name.lower(), []).append(name)
+
+
+def _remove_entry(self: FakeDirectory, pathname_name: str, recursive: bool = True) -> None:
+    _original_remove_entry(self, pathname_name, recursive)
+    index = _current_index(self)
+    if index is not None:
+        key = helpers.to_string(pathname_name).lower()
+        entries = self._entries
+        left = [name for name in index.get(key, ()) if name in entries]
+        if left:
+            index[key] = left
+        else:
+            index.pop(key, None)
+
+
+def _normalized_entryname(self: FakeDirectory, pathname_name: str) -> str:
+    if not self.filesystem.is_case_sensitive:
+        spellings = folded(self).get(pathname_name.lower())
+        if spellings:
+            return spellings[0]
+    return pathname_name
+
+
+def forget(fs: FakeFilesystem) -> None:
+    """Drop what ``fs`` itself remembers (when the simulation leaves it)."""
+    fs.__dict__.pop(_BY_CWD_ATTR, None)
+    fs.__dict__.pop(_TOKEN_ATTR, None)
+
+
+_original_make_string_path = helpers.make_string_path
+_original_matching_string = helpers.matching_string
+
+
+def _make_string_path(dir_name: Any) -> Any:
+    if dir_name.__class__ is str:
+        return dir_name
+    return _original_make_string_path(dir_name)
+
+
+def _matching_string(matched: Any, string: Any) -> Any:
+    if matched.__class__ is str:
+        return string
+    return _original_matching_string(matched, string)
+
+
+_HELPER_USERS = (
+    "pyfakefs.helpers",
+    "pyfakefs.fake_filesystem",
+    "pyfakefs.fake_file",
+    "pyfakefs.fake_os",
+    "pyfakefs.fake_open",
+    "pyfakefs.fake_path",
+    "pyfakefs.fake_scandir",
+)
+
+
+def install(patches: ClassPatches, fs: FakeFilesystem) -> None:
+    """The directory indexes for ``fs``, and the ``str`` fast paths of pyfakefs' helpers."""
+    import sys
+
+    fs.__dict__[_TOKEN_ATTR] = object()  # indexes made before now are stale
+    if vars(FakeDirectory).get("add_entry") is _original_add_entry:
+        patches.set(FakeDirectory, "add_entry", _add_entry)
+        patches.set(FakeDirectory, "remove_entry", _remove_entry)
+        patches.set(FakeDirectory, "_normalized_entryname", _normalized_entryname)
+
+    for name in _HELPER_USERS:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        namespace = vars(module)
+        if namespace.get("make_string_path") is _original_make_string_path:
+            patches.set(module, "make_string_path", _make_string_path)
+        if namespace.get("matching_string") is _original_matching_string:
+            patches.set(module, "matching_string", _matching_string)

@@ -1,0 +1,810 @@
+r"""The Windows layer over pyfakefs: one lock, the decision table, and the observer calls.
+
+pyfakefs in ``OSType.WINDOWS`` mode gives us drive letters, ``\\`` separators and
+case-insensitive names, but not what makes Windows publishing fail: share modes,
+delete-pending names, read-only targets, ``O_TEMPORARY``, alternate data streams,
+Windows-shaped exceptions, or thread safety. :class:`WindowsFilesystem` adds them: the live
+``FakeFilesystem`` is switched to a subclass (``patcher.py``) whose entry points (rename,
+remove, open, close, stat, mkdir, rmdir, link) come here, where the handle table and the
+name rules decide what Windows would do *before* anything is mutated, so a failed
+operation changes nothing. Every entry point runs under
+:data:`~pytest_ocirace.fakefs.locking.LOCK` and reports itself to the installed
+observer as an :class:`~pytest_ocirace.racemodel.events.FsOp`.
+
+Which error shape each call gets follows CPython on Windows: Win32 calls (``os.rename``,
+``os.replace``, ``os.remove``, ``os.stat``, ``os.mkdir``...) raise ``[WinError N]`` errors
+with ``winerror`` set; ``open()``/``os.open`` go through the C runtime and raise
+``[Errno N]`` errors whose ``winerror`` is ``None``.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import hashlib
+import importlib
+import ntpath
+import os
+import stat as _stat
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pyfakefs.fake_file import FakeDirectory, FakeFile
+from pyfakefs.fake_filesystem import FakeFilesystem, OSType
+
+from pytest_ocirace.fakefs import fastpaths, pathclasses
+from pytest_ocirace.fakefs.descriptors import DescriptorTable
+from pytest_ocirace.fakefs.handles import Handle, HandleTable
+from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
+from pytest_ocirace.fakefs.patcher import (
+    SIMULATION_ATTR,
+    SimulatedFakeFilesystem,
+    start_patcher,
+)
+from pytest_ocirace.fakefs.streams import StreamStore
+from pytest_ocirace.fakefs.writer_seam import WriterSwitch
+from pytest_ocirace.racemodel.events import Answer, FsObserver, FsOp, OpKind
+from pytest_ocirace.winrules import errors, names
+from pytest_ocirace.winrules.options import SimulationOptions
+
+# pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): a user
+# whose os.replace fails wants to see their own call, not the simulation's machinery.
+__tracebackhide__ = True
+
+__all__ = [
+    "O_TEMPORARY",
+    "TEMP_DIR",
+    "SimulationError",
+    "WindowsFilesystem",
+    "active",
+    "simulate",
+]
+
+#: ``os.O_TEMPORARY`` for code under test: the host's on Windows; elsewhere a bit no Linux
+#: flag uses (Windows' 0x40 is ``O_CREAT`` on Linux). The fake ``os`` module exposes it.
+O_TEMPORARY: int = getattr(os, "O_TEMPORARY", 0x10000000)
+
+#: ``tempfile.gettempdir()`` inside the simulation: where a Windows runner keeps its temp files.
+TEMP_DIR = "C:\\Users\\ocirace\\AppData\\Local\\Temp"
+
+
+_WIN32_FROM_ERRNO = {
+    _errno.ENOENT: errors.ERROR_FILE_NOT_FOUND,
+    _errno.EEXIST: errors.ERROR_ALREADY_EXISTS,
+    _errno.EACCES: errors.ERROR_ACCESS_DENIED,
+    _errno.EPERM: errors.ERROR_ACCESS_DENIED,
+    _errno.EISDIR: errors.ERROR_ACCESS_DENIED,
+    _errno.ENOTEMPTY: errors.ERROR_DIR_NOT_EMPTY,
+    _errno.EXDEV: errors.ERROR_NOT_SAME_DEVICE,
+    _errno.ENOTDIR: errors.ERROR_DIRECTORY,
+    _errno.EINVAL: errors.ERROR_INVALID_PARAMETER,
+}
+
+T = TypeVar("T")
+
+
+def _references_to_first(items: list[Any]) -> int:
+    """``sys.getrefcount`` of ``items[0]``, measured the same way every time."""
+    first = items[0]
+    return sys.getrefcount(first)
+
+
+#: What :func:`_references_to_first` says about an object only its list refers to, measured
+#: on this interpreter (the count of borrowed and stack references differs by version).
+_UNREFERENCED = _references_to_first([object()])
+
+
+class SimulationError(RuntimeError):
+    """The simulation cannot be set up as asked (the message says how to fix it)."""
+
+
+@dataclass
+class _PendingOpen:
+    id: int
+    key: str
+    display: str
+    access: frozenset[str]
+    share_delete: bool
+    delete_on_close: bool
+    reapable: bool
+
+
+def _text(path: Any) -> str:
+    """``path`` as text, refusing an embedded NUL as CPython's path conversion does."""
+    value = os.fspath(path)
+    text = os.fsdecode(value) if isinstance(value, bytes) else value
+    if "\x00" in text:
+        raise ValueError(names.NUL_MESSAGE)
+    return text
+
+
+def _native(display: str) -> str:
+    r"""The name pyfakefs should use: Win32 strips trailing dots and spaces first.
+
+    A ``\\?\`` path is literal on Windows (no stripping); pyfakefs only needs its prefix
+    removed.
+    """
+    if display.startswith("\\\\?\\"):
+        return names.native_path(display)
+    return names.win32_path(names.native_path(display))
+
+
+def active(fs: object) -> WindowsFilesystem | None:
+    """The simulation attached to ``fs``, if any."""
+    sim = getattr(fs, SIMULATION_ATTR, None)
+    return sim if isinstance(sim, WindowsFilesystem) else None
+
+
+class WindowsFilesystem:
+    """The simulated Windows filesystem for one test (or one ``simulate()`` block).
+
+    ``observer`` is the public hook for the race model: assign an
+    :class:`~pytest_ocirace.racemodel.events.FsObserver` (or ``None``) at any time; each
+    operation then calls ``observer.before(op)`` and ``observer.after(op, error)`` while
+    :data:`LOCK` is held.
+    """
+
+    def __init__(self, fs: FakeFilesystem, options: SimulationOptions) -> None:
+        self.fs = fs
+        self.options = options
+        self.observer: FsObserver | None = None
+        self.handles = HandleTable()
+        #: Real descriptor numbers held for the fake files (see ``descriptors.py``).
+        self.descriptors = DescriptorTable()
+        self._pending_delete: dict[int, FakeFile] = {}
+        self._depth = 0
+        self._pending_open: _PendingOpen | None = None
+        self._next_open_temporary = False
+        self._streams = StreamStore(fs, self._internal)
+        self._patches = ClassPatches()
+        self._attached = False
+        self._platform: Any = None
+        self._writers = WriterSwitch()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @classmethod
+    def attach(cls, fs: FakeFilesystem, options: SimulationOptions) -> WindowsFilesystem:
+        """Turn the live pyfakefs filesystem ``fs`` into a simulated Windows filesystem."""
+        if active(fs) is not None:
+            raise SimulationError(
+                "pytest-ocirace: this fake filesystem is already simulating Windows; "
+                "use the existing `winfs` fixture instead of attaching twice"
+            )
+        if fs.os != OSType.WINDOWS:
+            user_file = _first_user_file(fs.root)
+            if user_file is not None:
+                raise SimulationError(
+                    "pytest-ocirace: the fake filesystem already holds "
+                    f"{user_file!r}, created before the Windows simulation started, and "
+                    "switching pyfakefs to Windows would erase it; create files after "
+                    "`winfs` is set up (request `winfs` instead of `fs` in that fixture)"
+                )
+            # Our own temp directory replaces pyfakefs' (created by reset otherwise).
+            create_temp_dir, fs.create_temp_dir = fs.create_temp_dir, False
+            try:
+                fs.os = OSType.WINDOWS
+            finally:
+                fs.create_temp_dir = create_temp_dir
+        sim = cls(fs, options)
+        sim._install()
+        return sim
+
+    def _install(self) -> None:
+        from pytest_ocirace.fakefs import platform, stdlib
+
+        with LOCK:
+            # Before the class switch: pyfakefs' own methods, without the layer's routing.
+            _make_directories(self.fs, self.options.workdir)
+            _make_directories(self.fs, TEMP_DIR)
+            setattr(self.fs, SIMULATION_ATTR, self)
+            self.fs.__class__ = SimulatedFakeFilesystem
+            self._attached = True
+            try:
+                stdlib.install(self._patches, self)
+                fastpaths.install(self._patches, self.fs)
+                pathclasses.install(self._patches)
+                _set_cwd(self.fs, self.options.workdir)
+                # pyfakefs restores tempfile.tempdir when its patcher stops.
+                sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]
+                self._platform = platform.WindowsPlatform(self.options.windows_platform_modules)
+                self._platform.install()
+                self._writers.install()  # every copy of the writer, through its declared seam
+            except BaseException:
+                self.detach()
+                raise
+
+    def detach(self) -> None:
+        """Undo :meth:`attach`; the pyfakefs filesystem keeps its contents."""
+        with LOCK:
+            if not self._attached:
+                return
+            self._attached = False
+            if self._platform is not None:
+                self._platform.uninstall()
+                self._platform = None
+            self._patches.undo()
+            self.descriptors.release_all()
+            self._writers.uninstall()
+            self.fs.__class__ = FakeFilesystem
+            self.fs.__dict__.pop("_ocirace_root_dir", None)
+            fastpaths.forget(self.fs)
+            if getattr(self.fs, SIMULATION_ATTR, None) is self:
+                delattr(self.fs, SIMULATION_ATTR)
+            self.observer = None
+
+    # -- public helpers ---------------------------------------------------------------------
+
+    def key(self, path: Any) -> str:
+        """The normalised key of ``path`` (what :class:`FsOp` carries)."""
+        return names.key(_text(path), self.fs.cwd)
+
+    def is_delete_pending(self, path: Any) -> bool:
+        """Whether ``path`` was deleted but lingers because a handle is still open."""
+        with LOCK:
+            file = self._lookup(_native(_text(path)))
+            return file is not None and id(file) in self._pending_delete
+
+    def set_readonly(self, path: Any, readonly: bool = True) -> None:
+        """Set or clear the read-only attribute (what ``attrib +r`` does)."""
+        with LOCK, self._internal():
+            file = FakeFilesystem.resolve(self.fs, _text(path))
+            if readonly:
+                file.st_mode &= ~0o222
+            else:
+                file.st_mode |= 0o200
+
+    def refresh(self) -> None:
+        """Re-apply patches pyfakefs undid while it paused (pytest pauses it around reports)."""
+        with LOCK:
+            if self._platform is not None:
+                self._platform.refresh()
+
+    def mark_next_open_temporary(self) -> None:
+        """Make the next file open behave as if ``O_TEMPORARY`` had been passed."""
+        self._next_open_temporary = True
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _internal(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
+    def _lookup(self, path: str, *, follow: bool = False) -> FakeFile | None:
+        with self._internal():
+            try:
+                if follow:
+                    return FakeFilesystem.resolve(self.fs, path)
+                return FakeFilesystem.lresolve(self.fs, path)
+            except (OSError, KeyError, AttributeError):
+                return None
+
+    def _before(self, op: FsOp) -> Answer:
+        observer = self.observer
+        if observer is None:
+            return Answer.PROCEED
+        return observer.before(op)
+
+    def _after(self, op: FsOp | None, error: BaseException | None) -> None:
+        observer = self.observer
+        if observer is not None and op is not None:
+            observer.after(op, error)
+
+    def _run(
+        self, op: FsOp | None, action: Callable[[], T], translate: Callable[[OSError], OSError]
+    ) -> T:
+        """Run ``action`` as one observed operation, translating pyfakefs' errors."""
+        self._depth += 1
+        try:
+            result = action()
+        except OSError as exc:
+            error = (
+                exc if errors.is_windows_error(exc) or hasattr(exc, "winerror") else translate(exc)
+            )
+            self._after(op, error)
+            if error is exc:
+                raise
+            raise error from None
+        finally:
+            self._depth -= 1
+        self._after(op, None)
+        return result
+
+    def _fail(self, op: FsOp | None, error: OSError) -> OSError:
+        self._after(op, error)
+        return error
+
+    def _missing(self, display: str, display2: str | None = None) -> OSError:
+        """ERROR_FILE_NOT_FOUND, or ERROR_PATH_NOT_FOUND when the parent is missing too."""
+        parent = ntpath.dirname(display) or "."
+        code = errors.ERROR_FILE_NOT_FOUND
+        if self._lookup(parent, follow=True) is None:
+            code = errors.ERROR_PATH_NOT_FOUND
+        return errors.windows_error(code, display, display2)
+
+    def _as_windows(self, exc: OSError, display: str, display2: str | None = None) -> OSError:
+        if exc.errno == _errno.ENOENT:
+            return self._missing(display, display2)
+        code = _WIN32_FROM_ERRNO.get(exc.errno or 0)
+        if code is None:
+            return exc
+        return errors.windows_error(code, display, display2)
+
+    def _readonly(self, file: FakeFile) -> bool:
+        return not isinstance(file, FakeDirectory) and not file.st_mode & 0o200
+
+    def _digest(self, file: FakeFile | None) -> str | None:
+        if self.observer is None or file is None or isinstance(file, FakeDirectory):
+            return None
+        return hashlib.sha256(file.byte_contents or b"").hexdigest()
+
+    def _too_long(self, display: str, *, directory: bool = False) -> bool:
+        if not self.options.max_path:
+            return False
+        absolute = ntpath.join(self.fs.cwd, display.replace("/", "\\"))
+        return names.exceeds_max_path(absolute, directory=directory)
+
+    def _bad_name(self, display: str) -> bool:
+        if names.invalid_component(display) is not None:
+            return True
+        return (
+            self.options.reserved_names == "error" and names.reserved_component(display) is not None
+        )
+
+    # -- handles ---------------------------------------------------------------------------
+
+    def _register(self, fd: int, wrapper: Any) -> None:
+        getter = getattr(wrapper, "get_object", None)
+        file = getter() if getter is not None else None
+        if not isinstance(file, FakeFile) or file is self.fs.dev_null:
+            return
+        pending, self._pending_open = self._pending_open, None
+        if pending is not None:
+            handle = Handle(
+                pending.id,
+                fd,
+                file,
+                pending.key,
+                pending.display,
+                pending.access,
+                pending.share_delete,
+                pending.delete_on_close,
+                pending.reapable,
+            )
+        else:
+            modes = getattr(wrapper, "open_modes", None)
+            access = set()
+            if modes is None or modes.can_read:
+                access.add("read")
+            if modes is not None and modes.can_write:
+                access.add("write")
+            path = str(file.path)
+            handle = Handle(
+                self.handles.new_id(), fd, file, self.key(path), path, frozenset(access)
+            )
+        self.handles.add(handle)
+
+    def _closed(self, fd: int) -> None:
+        handle = self.handles.get(fd)
+        if handle is None:
+            FakeFilesystem.close_open_file(self.fs, fd)
+            return
+        op = None
+        if self.observer is not None and self._depth == 0:
+            op = FsOp(OpKind.CLOSE, handle.key, handle.display, handle=handle.id)
+            self._before(op)
+        with self._internal():
+            FakeFilesystem.close_open_file(self.fs, fd)
+            self.handles.remove(fd)
+            file = handle.file
+            assert isinstance(file, FakeFile)
+            if handle.delete_on_close:
+                self._delete(file)
+            if id(file) in self._pending_delete and not self.handles.on(file):
+                del self._pending_delete[id(file)]
+                self._unlink(file)
+        self._after(op, None)
+
+    def _reap(self, file: FakeFile | None) -> None:
+        """Close file objects on ``file`` that nothing refers to any more.
+
+        CPython closes a file object as soon as its reference count drops to zero
+        (``open(p).read()``); pyfakefs' descriptor table keeps every wrapper alive, which
+        would leave such handles blocking renames forever. Only ``open()`` objects qualify:
+        a raw ``os.open`` descriptor stays open until ``os.close``, as on Windows.
+        """
+        if file is None:
+            return
+        for handle in self.handles.on(file):
+            if not handle.reapable or handle.fd >= len(self.fs.open_files):
+                continue
+            wrappers = self.fs.open_files[handle.fd]
+            if not wrappers or len(wrappers) != 1:
+                continue
+            if _references_to_first(wrappers) <= _UNREFERENCED:
+                wrappers[0].close()
+                if self.handles.get(handle.fd) is handle:
+                    self._closed(handle.fd)
+
+    def _delete(self, file: FakeFile) -> None:
+        """Give ``file`` the delete disposition: gone now, or once its last handle closes."""
+        if self.handles.on(file) and self.options.delete_semantics == "classic":
+            self._pending_delete[id(file)] = file
+        else:
+            self._pending_delete.pop(id(file), None)
+            self._unlink(file)
+
+    def _unlink(self, file: FakeFile) -> None:
+        parent = file.parent_dir() if file.parent_dir is not None else None
+        name = str(file.name)
+        if not isinstance(parent, FakeDirectory) or parent.entries.get(name) is not file:
+            return
+        path = str(file.path)
+        with self._internal():
+            try:
+                parent.remove_entry(name)
+            except OSError:
+                return
+        self._streams.drop(path)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def open_file(
+        self,
+        path: Any,
+        *,
+        reading: bool,
+        writing: bool,
+        creating: bool,
+        exclusive: bool,
+        temporary: bool,
+        reapable: bool = False,
+        do_open: Callable[[Any], T],
+    ) -> T:
+        """Run one ``open()``/``os.open`` as Windows' C runtime would."""
+        if self._depth:
+            return do_open(path)
+        if self._next_open_temporary and creating and exclusive:
+            # tempfile's own O_CREAT|O_EXCL open inside NamedTemporaryFile(delete=True).
+            temporary = True
+            self._next_open_temporary = False
+        display = _text(path)
+        error: OSError | None = None
+        file: FakeFile | None = None
+        target = display
+        if self._too_long(display):
+            error = errors.crt_error(_errno.ENOENT, display)
+        elif names.invalid_component(display, allow_stream=True) is not None or (
+            self.options.reserved_names == "error" and names.reserved_component(display)
+        ):
+            error = errors.crt_error(_errno.EINVAL, display)
+        else:
+            target = self._streams.redirect(_native(display), create=creating)
+            file = self._lookup(target, follow=True)
+            self._reap(file)
+            error = self._open_error(file, display, writing, exclusive, temporary)
+        access = set()
+        if reading:
+            access.add("read")
+        if writing:
+            access.add("write")
+        if temporary:
+            access.add("delete")
+        handle_id = self.handles.new_id()
+        op = None
+        if self.observer is not None:
+            op = FsOp(
+                OpKind.OPEN,
+                self.key(display),
+                display,
+                handle=handle_id,
+                access=frozenset(access),
+                share_delete=temporary,
+                creates=file is None and creating,
+            )
+            self._before(op)
+        if error is not None:
+            raise self._fail(op, error)
+        self._pending_open = _PendingOpen(
+            handle_id, self.key(display), display, frozenset(access), temporary, temporary, reapable
+        )
+        try:
+            argument = path if target == display else target
+            return self._run(op, lambda: do_open(argument), lambda exc: _as_crt(exc, display))
+        finally:
+            self._pending_open = None
+
+    def _open_error(
+        self, file: FakeFile | None, display: str, writing: bool, exclusive: bool, temporary: bool
+    ) -> OSError | None:
+        if file is None:
+            return None
+        if exclusive:
+            return errors.crt_error(_errno.EEXIST, display)
+        if id(file) in self._pending_delete or isinstance(file, FakeDirectory):
+            return errors.crt_error(_errno.EACCES, display)
+        if writing and self._readonly(file):
+            return errors.crt_error(_errno.EACCES, display)
+        if self.handles.conflicts_with_open(file, wants_delete=temporary, shares_delete=temporary):
+            return errors.crt_error(_errno.EACCES, display)
+        return None
+
+    def rename(self, old: Any, new: Any, replace: bool) -> None:
+        """``os.rename`` (``MoveFileExW(a, b, 0)``) or ``os.replace`` (with REPLACE_EXISTING)."""
+        src, dst = _text(old), _text(new)
+        op = None
+        source = self._lookup(_native(src))
+        target = self._lookup(_native(dst))
+        self._reap(source)
+        self._reap(target)
+        if self.observer is not None:
+            op = FsOp(
+                OpKind.REPLACE if replace else OpKind.RENAME,
+                self.key(src),
+                src,
+                self.key(dst),
+                dst,
+                content_digest=self._digest(source),
+            )
+            self._before(op)
+        error = self._rename_error(src, dst, source, target, replace)
+        if error is not None:
+            raise self._fail(op, error)
+        assert source is not None
+        # MoveFileExW(REPLACE_EXISTING) replaces a file symlink itself; pyfakefs' Windows
+        # mode refuses every symlink target (EACCES). A link to a directory stays refused,
+        # as on Windows.
+        if (
+            replace
+            and target is not None
+            and target is not source
+            and _stat.S_ISLNK(target.st_mode)
+            and not isinstance(self._lookup(_native(dst), follow=True), FakeDirectory)
+        ):
+            with self._internal():
+                self._unlink(target)
+        self._run(
+            op,
+            lambda: FakeFilesystem.rename(
+                self.fs, _native(src), _native(dst), force_replace=replace
+            ),
+            lambda exc: self._as_windows(exc, src, dst),
+        )
+        if not self.options.delete_on_close_follows_rename:
+            for handle in self.handles.on(source):
+                handle.delete_on_close = False
+        if self.key(src) != self.key(dst):
+            self._streams.move(src, dst)
+
+    def _rename_error(
+        self,
+        src: str,
+        dst: str,
+        source: FakeFile | None,
+        target: FakeFile | None,
+        replace: bool,
+    ) -> OSError | None:
+        win = errors.windows_error
+        if self._too_long(src) or self._too_long(dst):
+            return win(errors.ERROR_FILENAME_EXCED_RANGE, src, dst)
+        if source is None:
+            return self._missing(src, dst)
+        if (
+            ":" in ntpath.splitdrive(dst)[1]
+            or self._bad_name(dst)
+            or ":" in ntpath.splitdrive(src)[1]
+        ):
+            return win(errors.ERROR_INVALID_NAME, src, dst)
+        if id(source) in self._pending_delete:
+            return win(errors.ERROR_ACCESS_DENIED, src, dst)
+        if self.handles.blocking_delete(source) is not None:
+            return win(errors.ERROR_SHARING_VIOLATION, src, dst)
+        if names.drive_of(self.key(src)) != names.drive_of(self.key(dst)):
+            return win(errors.ERROR_NOT_SAME_DEVICE, src, dst)
+        if target is None or target is source:
+            # A missing parent directory surfaces from pyfakefs as ENOENT -> WinError 3.
+            return None
+        if not replace:
+            return win(errors.ERROR_ALREADY_EXISTS, src, dst)
+        if isinstance(target, FakeDirectory):
+            return win(errors.ERROR_ACCESS_DENIED, src, dst)
+        if isinstance(source, FakeDirectory) and self.options.directory_onto_file == "deny":
+            return win(errors.ERROR_ACCESS_DENIED, src, dst)
+        if id(target) in self._pending_delete or self.handles.on(target) or self._readonly(target):
+            return win(errors.ERROR_ACCESS_DENIED, src, dst)
+        return None
+
+    def remove(self, path: Any) -> None:
+        """``os.remove``/``os.unlink`` (``DeleteFileW``)."""
+        display = _text(path)
+        _base, stream = names.split_stream(display)
+        target = self._streams.redirect(_native(display)) if stream else _native(display)
+        file = self._lookup(target)
+        self._reap(file)
+        op = None
+        if self.observer is not None:
+            op = FsOp(OpKind.REMOVE, self.key(display), display)
+            self._before(op)
+        win = errors.windows_error
+        if self._too_long(display):
+            raise self._fail(op, win(errors.ERROR_FILENAME_EXCED_RANGE, display))
+        if file is None:
+            raise self._fail(op, self._missing(display))
+        if (
+            isinstance(file, FakeDirectory)
+            or self._readonly(file)
+            or id(file) in self._pending_delete
+        ):
+            raise self._fail(op, win(errors.ERROR_ACCESS_DENIED, display))
+        if self.handles.blocking_delete(file) is not None:
+            raise self._fail(op, win(errors.ERROR_SHARING_VIOLATION, display))
+        with self._internal():
+            self._delete(file)
+        self._after(op, None)
+
+    def stat_like(self, path: Any, kind: str, action: Callable[[str], T], absent: T) -> T:
+        """Existence and metadata queries; ``kind`` is ``"stat"`` (raises) or a predicate."""
+        try:
+            display = _text(path)
+        except ValueError:
+            if kind == "stat":
+                raise
+            return absent  # os.path.exists("a\0") is False, as in CPython
+        op = None
+        if self.observer is not None:
+            op = FsOp(OpKind.STAT, self.key(display), display)
+            if self._before(op) is Answer.PRETEND_ABSENT:
+                if kind == "stat":
+                    raise self._fail(op, errors.windows_error(errors.ERROR_FILE_NOT_FOUND, display))
+                self._after(op, None)
+                return absent
+        target = _native(display)
+        if ":" in ntpath.splitdrive(target)[1]:
+            target = self._streams.redirect(target)
+        return self._run(op, lambda: action(target), lambda exc: self._as_windows(exc, display))
+
+    def make_directory(self, path: Any, mode: int) -> None:
+        display = _text(path)
+        op = None
+        if self.observer is not None:
+            op = FsOp(OpKind.MKDIR, self.key(display), display)
+            self._before(op)
+        if self._too_long(display, directory=True):
+            raise self._fail(op, errors.windows_error(errors.ERROR_FILENAME_EXCED_RANGE, display))
+        if self._bad_name(display):
+            raise self._fail(op, errors.windows_error(errors.ERROR_INVALID_NAME, display))
+        self._run(
+            op,
+            lambda: FakeFilesystem.makedir(self.fs, _native(display), mode),
+            lambda exc: self._as_windows(exc, display),
+        )
+
+    def remove_directory(self, path: Any, allow_symlink: bool) -> None:
+        display = _text(path)
+        op = None
+        if self.observer is not None:
+            op = FsOp(OpKind.RMDIR, self.key(display), display)
+            self._before(op)
+        self._run(
+            op,
+            lambda: FakeFilesystem.rmdir(self.fs, _native(display), allow_symlink),
+            lambda exc: self._as_windows(exc, display),
+        )
+
+    def link(self, old: Any, new: Any, follow_symlinks: bool) -> FakeFile:
+        """``os.link`` (``CreateHardLinkW``)."""
+        src, dst = _text(old), _text(new)
+        source = self._lookup(_native(src))
+        op = None
+        if self.observer is not None:
+            op = FsOp(
+                OpKind.LINK,
+                self.key(src),
+                src,
+                self.key(dst),
+                dst,
+                content_digest=self._digest(source),
+            )
+            self._before(op)
+        win = errors.windows_error
+        if self._too_long(src) or self._too_long(dst):
+            raise self._fail(op, win(errors.ERROR_FILENAME_EXCED_RANGE, src, dst))
+        if source is None:
+            raise self._fail(op, self._missing(src, dst))
+        if self._bad_name(dst):
+            raise self._fail(op, win(errors.ERROR_INVALID_NAME, src, dst))
+        if self._lookup(_native(dst)) is not None:
+            raise self._fail(op, win(errors.ERROR_ALREADY_EXISTS, src, dst))
+        if isinstance(source, FakeDirectory):
+            raise self._fail(op, win(errors.ERROR_ACCESS_DENIED, src, dst))
+        if names.drive_of(self.key(src)) != names.drive_of(self.key(dst)):
+            raise self._fail(op, win(errors.ERROR_NOT_SAME_DEVICE, src, dst))
+        return self._run(
+            op,
+            lambda: FakeFilesystem.link(self.fs, _native(src), _native(dst), follow_symlinks),
+            lambda exc: self._as_windows(exc, src, dst),
+        )
+
+
+def _as_crt(exc: OSError, display: str) -> OSError:
+    if exc.errno in errors.CRT_MESSAGES:
+        return errors.crt_error(exc.errno, display)
+    return exc
+
+
+def _make_directories(fs: FakeFilesystem, path: str) -> None:
+    """``makedirs`` for a fresh drive, without pyfakefs' per-component path resolution."""
+    drive, rest = ntpath.splitdrive(path)
+    current = fs.root.entries.get(drive) or FakeFilesystem.resolve(fs, drive + "\\")
+    for part in rest.strip("\\").split("\\"):
+        child = current.entries.get(part)
+        if child is None:
+            child = FakeDirectory(part, filesystem=fs)
+            current.add_entry(child)
+        if not isinstance(child, FakeDirectory):
+            raise SimulationError(f"pytest-ocirace: {path!r} exists and is not a directory")
+        current = child
+
+
+def _set_cwd(fs: FakeFilesystem, path: str) -> None:
+    """``fs.cwd = path``; pyfakefs' setter only adds to that a mount of the path's drive."""
+    if ntpath.splitdrive(path)[0].upper() in fs.mount_points:
+        fs._cwd = path
+    else:
+        fs.cwd = path
+
+
+def _first_user_file(directory: FakeDirectory) -> str | None:
+    for entry in list(directory.entries.values()):
+        if isinstance(entry, FakeDirectory):
+            found = _first_user_file(entry)
+            if found is not None:
+                return found
+        elif not _stat.S_ISLNK(entry.st_mode):
+            return str(entry.path)
+    return None
+
+
+@contextmanager
+def simulate(
+    options: SimulationOptions | None = None, *, real_trees: Sequence[str] = ()
+) -> Iterator[WindowsFilesystem]:
+    """Run a block inside the simulation without pytest (scripts, the conformance run).
+
+    ``real_trees``: real directories readable inside (``realtree.project_roots()``), as
+    the ``real_tree`` option says; the plugin passes the test's own.
+    """
+    # Before the patcher starts: pyfakefs drops modules first imported while it runs.
+    # Through sys.modules, not the package attribute: after pytester's in-process runs
+    # drop modules, the attribute is a stale copy that would guard stale sqlite3/mmap.
+    boundaries = importlib.import_module("pytest_ocirace.fakefs.boundaries")
+    realtree = importlib.import_module("pytest_ocirace.fakefs.realtree")
+
+    options = options or SimulationOptions()
+    patcher = start_patcher()
+    try:
+        assert patcher.fs is not None
+        sim = WindowsFilesystem.attach(patcher.fs, options)
+        fs = sim.fs
+        guards = boundaries.Boundaries(
+            lambda: bool(patcher.is_patching),
+            lambda fd: 0 <= fd < len(fs.open_files) and bool(fs.open_files[fd]),
+        )
+        try:
+            if real_trees and options.real_tree != "off":
+                realtree.map_trees(fs, real_trees, read_only=options.real_tree == "read-only")
+            guards.install()
+            yield sim
+        finally:
+            try:
+                guards.uninstall()
+            finally:
+                sim.detach()
+    finally:
+        patcher.tearDown()

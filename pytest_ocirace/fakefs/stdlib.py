@@ -1,0 +1,343 @@
+"""Patches that make pyfakefs and the standard library behave as on Windows, and lock them.
+
+The filesystem subclass covers what goes through ``FakeFilesystem``; this module covers
+the rest of the way in: pyfakefs' fake ``os``/``os.path`` modules, ``open()`` and file
+objects (all under the one lock), ``os.open`` flags (``O_TEMPORARY``), ``open()`` modes,
+``tempfile.NamedTemporaryFile(delete=True)`` (``O_TEMPORARY`` on Windows), ``shutil``'s
+extended-attribute copy (absent on Windows; crashes under pyfakefs' Windows mode on a Linux
+host), and, before Python 3.11, pathlib's accessor, which calls ``FakeFilesystem`` methods
+unbound and would bypass the simulation. Everything is recorded in a
+:class:`~pytest_ocirace.fakefs.locking.ClassPatches` and undone when the simulation ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import shutil  # noqa: F401 - imported so that sys.modules holds it
+import sys
+import tempfile  # noqa: F401
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from pyfakefs.fake_file import FakeFileWrapper
+from pyfakefs.fake_open import FakeFileOpen
+from pyfakefs.fake_os import FakeOsModule
+from pyfakefs.fake_path import FakePathModule
+
+from pytest_ocirace.fakefs import descriptors, filelocks
+from pytest_ocirace.fakefs.locking import (
+    LOCK,
+    ClassPatches,
+    call_unlocked,
+    lock_plan,
+    locked,
+    public_methods,
+)
+
+if TYPE_CHECKING:
+    from pytest_ocirace.fakefs.filesystem import WindowsFilesystem
+
+# pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): a user
+# whose os.replace fails wants to see their own call, not the simulation's machinery.
+__tracebackhide__ = True
+
+__all__ = ["install", "parse_mode"]
+
+_PATHLIB_OPENERS = ("pathlib", "pathlib._local")
+_PYFAKEFS_MODULES = (
+    "pyfakefs.fake_os",
+    "pyfakefs.fake_open",
+    "pyfakefs.fake_io",
+    "pyfakefs.fake_path",
+    "pyfakefs.fake_pathlib",
+    "pyfakefs.fake_filesystem",
+    "pyfakefs.fake_file",
+    "pyfakefs.fake_filesystem_shutil",
+    "pyfakefs.helpers",
+)
+
+
+def parse_mode(mode: str) -> tuple[bool, bool, bool, bool]:
+    """``(reading, writing, creating, exclusive)`` for an ``open()`` mode string."""
+    reading = "r" in mode or "+" in mode
+    writing = any(char in mode for char in "wax+")
+    creating = any(char in mode for char in "wax")
+    return reading, writing, creating, "x" in mode
+
+
+def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
+    """Apply every patch for ``sim`` into ``patches``."""
+    patches.set_all(_class_plan())
+    # The names ``shutil``/``tempfile`` in this module may be pyfakefs' fakes while a
+    # simulation runs: patch the real modules.
+    real_shutil = sys.modules["shutil"]
+    real_shutil = getattr(real_shutil, "shutil_module", real_shutil)
+    real_tempfile = sys.modules["tempfile"]
+    if hasattr(real_shutil, "_copyxattr"):
+        patches.set(real_shutil, "_copyxattr", _no_xattr)
+    patches.set(
+        real_tempfile,
+        "_get_default_tempdir",
+        _default_tempdir(real_tempfile, real_tempfile._get_default_tempdir),
+    )
+    patches.set(
+        real_tempfile,
+        "NamedTemporaryFile",
+        _named_temporary_file(real_tempfile.NamedTemporaryFile, sim),
+    )
+    # On Windows ``tempfile.TemporaryFile`` *is* ``NamedTemporaryFile`` (an O_TEMPORARY file
+    # that goes away on close); the POSIX one unlinks its file while it is open, which
+    # Windows refuses with WinError 32, so every TemporaryFile() would fail here.
+    patches.set(real_tempfile, "TemporaryFile", real_tempfile.NamedTemporaryFile)
+    if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.9/3.10 CI only
+        _patch_pathlib_accessor(patches)
+    # fcntl.flock/lockf (and msvcrt.locking) exclude on fake files, as on Windows.
+    filelocks.install(patches, sim)
+    # A failing os.replace should point at the user's line, not at pyfakefs' plumbing:
+    # pytest skips frames whose globals say __tracebackhide__ (--full-trace shows them).
+    for name in _PYFAKEFS_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            patches.set(module, "__tracebackhide__", True)
+
+
+#: The patches of pyfakefs' classes, the same for every simulation: worked out by the first
+#: one (pyfakefs runs one ``Patcher`` at a time, so no simulation is active then). Keyed by
+#: the ``active`` function they call: pytester's in-process runs can import a fresh copy of
+#: ``filesystem.py``, whose simulations the old copy's ``active`` does not recognise.
+_CLASS_PLANS: dict[Callable[..., Any], list[tuple[object, str, object]]] = {}
+
+
+def _class_plan() -> list[tuple[object, str, object]]:
+    """The pyfakefs class patches, worked out once per process (setup cost: one per test)."""
+    from pytest_ocirace.fakefs.filesystem import O_TEMPORARY, active
+
+    cached = _CLASS_PLANS.get(active)
+    if cached is not None:
+        return cached
+    plan = lock_plan(FakeOsModule, _locked_os_methods())
+    plan += lock_plan(FakePathModule)
+    plan.append((FakeOsModule, "O_TEMPORARY", O_TEMPORARY))
+    plan.append((FakeOsModule, "open", _os_open(FakeOsModule.open, active)))
+    planned = {name: value for owner, name, value in plan if owner is FakeOsModule}
+    plan += descriptors.passthrough_plan(
+        FakeOsModule, lambda name: planned.get(name, vars(FakeOsModule)[name])
+    )
+    plan.append((FakeFileOpen, "call", _open_call(FakeFileOpen.call, active)))
+    for factory in ("_read_wrappers", "_other_wrapper", "_write_wrapper", "_truncate_wrapper"):
+        if factory in vars(FakeFileWrapper):
+            original = vars(FakeFileWrapper)[factory]
+            plan.append((FakeFileWrapper, factory, _locking_factory(original)))
+    plan += lock_plan(FakeFileWrapper, ["close", "close_fd", "flush", "seek", "tell"])
+    plan += _use_original_os_plan()
+    _CLASS_PLANS[active] = plan
+    return plan
+
+
+def _use_original_os_plan() -> list[tuple[object, str, object]]:
+    """Hold the lock while pyfakefs switches *every* thread's fake ``os`` to the real one.
+
+    ``use_original_os()`` sets the class-wide flag ``FakeOsModule.use_original``. Since
+    Python 3.13 pyfakefs wraps ``linecache`` in it, and ``open()`` reaches ``linecache``
+    (through ``traceback.extract_stack``) before it takes the lock; another thread's locked
+    ``os.replace`` then ran on the real disk (FileNotFoundError). Both modules look the name
+    up when called, so replacing it covers every caller.
+    """
+    from pyfakefs import fake_filesystem_unittest, fake_pathlib
+
+    plan: list[tuple[object, str, object]] = []
+    for module in (fake_filesystem_unittest, fake_pathlib):
+        original = vars(module).get("use_original_os")
+        if original is not None and not getattr(original, "__ocirace_locked__", False):
+            plan.append((module, "use_original_os", _locked_context(original)))
+    return plan
+
+
+def _locked_context(
+    original: Callable[[], contextlib.AbstractContextManager[None]],
+) -> Callable[[], contextlib.AbstractContextManager[None]]:
+    @contextlib.contextmanager
+    def use_original_os() -> Iterator[None]:
+        with LOCK, original():
+            yield
+
+    use_original_os.__ocirace_locked__ = True  # type: ignore[attr-defined]
+    return use_original_os
+
+
+@functools.cache
+def _locked_os_methods() -> tuple[str, ...]:
+    return tuple(name for name in public_methods(FakeOsModule) if name != "open")
+
+
+def _no_xattr(*args: Any, **kwargs: Any) -> None:
+    """Windows has no extended attributes: CPython's Windows build copies none."""
+
+
+def _locking_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
+    def make(self: Any, *args: Any) -> Any:
+        return locked(factory(self, *args))
+
+    return make
+
+
+def _open_call(original: Callable[..., Any], active: Callable[[Any], Any]) -> Callable[..., Any]:
+    def call(
+        self: Any,
+        file_: Any,
+        mode: str = "r",
+        buffering: int = -1,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        closefd: bool = True,
+        opener: Any = None,
+        open_modes: Any = None,
+    ) -> Any:
+        def do_open(target: Any) -> Any:
+            return original(
+                self,
+                target,
+                mode,
+                buffering,
+                encoding,
+                errors,
+                newline,
+                closefd,
+                user_opener,
+                open_modes,
+            )
+
+        # The caller's opener is user code: it runs without the global lock (it may block).
+        user_opener = opener
+        if opener is not None and getattr(opener, "__module__", None) not in _PATHLIB_OPENERS:
+            user_opener = functools.partial(call_unlocked, opener)
+
+        with LOCK:
+            sim = active(self.filesystem)
+            custom_opener = opener is not None and getattr(opener, "__module__", None) not in (
+                _PATHLIB_OPENERS
+            )
+            if sim is not None and isinstance(file_, int) and not descriptors.owned(sim.fs, file_):
+                # A real descriptor (a pipe, a socket, a standard stream): the real open().
+                return descriptors.real_open(
+                    file_, mode, buffering, encoding, errors, newline, closefd, opener
+                )
+            if sim is None or isinstance(file_, int) or custom_opener:
+                return do_open(file_)
+            if open_modes is not None:
+                reading, writing = open_modes.can_read, open_modes.can_write
+                creating, exclusive = not open_modes.must_exist, open_modes.must_not_exist
+            else:
+                reading, writing, creating, exclusive = parse_mode(mode)
+            return sim.open_file(
+                file_,
+                reading=reading,
+                writing=writing,
+                creating=creating,
+                exclusive=exclusive,
+                temporary=False,
+                reapable=True,
+                do_open=do_open,
+            )
+
+    return call
+
+
+def _os_open(original: Callable[..., Any], active: Callable[[Any], Any]) -> Callable[..., Any]:
+    from pytest_ocirace.fakefs.filesystem import O_TEMPORARY
+
+    def fake_os_open(
+        self: Any, path: Any, flags: int, mode: int | None = None, *, dir_fd: int | None = None
+    ) -> int:
+        with LOCK:
+            sim = active(self.filesystem)
+            temporary = bool(flags & O_TEMPORARY)
+            flags &= ~O_TEMPORARY
+            if sim is None:
+                return int(original(self, path, flags, mode, dir_fd=dir_fd))
+            access = flags & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+            creating = bool(flags & os.O_CREAT)
+            return int(
+                sim.open_file(
+                    path,
+                    reading=access != os.O_WRONLY,
+                    writing=access in (os.O_WRONLY, os.O_RDWR),
+                    creating=creating,
+                    exclusive=creating and bool(flags & os.O_EXCL),
+                    temporary=temporary,
+                    do_open=lambda target: original(self, target, flags, mode, dir_fd=dir_fd),
+                )
+            )
+
+    return fake_os_open
+
+
+def _default_tempdir(module: Any, original: Callable[..., str]) -> Callable[..., str]:
+    """Where ``tempfile`` puts files while the fake filesystem is active.
+
+    pyfakefs resets ``tempfile.tempdir`` whenever patching pauses (around each report), so
+    setting it once is not enough: answer the question ``tempfile`` asks instead.
+    """
+    from pytest_ocirace.fakefs.filesystem import TEMP_DIR
+
+    def _get_default_tempdir(*args: Any) -> str:
+        if type(getattr(module, "_os", None)).__name__ == "FakeOsModule":
+            return TEMP_DIR
+        return original(*args)
+
+    return _get_default_tempdir
+
+
+@functools.cache
+def _signature(function: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(function)
+
+
+def _named_temporary_file(
+    original: Callable[..., Any], sim: WindowsFilesystem
+) -> Callable[..., Any]:
+    signature = _signature(original)
+
+    def NamedTemporaryFile(*args: Any, **kwargs: Any) -> Any:
+        """``tempfile.NamedTemporaryFile`` as on Windows: ``delete=True`` means O_TEMPORARY."""
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = bound.arguments
+        if not (arguments.get("delete", True) and arguments.get("delete_on_close", True)):
+            return original(*args, **kwargs)
+        arguments["delete"] = False
+        with LOCK:
+            sim.mark_next_open_temporary()
+            try:
+                return original(*bound.args, **bound.kwargs)
+            finally:
+                sim._next_open_temporary = False
+
+    NamedTemporaryFile.__wrapped__ = original  # type: ignore[attr-defined]
+    return NamedTemporaryFile
+
+
+def _patch_pathlib_accessor(patches: ClassPatches) -> None:  # pragma: no cover - < 3.11
+    from pyfakefs import fake_pathlib
+
+    accessor = getattr(fake_pathlib, "_FakeAccessor", None)
+    if accessor is None:
+        return
+    routes: dict[str, Callable[..., Any]] = {
+        "stat": lambda p, *a, **k: p.filesystem.stat(str(p), *a, **k),
+        "lstat": lambda p: p.filesystem.stat(str(p), follow_symlinks=False),
+        "unlink": lambda p, *a: p.filesystem.remove(str(p)),
+        "rmdir": lambda p, *a: p.filesystem.rmdir(str(p)),
+        "mkdir": lambda p, *a, **k: p.filesystem.makedir(str(p), *a, **k),
+        "rename": lambda p, q: p.filesystem.rename(str(p), str(q)),
+        "replace": lambda p, q: p.filesystem.rename(str(p), str(q), force_replace=True),
+        "link": lambda p, q: p.filesystem.link(str(p), str(q)),
+        "link_to": lambda p, q: p.filesystem.link(str(p), str(q)),
+    }
+    for name, route in routes.items():
+        if name in vars(accessor):
+            patches.set(accessor, name, staticmethod(route))

@@ -1,0 +1,117 @@
+"""A participating process's line to the coordinator.
+
+Two kinds with one shape: :class:`SocketClient` for child processes (one connection per
+process, re-made after ``fork``) and :class:`LocalClient` for the test process itself, which
+calls the coordinator directly. Interposition only ever sees :class:`Client`.
+"""
+
+from __future__ import annotations
+
+import _socket
+import _thread
+import os
+import sys
+
+from pytest_ocirace.realdisk.protocol import authenticate, read_frame, send
+
+TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
+
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    from pytest_ocirace.realdisk.coordinator import Coordinator
+else:
+    Protocol = object
+
+__all__ = ["Client", "JoinError", "LocalClient", "SocketClient"]
+
+
+class JoinError(RuntimeError):
+    """The calling process could not join the coordinator (the reason is the message)."""
+
+
+class Client(Protocol):
+    """What interposition needs from a line to the coordinator."""
+
+    pid: int
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send ``message`` and wait for the coordinator's answer."""
+        ...
+
+    def notify(self, message: dict[str, Any]) -> None:
+        """Send ``message`` without waiting (the connection keeps its order)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalClient:
+    """The test process: the coordinator is in this process."""
+
+    def __init__(self, coordinator: Coordinator) -> None:
+        self.pid = os.getpid()
+        self._coordinator = coordinator
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        return self._coordinator.dispatch(self.pid, message) or {}
+
+    def notify(self, message: dict[str, Any]) -> None:
+        self._coordinator.dispatch(self.pid, message)
+
+    def close(self) -> None:
+        pass
+
+
+class SocketClient:
+    """A child: one authenticated Unix-socket connection, shared by its threads."""
+
+    def __init__(self, path: str, secret: bytes, *, start: str | None = None) -> None:
+        self.pid = os.getpid()
+        # ``_thread``/``_socket``, not ``threading``/``socket``: their imports are a third of a
+        # child's join otherwise, and a lock and a stream socket are all the line needs.
+        self._lock = _thread.allocate_lock()
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            greeting = read_frame(sock)
+            if greeting is None or not isinstance(greeting.get("nonce"), str):
+                raise JoinError("the coordinator sent no nonce")
+            nonce = bytes.fromhex(greeting["nonce"])
+            send(
+                sock,
+                {
+                    "type": "hello",
+                    "pid": self.pid,
+                    "mac": authenticate(secret, nonce, self.pid),
+                    "start": start,
+                    "argv": [str(a) for a in sys.argv],
+                },
+            )
+            answer = read_frame(sock)
+        except (OSError, ValueError) as exc:
+            sock.close()
+            raise JoinError(f"cannot reach the coordinator at {path}: {exc}") from None
+        if not answer or answer.get("ok") is not True:
+            sock.close()
+            raise JoinError("the coordinator refused this process (wrong secret?)")
+        self._sock = sock
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            send(self._sock, message)
+            answer = read_frame(self._sock)
+        if answer is None:
+            raise JoinError("the coordinator closed the connection")
+        return answer
+
+    def notify(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            send(self._sock, message)
+
+    def abandon(self) -> None:
+        """Drop an inherited connection after ``fork`` without telling anybody."""
+        self._sock.close()
+
+    def close(self) -> None:
+        self._sock.close()

@@ -1,0 +1,456 @@
+"""One test's verdicts across processes: the decision table on the disk, then the race model.
+
+Transport-free on purpose: the coordinator calls it for messages from children, the test
+process calls it directly. A logical thread is a (pid, thread) pair, or a work item run by a
+pool worker; edges between processes (start, exit, queues, work items) are clocks parked
+under string keys in the race model's own :class:`~..racemodel.clocks.Tracker`, so the model
+judges a child's replace exactly as it judges a thread's.
+
+Not thread-safe: the caller serialises every call (the coordinator's one lock).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker, join_clock
+from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
+from pytest_ocirace.racemodel.model import Frame, Race, RaceModel, reported_frames
+from pytest_ocirace.realdisk.diskstate import DiskState
+from pytest_ocirace.winrules.decisions import verdict
+
+__all__ = ["Judge", "Process"]
+
+_KINDS = {kind.value: kind for kind in OpKind}
+
+
+@dataclass
+class Process:
+    """A participant, from its hello (or its spawn) to its exit."""
+
+    pid: int
+    argv: list[str] = field(default_factory=list)
+    joined: bool = False  # sent a hello
+    exited: bool = False
+    start_clock: dict[int, int] = field(default_factory=dict)
+    #: The operation announced and not reported back (what it was doing if it dies).
+    pending: str | None = None
+    died_during: str | None = None
+    #: Open connections: after ``os.exec*`` the new program's line may open before the old
+    #: program's line is seen closing; the process has exited when the last one closes.
+    lines: int = 0
+    #: ``os.exec*`` replaced the program with this argv; cleared when the new program joins
+    #: (it is Python with pytest-ocirace), else it is named in the report.
+    replaced_by: list[str] | None = None
+
+
+class Judge:
+    """The per-test state behind the coordinator."""
+
+    def __init__(self, ignore: Iterable[str] = (), *, site: Any = None) -> None:
+        self.tracker = Tracker()
+        kwargs: dict[str, Any] = {} if site is None else {"site": site}
+        self.model = RaceModel(self.tracker, **kwargs)
+        self.disk = DiskState()
+        self.processes: dict[int, Process] = {}
+        #: Started by a participant (subprocess, multiprocessing): pid -> argv.
+        self.started: dict[int, list[str]] = {}
+        #: Child pid -> the participant that started it.
+        self.parents: dict[int, int] = {}
+        self._globs = [g for g in ignore if g.strip()]
+        self._strands: dict[tuple[int, int], list[LogicalThread]] = {}
+        #: Strands of threads that ended, per pid (their past is in the process's exit).
+        self._ended: dict[int, list[LogicalThread]] = {}
+        self._races: dict[int, Race] = {}
+        self._mutexes: set[str] = set()
+        #: Socket-pair ends (device:inode) -> the other end.
+        self._peers: dict[str, str] = {}
+        self.escapes: list[tuple[int, str]] = []
+        #: pytest-xdist: per worker pid, its running test and where its races begin.
+        self._tests: dict[int, tuple[str, int, int]] = {}
+
+    # -- identity ------------------------------------------------------------------------
+
+    def process(self, pid: int) -> Process:
+        proc = self.processes.get(pid)
+        if proc is None:
+            proc = self.processes[pid] = Process(pid)
+        return proc
+
+    def hello(self, pid: int, argv: list[str], start: str | None) -> None:
+        proc = self.process(pid)
+        proc.joined = True
+        proc.argv = [str(a) for a in argv]
+        proc.exited = False
+        proc.lines += 1
+        if proc.replaced_by is not None:
+            # The exec'd program joined: the exec succeeded, and its descriptors closed
+            # (Python opens files close-on-exec), also if the old line is not seen closed yet.
+            proc.replaced_by = None
+            self._close_handles(pid)
+        if start is not None:
+            clock = self.tracker.parked(self.tracker.token(("start", start)))
+            if clock is not None:
+                join_clock(proc.start_clock, clock)
+
+    def strand(self, pid: int, tid: int, tname: str) -> LogicalThread:
+        stack = self._strands.get((pid, tid))
+        if stack is None:
+            proc = self.process(pid)
+            name = f"{tname} (pid {pid})"
+            stack = self._strands[(pid, tid)] = [
+                self.tracker.detached(name, proc.start_clock, "process")
+            ]
+        return stack[-1]
+
+    # -- filesystem operations -------------------------------------------------------------
+
+    def tracked(self, path: str) -> bool:
+        if not self._globs:
+            return True
+        name = path.rsplit("/", 1)[-1]
+        return not any(fnmatch.fnmatchcase(path if "/" in g else name, g) for g in self._globs)
+
+    def _fsop(self, op: Mapping[str, Any]) -> FsOp:
+        kind = _KINDS[op["kind"]]
+        return FsOp(
+            kind=kind,
+            path=op["path"],
+            display=op["path"],
+            path2=op["path2"],
+            display2=op["path2"],
+            handle=None,
+            access=frozenset(op["access"]),
+            creates=op["creates"],
+        )
+
+    def before(
+        self, pid: int, tid: int, tname: str, op: Mapping[str, Any], frames: Iterable[Frame]
+    ) -> dict[str, Any]:
+        """The reply to an announced operation: ``{}`` to proceed, or the error to raise.
+
+        An operation allowed to proceed is recorded in the race model at once, not when its
+        report comes back: another process's announcement may arrive in between, and must
+        see it (the coordinator's order is the order the model judges, as the fake
+        filesystem's global lock gives for threads). An open gets its handle number here.
+        """
+        kind: str = op["kind"]
+        path: str = op["path"]
+        path2: str | None = op["path2"]
+        if kind == "close":
+            return {}
+        reply: dict[str, Any] = {}
+        fsop = self._fsop(op)
+        if kind == "open":
+            reply["handle"] = number = self.disk.reserve()
+            fsop = _with_handle(fsop, number)
+        tracked = self.tracked(path) and (path2 is None or self.tracked(path2))
+        strand = self.strand(pid, tid, tname) if tracked else None
+        if strand is not None:
+            # The race model first, as in the fake filesystem: an unordered publish onto a
+            # name fails as the race (and the loser has then seen the winner's publish, so
+            # its "is it there already?" look afterwards is ordered).
+            with self.tracker.running(strand), reported_frames(_frames(frames)):
+                try:
+                    self.model.before(fsop)
+                except OSError as exc:
+                    race = getattr(exc, "_ocirace_race", None)
+                    number = len(self._races) + 1
+                    if isinstance(race, Race):
+                        self._races[number] = race
+                    winerror = getattr(exc, "winerror", None)
+                    return {
+                        "error": {"winerror": winerror or 5, "crt": winerror is None},
+                        "race": number,
+                    }
+        if kind in ("rename", "replace", "link") and path2 is not None:
+            code = verdict(kind, self.disk.state(path2), self.disk.state(path))
+        else:
+            code = verdict(kind, self.disk.state(path))
+        if code is not None:
+            return {"error": {"winerror": code, "crt": kind == "open"}}
+        self.process(pid).pending = f"{kind} {path}" + (f" -> {path2}" if path2 else "")
+        if strand is not None:
+            with self.tracker.running(strand), reported_frames(_frames(frames)):
+                self.model.after(fsop, None)
+        return reply
+
+    def check(self, pid: int, tid: int, tname: str, path: str, frames: Iterable[Frame]) -> bool:
+        """An existence check: True if it must answer "absent" (the check-then-act rule).
+
+        Judged by the race model alone: a check changes nothing, so the decision table has
+        nothing to say, and the disk's answer is the caller's own.
+        """
+        if not self.tracked(path):
+            return False
+        fsop = FsOp(kind=OpKind.STAT, path=path, display=path)
+        with self.tracker.running(self.strand(pid, tid, tname)), reported_frames(_frames(frames)):
+            return self.model.before(fsop) is Answer.PRETEND_ABSENT
+
+    def after(
+        self,
+        pid: int,
+        tid: int,
+        tname: str,
+        op: Mapping[str, Any],
+        ok: bool,
+        frames: Iterable[Frame],
+    ) -> None:
+        """The real operation ran: update the handles and the names, end a failed open."""
+        kind: str = op["kind"]
+        path: str = op["path"]
+        path2: str | None = op["path2"]
+        proc = self.process(pid)
+        proc.pending = None
+        fd = op["fd"]
+        handle = op.get("handle")
+        if kind == "close":
+            if fd is not None:
+                self._close(pid, tid, tname, fd)
+            return
+        if kind == "open" and isinstance(handle, int):
+            if ok and fd is not None:
+                self.disk.opened(pid, fd, path, number=handle)
+            else:
+                self._end_handle(pid, tid, tname, path, handle)
+        if not ok:
+            return
+        if kind in ("rename", "replace") and path2 is not None:
+            self.disk.moved(path, path2)
+        if not (self.tracked(path) and (path2 is None or self.tracked(path2))):
+            return
+        if kind == "open" and op["exclusive"]:
+            self.tracker.locked(("lockfile", path), self.strand(pid, tid, tname))
+        if kind == "remove":
+            self._unlock_lockfile(path)
+
+    def _close(self, pid: int, tid: int, tname: str, fd: int) -> None:
+        handle = self.disk.closed(pid, fd)
+        if handle is not None:
+            self._end_handle(pid, tid, tname, handle.path, handle.number)
+
+    def _end_handle(self, pid: int, tid: int, tname: str, path: str, number: int) -> None:
+        fsop = FsOp(kind=OpKind.CLOSE, path=path, display=path, handle=number)
+        with self.tracker.running(self.strand(pid, tid, tname)):
+            self.model.after(fsop, None)
+
+    def _unlock_lockfile(self, path: str) -> None:
+        key = ("lockfile", path)
+        for strand in self._every_strand():
+            if key in strand.locks:
+                self.tracker.unlocked(key, strand, fully=True)
+
+    # -- edges -----------------------------------------------------------------------------
+
+    def pair(self, a: str, b: str) -> None:
+        """A duplex ``Pipe()``: what is sent on one end is received on the other."""
+        self._peers[a] = b
+        self._peers[b] = a
+
+    def _channel(self, key: str) -> str | None:
+        """A socket pair's send is keyed by the receiving end; anything else as it is."""
+        side, _, end = key.partition(":")
+        if side == "socket-send":
+            peer = self._peers.get(end)
+            return None if peer is None else f"socket:{peer}"
+        if side == "socket-recv":
+            return f"socket:{end}"
+        return key
+
+    def release(self, pid: int, tid: int, tname: str, key: str) -> None:
+        channel = self._channel(key)
+        if channel is None:
+            return
+        with self.tracker.running(self.strand(pid, tid, tname)):
+            self.tracker.release(self.tracker.token(("key", channel)))
+
+    def acquire(self, pid: int, tid: int, tname: str, key: str) -> None:
+        channel = self._channel(key)
+        if channel is None:
+            return
+        with self.tracker.running(self.strand(pid, tid, tname)):
+            self.tracker.acquire(self.tracker.token(("key", channel)))
+
+    def start(self, pid: int, tid: int, tname: str, token: str) -> None:
+        """A process is about to start a child: its start token gets the parent's past."""
+        with self.tracker.running(self.strand(pid, tid, tname)):
+            self.tracker.release(self.tracker.token(("start", token)))
+
+    def adopt(self, pid: int, tid: int, tname: str, token: str) -> None:
+        """A multiprocessing child runs its target: after its parent's ``start()``."""
+        with self.tracker.running(self.strand(pid, tid, tname)):
+            self.tracker.acquire(self.tracker.token(("start", token)))
+
+    def ended(self, pid: int, tid: int, tname: str, token: str) -> None:
+        """A thread started with ``token`` ends: its past goes to ``join()``, its strand away.
+
+        The strand is keyed by (pid, thread ident), and the C library hands a finished
+        thread's ident to the next thread it starts. Kept, the strand would make that
+        thread the continuation of the finished one: two unordered threads judged ordered
+        whenever the first finished before the second started (a loaded machine).
+        """
+        self.release(pid, tid, tname, f"thread-end:{token}")
+        stack = self._strands.pop((pid, tid), None)
+        if stack is not None:
+            self._ended.setdefault(pid, []).extend(stack)
+
+    def _every_strand(self) -> list[LogicalThread]:
+        found = [strand for stack in self._strands.values() for strand in stack]
+        for stack in self._ended.values():
+            found.extend(stack)
+        return found
+
+    def item(self, pid: int, tid: int, tname: str, token: str, begin: bool) -> None:
+        """A pool work item begins (its own strand, after the submit) or ends (parked)."""
+        stack = self._strands.setdefault((pid, tid), [self.strand(pid, tid, tname)])
+        if begin:
+            clock = self.tracker.parked(self.tracker.token(("key", f"submit:{token}"))) or {}
+            stack.append(self.tracker.detached(f"work item (pid {pid})", clock, "work item"))
+            return
+        if len(stack) > 1:
+            done = stack.pop()
+            self.tracker.park(self.tracker.token(("key", f"done:{token}")), done.snapshot())
+
+    def mutex(self, key: str) -> None:
+        self._mutexes.add(key)
+
+    def lock(self, pid: int, tid: int, tname: str, key: str) -> None:
+        if key in self._mutexes or not key.startswith("semlock:"):
+            self.tracker.locked(("lock", key), self.strand(pid, tid, tname))
+
+    def unlock(self, pid: int, tid: int, tname: str, key: str, *, fully: bool = False) -> None:
+        strand = self.strand(pid, tid, tname)
+        if ("lock", key) in strand.locks:
+            self.tracker.unlocked(("lock", key), strand, fully=fully)
+
+    def spawned(self, parent: int, child: int, argv: list[str]) -> None:
+        self.started[child] = [str(a) for a in argv]
+        self.parents[child] = parent
+
+    def replaced(self, pid: int, tid: int, tname: str, token: str, argv: list[str]) -> None:
+        """``os.exec*`` is about to run ``argv`` in ``pid``: a start, and a program to name.
+
+        If the new program is not Python with pytest-ocirace it never says hello, and the
+        report names it (:meth:`not_joined`) as it names any child that never joined.
+        """
+        self.start(pid, tid, tname, token)
+        self.process(pid).replaced_by = [str(a) for a in argv]
+
+    def exec_failed(self, pid: int) -> None:
+        """The exec raised: the same program goes on."""
+        self.process(pid).replaced_by = None
+
+    def _close_handles(self, pid: int) -> None:
+        for handle in self.disk.of_process(pid):
+            self._close(pid, 0, "exit", handle.fd)
+
+    def exited(self, pid: int) -> None:
+        """A connection of the process ended.
+
+        At its last one the handles close and the process's past is parked for
+        ``join()``/``wait()``.
+        """
+        proc = self.process(pid)
+        proc.lines = max(0, proc.lines - 1)
+        if proc.lines > 0:
+            return  # the line of the program an exec replaced: the new one runs on
+        proc.exited = True
+        if proc.pending is not None:
+            proc.died_during = proc.pending
+            proc.pending = None
+        self._close_handles(pid)
+        final: dict[int, int] = dict(proc.start_clock)
+        own = [s for (owner, _tid), stack in self._strands.items() if owner == pid for s in stack]
+        for strand in own + self._ended.get(pid, []):
+            join_clock(final, strand.snapshot())
+            strand.tick()
+        self.tracker.park(self.tracker.token(("exit", pid)), final)
+
+    def joined(self, pid: int, tid: int, tname: str, child: int) -> None:
+        """``join()``/``wait()`` returned for ``child``: everything it did comes first."""
+        clock = self.tracker.parked(self.tracker.token(("exit", child)))
+        if clock is not None:
+            with self.tracker.running(self.strand(pid, tid, tname)):
+                self.tracker.acquire_clock(clock)
+
+    def escaped(self, pid: int, race: int, text: str) -> None:
+        self.escapes.append((pid, text))
+        found = self._races.get(race)
+        if found is not None and found.error is not None:
+            self.model.note_escaped(found.error)
+
+    def test_begins(self, pid: int, nodeid: str) -> None:
+        """A pytest-xdist worker starts a test: its races are counted from here."""
+        self._tests[pid] = (nodeid, len(self.model.races), len(self.escapes))
+
+    def collect(self, pid: int) -> dict[str, Any]:
+        """The races and escapes of the worker ``pid``'s current test, ready to send.
+
+        A race is the test's if its second side (the one that fails) ran in the worker or
+        in a process the worker's test started (every strand name carries its pid): the
+        winner's worker may be running its next test by then.
+        """
+        from pytest_ocirace.racemodel import report
+
+        nodeid, first_race, first_escape = self._tests.pop(pid, ("", 0, 0))
+        own = {pid, *self._descendants(pid)}
+        marks = tuple(f"(pid {p})" for p in own)
+        races = [
+            race for race in self.model.races[first_race:] if race.second.thread.endswith(marks)
+        ]
+        escapes = [text for p, text in self.escapes[first_escape:] if p in own]
+        return {
+            "nodeid": nodeid,
+            "races": [report.race_to_dict(race, nodeid) for race in races],
+            "text": report.format_races(races) if races else "",
+            "unhandled": sum(race.handled is False for race in races),
+            "escapes": escapes,
+        }
+
+    def _descendants(self, pid: int) -> set[int]:
+        """Processes started from ``pid`` (by the spawned records), transitively."""
+        found: set[int] = set()
+        parents = {pid}
+        while parents:
+            children = {c for c, parent in self.parents.items() if parent in parents}
+            children -= found
+            found |= children
+            parents = children
+        return found
+
+    def race(self, number: int) -> Race | None:
+        return self._races.get(number)
+
+    def not_joined(self) -> list[tuple[int, list[str]]]:
+        """Processes a participant started that never joined (not Python, no package)."""
+        found = [
+            (pid, argv)
+            for pid, argv in self.started.items()
+            if not self.processes.get(pid, Process(pid)).joined
+        ]
+        found.extend(
+            (proc.pid, proc.replaced_by)
+            for proc in self.processes.values()
+            if proc.replaced_by is not None and proc.exited
+        )
+        return found
+
+
+def _with_handle(op: FsOp, handle: int) -> FsOp:
+    return FsOp(
+        kind=op.kind,
+        path=op.path,
+        display=op.display,
+        path2=op.path2,
+        display2=op.display2,
+        handle=handle,
+        access=op.access,
+        creates=op.creates,
+    )
+
+
+def _frames(frames: Iterable[Frame]) -> tuple[Frame, ...]:
+    return tuple((str(f[0]), int(f[1]), str(f[2])) for f in frames)

@@ -1,0 +1,227 @@
+"""The wire between participating processes and the coordinator: frames, schema, secret.
+
+Everything a participant says is a JSON object in a length-prefixed frame, checked against
+a small schema before the coordinator acts on it, so a malformed or hostile message is
+refused with a reason instead of reaching the race model. The per-run secret never crosses
+the wire: the coordinator sends a fresh nonce and the participant answers with an HMAC of
+it, so a process that only sees the socket (not the environment) cannot join or replay.
+"""
+
+from __future__ import annotations
+
+import json
+
+TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
+
+if TYPE_CHECKING:
+    import _socket
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+__all__ = [
+    "ENV_CONFIG",
+    "ENV_SECRET",
+    "ENV_SHARED",
+    "ENV_SOCKET",
+    "ENV_START",
+    "MAX_FRAME",
+    "ProtocolError",
+    "authenticate",
+    "encode",
+    "read_frame",
+    "send",
+    "validate",
+]
+
+#: The environment that makes a process join: where the coordinator listens, the secret,
+#: the paths never tracked (JSON), and the start token of a subprocess (its parent's clock).
+ENV_SOCKET = "OCIRACE_PROCESS_SOCKET"
+ENV_SECRET = "OCIRACE_PROCESS_SECRET"
+ENV_CONFIG = "OCIRACE_PROCESS_CONFIG"
+ENV_START = "OCIRACE_PROCESS_START"
+#: Set by a pytest-xdist controller: its workers share its coordinator (docs/processes.md).
+ENV_SHARED = "OCIRACE_PROCESS_SHARED"
+
+#: No legitimate message comes near this (a stack of 40 frames is a few kB).
+MAX_FRAME = 1 << 20
+
+#: Each frame starts with its body's length: 4 bytes, big-endian.
+_HEADER_SIZE = 4
+
+
+class ProtocolError(ValueError):
+    """A frame or message that the coordinator refuses (the reason is the message)."""
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    body = json.dumps(message, separators=(",", ":")).encode()
+    return len(body).to_bytes(_HEADER_SIZE, "big") + body
+
+
+def send(sock: _socket.socket, message: Mapping[str, Any]) -> None:
+    sock.sendall(encode(message))
+
+
+def _read_exactly(sock: _socket.socket, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = sock.recv(remaining)
+        if not chunk:
+            if chunks:
+                raise ProtocolError(f"connection closed inside a frame ({size - remaining}/{size})")
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(sock: _socket.socket) -> dict[str, Any] | None:
+    """The next message, or None when the peer closed the connection between frames."""
+    header = _read_exactly(sock, _HEADER_SIZE)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "big")
+    if size > MAX_FRAME:
+        raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
+    body = _read_exactly(sock, size)
+    if body is None:
+        raise ProtocolError("connection closed after a frame header")
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"frame is not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(f"message is a {type(message).__name__}, not an object")
+    return message
+
+
+def authenticate(secret: bytes, nonce: bytes, pid: int) -> str:
+    """The hello's proof: HMAC-SHA256 (RFC 2104) over the coordinator's nonce and the pid.
+
+    Written out over the interpreter's built-in SHA-256 rather than with ``hmac``/``hashlib``:
+    those load OpenSSL, which was the largest single cost of a child's start-up after the
+    writer (about 15 ms). The result is the same bytes (tests/realdisk/test_protocol.py).
+    """
+    sha256 = _sha256()
+    key = sha256(secret).digest() if len(secret) > _BLOCK else secret
+    key = key.ljust(_BLOCK, b"\0")
+    inner = sha256(bytes(k ^ 0x36 for k in key) + nonce + str(pid).encode()).digest()
+    return str(sha256(bytes(k ^ 0x5C for k in key) + inner).hexdigest())
+
+
+#: SHA-256's block size, in bytes (HMAC pads the key to it).
+_BLOCK = 64
+
+
+def _sha256() -> Callable[[bytes], Any]:
+    """The built-in SHA-256 constructor (``_sha256`` up to 3.11, ``_sha2`` since 3.12)."""
+    import importlib
+
+    for name in ("_sha2", "_sha256"):
+        try:
+            constructor: Callable[[bytes], Any] = importlib.import_module(name).sha256
+        except (ImportError, AttributeError):
+            continue
+        return constructor
+    import hashlib
+
+    return hashlib.sha256
+
+
+_STR = (str,)
+_INT = (int,)
+_OPT_STR = (str, type(None))
+_LIST = (list,)
+_BOOL = (bool,)
+
+#: Per message type: required fields and their types (bool is not accepted as int).
+_SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
+    "hello": {"pid": _INT, "mac": _STR, "start": _OPT_STR, "argv": _LIST},
+    "before": {"tid": _INT, "tname": _STR, "op": (dict,), "frames": _LIST},
+    # an existence check (answered only when the name is really there)
+    "check": {"tid": _INT, "tname": _STR, "path": _STR, "present": _BOOL, "frames": _LIST},
+    "after": {"tid": _INT, "tname": _STR, "op": (dict,), "ok": _BOOL, "frames": _LIST},
+    "release": {"tid": _INT, "tname": _STR, "key": _STR},
+    "acquire": {"tid": _INT, "tname": _STR, "key": _STR},
+    "lock": {"tid": _INT, "tname": _STR, "key": _STR},
+    "unlock": {"tid": _INT, "tname": _STR, "key": _STR},
+    "mutex": {"key": _STR},
+    # a duplex Pipe(): the two ends of a socket pair (device:inode each)
+    "pair": {"a": _STR, "b": _STR},
+    # a threading primitive inside one process (threads.py): release or acquire of a key
+    "edge": {"tid": _INT, "tname": _STR, "key": _STR, "acquire": _BOOL},
+    "start": {"tid": _INT, "tname": _STR, "token": _STR},
+    "adopt": {"tid": _INT, "tname": _STR, "token": _STR},
+    # a thread started with a token ends: its strand is retired (its ident may be reused)
+    "ended": {"tid": _INT, "tname": _STR, "token": _STR},
+    "item": {"tid": _INT, "tname": _STR, "token": _STR, "begin": _BOOL},
+    # os.exec*: the program is replaced by argv (a start token for the new program), or
+    # the exec failed and the program goes on
+    "exec": {"tid": _INT, "tname": _STR, "token": _STR, "argv": _LIST},
+    "exec-failed": {},
+    "spawned": {"tid": _INT, "tname": _STR, "child": _INT, "argv": _LIST},
+    "joined": {"tid": _INT, "tname": _STR, "child": _INT},
+    "escaped": {"tid": _INT, "tname": _STR, "race": _INT, "text": _STR},
+    # pytest-xdist: a worker's test begins; a worker asks for its test's races at the end.
+    "test": {"nodeid": _STR},
+    "collect": {},
+}
+
+_OP_SCHEMA: dict[str, tuple[type, ...]] = {
+    "kind": _STR,
+    "path": _STR,
+    "path2": _OPT_STR,
+    "fd": (int, type(None)),
+    "access": _LIST,
+    "creates": _BOOL,
+    "exclusive": _BOOL,
+}
+
+#: Optional operation fields: the handle number the coordinator gave an open.
+_OP_OPTIONAL: dict[str, tuple[type, ...]] = {"handle": (int, type(None))}
+
+_KINDS = frozenset({"open", "close", "rename", "replace", "remove", "rmdir", "link"})
+
+
+def _check_fields(
+    what: str, message: Mapping[str, Any], schema: Mapping[str, tuple[type, ...]]
+) -> None:
+    for name, types in schema.items():
+        if name not in message:
+            raise ProtocolError(f"{what} lacks the field {name!r}")
+        value = message[name]
+        if isinstance(value, bool) and bool not in types:
+            raise ProtocolError(f"{what}: field {name!r} must not be a boolean")
+        if not isinstance(value, types):
+            raise ProtocolError(
+                f"{what}: field {name!r} is a {type(value).__name__}, expected "
+                + " or ".join(t.__name__ for t in types)
+            )
+
+
+def validate(message: Mapping[str, Any]) -> str:
+    """The message's type, once its fields are all present and well typed."""
+    kind = message.get("type")
+    if not isinstance(kind, str) or kind not in _SCHEMA:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    _check_fields(f"{kind!r} message", message, _SCHEMA[kind])
+    if "op" in _SCHEMA[kind]:
+        op = message["op"]
+        _check_fields(f"{kind!r} operation", op, _OP_SCHEMA)
+        _check_fields(f"{kind!r} operation", op, {k: t for k, t in _OP_OPTIONAL.items() if k in op})
+        if op["kind"] not in _KINDS:
+            raise ProtocolError(f"unknown operation kind {op['kind']!r}")
+        if not all(isinstance(a, str) for a in op["access"]):
+            raise ProtocolError("operation access must be a list of strings")
+    if "frames" in _SCHEMA[kind]:
+        for frame in message["frames"]:
+            if (
+                not isinstance(frame, list)
+                or len(frame) != 3
+                or not isinstance(frame[0], str)
+                or not isinstance(frame[1], int)
+                or not isinstance(frame[2], str)
+            ):
+                raise ProtocolError("frames must be [filename, line, function] triples")
+    return kind

@@ -1,0 +1,476 @@
+"""File locks on fake files exclude as on Windows, block without stopping the simulation,
+and count as locksets for the race model. Real threads, the real ``fcntl`` and ``filelock``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import inspect
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from fcntl import flock as imported_flock
+from typing import Any
+
+import filelock
+import portalocker
+import pytest
+
+from pytest_ocirace.fakefs import filelocks
+from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
+from pytest_ocirace.racemodel.model import RaceModel
+from pytest_ocirace.racemodel.sync import install
+from pytest_ocirace.winrules.options import SimulationOptions
+from tests.racemodel.gc_reentry import collecting_everywhere, finishes
+
+#: How long a test waits for a thread that should finish: a regression fails, never hangs.
+PATIENCE = 10.0
+
+
+@pytest.fixture
+def sim() -> Iterator[WindowsFilesystem]:
+    with simulate() as simulation:
+        yield simulation
+
+
+@pytest.fixture
+def model(sim: WindowsFilesystem) -> Iterator[RaceModel]:
+    instrumentation = install()
+    race_model = RaceModel(instrumentation.tracker, inject=False)
+    sim.observer = race_model
+    try:
+        yield race_model
+    finally:
+        sim.observer = None
+        instrumentation.uninstall()
+
+
+def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """``target`` running in a started thread; the list gets its result or exception."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(target())
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _finish(thread: threading.Thread) -> None:
+    thread.join(PATIENCE)
+    assert not thread.is_alive(), "the thread is still blocked"
+
+
+def _native_lock(path: str, **kwargs: Any) -> filelock.BaseFileLock:
+    """filelock's fcntl lock (``UnixFileLock``), whichever filelock is installed.
+
+    filelock 4 first probes the directory by unlinking a file it holds open, a POSIX-only
+    trick Windows refuses (WinError 32); ``fallback_to_soft=False`` skips the probe.
+    """
+    if "fallback_to_soft" in inspect.signature(filelock.UnixFileLock.__init__).parameters:
+        kwargs["fallback_to_soft"] = False
+    return filelock.UnixFileLock(path, **kwargs)
+
+
+# -- fcntl.flock --------------------------------------------------------------------------
+
+
+def test_flock_excludes_a_second_handle_of_the_same_thread(sim: WindowsFilesystem) -> None:
+    with open("a.lock", "w") as first, open("a.lock", "w") as second:
+        fcntl.flock(first, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError) as caught:
+            fcntl.flock(second.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert caught.value.errno == errno.EAGAIN
+        fcntl.flock(first, fcntl.LOCK_UN)
+        fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_flock_imported_before_the_simulation_locks_too(sim: WindowsFilesystem) -> None:
+    # pyfakefs binds ``from fcntl import flock`` names when its patcher starts, before the
+    # simulation is set up: they must reach the simulation's locks all the same.
+    with open("i.lock", "w") as first, open("i.lock", "w") as second:
+        imported_flock(first, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError):
+            imported_flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_flock_shared_locks_coexist_and_keep_exclusive_out(sim: WindowsFilesystem) -> None:
+    with open("s.lock", "w") as a, open("s.lock", "w") as b, open("s.lock", "w") as c:
+        fcntl.flock(a, fcntl.LOCK_SH)
+        fcntl.flock(b, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(c, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # A holder converts its own lock (POSIX flock); the other shared one is in the way.
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(a, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(b, fcntl.LOCK_UN)
+        fcntl.flock(a, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_flock_on_different_files_do_not_interfere(sim: WindowsFilesystem) -> None:
+    with open("one", "w") as a, open("two", "w") as b:
+        fcntl.flock(a, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(b, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_flock_refuses_an_operation_without_a_mode(sim: WindowsFilesystem) -> None:
+    with open("m.lock", "w") as handle, pytest.raises(OSError, match="Invalid") as caught:
+        fcntl.flock(handle, fcntl.LOCK_NB)
+    assert caught.value.errno == errno.EINVAL
+
+
+def test_a_blocked_flock_waits_without_stopping_other_file_work(sim: WindowsFilesystem) -> None:
+    holder = open("b.lock", "w")  # noqa: SIM115 - closed below, which releases the lock
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    waiter = open("b.lock", "w")  # noqa: SIM115
+
+    def wait_for_lock() -> float:
+        fcntl.flock(waiter, fcntl.LOCK_EX)
+        return time.monotonic()
+
+    thread, outcome = _in_thread(wait_for_lock)
+    time.sleep(0.2)
+    assert outcome == []  # still waiting
+    # The simulation's global lock is free: this thread's file operations go on.
+    with open("other.txt", "w") as other:
+        other.write("meanwhile")
+    assert os.listdir(".") != []
+    released = time.monotonic()
+    holder.close()  # closing the handle releases its lock
+    _finish(thread)
+    assert outcome[0] >= released
+    waiter.close()
+
+
+def test_a_dup_shares_the_lock_until_the_last_descriptor_closes(sim: WindowsFilesystem) -> None:
+    fd = os.open("d.lock", os.O_RDWR | os.O_CREAT)
+    copy = os.dup(fd)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    other = os.open("d.lock", os.O_RDWR)
+    os.close(copy)
+    with pytest.raises(BlockingIOError):
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(fd)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.close(other)
+
+
+def test_fcntl_on_a_real_pipe_reaches_the_os(sim: WindowsFilesystem) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        flags = fcntl.fcntl(read_end, fcntl.F_GETFL)
+        fcntl.fcntl(read_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+        with pytest.raises(BlockingIOError):
+            os.read(read_end, 1)  # would hang if F_SETFL had been a no-op
+        fcntl.flock(read_end, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the real flock accepts a pipe
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+# -- fcntl.lockf ----------------------------------------------------------------------------
+
+
+def test_lockf_ranges_exclude_only_where_they_overlap(sim: WindowsFilesystem) -> None:
+    with open("r.lock", "w") as a, open("r.lock", "w") as b:
+        fcntl.lockf(a, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)
+        fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 10)
+        with pytest.raises(BlockingIOError) as caught:
+            fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 9)
+        assert caught.value.errno == errno.EAGAIN
+        fcntl.lockf(a, fcntl.LOCK_UN, 5, 5)  # a keeps [0, 5)
+        fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB, 5, 5)
+        with pytest.raises(BlockingIOError):
+            fcntl.lockf(b, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 4)
+        # len 0: from start to any end of the file
+        with pytest.raises(BlockingIOError):
+            fcntl.lockf(a, fcntl.LOCK_EX | fcntl.LOCK_NB, 0, 15)
+        fcntl.lockf(a, fcntl.LOCK_EX | fcntl.LOCK_NB, 0, 20)
+
+
+def test_lockf_excludes_two_handles_of_one_process_as_windows_does(
+    sim: WindowsFilesystem,
+) -> None:
+    # POSIX lockf locks belong to the process: the second lock would succeed there.
+    with open("p.lock", "w") as a, open("p.lock", "w") as b:
+        fcntl.lockf(a, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError):
+            fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_lockf_whence_counts_from_the_position_and_the_end(sim: WindowsFilesystem) -> None:
+    with open("w.lock", "w+") as a, open("w.lock", "w+") as b:
+        a.write("0123456789")
+        a.flush()
+        fcntl.lockf(a, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, -1, os.SEEK_END)  # byte 9
+        fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB, 9, 0)
+        b.seek(9)
+        with pytest.raises(BlockingIOError):
+            fcntl.lockf(b, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0, os.SEEK_CUR)
+
+
+# -- msvcrt.locking --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def msvcrt() -> Iterator[Any]:
+    if "msvcrt" in sys.modules:  # pragma: no cover - a Windows host has the real one
+        pytest.skip("the host's msvcrt is the real one")
+    options = SimulationOptions(windows_platform_modules=(__name__,))
+    with simulate(options):
+        import msvcrt as module
+
+        yield module
+    assert "msvcrt" not in sys.modules
+
+
+def test_msvcrt_exists_only_when_windows_branches_are_asked_for(sim: WindowsFilesystem) -> None:
+    if "msvcrt" in sys.modules:  # pragma: no cover - Windows host
+        pytest.skip("the host's msvcrt is the real one")
+    with pytest.raises(ImportError):
+        import msvcrt  # noqa: F401
+
+
+def test_msvcrt_locking_fails_at_once_with_errno_13(msvcrt: Any) -> None:
+    a = os.open("m.lock", os.O_RDWR | os.O_CREAT)
+    b = os.open("m.lock", os.O_RDWR)
+    msvcrt.locking(a, msvcrt.LK_NBLCK, 1)
+    with pytest.raises(PermissionError) as caught:
+        msvcrt.locking(b, msvcrt.LK_NBLCK, 1)
+    assert caught.value.errno == errno.EACCES
+    assert str(caught.value) == "[Errno 13] Permission denied"
+    # Windows locks do not stack, even on the locking handle itself.
+    with pytest.raises(PermissionError):
+        msvcrt.locking(a, msvcrt.LK_NBLCK, 1)
+    # Unlocking needs the exact range that was locked.
+    with pytest.raises(PermissionError):
+        msvcrt.locking(a, msvcrt.LK_UNLCK, 2)
+    msvcrt.locking(a, msvcrt.LK_UNLCK, 1)
+    msvcrt.locking(b, msvcrt.LK_NBLCK, 1)
+    os.close(a)
+    os.close(b)
+
+
+def test_msvcrt_lk_lock_waits_then_gives_up_with_edeadlock(
+    msvcrt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(filelocks, "MSVCRT_PATIENCE", 0.3)
+    a = os.open("k.lock", os.O_RDWR | os.O_CREAT)
+    b = os.open("k.lock", os.O_RDWR)
+    msvcrt.locking(a, msvcrt.LK_LOCK, 1)
+    started = time.monotonic()
+    with pytest.raises(OSError, match="Resource deadlock avoided") as caught:
+        msvcrt.locking(b, msvcrt.LK_LOCK, 1)
+    assert caught.value.errno == 36
+    assert time.monotonic() - started >= 0.3
+    thread, outcome = _in_thread(lambda: msvcrt.locking(b, msvcrt.LK_LOCK, 1))
+    time.sleep(0.05)
+    os.close(a)
+    _finish(thread)
+    assert outcome == [None]
+    os.close(b)
+
+
+# -- filelock ---------------------------------------------------------------------------------
+
+
+def test_filelock_times_out_while_another_lock_object_holds_the_file(
+    sim: WindowsFilesystem,
+) -> None:
+    first, second = _native_lock("f.lock"), _native_lock("f.lock")
+    with first:
+        started = time.monotonic()
+        with pytest.raises(filelock.Timeout):
+            second.acquire(timeout=0.2)
+        assert time.monotonic() - started >= 0.2
+        thread, outcome = _in_thread(lambda: second.acquire(timeout=0.1))
+        _finish(thread)
+        assert isinstance(outcome[0], filelock.Timeout)
+    with second.acquire(timeout=0):
+        assert second.is_locked
+
+
+def test_filelock_serialises_real_threads(sim: WindowsFilesystem) -> None:
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def worker(index: int) -> None:
+        for _ in range(20):
+            with _native_lock("t.lock"):
+                inside.append(index)
+                if len(inside) > 1:
+                    overlaps.append(index)
+                time.sleep(0)
+                inside.remove(index)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        _finish(thread)
+    assert overlaps == []
+
+
+# -- portalocker -------------------------------------------------------------------------------
+
+
+def test_portalocker_excludes_and_times_out(sim: WindowsFilesystem) -> None:
+    with open("q.lock", "w") as first, open("q.lock", "w") as second:
+        portalocker.lock(first, portalocker.LOCK_EX)
+        with pytest.raises(portalocker.exceptions.AlreadyLocked):
+            portalocker.lock(second, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        portalocker.unlock(first)
+        portalocker.lock(second, portalocker.LOCK_EX | portalocker.LOCK_NB)
+    with portalocker.Lock("r.lock", timeout=1):
+        thread, outcome = _in_thread(
+            lambda: portalocker.Lock("r.lock", timeout=0.2, fail_when_locked=False).acquire()
+        )
+        _finish(thread)
+        assert isinstance(outcome[0], portalocker.exceptions.LockException)
+
+
+# -- the race model ---------------------------------------------------------------------------
+
+
+def _append_under(lock: Callable[[], Any] | None, index: int) -> None:
+    for round_ in range(3):
+        if lock is None:
+            with open("shared.txt", "a") as out:
+                out.write(f"{index}.{round_}\n")
+            continue
+        with lock(), open("shared.txt", "a") as out:
+            out.write(f"{index}.{round_}\n")
+
+
+def _run_writers(lock: Callable[[], Any] | None) -> None:
+    threads = [threading.Thread(target=_append_under, args=(lock, i)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        _finish(thread)
+
+
+def test_writers_serialised_by_filelock_are_not_races(model: RaceModel) -> None:
+    _run_writers(lambda: _native_lock("shared.lock"))
+    assert model.races == []
+    assert model.total == 0
+
+
+class _Flock:
+    """A raw ``fcntl.flock`` critical section on its own handle, as hand-written code does."""
+
+    def __init__(self, name: str = "raw.lock") -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.handle = open(self.name, "w")  # closed in __exit__
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def test_writers_serialised_by_raw_flock_are_not_races(model: RaceModel) -> None:
+    _run_writers(_Flock)
+    assert model.total == 0
+
+
+def test_unserialised_writers_are_still_races(model: RaceModel) -> None:
+    _run_writers(None)
+    assert {race.rule for race in model.races} == {"shared-writers"}
+
+
+def test_a_lock_on_another_file_does_not_protect(model: RaceModel) -> None:
+    # Raw flock, not filelock: filelock's own internals may order threads in some runs.
+    counter = iter(range(100))
+    _run_writers(lambda: _Flock(f"private{next(counter)}.lock"))
+    assert {race.rule for race in model.races} == {"shared-writers"}
+    assert all(race.key.endswith("shared.txt") for race in model.races)
+
+
+def test_shared_writer_reports_on_a_lock_file_are_withdrawn_when_it_is_locked(
+    model: RaceModel,
+) -> None:
+    # Both threads open the lock file before either locks it: a shared-writers pair that
+    # the lock itself serialises, withdrawn once the name is known as a lock file.
+    barrier = threading.Barrier(2)
+
+    def holder() -> None:
+        with open("late.lock", "w") as handle:
+            barrier.wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    threads = [threading.Thread(target=holder) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        _finish(thread)
+    assert model.total == 0
+    assert model.groups == {}
+
+
+def test_plain_pyfakefs_keeps_its_own_fcntl(fs: Any) -> None:
+    # Without a simulation, pyfakefs' fake fcntl is what it was: a no-op.
+    with open("/plain.lock", "w") as first, open("/plain.lock", "w") as second:
+        fcntl.flock(first, fcntl.LOCK_EX)
+        fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_existence_checks_of_a_lock_file_are_not_check_then_act(model: RaceModel) -> None:
+    # Sleeps, not events: the check must stay unordered with the creation.
+    seen: list[bool] = []
+
+    def creator() -> None:
+        with open("c.lock", "w") as handle:
+            time.sleep(0.6)
+            fcntl.flock(handle, fcntl.LOCK_EX)  # now a lock file: the check is withdrawn
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def checker() -> None:
+        time.sleep(0.3)
+        seen.append(os.path.exists("c.lock"))
+
+    threads = [threading.Thread(target=creator), threading.Thread(target=checker)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        _finish(thread)
+    assert seen == [False]  # judged check-then-act when it ran (answered "absent")...
+    assert model.total == 0  # ...and withdrawn once the name turned out to be a lock file
+
+
+def test_a_del_releasing_a_file_lock_while_the_table_is_busy_does_not_hang() -> None:
+    # filelock's BaseFileLock.__del__ releases its lock whenever the collector runs it,
+    # also during an allocation the lock table makes under its own mutex, on that thread.
+    table = filelocks.LockTable()
+    file = object()
+    owners = [object() for _ in range(2_000)]
+    for index, owner in enumerate(owners):
+        assert table.acquire(
+            owner, file, "C:\\a.lock", index, index + 1, exclusive=True, blocking=False
+        )
+    held = list(owners)
+
+    def release_one() -> None:
+        if held:
+            table.release_owner(held.pop())
+
+    def lock_more() -> None:
+        with collecting_everywhere(release_one):
+            for index in range(500):
+                start = len(owners) + index
+                assert table.acquire(
+                    object(), file, "C:\\a.lock", start, start + 1, exclusive=True, blocking=False
+                )
+
+    assert finishes(lock_more), "the lock table deadlocked on a __del__ run under its mutex"
+    assert sum(table.holds(owner) for owner in owners) == len(held)

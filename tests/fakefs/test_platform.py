@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+from pytest_ocirace.fakefs.platform import (
+    PATCHED,
+    PlatformError,
+    PlatformWarning,
+    WindowsPlatform,
+)
+
+MODULE = "tests_ocirace_platform_target"
+
+
+@pytest.fixture
+def target(tmp_path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    (tmp_path / f"{MODULE}.py").write_text(
+        "import os, sys, platform\n"
+        "def where():\n"
+        "    return os.name, sys.platform, platform.system(), hasattr(os, 'O_TEMPORARY')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield MODULE
+    sys.modules.pop(MODULE, None)
+
+
+def test_named_module_sees_windows_and_others_do_not(target: str) -> None:
+    view = WindowsPlatform((target,))
+    view.install()
+    try:
+        module = sys.modules[target]
+        assert module.where() == ("nt", "win32", "Windows", True)
+        assert os.name == "posix"
+        assert sys.platform != "win32"
+    finally:
+        view.uninstall()
+    assert module.where()[0] == "posix"
+
+
+def test_protected_modules_are_refused() -> None:
+    with pytest.raises(PlatformError, match="cannot see a Windows platform"):
+        WindowsPlatform(("_pytest.main",))
+
+
+def test_missing_module_is_named() -> None:
+    view = WindowsPlatform(("no_such_module_ocirace",))
+    with pytest.raises(PlatformError, match="cannot import 'no_such_module_ocirace'"):
+        view.install()
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A package whose ``__init__`` has no ``os`` but whose submodule does (like cachelib)."""
+    root = tmp_path / "ocirace_pkg_sub"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "store.py").write_text("import os\ndef flavour():\n    return os.name\n")
+    (tmp_path / "ocirace_pkg_empty.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    for name in list(sys.modules):
+        if name.startswith(("ocirace_pkg_sub", "ocirace_pkg_empty")):
+            del sys.modules[name]
+
+
+@pytest.mark.usefixtures("package")
+def test_submodules_are_covered_and_what_was_patched_is_recorded() -> None:
+    import ocirace_pkg_sub.store  # type: ignore[import-not-found]
+
+    view = WindowsPlatform(("ocirace_pkg_sub",))
+    view.install()
+    try:
+        assert ocirace_pkg_sub.store.flavour() == "nt"
+    finally:
+        view.uninstall()
+    assert ocirace_pkg_sub.store.flavour() == "posix"
+    assert PATCHED[("windows_platform_modules", "ocirace_pkg_sub")] == {"ocirace_pkg_sub.store.os"}
+
+
+@pytest.mark.usefixtures("package")
+def test_a_name_with_nothing_to_patch_warns_naming_it() -> None:
+    view = WindowsPlatform(("ocirace_pkg_empty",))
+    expected = "'ocirace_pkg_empty' and its loaded submodules hold no"
+    with pytest.warns(PlatformWarning, match=expected):
+        view.install()
+    view.uninstall()

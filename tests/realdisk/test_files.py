@@ -1,0 +1,107 @@
+"""files.py's existence checks: check-then-act across processes, both ways.
+
+A check that another process's unordered creation may or may not precede answers "absent"
+(as in the schedule where the creation comes later), so code relying on the name fails in
+every run; a check ordered after the creation (a join, a message) sees it. The scenarios
+run in one pytester subprocess, as in test_plugin.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugins.test_processes import check, run
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+CHECKS = """
+from pathlib import Path
+
+def use_if_built(root, how):
+    # The check-then-act: read the blob if it is there, else give up (exit code 3).
+    target = os.path.join(root, "target")
+    if how == "exists":
+        there = os.path.exists(target)
+    elif how == "path":
+        there = Path(target).is_file()
+    elif how == "access":
+        there = os.access(target, os.R_OK)
+    else:
+        try:
+            os.stat(target)
+            there = True
+        except FileNotFoundError:
+            there = False
+    if not there:
+        sys.exit(3)
+    with open(target) as handle:
+        assert handle.read() == "a"
+
+HOWS = ["exists", "path", "access", "stat"]
+
+@pytest.mark.parametrize("how", HOWS)
+def test_racy_check_then_act_across_processes(tmp_path, how):
+    ctx = mp.get_context("fork")
+    builder = ctx.Process(target=publish, args=(str(tmp_path), "a"))
+    user = ctx.Process(target=use_if_built, args=(str(tmp_path), how))
+    builder.start()
+    user.start()
+    builder.join()
+    user.join()
+    assert user.exitcode == 0
+
+@pytest.mark.parametrize("how", HOWS)
+def test_ordered_check_after_the_join(tmp_path, how):
+    ctx = mp.get_context("fork")
+    builder = ctx.Process(target=publish, args=(str(tmp_path), "a"))
+    builder.start()
+    builder.join()
+    user = ctx.Process(target=use_if_built, args=(str(tmp_path), how))
+    user.start()
+    user.join()
+    assert user.exitcode == 0
+
+def test_racy_check_in_the_test_process(tmp_path):
+    builder = mp.get_context("spawn").Process(target=publish, args=(str(tmp_path), "a"))
+    builder.start()
+    there = (tmp_path / "target").exists()
+    builder.join()
+    assert there
+
+def leader(root, done):
+    publish(root, "a")
+    done.send("built")
+
+def follower(root, ready):
+    # Single flight: not there yet (or not known to be)? Wait for the leader, look again.
+    target = os.path.join(root, "target")
+    if not os.path.exists(target):
+        ready.recv()
+        assert os.path.exists(target)
+    with open(target) as handle:
+        assert handle.read() == "a"
+
+def test_ordered_single_flight(tmp_path):
+    ctx = mp.get_context("fork")
+    ready, done = ctx.Pipe(duplex=False)
+    workers = [
+        ctx.Process(target=follower, args=(str(tmp_path), ready)),
+        ctx.Process(target=leader, args=(str(tmp_path), done)),
+    ]
+    for w in workers: w.start()
+    for w in workers: w.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+
+def test_ordered_checks_of_a_missing_name(tmp_path):
+    assert not os.path.exists(tmp_path / "nothing")
+    assert not os.access(tmp_path / "nothing", os.F_OK)
+    with pytest.raises(FileNotFoundError):
+        os.stat(tmp_path / "nothing")
+"""
+
+
+def test_check_then_act_across_processes(pytester: pytest.Pytester) -> None:
+    result = run(pytester, CHECKS)
+    found = check(result)
+    assert len(found) == 11
+    assert "check-then-act" in result.stdout.str()

@@ -1,0 +1,250 @@
+"""The judge without transport: strands are (pid, thread), edges are parked clocks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pytest_ocirace.realdisk.judge import Judge
+
+
+def op(kind: str, path: Path, path2: Path | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "path": str(path),
+        "path2": None if path2 is None else str(path2),
+        "fd": extra.pop("fd", None),
+        "access": extra.pop("access", []),
+        "creates": extra.pop("creates", False),
+        "exclusive": extra.pop("exclusive", False),
+        **extra,
+    }
+
+
+def replace(judge: Judge, pid: int, tmp: Path, target: Path) -> dict[str, Any]:
+    tmp.write_text(str(pid))
+    answer = judge.before(pid, 1, "MainThread", op("replace", tmp, target), [])
+    if "error" not in answer:
+        tmp.replace(target)
+        judge.after(pid, 1, "MainThread", op("replace", tmp, target), True, [])
+    return answer
+
+
+def test_two_unordered_processes_replacing_onto_one_target(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(11, [], None)
+    judge.hello(12, [], None)
+    assert replace(judge, 11, tmp_path / "a", tmp_path / "t") == {}
+    answer = replace(judge, 12, tmp_path / "b", tmp_path / "t")
+    assert answer["error"] == {"winerror": 5, "crt": False}
+    race = judge.race(answer["race"])
+    assert race is not None
+    assert race.rule == "concurrent-publish"
+    assert (race.first.thread, race.second.thread) == (
+        "MainThread (pid 11)",
+        "MainThread (pid 12)",
+    )
+    # Bounded: the loser is now ordered after the winner, its retry passes.
+    assert replace(judge, 12, tmp_path / "b", tmp_path / "t") == {}
+
+
+def test_start_and_exit_order_a_child_between_its_parent_s_operations(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(1, [], None)
+    assert replace(judge, 1, tmp_path / "p", tmp_path / "t") == {}
+    judge.start(1, 1, "MainThread", "tok")
+    judge.hello(2, [], "tok")  # a subprocess: its start token came in the environment
+    assert replace(judge, 2, tmp_path / "c", tmp_path / "t") == {}
+    judge.exited(2)
+    judge.joined(1, 1, "MainThread", 2)
+    assert replace(judge, 1, tmp_path / "p", tmp_path / "t") == {}
+
+
+def test_without_the_join_the_parent_races_its_child(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.start(1, 1, "MainThread", "tok")
+    judge.hello(2, [], "tok")
+    assert replace(judge, 2, tmp_path / "c", tmp_path / "t") == {}
+    judge.exited(2)
+    assert "error" in replace(judge, 1, tmp_path / "p", tmp_path / "t")
+
+
+def test_work_items_are_strands_of_their_own_and_results_order_them(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(5, [], None)  # one pool worker runs both items
+    for token in ("one", "two"):
+        judge.release(1, 1, "MainThread", f"submit:{token}")
+    judge.item(5, 1, "MainThread", "one", True)
+    assert replace(judge, 5, tmp_path / "a", tmp_path / "t") == {}
+    judge.item(5, 1, "MainThread", "one", False)
+    judge.item(5, 1, "MainThread", "two", True)
+    assert "error" in replace(judge, 5, tmp_path / "b", tmp_path / "t")
+    judge.item(5, 1, "MainThread", "two", False)
+    judge.acquire(1, 1, "MainThread", "done:one")
+    judge.acquire(1, 1, "MainThread", "done:two")
+    assert replace(judge, 1, tmp_path / "c", tmp_path / "t") == {}
+
+
+def test_a_message_orders_the_receiver_after_the_sender(tmp_path: Path) -> None:
+    judge = Judge()
+    assert replace(judge, 1, tmp_path / "a", tmp_path / "t") == {}
+    judge.release(1, 1, "MainThread", "pipe:1:2")
+    judge.acquire(2, 1, "MainThread", "pipe:1:2")
+    assert replace(judge, 2, tmp_path / "b", tmp_path / "t") == {}
+    judge.acquire(3, 1, "MainThread", "pipe:9:9")  # another pipe orders nothing
+    assert "error" in replace(judge, 3, tmp_path / "c", tmp_path / "t")
+
+
+def test_a_common_lock_protects_and_a_semaphore_of_three_does_not(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.mutex("semlock:m")
+    for pid in (1, 2):
+        judge.lock(pid, 1, "MainThread", "semlock:m")
+        assert replace(judge, pid, tmp_path / f"{pid}", tmp_path / "t") == {}
+        judge.unlock(pid, 1, "MainThread", "semlock:m")
+    for pid in (3, 4):  # "semlock:s" was never declared a mutex
+        judge.lock(pid, 1, "MainThread", "semlock:s")
+    assert replace(judge, 3, tmp_path / "c", tmp_path / "u") == {}
+    assert "error" in replace(judge, 4, tmp_path / "d", tmp_path / "u")
+
+
+def test_an_open_handle_refuses_replace_and_remove_until_closed(tmp_path: Path) -> None:
+    judge = Judge()
+    me = os.getpid()  # the handle is really open in this process
+    target = tmp_path / "t"
+    target.write_text("x")
+    with target.open() as handle:
+        answer = judge.before(me, 1, "T", op("open", target, access=["read"]), [])
+        judge.after(me, 1, "T", op("open", target, fd=handle.fileno(), **answer), True, [])
+        (tmp_path / "n").write_text("y")
+        refused = judge.before(me, 1, "T", op("replace", tmp_path / "n", target), [])
+        assert refused == {"error": {"winerror": 5, "crt": False}}
+        refused = judge.before(me, 1, "T", op("remove", target), [])
+        assert refused == {"error": {"winerror": 32, "crt": False}}
+        judge.after(me, 1, "T", op("close", target, fd=handle.fileno()), True, [])
+    assert judge.before(me, 1, "T", op("remove", target), []) == {}
+
+
+def test_a_handle_whose_close_was_missed_refuses_nothing(tmp_path: Path) -> None:
+    judge = Judge()
+    target = tmp_path / "t"
+    target.write_text("x")
+    with target.open() as handle:
+        fd = handle.fileno()
+        answer = judge.before(1, 1, "T", op("open", target, access=["read"]), [])
+    # pid 1 does not exist, or has no such descriptor: the liveness check drops it.
+    judge.after(1, 1, "T", op("open", target, fd=fd, **answer), True, [])
+    assert judge.before(1, 1, "T", op("remove", target), []) == {}
+
+
+def test_ignore_globs_leave_names_untracked(tmp_path: Path) -> None:
+    judge = Judge(["*.log"])
+    assert replace(judge, 1, tmp_path / "a", tmp_path / "x.log") == {}
+    assert replace(judge, 2, tmp_path / "b", tmp_path / "x.log") == {}
+
+
+def test_a_process_that_dies_mid_operation_is_recorded(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(7, ["python"], None)
+    (tmp_path / "a").write_text("a")
+    judge.before(7, 1, "T", op("replace", tmp_path / "a", tmp_path / "t"), [])
+    judge.exited(7)
+    assert judge.processes[7].died_during == f"replace {tmp_path / 'a'} -> {tmp_path / 't'}"
+    judge.spawned(7, 8, ["sh", "-c", "true"])
+    assert judge.not_joined() == [(8, ["sh", "-c", "true"])]
+
+
+def test_a_check_unordered_with_a_creation_answers_absent_until_ordered(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.hello(2, [], None)
+    assert replace(judge, 1, tmp_path / "a", tmp_path / "t") == {}
+    judge.release(1, 1, "MainThread", "built")
+    assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is True
+    judge.acquire(2, 1, "MainThread", "built")
+    assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is False
+    # The ordered re-check withdrew the first one (single flight): no race is left.
+    assert judge.model.races == []
+    assert judge.check(1, 1, "MainThread", str(tmp_path / "t"), []) is False
+
+
+def test_a_refused_publish_onto_a_name_orders_the_loser_after_its_creator(
+    tmp_path: Path,
+) -> None:
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.hello(2, [], None)
+    (tmp_path / "a").write_text("a")
+    assert judge.before(1, 1, "MainThread", op("link", tmp_path / "a", tmp_path / "t"), []) == {}
+    os.link(tmp_path / "a", tmp_path / "t")
+    judge.after(1, 1, "MainThread", op("link", tmp_path / "a", tmp_path / "t"), True, [])
+    (tmp_path / "b").write_text("a")
+    answer = judge.before(2, 1, "MainThread", op("link", tmp_path / "b", tmp_path / "t"), [])
+    assert answer["error"]["winerror"] == 183
+    # The loser saw the name: its "is it the same blob?" look is ordered, not absent.
+    assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is False
+
+
+def test_a_thread_that_ended_does_not_lend_its_past_to_the_next_one_with_its_ident(
+    tmp_path: Path,
+) -> None:
+    """The C library reuses a finished thread's ident: the new thread is a new strand."""
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.start(1, 1, "MainThread", "first")
+    judge.adopt(1, 7, "Thread-1", "first")
+    first = judge.before(1, 7, "Thread-1", op("replace", tmp_path / "a", tmp_path / "t"), [])
+    assert first == {}
+    judge.ended(1, 7, "Thread-1", "first")
+    judge.start(1, 1, "MainThread", "second")
+    judge.adopt(1, 7, "Thread-2", "second")  # the same ident, nothing ordering the two
+    answer = judge.before(1, 7, "Thread-2", op("replace", tmp_path / "b", tmp_path / "t"), [])
+    assert answer["error"]["winerror"] == 5
+    race = judge.race(answer["race"])
+    assert race is not None
+    assert (race.first.thread, race.second.thread) == ("Thread-1 (pid 1)", "Thread-2 (pid 1)")
+
+
+def test_joining_an_ended_thread_orders_the_next_one_with_its_ident(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.start(1, 1, "MainThread", "first")
+    judge.adopt(1, 7, "Thread-1", "first")
+    assert judge.before(1, 7, "Thread-1", op("replace", tmp_path / "a", tmp_path / "t"), []) == {}
+    judge.ended(1, 7, "Thread-1", "first")
+    judge.acquire(1, 1, "MainThread", "thread-end:first")  # join()
+    judge.start(1, 1, "MainThread", "second")
+    judge.adopt(1, 7, "Thread-2", "second")
+    assert judge.before(1, 7, "Thread-2", op("replace", tmp_path / "b", tmp_path / "t"), []) == {}
+
+
+def test_an_exec_into_a_program_that_never_joins_is_named() -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["sh", "-c", "true"])
+    judge.exited(5)  # the exec closed the line; nobody says hello as pid 5 again
+    assert judge.not_joined() == [(5, ["sh", "-c", "true"])]
+
+
+def test_an_exec_into_python_joins_as_the_same_pid_whatever_line_closes_first(
+    tmp_path: Path,
+) -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["python", "-c", "..."])
+    judge.hello(5, ["python", "-c", "..."], "tok")  # the new program, before the old line closes
+    judge.exited(5)  # the old program's line
+    assert judge.not_joined() == []
+    assert judge.processes[5].exited is False  # still running: join() must wait for it
+    judge.exited(5)
+    assert judge.processes[5].exited is True
+
+
+def test_a_failed_exec_names_nothing() -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["/no/such/program"])
+    judge.exec_failed(5)
+    judge.exited(5)
+    assert judge.not_joined() == []

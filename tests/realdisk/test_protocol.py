@@ -1,0 +1,80 @@
+import socket
+import struct
+
+import pytest
+
+from pytest_ocirace.realdisk.protocol import (
+    MAX_FRAME,
+    ProtocolError,
+    authenticate,
+    encode,
+    read_frame,
+    validate,
+)
+
+OP = {
+    "kind": "replace",
+    "path": "/a",
+    "path2": "/b",
+    "fd": None,
+    "access": [],
+    "creates": False,
+    "exclusive": False,
+}
+BEFORE = {"type": "before", "tid": 1, "tname": "MainThread", "op": OP, "frames": [["f", 1, "g"]]}
+
+
+def pair() -> tuple[socket.socket, socket.socket]:
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+
+
+def test_a_frame_round_trips() -> None:
+    left, right = pair()
+    with left, right:
+        left.sendall(encode(BEFORE))
+        assert read_frame(right) == BEFORE
+        left.close()
+        assert read_frame(right) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (struct.pack(">I", MAX_FRAME + 1), "over the"),
+        (struct.pack(">I", 3) + b"{{{", "not JSON"),
+        (struct.pack(">I", 2) + b"[]", "not an object"),
+        (struct.pack(">I", 10) + b"{}", "inside a frame"),
+    ],
+)
+def test_bad_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
+    left, right = pair()
+    with left, right:
+        left.sendall(raw)
+        left.shutdown(socket.SHUT_WR)
+        with pytest.raises(ProtocolError, match=reason):
+            read_frame(right)
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ({"type": "nope"}, "unknown message type"),
+        ({**BEFORE, "tid": "1"}, "field 'tid' is a str"),
+        ({**BEFORE, "tid": True}, "must not be a boolean"),
+        ({k: v for k, v in BEFORE.items() if k != "op"}, "lacks the field 'op'"),
+        ({**BEFORE, "op": {**OP, "kind": "format-disk"}}, "unknown operation kind"),
+        ({**BEFORE, "op": {**OP, "access": [1]}}, "list of strings"),
+        ({**BEFORE, "frames": [["f", "1", "g"]]}, "triples"),
+    ],
+)
+def test_bad_messages_are_refused_with_a_reason(message: dict[str, object], reason: str) -> None:
+    with pytest.raises(ProtocolError, match=reason):
+        validate(message)
+
+
+def test_the_proof_depends_on_secret_nonce_and_pid() -> None:
+    proof = authenticate(b"s" * 32, b"n" * 16, 42)
+    assert proof == authenticate(b"s" * 32, b"n" * 16, 42)
+    assert proof != authenticate(b"t" * 32, b"n" * 16, 42)
+    assert proof != authenticate(b"s" * 32, b"m" * 16, 42)
+    assert proof != authenticate(b"s" * 32, b"n" * 16, 43)
