@@ -54,10 +54,10 @@ class LocalClient:
         self._coordinator = coordinator
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        return self._coordinator.dispatch(self.pid, message) or {}
+        return self._coordinator.dispatch(self.pid, message, trusted=True) or {}
 
     def notify(self, message: dict[str, Any]) -> None:
-        self._coordinator.dispatch(self.pid, message)
+        self._coordinator.dispatch(self.pid, message, trusted=True)
 
     def close(self) -> None:
         pass
