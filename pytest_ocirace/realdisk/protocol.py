@@ -10,6 +10,7 @@ it, so a process that only sees the socket (not the environment) cannot join or 
 from __future__ import annotations
 
 import json
+import sys
 
 TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
@@ -103,11 +104,10 @@ def authenticate(secret: bytes, nonce: bytes, pid: int) -> str:
     those load OpenSSL, which was the largest single cost of a child's start-up after the
     writer (about 15 ms). The result is the same bytes (tests/realdisk/test_protocol.py).
     """
-    sha256 = _sha256()
-    key = sha256(secret).digest() if len(secret) > _BLOCK else secret
+    key = _SHA256(secret).digest() if len(secret) > _BLOCK else secret
     key = key.ljust(_BLOCK, b"\0")
-    inner = sha256(bytes(k ^ 0x36 for k in key) + nonce + str(pid).encode()).digest()
-    return str(sha256(bytes(k ^ 0x5C for k in key) + inner).hexdigest())
+    inner = _SHA256(bytes(k ^ 0x36 for k in key) + nonce + str(pid).encode()).digest()
+    return str(_SHA256(bytes(k ^ 0x5C for k in key) + inner).hexdigest())
 
 
 #: SHA-256's block size, in bytes (HMAC pads the key to it).
@@ -115,10 +115,16 @@ _BLOCK = 64
 
 
 def _sha256() -> Callable[[bytes], Any]:
-    """The built-in SHA-256 constructor (``_sha256`` up to 3.11, ``_sha2`` since 3.12)."""
+    """The built-in SHA-256 constructor (``_sha256`` up to 3.11, ``_sha2`` since 3.12).
+
+    Looked up once, when this module is imported, never per call: a forked child
+    authenticates inside its at-fork handler, and an import there waits forever on a
+    module lock that another thread of the parent held at the fork (the coordinator's
+    threads authenticate too). That hang was seen in the determinism runs.
+    """
     import importlib
 
-    for name in ("_sha2", "_sha256"):
+    for name in ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256",):
         try:
             constructor: Callable[[bytes], Any] = importlib.import_module(name).sha256
         except (ImportError, AttributeError):
@@ -127,6 +133,9 @@ def _sha256() -> Callable[[bytes], Any]:
     import hashlib
 
     return hashlib.sha256
+
+
+_SHA256 = _sha256()
 
 
 _STR = (str,)
