@@ -507,6 +507,7 @@ class WindowsFilesystem:
                 access=frozenset(access),
                 share_delete=temporary,
                 creates=file is None and creating,
+                exclusive=creating and exclusive,
             )
             self._before(op)
         if error is not None:

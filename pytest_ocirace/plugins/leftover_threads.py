@@ -6,7 +6,7 @@ dies holding the lock file another polls. The test ends (failed, or by pytest-ti
 the surviving non-daemon thread keeps running, and the interpreter waits for it at exit:
 the session printed its summary and hung. This module remembers the threads each simulated
 test left behind, names the ones still running at the end of the session, and releases them
-from the interpreter's exit join.
+from the interpreter's exit join (and from ``concurrent.futures``' own, for pool workers).
 
 Releasing uses CPython's shutdown bookkeeping: up to 3.12 a non-daemon thread's state lock
 is in ``threading._shutdown_locks`` and is dropped from it (the thread becomes a daemon);
@@ -90,6 +90,7 @@ class LeftoverThreads:
         self._left.clear()
         if not running:
             return
+        _forget_pool_workers(running)
         locks = getattr(threading, "_shutdown_locks", None)
         guard = getattr(threading, "_shutdown_locks_lock", None)
         if locks is not None and guard is not None:  # CPython 3.10-3.12
@@ -103,6 +104,23 @@ class LeftoverThreads:
             if not _RELEASED:
                 register(_exit_without_joining)
             _RELEASED.extend(running)
+
+
+def _forget_pool_workers(threads: list[threading.Thread]) -> None:
+    """Keep ``concurrent.futures``' own exit hook from joining ``threads``.
+
+    A ``ThreadPoolExecutor`` worker is joined a second time, by the hook the module
+    registers with ``threading._register_atexit`` (``_python_exit``), which runs before
+    the interpreter's join: zict's spinning reader is such a worker, and the session hung
+    there after its summary even with the thread released below.
+    """
+    module = sys.modules.get("concurrent.futures.thread")
+    queues = getattr(module, "_threads_queues", None)
+    if queues is None:
+        return
+    for thread in threads:
+        with contextlib.suppress(KeyError, TypeError):
+            del queues[thread]
 
 
 #: Threads released on 3.13+, checked again at exit (they may have finished by then).

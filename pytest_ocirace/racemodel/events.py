@@ -63,6 +63,9 @@ class FsOp:
     share_delete: bool = False
     #: For OPEN: whether the open creates the file (``"w"``, ``"x"``, ``O_CREAT``).
     creates: bool = False
+    #: For OPEN: whether the open creates the file exclusively (``"x"``, ``O_CREAT|O_EXCL``):
+    #: an atomic test-and-set of the name, which the race model treats as synchronisation.
+    exclusive: bool = False
     #: For RENAME/REPLACE/LINK: sha256 hex of the source's content, so that a report can say
     #: whether two writers published identical bytes. None when not computed.
     content_digest: str | None = None

@@ -7,9 +7,10 @@ of another logical thread that is neither ordered before it (vector clocks from
 depend on timing, only on the program's synchronisation, so a racy test fails in every run.
 
 On a conflict the later operation fails the way Windows fails in that overlap (rows 5, 6, 7
-of the decision table), once per conflicting pair: code that retries, or that accepts an
-existing identical target, passes, and unguarded code fails with the real exception in its
-own frame. Every conflict is kept as a :class:`Race` for the report, handled or not.
+of the decision table), once per pair of threads, rule and name: code that retries, or
+that accepts an existing identical target, passes, and unguarded code fails with the real
+exception in its own frame. Every conflict is kept as a :class:`Race` for the report,
+handled or not.
 """
 
 from __future__ import annotations
@@ -297,7 +298,12 @@ def _verdict(earlier: _Access, role: Role, op: FsOp) -> tuple[str, int | None] |
     if role is Role.HANDLE:
         if before in (Role.PUBLISH, Role.MOVE_AWAY, Role.DELETE):
             return "open-while-renaming", ERROR_SHARING_VIOLATION
-        if before is Role.HANDLE and earlier.writes and (op.creates or "write" in op.access):
+        if (
+            before is Role.HANDLE
+            and earlier.writes
+            and (op.creates or "write" in op.access)
+            and not op.exclusive  # creates a fresh file or fails: never writes another's
+        ):
             return "shared-writers", None
     return None
 
@@ -454,6 +460,9 @@ class RaceModel:
         #: (strand, name) whose last operation there was failed by injection: the next
         #: attempt is not failed again (see ``_conflicts``).
         self._retrying: set[tuple[int, str]] = set()
+        #: (earlier strand, later strand, rule, name) already failed once by injection:
+        #: a later conflict of the same two strands there is recorded, not failed again.
+        self._injected: set[tuple[int, int, str, str]] = set()
         self._mutex = _thread.RLock()
         self.operations = 0
         tracker.listeners.append(self._weakened)
@@ -552,6 +561,8 @@ class RaceModel:
             return  # the operation did not happen: nothing to conflict with later
         with self._mutex:
             strand = self.tracker.current()
+            if op.kind is OpKind.MKDIR or (op.kind is OpKind.OPEN and op.exclusive):
+                self._created_exclusively(op.path)
             frames: tuple[Frame, ...] | None = None
             for key, _display, role in _roles(op):
                 if self._retrying:
@@ -574,6 +585,23 @@ class RaceModel:
                     state.latest[(strand.tid, role, access.locks)] = access
                 if getattr(self._local, "weakenings", self._weakenings) != self._weakenings:
                     self._judge_again(key, state, access)
+                if role in (Role.DELETE, Role.MOVE_AWAY):
+                    self.tracker.release(self.tracker.token(("name-freed", key)))
+
+    def _created_exclusively(self, key: str) -> None:
+        """An exclusive create (``O_EXCL``, ``"x"``, ``mkdir``) of ``key`` succeeded.
+
+        It is an atomic test-and-set of the name: it can only succeed once the name is
+        gone, so the creator is ordered after every removal (delete, rename away) of that
+        name that completed. This is what serialises a lock file made by creating it
+        exclusively and deleting it (filelock's ``SoftFileLock``, ``lockfile``, pip's
+        ``mkdir`` locks): without the edge, each holder's delete looked unordered with the
+        previous holder's and was failed with ``[WinError 32]``, which such locks swallow,
+        leaving the lock file behind for ever. A create that is not exclusive (``"w"``)
+        succeeds either way and orders nothing.
+        """
+        if not (self._globs and self.is_ignored(key)):
+            self.tracker.acquire(self.tracker.token(("name-freed", key)))
 
     def file_locked(self, key: str) -> None:
         """``key`` was locked through a file lock (``filelocks.LockFileObserver``).
@@ -699,7 +727,10 @@ class RaceModel:
                 continue
             race = self._record(rule, key, display, earlier, op, role, strand, code)
             if code is not None and self.inject and failure is None and not retry:
-                failure = race
+                pair = (earlier.strand.tid, strand.tid, rule, key)
+                if pair not in self._injected:
+                    self._injected.add(pair)
+                    failure = race
         if failure is None:
             return
         race = failure

@@ -51,6 +51,30 @@ def test_not_simulated():
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+def test_session_ends_although_a_pool_worker_spins(pytester: pytest.Pytester) -> None:
+    # zict's test_stress_same_key_threadsafe: a ThreadPoolExecutor worker spins after the
+    # test timed out. concurrent.futures joins its workers in its own exit hook, before
+    # the interpreter's join: the session hung after its summary.
+    pytester.makepyfile(
+        """
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+def spin():
+    while not os.path.exists("never-written"):
+        time.sleep(0.05)
+
+def test_worker_left_spinning():
+    ThreadPoolExecutor(1).submit(spin)
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*'ThreadPoolExecutor-*' started by test_*::test_worker_*"])
+    assert result.ret == pytest.ExitCode.OK
+
+
 def test_threads_that_finish_are_not_mentioned(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -7,11 +7,14 @@ port of ``layout.WriteImage`` fails with WinError 5 in every run, the fixed writ
 
 from __future__ import annotations
 
+import _thread
 import hashlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -113,8 +116,6 @@ def test_pathlib_writers_fail_and_reference_writer_passes_in_every_run(
 def test_report_frames_are_filtered_while_the_simulation_is_active(winfs: Any) -> None:
     # Regression: the filter used os.path, which pyfakefs patches inside a simulated test
     # (Windows separators, the fake working directory): plugin frames leaked into reports.
-    import threading
-
     from pytest_ocirace.racemodel import report
 
     frames = [
@@ -123,3 +124,118 @@ def test_report_frames_are_filtered_while_the_simulation_is_active(winfs: Any) -
         (__file__, 10, "test"),
     ]
     assert report.user_frames(frames) == [(__file__, 10, "test")]
+
+
+def _one_after_another(*fns: Callable[[], object]) -> list[object]:
+    """Run each function in its own thread, in sequence, with no edge the model can see.
+
+    Each thread starts after what the caller did so far, and waits for the previous one
+    through a raw ``_thread`` lock (not instrumented); nothing is joined until the end.
+    """
+    outcomes: list[object] = []
+    threads = []
+    for fn in fns:
+        done = _thread.allocate_lock()
+        done.acquire()
+
+        def run(fn: Callable[[], object] = fn, done: Any = done) -> None:
+            try:
+                outcomes.append(fn())
+            except OSError as exc:
+                outcomes.append(exc)
+            finally:
+                done.release()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        threads.append(thread)
+        done.acquire()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.ocirace(expect_races=["open-while-renaming"])
+def test_a_lock_file_made_by_exclusive_create_orders_its_next_holder(model: RaceModel) -> None:
+    # Regression (filelock's SoftFileLock hung under --ocirace): a holder's delete of the
+    # lock file looked unordered with the previous holder's and was failed with WinError
+    # 32, which such locks swallow, so the lock file stayed and every thread polled for
+    # ever. An exclusive create can only succeed once the name is gone: it is ordered
+    # after that removal, and it never writes another thread's file (no shared writers).
+    lock = "C:\\work\\app.lock"
+    removes_failed: list[OSError] = []
+
+    def hold() -> None:
+        for _ in range(5000):  # bounded: a lock file left behind must fail, not hang
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                break
+            except (FileExistsError, PermissionError):  # held, or its delete is pending
+                time.sleep(0.001)
+        else:
+            raise AssertionError(f"the lock file was never freed: {removes_failed}")
+        os.close(fd)
+        try:
+            os.remove(lock)
+        except OSError as exc:
+            removes_failed.append(exc)
+
+    def work() -> None:
+        for _ in range(5):
+            hold()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert removes_failed == []
+    assert not os.path.exists(lock)
+    assert {r.rule for r in model.races} == {"open-while-renaming"}
+
+
+@pytest.mark.ocirace(expect_races=["open-while-renaming", "remove-open-file", "shared-writers"])
+def test_a_failure_is_injected_once_per_pair_of_threads_not_once_per_operation(
+    model: RaceModel,
+) -> None:
+    # Regression (filelock's polling tests took minutes): each new delete of a lock file
+    # failed the next open of every other thread again, and each failure cost a poll
+    # interval. Two threads that conflict on one name fail each other once; later
+    # conflicts of the same kind are recorded, as races, but not failed again.
+    name = "C:\\work\\lockfile"
+    step = [0]
+    failures = {"remove": 0, "open": 0}
+
+    def wait_for(n: int) -> None:
+        while step[0] != n:  # a plain variable and sleep: no edge the model sees
+            time.sleep(0.001)
+
+    def retry(kind: str, action: Callable[[], object]) -> None:
+        while True:
+            try:
+                action()
+                return
+            except PermissionError:
+                failures[kind] += 1
+
+    def writer() -> None:
+        for round_ in range(3):
+            wait_for(2 * round_)
+            with open(name, "w") as handle:
+                handle.write("x")
+            retry("remove", lambda: os.remove(name))
+            step[0] += 1
+
+    def reader() -> None:
+        for round_ in range(3):
+            wait_for(2 * round_ + 1)
+            retry("open", lambda: open(name, "a").close())
+            step[0] += 1
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == {"remove": 1, "open": 1}
+    assert len([r for r in model.races if r.rule == "open-while-renaming"]) == 3
