@@ -53,12 +53,45 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Digests):
         self.index = index
         self.path = path
         super().__init__(tree, source, settings, module_name, is_package)
+        self._derive()
+
+    def _derive(self) -> None:
+        """The answers that depend on the settings and the project index, from the one walk."""
         self.why = {}
+        self._elsewhere = {}
         #: The publish functions, plus ``publish`` of a vendored writer (fix-writer-module),
         #: so a file fixed to import it is still understood after the fix.
         self.publish_functions = {
             **PUBLISH_FUNCTIONS,
-            f"{settings.fix_writer_module}.publish": "publish",
+            f"{self.settings.fix_writer_module}.publish": "publish",
         }
         self.publish_calls: list[PublishCall] = list(self._find_publish_calls())
         self.digest_sites: list[DigestSite] = list(self._find_digest_sites())
+
+    def attach(self, settings: LintSettings, index: ProjectIndex | None) -> None:
+        """Re-judge this module with the run's settings and project index, without re-parsing.
+
+        The index is built from analyses made before it existed (each module's summary comes
+        from its own parse); the lint then reuses that parse and walk - the costly part -
+        and only the answers that may depend on other modules or settings are computed again.
+        """
+        unchanged = repr(settings) == repr(self.settings) and not self._resolved_by(index)
+        self.settings = settings
+        self.index = index
+        if unchanged:
+            # The publish calls and digest sites rest on names only; no import of this
+            # module means something else through the index: they stand as computed.
+            self.why = {}
+            self._elsewhere = {}
+            return
+        self._derive()
+
+    def _resolved_by(self, index: ProjectIndex | None) -> bool:
+        """Whether the index makes any import of this module mean something else."""
+        if index is None:
+            return False
+        return any(
+            index.resolve(imported) != imported
+            for scope in self.scopes.values()
+            for imported in scope.imports.values()
+        )

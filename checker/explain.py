@@ -15,6 +15,7 @@ from .model import LintSettings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .analysis import ModuleAnalysis
     from .project_index import ProjectIndex
 
 __all__ = ["explain"]
@@ -58,7 +59,7 @@ def explain(
         if p.call.lineno <= line <= (p.call.end_lineno or p.call.lineno)
     ]
     if not calls:
-        out.append("  no publish call on this line (nothing resolves to a rename function)")
+        out.append(_no_publish(analysis, line))
     for publish in calls:
         out.append(f"  publish call: {publish.qualified_name} ({publish.kind})")
         temp = analysis.temp_info(publish.src)
@@ -90,3 +91,19 @@ def explain(
         others = ", ".join(sorted({f.code for f in findings})) or "none"
         out.append(f"  {code} is not reported here (findings on this line: {others})")
     return out
+
+
+def _no_publish(analysis: ModuleAnalysis, line: int) -> str:
+    """Why a line holds no publish call; a kernel32 move without the replace flag says so."""
+    from .winmove import is_kernel32_move
+
+    for scope in analysis.scopes.values():
+        for call in scope.calls:
+            if call.lineno <= line <= (call.end_lineno or call.lineno) and is_kernel32_move(
+                analysis, call
+            ):
+                return (
+                    "  no publish call: MoveFileEx without MOVEFILE_REPLACE_EXISTING fails on an "
+                    "existing target - a deliberate publish-if-absent, not a replace"
+                )
+    return "  no publish call on this line (nothing resolves to a rename function)"

@@ -95,15 +95,22 @@ def _after_bom(finding: Finding) -> Finding:
 def _lint(
     source: str, path: str, settings: LintSettings, index: ProjectIndex | None
 ) -> list[Finding]:
-    tree_or_error = _parse(source, path)
-    if isinstance(tree_or_error, Finding):
-        return [tree_or_error]
-    from .analysis import ModuleAnalysis, Source
+    analysis = None if index is None else index.analysis_for(path, source, settings)
+    if analysis is None:
+        tree_or_error = _parse(source, path)
+        if isinstance(tree_or_error, Finding):
+            return [tree_or_error]
+        from .analysis import ModuleAnalysis, Source
 
-    positions = Source(source)
-    summary = None if index is None else index.by_path.get(path)
-    module, is_package = ("", False) if summary is None else (summary.module, summary.is_package)
-    analysis = ModuleAnalysis(tree_or_error, positions, settings, index, module, is_package, path)
+        summary = None if index is None else index.by_path.get(path)
+        module, is_package = (
+            ("", False) if summary is None else (summary.module, summary.is_package)
+        )
+        analysis = ModuleAnalysis(
+            tree_or_error, Source(source), settings, index, module, is_package, path
+        )
+        if index is not None:
+            index.remember(path, settings, analysis)
     if not analysis.publish_calls and not analysis.digest_sites:
         return []
     from .rules import ALL_RULES, Context

@@ -54,6 +54,8 @@ def might_match(text: str) -> bool:
     """Say whether ``text`` could contain any finding; ``False`` is a promise that it cannot."""
     if any(_has_word(text, word) for word in _WORDS):
         return True
+    if "MoveFileEx" in text:  # kernel32's replace through ctypes (.winmove)
+        return True
     if any(mark in text for mark in _JOIN_MARKS):
         return True
     if not any(mark in text for mark in _ALGORITHM_MARKS):

@@ -38,38 +38,23 @@ __all__ = [
 
 #: Words a module must contain to define a temp-returning helper worth summarising.
 _TEMP_MAKERS = ("mkstemp", "NamedTemporaryFile", "mkdtemp", "mktemp")
-_CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+#: A called name. The look-behind makes a match start only at the start of a word: without
+#: it the engine retried from every character inside every identifier (a third of the index).
+_CALLED = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 #: A module-level alias or re-export of a rename function (``rename = os.rename``,
 #: ``from os import replace``): only such a module needs its names resolved for the index.
 _ALIAS_LINE = re.compile(
     r"^(?:[A-Za-z_]\w*[ \t]*=|from[ \t]|import[ \t])[^\n]*\b(?:rename|renames|replace|move)\b",
     re.M,
 )
-_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
-#: A call that may publish: os/shutil's functions, a ``.rename(``, a bare name (an alias).
-_PUBLISH_CALL = re.compile(
-    r"(?:\b(?:os|shutil|_os|nt|posix)\.(?:rename|renames|replace|move)"
-    r"|\.rename|(?<![.\w])(?:rename|renames|replace|move|publish))\s*\("
-)
-
-
-def _publishers_in_text(text: str) -> list[str]:
-    """Names of the functions whose text holds a call that may publish (the nearest def)."""
-    defs = [(match.start(), match.group(1)) for match in _DEF.finditer(text)]
-    if not defs:
-        return []
-    found = set()
-    index = 0
-    for call in _PUBLISH_CALL.finditer(text):
-        while index + 1 < len(defs) and defs[index + 1][0] < call.start():
-            index += 1
-        if defs[index][0] < call.start():
-            found.add(defs[index][1])
-    return sorted(found)
-
+#: Characters of source whose analyses the index keeps for the lint (about 45 bytes of memory
+#: per character: 8 M is ~350 MB, some 200,000 lines of candidate files). A larger tree's
+#: remaining files are parsed again by the lint: memory stays bounded, and the first 8 M
+#: characters are still parsed once.
+_KEEP_BUDGET = 8 * 2**20
 
 #: Summary format version: part of the cached entry so an old summary is never misread.
-_VERSION = 2
+_VERSION = 3
 
 
 def module_name_for(path: str | Path) -> tuple[str, bool]:
@@ -157,32 +142,35 @@ def summarise(text: str, path: str, module: str | None = None) -> ModuleSummary:
 
     ``module`` is the dotted name; by default it is found from the packages on disk.
     """
+    return _summarise(text, path, module)[0]
+
+
+def _summarise(text: str, path: str, module: str | None) -> tuple[ModuleSummary, Any]:
+    """The summary, and the analysis it was read from when the file had to be parsed.
+
+    A file that may publish or make a temp is parsed here, once: the analysis is kept by the
+    index and the lint of the same text reuses the parse and the walk
+    (:meth:`ProjectIndex.analysis_for`), so the summary costs only what is read from the
+    analysis. Any other file is read as text (the names it calls); the lint parses it only
+    to report a syntax error.
+    """
     if module is None:
         module, is_package = module_name_for(path)
     else:
         is_package = path.endswith("__init__.py")
-    calls = sorted(set(_CALLED.findall(text)))
     from .prefilter import might_match
 
     if not (might_match(text) or any(word in text for word in _TEMP_MAKERS)):
-        return ModuleSummary(path, module, is_package, calls=calls)
-    needs_names = _ALIAS_LINE.search(text) or (
-        "return" in text and any(word in text for word in _TEMP_MAKERS)
-    )
-    if not needs_names:
-        # Nothing another module could import from it: which functions publish is read from
-        # the text (over-approximated: it only says where to look for callers), no parse.
-        publishers = _publishers_in_text(text)
-        defined = sorted(set(_DEF.findall(text))) if publishers else []
-        return ModuleSummary(
-            path, module, is_package, publishers=publishers, calls=calls, functions=defined
-        )
+        return ModuleSummary(path, module, is_package, calls=_called_in_text(text)), None
     import ast  # only files that changed are parsed; a warm run never needs it
+    import warnings
 
     try:
-        tree = ast.parse(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences etc. are not ours
+            tree = ast.parse(text, filename=path, type_comments=False)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return ModuleSummary(path, module, is_package, calls=calls)
+        return ModuleSummary(path, module, is_package, calls=_called_in_text(text)), None
     from .analysis import ModuleAnalysis, Source
     from .model import LintSettings
 
@@ -190,47 +178,94 @@ def summarise(text: str, path: str, module: str | None = None) -> ModuleSummary:
         analysis = ModuleAnalysis(
             tree, Source(text), LintSettings(), None, module, is_package, path
         )
-        return _from_analysis(analysis, path, module, is_package, calls)
+        needs_names = _ALIAS_LINE.search(text) or (
+            "return" in text and any(word in text for word in _TEMP_MAKERS)
+        )
+        return _from_analysis(analysis, path, module, is_package, bool(needs_names)), analysis
     except RecursionError:
-        return ModuleSummary(path, module, is_package, calls=calls)
+        return ModuleSummary(path, module, is_package, calls=_called_in_text(text)), None
+
+
+def _called_in_text(text: str) -> list[str]:
+    return sorted(set(_CALLED.findall(text)))
+
+
+#: Calls that may publish however the callee resolves (an alias of another module, a path
+#: method): their functions are publishers for the caller search, as the text would say.
+_PUBLISH_WORDS = frozenset({"rename", "renames", "replace", "move", "publish"})
+_OS_MODULES = frozenset({"os", "shutil", "_os", "nt", "posix"})
+
+
+def _may_publish(call: Any) -> bool:
+    import ast
+
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id in _PUBLISH_WORDS
+    if isinstance(func, ast.Attribute):
+        if func.attr == "rename":
+            return True
+        return (
+            func.attr in _PUBLISH_WORDS
+            and isinstance(func.value, ast.Name)
+            and func.value.id in _OS_MODULES
+        )
+    return False
 
 
 def _from_analysis(
-    analysis: Any, path: str, module: str, is_package: bool, calls: list[str]
+    analysis: Any, path: str, module: str, is_package: bool, needs_names: bool
 ) -> ModuleSummary:
+    """The summary of a parsed module.
+
+    Aliases and temp-returning helpers only when the text may hold them (``needs_names``):
+    resolving every module-level name and judging returns is the index's cost. Publishers
+    over-approximate (any call named like a publish, as well as the resolved publish calls):
+    they only say where to look for callers, and a caller missed there would let a cached
+    result outlive the guard it rested on.
+    """
     import ast
+
+    from .nodes import last_identifier
 
     tree = analysis.tree
     top = analysis.scopes[tree]
     aliases: dict[str, str] = {}
-    for name in top.bound | set(top.imports):
-        target = analysis.qualified_name(ast.Name(id=name, lineno=10**9), top)
-        if target is not None and target != f"{module}.{name}":
-            aliases[name] = target
     temps: dict[str, list[Any]] = {}
-    lines = analysis.source.text.splitlines()
-    for node in tree.body:
-        functions = [node] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
-        prefix = ""
-        if isinstance(node, ast.ClassDef):
-            prefix = node.name + "."
-            functions = [
-                n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-            ]
-        for function in functions:
-            body = "\n".join(lines[function.lineno - 1 : function.end_lineno])
-            if "return" not in body or not any(word in body for word in _TEMP_MAKERS):
-                continue  # judging every return of every function is the index's cost
-            info = analysis.returned_temp(function, 0)
-            if info is not None:
-                temps[prefix + function.name] = [info.kind, info.unique]
-    publishers = sorted(
-        {
-            function.name
-            for call in analysis.publish_calls
-            if (function := analysis.function_of(call.call)) is not None
-        }
-    )
+    if needs_names:
+        for name in top.bound | set(top.imports):
+            target = analysis.qualified_name(ast.Name(id=name, lineno=10**9), top)
+            if target is not None and target != f"{module}.{name}":
+                aliases[name] = target
+        lines = analysis.source.text.splitlines()
+        for node in tree.body:
+            functions = [node] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
+            prefix = ""
+            if isinstance(node, ast.ClassDef):
+                prefix = node.name + "."
+                functions = [
+                    n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                ]
+            for function in functions:
+                body = "\n".join(lines[function.lineno - 1 : function.end_lineno])
+                if "return" not in body or not any(word in body for word in _TEMP_MAKERS):
+                    continue  # judging every return of every function is the index's cost
+                info = analysis.returned_temp(function, 0)
+                if info is not None:
+                    temps[prefix + function.name] = [info.kind, info.unique]
+    called: set[str] = set()
+    publishing: set[str] = set()
+    for scope in analysis.scopes.values():
+        for call in scope.calls:
+            name = last_identifier(call.func)
+            if name is not None:
+                called.add(name)
+            if _may_publish(call) and (function := analysis.function_of(call)) is not None:
+                publishing.add(function.name)
+    for publish in analysis.publish_calls:
+        if (function := analysis.function_of(publish.call)) is not None:
+            publishing.add(function.name)
+    publishers = sorted(publishing)
     defined = sorted(
         {
             node.name
@@ -240,7 +275,9 @@ def _from_analysis(
         if publishers
         else ()
     )
-    return ModuleSummary(path, module, is_package, aliases, temps, publishers, calls, defined)
+    return ModuleSummary(
+        path, module, is_package, aliases, temps, publishers, sorted(called), defined
+    )
 
 
 class ProjectIndex:
@@ -252,6 +289,9 @@ class ProjectIndex:
         #: Sources held in memory (multi-module examples); other files are read when needed.
         self.texts = texts or {}
         self._analyses: dict[tuple[str, str], Any] = {}
+        #: Analyses made for the summaries (default settings, no index yet), by path: the
+        #: lint of the same text attaches and reuses them instead of parsing again.
+        self._parsed: dict[str, Any] = {}
         self._mentions: dict[tuple[str, str], bool] = {}
         self.by_module: dict[str, ModuleSummary] = {}
         self.by_path: dict[str, ModuleSummary] = {}
@@ -267,13 +307,69 @@ class ProjectIndex:
         for summary in self.by_path.values():
             for name in wanted.intersection(summary.calls):
                 self.callers[name].append(summary.path)
+        #: Files the caller search may analyse: only their analyses are worth keeping.
+        self._caller_files = {path for paths in self.callers.values() for path in paths}
+        #: Characters of source whose analyses are kept (bounded by _KEEP_BUDGET).
+        self._kept = 0
 
     def __getstate__(self) -> dict[str, Any]:
         """Workers get the summaries and texts, never another process's parsed modules."""
         state = dict(self.__dict__)
         state["_analyses"] = {}
+        state["_parsed"] = {}
+        state["_kept"] = 0
         state["_mentions"] = {}
         return state
+
+    def release(self) -> None:
+        """Drop the analyses this process kept.
+
+        They point back at the index: a cycle that only a full collection would free.
+        """
+        self._analyses.clear()
+        self._parsed.clear()
+        self._kept = 0
+
+    def keep(self, path: str, analysis: Any) -> None:
+        """Remember the analysis a summary was read from, for the lint of the same text.
+
+        Within the memory budget only: past it the lint parses the file again.
+        """
+        size = len(analysis.source.text)
+        if self._kept + size <= _KEEP_BUDGET:
+            self._kept += size
+            self._parsed[path] = analysis
+
+    def analysis_for(self, path: str, text: str, settings: Any) -> Any:
+        """An analysis of ``text`` at ``path`` made earlier in this process, or None.
+
+        Made for the summary (then attached to this index and ``settings``), or for the
+        caller search, or by the lint itself: whichever came first, the file is parsed and
+        walked once. Only an analysis of the very same text counts.
+        """
+        key = (path, repr(settings))
+        analysis = self._analyses.get(key)
+        if analysis is None:
+            analysis = self._parsed.pop(path, None)
+            if analysis is None or analysis.source.text != text:
+                return None
+            analysis.attach(settings, self)
+            self._analyses[key] = analysis  # counted when it was kept
+        return analysis if analysis.source.text == text else None
+
+    def remember(self, path: str, settings: Any, analysis: Any) -> None:
+        """Keep the lint's analysis of a file the caller search may need, not to parse it twice.
+
+        Only those: every analysis kept alive is memory, and time for the garbage collector.
+        """
+        key = (path, repr(settings))
+        if key in self._analyses:
+            self._analyses[key] = analysis  # a newer text of a kept file: already counted
+            return
+        size = len(analysis.source.text)
+        if path in self._caller_files and self._kept + size <= _KEEP_BUDGET:
+            self._kept += size
+            self._analyses[key] = analysis
 
     def resolve(self, name: str, depth: int = 0) -> str:
         """What a dotted name really is, following aliases of the checked modules.
@@ -310,6 +406,11 @@ class ProjectIndex:
         key = (path, repr(settings))
         if key in self._analyses:
             return self._analyses[key]
+        parsed = self._parsed.pop(path, None)
+        if parsed is not None:
+            parsed.attach(settings, self)
+            self._analyses[key] = parsed  # counted when it was kept
+            return parsed
         import ast
 
         from .analysis import ModuleAnalysis, Source
@@ -360,6 +461,7 @@ class ProjectIndex:
         if paths is None:  # a caller's caller in a module that does not publish
             paths = [s.path for s in self.by_path.values() if function in s.calls]
             self.callers[function] = paths
+            self._caller_files.update(paths)
         return [p for p in paths if p != path]
 
     def fingerprint(self) -> str:
@@ -383,12 +485,19 @@ class ProjectIndex:
 def index_of_sources(sources: dict[str, str]) -> ProjectIndex:
     """The index of in-memory modules by relative path (``pkg/util.py``): examples, tests."""
     summaries = []
+    parsed = {}
     for path, text in sources.items():
         parts = path.removesuffix(".pyi").removesuffix(".py").split("/")
         if parts[-1] == "__init__":
             parts.pop()
-        summaries.append(summarise(text, path, ".".join(parts)))
-    return ProjectIndex(summaries, dict(sources))
+        summary, analysis = _summarise(text, path, ".".join(parts))
+        summaries.append(summary)
+        if analysis is not None:
+            parsed[path] = analysis
+    index = ProjectIndex(summaries, dict(sources))
+    for path, analysis in parsed.items():
+        index.keep(path, analysis)
+    return index
 
 
 def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
@@ -407,6 +516,8 @@ def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
             pass
     fresh: dict[str, Any] = {}
     summaries = []
+    parsed: dict[str, Any] = {}
+    kept = 0
     for path in paths:
         try:
             stat = os.stat(path)
@@ -430,7 +541,10 @@ def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
                 text = decode_source(handle.read()).text
         except (OSError, SourceProblem):
             continue
-        summary = summarise(text, path)
+        summary, analysis = _summarise(text, path, None)
+        if analysis is not None and kept + len(text) <= _KEEP_BUDGET:
+            parsed[path] = analysis  # past the budget it is freed now, not after the loop
+            kept += len(text)
         summary.signature = [stat.st_mtime_ns, stat.st_size]
         summaries.append(summary)
         fresh[path] = [stat.st_mtime_ns, stat.st_size, summary.to_json()]
@@ -443,4 +557,7 @@ def build_index(paths: Iterable[str], cache_dir: Path | None) -> ProjectIndex:
                 handle.write(json.dumps(fresh, separators=(",", ":")).encode("utf-8"))
         except OSError:
             pass  # the results cache reports an unwritable directory once
-    return ProjectIndex(summaries)
+    index = ProjectIndex(summaries)
+    for path, analysis in parsed.items():
+        index.keep(path, analysis)
+    return index

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .names import NameIndex
 from .nodes import argument, last_identifier, words
+from .winmove import MOVE_FILE_EX, is_kernel32_move, replaces
 
 #: Functions that publish a file by renaming it; the value is the publish kind.
 PUBLISH_FUNCTIONS = {
@@ -74,6 +75,16 @@ class PublishCalls(NameIndex):
             kind = self.publish_functions[name]
             return PublishCall(call, call.func, name, kind, src, dst, is_method=False)
         func = call.func
+        if last_identifier(func) in MOVE_FILE_EX and is_kernel32_move(self, call):
+            # MoveFileExW with MOVEFILE_REPLACE_EXISTING is os.replace; without it, a
+            # deliberate publish-if-absent (see .winmove).
+            src = argument(call, 0, ("lpExistingFileName",))
+            dst = argument(call, 1, ("lpNewFileName",))
+            if src is None or dst is None or not replaces(self, call):
+                return None
+            return PublishCall(
+                call, func, "kernel32.MoveFileExW", "replace", src, dst, is_method=False
+            )
         if (
             isinstance(func, ast.Attribute)
             and func.attr in ("rename", "replace")

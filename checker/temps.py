@@ -293,7 +293,7 @@ class Temps(NameIndex):
             return TempInfo("name", unique=unique, created=False, origin=value)
         return None
 
-    def _is_named_temporary(self, node: ast.expr) -> bool:
+    def _is_named_temporary(self, node: ast.expr, depth: int = 0) -> bool:
         if isinstance(node, ast.Call):
             if self.qualified_name(node.func) in (
                 "tempfile.NamedTemporaryFile",
@@ -306,8 +306,79 @@ class Temps(NameIndex):
             return bool(words(identifier) & _TEMP_WORDS)
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
-            return value is not None and self._is_named_temporary(value)
+            if value is None:
+                return False
+            returned = self._unpacked_from_helper(node, value, depth)
+            if returned is not None:
+                return returned
+            if isinstance(value, ast.Constant) and value.value is None:
+                return self._none_or_temporary(node, depth)
+            return self._is_named_temporary(value, depth)
         return False
+
+    def _none_or_temporary(self, node: ast.Name, depth: int) -> bool:
+        """A name bound to ``None`` in one branch and to a temporary file in the others.
+
+        ``tmp = None`` / ``if ...: tmp = NamedTemporaryFile(...)``: where the name is used
+        as a file it is the temporary (the ``None`` case has no file). Every other value
+        bound in the scope must be a temporary file too.
+        """
+        if depth > 3:
+            return False
+        for scope in self.visible_scopes(self.scope(node)):
+            entries = scope.assignments.get(node.id)
+            if not entries:
+                if node.id in scope.bound:
+                    return False
+                continue
+            found = False
+            for _, value in entries:
+                if value is None:
+                    return False  # a loop or with target: not known
+                if isinstance(value, ast.Constant) and value.value is None:
+                    continue
+                if not self._is_named_temporary(value, depth + 1):
+                    return False
+                found = True
+            return found
+        return False
+
+    def _unpacked_from_helper(self, node: ast.Name, value: ast.expr, depth: int) -> bool | None:
+        """``a, b, tmp = make()`` with ``make`` a function of this module: what it returns there.
+
+        The element at ``tmp``'s position of every tuple ``make`` returns is judged inside
+        ``make``; a ``None`` there is no file (the caller tests ``tmp is not None`` before
+        using it: a temp rebound after ``None``), anything else must be a temporary file.
+        None when the binding is not such an unpacking (then the value is judged as it is).
+        """
+        binding = self.binding_node(node.id, node)
+        if not isinstance(binding, ast.Assign) or not isinstance(value, ast.Call):
+            return None
+        position = None
+        for target in binding.targets:
+            if isinstance(target, ast.Tuple):
+                for index, element in enumerate(target.elts):
+                    if isinstance(element, ast.Name) and element.id == node.id:
+                        position = index
+        name = last_identifier(value.func)
+        candidates = self.functions_named(name) if name else []
+        if position is None or len(candidates) != 1 or depth > 3:
+            return None
+        function = candidates[0]
+        found = False
+        for statement in ast.walk(function):
+            if not isinstance(statement, ast.Return) or self.function_of(statement) is not function:
+                continue
+            returned = statement.value
+            if not isinstance(returned, ast.Tuple) or len(returned.elts) <= position:
+                return False
+            element = returned.elts[position]
+            if isinstance(element, ast.Constant) and element.value is None:
+                continue
+            if not self._is_named_temporary(element, depth + 1):
+                return False
+            found = True
+        return found
 
     def is_derived_name(self, node: ast.expr) -> bool:
         """A name built from another path plus a temp-looking suffix or prefix."""

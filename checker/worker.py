@@ -108,6 +108,18 @@ def _set_index(index: ProjectIndex | None) -> None:
     _INDEX = index
 
 
+def _start_worker(index: ProjectIndex | None) -> None:
+    """A worker's initializer: the run's index, and the collector paused as in the engine.
+
+    The worker keeps analyses alive for the caller search, and a collector re-scanning them
+    was the largest cost of a run (see :func:`.engine.run`); the process ends with the run.
+    """
+    import gc
+
+    gc.disable()
+    _set_index(index)
+
+
 def _lint(text: str, path: str, settings: LintSettings) -> list[Finding]:
     from . import lint
 
@@ -293,7 +305,7 @@ def run_tasks(tasks: list[Task], jobs: int, index: ProjectIndex | None = None) -
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     suspects: list[Task] = []
     with ProcessPoolExecutor(
-        max_workers=min(jobs, len(chunks)), initializer=_set_index, initargs=(index,)
+        max_workers=min(jobs, len(chunks)), initializer=_start_worker, initargs=(index,)
     ) as pool:
         futures = {pool.submit(_process_chunk, chunk): chunk for chunk in chunks}
         for future in as_completed(futures):
@@ -307,7 +319,7 @@ def run_tasks(tasks: list[Task], jobs: int, index: ProjectIndex | None = None) -
     try:
         for task in suspects:
             retry = retry or ProcessPoolExecutor(
-                max_workers=1, initializer=_set_index, initargs=(index,)
+                max_workers=1, initializer=_start_worker, initargs=(index,)
             )
             try:
                 yield retry.submit(_process, task).result()

@@ -51,6 +51,19 @@ def check(ctx: Context) -> Iterator[Finding]:
 
 
 VALID = (
+    # MoveFileExW without MOVEFILE_REPLACE_EXISTING fails on an existing target: code written
+    # against the Windows API that leaves the flag out asks for publish-if-absent.
+    Valid(
+        """
+        import os, tempfile
+        from ctypes import windll
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            windll.kernel32.MoveFileExW(tmp, dst, 0x8)
+        """
+    ),
     # A handler that accepts the existing target when it is current, and raises otherwise.
     Valid(
         """
@@ -418,6 +431,53 @@ VALID = (
 )
 
 INVALID = (
+    # A temporary file returned in a tuple by a local helper, bound to None until then.
+    Invalid(
+        """
+        import os, shutil, tempfile
+        def map_rows(rows, cache_file, update):
+            def start():
+                tmp = None
+                if update:
+                    tmp = tempfile.NamedTemporaryFile("wb", delete=False)
+                return open(os.devnull, "wb"), tmp
+            writer, tmp = None, None
+            for row in rows:
+                writer, tmp = start()
+            if tmp is not None:
+                tmp.close()
+                shutil.move(tmp.name, cache_file)
+        """,
+        line=13,
+    ),
+    # MoveFileExW with MOVEFILE_REPLACE_EXISTING is os.replace, called through ctypes.
+    Invalid(
+        """
+        import os, tempfile
+        from ctypes import windll
+        MOVEFILE_REPLACE_EXISTING = 0x1
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            windll.kernel32.MoveFileExW(tmp, dst, MOVEFILE_REPLACE_EXISTING | 0x8)
+        """,
+        line=8,
+        message="MoveFileExW()",
+    ),
+    # ... and through a kernel32 handle loaded by name.
+    Invalid(
+        """
+        import ctypes, os, tempfile
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            kernel32.MoveFileExW(tmp, dst, 1)
+        """,
+        line=7,
+    ),
     # The temp is made by the only caller and passed in.
     Invalid(
         """

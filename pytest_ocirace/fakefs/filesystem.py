@@ -5,9 +5,13 @@ case-insensitive names, but not what makes Windows publishing fail: share modes,
 delete-pending names, read-only targets, ``O_TEMPORARY``, alternate data streams,
 Windows-shaped exceptions, or thread safety. :class:`WindowsFilesystem` adds them: the live
 ``FakeFilesystem`` is switched to a subclass (``patcher.py``) whose entry points (rename,
-remove, open, close, stat, mkdir, rmdir, link) come here, where the handle table and the
-name rules decide what Windows would do *before* anything is mutated, so a failed
-operation changes nothing. Every entry point runs under
+remove, open, close, stat, mkdir, rmdir, link) come here. Each describes the names it
+touches as :class:`~pytest_ocirace.winrules.decisions.NameState` (from pyfakefs' tree, the
+read-only bit, the handle table and the delete-pending set) and asks the one decision
+table, ``winrules/decisions.py`` (the real-disk backend asks the same), what Windows would
+do *before* anything is mutated, so a failed operation changes nothing. The name rules
+(``winrules/names.py``) need Windows paths, which only this backend has: they are computed
+here and passed to the table as flags. Every entry point runs under
 :data:`~pytest_ocirace.fakefs.locking.LOCK` and reports itself to the installed
 observer as an :class:`~pytest_ocirace.racemodel.events.FsOp`.
 
@@ -46,7 +50,8 @@ from pytest_ocirace.fakefs.patcher import (
 from pytest_ocirace.fakefs.streams import StreamStore
 from pytest_ocirace.fakefs.writer_seam import WriterSwitch
 from pytest_ocirace.racemodel.events import Answer, FsObserver, FsOp, OpKind
-from pytest_ocirace.winrules import errors, names
+from pytest_ocirace.winrules import decisions, errors, names
+from pytest_ocirace.winrules.decisions import ABSENT, NameState, Request
 from pytest_ocirace.winrules.options import SimulationOptions
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): a user
@@ -94,6 +99,23 @@ def _references_to_first(items: list[Any]) -> int:
 #: What :func:`_references_to_first` says about an object only its list refers to, measured
 #: on this interpreter (the count of borrowed and stack references differs by version).
 _UNREFERENCED = _references_to_first([object()])
+
+
+#: A name that does not exist, in a directory that does not exist either.
+_PARENT_MISSING = NameState(parent_missing=True)
+#: The states and requests nearly every operation has, built once (speed only: a tuple with
+#: keywords costs microseconds, and most operations meet no handle and no flag).
+_FILE = NameState(exists=True)
+_READ_ONLY = NameState(exists=True, read_only=True)
+_DIRECTORY = NameState(exists=True, is_dir=True)
+_PLAIN_REQUESTS = {kind: Request(kind) for kind in decisions.KINDS}
+#: ``open`` by (writing, exclusive, temporary).
+_OPEN_REQUESTS = {
+    (writing, exclusive, temporary): Request("open", writing, exclusive, temporary)
+    for writing in (False, True)
+    for exclusive in (False, True)
+    for temporary in (False, True)
+}
 
 
 class SimulationError(RuntimeError):
@@ -336,8 +358,44 @@ class WindowsFilesystem:
             return exc
         return errors.windows_error(code, display, display2)
 
-    def _readonly(self, file: FakeFile) -> bool:
-        return not isinstance(file, FakeDirectory) and not file.st_mode & 0o200
+    def _state(
+        self, file: FakeFile | None, missing: str | None = None, *, entries: bool = False
+    ) -> NameState:
+        """The decision table's view of ``file`` (None: the name does not exist).
+
+        ``missing``: the caller's spelling of a name whose absence is an error, so whether
+        its parent is missing too is worth a lookup. ``entries``: whether a directory's
+        entries matter (``rmdir``; reading them loads a lazily mapped real directory).
+        """
+        if file is None:
+            if missing is not None:
+                parent = ntpath.dirname(missing) or "."
+                if self._lookup(parent, follow=True) is None:
+                    return _PARENT_MISSING
+            return ABSENT
+        plain, shared, delete = self.handles.counts(file)
+        if isinstance(file, FakeDirectory):
+            if not (plain or shared or (entries and file.entries)):
+                return _DIRECTORY
+            return NameState(
+                exists=True,
+                is_dir=True,
+                open_handles=plain,
+                shared_handles=shared,
+                delete_handles=delete,
+                has_entries=entries and bool(file.entries),
+            )
+        pending = id(file) in self._pending_delete
+        if not (plain or shared or pending):
+            return _FILE if file.st_mode & 0o200 else _READ_ONLY
+        return NameState(
+            exists=True,
+            read_only=not file.st_mode & 0o200,
+            open_handles=plain,
+            shared_handles=shared,
+            delete_handles=delete,
+            delete_pending=pending,
+        )
 
     def _digest(self, file: FakeFile | None) -> str | None:
         if self.observer is None or file is None or isinstance(file, FakeDirectory):
@@ -434,7 +492,7 @@ class WindowsFilesystem:
 
     def _delete(self, file: FakeFile) -> None:
         """Give ``file`` the delete disposition: gone now, or once its last handle closes."""
-        if self.handles.on(file) and self.options.delete_semantics == "classic":
+        if decisions.name_lingers(self._state(file), self.options):
             self._pending_delete[id(file)] = file
         else:
             self._pending_delete.pop(id(file), None)
@@ -475,20 +533,26 @@ class WindowsFilesystem:
             temporary = True
             self._next_open_temporary = False
         display = _text(path)
-        error: OSError | None = None
         file: FakeFile | None = None
         target = display
-        if self._too_long(display):
-            error = errors.crt_error(_errno.ENOENT, display)
-        elif names.invalid_component(display, allow_stream=True) is not None or (
-            self.options.reserved_names == "error" and names.reserved_component(display)
-        ):
-            error = errors.crt_error(_errno.EINVAL, display)
-        else:
+        too_long = self._too_long(display)
+        invalid = not too_long and (
+            names.invalid_component(display, allow_stream=True) is not None
+            or (self.options.reserved_names == "error" and bool(names.reserved_component(display)))
+        )
+        state = ABSENT
+        if not (too_long or invalid):
             target = self._streams.redirect(_native(display), create=creating)
             file = self._lookup(target, follow=True)
             self._reap(file)
-            error = self._open_error(file, display, writing, exclusive, temporary)
+            state = self._state(file)
+        if too_long or invalid:
+            request = Request("open", writing, exclusive, temporary, too_long, invalid)
+        else:
+            request = _OPEN_REQUESTS[(bool(writing), bool(exclusive), bool(temporary))]
+        code = decisions.verdict(request, state, options=self.options)
+        # open() goes through the C runtime: the code's errno, winerror None.
+        error = None if code is None else errors.crt_error(errors.WINERROR_TO_ERRNO[code], display)
         access = set()
         if reading:
             access.add("read")
@@ -521,21 +585,6 @@ class WindowsFilesystem:
         finally:
             self._pending_open = None
 
-    def _open_error(
-        self, file: FakeFile | None, display: str, writing: bool, exclusive: bool, temporary: bool
-    ) -> OSError | None:
-        if file is None:
-            return None
-        if exclusive:
-            return errors.crt_error(_errno.EEXIST, display)
-        if id(file) in self._pending_delete or isinstance(file, FakeDirectory):
-            return errors.crt_error(_errno.EACCES, display)
-        if writing and self._readonly(file):
-            return errors.crt_error(_errno.EACCES, display)
-        if self.handles.conflicts_with_open(file, wants_delete=temporary, shares_delete=temporary):
-            return errors.crt_error(_errno.EACCES, display)
-        return None
-
     def rename(self, old: Any, new: Any, replace: bool) -> None:
         """``os.rename`` (``MoveFileExW(a, b, 0)``) or ``os.replace`` (with REPLACE_EXISTING)."""
         src, dst = _text(old), _text(new)
@@ -554,9 +603,9 @@ class WindowsFilesystem:
                 content_digest=self._digest(source),
             )
             self._before(op)
-        error = self._rename_error(src, dst, source, target, replace)
-        if error is not None:
-            raise self._fail(op, error)
+        code = self._rename_verdict(src, dst, source, target, replace)
+        if code is not None:
+            raise self._fail(op, errors.windows_error(code, src, dst))
         assert source is not None
         # MoveFileExW(REPLACE_EXISTING) replaces a file symlink itself; pyfakefs' Windows
         # mode refuses every symlink target (EACCES). A link to a directory stays refused,
@@ -583,43 +632,38 @@ class WindowsFilesystem:
         if self.key(src) != self.key(dst):
             self._streams.move(src, dst)
 
-    def _rename_error(
+    def _rename_verdict(
         self,
         src: str,
         dst: str,
         source: FakeFile | None,
         target: FakeFile | None,
         replace: bool,
-    ) -> OSError | None:
-        win = errors.windows_error
-        if self._too_long(src) or self._too_long(dst):
-            return win(errors.ERROR_FILENAME_EXCED_RANGE, src, dst)
-        if source is None:
-            return self._missing(src, dst)
-        if (
-            ":" in ntpath.splitdrive(dst)[1]
-            or self._bad_name(dst)
-            or ":" in ntpath.splitdrive(src)[1]
-        ):
-            return win(errors.ERROR_INVALID_NAME, src, dst)
-        if id(source) in self._pending_delete:
-            return win(errors.ERROR_ACCESS_DENIED, src, dst)
-        if self.handles.blocking_delete(source) is not None:
-            return win(errors.ERROR_SHARING_VIOLATION, src, dst)
-        if names.drive_of(self.key(src)) != names.drive_of(self.key(dst)):
-            return win(errors.ERROR_NOT_SAME_DEVICE, src, dst)
-        if target is None or target is source:
-            # A missing parent directory surfaces from pyfakefs as ENOENT -> WinError 3.
-            return None
-        if not replace:
-            return win(errors.ERROR_ALREADY_EXISTS, src, dst)
-        if isinstance(target, FakeDirectory):
-            return win(errors.ERROR_ACCESS_DENIED, src, dst)
-        if isinstance(source, FakeDirectory) and self.options.directory_onto_file == "deny":
-            return win(errors.ERROR_ACCESS_DENIED, src, dst)
-        if id(target) in self._pending_delete or self.handles.on(target) or self._readonly(target):
-            return win(errors.ERROR_ACCESS_DENIED, src, dst)
-        return None
+    ) -> int | None:
+        too_long = self._too_long(src) or self._too_long(dst)
+        invalid = other_volume = False
+        if source is not None and not too_long:  # else the table answers before the names
+            invalid = (
+                ":" in ntpath.splitdrive(dst)[1]
+                or self._bad_name(dst)
+                or ":" in ntpath.splitdrive(src)[1]
+            )
+            other_volume = names.drive_of(self.key(src)) != names.drive_of(self.key(dst))
+        kind = "replace" if replace else "rename"
+        same_file = target is not None and target is source
+        if too_long or invalid or other_volume or same_file:
+            request = Request(
+                kind,
+                too_long=too_long,
+                invalid_name=invalid,
+                other_volume=other_volume,
+                same_file=same_file,
+            )
+        else:
+            request = _PLAIN_REQUESTS[kind]
+        return decisions.verdict(
+            request, self._state(target), self._state(source, src), self.options
+        )
 
     def remove(self, path: Any) -> None:
         """``os.remove``/``os.unlink`` (``DeleteFileW``)."""
@@ -632,19 +676,12 @@ class WindowsFilesystem:
         if self.observer is not None:
             op = FsOp(OpKind.REMOVE, self.key(display), display)
             self._before(op)
-        win = errors.windows_error
-        if self._too_long(display):
-            raise self._fail(op, win(errors.ERROR_FILENAME_EXCED_RANGE, display))
-        if file is None:
-            raise self._fail(op, self._missing(display))
-        if (
-            isinstance(file, FakeDirectory)
-            or self._readonly(file)
-            or id(file) in self._pending_delete
-        ):
-            raise self._fail(op, win(errors.ERROR_ACCESS_DENIED, display))
-        if self.handles.blocking_delete(file) is not None:
-            raise self._fail(op, win(errors.ERROR_SHARING_VIOLATION, display))
+        too_long = self._too_long(display)
+        request = Request("remove", too_long=True) if too_long else _PLAIN_REQUESTS["remove"]
+        code = decisions.verdict(request, self._state(file, display), options=self.options)
+        if code is not None:
+            raise self._fail(op, errors.windows_error(code, display))
+        assert file is not None
         with self._internal():
             self._delete(file)
         self._after(op, None)
@@ -676,10 +713,16 @@ class WindowsFilesystem:
         if self.observer is not None:
             op = FsOp(OpKind.MKDIR, self.key(display), display)
             self._before(op)
-        if self._too_long(display, directory=True):
-            raise self._fail(op, errors.windows_error(errors.ERROR_FILENAME_EXCED_RANGE, display))
-        if self._bad_name(display):
-            raise self._fail(op, errors.windows_error(errors.ERROR_INVALID_NAME, display))
+        too_long = self._too_long(display, directory=True)
+        invalid = not too_long and self._bad_name(display)
+        request = (
+            Request("mkdir", too_long=too_long, invalid_name=invalid)
+            if too_long or invalid
+            else _PLAIN_REQUESTS["mkdir"]
+        )
+        code = decisions.verdict(request, ABSENT, options=self.options)
+        if code is not None:
+            raise self._fail(op, errors.windows_error(code, display))
         self._run(
             op,
             lambda: FakeFilesystem.makedir(self.fs, _native(display), mode),
@@ -692,6 +735,12 @@ class WindowsFilesystem:
         if self.observer is not None:
             op = FsOp(OpKind.RMDIR, self.key(display), display)
             self._before(op)
+        # pyfakefs refuses "." itself (EACCES) before it looks at the directory.
+        if display != ".":
+            state = self._state(self._lookup(_native(display), follow=True), entries=True)
+            code = decisions.verdict(_PLAIN_REQUESTS["rmdir"], state, options=self.options)
+            if code is not None:
+                raise self._fail(op, errors.windows_error(code, display))
         self._run(
             op,
             lambda: FakeFilesystem.rmdir(self.fs, _native(display), allow_symlink),
@@ -713,19 +762,21 @@ class WindowsFilesystem:
                 content_digest=self._digest(source),
             )
             self._before(op)
-        win = errors.windows_error
-        if self._too_long(src) or self._too_long(dst):
-            raise self._fail(op, win(errors.ERROR_FILENAME_EXCED_RANGE, src, dst))
-        if source is None:
-            raise self._fail(op, self._missing(src, dst))
-        if self._bad_name(dst):
-            raise self._fail(op, win(errors.ERROR_INVALID_NAME, src, dst))
-        if self._lookup(_native(dst)) is not None:
-            raise self._fail(op, win(errors.ERROR_ALREADY_EXISTS, src, dst))
-        if isinstance(source, FakeDirectory):
-            raise self._fail(op, win(errors.ERROR_ACCESS_DENIED, src, dst))
-        if names.drive_of(self.key(src)) != names.drive_of(self.key(dst)):
-            raise self._fail(op, win(errors.ERROR_NOT_SAME_DEVICE, src, dst))
+        too_long = self._too_long(src) or self._too_long(dst)
+        target = ABSENT
+        invalid = other_volume = False
+        if source is not None and not too_long:  # else the table answers before the names
+            invalid = self._bad_name(dst)
+            target = self._state(self._lookup(_native(dst)))
+            other_volume = names.drive_of(self.key(src)) != names.drive_of(self.key(dst))
+        request = (
+            Request("link", too_long=too_long, invalid_name=invalid, other_volume=other_volume)
+            if too_long or invalid or other_volume
+            else _PLAIN_REQUESTS["link"]
+        )
+        code = decisions.verdict(request, target, self._state(source, src), self.options)
+        if code is not None:
+            raise self._fail(op, errors.windows_error(code, src, dst))
         return self._run(
             op,
             lambda: FakeFilesystem.link(self.fs, _native(src), _native(dst), follow_symlinks),

@@ -4,7 +4,8 @@ pyfakefs knows only that a file is "open". Windows decides renames and deletes b
 modes: CPython's ``open()``/``os.open`` share READ|WRITE but never DELETE, while
 ``O_TEMPORARY`` asks for DELETE access, shares DELETE and deletes the file when the handle
 closes. Handles are keyed by the file *object*, not its name, because on Windows a handle
-follows the file through a rename.
+follows the file through a rename. The table only counts; what the counts mean (which open,
+rename or delete they refuse) is the one decision table's, ``winrules/decisions.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import itertools
 from dataclasses import dataclass
 
 __all__ = ["Handle", "HandleTable"]
+
+_NONE = (0, 0, 0)
 
 
 @dataclass
@@ -68,27 +71,24 @@ class HandleTable:
         return list(self._by_file.get(id(file), ()))
 
     def blocking_delete(self, file: object) -> Handle | None:
-        """A handle on ``file`` that does not share DELETE (so renames/deletes fail)."""
+        """A handle on ``file`` that does not share DELETE (pyfakefs' ``has_open_file`` asks)."""
         for handle in self._by_file.get(id(file), ()):
             if not handle.share_delete:
                 return handle
         return None
 
-    def conflicts_with_open(
-        self, file: object, *, wants_delete: bool, shares_delete: bool
-    ) -> Handle | None:
-        """An existing handle that makes a new open of ``file`` a sharing violation.
+    def counts(self, file: object) -> tuple[int, int, int]:
+        """Handles on ``file``: not sharing DELETE, sharing DELETE, holding DELETE access.
 
-        Every handle shares READ|WRITE, so only DELETE matters: a new open without DELETE
-        sharing fails while someone holds DELETE access, and a new open asking for DELETE
-        fails while someone does not share it.
+        What the decision table (``winrules/decisions.py``) needs of this table: it decides
+        renames, deletes and opens from these counts alone.
         """
-        for handle in self._by_file.get(id(file), ()):
-            if handle.has_delete_access and not shares_delete:
-                return handle
-            if wants_delete and not handle.share_delete:
-                return handle
-        return None
+        holders = self._by_file.get(id(file))
+        if not holders:
+            return _NONE
+        shared = sum(1 for handle in holders if handle.share_delete)
+        delete = sum(1 for handle in holders if handle.has_delete_access)
+        return len(holders) - shared, shared, delete
 
     def __len__(self) -> int:
         return len(self._by_fd)

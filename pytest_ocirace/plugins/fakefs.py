@@ -130,7 +130,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_ocirace.winrules.options import OptionError
 
         try:
-            _session_options(config)
+            session_options(config)
         except OptionError as exc:
             raise pytest.UsageError(str(exc)) from None
 
@@ -212,7 +212,8 @@ _OPTIONS_KEY = pytest.StashKey["SimulationOptions"]()
 _SIMULATION_KEY = pytest.StashKey["WindowsFilesystem"]()
 
 
-def _session_options(config: pytest.Config) -> SimulationOptions:
+def session_options(config: pytest.Config) -> SimulationOptions:
+    """The session's options (ini and command line), checked once."""
     cached = config.stash.get(_OPTIONS_KEY, None)
     if cached is not None:
         return cached
@@ -225,8 +226,9 @@ def _session_options(config: pytest.Config) -> SimulationOptions:
     return options
 
 
-def _test_options(item: pytest.Item) -> SimulationOptions:
-    options = _session_options(item.config)
+def simulation_options(item: pytest.Item) -> SimulationOptions:
+    """The test's options (ini, command line, marker): both backends' decision table reads them."""
+    options = session_options(item.config)
     for marker in reversed(list(item.iter_markers("ocirace"))):
         if marker.args:
             raise pytest.UsageError(
@@ -361,7 +363,7 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
 
     item = request.node
     try:
-        options = _test_options(item)
+        options = simulation_options(item)
     except OptionError as exc:
         pytest.fail(str(exc), pytrace=False)
     if not _pyfakefs_plugin_registered(request.config):
@@ -456,7 +458,7 @@ def _windows_surface(simulation: WindowsFilesystem) -> Any:
 
 def _real_trees(item: pytest.Item) -> list[str]:
     """The real directories a simulated test may read: its rootdir, its folder, sys.path."""
-    if _test_options(item).real_tree == "off":
+    if simulation_options(item).real_tree == "off":
         return []
     from pytest_ocirace.fakefs.realtree import project_roots
 

@@ -130,12 +130,14 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     # The controller's coordinator serves every worker: the workers are its children, join
     # through the .pth hook when they start, and their tests are concurrent with each other.
+    from pytest_ocirace.plugins.fakefs import session_options
     from pytest_ocirace.realdisk.bootstrap import environment
     from pytest_ocirace.realdisk.judge import Judge
     from pytest_ocirace.realdisk.protocol import ENV_SHARED
 
     globs = [str(g) for g in config.getini("ocirace_ignore")]
-    coordinator = _coordinator(config, lambda: Judge(globs))
+    options = session_options(config)
+    coordinator = _coordinator(config, lambda: Judge(globs, options=options))
     values = environment(coordinator.path, coordinator.secret_hex, _exclusions(config, coordinator))
     os.environ.update(values)
     os.environ[ENV_SHARED] = "1"
@@ -202,6 +204,7 @@ def _ocirace_processes(
     # pytest's base temporary directory is made from tempfile's: make it before tempfile
     # points into the test's own directory, so tmp_path keeps its usual place and retention.
     tmp_path_factory.getbasetemp()
+    from pytest_ocirace.plugins.fakefs import simulation_options
     from pytest_ocirace.plugins.races import ignore_globs
     from pytest_ocirace.racemodel import report
     from pytest_ocirace.realdisk.bootstrap import environment, register_fork_hook
@@ -211,10 +214,11 @@ def _ocirace_processes(
 
     try:
         globs = ignore_globs(item)
+        options = simulation_options(item)
     except ValueError as exc:
         pytest.fail(str(exc), pytrace=False)
     coordinator = _coordinator(request.config)
-    judge = Judge(globs, site=report.site)
+    judge = Judge(globs, site=report.site, options=options)
     coordinator.begin(judge)
     item.stash[_JUDGE_KEY] = judge
     item.stash[_REJECTED_KEY] = len(coordinator.rejected)

@@ -3,8 +3,15 @@
 Transport-free on purpose: the coordinator calls it for messages from children, the test
 process calls it directly. A logical thread is a (pid, thread) pair, or a work item run by a
 pool worker; edges between processes (start, exit, queues, work items) are clocks parked
+<<<<<<< HEAD
 under string keys in the race model's own :class:`~..racemodel.clocks.Tracker`, so the model
 judges a child's replace exactly as it judges a thread's.
+=======
+under string keys in the race model's own
+:class:`~pytest_ocirace.racemodel.clocks.Tracker`, so the model judges a child's replace
+exactly as it judges a thread's. The Windows rules are the one decision table
+(``winrules/decisions.py``) that the fake filesystem asks too, on the disk's state.
+>>>>>>> main
 
 Not thread-safe: the caller serialises every call (the coordinator's one lock).
 """
@@ -20,7 +27,8 @@ from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker, join_clock
 from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
 from pytest_ocirace.racemodel.model import Frame, Race, RaceModel, reported_frames
 from pytest_ocirace.realdisk.diskstate import DiskState
-from pytest_ocirace.winrules.decisions import verdict
+from pytest_ocirace.winrules.decisions import Request, verdict
+from pytest_ocirace.winrules.options import SimulationOptions
 
 __all__ = ["Judge", "Process"]
 
@@ -50,7 +58,15 @@ class Process:
 class Judge:
     """The per-test state behind the coordinator."""
 
-    def __init__(self, ignore: Iterable[str] = (), *, site: Any = None) -> None:
+    def __init__(
+        self,
+        ignore: Iterable[str] = (),
+        *,
+        site: Any = None,
+        options: SimulationOptions | None = None,
+    ) -> None:
+        #: The decision table's options (its unverified rows), as in the fake filesystem.
+        self.options = options or SimulationOptions()
         self.tracker = Tracker()
         kwargs: dict[str, Any] = {} if site is None else {"site": site}
         self.model = RaceModel(self.tracker, **kwargs)
@@ -166,10 +182,7 @@ class Judge:
                         "error": {"winerror": winerror or 5, "crt": winerror is None},
                         "race": number,
                     }
-        if kind in ("rename", "replace", "link") and path2 is not None:
-            code = verdict(kind, self.disk.state(path2), self.disk.state(path))
-        else:
-            code = verdict(kind, self.disk.state(path))
+        code = self._verdict(op)
         if code is not None:
             return {"error": {"winerror": code, "crt": kind == "open"}}
         self.process(pid).pending = f"{kind} {path}" + (f" -> {path2}" if path2 else "")
@@ -177,6 +190,33 @@ class Judge:
             with self.tracker.running(strand), reported_frames(_frames(frames)):
                 self.model.after(fsop, None)
         return reply
+
+    def _verdict(self, op: Mapping[str, Any]) -> int | None:
+        """The one decision table on the disk's state (names are the host's: no name flags)."""
+        kind: str = op["kind"]
+        path: str = op["path"]
+        path2: str | None = op["path2"]
+        request = Request(
+            kind,
+            writing="write" in op["access"],
+            exclusive=bool(op.get("exclusive")),
+            same_file=path == path2,
+        )
+        # Two answers stay the host's, on purpose (tests/winrules/test_one_table.py lists
+        # them). A name that is not there: the host's FileNotFoundError has the class and
+        # errno Windows gives. A directory's open: the process mode runs code's POSIX
+        # branches, and those open directories to fsync a rename (ocirace_writer does).
+        if kind in ("rename", "replace", "link") and path2 is not None:
+            source = self.disk.state(path)
+            if not source.exists:
+                return None
+            return verdict(request, self.disk.state(path2), source, self.options)
+        state = self.disk.state(path)
+        if not state.exists and kind != "open":
+            return None
+        if kind == "open" and state.is_dir and not request.exclusive:
+            return None
+        return verdict(request, state, options=self.options)
 
     def check(self, pid: int, tid: int, tname: str, path: str, frames: Iterable[Frame]) -> bool:
         """An existence check: True if it must answer "absent" (the check-then-act rule).

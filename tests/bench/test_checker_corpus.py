@@ -110,6 +110,15 @@ def test_the_shipped_site_file_is_valid_and_big_enough() -> None:
     assert all(s.project in projects for s in sites)
 
 
+def test_the_held_out_site_file_is_valid_and_disjoint_from_the_corpus() -> None:
+    """The held-out set measures the checker honestly only on projects it was not tuned on."""
+    projects, sites = corpus.load_corpus(CORPUS_DIR / "heldout.toml")
+    tuned_on, _ = corpus.load_corpus(CORPUS_DIR / "sites.toml")
+    assert len(sites) >= 20
+    assert all(s.project in projects for s in sites)
+    assert not {p.name for p in projects.values()} & {p.name for p in tuned_on.values()}
+
+
 def test_load_corpus_parses_projects_and_sites(site_file: Path) -> None:
     projects, sites = corpus.load_corpus(site_file)
     assert projects["demo"].key == "demo-1.0"

@@ -425,3 +425,26 @@ def test_explain_says_which_guards_were_considered(
     assert "reported: os.replace() publishes" in out
     assert check(capsys, "--explain", "ORC042", "pkg/cache.py:7")[0] == 2
     assert check(capsys, "--explain", "ORC001", "pkg/cache.py")[0] == 2
+
+
+def test_explain_says_a_move_without_the_replace_flag_is_publish_if_absent(
+    project: Path, capsys: pytest.CaptureFixture[str]
+):
+    (project / "pkg" / "win.py").write_text(
+        "import os, tempfile\n"
+        "from ctypes import windll\n"
+        "def put(dst, data):\n"
+        "    fd, tmp = tempfile.mkstemp()\n"
+        "    os.write(fd, data)\n"
+        "    os.close(fd)\n"
+        "    windll.kernel32.MoveFileExW(tmp, dst, 0x8)\n"
+        "    windll.kernel32.MoveFileExW(tmp, dst, 0x8 | 0x1)\n",
+        encoding="utf-8",
+    )
+    code, out, _ = check(capsys, "--explain", "ORC001", "pkg/win.py:7")
+    assert code == 0
+    assert "MoveFileEx without MOVEFILE_REPLACE_EXISTING" in out
+    assert "ORC001 is not reported here" in out
+    code, out, _ = check(capsys, "--explain", "ORC001", "pkg/win.py:8")
+    assert "publish call: kernel32.MoveFileExW (replace)" in out
+    assert "reported: windll.kernel32.MoveFileExW() publishes" in out

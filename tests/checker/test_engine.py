@@ -16,6 +16,7 @@ import textwrap
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -486,3 +487,45 @@ def test_warm_run_does_not_import_libcst(tmp_path: Path):
     assert int(cold_count) >= 3
     assert cold_cached == "0"
     assert (warm_count, warm_cached, warm_libcst) == (cold_count, "3", "False")
+
+
+def test_each_file_is_parsed_once_per_run_and_the_collector_is_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The index's summaries and the lint share one parse of each file (issue 10)."""
+    import ast
+    import gc
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "util.py").write_text("import os\nrename = os.rename\n", encoding="utf-8")
+    (package / "store.py").write_text(
+        "import os, tempfile\n"
+        "from pkg.util import rename\n"
+        "def put(dst, data):\n"
+        "    fd, tmp = tempfile.mkstemp()\n"
+        "    os.write(fd, data)\n"
+        "    os.close(fd)\n"
+        "    rename(tmp, dst)\n",
+        encoding="utf-8",
+    )
+    (package / "cli.py").write_text(
+        "from pkg.store import put\ndef main(dst):\n    put(dst, b'x')  # no guard: replace\n",
+        encoding="utf-8",
+    )
+    parsed: list[str] = []
+    real_parse = ast.parse
+
+    def counting_parse(source: Any, filename: str = "<unknown>", *args: Any, **kw: Any) -> Any:
+        parsed.append(filename)
+        return real_parse(source, filename, *args, **kw)
+
+    monkeypatch.setattr(ast, "parse", counting_parse)
+    paths = sorted(str(p) for p in package.glob("*.py"))
+    result = run(paths, RunOptions(root=tmp_path, selected=ALL, jobs=1))
+    codes = {f.code for r in result.files for f in r.findings}
+    assert "ORC003" in codes  # the cross-module alias was resolved: the index took part
+    named = [name for name in parsed if name != "<unknown>"]
+    assert sorted(named) == sorted(set(named)), f"a file was parsed twice: {named}"
+    assert gc.isenabled()

@@ -24,14 +24,17 @@ def test_delete_sharing_handle_does_not_block() -> None:
     assert table.blocking_delete(file) is None
 
 
-def test_open_conflicts_follow_share_modes() -> None:
+def test_counts_tell_sharing_and_delete_access_apart() -> None:
+    # What the decision table reads: plain handles, DELETE-sharing ones, DELETE access.
     table, file = HandleTable(), object()
+    assert table.counts(file) == (0, 0, 0)
     temporary = Handle(table.new_id(), 4, file, "k", "d", frozenset({"delete"}), True, True)
     table.add(temporary)
-    assert table.conflicts_with_open(file, wants_delete=False, shares_delete=False) is temporary
-    assert table.conflicts_with_open(file, wants_delete=True, shares_delete=True) is None
+    assert table.counts(file) == (0, 1, 1)
     _handle(table, 5, file)
-    assert table.conflicts_with_open(file, wants_delete=True, shares_delete=True) is not None
+    assert table.counts(file) == (1, 1, 1)
+    table.remove(4)
+    assert table.counts(file) == (1, 0, 0)
 
 
 def test_ids_are_not_reused() -> None:

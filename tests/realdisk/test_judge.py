@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ocirace.realdisk.judge import Judge
+from pytest_ocirace.winrules.options import SimulationOptions
 
 
 def op(kind: str, path: Path, path2: Path | None = None, **extra: Any) -> dict[str, Any]:
@@ -248,3 +249,33 @@ def test_a_failed_exec_names_nothing() -> None:
     judge.exec_failed(5)
     judge.exited(5)
     assert judge.not_joined() == []
+
+
+def test_a_missing_source_is_the_host_s_even_onto_an_existing_name(tmp_path: Path) -> None:
+    # Regression: the table used to answer 183 (the target exists) before looking at the
+    # source; Windows looks at the source first, and a missing name is the host's to
+    # report (FileNotFoundError, errno 2, as on Windows).
+    judge = Judge()
+    (tmp_path / "t").write_text("x")
+    assert judge.before(1, 1, "T", op("rename", tmp_path / "gone", tmp_path / "t"), []) == {}
+    assert judge.before(1, 1, "T", op("remove", tmp_path / "nodir" / "gone"), []) == {}
+
+
+def test_the_options_reach_the_real_disk(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "f").write_text("x")
+    move = op("replace", tmp_path / "d", tmp_path / "f")
+    assert Judge().before(1, 1, "T", move, []) == {"error": {"winerror": 5, "crt": False}}
+    lenient = Judge(options=SimulationOptions(directory_onto_file="replace"))
+    assert lenient.before(1, 1, "T", move, []) == {}
+
+
+def test_opens_of_directories_are_left_to_the_host(tmp_path: Path) -> None:
+    # POSIX branches fsync a directory after a rename (ocirace_writer does).
+    judge = Judge()
+    answer = judge.before(1, 1, "T", op("open", tmp_path, access=["read"]), [])
+    assert "error" not in answer
+    (tmp_path / "ro").write_text("x")
+    (tmp_path / "ro").chmod(0o444)
+    refused = judge.before(1, 1, "T", op("open", tmp_path / "ro", access=["write"]), [])
+    assert refused == {"error": {"winerror": 5, "crt": True}}
