@@ -33,7 +33,7 @@ def test_import_does_not_load_pytest_pyfakefs_or_libcst() -> None:
         """
         import sys
         import pytest_ocirace
-        pytest_ocirace.write_blob  # the writer is eager
+        pytest_ocirace.write_blob  # the writer, resolved on first use
         heavy = [m for m in ("pytest", "_pytest", "pyfakefs", "libcst") if m in sys.modules]
         print(heavy)
         """

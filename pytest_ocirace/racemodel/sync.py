@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import _thread
 import functools
-import queue
 import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import _base as futures_base
-from concurrent.futures import thread as futures_thread
-from typing import Any
 
 from pytest_ocirace.racemodel.clocks import (
     LogicalThread,
@@ -36,6 +32,16 @@ from pytest_ocirace.racemodel.clocks import (
     deactivate,
     join_clock,
 )
+
+TYPE_CHECKING = False  # not typing's: the process mode installs this in a child's start-up
+
+if TYPE_CHECKING:
+    from typing import Any
+
+#: When a patch of a module runs: ``defer(module_name, patch)``. By default at once (the
+#: module is imported for it); the process mode passes a post-import hook, so that a child
+#: that never imports ``queue`` or ``concurrent.futures`` does not pay for them.
+Defer = Callable[[str, Callable[[], None]], None]
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): an
 # injected error or a wrapped primitive should point at the user's call, not at the model.
@@ -246,7 +252,7 @@ class Instrumentation:
         """The instrumentation installed now, if any (the plugin's last-resort cleanup)."""
         return cls._installed
 
-    def install(self) -> Instrumentation:
+    def install(self, defer: Defer | None = None) -> Instrumentation:
         if Instrumentation._installed is not None:
             raise RuntimeError(
                 "pytest-ocirace: synchronisation instrumentation is already installed; "
@@ -256,9 +262,13 @@ class Instrumentation:
         Instrumentation._installed = self
         try:
             self._install_threading()
-            self._install_queue()
-            self._install_futures()
-            self._install_filelock()
+            later = _at_once if defer is None else defer
+            later("queue", self._install_queue)
+            later("concurrent.futures.thread", self._install_futures)
+            if defer is not None:
+                defer("filelock", self._install_filelock)
+            else:
+                self._install_filelock()  # only if loaded: it is not our dependency
         except BaseException:
             self.uninstall()
             raise
@@ -461,6 +471,8 @@ class Instrumentation:
     # -- queue ---------------------------------------------------------------------------
 
     def _install_queue(self) -> None:
+        import queue
+
         tr = self.tracker
         queues = self._queues
         put, get = queue.Queue.put, queue.Queue.get
@@ -506,6 +518,9 @@ class Instrumentation:
             self.tracker.acquire_clock(clock)
 
     def _install_futures(self) -> None:
+        from concurrent.futures import _base as futures_base
+        from concurrent.futures import thread as futures_thread
+
         tr = self.tracker
         fut_cls = futures_base.Future
         pool = futures_thread.ThreadPoolExecutor
@@ -718,6 +733,10 @@ def track_locks() -> LockTracking:
     return LockTracking().install()
 
 
-def install(tracker: Tracker | None = None) -> Instrumentation:
+def install(tracker: Tracker | None = None, defer: Defer | None = None) -> Instrumentation:
     """Instrument the primitives for one test and activate ``tracker`` (a new one if None)."""
-    return Instrumentation(Tracker() if tracker is None else tracker).install()
+    return Instrumentation(Tracker() if tracker is None else tracker).install(defer)
+
+
+def _at_once(module: str, patch: Callable[[], None]) -> None:
+    patch()

@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
 
 from pytest_ocirace.realdisk.client import Client, JoinError, SocketClient
 from pytest_ocirace.realdisk.interpose import Interposition, active
 from pytest_ocirace.realdisk.protocol import ENV_CONFIG, ENV_SECRET, ENV_SOCKET, ENV_START
+
+TYPE_CHECKING = False  # not typing's: this module runs in every joining child's start-up
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["environment", "join_from_environment", "start_child"]
 

@@ -14,16 +14,19 @@
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import os
 import stat
-import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+
+TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
+
     from pytest_ocirace.realdisk.interpose import Interposition
+
+    #: An announced exec: the interposition that announced it, and the new program's token.
+    Announced = tuple[Interposition, str]
 
 __all__ = ["install"]
 
@@ -38,7 +41,7 @@ def install(ip: Interposition) -> None:
     A child that never uses multiprocessing or subprocess does not import them for us:
     joining must stay cheap (docs/performance.md).
     """
-    pending: dict[str, Callable[[Interposition], None]] = {
+    patches: dict[str, Callable[[Interposition], None]] = {
         "multiprocessing.process": _install_process,
         "subprocess": _install_subprocess,
         "concurrent.futures.process": _install_futures,
@@ -50,40 +53,12 @@ def install(ip: Interposition) -> None:
         "concurrent.futures.thread": _install_thread_pool,
     }
     _install_os_processes(ip)
-    for name in list(pending):
-        if name in sys.modules:
-            pending.pop(name)(ip)
-    if pending:
-        finder = _AfterImport(ip, pending)
-        sys.meta_path.insert(0, finder)
-        ip._undo.append(lambda: sys.meta_path.remove(finder))
+    for name, patch in patches.items():
+        ip.after_import.when_imported(name, _bound(patch, ip))
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """Runs a patch right after its module is first executed (a post-import hook)."""
-
-    def __init__(self, ip: Interposition, pending: dict[str, Callable[[Interposition], None]]):
-        self.ip = ip
-        self.pending = pending
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        patch = self.pending.get(name)
-        if patch is None:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        loader = getattr(spec, "loader", None)
-        if spec is None or loader is None or not hasattr(loader, "exec_module"):
-            return None
-        del self.pending[name]
-        real_exec = loader.exec_module
-        ip = self.ip
-
-        def exec_module(module: Any) -> None:
-            real_exec(module)
-            patch(ip)
-
-        loader.exec_module = exec_module
-        return spec
+def _bound(patch: Callable[[Interposition], None], ip: Interposition) -> Callable[[], None]:
+    return lambda: patch(ip)
 
 
 def _ready(ip: Interposition) -> bool:
@@ -220,29 +195,46 @@ def _install_os_processes(ip: Interposition) -> None:
         reaped(*found)
         return found
 
-    def started() -> str | None:
-        if not _ready(ip):
+    def replacing(path: Any, argv: Any) -> Announced | None:
+        """Announce the exec (a start token for the new program, the program to name).
+
+        Through the interposition active now, not ``ip``: ``os.spawn*`` looks ``execv`` up
+        before it forks, and the forked child has joined with an interposition of its own.
+        """
+        from pytest_ocirace.realdisk.interpose import active
+
+        current = active()
+        if current is None or current.busy():
             return None
         token = new_token()
-        ip.send("start", token=token)
-        return token
+        try:
+            shown = [os.fsdecode(a) for a in argv] or [os.fsdecode(path)]
+        except TypeError:
+            shown = [repr(path)]
+        current.send("exec", token=token, argv=shown)
+        return current, token
+
+    def run(path: Any, argv: Any, env: Any, announced: Announced | None) -> NoReturn:
+        if announced is not None:
+            current, token = announced
+            env = dict(env)
+            env.update(current.environment)
+            env[ENV_START] = token
+        try:
+            real_execve(path, argv, env)
+        except BaseException:
+            if announced is not None:
+                announced[0].send("exec-failed", wait=False)
+            raise
 
     def execv(path: Any, argv: Any) -> NoReturn:
-        token = started()
-        if token is None:
+        announced = replacing(path, argv)
+        if announced is None:
             real_execv(path, argv)
-        env = dict(os.environ)
-        env.update(ip.environment)
-        env[ENV_START] = token
-        real_execve(path, argv, env)
+        run(path, argv, os.environ, announced)
 
     def execve(path: Any, argv: Any, env: Any) -> NoReturn:
-        token = started()
-        if token is not None:
-            env = dict(env)
-            env.update(ip.environment)
-            env[ENV_START] = token
-        real_execve(path, argv, env)
+        run(path, argv, env, replacing(path, argv))
 
     ip._patch(os, "waitpid", waitpid)
     ip._patch(os, "wait", wait)
@@ -280,7 +272,9 @@ def _install_threads(ip: Interposition) -> None:
             real_inner(self)
         finally:
             if isinstance(token, str) and _ready(ip):
-                ip.send("release", key=f"thread-end:{token}")
+                # Not a plain release: the judge must also retire this thread's strand,
+                # or a later thread given the same ident would continue its past.
+                ip.send("ended", wait=False, token=token)
 
     def join(self: Any, timeout: float | None = None) -> None:
         real_join(self, timeout)

@@ -8,13 +8,15 @@ trees, the exclusions) and calls made while we talk to the coordinator go straig
 from __future__ import annotations
 
 import builtins
-import contextlib
 import io
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pytest_ocirace.realdisk.interpose import Interposition
 
 __all__ = ["install"]
@@ -39,9 +41,10 @@ def install(ip: Interposition) -> None:
                 super().close()
             finally:
                 if fd >= 0 and _ready(ip):
-                    # Interpreter shutdown, coordinator gone: the liveness check covers it.
-                    with contextlib.suppress(Exception):
+                    try:  # noqa: SIM105 - contextlib is an import a joining child skips
                         ip.closed(fd)
+                    except Exception:
+                        pass  # shutdown, coordinator gone: its liveness check covers it
 
     def tracked_open(
         file: Any,
@@ -115,8 +118,9 @@ def install(ip: Interposition) -> None:
         ip._patch(os, name, _two_paths(ip, getattr(os, name), kind))
     for name, kind in (("remove", "remove"), ("unlink", "remove"), ("rmdir", "rmdir")):
         ip._patch(os, name, _one_path(ip, getattr(os, name), kind))
-    _install_flock(ip)
-    _install_pathlib_310(ip)
+    ip.after_import.when_imported("fcntl", lambda: _install_flock(ip))
+    if sys.version_info < (3, 11):
+        ip.after_import.when_imported("pathlib", lambda: _install_pathlib_310(ip))
     _install_checks(ip)
 
 
@@ -179,8 +183,6 @@ def _install_checks(ip: Interposition) -> None:
     name the race model says is not guaranteed to be there is answered as absent, as Windows
     code would see it in another schedule: ``FileNotFoundError`` (``WinError 2``), ``False``.
     """
-    from pytest_ocirace.winrules.errors import windows_error
-
     real_lstat = os.lstat
 
     def there(path: str) -> bool:
@@ -209,6 +211,8 @@ def _install_checks(ip: Interposition) -> None:
             if ip.check(where, present=True):
                 if returns_bool:
                     return False
+                from pytest_ocirace.winrules.errors import windows_error
+
                 raise windows_error(2, path)
             return result
 

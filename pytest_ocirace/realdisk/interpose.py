@@ -15,17 +15,20 @@ so that the test process is left as it was found.
 
 from __future__ import annotations
 
+import _thread as _threads  # the C module: ``threading`` costs start-up time
 import builtins
-import contextlib
 import io
 import os
 import sys
-import threading
-from collections.abc import Callable, Iterable
-from typing import Any
 
+from pytest_ocirace.realdisk.afterimport import AfterImport
 from pytest_ocirace.realdisk.client import Client
-from pytest_ocirace.winrules.errors import crt_error, windows_error
+
+TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
 __all__ = ["Interposition", "WorkItem", "active", "internal_thread"]
 
@@ -36,7 +39,9 @@ _MAX_FRAMES = 40
 _RACE_ATTRIBUTE = "_ocirace_race_number"
 
 _ACTIVE: list[Interposition | None] = [None]
-_guard = threading.local()
+_guard = _threads._local()
+#: The thread that imported this module: a child's main thread (the ``.pth`` hook runs there).
+_MAIN_IDENT = _threads.get_ident()
 
 
 def active() -> Interposition | None:
@@ -70,10 +75,13 @@ def _thread() -> tuple[int, str]:
     Not ``threading.current_thread()``: before the thread is registered it would build a
     ``_DummyThread`` (named ``Dummy-N`` in the report, and never cleaned up).
     """
-    ident = threading.get_ident()
-    found = threading._active.get(ident)  # type: ignore[attr-defined]
+    ident = _threads.get_ident()
+    threading: Any = sys.modules.get("threading")
+    if threading is None:  # not imported (yet): threading would name the main thread so
+        return ident, "MainThread" if ident == _MAIN_IDENT else f"thread {ident}"
+    found = threading._active.get(ident)
     if found is None:
-        for starting in list(threading._limbo):  # type: ignore[attr-defined]
+        for starting in list(threading._limbo):
             if getattr(starting, "_ident", None) == ident:
                 found = starting
                 break
@@ -113,6 +121,8 @@ class Interposition:
         self.client = client
         self.exclude = tuple(os.path.join(os.path.abspath(p), "") for p in exclude if p)
         self._undo: list[Callable[[], None]] = []
+        #: Patches of modules this process has not imported yet (``afterimport.py``).
+        self.after_import = AfterImport()
         self._fds: set[int] = set()
         self._flocks: dict[int, str] = {}
         self.real_open: Callable[..., Any] = builtins.open
@@ -167,6 +177,8 @@ class Interposition:
             _guard.busy = False
         error = answer.get("error")
         if isinstance(error, dict):
+            from pytest_ocirace.winrules.errors import crt_error, windows_error
+
             winerror = int(error.get("winerror") or 5)
             if error.get("crt"):
                 exc = crt_error(13 if winerror in (5, 32) else 17, display)
@@ -259,15 +271,22 @@ class Interposition:
     def install(self) -> Interposition:
         if _ACTIVE[0] is not None:
             raise RuntimeError("pytest-ocirace: process interposition is already installed")
-        from pytest_ocirace.realdisk import edges, files, threads
+        from pytest_ocirace.realdisk import edges, files
 
         files.install(self)
         edges.install(self)
         _ACTIVE[0] = self
-        threads.install(self)
+        self.after_import.when_imported("threading", self._instrument_threads)
         return self
 
+    def _instrument_threads(self) -> None:
+        """``threading``'s primitives (a child that never imports it does not pay for this)."""
+        from pytest_ocirace.realdisk import threads
+
+        threads.install(self)
+
     def remove(self) -> None:
+        self.after_import.remove()
         while self._undo:
             self._undo.pop()()
         if _ACTIVE[0] is self:
@@ -283,8 +302,10 @@ class Interposition:
         """
         number = _race_number(exc)
         if number is not None:
-            with contextlib.suppress(Exception):
+            try:  # noqa: SIM105 - contextlib is an import a joining child skips
                 self.send("escaped", wait=False, race=number, text=f"{type(exc).__name__}: {exc}")
+            except Exception:
+                pass  # the line is gone (exiting): the exit code still says it
 
 
 class WorkItem:

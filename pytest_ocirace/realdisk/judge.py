@@ -3,10 +3,15 @@
 Transport-free on purpose: the coordinator calls it for messages from children, the test
 process calls it directly. A logical thread is a (pid, thread) pair, or a work item run by a
 pool worker; edges between processes (start, exit, queues, work items) are clocks parked
+<<<<<<< HEAD
+under string keys in the race model's own :class:`~..racemodel.clocks.Tracker`, so the model
+judges a child's replace exactly as it judges a thread's.
+=======
 under string keys in the race model's own
 :class:`~pytest_ocirace.racemodel.clocks.Tracker`, so the model judges a child's replace
 exactly as it judges a thread's. The Windows rules are the one decision table
 (``winrules/decisions.py``) that the fake filesystem asks too, on the disk's state.
+>>>>>>> main
 
 Not thread-safe: the caller serialises every call (the coordinator's one lock).
 """
@@ -42,6 +47,12 @@ class Process:
     #: The operation announced and not reported back (what it was doing if it dies).
     pending: str | None = None
     died_during: str | None = None
+    #: Open connections: after ``os.exec*`` the new program's line may open before the old
+    #: program's line is seen closing; the process has exited when the last one closes.
+    lines: int = 0
+    #: ``os.exec*`` replaced the program with this argv; cleared when the new program joins
+    #: (it is Python with pytest-ocirace), else it is named in the report.
+    replaced_by: list[str] | None = None
 
 
 class Judge:
@@ -67,6 +78,8 @@ class Judge:
         self.parents: dict[int, int] = {}
         self._globs = [g for g in ignore if g.strip()]
         self._strands: dict[tuple[int, int], list[LogicalThread]] = {}
+        #: Strands of threads that ended, per pid (their past is in the process's exit).
+        self._ended: dict[int, list[LogicalThread]] = {}
         self._races: dict[int, Race] = {}
         self._mutexes: set[str] = set()
         #: Socket-pair ends (device:inode) -> the other end.
@@ -88,6 +101,12 @@ class Judge:
         proc.joined = True
         proc.argv = [str(a) for a in argv]
         proc.exited = False
+        proc.lines += 1
+        if proc.replaced_by is not None:
+            # The exec'd program joined: the exec succeeded, and its descriptors closed
+            # (Python opens files close-on-exec), also if the old line is not seen closed yet.
+            proc.replaced_by = None
+            self._close_handles(pid)
         if start is not None:
             clock = self.tracker.parked(self.tracker.token(("start", start)))
             if clock is not None:
@@ -260,10 +279,9 @@ class Judge:
 
     def _unlock_lockfile(self, path: str) -> None:
         key = ("lockfile", path)
-        for stack in self._strands.values():
-            for strand in stack:
-                if key in strand.locks:
-                    self.tracker.unlocked(key, strand, fully=True)
+        for strand in self._every_strand():
+            if key in strand.locks:
+                self.tracker.unlocked(key, strand, fully=True)
 
     # -- edges -----------------------------------------------------------------------------
 
@@ -306,6 +324,25 @@ class Judge:
         with self.tracker.running(self.strand(pid, tid, tname)):
             self.tracker.acquire(self.tracker.token(("start", token)))
 
+    def ended(self, pid: int, tid: int, tname: str, token: str) -> None:
+        """A thread started with ``token`` ends: its past goes to ``join()``, its strand away.
+
+        The strand is keyed by (pid, thread ident), and the C library hands a finished
+        thread's ident to the next thread it starts. Kept, the strand would make that
+        thread the continuation of the finished one: two unordered threads judged ordered
+        whenever the first finished before the second started (a loaded machine).
+        """
+        self.release(pid, tid, tname, f"thread-end:{token}")
+        stack = self._strands.pop((pid, tid), None)
+        if stack is not None:
+            self._ended.setdefault(pid, []).extend(stack)
+
+    def _every_strand(self) -> list[LogicalThread]:
+        found = [strand for stack in self._strands.values() for strand in stack]
+        for stack in self._ended.values():
+            found.extend(stack)
+        return found
+
     def item(self, pid: int, tid: int, tname: str, token: str, begin: bool) -> None:
         """A pool work item begins (its own strand, after the submit) or ends (parked)."""
         stack = self._strands.setdefault((pid, tid), [self.strand(pid, tid, tname)])
@@ -333,21 +370,43 @@ class Judge:
         self.started[child] = [str(a) for a in argv]
         self.parents[child] = parent
 
+    def replaced(self, pid: int, tid: int, tname: str, token: str, argv: list[str]) -> None:
+        """``os.exec*`` is about to run ``argv`` in ``pid``: a start, and a program to name.
+
+        If the new program is not Python with pytest-ocirace it never says hello, and the
+        report names it (:meth:`not_joined`) as it names any child that never joined.
+        """
+        self.start(pid, tid, tname, token)
+        self.process(pid).replaced_by = [str(a) for a in argv]
+
+    def exec_failed(self, pid: int) -> None:
+        """The exec raised: the same program goes on."""
+        self.process(pid).replaced_by = None
+
+    def _close_handles(self, pid: int) -> None:
+        for handle in self.disk.of_process(pid):
+            self._close(pid, 0, "exit", handle.fd)
+
     def exited(self, pid: int) -> None:
-        """The process's connection ended: its handles close, its past is parked."""
+        """A connection of the process ended.
+
+        At its last one the handles close and the process's past is parked for
+        ``join()``/``wait()``.
+        """
         proc = self.process(pid)
+        proc.lines = max(0, proc.lines - 1)
+        if proc.lines > 0:
+            return  # the line of the program an exec replaced: the new one runs on
         proc.exited = True
         if proc.pending is not None:
             proc.died_during = proc.pending
             proc.pending = None
-        for handle in self.disk.of_process(pid):
-            self._close(pid, 0, "exit", handle.fd)
+        self._close_handles(pid)
         final: dict[int, int] = dict(proc.start_clock)
-        for (owner, _tid), stack in self._strands.items():
-            if owner == pid:
-                for strand in stack:
-                    join_clock(final, strand.snapshot())
-                    strand.tick()
+        own = [s for (owner, _tid), stack in self._strands.items() if owner == pid for s in stack]
+        for strand in own + self._ended.get(pid, []):
+            join_clock(final, strand.snapshot())
+            strand.tick()
         self.tracker.park(self.tracker.token(("exit", pid)), final)
 
     def joined(self, pid: int, tid: int, tname: str, child: int) -> None:
@@ -407,11 +466,17 @@ class Judge:
 
     def not_joined(self) -> list[tuple[int, list[str]]]:
         """Processes a participant started that never joined (not Python, no package)."""
-        return [
+        found = [
             (pid, argv)
             for pid, argv in self.started.items()
             if not self.processes.get(pid, Process(pid)).joined
         ]
+        found.extend(
+            (proc.pid, proc.replaced_by)
+            for proc in self.processes.values()
+            if proc.replaced_by is not None and proc.exited
+        )
+        return found
 
 
 def _with_handle(op: FsOp, handle: int) -> FsOp:

@@ -9,13 +9,15 @@ it, so a process that only sees the socket (not the environment) cannot join or 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import socket
-import struct
-from collections.abc import Mapping
-from typing import Any
+import sys
+
+TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
+
+if TYPE_CHECKING:
+    import _socket
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 __all__ = [
     "ENV_CONFIG",
@@ -44,7 +46,8 @@ ENV_SHARED = "OCIRACE_PROCESS_SHARED"
 #: No legitimate message comes near this (a stack of 40 frames is a few kB).
 MAX_FRAME = 1 << 20
 
-_HEADER = struct.Struct(">I")
+#: Each frame starts with its body's length: 4 bytes, big-endian.
+_HEADER_SIZE = 4
 
 
 class ProtocolError(ValueError):
@@ -53,14 +56,14 @@ class ProtocolError(ValueError):
 
 def encode(message: Mapping[str, Any]) -> bytes:
     body = json.dumps(message, separators=(",", ":")).encode()
-    return _HEADER.pack(len(body)) + body
+    return len(body).to_bytes(_HEADER_SIZE, "big") + body
 
 
-def send(sock: socket.socket, message: Mapping[str, Any]) -> None:
+def send(sock: _socket.socket, message: Mapping[str, Any]) -> None:
     sock.sendall(encode(message))
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+def _read_exactly(sock: _socket.socket, size: int) -> bytes | None:
     chunks: list[bytes] = []
     remaining = size
     while remaining:
@@ -74,12 +77,12 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_frame(sock: socket.socket) -> dict[str, Any] | None:
+def read_frame(sock: _socket.socket) -> dict[str, Any] | None:
     """The next message, or None when the peer closed the connection between frames."""
-    header = _read_exactly(sock, _HEADER.size)
+    header = _read_exactly(sock, _HEADER_SIZE)
     if header is None:
         return None
-    (size,) = _HEADER.unpack(header)
+    size = int.from_bytes(header, "big")
     if size > MAX_FRAME:
         raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
     body = _read_exactly(sock, size)
@@ -95,8 +98,44 @@ def read_frame(sock: socket.socket) -> dict[str, Any] | None:
 
 
 def authenticate(secret: bytes, nonce: bytes, pid: int) -> str:
-    """The hello's proof: HMAC-SHA256 over the coordinator's nonce and the joining pid."""
-    return hmac.new(secret, nonce + str(pid).encode(), hashlib.sha256).hexdigest()
+    """The hello's proof: HMAC-SHA256 (RFC 2104) over the coordinator's nonce and the pid.
+
+    Written out over the interpreter's built-in SHA-256 rather than with ``hmac``/``hashlib``:
+    those load OpenSSL, which was the largest single cost of a child's start-up after the
+    writer (about 15 ms). The result is the same bytes (tests/realdisk/test_protocol.py).
+    """
+    key = _SHA256(secret).digest() if len(secret) > _BLOCK else secret
+    key = key.ljust(_BLOCK, b"\0")
+    inner = _SHA256(bytes(k ^ 0x36 for k in key) + nonce + str(pid).encode()).digest()
+    return str(_SHA256(bytes(k ^ 0x5C for k in key) + inner).hexdigest())
+
+
+#: SHA-256's block size, in bytes (HMAC pads the key to it).
+_BLOCK = 64
+
+
+def _sha256() -> Callable[[bytes], Any]:
+    """The built-in SHA-256 constructor (``_sha256`` up to 3.11, ``_sha2`` since 3.12).
+
+    Looked up once, when this module is imported, never per call: a forked child
+    authenticates inside its at-fork handler, and an import there waits forever on a
+    module lock that another thread of the parent held at the fork (the coordinator's
+    threads authenticate too). That hang was seen in the determinism runs.
+    """
+    import importlib
+
+    for name in ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256",):
+        try:
+            constructor: Callable[[bytes], Any] = importlib.import_module(name).sha256
+        except (ImportError, AttributeError):
+            continue
+        return constructor
+    import hashlib
+
+    return hashlib.sha256
+
+
+_SHA256 = _sha256()
 
 
 _STR = (str,)
@@ -123,7 +162,13 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "edge": {"tid": _INT, "tname": _STR, "key": _STR, "acquire": _BOOL},
     "start": {"tid": _INT, "tname": _STR, "token": _STR},
     "adopt": {"tid": _INT, "tname": _STR, "token": _STR},
+    # a thread started with a token ends: its strand is retired (its ident may be reused)
+    "ended": {"tid": _INT, "tname": _STR, "token": _STR},
     "item": {"tid": _INT, "tname": _STR, "token": _STR, "begin": _BOOL},
+    # os.exec*: the program is replaced by argv (a start token for the new program), or
+    # the exec failed and the program goes on
+    "exec": {"tid": _INT, "tname": _STR, "token": _STR, "argv": _LIST},
+    "exec-failed": {},
     "spawned": {"tid": _INT, "tname": _STR, "child": _INT, "argv": _LIST},
     "joined": {"tid": _INT, "tname": _STR, "child": _INT},
     "escaped": {"tid": _INT, "tname": _STR, "race": _INT, "text": _STR},

@@ -1,7 +1,7 @@
 """Threads inside a participating process: the fake filesystem's ``sync.py``, fed remotely.
 
 ``threading`` locks, events, conditions, barriers, semaphores, ``queue.Queue`` and
-``concurrent.futures`` are instrumented by :func:`~..simulation.sync.install`, the same
+``concurrent.futures`` are instrumented by :func:`~..racemodel.sync.install`, the same
 patches the fake-filesystem mode installs. Here they report to a :class:`RemoteTracker`:
 instead of keeping vector clocks in this process, it turns each edge into a message on the
 process's line to the coordinator, whose judge keeps the clocks of every strand
@@ -24,13 +24,16 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from pytest_ocirace.racemodel.clocks import Clock, LogicalThread, Tracker, Weakening
 
+TYPE_CHECKING = False  # not typing's: installed when a joining child imports threading
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+    from typing import Any
+
     from pytest_ocirace.realdisk.interpose import Interposition
 
 __all__ = ["RemoteTracker", "install"]
@@ -62,7 +65,7 @@ _NOBODY = _Strand(0, "nobody", None)
 
 
 class RemoteTracker(Tracker):
-    """The :class:`~..simulation.clocks.Tracker` that ``sync.py`` talks to in this mode."""
+    """The :class:`~..racemodel.clocks.Tracker` that ``sync.py`` talks to in this mode."""
 
     def __init__(self, ip: Interposition) -> None:
         super().__init__()
@@ -190,5 +193,5 @@ def install(ip: Interposition) -> None:
 
     if sync.Instrumentation.current() is not None:
         return  # the fake-filesystem mode has them (it wins over nothing: both are on)
-    instrumentation = sync.install(RemoteTracker(ip))
+    instrumentation = sync.install(RemoteTracker(ip), defer=ip.after_import.when_imported)
     ip._undo.append(instrumentation.uninstall)

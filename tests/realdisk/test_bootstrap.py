@@ -74,3 +74,48 @@ def test_a_process_that_cannot_reach_the_coordinator_says_so_in_one_line_and_run
     lines = [line for line in result.stderr.splitlines() if "pytest-ocirace" in line]
     assert len(lines) == 1, result.stderr
     assert "could not join" in lines[0]
+
+
+#: What a joining child must not import for us (each was part of its start-up cost once).
+HEAVY = {
+    "ocirace_writer", "logging", "dataclasses", "inspect", "hashlib", "hmac", "_hashlib",
+    "typing", "socket", "tempfile", "shutil", "importlib.resources", "queue",
+    "concurrent.futures", "multiprocessing", "subprocess", "fcntl",
+}  # fmt: skip
+
+
+def _modules(python: Path, env: dict[str, str], code: str) -> set[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OCIRACE_")}
+    clean["PYTHONPATH"] = str(ROOT / "writer" / "src")
+    script = code + "\nimport sys; print(' '.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [str(python), "-c", script], capture_output=True, text=True, env={**clean, **env}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "could not join" not in result.stderr, result.stderr
+    return set(result.stdout.split())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the process mode runs on POSIX")
+@pytest.mark.parametrize("code", ["pass", "import threading"])
+def test_joining_imports_only_what_a_participant_needs(installed: Path, code: str) -> None:
+    """A child's start with the hook stays cheap: no module of ours pulls in heavy ones.
+
+    What the program imports itself (``threading`` here) is instrumented when it arrives;
+    ``queue`` and ``concurrent.futures`` wait for their own import.
+    """
+    from pytest_ocirace.realdisk.bootstrap import environment
+    from pytest_ocirace.realdisk.coordinator import Coordinator
+
+    coordinator = Coordinator()
+    try:
+        env = environment(coordinator.path, coordinator.secret_hex, [sys.prefix])
+        bare = _modules(installed, {}, code)
+        joined = _modules(installed, env, code)
+        with coordinator.lock:
+            hellos = [p for p in coordinator.judge.processes.values() if p.joined]
+    finally:
+        coordinator.close()
+    assert len(hellos) == 1  # it did join
+    assert "pytest_ocirace.realdisk.interpose" in joined
+    assert (joined - bare) & HEAVY == set()

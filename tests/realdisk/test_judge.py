@@ -187,6 +187,70 @@ def test_a_refused_publish_onto_a_name_orders_the_loser_after_its_creator(
     assert judge.check(2, 1, "MainThread", str(tmp_path / "t"), []) is False
 
 
+def test_a_thread_that_ended_does_not_lend_its_past_to_the_next_one_with_its_ident(
+    tmp_path: Path,
+) -> None:
+    """The C library reuses a finished thread's ident: the new thread is a new strand."""
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.start(1, 1, "MainThread", "first")
+    judge.adopt(1, 7, "Thread-1", "first")
+    first = judge.before(1, 7, "Thread-1", op("replace", tmp_path / "a", tmp_path / "t"), [])
+    assert first == {}
+    judge.ended(1, 7, "Thread-1", "first")
+    judge.start(1, 1, "MainThread", "second")
+    judge.adopt(1, 7, "Thread-2", "second")  # the same ident, nothing ordering the two
+    answer = judge.before(1, 7, "Thread-2", op("replace", tmp_path / "b", tmp_path / "t"), [])
+    assert answer["error"]["winerror"] == 5
+    race = judge.race(answer["race"])
+    assert race is not None
+    assert (race.first.thread, race.second.thread) == ("Thread-1 (pid 1)", "Thread-2 (pid 1)")
+
+
+def test_joining_an_ended_thread_orders_the_next_one_with_its_ident(tmp_path: Path) -> None:
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.start(1, 1, "MainThread", "first")
+    judge.adopt(1, 7, "Thread-1", "first")
+    assert judge.before(1, 7, "Thread-1", op("replace", tmp_path / "a", tmp_path / "t"), []) == {}
+    judge.ended(1, 7, "Thread-1", "first")
+    judge.acquire(1, 1, "MainThread", "thread-end:first")  # join()
+    judge.start(1, 1, "MainThread", "second")
+    judge.adopt(1, 7, "Thread-2", "second")
+    assert judge.before(1, 7, "Thread-2", op("replace", tmp_path / "b", tmp_path / "t"), []) == {}
+
+
+def test_an_exec_into_a_program_that_never_joins_is_named() -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["sh", "-c", "true"])
+    judge.exited(5)  # the exec closed the line; nobody says hello as pid 5 again
+    assert judge.not_joined() == [(5, ["sh", "-c", "true"])]
+
+
+def test_an_exec_into_python_joins_as_the_same_pid_whatever_line_closes_first(
+    tmp_path: Path,
+) -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["python", "-c", "..."])
+    judge.hello(5, ["python", "-c", "..."], "tok")  # the new program, before the old line closes
+    judge.exited(5)  # the old program's line
+    assert judge.not_joined() == []
+    assert judge.processes[5].exited is False  # still running: join() must wait for it
+    judge.exited(5)
+    assert judge.processes[5].exited is True
+
+
+def test_a_failed_exec_names_nothing() -> None:
+    judge = Judge()
+    judge.hello(5, ["python"], None)
+    judge.replaced(5, 1, "MainThread", "tok", ["/no/such/program"])
+    judge.exec_failed(5)
+    judge.exited(5)
+    assert judge.not_joined() == []
+
+
 def test_a_missing_source_is_the_host_s_even_onto_an_existing_name(tmp_path: Path) -> None:
     # Regression: the table used to answer 183 (the target exists) before looking at the
     # source; Windows looks at the source first, and a missing name is the host's to

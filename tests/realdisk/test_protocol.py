@@ -78,3 +78,35 @@ def test_the_proof_depends_on_secret_nonce_and_pid() -> None:
     assert proof != authenticate(b"t" * 32, b"n" * 16, 42)
     assert proof != authenticate(b"s" * 32, b"m" * 16, 42)
     assert proof != authenticate(b"s" * 32, b"n" * 16, 43)
+
+
+@pytest.mark.parametrize("secret", [b"k" * 32, b"x" * 100, b""])
+def test_the_proof_is_hmac_sha256(secret: bytes) -> None:
+    import hashlib
+    import hmac
+
+    expected = hmac.new(secret, b"nonce" + b"4242", hashlib.sha256).hexdigest()
+    assert authenticate(secret, b"nonce", 4242) == expected
+
+
+def test_the_proof_imports_nothing() -> None:
+    """A forked child authenticates in its at-fork handler: an import there can hang.
+
+    (On a module lock another thread of the parent held at the fork: seen once, when the
+    SHA-256 constructor was looked up per call.) Checked in a fresh interpreter with an
+    audit hook, which sees every import and cannot be removed again.
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pytest_ocirace.realdisk.protocol import authenticate\n"
+        "seen = []\n"
+        "sys.addaudithook(lambda event, args: event == 'import' and seen.append(args[0]))\n"
+        "authenticate(b's' * 32, b'n', 1)\n"
+        "print(seen)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
