@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _thread as _threads  # the C module: ``threading`` costs start-up time
 import builtins
+import errno
 import io
 import os
 import sys
@@ -177,11 +178,16 @@ class Interposition:
             _guard.busy = False
         error = answer.get("error")
         if isinstance(error, dict):
-            from pytest_ocirace.winrules.errors import crt_error, windows_error
+            from pytest_ocirace.winrules.errors import (
+                WINERROR_TO_ERRNO,
+                crt_error,
+                windows_error,
+            )
 
             winerror = int(error.get("winerror") or 5)
             if error.get("crt"):
-                exc = crt_error(13 if winerror in (5, 32) else 17, display)
+                # The C runtime's mapping, as the fake filesystem's open() uses it.
+                exc = crt_error(WINERROR_TO_ERRNO.get(winerror, errno.EINVAL), display)
             else:
                 exc = windows_error(winerror, display, display2)
             race = answer.get("race")

@@ -1,0 +1,56 @@
+"""The participant's side of a verdict: the exception built from the coordinator's answer."""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+import pytest
+
+from pytest_ocirace.realdisk.interpose import Interposition
+
+
+class Answering:
+    """A line to a coordinator that answers every request with one verdict."""
+
+    pid = 4242
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        return self.answer
+
+    def notify(self, message: dict[str, Any]) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("winerror", "expected_errno"),
+    [
+        (5, errno.EACCES),
+        (32, errno.EACCES),
+        (80, errno.EEXIST),
+        (2, errno.ENOENT),
+        (123, errno.EINVAL),  # was EEXIST: every code but 5 and 32 became 17
+        (206, errno.ENOENT),
+    ],
+)
+def test_a_refused_open_raises_the_c_runtime_error_windows_would(
+    winerror: int, expected_errno: int
+) -> None:
+    answer = {"error": {"winerror": winerror, "crt": True}}
+    interposition = Interposition(Answering(answer))
+    with pytest.raises(OSError) as caught:
+        interposition.before("open", "/x/name", "C:\\x\\name", access=["read"])
+    assert caught.value.errno == expected_errno
+    assert getattr(caught.value, "winerror", None) is None  # the C runtime sets no winerror
+
+
+def test_a_refused_rename_raises_the_windows_error() -> None:
+    answer = {"error": {"winerror": 183, "crt": False}}
+    interposition = Interposition(Answering(answer))
+    with pytest.raises(FileExistsError) as caught:
+        interposition.before("rename", "/x/a", "a", "/x/b", "b")
+    assert caught.value.winerror == 183  # type: ignore[attr-defined]
+    assert "[WinError 183]" in str(caught.value)
