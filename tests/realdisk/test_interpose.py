@@ -41,7 +41,7 @@ def test_a_refused_open_raises_the_c_runtime_error_windows_would(
 ) -> None:
     answer = {"error": {"winerror": winerror, "crt": True}}
     interposition = Interposition(Answering(answer))
-    with pytest.raises(OSError) as caught:
+    with pytest.raises(OSError, match=r"^\[Errno \d+\] ") as caught:
         interposition.before("open", "/x/name", "C:\\x\\name", access=["read"])
     assert caught.value.errno == expected_errno
     assert getattr(caught.value, "winerror", None) is None  # the C runtime sets no winerror
