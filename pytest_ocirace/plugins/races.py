@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_ocirace.racemodel import RULES
+
 if TYPE_CHECKING:
     from pytest_ocirace.fakefs.filesystem import WindowsFilesystem
     from pytest_ocirace.racemodel.model import RaceModel
@@ -184,19 +186,7 @@ def _max_groups(config: pytest.Config) -> int:
 
 
 #: The rules a marker's ``expect_races=[...]`` may name (report.JSON_SCHEMA's enum).
-_RULES = frozenset(
-    {
-        "concurrent-publish",
-        "publish-onto-open",
-        "publish-onto-deleted",
-        "remove-while-publishing",
-        "remove-open-file",
-        "shared-temp-name",
-        "open-while-renaming",
-        "shared-writers",
-        "check-then-act",
-    }
-)
+_RULES = frozenset(RULES)
 
 
 def expected_races(item: pytest.Item) -> frozenset[str] | bool | None:

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pytest_ocirace.racemodel import RULES
 from pytest_ocirace.racemodel.model import Frame, OpInfo, Race, RaceGroup
 
 __all__ = [
@@ -551,19 +552,7 @@ _RACE = {
     ],
     "properties": {
         "test": {"type": ["string", "null"]},
-        "rule": {
-            "enum": [
-                "concurrent-publish",
-                "publish-onto-open",
-                "publish-onto-deleted",
-                "remove-while-publishing",
-                "remove-open-file",
-                "shared-temp-name",
-                "open-while-renaming",
-                "shared-writers",
-                "check-then-act",
-            ]
-        },
+        "rule": {"enum": list(RULES)},
         "path": {"type": "string"},
         "key": {"type": "string"},
         "winerror": {"type": ["integer", "null"]},

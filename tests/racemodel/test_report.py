@@ -162,3 +162,12 @@ def test_a_flood_of_races_costs_a_bounded_report_and_bounded_memory() -> None:
     # The same report, whatever the number of races (only the digits of counts grow).
     assert large[3] < small[3] + 64
     assert large[3] < 6000
+
+
+def test_the_schema_and_the_marker_accept_exactly_the_model_rules() -> None:
+    """One list of rule names: the JSON schema's enum, ``expect_races`` and the model's."""
+    from pytest_ocirace.racemodel import RULES, model
+
+    group = report.JSON_SCHEMA["properties"]["groups"]["items"]
+    assert group["properties"]["rules"]["items"]["enum"] == list(RULES)
+    assert set(model._EXPLAIN) == set(RULES)
