@@ -206,9 +206,23 @@ def test_a_failure_is_injected_once_per_pair_of_threads_not_once_per_operation(
     step = [0]
     failures = {"remove": 0, "open": 0}
 
+    deadline = time.monotonic() + 30
+    errors: list[BaseException] = []
+
     def wait_for(n: int) -> None:
         while step[0] != n:  # a plain variable and sleep: no edge the model sees
+            if errors or time.monotonic() > deadline:
+                raise TimeoutError(f"step {n} never came (now {step[0]})")
             time.sleep(0.001)
+
+    def recording(body: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                body()
+            except BaseException as exc:  # the other thread must stop waiting, and we report it
+                errors.append(exc)
+
+        return run
 
     def retry(kind: str, action: Callable[[], object]) -> None:
         while True:
@@ -232,10 +246,14 @@ def test_a_failure_is_injected_once_per_pair_of_threads_not_once_per_operation(
             retry("open", lambda: open(name, "a").close())
             step[0] += 1
 
-    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    threads = [
+        threading.Thread(target=recording(writer)),
+        threading.Thread(target=recording(reader)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert errors == []
     assert failures == {"remove": 1, "open": 1}
     assert len([r for r in model.races if r.rule == "open-while-renaming"]) == 3
