@@ -162,6 +162,7 @@ def test_a_lock_file_made_by_exclusive_create_orders_its_next_holder(model: Race
     # 32, which such locks swallow, so the lock file stayed and every thread polled for
     # ever. An exclusive create can only succeed once the name is gone: it is ordered
     # after that removal, and it never writes another thread's file (no shared writers).
+    os.makedirs("C:\\work", exist_ok=True)  # the simulated cwd is the real one now
     lock = "C:\\work\\app.lock"
     removes_failed: list[OSError] = []
 
@@ -202,6 +203,7 @@ def test_a_failure_is_injected_once_per_pair_of_threads_not_once_per_operation(
     # failed the next open of every other thread again, and each failure cost a poll
     # interval. Two threads that conflict on one name fail each other once; later
     # conflicts of the same kind are recorded, as races, but not failed again.
+    os.makedirs("C:\\work", exist_ok=True)  # the simulated cwd is the real one now
     name = "C:\\work\\lockfile"
     step = [0]
     failures = {"remove": 0, "open": 0}
