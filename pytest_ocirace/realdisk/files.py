@@ -12,6 +12,9 @@ import io
 import os
 import sys
 
+# Only ``Interposition.install`` imports this module, so ``interpose`` is loaded already.
+from pytest_ocirace.realdisk.interpose import io_stack
+
 TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
 if TYPE_CHECKING:
@@ -63,7 +66,7 @@ def install(ip: Interposition) -> None:
             if file not in ip._fds:
                 return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
             raw = TrackedFileIO(file, _raw_mode(mode), closefd)
-            return _stack(raw, mode, buffering, encoding, errors, newline)
+            return io_stack(raw, mode, buffering, encoding, errors, newline)
         path = ip.path(file)
         if path is None:
             return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
@@ -80,7 +83,7 @@ def install(ip: Interposition) -> None:
         ip._fds.add(fd)
         ip.after(op, True, fd)
         try:
-            return _stack(raw, mode, buffering, encoding, errors, newline)
+            return io_stack(raw, mode, buffering, encoding, errors, newline)
         except BaseException:
             raw.close()
             raise
@@ -138,18 +141,23 @@ def _two_paths(ip: Interposition, real: Any, kind: str) -> Any:
         source, target = ip.path(src), ip.path(dst)
         if source is None or target is None:
             return real(src, dst)
-        op = ip.before(kind, source, src, target, dst)
-        try:
-            result = real(src, dst)
-        except BaseException:
-            ip.after(op, False)
-            raise
-        ip.after(op, True)
-        return result
+        return _announced(ip, ip.before(kind, source, src, target, dst), real, src, dst)
 
     wrapper.__name__ = real.__name__
     wrapper.__doc__ = real.__doc__
     return wrapper
+
+
+def _announced(ip: Interposition, op: Any, real: Any, *args: Any) -> Any:
+    """Run ``real`` for an announced operation and tell the coordinator whether it happened."""
+    __tracebackhide__ = True
+    try:
+        result = real(*args)
+    except BaseException:
+        ip.after(op, False)
+        raise
+    ip.after(op, True)
+    return result
 
 
 def _one_path(ip: Interposition, real: Any, kind: str) -> Any:
@@ -160,14 +168,7 @@ def _one_path(ip: Interposition, real: Any, kind: str) -> Any:
         where = ip.path(path)
         if where is None:
             return real(path)
-        op = ip.before(kind, where, path)
-        try:
-            result = real(path)
-        except BaseException:
-            ip.after(op, False)
-            raise
-        ip.after(op, True)
-        return result
+        return _announced(ip, ip.before(kind, where, path), real, path)
 
     wrapper.__name__ = real.__name__
     wrapper.__doc__ = real.__doc__
@@ -306,16 +307,3 @@ def _flag_access(flags: int) -> tuple[list[str], bool, bool]:
         access = ["read"]
     creates = bool(flags & os.O_CREAT)
     return access, creates, creates and bool(flags & os.O_EXCL)
-
-
-def _stack(
-    raw: io.FileIO,
-    mode: str,
-    buffering: int,
-    encoding: str | None,
-    errors: str | None,
-    newline: str | None,
-) -> Any:
-    from pytest_ocirace.realdisk.interpose import io_stack
-
-    return io_stack(raw, mode, buffering, encoding, errors, newline)
