@@ -34,10 +34,10 @@ import subprocess
 import sys
 import types
 import urllib.parse
-from collections.abc import Callable
 from typing import Any
 
 from pytest_ocirace.fakefs.filesystem import SimulationError
+from pytest_ocirace.fakefs.inforce import IN_FORCE
 from pytest_ocirace.fakefs.locking import ClassPatches
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them): the
@@ -61,25 +61,6 @@ OPT_OUT = "@pytest.mark.ocirace(enabled=False)"
 _REAL = types.SimpleNamespace(os=os)
 
 
-def _never(*args: object) -> bool:
-    return False
-
-
-class _Current:
-    """What the guards ask: the one simulation in force (pyfakefs runs one at a time)."""
-
-    def __init__(self) -> None:
-        self.is_active: Callable[[], bool] = _never
-        self.owns_fd: Callable[[int], bool] = _never
-
-    def is_active_now(self) -> bool:
-        return self.is_active()
-
-    def owns_fd_now(self, fd: int) -> bool:
-        return self.owns_fd(fd)
-
-
-_CURRENT = _Current()
 _PLAN: list[tuple[object, str, object]] = []
 
 
@@ -128,22 +109,18 @@ _OS_PROCESS_FUNCTIONS = (
 class Boundaries:
     """The guards of one simulation: installed when it starts, removed when it ends.
 
-    ``is_active`` says whether the fake filesystem is in force right now: pyfakefs pauses
-    it while pytest writes reports, and nothing the plugin machinery does then is stopped.
-    ``owns_fd`` says whether a descriptor number belongs to the fake filesystem.
+    They ask ``inforce.IN_FORCE`` whether the fake filesystem is in force and whether a
+    descriptor is one of its own, so ``simulate()`` makes the simulation the one in force
+    before installing them.
     """
 
-    def __init__(self, is_active: Callable[[], bool], owns_fd: Callable[[int], bool]) -> None:
-        self._is_active = is_active
-        self._owns_fd = owns_fd
+    def __init__(self) -> None:
         self._patches = ClassPatches()
         self._plan: list[tuple[object, str, object]] = []
 
     def install(self) -> None:
-        _CURRENT.is_active = self._is_active
-        _CURRENT.owns_fd = self._owns_fd
         try:
-            # The guards are the same for every simulation (they ask _CURRENT): built once
+            # The guards are the same for every simulation (they ask IN_FORCE): built once
             # per process, since making the guard classes costs more than the rest of setup.
             if not _PLAN:
                 self._build_processes()
@@ -159,8 +136,6 @@ class Boundaries:
 
     def uninstall(self) -> None:
         self._patches.undo()
-        _CURRENT.is_active = _never
-        _CURRENT.owns_fd = _never
 
     def _set(self, owner: object, name: str, value: object) -> None:
         self._plan.append((owner, name, value))
@@ -179,7 +154,7 @@ class Boundaries:
         original = getattr(owners[0], name, None)
         if not isinstance(original, type):
             return
-        is_active = _CURRENT.is_active_now
+        is_active = IN_FORCE.is_active_now
 
         def __new__(klass: type, *args: Any, **kwargs: Any) -> Any:
             if is_active():
@@ -208,7 +183,7 @@ class Boundaries:
         original = getattr(owner, name, None)
         if original is None:
             return
-        is_active = _CURRENT.is_active_now
+        is_active = IN_FORCE.is_active_now
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if is_active():
@@ -230,7 +205,7 @@ class Boundaries:
         )
         # multiprocessing.Pool() imports the name from multiprocessing.pool when called.
         self._guard_class((multiprocessing.pool,), "Pool", "multiprocessing.Pool")
-        is_active = _CURRENT.is_active_now
+        is_active = IN_FORCE.is_active_now
         start = multiprocessing.process.BaseProcess.start
 
         def start_process(process: multiprocessing.process.BaseProcess) -> None:
@@ -267,7 +242,7 @@ class Boundaries:
 
     def _build_sqlite(self) -> None:
         original = sqlite3.connect
-        is_active = _CURRENT.is_active_now
+        is_active = IN_FORCE.is_active_now
 
         def connect(database: Any, *args: Any, **kwargs: Any) -> Any:
             if is_active() and not _sqlite_in_memory(database, args, kwargs):
@@ -289,7 +264,7 @@ class Boundaries:
         # for existing ones of another kind.
         self._set(dbm, "_defaultmod", dbm.dumb)
         self._set(dbm, "_modules", {"dbm.dumb": dbm.dumb})
-        is_active = _CURRENT.is_active_now
+        is_active = IN_FORCE.is_active_now
         for name in ("dbm.gnu", "dbm.ndbm"):
             module = sys.modules.get(name)
             if module is None or not hasattr(module, "open"):
@@ -321,8 +296,8 @@ class Boundaries:
                 self._patches.set(database, name, fake)
 
     def _build_mmap(self) -> None:
-        is_active = _CURRENT.is_active_now
-        owns_fd = _CURRENT.owns_fd_now
+        is_active = IN_FORCE.is_active_now
+        owns_fd = IN_FORCE.owns_fd_now
         real_mmap = mmap.mmap
 
         class GuardedMmap(real_mmap):  # type: ignore[misc,valid-type]

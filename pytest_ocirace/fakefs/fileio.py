@@ -26,6 +26,7 @@ from typing import Any
 
 from pyfakefs.fake_open import FakeFileOpen
 
+from pytest_ocirace.fakefs.inforce import IN_FORCE
 from pytest_ocirace.fakefs.locking import ClassPatches
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
@@ -36,33 +37,12 @@ __all__ = ["FileIO", "install"]
 _REAL_FILEIO = _io.FileIO
 
 
-def _never(*args: object) -> bool:
-    return False
+def install(patches: ClassPatches) -> None:
+    """Make ``io.FileIO`` :class:`FileIO` while a simulation is in force, undone with ``patches``.
 
-
-class _Current:
-    """The simulation in force (pyfakefs runs one at a time), as :class:`FileIO` needs it."""
-
-    def __init__(self) -> None:
-        self.is_active: Callable[[], bool] = _never
-        self.owns_fd: Callable[[int], bool] = _never
-        self.fs: Any = None
-
-
-_CURRENT = _Current()
-
-
-def install(
-    patches: ClassPatches, fs: Any, is_active: Callable[[], bool], owns_fd: Callable[[int], bool]
-) -> None:
-    """Make ``io.FileIO`` :class:`FileIO` for the simulation over ``fs``, undone with ``patches``.
-
-    ``is_active`` says whether the fake filesystem is in force right now (pyfakefs pauses
-    it around pytest's reports); ``owns_fd`` whether a descriptor belongs to it.
+    The stand-in asks ``inforce.IN_FORCE`` for the fake filesystem, whether it is in force
+    right now (pyfakefs pauses it around pytest's reports) and whether a descriptor is its own.
     """
-    patches.set(_CURRENT, "fs", fs)
-    patches.set(_CURRENT, "is_active", is_active)
-    patches.set(_CURRENT, "owns_fd", owns_fd)
     patches.set(io, "FileIO", FileIO)
 
 
@@ -122,12 +102,12 @@ class FileIO(io.RawIOBase, metaclass=_FileIOType):
         raw_mode = _raw_mode(mode)
         if isinstance(file, float):
             raise TypeError("integer argument expected, got float")
-        fake = _CURRENT.is_active() and _CURRENT.fs is not None
+        fake = IN_FORCE.is_active() and IN_FORCE.fs is not None
         if fake and isinstance(file, int):
-            fake = _CURRENT.owns_fd(file)
+            fake = IN_FORCE.owns_fd(file)
         self._raw: Any
         if fake:
-            self._raw = FakeFileOpen(_CURRENT.fs)(
+            self._raw = FakeFileOpen(IN_FORCE.fs)(
                 file, raw_mode, buffering=0, closefd=closefd, opener=opener
             )
         else:

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from pyfakefs.fake_file import FakeDirectory, FakeFile
 from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 
-from pytest_ocirace.fakefs import fastpaths, pathclasses
+from pytest_ocirace.fakefs import fastpaths, inforce, pathclasses
 from pytest_ocirace.fakefs.descriptors import DescriptorTable
 from pytest_ocirace.fakefs.handles import Handle, HandleTable
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
@@ -954,11 +954,12 @@ def simulate(
         def owns_fd(fd: int) -> bool:
             return 0 <= fd < len(fs.open_files) and bool(fs.open_files[fd])
 
-        guards = boundaries.Boundaries(is_active, owns_fd)
+        guards = boundaries.Boundaries()
         file_io = ClassPatches()
         try:
+            inforce.enter(file_io, fs, is_active, owns_fd)
             guards.install()
-            fileio.install(file_io, fs, is_active, owns_fd)
+            fileio.install(file_io)
             yield sim
         finally:
             try:
