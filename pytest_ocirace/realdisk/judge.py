@@ -3,15 +3,10 @@
 Transport-free on purpose: the coordinator calls it for messages from children, the test
 process calls it directly. A logical thread is a (pid, thread) pair, or a work item run by a
 pool worker; edges between processes (start, exit, queues, work items) are clocks parked
-<<<<<<< HEAD
-under string keys in the race model's own :class:`~..racemodel.clocks.Tracker`, so the model
-judges a child's replace exactly as it judges a thread's.
-=======
 under string keys in the race model's own
 :class:`~pytest_ocirace.racemodel.clocks.Tracker`, so the model judges a child's replace
 exactly as it judges a thread's. The Windows rules are the one decision table
 (``winrules/decisions.py``) that the fake filesystem asks too, on the disk's state.
->>>>>>> main
 
 Not thread-safe: the caller serialises every call (the coordinator's one lock).
 """
