@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from pyfakefs.fake_file import FakeDirectory, FakeFile
 from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 
-from pytest_ocirace.fakefs import fastpaths, inforce, pathclasses
+from pytest_ocirace.fakefs import fastpaths, inforce, pathclasses, preload
 from pytest_ocirace.fakefs.descriptors import DescriptorTable
 from pytest_ocirace.fakefs.handles import Handle, HandleTable
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
@@ -929,14 +929,15 @@ def simulate(
     ``real_trees``: real directories readable inside (``realtree.project_roots()``), as
     the ``real_tree`` option says; the plugin passes the test's own.
     """
+    options = options or SimulationOptions()
     # Before the patcher starts: pyfakefs drops modules first imported while it runs.
+    preload.load_before_patching(options.windows_platform_modules)
     # Through sys.modules, not the package attribute: after pytester's in-process runs
     # drop modules, the attribute is a stale copy that would guard stale sqlite3/mmap.
     boundaries = importlib.import_module("pytest_ocirace.fakefs.boundaries")
     realtree = importlib.import_module("pytest_ocirace.fakefs.realtree")
     fileio = importlib.import_module("pytest_ocirace.fakefs.fileio")
 
-    options = options or SimulationOptions()
     patcher = start_patcher()
     try:
         assert patcher.fs is not None

@@ -1,0 +1,69 @@
+"""What a simulation imports stays imported: nothing is compiled again for every test.
+
+pyfakefs drops every module first imported while its patcher runs. Each test runs in a
+fresh interpreter, where nothing of the simulation is loaded yet, as in a user's session.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from pytest_ocirace.fakefs import preload
+
+_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    sys.path.insert(0, sys.argv[1])
+    from pytest_ocirace.fakefs.filesystem import simulate
+    from pytest_ocirace.winrules.options import SimulationOptions
+
+    def ours():
+        return {
+            name for name in sys.modules
+            if name.startswith("pytest_ocirace.") or name == "named_by_the_user"
+        }
+
+    options = SimulationOptions(windows_platform_modules=("named_by_the_user",))
+    for _ in range(2):
+        with simulate(options):
+            os.makedirs("C:\\\\data", exist_ok=True)
+            with open("C:\\\\data\\\\x.tmp", "w") as f:
+                f.write("x")
+            os.replace("C:\\\\data\\\\x.tmp", "C:\\\\data\\\\x")
+            inside = ours()
+        dropped = inside - ours()
+        print(sorted(dropped))
+    """
+)
+
+
+def test_no_module_used_inside_a_simulation_is_dropped_when_it_ends(tmp_path: Path) -> None:
+    # The named module is not imported by anything before the simulation starts: the
+    # platform view imports it (a test's own module, a lazily imported library).
+    (tmp_path / "named_by_the_user.py").write_text("import os\nWINDOWS = os.name == 'nt'\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["[]", "[]"], proc.stdout
+
+
+def test_the_list_covers_every_module_of_the_simulation_packages() -> None:
+    names = preload.simulation_modules()
+    assert "pytest_ocirace.fakefs.windows_modules" in names
+    assert "pytest_ocirace.racemodel.sync" in names
+    assert "pytest_ocirace.winrules.decisions" in names
+    assert not [n for n in names if n.startswith("pytest_ocirace.plugins")]
+
+
+def test_a_named_module_that_cannot_be_imported_is_left_to_its_option() -> None:
+    # platform.PlatformError names it when the option is applied; preloading stays quiet.
+    preload.load_before_patching(("no_such_module_for_ocirace_preload",))
+    assert "no_such_module_for_ocirace_preload" not in sys.modules
