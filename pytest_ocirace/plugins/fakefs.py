@@ -213,6 +213,8 @@ def _configured_values(config: pytest.Config) -> dict[str, tuple[str, object]]:
 
 _OPTIONS_KEY = pytest.StashKey["SimulationOptions"]()
 _SIMULATION_KEY = pytest.StashKey["WindowsFilesystem"]()
+#: Threads alive before a simulated test started: the ones it starts are its own.
+_THREADS_BEFORE_KEY = pytest.StashKey["frozenset[Any]"]()
 
 
 def session_options(config: pytest.Config) -> SimulationOptions:
@@ -396,7 +398,7 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         if name in request.fixturenames:
             request.getfixturevalue(name)
     leftovers = _leftover_threads(request.config)
-    threads_before = leftovers.snapshot()
+    threads_before = item.stash[_THREADS_BEFORE_KEY] = leftovers.snapshot()
     with ExitStack() as stack:
         # Not through pyfakefs' ``fs`` fixture: ``simulate`` builds the fake filesystem for
         # Windows from the start (``fs`` builds a host-OS tree that would be rebuilt). An
@@ -421,11 +423,15 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
             yield WinFS(simulation)
         finally:
             # Also when a setup hook failed half-way: nothing it installed may outlive the
-            # test.
+            # test. Threads the test left running end first, while the simulation and the
+            # race model they run in are still in place (leftover_threads.py).
             try:
-                hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
+                leftovers.stop(threads_before, item.nodeid)
             finally:
-                del item.stash[_SIMULATION_KEY]
+                try:
+                    hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
+                finally:
+                    del item.stash[_SIMULATION_KEY]
     leftovers.record(threads_before, item.nodeid)
 
 
@@ -489,6 +495,11 @@ def pytest_runtest_makereport(
     # pytest formats the failure (reading source files for the traceback) inside this hook,
     # which runs while pyfakefs still patches: through the fake filesystem, library and
     # stdlib sources are missing and frames show ``???``. Build the report on the real one.
+    # The failed test's own threads (a timeout left them polling) end first: paused,
+    # pyfakefs hands them the real ``os``, and they would write the real disk.
+    before = item.stash.get(_THREADS_BEFORE_KEY, None)
+    if before is not None:
+        _leftover_threads(item.config).stop(before, item.nodeid)
     with _real_filesystem():
         outcome = yield
         if outcome.exception is not None:
