@@ -966,6 +966,7 @@ def simulate(
     boundaries = importlib.import_module("pytest_ocirace.fakefs.boundaries")
     realtree = importlib.import_module("pytest_ocirace.fakefs.realtree")
     fileio = importlib.import_module("pytest_ocirace.fakefs.fileio")
+    zipimports = importlib.import_module("pytest_ocirace.fakefs.zipimports")
 
     options = options or SimulationOptions()
     patcher = start_patcher()
@@ -991,6 +992,7 @@ def simulate(
             inforce.enter(file_io, fs, is_active, owns_fd)
             guards.install()
             fileio.install(file_io)
+            zipimports.install(file_io)
             yield sim
         finally:
             try:
