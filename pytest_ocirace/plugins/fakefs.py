@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 
-from pytest_ocirace.plugins import tmp_paths
+from pytest_ocirace.plugins import import_paths, tmp_paths
 
 if TYPE_CHECKING:
     from pyfakefs.fake_filesystem import FakeFilesystem
@@ -407,7 +407,8 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
             # Before the patcher starts, so that it patches the Windows copies like any
             # loaded module; put back after it stops.
             options = _swap_in_windows_imports(stack, options, item)
-            simulation = stack.enter_context(simulate(options, real_trees=_real_trees(item)))
+            trees = _real_trees(item)
+            simulation = stack.enter_context(simulate(options, real_trees=trees))
         except (SimulationError, PlatformError) as exc:
             pytest.fail(str(exc), pytrace=False)
         if options.windows_import_modules:
@@ -416,7 +417,9 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         stack.enter_context(_log_tracebacks_without_machinery())
         if real_tmp_path is not None and not simulation.fs.isdir(str(real_tmp_path)):
             simulation.fs.create_dir(str(real_tmp_path))  # else under a mapped real tree
-        tmp_paths.respell(item, ntpath.splitdrive(simulation.fs.cwd)[0] or "C:")
+        drive = ntpath.splitdrive(simulation.fs.cwd)[0] or "C:"
+        tmp_paths.respell(item, drive)
+        stack.enter_context(import_paths.respelled(getattr(item, "module", None), trees, drive))
         hooks = request.config.hook
         try:
             hooks.pytest_ocirace_setup(simulation=simulation, item=item)
