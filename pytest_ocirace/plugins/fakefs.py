@@ -620,6 +620,9 @@ def _platform_note(item: pytest.Item, exc: BaseException, options: SimulationOpt
         + f"\nimport them as on Windows: --ocirace-windows-import-modules='{names}' "
         f"(ini: ocirace_windows_import_modules = {names}; marker: "
         f"@pytest.mark.ocirace(windows_import_modules=[{listed}]))"
+        "\nor, if their Windows branch needs what the simulation lacks (pywin32), keep "
+        "what they chose at import and show Windows only to their checks at call time: "
+        f"--ocirace-windows-platform-modules='{names}'"
     )
 
 
