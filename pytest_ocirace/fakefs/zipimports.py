@@ -21,6 +21,11 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
+if sys.version_info >= (3, 11):
+    from importlib.resources.abc import Traversable, TraversableResources
+else:  # pragma: no cover - 3.9/3.10
+    from importlib.abc import Traversable, TraversableResources
+
 from pytest_ocirace.fakefs.inforce import IN_FORCE
 from pytest_ocirace.fakefs.locking import ClassPatches
 
@@ -46,6 +51,25 @@ def _split(fs: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
+#: The host's own ``stat`` (pyfakefs never replaces the built-in module's contents); in a
+#: dict, because pyfakefs stubs module globals that are file functions.
+_HOST: dict[str, Any] = {
+    "stat": getattr(sys.modules.get("posix") or sys.modules.get("nt"), "stat", None)
+}
+
+
+def _really_there(archive: str) -> bool:
+    """Whether the real ``zipimport`` can open ``archive`` (a file on the real disk)."""
+    stat = _HOST["stat"]
+    if stat is None:  # pragma: no cover - every CPython has one of the two
+        return False
+    try:
+        stat(archive)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class FakeZipFinder:
     """A path-entry finder over one zip archive of the fake filesystem (``inner``: a folder)."""
 
@@ -54,7 +78,8 @@ class FakeZipFinder:
         if not isinstance(path, str) or fs is None or not IN_FORCE.is_active_now():
             raise ImportError("not an archive of the simulated filesystem")
         found = _split(fs, path)
-        if found is None:
+        if found is None or _really_there(found[0]):
+            # Not an archive, or one zipimport reads itself (the real tree shows it).
             raise ImportError("not an archive of the simulated filesystem")
         self.archive, inner = found
         self.prefix = f"{inner}/" if inner else ""
@@ -119,7 +144,24 @@ class _ZipSourceLoader(Loader):
     def get_filename(self, fullname: str) -> str:
         return self._finder._location(self._member)
 
+    def get_resource_reader(self, fullname: str) -> TraversableResources | None:
+        """``importlib.resources.files(package)``: the package's folder in the archive."""
+        if not self._package:
+            return None
+        return _ZipResources(self._finder, self._member.rpartition("/")[0])
+
     def exec_module(self, module: ModuleType) -> None:
         source = self.get_source(module.__name__)
         code = compile(source, self.get_filename(module.__name__), "exec", dont_inherit=True)
         exec(code, module.__dict__)
+
+
+class _ZipResources(TraversableResources):
+    """A package's data files in a fake archive, for ``importlib.resources``."""
+
+    def __init__(self, finder: FakeZipFinder, folder: str) -> None:
+        self._finder = finder
+        self._folder = folder
+
+    def files(self) -> Traversable:
+        return zipfile.Path(self._finder._zip(), at=f"{self._folder}/")

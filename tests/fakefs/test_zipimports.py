@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import sys
 import zipfile
@@ -28,6 +29,7 @@ def test_a_package_in_an_archive_written_inside_the_simulation_imports(
         archive = os.path.abspath("code.zip")
         with zipfile.ZipFile(archive, "w") as zipped:
             zipped.writestr("zipped_pkg/__init__.py", "")
+            zipped.writestr("zipped_pkg/data.txt", "inside")
             zipped.writestr("zipped_pkg/inner/__init__.py", "")
             zipped.writestr("zipped_pkg/inner/mod.py", "VALUE = __file__\n")
             zipped.writestr("zipped_mod.py", "import zipped_pkg.inner.mod as m\nFROM = m.VALUE\n")
@@ -37,6 +39,8 @@ def test_a_package_in_an_archive_written_inside_the_simulation_imports(
         expected = archive + "\\zipped_pkg\\inner\\mod.py"  # zipimport's spelling
         assert expected == zipped_mod.FROM
         assert sys.modules["zipped_pkg"].__path__ == [archive + "\\zipped_pkg"]
+        resource = importlib.resources.files("zipped_pkg").joinpath("data.txt")
+        assert resource.read_text() == "inside"
 
 
 def test_a_compiled_only_member_gets_a_one_line_error(restored_path: None) -> None:
