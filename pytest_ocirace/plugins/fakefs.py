@@ -215,6 +215,8 @@ _OPTIONS_KEY = pytest.StashKey["SimulationOptions"]()
 _SIMULATION_KEY = pytest.StashKey["WindowsFilesystem"]()
 #: Threads alive before a simulated test started: the ones it starts are its own.
 _THREADS_BEFORE_KEY = pytest.StashKey["frozenset[Any]"]()
+#: Threads alive when its call phase started: the ones its body starts.
+_CALL_THREADS_KEY = pytest.StashKey["frozenset[Any]"]()
 
 
 def session_options(config: pytest.Config) -> SimulationOptions:
@@ -490,6 +492,16 @@ def pytest_runtest_makereport(
     if simulation is None:
         yield
         return
+    # The test's own threads (a timeout left them polling) end first: pyfakefs pauses to
+    # log every report (its pytest_runtest_logreport) and to format a failure (below), and
+    # paused, it hands them the real ``os``: they would write the real disk. A failed phase
+    # ends every thread the test started; a passed call, the ones its body started (a
+    # fixture's server or pool lives until the fixture's teardown).
+    before = item.stash.get(
+        _CALL_THREADS_KEY if call.excinfo is None else _THREADS_BEFORE_KEY, None
+    )
+    if before is not None and call.when != "teardown":
+        _leftover_threads(item.config).stop(before, item.nodeid)
     if call.excinfo is None:
         outcome = yield  # nothing to format: no pause (it re-patches every module, twice)
         if outcome.exception is not None:
@@ -498,11 +510,6 @@ def pytest_runtest_makereport(
     # pytest formats the failure (reading source files for the traceback) inside this hook,
     # which runs while pyfakefs still patches: through the fake filesystem, library and
     # stdlib sources are missing and frames show ``???``. Build the report on the real one.
-    # The failed test's own threads (a timeout left them polling) end first: paused,
-    # pyfakefs hands them the real ``os``, and they would write the real disk.
-    before = item.stash.get(_THREADS_BEFORE_KEY, None)
-    if before is not None:
-        _leftover_threads(item.config).stop(before, item.nodeid)
     with _real_filesystem():
         outcome = yield
         if outcome.exception is not None:
@@ -639,6 +646,8 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     simulation = item.stash.get(_SIMULATION_KEY, None)
     if simulation is not None:
         simulation.refresh()
+        # Threads alive now are not the test body's (see pytest_runtest_makereport).
+        item.stash[_CALL_THREADS_KEY] = _leftover_threads(item.config).snapshot()
 
 
 @pytest.fixture(autouse=True)

@@ -34,6 +34,12 @@ def test_times_out_with_threads_running(tmp_path):
     time.sleep(0.2)
     assert False, "timed out"
 
+def test_passes_with_threads_running(tmp_path):
+    # pyfakefs pauses to log the report of a passed call too.
+    for i in range(8):
+        threading.Thread(target=churn, args=(str(tmp_path / f"g{i}"),)).start()
+    time.sleep(0.2)
+
 def test_real_descriptors_after():
     deadline = time.monotonic() + 1
     while time.monotonic() < deadline:
@@ -49,12 +55,13 @@ def test_nothing_reached_the_real_tree():
 """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
-    result.assert_outcomes(failed=1, passed=2)
+    result.assert_outcomes(failed=1, passed=3)
     result.stdout.fnmatch_lines(
         [
             "*ocirace threads*",
-            "8 thread(s) outlived their simulated test and were stopped when its simulation "
-            "ended (SimulationEnded), in: test_*.py::test_times_out_with_threads_running",
+            "16 thread(s) outlived their simulated test and were stopped when its simulation "
+            "ended (SimulationEnded), in: test_*.py::test_times_out_with_threads_running, "
+            "test_*.py::test_passes_with_threads_running",
         ]
     )
     assert "Bad file descriptor" not in result.stdout.str()
