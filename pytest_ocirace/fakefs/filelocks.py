@@ -102,11 +102,13 @@ class _Held:
         self.tracker: clocks.Tracker | None = None
 
 
-#: A polling storm: this many *other* threads failed a non-blocking attempt on one file
-#: within the last STORM_WINDOW seconds; an attempt then waits up to STORM_PATIENCE.
+#: A polling storm: this many *other* threads failed a non-blocking attempt on one name
+#: within the last STORM_WINDOW seconds; an attempt then waits for a release, up to
+#: STORM_PATIENCE_EACH per poller and STORM_PATIENCE in all.
 STORM_THREADS = 4
-STORM_WINDOW = 2.0
-STORM_PATIENCE = 1.0
+STORM_WINDOW = 10.0
+STORM_PATIENCE_EACH = 0.05
+STORM_PATIENCE = 5.0
 
 
 class LockTable:
@@ -125,7 +127,7 @@ class LockTable:
         self._owners: dict[int, object] = {}  # id(owner) -> owner (kept alive while locked)
         self._waiters: list[Any] = []
         self._on_locked = on_locked
-        self._polls: dict[int, dict[int, float]] = {}  # id(file) -> thread -> last failure
+        self._polls: dict[str, dict[int, float]] = {}  # name -> thread -> last failure
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -179,9 +181,11 @@ class LockTable:
                 if not self._conflict(owner, file, start, end, exclusive, convert):
                     first = self._add(owner, file, key, start, end, exclusive)
                     break
-                if not blocking and deadline is None and self._polled_by_many(file):
-                    # A polling storm: wait a little for a release (see _polled_by_many).
-                    blocking, deadline = True, time.monotonic() + STORM_PATIENCE
+                pollers = self._pollers(key) if not blocking and deadline is None else 0
+                if pollers >= STORM_THREADS:
+                    # A polling storm: wait a little for a release (see _pollers).
+                    patience = min(STORM_PATIENCE_EACH * pollers, STORM_PATIENCE)
+                    blocking, deadline = True, time.monotonic() + patience
                 if not blocking or (deadline is not None and time.monotonic() >= deadline):
                     return False
                 self._waiters.append(waiter)
@@ -195,26 +199,30 @@ class LockTable:
             self._now_holding(owner, key)
         return True
 
-    def _polled_by_many(self, file: object) -> bool:
-        """Whether :data:`STORM_THREADS` other threads failed non-blocking attempts on ``file``.
+    def _pollers(self, key: str) -> int:
+        """How many *other* threads failed non-blocking attempts on ``key`` lately.
 
-        filelock's ``UnixFileLock`` and portalocker poll: a failed ``LOCK_NB`` attempt, a
-        close, a sleep, a new open. Each poll is a few fake file operations under the
-        simulation's one global lock (about 1 ms, against 10 us on a kernel), so 100
-        polling threads need more than all of it and the holder's own release waits in
-        that queue: filelock's 100 threads x 100 acquisitions took longer than pytest's
-        180 s timeout. When many threads poll one file, a non-blocking attempt therefore
-        waits up to :data:`STORM_PATIENCE` for a release before it fails, outside the
-        global lock, as if the scheduler had run it a little later. With fewer pollers
-        (any test of one or two threads) it fails at once, as on Windows.
+        filelock's ``UnixFileLock``/``WindowsFileLock`` and portalocker poll: a failed
+        non-blocking attempt, a close, a sleep, a new open. Each poll is a few fake file
+        operations under the simulation's one global lock (about 1 ms each, against
+        microseconds on a kernel), so 100 polling threads need more than all of it and the
+        holder's own release waits in that queue: filelock's 100 threads x 100 acquisitions
+        ran past pytest's 180 s timeout. When :data:`STORM_THREADS` or more other threads
+        poll one name, a non-blocking attempt therefore waits for a release, outside the
+        global lock, as if the scheduler had run it a little later: longer the more
+        pollers there are (:data:`STORM_PATIENCE_EACH` each, at most
+        :data:`STORM_PATIENCE`), so that the polls stay a small share of the global lock.
+        With fewer pollers (any test of one or two threads) it fails at once, as on
+        Windows. By name, not by file: ``WindowsFileLock`` deletes its lock file on every
+        release, so each holder may lock a new file of the same name.
         """
         now = time.monotonic()
-        polls = self._polls.setdefault(id(file), {})
+        polls = self._polls.setdefault(key, {})
         polls[_thread.get_ident()] = now
         recent = [t for t, at in polls.items() if now - at <= STORM_WINDOW]
         if len(recent) < len(polls):
-            self._polls[id(file)] = {t: polls[t] for t in recent}
-        return len(recent) - 1 >= STORM_THREADS
+            self._polls[key] = {t: polls[t] for t in recent}
+        return len(recent) - 1
 
     def _add(
         self, owner: object, file: object, key: str, start: int, end: int, exclusive: bool
