@@ -144,9 +144,15 @@ _LEFTOVERS_KEY = pytest.StashKey["LeftoverThreads"]()
 def _leftover_threads(config: pytest.Config) -> LeftoverThreads:
     leftovers = config.stash.get(_LEFTOVERS_KEY, None)
     if leftovers is None:
-        from pytest_ocirace.plugins.leftover_threads import LeftoverThreads
+        import threading
+
+        from pytest_ocirace.plugins.leftover_threads import LeftoverThreads, quiet_excepthook
 
         leftovers = config.stash[_LEFTOVERS_KEY] = LeftoverThreads()
+        # Under every later test's hooks (the race model saves and restores this one), and
+        # over pytest's own, which it puts back when the session ends.
+        if not getattr(threading.excepthook, "__ocirace_quiet__", False):
+            threading.excepthook = quiet_excepthook(threading.excepthook)
     return leftovers
 
 
@@ -501,7 +507,7 @@ def pytest_runtest_makereport(
         _CALL_THREADS_KEY if call.excinfo is None else _THREADS_BEFORE_KEY, None
     )
     if before is not None and call.when != "teardown":
-        _leftover_threads(item.config).stop(before, item.nodeid)
+        _leftover_threads(item.config).stop(before, item.nodeid, failed=call.excinfo is not None)
     if call.excinfo is None:
         outcome = yield  # nothing to format: no pause (it re-patches every module, twice)
         if outcome.exception is not None:

@@ -37,10 +37,18 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Leftover", "LeftoverThreads", "SimulationEnded"]
+__all__ = [
+    "Leftover",
+    "LeftoverThreads",
+    "SimulationEnded",
+    "ended_by_simulation",
+    "quiet_excepthook",
+]
 
 
 class SimulationEnded(BaseException):
@@ -86,6 +94,7 @@ class LeftoverThreads:
     def __init__(self) -> None:
         self._left: list[Leftover] = []
         self._stopped: list[Leftover] = []
+        self._condemned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
     def snapshot(self) -> frozenset[threading.Thread]:
         """Threads alive before a test (taken when it starts)."""
@@ -97,7 +106,9 @@ class LeftoverThreads:
             if thread not in before and not thread.daemon and thread.is_alive():
                 self._left.append(Leftover(thread, nodeid))
 
-    def stop(self, before: frozenset[threading.Thread], nodeid: str) -> list[Leftover]:
+    def stop(
+        self, before: frozenset[threading.Thread], nodeid: str, *, failed: bool = False
+    ) -> list[Leftover]:
         """Stop the threads started since ``before`` that still run Python code.
 
         Returns the ones stopped (remembered for the summary). Waits at least
@@ -108,7 +119,9 @@ class LeftoverThreads:
         started = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.ident]
         if not started:
             return []
-        stopped = _stop_threads(started)
+        if failed:
+            self._condemned.update(started)  # a later stop never withdraws theirs
+        stopped = _stop_threads(started, keep=self._condemned)
         found = [Leftover(thread, nodeid) for thread in stopped]
         self._stopped.extend(found)
         return found
@@ -188,8 +201,16 @@ def _raise_in(threads: Iterable[threading.Thread], exc: type[BaseException] | No
             set_async(ctypes.c_ulong(thread.ident), ctypes.py_object(exc) if exc else None)
 
 
-def _stop_threads(threads: list[threading.Thread]) -> list[threading.Thread]:
-    """Raise :class:`SimulationEnded` in ``threads``; those that ended because of it."""
+def _stop_threads(
+    threads: list[threading.Thread], *, keep: Iterable[threading.Thread] = ()
+) -> list[threading.Thread]:
+    """Raise :class:`SimulationEnded` in ``threads``; those that ended because of it.
+
+    ``keep``: threads of a failed test, none of which has work left (portalocker's fork
+    test left a thread parked in ``gate.wait(timeout=10)``; woken during a later test it
+    ran on there): their pending exception stays, to fire whenever the thread wakes.
+    """
+    kept = set(keep)
     previous = threading.excepthook
     ended: list[threading.Thread] = []
 
@@ -224,11 +245,38 @@ def _stop_threads(threads: list[threading.Thread]) -> list[threading.Thread]:
                 raised_at = now
             alive[0].join(0.02)
             alive = [t for t in alive if t.is_alive()]
-        _raise_in([t for t in alive if t not in active], None)
+        _raise_in([t for t in alive if t not in active and t not in kept], None)
     finally:
         if threading.excepthook is quiet:
             threading.excepthook = previous
     return ended
+
+
+def ended_by_simulation(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a :class:`SimulationEnded`."""
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, SimulationEnded):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def quiet_excepthook(previous: Callable[[threading.ExceptHookArgs], Any]) -> Any:
+    """``threading.excepthook`` that drops the deaths :meth:`LeftoverThreads.stop` caused.
+
+    A stopped thread that was blocked when its test ended dies when it wakes, maybe during
+    a later test: that is not news, and pytest would turn it into an "unhandled exception
+    in thread" warning (an error under ``filterwarnings = error``) on whichever test runs.
+    """
+
+    def excepthook(args: threading.ExceptHookArgs) -> None:
+        if not ended_by_simulation(args.exc_value):
+            previous(args)
+
+    excepthook.__ocirace_quiet__ = True  # type: ignore[attr-defined]
+    return excepthook
 
 
 def _forget_pool_workers(threads: list[threading.Thread]) -> None:

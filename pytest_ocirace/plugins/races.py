@@ -320,6 +320,8 @@ def pytest_ocirace_setup(simulation: WindowsFilesystem, item: pytest.Item) -> No
     instrumentation = install()
     try:
         model = RaceModel(instrumentation.tracker, ignore=globs, site=report.site)
+        from pytest_ocirace.plugins.leftover_threads import ended_by_simulation
+
         state = _TestState(instrumentation, model, threading.excepthook, expected=expected)
         older = frozenset(threading.enumerate())
 
@@ -329,6 +331,8 @@ def pytest_ocirace_setup(simulation: WindowsFilesystem, item: pytest.Item) -> No
             if args.exc_value is None:
                 state.previous_hook(args)
                 return
+            if ended_by_simulation(args.exc_value):
+                return  # a thread the plugin stopped (leftover_threads.py) died now
             if args.thread is not None and args.thread in older:
                 # A thread an earlier test left blocked woke up and died now: not this
                 # test's failure (a failure in one test never affects another).

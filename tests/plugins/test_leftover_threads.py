@@ -228,3 +228,39 @@ def test_stop_ends_threads_running_python_and_leaves_waiting_ones_unharmed() -> 
         for thread in threads:
             thread.join(10)
     assert woke == ["woke"]
+
+
+def test_a_failed_tests_parked_thread_dies_quietly_when_it_wakes_later(
+    pytester: pytest.Pytester,
+) -> None:
+    # portalocker's fork test (stopped by ProcessStartError) left a thread parked in
+    # gate.wait(timeout=10) inside a lock; woken during a later test, it died there and
+    # pytest's "unhandled exception in thread" warning (an error under -W error) failed
+    # that test.
+    pytester.makepyfile(
+        """
+import threading
+import time
+
+GATE = threading.Event()
+AFTER_WAKE = []
+
+def parked():
+    GATE.wait(timeout=1.5)
+    AFTER_WAKE.append("ran on")
+
+def test_fails_with_a_parked_thread():
+    threading.Thread(target=parked, name="parked", daemon=True).start()
+    assert False, "stopped by a limit"
+
+def test_later_while_it_wakes():
+    time.sleep(3)
+    assert AFTER_WAKE == []
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--ocirace", "-W", "error", timeout=120
+    )
+    result.assert_outcomes(failed=1, passed=1)
+    assert "Unhandled" not in result.stdout.str()
+    assert "not charged to it" not in result.stdout.str()
