@@ -144,15 +144,9 @@ _LEFTOVERS_KEY = pytest.StashKey["LeftoverThreads"]()
 def _leftover_threads(config: pytest.Config) -> LeftoverThreads:
     leftovers = config.stash.get(_LEFTOVERS_KEY, None)
     if leftovers is None:
-        import threading
-
-        from pytest_ocirace.plugins.leftover_threads import LeftoverThreads, quiet_excepthook
+        from pytest_ocirace.plugins.leftover_threads import LeftoverThreads
 
         leftovers = config.stash[_LEFTOVERS_KEY] = LeftoverThreads()
-        # Under every later test's hooks (the race model saves and restores this one), and
-        # over pytest's own, which it puts back when the session ends.
-        if not getattr(threading.excepthook, "__ocirace_quiet__", False):
-            threading.excepthook = quiet_excepthook(threading.excepthook)
     return leftovers
 
 
@@ -443,6 +437,9 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
                     hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
                 finally:
                     del item.stash[_SIMULATION_KEY]
+                    # Once the race model's hook is gone: a stopped thread still blocked
+                    # will die when it wakes, maybe during a later test.
+                    leftovers.quiet_later_deaths()
     leftovers.record(threads_before, item.nodeid)
 
 

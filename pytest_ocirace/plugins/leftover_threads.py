@@ -95,6 +95,17 @@ class LeftoverThreads:
         self._left: list[Leftover] = []
         self._stopped: list[Leftover] = []
         self._condemned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        self._pending = False  # a stopped thread may still die later
+
+    def quiet_later_deaths(self) -> None:
+        """Filter ``threading.excepthook`` for the session once a stopped thread lives on.
+
+        Called between tests (no race model's hook in place), so that the filter lies
+        under every later test's hook and over pytest's, which pytest puts back at the
+        end of the session. Nothing is changed while every stopped thread has ended.
+        """
+        if self._pending and not getattr(threading.excepthook, "__ocirace_quiet__", False):
+            threading.excepthook = quiet_excepthook(threading.excepthook)
 
     def snapshot(self) -> frozenset[threading.Thread]:
         """Threads alive before a test (taken when it starts)."""
@@ -122,6 +133,7 @@ class LeftoverThreads:
         if failed:
             self._condemned.update(started)  # a later stop never withdraws theirs
         stopped = _stop_threads(started, keep=self._condemned)
+        self._pending = self._pending or any(t.is_alive() for t in started)
         found = [Leftover(thread, nodeid) for thread in stopped]
         self._stopped.extend(found)
         return found
