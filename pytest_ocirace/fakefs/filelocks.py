@@ -102,6 +102,15 @@ class _Held:
         self.tracker: clocks.Tracker | None = None
 
 
+#: A polling storm: this many *other* threads failed a non-blocking attempt on one name
+#: within the last STORM_WINDOW seconds; an attempt then waits for a release, up to
+#: STORM_PATIENCE_EACH per poller and STORM_PATIENCE in all.
+STORM_THREADS = 4
+STORM_WINDOW = 10.0
+STORM_PATIENCE_EACH = 0.05
+STORM_PATIENCE = 5.0
+
+
 class LockTable:
     """Byte-range locks of one simulation, keyed by the handle (owner) that holds them.
 
@@ -118,6 +127,7 @@ class LockTable:
         self._owners: dict[int, object] = {}  # id(owner) -> owner (kept alive while locked)
         self._waiters: list[Any] = []
         self._on_locked = on_locked
+        self._polls: dict[str, dict[int, float]] = {}  # name -> thread -> last failure
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -171,6 +181,11 @@ class LockTable:
                 if not self._conflict(owner, file, start, end, exclusive, convert):
                     first = self._add(owner, file, key, start, end, exclusive)
                     break
+                pollers = self._pollers(key) if not blocking and deadline is None else 0
+                if pollers >= STORM_THREADS:
+                    # A polling storm: wait a little for a release (see _pollers).
+                    patience = min(STORM_PATIENCE_EACH * pollers, STORM_PATIENCE)
+                    blocking, deadline = True, time.monotonic() + patience
                 if not blocking or (deadline is not None and time.monotonic() >= deadline):
                     return False
                 self._waiters.append(waiter)
@@ -183,6 +198,31 @@ class LockTable:
         if first:
             self._now_holding(owner, key)
         return True
+
+    def _pollers(self, key: str) -> int:
+        """How many *other* threads failed non-blocking attempts on ``key`` lately.
+
+        filelock's ``UnixFileLock``/``WindowsFileLock`` and portalocker poll: a failed
+        non-blocking attempt, a close, a sleep, a new open. Each poll is a few fake file
+        operations under the simulation's one global lock (about 1 ms each, against
+        microseconds on a kernel), so 100 polling threads need more than all of it and the
+        holder's own release waits in that queue: filelock's 100 threads x 100 acquisitions
+        ran past pytest's 180 s timeout. When :data:`STORM_THREADS` or more other threads
+        poll one name, a non-blocking attempt therefore waits for a release, outside the
+        global lock, as if the scheduler had run it a little later: longer the more
+        pollers there are (:data:`STORM_PATIENCE_EACH` each, at most
+        :data:`STORM_PATIENCE`), so that the polls stay a small share of the global lock.
+        With fewer pollers (any test of one or two threads) it fails at once, as on
+        Windows. By name, not by file: ``WindowsFileLock`` deletes its lock file on every
+        release, so each holder may lock a new file of the same name.
+        """
+        now = time.monotonic()
+        polls = self._polls.setdefault(key, {})
+        polls[_thread.get_ident()] = now
+        recent = [t for t, at in polls.items() if now - at <= STORM_WINDOW]
+        if len(recent) < len(polls):
+            self._polls[key] = {t: polls[t] for t in recent}
+        return len(recent) - 1
 
     def _add(
         self, owner: object, file: object, key: str, start: int, end: int, exclusive: bool

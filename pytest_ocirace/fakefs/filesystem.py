@@ -60,6 +60,7 @@ from pytest_ocirace.winrules.options import DEFAULT_WORKDIR, REAL_WORKDIR, Simul
 __tracebackhide__ = True
 
 __all__ = [
+    "HOST_DIRECTORIES",
     "O_TEMPORARY",
     "TEMP_DIR",
     "SimulationError",
@@ -239,6 +240,8 @@ class WindowsFilesystem:
             # Before the class switch: pyfakefs' own methods, without the layer's routing.
             _make_directories(self.fs, self.workdir)
             _make_directories(self.fs, TEMP_DIR)
+            for directory in HOST_DIRECTORIES:
+                _make_directories(self.fs, directory)
             setattr(self.fs, SIMULATION_ATTR, self)
             # Windows has no umask on permissions: stat shows 0o666 for every writable
             # file and 0o777 for a directory; pyfakefs applied the host's 0o022 (a plain
@@ -868,6 +871,34 @@ _REAL_OS = types.SimpleNamespace(getcwd=os.getcwd)
 _UNREPRESENTABLE = frozenset('\\:*?"<>|')
 
 
+def _host_directories() -> tuple[str, ...]:
+    r"""The host's temp and home directories as Windows spells them (``/tmp`` is ``C:\tmp``).
+
+    Libraries read them at import, before any simulation: portalocker's
+    ``BoundedSemaphore`` defaults its directory to ``tempfile.gettempdir()`` (``/tmp``), a
+    cache to ``~/.cache/...``. Inside the simulation such a string names a directory of the
+    fake filesystem, which had none: ``FileNotFoundError`` on ``C:\tmp\...``. On Windows
+    both directories exist, so each simulation makes them, empty (nothing of the real ones
+    is shown: that would reach the real disk).
+    """
+    import tempfile
+
+    found = []
+    for real in (tempfile.gettempdir(), os.path.expanduser("~")):
+        parts = [part for part in real.split("/") if part]
+        if (
+            real.startswith("/")
+            and parts
+            and not any(_UNREPRESENTABLE.intersection(p) for p in parts)
+        ):
+            found.append("C:\\" + "\\".join(parts))
+    return tuple(dict.fromkeys(found))
+
+
+#: Taken when this module is first imported, before any simulation replaces ``tempfile``'s.
+HOST_DIRECTORIES = _host_directories()
+
+
 def working_directory(option: str) -> str:
     r"""The simulation's working directory for the ``workdir`` option.
 
@@ -937,6 +968,7 @@ def simulate(
     boundaries = importlib.import_module("pytest_ocirace.fakefs.boundaries")
     realtree = importlib.import_module("pytest_ocirace.fakefs.realtree")
     fileio = importlib.import_module("pytest_ocirace.fakefs.fileio")
+    zipimports = importlib.import_module("pytest_ocirace.fakefs.zipimports")
 
     patcher = start_patcher()
     try:
@@ -961,6 +993,7 @@ def simulate(
             inforce.enter(file_io, fs, is_active, owns_fd)
             guards.install()
             fileio.install(file_io)
+            zipimports.install(file_io)
             yield sim
         finally:
             try:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import ntpath
+import os
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -183,6 +185,7 @@ class SimulatedFakeFilesystem(FastWindowsPaths):
         self, source_path: Any, read_only: bool = True, target_path: Any = None
     ) -> FakeFile:
         # The real tree may already show it (realtree.py): no FileExistsError for that.
+        source_path = _real_source(source_path)
         with LOCK:
             twin = _realtree().mapped_twin(self, source_path, target_path, read_only)
             if twin is not None:
@@ -196,6 +199,7 @@ class SimulatedFakeFilesystem(FastWindowsPaths):
         lazy_read: bool = True,
         target_path: Any = None,
     ) -> FakeDirectory:
+        source_path = _real_source(source_path)
         with LOCK:
             twin = _realtree().mapped_twin(self, source_path, target_path, read_only)
             if twin is not None:
@@ -212,6 +216,35 @@ class SimulatedFakeFilesystem(FastWindowsPaths):
             if sim._depth:
                 return False
             return sim.handles.blocking_delete(file_object) is not None
+
+
+#: The host's own ``stat`` (pyfakefs never replaces the built-in module's contents); in a
+#: dict, because pyfakefs stubs module globals that are file functions. None on Windows.
+_HOST: dict[str, Any] = {"stat": getattr(sys.modules.get("posix"), "stat", None)}
+
+
+def _real_source(path: Any) -> Any:
+    r"""The real path a Windows spelling names: ``C:\tmp\x.json`` is the host's ``/tmp/x.json``.
+
+    A test module's path strings made at import are Windows-spelled inside a simulated test
+    (``plugins/import_paths.py``), and the documented recipe passes one to
+    ``fs.add_real_file(DATA)``, whose source is a path on the real disk.
+    """
+    stat = _HOST["stat"]
+    if stat is None or not isinstance(path, (str, os.PathLike)):
+        return path
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        return path
+    drive, rest = ntpath.splitdrive(text)
+    if not drive or not rest.startswith(("\\", "/")):
+        return path
+    real = rest.replace("\\", "/")
+    try:
+        stat(real)
+    except (OSError, ValueError):
+        return path
+    return real
 
 
 def _realtree() -> Any:

@@ -28,6 +28,9 @@ only, so ``monkeypatch.setattr(Path, "unlink", fail)`` never reached a path's ``
 attribute of the stand-in sets or deletes it on the fake ``Path`` class, as it would on
 ``pathlib.Path``.
 
+``PurePath(...)`` itself makes a ``PureWindowsPath`` inside the simulation, as it does on
+Windows (the host's ``os.name`` picked ``PurePosixPath``).
+
 The same replaced globals break ``pickle`` of a real path (``pickle`` finds a class by its
 module and name and refuses another object there; caches pickle their keys): a real path
 pickles by name through :func:`rebuild` instead, on every version.
@@ -82,6 +85,7 @@ def install(patches: ClassPatches) -> None:
     _install_reduce(patches)
     _install_eq(patches)
     _install_stand_in_setattr(patches)
+    _install_pure_path(patches)
     if sys.version_info >= (3, 12):
         return
     real_path = _REAL["Path"]
@@ -95,6 +99,27 @@ def install(patches: ClassPatches) -> None:
         return original(cls, *args, **kwargs)
 
     patches.set(real_path, "__new__", staticmethod(__new__))
+
+
+def _install_pure_path(patches: ClassPatches) -> None:
+    r"""``PurePath(...)`` makes a ``PureWindowsPath`` inside the simulation, as on Windows.
+
+    ``PurePath.__new__`` picks by the host's ``os.name`` on every version, and pyfakefs
+    leaves pure paths alone: ``PurePath(tmp_path / "a")`` (filelock's ``path_type``
+    parameter) made a ``PurePosixPath`` of the Windows path's parts,
+    ``C:\/root/.../a``, which names no file (``FileNotFoundError``). The concrete classes
+    (``PurePosixPath``, ``PureWindowsPath``) keep their own meaning.
+    """
+    pure_path = _REAL["PurePath"]
+    windows = vars(_REAL["pathlib"])["PureWindowsPath"]
+    original = vars(pure_path)["__new__"]
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        if cls is pure_path:  # the simulation's own class (pyfakefs' while it patches)
+            return getattr(sys.modules.get("pathlib"), "PureWindowsPath", windows)(*args)
+        return original(cls, *args, **kwargs)
+
+    patches.set(pure_path, "__new__", staticmethod(__new__))
 
 
 def _install_reduce(patches: ClassPatches) -> None:

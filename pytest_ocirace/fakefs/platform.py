@@ -124,7 +124,16 @@ _OPTION = "windows_platform_modules"
 
 
 class _Proxy:
-    """Forwards attribute reads to ``target`` except for ``overrides``."""
+    """Forwards attribute reads to ``target`` except for ``overrides``; writes go to ``target``.
+
+    No ``__dict__`` of its own (slots): ``monkeypatch.setattr(os, "link", f)`` in a named
+    test module reads the attribute's old value from ``os.__dict__`` (pytest 9 looks in
+    the instance ``__dict__``), sets it on ``os``, and its undo sets or deletes it there
+    (portalocker's tests named in ``windows_platform_modules``: ``'_Proxy' object has no
+    attribute 'link'`` at every such teardown).
+    """
+
+    __slots__ = ("_ocirace_overrides", "_ocirace_target")
 
     def __init__(self, target: Any, overrides: dict[str, Any]) -> None:
         object.__setattr__(self, "_ocirace_target", target)
@@ -138,6 +147,9 @@ class _Proxy:
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(object.__getattribute__(self, "_ocirace_target"), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(object.__getattribute__(self, "_ocirace_target"), name)
 
     def __repr__(self) -> str:
         return f"<windows view of {object.__getattribute__(self, '_ocirace_target')!r}>"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 
-from pytest_ocirace.plugins import tmp_paths
+from pytest_ocirace.plugins import import_paths, tmp_paths
 
 if TYPE_CHECKING:
     from pyfakefs.fake_filesystem import FakeFilesystem
@@ -213,6 +213,10 @@ def _configured_values(config: pytest.Config) -> dict[str, tuple[str, object]]:
 
 _OPTIONS_KEY = pytest.StashKey["SimulationOptions"]()
 _SIMULATION_KEY = pytest.StashKey["WindowsFilesystem"]()
+#: Threads alive before a simulated test started: the ones it starts are its own.
+_THREADS_BEFORE_KEY = pytest.StashKey["frozenset[Any]"]()
+#: Threads alive when its call phase started: the ones its body starts.
+_CALL_THREADS_KEY = pytest.StashKey["frozenset[Any]"]()
 
 
 def session_options(config: pytest.Config) -> SimulationOptions:
@@ -396,7 +400,7 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         if name in request.fixturenames:
             request.getfixturevalue(name)
     leftovers = _leftover_threads(request.config)
-    threads_before = leftovers.snapshot()
+    threads_before = item.stash[_THREADS_BEFORE_KEY] = leftovers.snapshot()
     with ExitStack() as stack:
         # Not through pyfakefs' ``fs`` fixture: ``simulate`` builds the fake filesystem for
         # Windows from the start (``fs`` builds a host-OS tree that would be rebuilt). An
@@ -405,7 +409,8 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
             # Before the patcher starts, so that it patches the Windows copies like any
             # loaded module; put back after it stops.
             options = _swap_in_windows_imports(stack, options, item)
-            simulation = stack.enter_context(simulate(options, real_trees=_real_trees(item)))
+            trees = _real_trees(item)
+            simulation = stack.enter_context(simulate(options, real_trees=trees))
         except (SimulationError, PlatformError) as exc:
             pytest.fail(str(exc), pytrace=False)
         if options.windows_import_modules:
@@ -414,18 +419,27 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         stack.enter_context(_log_tracebacks_without_machinery())
         if real_tmp_path is not None and not simulation.fs.isdir(str(real_tmp_path)):
             simulation.fs.create_dir(str(real_tmp_path))  # else under a mapped real tree
-        tmp_paths.respell(item, ntpath.splitdrive(simulation.fs.cwd)[0] or "C:")
+        drive = ntpath.splitdrive(simulation.fs.cwd)[0] or "C:"
+        tmp_paths.respell(item, drive)
+        stack.enter_context(import_paths.respelled(getattr(item, "module", None), trees, drive))
         hooks = request.config.hook
         try:
             hooks.pytest_ocirace_setup(simulation=simulation, item=item)
             yield WinFS(simulation)
         finally:
             # Also when a setup hook failed half-way: nothing it installed may outlive the
-            # test.
+            # test. Threads the test left running end first, while the simulation and the
+            # race model they run in are still in place (leftover_threads.py).
             try:
-                hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
+                leftovers.stop(threads_before, item.nodeid)
             finally:
-                del item.stash[_SIMULATION_KEY]
+                try:
+                    hooks.pytest_ocirace_teardown(simulation=simulation, item=item)
+                finally:
+                    del item.stash[_SIMULATION_KEY]
+                    # Once the race model's hook is gone: a stopped thread still blocked
+                    # will die when it wakes, maybe during a later test.
+                    leftovers.quiet_later_deaths()
     leftovers.record(threads_before, item.nodeid)
 
 
@@ -481,6 +495,16 @@ def pytest_runtest_makereport(
     if simulation is None:
         yield
         return
+    # The test's own threads (a timeout left them polling) end first: pyfakefs pauses to
+    # log every report (its pytest_runtest_logreport) and to format a failure (below), and
+    # paused, it hands them the real ``os``: they would write the real disk. A failed phase
+    # ends every thread the test started; a passed call, the ones its body started (a
+    # fixture's server or pool lives until the fixture's teardown).
+    before = item.stash.get(
+        _CALL_THREADS_KEY if call.excinfo is None else _THREADS_BEFORE_KEY, None
+    )
+    if before is not None and call.when != "teardown":
+        _leftover_threads(item.config).stop(before, item.nodeid, failed=call.excinfo is not None)
     if call.excinfo is None:
         outcome = yield  # nothing to format: no pause (it re-patches every module, twice)
         if outcome.exception is not None:
@@ -606,6 +630,9 @@ def _platform_note(item: pytest.Item, exc: BaseException, options: SimulationOpt
         + f"\nimport them as on Windows: --ocirace-windows-import-modules='{names}' "
         f"(ini: ocirace_windows_import_modules = {names}; marker: "
         f"@pytest.mark.ocirace(windows_import_modules=[{listed}]))"
+        "\nor, if their Windows branch needs what the simulation lacks (pywin32), keep "
+        "what they chose at import and show Windows only to their checks at call time: "
+        f"--ocirace-windows-platform-modules='{names}'"
     )
 
 
@@ -622,6 +649,8 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     simulation = item.stash.get(_SIMULATION_KEY, None)
     if simulation is not None:
         simulation.refresh()
+        # Threads alive now are not the test body's (see pytest_runtest_makereport).
+        item.stash[_CALL_THREADS_KEY] = _leftover_threads(item.config).snapshot()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,18 @@
-"""Threads a simulated test left running must not keep the session alive after its summary.
+"""Threads a simulated test left running: stopped with its simulation, never waited for at exit.
+
+A thread a test started belongs to that test's simulation. Left running after it (the test
+timed out, or returned without joining), it would go on with the real ``os`` once pyfakefs
+stops or pauses: files named like ``C:/tmp/...`` (with backslashes) in the real working
+directory, a late ``os.close`` of a fake descriptor number that the kernel has since given
+to pytest's capture file (filelock's 100 polling threads after a timeout: every later test
+errored with ``[Errno 9] Bad file descriptor``), or, in the next simulated test, operations
+on a filesystem where its files do not exist, failing that test. So at the end of each
+simulated test, before its race model and its simulation are taken down (and before a
+failed test's report pauses pyfakefs), :meth:`LeftoverThreads.stop` raises
+:class:`SimulationEnded` in each such thread that runs Python code (CPython's
+``PyThreadState_SetAsyncExc``), and waits for them, a few seconds at most. A thread blocked
+in C (an idle pool worker, a lock nobody will release) cannot take an exception; its pending
+one is withdrawn, so that it does not die in the middle of a later test's work.
 
 Under the simulation a thread can die of a Windows error its partner then waits for
 forever: zict's deleter dies of ``[WinError 32]`` and its reader spins; a filelock worker
@@ -12,7 +26,7 @@ Releasing uses CPython's shutdown bookkeeping: up to 3.12 a non-daemon thread's 
 is in ``threading._shutdown_locks`` and is dropped from it (the thread becomes a daemon);
 from 3.13 on, that list lives in C, and a ``threading._register_atexit`` callback (run
 before the join) runs the ``atexit`` handlers and ends the process with the session's exit
-status. The threads themselves are not stopped: a thread blocked in C cannot be.
+status: those are the threads blocked in C that :meth:`LeftoverThreads.stop` could not end.
 """
 
 from __future__ import annotations
@@ -22,9 +36,28 @@ import contextlib
 import os
 import sys
 import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Leftover", "LeftoverThreads"]
+__all__ = [
+    "Leftover",
+    "LeftoverThreads",
+    "SimulationEnded",
+    "ended_by_simulation",
+    "quiet_excepthook",
+]
+
+
+class SimulationEnded(BaseException):
+    """Raised in a thread its simulated test left running, when that test's simulation ends.
+
+    A ``BaseException``, as ``SystemExit`` is: the retry loops of lock and cache libraries
+    catch ``Exception`` (or ``OSError``) and would poll on.
+    """
+
 
 _MACHINERY = ("pytest_ocirace", "pyfakefs", "_pytest", "pluggy", "threading.py")
 
@@ -60,6 +93,19 @@ class LeftoverThreads:
 
     def __init__(self) -> None:
         self._left: list[Leftover] = []
+        self._stopped: list[Leftover] = []
+        self._condemned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        self._pending = False  # a stopped thread may still die later
+
+    def quiet_later_deaths(self) -> None:
+        """Filter ``threading.excepthook`` for the session once a stopped thread lives on.
+
+        Called between tests (no race model's hook in place), so that the filter lies
+        under every later test's hook and over pytest's, which pytest puts back at the
+        end of the session. Nothing is changed while every stopped thread has ended.
+        """
+        if self._pending and not getattr(threading.excepthook, "__ocirace_quiet__", False):
+            threading.excepthook = quiet_excepthook(threading.excepthook)
 
     def snapshot(self) -> frozenset[threading.Thread]:
         """Threads alive before a test (taken when it starts)."""
@@ -71,18 +117,47 @@ class LeftoverThreads:
             if thread not in before and not thread.daemon and thread.is_alive():
                 self._left.append(Leftover(thread, nodeid))
 
+    def stop(
+        self, before: frozenset[threading.Thread], nodeid: str, *, failed: bool = False
+    ) -> list[Leftover]:
+        """Stop the threads started since ``before`` that still run Python code.
+
+        Returns the ones stopped (remembered for the summary). Waits at least
+        :data:`STOP_SETTLE` seconds (a poller's sleep ends and it takes the exception) and
+        at most :data:`STOP_DEADLINE`; the exception is raised again every
+        :data:`STOP_REPEAT` seconds in a thread that swallowed it.
+        """
+        started = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.ident]
+        if not started:
+            return []
+        if failed:
+            self._condemned.update(started)  # a later stop never withdraws theirs
+        stopped = _stop_threads(started, keep=self._condemned)
+        self._pending = self._pending or any(t.is_alive() for t in started)
+        found = [Leftover(thread, nodeid) for thread in stopped]
+        self._stopped.extend(found)
+        return found
+
     def running(self) -> list[Leftover]:
         return [left for left in self._left if left.thread.is_alive()]
 
     def summary_lines(self) -> list[str]:
+        lines: list[str] = []
+        if self._stopped:
+            tests = dict.fromkeys(left.nodeid for left in self._stopped)
+            lines.append(
+                f"{len(self._stopped)} thread(s) outlived their simulated test and were "
+                f"stopped when its simulation ended ({SimulationEnded.__name__}), in: "
+                + ", ".join(tests)
+            )
         running = self.running()
-        if not running:
-            return []
-        return [
-            f"{len(running)} thread(s) started by simulated tests were still running at the "
-            "end of the session; pytest-ocirace does not wait for them at exit:",
-            *(f"  {left.describe()}" for left in running),
-        ]
+        if running:
+            lines += [
+                f"{len(running)} thread(s) started by simulated tests were still running at "
+                "the end of the session; pytest-ocirace does not wait for them at exit:",
+                *(f"  {left.describe()}" for left in running),
+            ]
+        return lines
 
     def release(self) -> None:
         """Let the interpreter exit without joining the threads still running."""
@@ -104,6 +179,116 @@ class LeftoverThreads:
             if not _RELEASED:
                 register(_exit_without_joining)
             _RELEASED.extend(running)
+
+
+#: Seconds :meth:`LeftoverThreads.stop` waits at least, at most, and between two raises.
+STOP_SETTLE = 0.2
+STOP_DEADLINE = 10.0
+STOP_REPEAT = 0.5
+
+#: Innermost frames of a thread that waits in C for something (a lock, a queue, a
+#: selector): an exception raised there is only seen when the wait ends.
+_WAITING_IN = (
+    "threading.py",
+    "queue.py",
+    "selectors.py",
+    "socket.py",
+    os.path.join("concurrent", "futures", "thread.py"),
+    os.path.join("pytest_ocirace", "racemodel", "sync.py"),
+)
+
+
+def _waiting(thread: threading.Thread) -> bool:
+    frame = sys._current_frames().get(thread.ident or -1)
+    return frame is not None and frame.f_code.co_filename.endswith(_WAITING_IN)
+
+
+def _raise_in(threads: Iterable[threading.Thread], exc: type[BaseException] | None) -> None:
+    """Raise ``exc`` in each thread at its next bytecode (``None`` withdraws a pending one)."""
+    import ctypes
+
+    set_async = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    for thread in threads:
+        if thread.ident is not None:
+            set_async(ctypes.c_ulong(thread.ident), ctypes.py_object(exc) if exc else None)
+
+
+def _stop_threads(
+    threads: list[threading.Thread], *, keep: Iterable[threading.Thread] = ()
+) -> list[threading.Thread]:
+    """Raise :class:`SimulationEnded` in ``threads``; those that ended because of it.
+
+    ``keep``: threads of a failed test, none of which has work left (portalocker's fork
+    test left a thread parked in ``gate.wait(timeout=10)``; woken during a later test it
+    ran on there): their pending exception stays, to fire whenever the thread wakes.
+    """
+    kept = set(keep)
+    previous = threading.excepthook
+    ended: list[threading.Thread] = []
+
+    def quiet(args: threading.ExceptHookArgs) -> None:
+        # The test is over; its threads ending now are no news (and no "unhandled
+        # exception in thread" warning on the next phase).
+        if isinstance(args.exc_value, SimulationEnded) and args.thread is not None:
+            ended.append(args.thread)
+        else:
+            previous(args)
+
+    threading.excepthook = quiet
+    start = time.monotonic()
+    try:
+        alive = threads
+        # Threads seen running Python: test workers. One that then blocks (on a lock a
+        # dying worker still holds) keeps its pending exception and dies when it wakes;
+        # only threads that waited the whole time (idle pool workers, timers) get theirs
+        # withdrawn, so that it never fires in a later test's work.
+        active: set[threading.Thread] = set()
+        raised_at = -STOP_REPEAT
+        while alive:
+            now = time.monotonic() - start
+            if now >= STOP_DEADLINE:
+                break
+            idle = [t for t in alive if _waiting(t)]
+            active.update(t for t in alive if t not in idle)
+            if now >= STOP_SETTLE and all(t in idle and t not in active for t in alive):
+                break
+            if now - raised_at >= STOP_REPEAT:
+                _raise_in(alive, SimulationEnded)
+                raised_at = now
+            alive[0].join(0.02)
+            alive = [t for t in alive if t.is_alive()]
+        _raise_in([t for t in alive if t not in active and t not in kept], None)
+    finally:
+        if threading.excepthook is quiet:
+            threading.excepthook = previous
+    return ended
+
+
+def ended_by_simulation(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a :class:`SimulationEnded`."""
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, SimulationEnded):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def quiet_excepthook(previous: Callable[[threading.ExceptHookArgs], Any]) -> Any:
+    """``threading.excepthook`` that drops the deaths :meth:`LeftoverThreads.stop` caused.
+
+    A stopped thread that was blocked when its test ended dies when it wakes, maybe during
+    a later test: that is not news, and pytest would turn it into an "unhandled exception
+    in thread" warning (an error under ``filterwarnings = error``) on whichever test runs.
+    """
+
+    def excepthook(args: threading.ExceptHookArgs) -> None:
+        if not ended_by_simulation(args.exc_value):
+            previous(args)
+
+    excepthook.__ocirace_quiet__ = True  # type: ignore[attr-defined]
+    return excepthook
 
 
 def _forget_pool_workers(threads: list[threading.Thread]) -> None:

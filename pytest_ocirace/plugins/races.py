@@ -320,13 +320,23 @@ def pytest_ocirace_setup(simulation: WindowsFilesystem, item: pytest.Item) -> No
     instrumentation = install()
     try:
         model = RaceModel(instrumentation.tracker, ignore=globs, site=report.site)
+        from pytest_ocirace.plugins.leftover_threads import ended_by_simulation
+
         state = _TestState(instrumentation, model, threading.excepthook, expected=expected)
+        older = frozenset(threading.enumerate())
 
         def excepthook(args: threading.ExceptHookArgs) -> None:
             # The exception fails the test (see _annotate), with a traceback of the user's
             # frames: pytest's own hook would only add a warning with the machinery's frames.
             if args.exc_value is None:
                 state.previous_hook(args)
+                return
+            if ended_by_simulation(args.exc_value):
+                return  # a thread the plugin stopped (leftover_threads.py) died now
+            if args.thread is not None and args.thread in older:
+                # A thread an earlier test left blocked woke up and died now: not this
+                # test's failure (a failure in one test never affects another).
+                _note_late(args.thread.name, args.exc_value)
                 return
             name = args.thread.name if args.thread is not None else "unknown thread"
             state.escaped.append((name, args.exc_value))
@@ -340,6 +350,16 @@ def pytest_ocirace_setup(simulation: WindowsFilesystem, item: pytest.Item) -> No
     except BaseException:
         instrumentation.uninstall()
         raise
+
+
+#: Exceptions of threads that outlived their simulated test, raised during a later one.
+_LATE: list[str] = []
+_LATE_SHOWN = 10
+
+
+def _note_late(name: str, exc: BaseException) -> None:
+    if len(_LATE) <= _LATE_SHOWN:
+        _LATE.append(f"{name!r}: {type(exc).__name__}: {exc}")
 
 
 #: The race model of the simulated test running now (one at a time per process).
@@ -657,6 +677,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.line(line)
     for note in state.notes[: report.MAX_SUMMARY_TESTS]:
         terminalreporter.line(f"  {note}")
+    if _LATE:
+        terminalreporter.line(
+            "exceptions in threads that outlived their simulated test, raised while a later "
+            "test ran (not charged to it):"
+        )
+        for line in _LATE[:_LATE_SHOWN]:
+            terminalreporter.line(f"  {line}")
+        if len(_LATE) > _LATE_SHOWN:
+            terminalreporter.line("  ... and more")
     if len(state.notes) > report.MAX_SUMMARY_TESTS:
         terminalreporter.line(f"  ... and {len(state.notes) - report.MAX_SUMMARY_TESTS} more")
     if state.report_error is not None:

@@ -474,3 +474,48 @@ def test_a_del_releasing_a_file_lock_while_the_table_is_busy_does_not_hang() -> 
 
     assert finishes(lock_more), "the lock table deadlocked on a __del__ run under its mutex"
     assert sum(table.holds(owner) for owner in owners) == len(held)
+
+
+def _failed_polls(table: filelocks.LockTable, file: object, threads: int) -> None:
+    """``threads`` other threads, alive together, each fail one non-blocking attempt."""
+    together = threading.Barrier(threads)
+
+    def poll() -> bool:
+        got = table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
+        together.wait(PATIENCE)  # alive until all have polled: distinct threads
+        return got
+
+    started = [_in_thread(poll) for _ in range(threads)]
+    for thread, outcome in started:
+        _finish(thread)
+        assert outcome == [False]
+
+
+def test_a_non_blocking_attempt_fails_at_once_when_few_threads_poll() -> None:
+    table = filelocks.LockTable()
+    file, holder = object(), object()
+    assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
+    _failed_polls(table, file, filelocks.STORM_THREADS - 1)
+    threading.Timer(0.3, table.release_owner, (holder,)).start()
+    assert not table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
+
+
+def test_a_non_blocking_attempt_in_a_polling_storm_waits_briefly_for_the_release() -> None:
+    # filelock's 100 threads x 100 acquisitions: each failed poll is a few fake file
+    # operations under the global lock, and the pollers starved the holder's release
+    # (the test ran past its 180 s timeout). In a storm an attempt waits for a release.
+    table = filelocks.LockTable()
+    file, holder = object(), object()
+    assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
+    _failed_polls(table, file, filelocks.STORM_THREADS)
+    threading.Timer(0.1, table.release_owner, (holder,)).start()
+    assert table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
+
+
+def test_a_non_blocking_attempt_in_a_storm_still_fails_when_nobody_releases() -> None:
+    table = filelocks.LockTable()
+    file, holder = object(), object()
+    assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
+    _failed_polls(table, file, filelocks.STORM_THREADS)
+    assert not table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
+    assert table.holds(holder)

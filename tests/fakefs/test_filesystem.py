@@ -420,3 +420,21 @@ def test_new_files_have_windows_permission_bits(sim: WindowsFilesystem) -> None:
     assert stat.S_IMODE(os.stat("folder").st_mode) == 0o777
     sim.set_readonly("plain")
     assert stat.S_IMODE(os.stat("plain").st_mode) == 0o444
+
+
+def test_the_host_temp_and_home_directories_named_before_the_simulation_exist_in_it() -> None:
+    # portalocker's BoundedSemaphore takes tempfile.gettempdir() ("/tmp") at import; inside
+    # the simulation "/tmp/x.lock" is C:\tmp\x.lock, and the fake filesystem had no C:\tmp:
+    # FileNotFoundError. On Windows both directories exist.
+    import tempfile
+
+    named_at_import = [tempfile.gettempdir(), os.path.expanduser("~")]
+    marker = f"ocirace-host-dir-{os.getpid()}.lock"
+    with simulate():
+        for directory in named_at_import:
+            assert os.path.isdir(directory)
+            with open(os.path.join(directory, marker), "w") as handle:
+                handle.write("fake")
+            assert os.listdir(directory) == [marker]  # empty: the real one is not shown
+    for directory in named_at_import:
+        assert not os.path.exists(os.path.join(directory, marker))

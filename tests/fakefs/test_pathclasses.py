@@ -66,3 +66,28 @@ def test_monkeypatching_path_reaches_the_paths_inside(
     monkeypatch.undo()
     pathlib.Path("victim").unlink()
     assert not os.path.exists("victim")
+
+
+PURE_PATH_CLASS = pathlib.PurePath
+
+
+def test_pure_path_captured_at_import_makes_windows_pure_paths_inside(
+    sim: WindowsFilesystem,
+) -> None:
+    # filelock's parametrize("path_type", [str, PurePath, Path]): PurePath(tmp_path / "a")
+    # made PurePosixPath('C:\\/root/.../a'), which names no file (FileNotFoundError).
+    os.makedirs("dir")
+    made = PURE_PATH_CLASS(pathlib.Path("dir") / "a")
+    assert type(made) is pathlib.PureWindowsPath
+    assert str(made) == "dir\\a"
+    with open(made, "w") as handle:
+        handle.write("x")
+    assert os.listdir("dir") == ["a"]
+    assert type(pathlib.PurePosixPath("a/b")) is pathlib.PurePosixPath  # stays POSIX
+
+
+def test_pure_path_is_the_hosts_outside() -> None:
+    with simulate():
+        pass
+    assert type(PURE_PATH_CLASS("a")) is type(pathlib.PurePath("a"))
+    assert os.name != "posix" or type(PURE_PATH_CLASS("a")) is pathlib.PurePosixPath

@@ -87,3 +87,31 @@ def test_a_name_with_nothing_to_patch_warns_naming_it() -> None:
     with pytest.warns(PlatformWarning, match=expected):
         view.install()
     view.uninstall()
+
+
+def test_monkeypatch_through_a_named_modules_view_is_undone_on_the_module(
+    target: str,
+) -> None:
+    # portalocker's tests named in windows_platform_modules: monkeypatch.setattr(os, "link",
+    # ...) in the test module went through the view, and every undo failed with
+    # "'_Proxy' object has no attribute 'link'".
+    import types
+
+    fake_os = types.ModuleType("os_stand_in")
+    fake_os.name = "posix"  # type: ignore[attr-defined]
+    fake_os.link = "original"  # type: ignore[attr-defined]
+    view = WindowsPlatform((target,))
+    view.install()
+    try:
+        module = sys.modules[target]
+        module.os = view_of = type(module.os)(fake_os, {"name": "nt"})  # a view like the others
+        patcher = pytest.MonkeyPatch()
+        patcher.setattr(view_of, "link", "patched")
+        patcher.setattr(view_of, "urandom", "added", raising=False)
+        assert fake_os.link == "patched"  # type: ignore[attr-defined]
+        assert view_of.name == "nt"
+        patcher.undo()
+        assert fake_os.link == "original"  # type: ignore[attr-defined]
+        assert not hasattr(fake_os, "urandom")
+    finally:
+        view.uninstall()

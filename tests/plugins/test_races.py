@@ -1031,3 +1031,39 @@ def test_a_report_that_cannot_be_made_is_a_one_line_error_on_the_test(
             "(AttributeError: type object 'RealPathlibModule' has no attribute 'WindowsPath')*"
         ]
     )
+
+
+def test_a_thread_of_an_earlier_test_dying_later_does_not_fail_the_running_test(
+    pytester: pytest.Pytester,
+) -> None:
+    # portalocker: a thread its (failed) test left waiting woke during a later test and
+    # died there ("cannot release un-acquired lock"); the later test errored with
+    # "1 exception(s) escaped a thread and were lost".
+    pytester.makepyfile(
+        """
+import threading
+import time
+
+WAKE = threading.Event()
+
+def wait_then_die():
+    WAKE.wait(30)
+    raise RuntimeError("died after its test")
+
+def test_leaves_a_waiting_thread():
+    threading.Thread(target=wait_then_die, name="sleeper", daemon=True).start()
+
+def test_later():
+    WAKE.set()
+    time.sleep(0.5)
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "exceptions in threads that outlived their simulated test, raised while a later "
+            "test ran (not charged to it):",
+            "  'sleeper': RuntimeError: died after its test",
+        ]
+    )

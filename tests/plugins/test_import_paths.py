@@ -1,0 +1,60 @@
+"""Path strings a test module computed at import are Windows-spelled inside its simulated tests."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def test_a_path_computed_at_import_matches_paths_made_inside(pytester: pytest.Pytester) -> None:
+    # boltons' test_iter_find_files: BOLTONS_PATH made at import kept "/", paths os.walk
+    # made inside joined with "\\", and removeprefix(p, BOLTONS_PATH) missed.
+    pytester.mkdir("data").joinpath("x.txt").write_text("x")
+    pytester.makepyfile(
+        """
+import os
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ELSEWHERE = "/not/a/shown/tree"
+
+def test_walk_from_the_import_time_path():
+    found = [os.path.join(root, name) for root, _, names in os.walk(HERE) for name in names]
+    relative = [p.removeprefix(HERE).lstrip(os.sep) for p in found]
+    assert os.path.join("data", "x.txt") in relative
+    assert HERE.startswith("C:\\\\") and os.path.isdir(HERE)
+    assert ELSEWHERE == "/not/a/shown/tree"
+
+@pytest.mark.ocirace(enabled=False)
+def test_put_back_after_the_simulated_test():
+    assert HERE.startswith("/")
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
+    result.assert_outcomes(passed=2)
+
+
+def test_a_global_the_test_rebinds_is_left_as_the_test_set_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+import os
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+def test_rebinds():
+    global HERE
+    HERE = "mine"
+
+@pytest.mark.ocirace(enabled=False)
+def test_sees_the_rebinding():
+    assert HERE == "mine"
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
+    result.assert_outcomes(passed=2)
