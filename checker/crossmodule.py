@@ -54,6 +54,40 @@ class CrossModule(Temps, Guards):
             return None
         return TempInfo("helper", bool(returned[1]), True, origin=call)
 
+    def passed_temp_elsewhere(
+        self,
+        function: ast.FunctionDef | ast.AsyncFunctionDef,
+        parameter: str,
+        positional: list[str],
+        depth: int,
+    ) -> TempInfo | None:
+        """A fresh temp handed to ``parameter`` by a caller in another checked module.
+
+        The callers are the ones the guard search asks (:meth:`calls_of`): a call resolving
+        to this function's own dotted name, or a method call on an untyped receiver in code
+        that can hold this package's objects. The argument is judged in the caller's own
+        analysis (one level deeper, so the depth bounds the chain across modules).
+        """
+        if self.index is None or not self.module_name:
+            return None
+        own = f"{self.module_name}.{function.name}"
+        package = self.module_name.split(".")[0]
+        for path in self.index.caller_paths(function.name, self.path):
+            if package and not self.index.may_import(path, package):
+                continue
+            caller = self.index.analysis_of(path, self.settings)
+            if caller is None or (package and not caller.can_reach(package)):
+                continue  # unknown is never a temp either: nothing is claimed
+            for site in caller.calls_of(function.name, own):
+                found: TempInfo | None = caller.temp_passed_by(
+                    site, parameter, positional, depth + 1
+                )
+                if found is not None:
+                    given = ast.unparse(found.origin) if found.origin is not None else "a temp"
+                    found.via = f"the caller at {path}:{site.lineno} passes {given}"
+                    return found
+        return None
+
     def guards_in_other_modules(
         self, node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
     ) -> list[str] | None:

@@ -264,7 +264,34 @@ class Guards(NameIndex):
                     return False, "not a guard: a broad handler that reports the failure"
                 if leaf in _FALLBACK_CALLS:
                     return False, "not a guard: falls back to a non-atomic copy or move"
+        fallback = self._falls_through_to(statement)
+        if fallback is not None:
+            return False, (
+                "not a guard: the handler falls through to the code after the try "
+                f"(line {fallback}), another way of writing the file, not giving up"
+            )
         return True, "best effort: a broad handler that gives up silently"
+
+    def _falls_through_to(self, statement: ast.Try) -> int | None:
+        """The line a silent handler continues at, when that is a fallback write.
+
+        A ``try`` whose body ends in ``return`` leaves the function on success; a handler
+        that swallows the failure then runs the statements after the ``try``, which are the
+        function's other way of doing the job (``file_move_safe``: rename, else copy). Only
+        statements that call something count (a bare ``return`` after it is giving up).
+        """
+        if not statement.body or not isinstance(statement.body[-1], ast.Return):
+            return None
+        parent = self.parents.get(statement)
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(parent, field, None)
+            if isinstance(block, list) and statement in block:
+                rest = block[block.index(statement) + 1 :]
+                for later in rest:
+                    if any(isinstance(part, ast.Call) for part in ast.walk(later)):
+                        return int(later.lineno)
+                return None
+        return None
 
     def _in_retry_loop(self, statement: ast.Try) -> bool:
         for ancestor in self.ancestors_in_scope(statement):

@@ -73,6 +73,9 @@ class TempInfo:
     created: bool
     #: The expression that built the name (for ORC002), when known.
     origin: ast.expr | None = None
+    #: Where a parameter's temp came from (``the caller at pkg/x.py:12 passes ...``), shown
+    #: by ``--explain`` and the JSON ``why`` so a reviewer can check it.
+    via: str | None = None
 
 
 class Temps(NameIndex):
@@ -201,40 +204,68 @@ class Temps(NameIndex):
         return False
 
     def passed_temp(self, parameter: ast.Name, depth: int) -> TempInfo | None:
-        """A parameter that every caller in this module passes a fresh temp file to.
+        """A parameter that a caller passes a fresh temp file to.
 
-        The callers are found by the function's name; each must pass, for this parameter
-        (by position or keyword), an expression that is a temp file written before the call.
-        No caller, an unresolvable argument or one non-temp argument: not a temp.
+        One caller is enough: on that caller's path the function publishes a temp, and a
+        guard must hold on every path anyway (the guard search asks every caller). Callers
+        that pass something else are other paths, not a reason to drop this one. The callers
+        in this module are found by the function's name; callers in other checked modules
+        through the project index (:meth:`passed_temp_elsewhere`). An argument that cannot
+        be matched to the parameter (``*args``) is unknown for that caller, never a temp.
         """
         function = self.function_of(parameter)
         if function is None or depth > 2:
             return None
-        arguments = function.args
-        positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
-        if positional and positional[0] in ("self", "cls"):
-            positional = positional[1:]
+        positional = self.positional_parameters(function)
         sites = [
             call
             for scope in self.scopes.values()
             for call in scope.calls
             if last_identifier(call.func) == function.name and call.lineno != function.lineno
         ]
-        found: TempInfo | None = None
         for call in sites:
-            given: ast.expr | None = None
-            if parameter.id in positional and positional.index(parameter.id) < len(call.args):
-                given = call.args[positional.index(parameter.id)]
-            for keyword in call.keywords:
-                if keyword.arg == parameter.id:
-                    given = keyword.value
-            if given is None or isinstance(given, ast.Starred):
-                return None
-            info = self.temp_info(given, depth + 1)
-            if info is None or info.kind == "name" or not self.is_fresh(given, info, call):
-                return None
-            found = found or TempInfo(info.kind, info.unique, True, info.origin)
-        return found
+            found = self.temp_passed_by(call, parameter.id, positional, depth)
+            if found is not None:
+                given = ast.unparse(found.origin) if found.origin is not None else "a temp"
+                found.via = f"the caller at line {call.lineno} passes {given}"
+                return found
+        return self.passed_temp_elsewhere(function, parameter.id, positional, depth)
+
+    @staticmethod
+    def positional_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+        """The parameters a call fills by position (``self``/``cls`` left out)."""
+        arguments = function.args
+        positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
+        if positional and positional[0] in ("self", "cls"):
+            positional = positional[1:]
+        return positional
+
+    def temp_passed_by(
+        self, call: ast.Call, parameter: str, positional: list[str], depth: int
+    ) -> TempInfo | None:
+        """The fresh temp ``call`` passes for ``parameter`` (by position or keyword), if any."""
+        given: ast.expr | None = None
+        if parameter in positional and positional.index(parameter) < len(call.args):
+            given = call.args[positional.index(parameter)]
+        for keyword in call.keywords:
+            if keyword.arg == parameter:
+                given = keyword.value
+        if given is None or isinstance(given, ast.Starred):
+            return None
+        info = self.temp_info(given, depth + 1)
+        if info is None or info.kind == "name" or not self.is_fresh(given, info, call):
+            return None
+        return TempInfo(info.kind, info.unique, True, given)
+
+    def passed_temp_elsewhere(
+        self,
+        function: ast.FunctionDef | ast.AsyncFunctionDef,
+        parameter: str,
+        positional: list[str],
+        depth: int,
+    ) -> TempInfo | None:
+        """A fresh temp that a caller in another module passes; the project index's business."""
+        return None
 
     def functions_named(self, name: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
         """The module's functions and methods called ``name``."""
@@ -294,6 +325,8 @@ class Temps(NameIndex):
         return None
 
     def _is_named_temporary(self, node: ast.expr, depth: int = 0) -> bool:
+        if depth > 8:
+            return False  # `with tmpfile as tmpfile:` binds a name to itself: not a cycle
         if isinstance(node, ast.Call):
             if self.qualified_name(node.func) in (
                 "tempfile.NamedTemporaryFile",
@@ -306,6 +339,8 @@ class Temps(NameIndex):
             return bool(words(identifier) & _TEMP_WORDS)
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
+            if isinstance(value, ast.Name) and value.id == node.id:
+                value = self._value_before_rebinding(node)  # `with tmpfile as tmpfile:`
             if value is None:
                 return False
             returned = self._unpacked_from_helper(node, value, depth)
@@ -313,8 +348,18 @@ class Temps(NameIndex):
                 return returned
             if isinstance(value, ast.Constant) and value.value is None:
                 return self._none_or_temporary(node, depth)
-            return self._is_named_temporary(value, depth)
+            return self._is_named_temporary(value, depth + 1)
         return False
+
+    def _value_before_rebinding(self, node: ast.Name) -> ast.expr | None:
+        """The value ``node``'s name had before the statement that rebinds it to itself."""
+        line = _line_of(self.binding_node(node.id, node))
+        for scope in self.visible_scopes(self.scope(node)):
+            entries = scope.assignments.get(node.id)
+            if entries:
+                before = [e for e in entries if _line_of(e[0]) < line]
+                return before[-1][1] if before else None
+        return None
 
     def _none_or_temporary(self, node: ast.Name, depth: int) -> bool:
         """A name bound to ``None`` in one branch and to a temporary file in the others.
@@ -360,9 +405,19 @@ class Temps(NameIndex):
                 for index, element in enumerate(target.elts):
                     if isinstance(element, ast.Name) and element.id == node.id:
                         position = index
-        name = last_identifier(value.func)
+        if position is None:
+            return None
+        return self._returns_temporary_at(value, position, depth)
+
+    def _returns_temporary_at(self, call: ast.Call, position: int, depth: int) -> bool | None:
+        """Whether the module function ``call`` calls returns a temporary at ``position``.
+
+        A ``return other_helper(...)`` (a retrying wrapper such as meson's
+        ``get_data_with_backoff``) is followed into that helper, same position.
+        """
+        name = last_identifier(call.func)
         candidates = self.functions_named(name) if name else []
-        if position is None or len(candidates) != 1 or depth > 3:
+        if len(candidates) != 1 or depth > 3:
             return None
         function = candidates[0]
         found = False
@@ -370,6 +425,12 @@ class Temps(NameIndex):
             if not isinstance(statement, ast.Return) or self.function_of(statement) is not function:
                 continue
             returned = statement.value
+            if isinstance(returned, ast.Call):
+                inner = self._returns_temporary_at(returned, position, depth + 1)
+                if not inner:
+                    return False
+                found = True
+                continue
             if not isinstance(returned, ast.Tuple) or len(returned.elts) <= position:
                 return False
             element = returned.elts[position]
@@ -486,3 +547,10 @@ class Temps(NameIndex):
             if any(unparsed(arg) in keys for arg in call.args):
                 return True
         return False
+
+
+def _line_of(binding: ast.AST | None) -> int:
+    """The line of a binding; a ``withitem`` has none of its own, its expression has."""
+    if isinstance(binding, ast.withitem):
+        binding = binding.context_expr
+    return int(getattr(binding, "lineno", 0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Finding
+from ..temps import TempInfo
 from .base import Context, Invalid, Rule, Valid, callee_text, publish_fix
 
 __all__ = ["RULE"]
@@ -46,8 +47,13 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"use {ctx.writer}.publish(tmp, dst), which retries the Windows errors, or hold "
             "one lock shared by every writer around the rename",
             publish_fix(ctx, publish),
-            why=analysis.why.get(publish.call, ()),
+            why=(*_source_why(info), *analysis.why.get(publish.call, ())),
         )
+
+
+def _source_why(info: TempInfo) -> tuple[str, ...]:
+    """Where a parameter's temp came from, so a reviewer can check the caller."""
+    return (f"source: a parameter; {info.via}",) if info.via else ()
 
 
 VALID = (
@@ -428,9 +434,129 @@ VALID = (
                 """,
         }
     ),
+    # A parameter no caller (here or in another module) passes a temp to: a move of the
+    # caller's own file, not a publish of a temp.
+    Valid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/cli.py": """
+                from pkg.files import move_into
+                def main(src, dst):
+                    move_into(src, dst)
+                """,
+            "pkg/files.py": """
+                import os
+                def move_into(src, dst):
+                    os.replace(src, dst)
+                """,
+        },
+        path="pkg/files.py",
+    ),
+    # A silent handler that really gives up (nothing runs after the try) is a best-effort
+    # write, as before.
+    Valid(
+        """
+        import os, tempfile
+        def cache(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+                return
+            except OSError:
+                pass
+        """
+    ),
 )
 
 INVALID = (
+    # The temp comes back in a tuple through a retrying wrapper (meson's
+    # get_data_with_backoff -> get_data), from a NamedTemporaryFile rebound by
+    # ``with tmpfile as tmpfile:``.
+    Invalid(
+        """
+        import os, tempfile
+        class Wrap:
+            def get_data(self, url):
+                tmpfile = tempfile.NamedTemporaryFile(delete=False)
+                with tmpfile as tmpfile:
+                    tmpfile.write(url.encode())
+                    return "hash", tmpfile.name
+            def get_data_with_backoff(self, url):
+                for delay in (1, 2):
+                    try:
+                        return self.get_data(url)
+                    except OSError:
+                        pass
+                return self.get_data(url)
+            def download(self, url, ofname):
+                dhash, tmpfile = self.get_data_with_backoff(url)
+                os.rename(tmpfile, ofname)
+        """,
+        line=17,
+    ),
+    # Multi-module: a wrapper publishes its own parameter; a caller in another module hands
+    # it a fresh mkstemp temp (Django's file_move_safe from the file-based cache). One such
+    # caller makes it a publish of a temp; the finding is at the wrapper's rename, and the
+    # JSON ``why`` names the caller.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/cache.py": """
+                import os, tempfile
+                from pkg.move import move_safe
+                def put(fname, data):
+                    fd, tmp_path = tempfile.mkstemp()
+                    os.write(fd, data)
+                    os.close(fd)
+                    move_safe(tmp_path, fname)
+                """,
+            "pkg/move.py": """
+                import os
+                def move_safe(old, new):
+                    os.replace(old, new)
+                """,
+        },
+        line=3,
+        path="pkg/move.py",
+        message="publishes the freshly written temp file old",
+    ),
+    # One caller in the module passes a temp, another its own file: the temp's path is a
+    # publish whatever the other caller does.
+    Invalid(
+        """
+        import os, tempfile
+        def replace_file(src, dst):
+            os.replace(src, dst)
+        def save(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            replace_file(tmp, dst)
+        def adopt(path, dst):
+            replace_file(path, dst)
+        """,
+        line=3,
+    ),
+    # A silent handler after which the function goes on writing the target another way
+    # (rename, else copy) does not give up: not a best-effort guard.
+    Invalid(
+        """
+        import os, shutil, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.rename(tmp, dst)
+                return
+            except OSError:
+                pass
+            shutil.copyfile(tmp, dst)
+        """,
+        line=7,
+    ),
     # A temporary file returned in a tuple by a local helper, bound to None until then.
     Invalid(
         """

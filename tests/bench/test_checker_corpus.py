@@ -120,7 +120,7 @@ def test_the_held_out_site_file_is_valid_and_disjoint_from_the_corpus() -> None:
 
 
 def test_the_second_held_out_site_file_is_valid_and_disjoint_from_both_others() -> None:
-    """heldout2.toml was labelled before the rule changes of its session: its projects must be new."""
+    """heldout2.toml was labelled before its session changed rules: its projects must be new."""
     projects, sites = corpus.load_corpus(CORPUS_DIR / "heldout2.toml")
     seen = {
         p.name
