@@ -156,7 +156,9 @@ class CrossModule(Temps, Guards):
                     continue
                 resolved = self.qualified_name(call.func)
                 if resolved == qualified or (
-                    resolved is None and isinstance(call.func, ast.Attribute)
+                    resolved is None
+                    and isinstance(call.func, ast.Attribute)
+                    and not self.calls_another_class_method(call, None)
                 ):
                     sites.append(call)
         return sites

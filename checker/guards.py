@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 
 from .names import NameIndex
 from .nodes import inside, last_identifier, unparsed, words
@@ -394,7 +395,9 @@ class Guards(NameIndex):
             call
             for scope in self.scopes.values()
             for call in scope.calls
-            if last_identifier(call.func) == function.name and not inside(call, [function])
+            if last_identifier(call.func) == function.name
+            and not inside(call, [function])
+            and not self.calls_another_class_method(call, function)
         ]
         found = []
         for site in sites:
@@ -410,6 +413,47 @@ class Guards(NameIndex):
             return None
         found.extend(elsewhere)
         return "; ".join(found) if found else None
+
+    def calls_another_class_method(self, call: ast.Call, function: ast.AST | None) -> bool:
+        """Whether ``call`` (``x.name(...)``) is known to reach a method other than ``function``.
+
+        The receiver's class is known when it is ``self``/``cls`` inside a class, or a name
+        bound to ``Cls(...)`` of a class defined in this module; when that class defines
+        ``name`` itself, the call reaches that method (meson's ``app.generate()`` is
+        ``MesonApp.generate``, not the ninja backend's ``generate``). Anything else stays a
+        possible caller: an untyped receiver may be any object.
+        """
+        func = call.func
+        if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name):
+            return False
+        receiver = func.value.id
+        owner: ast.ClassDef | None = None
+        if receiver in ("self", "cls"):
+            for ancestor in self._ancestors(call):
+                if isinstance(ancestor, ast.ClassDef):
+                    owner = ancestor
+                    break
+        else:
+            value = self.assignment_before(receiver, call)
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+                owner = self._module_classes(call).get(value.func.id)
+        if owner is None or (function is not None and _inside_node(function, owner)):
+            return False
+        return any(
+            isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == func.attr
+            for item in owner.body
+        )
+
+    def _ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
+        current = self.parents.get(node)
+        while current is not None:
+            yield current
+            current = self.parents.get(current)
+
+    def _module_classes(self, node: ast.AST) -> dict[str, ast.ClassDef]:
+        module = next((a for a in self._ancestors(node) if isinstance(a, ast.Module)), None)
+        body = module.body if module is not None else []
+        return {item.name: item for item in body if isinstance(item, ast.ClassDef)}
 
     def guards_in_other_modules(
         self, node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
@@ -440,3 +484,7 @@ def _catches(node: ast.expr | None) -> bool:
         return any(_catches(element) for element in node.elts)
     name = last_identifier(node)
     return name in _WINDOWS_ERRORS or unparsed(node) in ("os.error", "socket.error")
+
+
+def _inside_node(node: ast.AST, outer: ast.AST) -> bool:
+    return any(part is node for part in ast.walk(outer))

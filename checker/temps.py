@@ -243,7 +243,13 @@ class Temps(NameIndex):
     def temp_passed_by(
         self, call: ast.Call, parameter: str, positional: list[str], depth: int
     ) -> TempInfo | None:
-        """The fresh temp ``call`` passes for ``parameter`` (by position or keyword), if any."""
+        """The fresh temp ``call`` passes for ``parameter`` (by position or keyword), if any.
+
+        A call in an exception handler that re-raises is the rollback of a failed write
+        (jupyter_server's ``atomic_writing`` restoring its backup), not a publish: nothing.
+        """
+        if self._in_rollback(call):
+            return None
         given: ast.expr | None = None
         if parameter in positional and positional.index(parameter) < len(call.args):
             given = call.args[positional.index(parameter)]
@@ -256,6 +262,17 @@ class Temps(NameIndex):
         if info is None or info.kind == "name" or not self.is_fresh(given, info, call):
             return None
         return TempInfo(info.kind, info.unique, True, given)
+
+    def _in_rollback(self, node: ast.AST) -> bool:
+        """Whether ``node`` runs in an ``except`` block that ends by re-raising."""
+        current = self.parents.get(node)
+        while current is not None and not isinstance(
+            current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+        ):
+            if isinstance(current, ast.ExceptHandler):
+                return bool(current.body) and isinstance(current.body[-1], ast.Raise)
+            current = self.parents.get(current)
+        return False
 
     def passed_temp_elsewhere(
         self,
