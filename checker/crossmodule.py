@@ -44,6 +44,12 @@ class CrossModule(Temps, Guards):
             return name
         return self.index.resolve(name, depth)
 
+    def is_project_function(self, name: str) -> bool:
+        if self.index is None:
+            return False
+        module, _, _ = name.rpartition(".")
+        return module in self.index.by_module
+
     def helper_temp(self, call: ast.Call, depth: int) -> TempInfo | None:
         found = super().helper_temp(call, depth)
         if found is not None or self.index is None or depth > 3:

@@ -414,6 +414,34 @@ class Guards(NameIndex):
         found.extend(elsewhere)
         return "; ".join(found) if found else None
 
+    def lock_everywhere(self, node: ast.AST, depth: int = 0) -> bool:
+        """Whether a lock is held around ``node`` on every path: here or in every caller.
+
+        Only a lock makes writers take turns (a shared temp name is then safe, ORC002); a
+        retry or an accept in a caller does not. Callers are searched as for
+        :meth:`guard`, in this module and (through the project index) in the others, up to
+        ``interprocedural-depth``; no caller, or an unknown one, is no lock.
+        """
+        if self.lock_held(node) is not None:
+            return True
+        function = self.function_of(node)
+        if function is None or depth >= self.settings_depth():
+            return False
+        sites = [
+            call
+            for scope in self.scopes.values()
+            for call in scope.calls
+            if last_identifier(call.func) == function.name
+            and not inside(call, [function])
+            and not self.calls_another_class_method(call, function)
+        ]
+        if not all(self.lock_everywhere(site, depth + 1) for site in sites):
+            return False
+        elsewhere = self.guards_in_other_modules(node, function, depth)
+        if elsewhere is None or not (sites or elsewhere):
+            return False
+        return all(guard.startswith("a lock held") for guard in elsewhere)
+
     def calls_another_class_method(self, call: ast.Call, function: ast.AST | None) -> bool:
         """Whether ``call`` (``x.name(...)``) is known to reach a method other than ``function``.
 

@@ -106,7 +106,9 @@ class Temps(NameIndex):
             helper = self.helper_temp(node, depth)
             if helper is not None:
                 return helper
-            if name is None and self._given_a_temp_dir(node, depth):
+            if (name is None or self.is_project_function(name)) and self._given_a_temp_dir(
+                node, depth
+            ):
                 # download(url, tmpdir): what a call handed a private temp directory returns
                 # is what it wrote there - a per-writer file in that directory.
                 return TempInfo("tempdir", unique=True, created=True, origin=node)
@@ -114,6 +116,13 @@ class Temps(NameIndex):
             first = self.temp_info(node.left, depth + 1)
             if first is not None and first.kind == "tempdir":
                 return TempInfo("tempdir", unique=True, created=False, origin=node)
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("path", "name")
+            and self._is_temp_directory_object(node.value)
+        ):
+            # pip's `with TempDirectory(kind="wheel") as temp_dir:` ... `temp_dir.path`
+            return TempInfo("tempdir", unique=True, created=True, origin=node)
         if (
             isinstance(node, ast.Attribute)
             and node.attr == "name"
@@ -194,10 +203,28 @@ class Temps(NameIndex):
                     return TempInfo("helper", info.unique, info.created, origin=None)
         return None
 
+    def is_project_function(self, name: str) -> bool:
+        """Whether ``name`` is a function of a checked module (the project index knows)."""
+        return False
+
+    def _is_temp_directory_object(self, node: ast.expr) -> bool:
+        """A name bound to a temp-directory object: ``TemporaryDirectory()``, pip's
+        ``TempDirectory(...)`` (a class whose name says so; its ``.path``/``.name`` is a
+        fresh private directory)."""
+        if not isinstance(node, ast.Name):
+            return False
+        value = self.assignment_before(node.id, node)
+        if not isinstance(value, ast.Call):
+            return False
+        callee = last_identifier(value.func) or ""
+        return callee in ("TemporaryDirectory", "TempDirectory") or (
+            self.qualified_name(value.func) == "tempfile.TemporaryDirectory"
+        )
+
     def _given_a_temp_dir(self, call: ast.Call, depth: int) -> bool:
-        """Whether a call of an unknown function is handed a private temp directory by name."""
+        """Whether a call is handed a private temp directory (by name or attribute)."""
         for given in (*call.args, *(k.value for k in call.keywords)):
-            if isinstance(given, ast.Name):
+            if isinstance(given, (ast.Name, ast.Attribute)):
                 info = self.temp_info(given, depth + 1)
                 if info is not None and info.kind == "tempdir":
                     return True

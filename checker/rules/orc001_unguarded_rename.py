@@ -523,6 +523,36 @@ VALID = (
 )
 
 INVALID = (
+    # Multi-module: a function of the project handed a private temp directory (pip's
+    # ``TempDirectory(...).path``) returns a file it wrote there; moving it into the shared
+    # cache with a handler that only logs is unguarded (pip's wheel_builder).
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/build.py": """
+                import os
+                def build_wheel(name, tempd):
+                    path = os.path.join(tempd, name + ".whl")
+                    with open(path, "wb") as f:
+                        f.write(b"wheel")
+                    return os.path.basename(path)
+                """,
+            "pkg/builder.py": """
+                import logging, os, shutil
+                from pkg.build import build_wheel
+                from pkg.temp_dir import TempDirectory
+                def build_one(name, output_dir):
+                    with TempDirectory(kind="wheel") as temp_dir:
+                        wheel_path = build_wheel(name, tempd=temp_dir.path)
+                        dest_path = os.path.join(output_dir, os.path.basename(wheel_path))
+                        try:
+                            shutil.move(wheel_path, dest_path)
+                        except Exception:
+                            logging.warning("building %s failed", name)
+                """,
+        },
+        line=9,
+    ),
     # The temp comes back in a tuple through a retrying wrapper (meson's
     # get_data_with_backoff -> get_data), from a NamedTemporaryFile rebound by
     # ``with tmpfile as tmpfile:``.
