@@ -116,6 +116,10 @@ class Temps(NameIndex):
             first = self.temp_info(node.left, depth + 1)
             if first is not None and first.kind == "tempdir":
                 return TempInfo("tempdir", unique=True, created=False, origin=node)
+        if isinstance(node, ast.Attribute) and self._temp_attribute_of_own_class(node):
+            # hatchling's `with WheelArchive(...) as archive:` ... `archive.path`, where
+            # WheelArchive.__init__ does `raw_fd, self.path = tempfile.mkstemp()`.
+            return TempInfo("mkstemp", unique=True, created=True, origin=node)
         if (
             isinstance(node, ast.Attribute)
             and node.attr in ("path", "name")
@@ -207,10 +211,47 @@ class Temps(NameIndex):
         """Whether ``name`` is a function of a checked module (the project index knows)."""
         return False
 
+    def _temp_attribute_of_own_class(self, node: ast.Attribute) -> bool:
+        """``obj.attr`` where ``obj = Cls(...)`` (or ``with Cls(...) as obj``) of a class of
+        this module whose methods bind ``self.attr`` to an ``mkstemp`` name."""
+        if not isinstance(node.value, ast.Name):
+            return False
+        value = self.assignment_before(node.value.id, node)
+        if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Name):
+            return False
+        owner = self.module_class(node, value.func.id)
+        if owner is None:
+            return False
+        for statement in ast.walk(owner):
+            if not isinstance(statement, ast.Assign) or not isinstance(statement.value, ast.Call):
+                continue
+            if self.qualified_name(statement.value.func) != "tempfile.mkstemp":
+                continue
+            for target in statement.targets:
+                if (
+                    isinstance(target, ast.Tuple)
+                    and len(target.elts) == 2
+                    and _is_self_attribute(target.elts[1], node.attr)
+                ):
+                    return True
+        return False
+
+    def module_class(self, node: ast.AST, name: str) -> ast.ClassDef | None:
+        """The class ``name`` defined at the top of ``node``'s module, if any."""
+        current = self.parents.get(node)
+        while current is not None and not isinstance(current, ast.Module):
+            current = self.parents.get(current)
+        for item in getattr(current, "body", []):
+            if isinstance(item, ast.ClassDef) and item.name == name:
+                return item
+        return None
+
     def _is_temp_directory_object(self, node: ast.expr) -> bool:
-        """A name bound to a temp-directory object: ``TemporaryDirectory()``, pip's
-        ``TempDirectory(...)`` (a class whose name says so; its ``.path``/``.name`` is a
-        fresh private directory)."""
+        """A name bound to a temp-directory object, whose ``.path``/``.name`` is private.
+
+        ``TemporaryDirectory()``, or pip's ``TempDirectory(...)``: a class whose name says
+        it makes a fresh private directory.
+        """
         if not isinstance(node, ast.Name):
             return False
         value = self.assignment_before(node.id, node)
@@ -598,3 +639,12 @@ def _line_of(binding: ast.AST | None) -> int:
     if isinstance(binding, ast.withitem):
         binding = binding.context_expr
     return int(getattr(binding, "lineno", 0))
+
+
+def _is_self_attribute(node: ast.AST, attr: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == attr
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )

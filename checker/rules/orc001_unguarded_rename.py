@@ -523,6 +523,41 @@ VALID = (
 )
 
 INVALID = (
+    # Multi-module: the temp is an attribute that the class's ``__init__`` binds to an
+    # mkstemp name (hatchling's ``WheelArchive.path``); the caller hands it to a wrapper in
+    # another module whose handler falls back to a copy: reported at the wrapper.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/wheel.py": """
+                import os, tempfile
+                from pkg.utils import replace_file
+                class WheelArchive:
+                    def __init__(self):
+                        raw_fd, self.path = tempfile.mkstemp(suffix=".whl")
+                        self.fd = os.fdopen(raw_fd, "w+b")
+                    def __enter__(self):
+                        return self
+                    def __exit__(self, *args):
+                        self.fd.close()
+                def build(target):
+                    with WheelArchive() as archive:
+                        archive.fd.write(b"zip")
+                    replace_file(archive.path, target)
+                """,
+            "pkg/utils.py": """
+                import os, shutil
+                def replace_file(src, dst):
+                    try:
+                        os.replace(src, dst)
+                    except OSError:
+                        shutil.copy2(src, dst)
+                        os.remove(src)
+                """,
+        },
+        line=4,
+        path="pkg/utils.py",
+    ),
     # Multi-module: a function of the project handed a private temp directory (pip's
     # ``TempDirectory(...).path``) returns a file it wrote there; moving it into the shared
     # cache with a handler that only logs is unguarded (pip's wheel_builder).

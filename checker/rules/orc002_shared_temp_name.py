@@ -48,9 +48,12 @@ def check(ctx: Context) -> Iterator[Finding]:
         lock = analysis.lock_held(publish.call)
         if lock is not None and _contains(lock, origin):
             continue  # the whole write happens under one lock: writers take turns
-        if lock is None and analysis.function_of(publish.call) is not None:
-            if analysis.lock_everywhere(publish.call):
-                continue  # every caller holds a lock around the whole function
+        if (
+            lock is None
+            and analysis.function_of(publish.call) is not None
+            and analysis.lock_everywhere(publish.call)
+        ):
+            continue  # every caller holds a lock around the whole function
         # Reported at the publish (issue 10: one location per publish), the name's
         # construction a related location: a reviewer reads the publish and sees both.
         yield ctx.finding(
