@@ -212,8 +212,11 @@ class Temps(NameIndex):
         return False
 
     def _temp_attribute_of_own_class(self, node: ast.Attribute) -> bool:
-        """``obj.attr`` where ``obj = Cls(...)`` (or ``with Cls(...) as obj``) of a class of
-        this module whose methods bind ``self.attr`` to an ``mkstemp`` name."""
+        """Whether ``obj.attr`` is an ``mkstemp`` name its class's methods bound to it.
+
+        ``obj = Cls(...)`` (or ``with Cls(...) as obj``) with ``Cls`` a class of this module
+        doing ``fd, self.attr = tempfile.mkstemp()``.
+        """
         if not isinstance(node.value, ast.Name):
             return False
         value = self.assignment_before(node.value.id, node)
