@@ -49,10 +49,10 @@ def workload(threads: int, iterations: int) -> None:
     done: list[int] = []
 
     def publish(name: str) -> None:
-        temp = f"out/{name}.tmp"  # noqa: ORC002 - a workload, one writer per name
+        temp = f"out/{name}.tmp"  # a workload, one writer per name
         with open(temp, "wb") as handle:
             handle.write(b"payload")
-        os.replace(temp, f"out/{name}")  # noqa: ORC001 - the workload measured
+        os.replace(temp, f"out/{name}")  # noqa: ORC001, ORC002 - the workload measured
 
     def worker(index: int) -> None:
         for i in range(iterations):

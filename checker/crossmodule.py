@@ -44,6 +44,12 @@ class CrossModule(Temps, Guards):
             return name
         return self.index.resolve(name, depth)
 
+    def is_project_function(self, name: str) -> bool:
+        if self.index is None:
+            return False
+        module, _, _ = name.rpartition(".")
+        return module in self.index.by_module
+
     def helper_temp(self, call: ast.Call, depth: int) -> TempInfo | None:
         found = super().helper_temp(call, depth)
         if found is not None or self.index is None or depth > 3:
@@ -53,6 +59,40 @@ class CrossModule(Temps, Guards):
         if returned is None:
             return None
         return TempInfo("helper", bool(returned[1]), True, origin=call)
+
+    def passed_temp_elsewhere(
+        self,
+        function: ast.FunctionDef | ast.AsyncFunctionDef,
+        parameter: str,
+        positional: list[str],
+        depth: int,
+    ) -> TempInfo | None:
+        """A fresh temp handed to ``parameter`` by a caller in another checked module.
+
+        The callers are the ones the guard search asks (:meth:`calls_of`): a call resolving
+        to this function's own dotted name, or a method call on an untyped receiver in code
+        that can hold this package's objects. The argument is judged in the caller's own
+        analysis (one level deeper, so the depth bounds the chain across modules).
+        """
+        if self.index is None or not self.module_name:
+            return None
+        own = f"{self.module_name}.{function.name}"
+        package = self.module_name.split(".")[0]
+        for path in self.index.caller_paths(function.name, self.path):
+            if package and not self.index.may_import(path, package):
+                continue
+            caller = self.index.analysis_of(path, self.settings)
+            if caller is None or (package and not caller.can_reach(package)):
+                continue  # unknown is never a temp either: nothing is claimed
+            for site in caller.calls_of(function.name, own):
+                found: TempInfo | None = caller.temp_passed_by(
+                    site, parameter, positional, depth + 1
+                )
+                if found is not None:
+                    given = ast.unparse(found.origin) if found.origin is not None else "a temp"
+                    found.via = f"the caller at {path}:{site.lineno} passes {given}"
+                    return found
+        return None
 
     def guards_in_other_modules(
         self, node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
@@ -122,7 +162,9 @@ class CrossModule(Temps, Guards):
                     continue
                 resolved = self.qualified_name(call.func)
                 if resolved == qualified or (
-                    resolved is None and isinstance(call.func, ast.Attribute)
+                    resolved is None
+                    and isinstance(call.func, ast.Attribute)
+                    and not self.calls_another_class_method(call, None)
                 ):
                     sites.append(call)
         return sites

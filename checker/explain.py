@@ -71,6 +71,7 @@ def explain(
                 f"  source {ast.unparse(publish.src)}: temp ({temp.kind}), "
                 f"{'unique per writer' if temp.unique else 'shared name'}, "
                 f"{'freshly written' if fresh else 'not seen being written'}"
+                + (f" ({temp.via})" if temp.via else "")
             )
         unique = analysis.contains_unique_part(publish.dst)
         out.append(

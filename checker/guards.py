@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 
 from .names import NameIndex
 from .nodes import inside, last_identifier, unparsed, words
@@ -264,7 +265,34 @@ class Guards(NameIndex):
                     return False, "not a guard: a broad handler that reports the failure"
                 if leaf in _FALLBACK_CALLS:
                     return False, "not a guard: falls back to a non-atomic copy or move"
+        fallback = self._falls_through_to(statement)
+        if fallback is not None:
+            return False, (
+                "not a guard: the handler falls through to the code after the try "
+                f"(line {fallback}), another way of writing the file, not giving up"
+            )
         return True, "best effort: a broad handler that gives up silently"
+
+    def _falls_through_to(self, statement: ast.Try) -> int | None:
+        """The line a silent handler continues at, when that is a fallback write.
+
+        A ``try`` whose body ends in ``return`` leaves the function on success; a handler
+        that swallows the failure then runs the statements after the ``try``, which are the
+        function's other way of doing the job (``file_move_safe``: rename, else copy). Only
+        statements that call something count (a bare ``return`` after it is giving up).
+        """
+        if not statement.body or not isinstance(statement.body[-1], ast.Return):
+            return None
+        parent = self.parents.get(statement)
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(parent, field, None)
+            if isinstance(block, list) and statement in block:
+                rest = block[block.index(statement) + 1 :]
+                for later in rest:
+                    if any(isinstance(part, ast.Call) for part in ast.walk(later)):
+                        return int(later.lineno)
+                return None
+        return None
 
     def _in_retry_loop(self, statement: ast.Try) -> bool:
         for ancestor in self.ancestors_in_scope(statement):
@@ -367,7 +395,9 @@ class Guards(NameIndex):
             call
             for scope in self.scopes.values()
             for call in scope.calls
-            if last_identifier(call.func) == function.name and not inside(call, [function])
+            if last_identifier(call.func) == function.name
+            and not inside(call, [function])
+            and not self.calls_another_class_method(call, function)
         ]
         found = []
         for site in sites:
@@ -383,6 +413,75 @@ class Guards(NameIndex):
             return None
         found.extend(elsewhere)
         return "; ".join(found) if found else None
+
+    def lock_everywhere(self, node: ast.AST, depth: int = 0) -> bool:
+        """Whether a lock is held around ``node`` on every path: here or in every caller.
+
+        Only a lock makes writers take turns (a shared temp name is then safe, ORC002); a
+        retry or an accept in a caller does not. Callers are searched as for
+        :meth:`guard`, in this module and (through the project index) in the others, up to
+        ``interprocedural-depth``; no caller, or an unknown one, is no lock.
+        """
+        if self.lock_held(node) is not None:
+            return True
+        function = self.function_of(node)
+        if function is None or depth >= self.settings_depth():
+            return False
+        sites = [
+            call
+            for scope in self.scopes.values()
+            for call in scope.calls
+            if last_identifier(call.func) == function.name
+            and not inside(call, [function])
+            and not self.calls_another_class_method(call, function)
+        ]
+        if not all(self.lock_everywhere(site, depth + 1) for site in sites):
+            return False
+        elsewhere = self.guards_in_other_modules(node, function, depth)
+        if elsewhere is None or not (sites or elsewhere):
+            return False
+        return all(guard.startswith("a lock held") for guard in elsewhere)
+
+    def calls_another_class_method(self, call: ast.Call, function: ast.AST | None) -> bool:
+        """Whether ``call`` (``x.name(...)``) is known to reach a method other than ``function``.
+
+        The receiver's class is known when it is ``self``/``cls`` inside a class, or a name
+        bound to ``Cls(...)`` of a class defined in this module; when that class defines
+        ``name`` itself, the call reaches that method (meson's ``app.generate()`` is
+        ``MesonApp.generate``, not the ninja backend's ``generate``). Anything else stays a
+        possible caller: an untyped receiver may be any object.
+        """
+        func = call.func
+        if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name):
+            return False
+        receiver = func.value.id
+        owner: ast.ClassDef | None = None
+        if receiver in ("self", "cls"):
+            for ancestor in self._ancestors(call):
+                if isinstance(ancestor, ast.ClassDef):
+                    owner = ancestor
+                    break
+        else:
+            value = self.assignment_before(receiver, call)
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+                owner = self._module_classes(call).get(value.func.id)
+        if owner is None or (function is not None and _inside_node(function, owner)):
+            return False
+        return any(
+            isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == func.attr
+            for item in owner.body
+        )
+
+    def _ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
+        current = self.parents.get(node)
+        while current is not None:
+            yield current
+            current = self.parents.get(current)
+
+    def _module_classes(self, node: ast.AST) -> dict[str, ast.ClassDef]:
+        module = next((a for a in self._ancestors(node) if isinstance(a, ast.Module)), None)
+        body = module.body if module is not None else []
+        return {item.name: item for item in body if isinstance(item, ast.ClassDef)}
 
     def guards_in_other_modules(
         self, node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, depth: int
@@ -413,3 +512,7 @@ def _catches(node: ast.expr | None) -> bool:
         return any(_catches(element) for element in node.elts)
     name = last_identifier(node)
     return name in _WINDOWS_ERRORS or unparsed(node) in ("os.error", "socket.error")
+
+
+def _inside_node(node: ast.AST, outer: ast.AST) -> bool:
+    return any(part is node for part in ast.walk(outer))

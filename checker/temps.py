@@ -73,6 +73,9 @@ class TempInfo:
     created: bool
     #: The expression that built the name (for ORC002), when known.
     origin: ast.expr | None = None
+    #: Where a parameter's temp came from (``the caller at pkg/x.py:12 passes ...``), shown
+    #: by ``--explain`` and the JSON ``why`` so a reviewer can check it.
+    via: str | None = None
 
 
 class Temps(NameIndex):
@@ -103,7 +106,9 @@ class Temps(NameIndex):
             helper = self.helper_temp(node, depth)
             if helper is not None:
                 return helper
-            if name is None and self._given_a_temp_dir(node, depth):
+            if (name is None or self.is_project_function(name)) and self._given_a_temp_dir(
+                node, depth
+            ):
                 # download(url, tmpdir): what a call handed a private temp directory returns
                 # is what it wrote there - a per-writer file in that directory.
                 return TempInfo("tempdir", unique=True, created=True, origin=node)
@@ -111,6 +116,17 @@ class Temps(NameIndex):
             first = self.temp_info(node.left, depth + 1)
             if first is not None and first.kind == "tempdir":
                 return TempInfo("tempdir", unique=True, created=False, origin=node)
+        if isinstance(node, ast.Attribute) and self._temp_attribute_of_own_class(node):
+            # hatchling's `with WheelArchive(...) as archive:` ... `archive.path`, where
+            # WheelArchive.__init__ does `raw_fd, self.path = tempfile.mkstemp()`.
+            return TempInfo("mkstemp", unique=True, created=True, origin=node)
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("path", "name")
+            and self._is_temp_directory_object(node.value)
+        ):
+            # pip's `with TempDirectory(kind="wheel") as temp_dir:` ... `temp_dir.path`
+            return TempInfo("tempdir", unique=True, created=True, origin=node)
         if (
             isinstance(node, ast.Attribute)
             and node.attr == "name"
@@ -191,50 +207,153 @@ class Temps(NameIndex):
                     return TempInfo("helper", info.unique, info.created, origin=None)
         return None
 
+    def is_project_function(self, name: str) -> bool:
+        """Whether ``name`` is a function of a checked module (the project index knows)."""
+        return False
+
+    def _temp_attribute_of_own_class(self, node: ast.Attribute) -> bool:
+        """Whether ``obj.attr`` is an ``mkstemp`` name its class's methods bound to it.
+
+        ``obj = Cls(...)`` (or ``with Cls(...) as obj``) with ``Cls`` a class of this module
+        doing ``fd, self.attr = tempfile.mkstemp()``.
+        """
+        if not isinstance(node.value, ast.Name):
+            return False
+        value = self.assignment_before(node.value.id, node)
+        if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Name):
+            return False
+        owner = self.module_class(node, value.func.id)
+        if owner is None:
+            return False
+        for statement in ast.walk(owner):
+            if not isinstance(statement, ast.Assign) or not isinstance(statement.value, ast.Call):
+                continue
+            if self.qualified_name(statement.value.func) != "tempfile.mkstemp":
+                continue
+            for target in statement.targets:
+                if (
+                    isinstance(target, ast.Tuple)
+                    and len(target.elts) == 2
+                    and _is_self_attribute(target.elts[1], node.attr)
+                ):
+                    return True
+        return False
+
+    def module_class(self, node: ast.AST, name: str) -> ast.ClassDef | None:
+        """The class ``name`` defined at the top of ``node``'s module, if any."""
+        current = self.parents.get(node)
+        while current is not None and not isinstance(current, ast.Module):
+            current = self.parents.get(current)
+        for item in getattr(current, "body", []):
+            if isinstance(item, ast.ClassDef) and item.name == name:
+                return item
+        return None
+
+    def _is_temp_directory_object(self, node: ast.expr) -> bool:
+        """A name bound to a temp-directory object, whose ``.path``/``.name`` is private.
+
+        ``TemporaryDirectory()``, or pip's ``TempDirectory(...)``: a class whose name says
+        it makes a fresh private directory.
+        """
+        if not isinstance(node, ast.Name):
+            return False
+        value = self.assignment_before(node.id, node)
+        if not isinstance(value, ast.Call):
+            return False
+        callee = last_identifier(value.func) or ""
+        return callee in ("TemporaryDirectory", "TempDirectory") or (
+            self.qualified_name(value.func) == "tempfile.TemporaryDirectory"
+        )
+
     def _given_a_temp_dir(self, call: ast.Call, depth: int) -> bool:
-        """Whether a call of an unknown function is handed a private temp directory by name."""
+        """Whether a call is handed a private temp directory (by name or attribute)."""
         for given in (*call.args, *(k.value for k in call.keywords)):
-            if isinstance(given, ast.Name):
+            if isinstance(given, (ast.Name, ast.Attribute)):
                 info = self.temp_info(given, depth + 1)
                 if info is not None and info.kind == "tempdir":
                     return True
         return False
 
     def passed_temp(self, parameter: ast.Name, depth: int) -> TempInfo | None:
-        """A parameter that every caller in this module passes a fresh temp file to.
+        """A parameter that a caller passes a fresh temp file to.
 
-        The callers are found by the function's name; each must pass, for this parameter
-        (by position or keyword), an expression that is a temp file written before the call.
-        No caller, an unresolvable argument or one non-temp argument: not a temp.
+        One caller is enough: on that caller's path the function publishes a temp, and a
+        guard must hold on every path anyway (the guard search asks every caller). Callers
+        that pass something else are other paths, not a reason to drop this one. The callers
+        in this module are found by the function's name; callers in other checked modules
+        through the project index (:meth:`passed_temp_elsewhere`). An argument that cannot
+        be matched to the parameter (``*args``) is unknown for that caller, never a temp.
         """
         function = self.function_of(parameter)
         if function is None or depth > 2:
             return None
-        arguments = function.args
-        positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
-        if positional and positional[0] in ("self", "cls"):
-            positional = positional[1:]
+        positional = self.positional_parameters(function)
         sites = [
             call
             for scope in self.scopes.values()
             for call in scope.calls
             if last_identifier(call.func) == function.name and call.lineno != function.lineno
         ]
-        found: TempInfo | None = None
         for call in sites:
-            given: ast.expr | None = None
-            if parameter.id in positional and positional.index(parameter.id) < len(call.args):
-                given = call.args[positional.index(parameter.id)]
-            for keyword in call.keywords:
-                if keyword.arg == parameter.id:
-                    given = keyword.value
-            if given is None or isinstance(given, ast.Starred):
-                return None
-            info = self.temp_info(given, depth + 1)
-            if info is None or info.kind == "name" or not self.is_fresh(given, info, call):
-                return None
-            found = found or TempInfo(info.kind, info.unique, True, info.origin)
-        return found
+            found = self.temp_passed_by(call, parameter.id, positional, depth)
+            if found is not None:
+                given = ast.unparse(found.origin) if found.origin is not None else "a temp"
+                found.via = f"the caller at line {call.lineno} passes {given}"
+                return found
+        return self.passed_temp_elsewhere(function, parameter.id, positional, depth)
+
+    @staticmethod
+    def positional_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+        """The parameters a call fills by position (``self``/``cls`` left out)."""
+        arguments = function.args
+        positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
+        if positional and positional[0] in ("self", "cls"):
+            positional = positional[1:]
+        return positional
+
+    def temp_passed_by(
+        self, call: ast.Call, parameter: str, positional: list[str], depth: int
+    ) -> TempInfo | None:
+        """The fresh temp ``call`` passes for ``parameter`` (by position or keyword), if any.
+
+        A call in an exception handler that re-raises is the rollback of a failed write
+        (jupyter_server's ``atomic_writing`` restoring its backup), not a publish: nothing.
+        """
+        if self._in_rollback(call):
+            return None
+        given: ast.expr | None = None
+        if parameter in positional and positional.index(parameter) < len(call.args):
+            given = call.args[positional.index(parameter)]
+        for keyword in call.keywords:
+            if keyword.arg == parameter:
+                given = keyword.value
+        if given is None or isinstance(given, ast.Starred):
+            return None
+        info = self.temp_info(given, depth + 1)
+        if info is None or info.kind == "name" or not self.is_fresh(given, info, call):
+            return None
+        return TempInfo(info.kind, info.unique, True, given)
+
+    def _in_rollback(self, node: ast.AST) -> bool:
+        """Whether ``node`` runs in an ``except`` block that ends by re-raising."""
+        current = self.parents.get(node)
+        while current is not None and not isinstance(
+            current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+        ):
+            if isinstance(current, ast.ExceptHandler):
+                return bool(current.body) and isinstance(current.body[-1], ast.Raise)
+            current = self.parents.get(current)
+        return False
+
+    def passed_temp_elsewhere(
+        self,
+        function: ast.FunctionDef | ast.AsyncFunctionDef,
+        parameter: str,
+        positional: list[str],
+        depth: int,
+    ) -> TempInfo | None:
+        """A fresh temp that a caller in another module passes; the project index's business."""
+        return None
 
     def functions_named(self, name: str) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
         """The module's functions and methods called ``name``."""
@@ -294,6 +413,8 @@ class Temps(NameIndex):
         return None
 
     def _is_named_temporary(self, node: ast.expr, depth: int = 0) -> bool:
+        if depth > 8:
+            return False  # `with tmpfile as tmpfile:` binds a name to itself: not a cycle
         if isinstance(node, ast.Call):
             if self.qualified_name(node.func) in (
                 "tempfile.NamedTemporaryFile",
@@ -306,6 +427,8 @@ class Temps(NameIndex):
             return bool(words(identifier) & _TEMP_WORDS)
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
+            if isinstance(value, ast.Name) and value.id == node.id:
+                value = self._value_before_rebinding(node)  # `with tmpfile as tmpfile:`
             if value is None:
                 return False
             returned = self._unpacked_from_helper(node, value, depth)
@@ -313,8 +436,18 @@ class Temps(NameIndex):
                 return returned
             if isinstance(value, ast.Constant) and value.value is None:
                 return self._none_or_temporary(node, depth)
-            return self._is_named_temporary(value, depth)
+            return self._is_named_temporary(value, depth + 1)
         return False
+
+    def _value_before_rebinding(self, node: ast.Name) -> ast.expr | None:
+        """The value ``node``'s name had before the statement that rebinds it to itself."""
+        line = _line_of(self.binding_node(node.id, node))
+        for scope in self.visible_scopes(self.scope(node)):
+            entries = scope.assignments.get(node.id)
+            if entries:
+                before = [e for e in entries if _line_of(e[0]) < line]
+                return before[-1][1] if before else None
+        return None
 
     def _none_or_temporary(self, node: ast.Name, depth: int) -> bool:
         """A name bound to ``None`` in one branch and to a temporary file in the others.
@@ -360,9 +493,19 @@ class Temps(NameIndex):
                 for index, element in enumerate(target.elts):
                     if isinstance(element, ast.Name) and element.id == node.id:
                         position = index
-        name = last_identifier(value.func)
+        if position is None:
+            return None
+        return self._returns_temporary_at(value, position, depth)
+
+    def _returns_temporary_at(self, call: ast.Call, position: int, depth: int) -> bool | None:
+        """Whether the module function ``call`` calls returns a temporary at ``position``.
+
+        A ``return other_helper(...)`` (a retrying wrapper such as meson's
+        ``get_data_with_backoff``) is followed into that helper, same position.
+        """
+        name = last_identifier(call.func)
         candidates = self.functions_named(name) if name else []
-        if position is None or len(candidates) != 1 or depth > 3:
+        if len(candidates) != 1 or depth > 3:
             return None
         function = candidates[0]
         found = False
@@ -370,6 +513,12 @@ class Temps(NameIndex):
             if not isinstance(statement, ast.Return) or self.function_of(statement) is not function:
                 continue
             returned = statement.value
+            if isinstance(returned, ast.Call):
+                inner = self._returns_temporary_at(returned, position, depth + 1)
+                if not inner:
+                    return False
+                found = True
+                continue
             if not isinstance(returned, ast.Tuple) or len(returned.elts) <= position:
                 return False
             element = returned.elts[position]
@@ -486,3 +635,19 @@ class Temps(NameIndex):
             if any(unparsed(arg) in keys for arg in call.args):
                 return True
         return False
+
+
+def _line_of(binding: ast.AST | None) -> int:
+    """The line of a binding; a ``withitem`` has none of its own, its expression has."""
+    if isinstance(binding, ast.withitem):
+        binding = binding.context_expr
+    return int(getattr(binding, "lineno", 0))
+
+
+def _is_self_attribute(node: ast.AST, attr: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == attr
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )

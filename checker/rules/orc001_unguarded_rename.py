@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..model import Finding
+from ..temps import TempInfo
 from .base import Context, Invalid, Rule, Valid, callee_text, publish_fix
 
 __all__ = ["RULE"]
@@ -46,8 +47,13 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"use {ctx.writer}.publish(tmp, dst), which retries the Windows errors, or hold "
             "one lock shared by every writer around the rename",
             publish_fix(ctx, publish),
-            why=analysis.why.get(publish.call, ()),
+            why=(*_source_why(info), *analysis.why.get(publish.call, ())),
         )
+
+
+def _source_why(info: TempInfo) -> tuple[str, ...]:
+    """Where a parameter's temp came from, so a reviewer can check the caller."""
+    return (f"source: a parameter; {info.via}",) if info.via else ()
 
 
 VALID = (
@@ -428,9 +434,246 @@ VALID = (
                 """,
         }
     ),
+    # A parameter no caller (here or in another module) passes a temp to: a move of the
+    # caller's own file, not a publish of a temp.
+    Valid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/cli.py": """
+                from pkg.files import move_into
+                def main(src, dst):
+                    move_into(src, dst)
+                """,
+            "pkg/files.py": """
+                import os
+                def move_into(src, dst):
+                    os.replace(src, dst)
+                """,
+        },
+        path="pkg/files.py",
+    ),
+    # A silent handler that really gives up (nothing runs after the try) is a best-effort
+    # write, as before.
+    Valid(
+        """
+        import os, tempfile
+        def cache(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.replace(tmp, dst)
+                return
+            except OSError:
+                pass
+        """
+    ),
+    # A wrapper whose only temp-passing caller is the rollback in a handler that re-raises
+    # (restoring the backup it made): a restore, not a publish.
+    Valid(
+        """
+        import os, shutil
+        def replace_file(src, dst):
+            os.replace(src, dst)
+        def writing(path, data):
+            tmp_path = path + ".~tmp"
+            shutil.copy2(path, tmp_path)
+            try:
+                with open(path, "wb") as f:
+                    f.write(data)
+            except BaseException:
+                replace_file(tmp_path, path)
+                raise
+        """
+    ),
+    # Multi-module: the lock is two callers up (meson's BuildDirLock). ``app.generate()`` on
+    # an object built from this module's own ``MesonApp`` class reaches MesonApp.generate,
+    # not the backend's ``generate``: it is not counted as an (unguarded) caller.
+    Valid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/setup.py": """
+                from pkg.locks import BuildDirLock
+                class MesonApp:
+                    def generate(self):
+                        with BuildDirLock(self.build_dir):
+                            return self._generate()
+                    def _generate(self):
+                        self.backend.generate()
+                def run():
+                    app = MesonApp()
+                    app.generate()
+                """,
+            "pkg/locks.py": """
+                class BuildDirLock:
+                    def __init__(self, path):
+                        self.path = path
+                """,
+            "pkg/backend.py": """
+                import os
+                class NinjaBackend:
+                    def generate(self):
+                        tempfilename = self.outfilename + "~"
+                        with open(tempfilename, "w") as f:
+                            f.write("rules")
+                        os.replace(tempfilename, self.outfilename)
+                """,
+        }
+    ),
 )
 
 INVALID = (
+    # Multi-module: the temp is an attribute that the class's ``__init__`` binds to an
+    # mkstemp name (hatchling's ``WheelArchive.path``); the caller hands it to a wrapper in
+    # another module whose handler falls back to a copy: reported at the wrapper.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/wheel.py": """
+                import os, tempfile
+                from pkg.utils import replace_file
+                class WheelArchive:
+                    def __init__(self):
+                        raw_fd, self.path = tempfile.mkstemp(suffix=".whl")
+                        self.fd = os.fdopen(raw_fd, "w+b")
+                    def __enter__(self):
+                        return self
+                    def __exit__(self, *args):
+                        self.fd.close()
+                def build(target):
+                    with WheelArchive() as archive:
+                        archive.fd.write(b"zip")
+                    replace_file(archive.path, target)
+                """,
+            "pkg/utils.py": """
+                import os, shutil
+                def replace_file(src, dst):
+                    try:
+                        os.replace(src, dst)
+                    except OSError:
+                        shutil.copy2(src, dst)
+                        os.remove(src)
+                """,
+        },
+        line=4,
+        path="pkg/utils.py",
+    ),
+    # Multi-module: a function of the project handed a private temp directory (pip's
+    # ``TempDirectory(...).path``) returns a file it wrote there; moving it into the shared
+    # cache with a handler that only logs is unguarded (pip's wheel_builder).
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/build.py": """
+                import os
+                def build_wheel(name, tempd):
+                    path = os.path.join(tempd, name + ".whl")
+                    with open(path, "wb") as f:
+                        f.write(b"wheel")
+                    return os.path.basename(path)
+                """,
+            "pkg/builder.py": """
+                import logging, os, shutil
+                from pkg.build import build_wheel
+                from pkg.temp_dir import TempDirectory
+                def build_one(name, output_dir):
+                    with TempDirectory(kind="wheel") as temp_dir:
+                        wheel_path = build_wheel(name, tempd=temp_dir.path)
+                        dest_path = os.path.join(output_dir, os.path.basename(wheel_path))
+                        try:
+                            shutil.move(wheel_path, dest_path)
+                        except Exception:
+                            logging.warning("building %s failed", name)
+                """,
+        },
+        line=9,
+    ),
+    # The temp comes back in a tuple through a retrying wrapper (meson's
+    # get_data_with_backoff -> get_data), from a NamedTemporaryFile rebound by
+    # ``with tmpfile as tmpfile:``.
+    Invalid(
+        """
+        import os, tempfile
+        class Wrap:
+            def get_data(self, url):
+                tmpfile = tempfile.NamedTemporaryFile(delete=False)
+                with tmpfile as tmpfile:
+                    tmpfile.write(url.encode())
+                    return "hash", tmpfile.name
+            def get_data_with_backoff(self, url):
+                for delay in (1, 2):
+                    try:
+                        return self.get_data(url)
+                    except OSError:
+                        pass
+                return self.get_data(url)
+            def download(self, url, ofname):
+                dhash, tmpfile = self.get_data_with_backoff(url)
+                os.rename(tmpfile, ofname)
+        """,
+        line=17,
+    ),
+    # Multi-module: a wrapper publishes its own parameter; a caller in another module hands
+    # it a fresh mkstemp temp (Django's file_move_safe from the file-based cache). One such
+    # caller makes it a publish of a temp; the finding is at the wrapper's rename, and the
+    # JSON ``why`` names the caller.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/cache.py": """
+                import os, tempfile
+                from pkg.move import move_safe
+                def put(fname, data):
+                    fd, tmp_path = tempfile.mkstemp()
+                    os.write(fd, data)
+                    os.close(fd)
+                    move_safe(tmp_path, fname)
+                """,
+            "pkg/move.py": """
+                import os
+                def move_safe(old, new):
+                    os.replace(old, new)
+                """,
+        },
+        line=3,
+        path="pkg/move.py",
+        message="publishes the freshly written temp file old",
+    ),
+    # One caller in the module passes a temp, another its own file: the temp's path is a
+    # publish whatever the other caller does.
+    Invalid(
+        """
+        import os, tempfile
+        def replace_file(src, dst):
+            os.replace(src, dst)
+        def save(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            replace_file(tmp, dst)
+        def adopt(path, dst):
+            replace_file(path, dst)
+        """,
+        line=3,
+    ),
+    # A silent handler after which the function goes on writing the target another way
+    # (rename, else copy) does not give up: not a best-effort guard.
+    Invalid(
+        """
+        import os, shutil, tempfile
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            try:
+                os.rename(tmp, dst)
+                return
+            except OSError:
+                pass
+            shutil.copyfile(tmp, dst)
+        """,
+        line=7,
+    ),
     # A temporary file returned in a tuple by a local helper, bound to None until then.
     Invalid(
         """

@@ -36,10 +36,9 @@ def _names(ctx: Context, node: ast.expr, expand: bool) -> set[str]:
 
 def check(ctx: Context) -> Iterator[Finding]:
     analysis = ctx.analysis
-    reported: set[ast.AST] = set()
     for publish in analysis.publish_calls:
         origin = _origin(ctx, publish.src)
-        if origin is None or origin in reported:
+        if origin is None:
             continue
         if not analysis.is_derived_name(origin) or analysis.contains_unique_part(origin):
             continue
@@ -49,15 +48,23 @@ def check(ctx: Context) -> Iterator[Finding]:
         lock = analysis.lock_held(publish.call)
         if lock is not None and _contains(lock, origin):
             continue  # the whole write happens under one lock: writers take turns
-        reported.add(origin)
+        if (
+            lock is None
+            and analysis.function_of(publish.call) is not None
+            and analysis.lock_everywhere(publish.call)
+        ):
+            continue  # every caller holds a lock around the whole function
+        # Reported at the publish (issue 10: one location per publish), the name's
+        # construction a related location: a reviewer reads the publish and sees both.
         yield ctx.finding(
             CODE,
-            origin,
+            publish.call,
             f"temp name {ctx.text(origin)} is derived from the target "
             f"{ctx.text(publish.dst)} with no per-writer unique part: concurrent writers "
             "write the same temp file and one publishes the other's half-written data",
             "create the temp with tempfile.mkstemp(dir=os.path.dirname(dst)), or add "
             "uuid.uuid4().hex or os.getpid() to its name (ocirace_writer.atomic_write does)",
+            related=[(origin, "the temp name every writer shares is built here")],
         )
 
 
@@ -152,9 +159,43 @@ VALID = (
             return name.replace(".tmp", "")
         """
     ),
+    # Every caller holds one lock around the whole function (nengo's index, meson's build
+    # dir): writers take turns, so the shared temp name is safe.
+    Valid(
+        """
+        import os, threading
+        _lock = threading.Lock()
+        def _write(dst, data):
+            tmp = dst + ".tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, dst)
+        def save(dst, data):
+            with _lock:
+                _write(dst, data)
+        """
+    ),
 )
 
 INVALID = (
+    # One caller holds the lock, the other does not: writers can still collide.
+    Invalid(
+        """
+        import os, threading
+        _lock = threading.Lock()
+        def _write(dst, data):
+            tmp = dst + ".tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, dst)
+        def save(dst, data):
+            with _lock:
+                _write(dst, data)
+        def save_fast(dst, data):
+            _write(dst, data)
+        """,
+        line=7,
+    ),
     Invalid(
         """
         import os
@@ -164,7 +205,7 @@ INVALID = (
                 f.write(data)
             os.replace(tmp, dst)
         """,
-        line=3,
+        line=6,
         message="no per-writer unique part",
     ),
     Invalid(
@@ -175,7 +216,7 @@ INVALID = (
             tmp.write_bytes(data)
             tmp.replace(path)
         """,
-        line=3,
+        line=5,
     ),
     Invalid(
         """
@@ -186,7 +227,7 @@ INVALID = (
                 f.write(data)
             os.rename(tmp, dst)
         """,
-        line=3,
+        line=6,
     ),
     Invalid(
         """
@@ -198,7 +239,7 @@ INVALID = (
                 f.write(data)
             os.replace(tmp, final)
         """,
-        line=4,
+        line=7,
     ),
     Invalid(
         """
@@ -220,7 +261,7 @@ INVALID = (
                 f.write(data)
             publish(tmp, dst)
         """,
-        line=3,
+        line=6,
     ),
     Invalid(
         """
@@ -231,7 +272,7 @@ INVALID = (
                 f.write(data)
             os.replace(tmp, dst)
         """,
-        line=3,
+        line=6,
     ),
 )
 

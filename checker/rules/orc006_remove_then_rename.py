@@ -31,8 +31,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.windows_excluded(publish.call) and analysis.windows_excluded(removal):
             continue
-        if analysis.lock_held(publish.call) is not None:
-            continue  # no other writer can publish or read-modify in the window
+        if analysis.lock_everywhere(publish.call):
+            continue  # no other writer can publish or read-modify in the window (here or
+            # in every caller: datasets' incomplete_dir under download_and_prepare's lock)
         reported.add(removal)
         yield ctx.finding(
             CODE,
@@ -155,6 +156,26 @@ VALID = (
             os.replace(tmp, dst)
             if os.path.exists(tmp):
                 os.remove(tmp)
+        """
+    ),
+    # The lock is held by every caller of the context manager that removes and renames.
+    Valid(
+        """
+        import contextlib, os, shutil
+        from filelock import FileLock
+        class Builder:
+            @contextlib.contextmanager
+            def incomplete_dir(self, dirname):
+                tmp_dir = dirname + ".incomplete"
+                os.makedirs(tmp_dir)
+                yield tmp_dir
+                if os.path.isdir(dirname):
+                    shutil.rmtree(dirname)
+                shutil.move(tmp_dir, dirname)
+            def prepare(self, output_dir):
+                with FileLock(output_dir + "_builder.lock"):
+                    with self.incomplete_dir(output_dir) as tmp:
+                        open(os.path.join(tmp, "data"), "wb").close()
         """
     ),
 )

@@ -119,6 +119,20 @@ def test_the_held_out_site_file_is_valid_and_disjoint_from_the_corpus() -> None:
     assert not {p.name for p in projects.values()} & {p.name for p in tuned_on.values()}
 
 
+def test_the_second_held_out_site_file_is_valid_and_disjoint_from_both_others() -> None:
+    """heldout2.toml was labelled before its session changed rules: its projects must be new."""
+    projects, sites = corpus.load_corpus(CORPUS_DIR / "heldout2.toml")
+    seen = {
+        p.name
+        for f in ("sites.toml", "heldout.toml")
+        for p in corpus.load_corpus(CORPUS_DIR / f)[0].values()
+    }
+    assert len(sites) >= 20
+    assert {s.label for s in sites} == set(corpus.LABELS)
+    assert all(s.project in projects for s in sites)
+    assert not {p.name for p in projects.values()} & seen
+
+
 def test_load_corpus_parses_projects_and_sites(site_file: Path) -> None:
     projects, sites = corpus.load_corpus(site_file)
     assert projects["demo"].key == "demo-1.0"
