@@ -3,15 +3,10 @@
 Transport-free on purpose: the coordinator calls it for messages from children, the test
 process calls it directly. A logical thread is a (pid, thread) pair, or a work item run by a
 pool worker; edges between processes (start, exit, queues, work items) are clocks parked
-<<<<<<< HEAD
-under string keys in the race model's own :class:`~..racemodel.clocks.Tracker`, so the model
-judges a child's replace exactly as it judges a thread's.
-=======
 under string keys in the race model's own
 :class:`~pytest_ocirace.racemodel.clocks.Tracker`, so the model judges a child's replace
 exactly as it judges a thread's. The Windows rules are the one decision table
 (``winrules/decisions.py``) that the fake filesystem asks too, on the disk's state.
->>>>>>> main
 
 Not thread-safe: the caller serialises every call (the coordinator's one lock).
 """
@@ -130,15 +125,14 @@ class Judge:
         name = path.rsplit("/", 1)[-1]
         return not any(fnmatch.fnmatchcase(path if "/" in g else name, g) for g in self._globs)
 
-    def _fsop(self, op: Mapping[str, Any]) -> FsOp:
-        kind = _KINDS[op["kind"]]
+    def _fsop(self, op: Mapping[str, Any], handle: int | None = None) -> FsOp:
         return FsOp(
-            kind=kind,
+            kind=_KINDS[op["kind"]],
             path=op["path"],
             display=op["path"],
             path2=op["path2"],
             display2=op["path2"],
-            handle=None,
+            handle=handle,
             access=frozenset(op["access"]),
             creates=op["creates"],
         )
@@ -158,37 +152,39 @@ class Judge:
         path2: str | None = op["path2"]
         if kind == "close":
             return {}
-        reply: dict[str, Any] = {}
-        fsop = self._fsop(op)
-        if kind == "open":
-            reply["handle"] = number = self.disk.reserve()
-            fsop = _with_handle(fsop, number)
+        handle = self.disk.reserve() if kind == "open" else None
+        reply: dict[str, Any] = {} if handle is None else {"handle": handle}
         tracked = self.tracked(path) and (path2 is None or self.tracked(path2))
-        strand = self.strand(pid, tid, tname) if tracked else None
-        if strand is not None:
+        if not tracked:
+            code = self._verdict(op)
+            if code is not None:
+                return {"error": {"winerror": code, "crt": kind == "open"}}
+            self.process(pid).pending = _pending(kind, path, path2)
+            return reply
+        fsop = self._fsop(op, handle)
+        # One block for the model's before and after: the strand and the sender's stack
+        # are the same for both (this runs for every operation of every participant).
+        with self.tracker.running(self.strand(pid, tid, tname)), reported_frames(_frames(frames)):
             # The race model first, as in the fake filesystem: an unordered publish onto a
             # name fails as the race (and the loser has then seen the winner's publish, so
             # its "is it there already?" look afterwards is ordered).
-            with self.tracker.running(strand), reported_frames(_frames(frames)):
-                try:
-                    self.model.before(fsop)
-                except OSError as exc:
-                    race = getattr(exc, "_ocirace_race", None)
-                    number = len(self._races) + 1
-                    if isinstance(race, Race):
-                        self._races[number] = race
-                    winerror = getattr(exc, "winerror", None)
-                    return {
-                        "error": {"winerror": winerror or 5, "crt": winerror is None},
-                        "race": number,
-                    }
-        code = self._verdict(op)
-        if code is not None:
-            return {"error": {"winerror": code, "crt": kind == "open"}}
-        self.process(pid).pending = f"{kind} {path}" + (f" -> {path2}" if path2 else "")
-        if strand is not None:
-            with self.tracker.running(strand), reported_frames(_frames(frames)):
-                self.model.after(fsop, None)
+            try:
+                self.model.before(fsop)
+            except OSError as exc:
+                race = getattr(exc, "_ocirace_race", None)
+                number = len(self._races) + 1
+                if isinstance(race, Race):
+                    self._races[number] = race
+                winerror = getattr(exc, "winerror", None)
+                return {
+                    "error": {"winerror": winerror or 5, "crt": winerror is None},
+                    "race": number,
+                }
+            code = self._verdict(op)
+            if code is not None:
+                return {"error": {"winerror": code, "crt": kind == "open"}}
+            self.process(pid).pending = _pending(kind, path, path2)
+            self.model.after(fsop, None)
         return reply
 
     def _verdict(self, op: Mapping[str, Any]) -> int | None:
@@ -479,17 +475,9 @@ class Judge:
         return found
 
 
-def _with_handle(op: FsOp, handle: int) -> FsOp:
-    return FsOp(
-        kind=op.kind,
-        path=op.path,
-        display=op.display,
-        path2=op.path2,
-        display2=op.display2,
-        handle=handle,
-        access=op.access,
-        creates=op.creates,
-    )
+def _pending(kind: str, path: str, path2: str | None) -> str:
+    """How an operation is named if its process dies before reporting it back."""
+    return f"{kind} {path}" + (f" -> {path2}" if path2 else "")
 
 
 def _frames(frames: Iterable[Frame]) -> tuple[Frame, ...]:

@@ -156,6 +156,55 @@ def test_the_parent_removing_a_file_a_child_holds_open_gets_32(tmp_path):
         child.join()
     os.remove(path)  # the child closed it: allowed now
 
+def write_then_tell(path, conn, hold):
+    # A child's close goes to the coordinator with its next message (deferred): the
+    # message that orders the parent's replace after it must carry it.
+    with open(path, "w") as handle:
+        handle.write("child")
+        if hold:
+            conn.send("open")
+            conn.recv()
+    if not hold:
+        conn.send("closed")
+        conn.recv()
+
+def parent_replaces(tmp_path, hold):
+    ctx = mp.get_context("fork")
+    here, there = ctx.Pipe()
+    target = tmp_path / "target"
+    child = ctx.Process(target=write_then_tell, args=(str(target), there, hold))
+    child.start()
+    try:
+        here.recv()
+        (tmp_path / "new").write_text("parent")
+        os.replace(tmp_path / "new", target)
+    finally:
+        here.send("bye")
+        child.join()
+    assert child.exitcode == 0
+
+def test_ordered_a_file_a_child_closed_before_its_message_can_be_replaced(tmp_path):
+    parent_replaces(tmp_path, hold=False)
+    assert (tmp_path / "target").read_text() == "parent"
+
+def test_a_file_a_child_holds_open_when_it_tells_refuses_the_replace(tmp_path):
+    with pytest.raises(PermissionError) as info:
+        parent_replaces(tmp_path, hold=True)
+    assert info.value.winerror == 5
+
+def write_only(path):
+    with open(path, "w") as handle:  # the close is this process's last news
+        handle.write("child")
+
+def test_ordered_a_file_a_child_closed_before_exiting_can_be_replaced(tmp_path):
+    ctx = mp.get_context("spawn")
+    child = ctx.Process(target=write_only, args=(str(tmp_path / "target"),))
+    child.start()
+    child.join()
+    assert child.exitcode == 0
+    (tmp_path / "new").write_text("parent")
+    os.replace(tmp_path / "new", tmp_path / "target")
+
 def test_tempfile_points_into_a_fresh_directory_on_the_real_disk(tmp_path):
     import tempfile
     directory = tempfile.gettempdir()
@@ -169,7 +218,7 @@ def test_tempfile_points_into_a_fresh_directory_on_the_real_disk(tmp_path):
 
 def test_windows_rules_across_processes(pytester: pytest.Pytester) -> None:
     found = check(run(pytester, RULES))
-    assert len(found) == 4
+    assert len(found) == 7
 
 
 EDGES = """
