@@ -82,6 +82,9 @@ class Judge:
         self.escapes: list[tuple[int, str]] = []
         #: pytest-xdist: per worker pid, its running test and where its races begin.
         self._tests: dict[int, tuple[str, int, int]] = {}
+        #: pytest-xdist: programs that never joined and were named in a worker's test, or
+        #: were started outside any test (the worker starting up, between two tests).
+        self._named: set[int] = set()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -421,6 +424,8 @@ class Judge:
     def test_begins(self, pid: int, nodeid: str) -> None:
         """A pytest-xdist worker starts a test: its races are counted from here."""
         self._tests[pid] = (nodeid, len(self.model.races), len(self.escapes))
+        # What this worker started so far is no test's (the other workers' may be theirs).
+        self._named.update(self._descendants(pid))
 
     def collect(self, pid: int) -> dict[str, Any]:
         """The races and escapes of the worker ``pid``'s current test, ready to send.
@@ -438,12 +443,17 @@ class Judge:
             race for race in self.model.races[first_race:] if race.second.thread.endswith(marks)
         ]
         escapes = [text for p, text in self.escapes[first_escape:] if p in own]
+        # Programs the worker's processes started that never joined, each named once: the
+        # judge outlives the test here (one per session), so an earlier test's are known.
+        unjoined = [[p, argv] for p, argv in self.not_joined() if p in own and p not in self._named]
+        self._named.update(p for p, _argv in unjoined)
         return {
             "nodeid": nodeid,
             "races": [report.race_to_dict(race, nodeid) for race in races],
             "text": report.format_races(races) if races else "",
             "unhandled": sum(race.handled is False for race in races),
             "escapes": escapes,
+            "not_joined": unjoined,
         }
 
     def _descendants(self, pid: int) -> set[int]:

@@ -7,6 +7,7 @@ suite fast): ``racy_*`` tests must fail and ``ordered_*`` tests must pass, in ev
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -485,3 +486,44 @@ def test_xdist_workers_race_on_a_shared_cache(pytester: pytest.Pytester) -> None
     assert "FAILED test_xdist.py::test_a_cache_shared_by_workers" in text
     assert "[WinError 5] Access is denied" in text
     assert re.search(r"race on .*shared/entry \(concurrent-publish\)", text)
+
+
+XDIST_NEVER_JOINED = """
+import subprocess, sys
+
+def test_a_shell(tmp_path):
+    subprocess.run(["/bin/sh", "-c", "true"], check=True)
+
+def test_an_interpreter_without_site_packages(tmp_path):
+    subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
+
+def test_a_joining_interpreter(tmp_path):
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_programs_that_never_join_are_named_with_and_without_xdist(
+    pytester: pytest.Pytester, workers: tuple[str, ...]
+) -> None:
+    """The note comes from the controller's coordinator to the worker's report (issue 9)."""
+    pytester.makepyfile(test_never_joined=XDIST_NEVER_JOINED)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", *workers, "--ocirace-processes", "-rA", timeout=240
+    )
+    result.assert_outcomes(passed=3)
+    text = result.stdout.str()
+    never = r"process \d+ \({}\) never joined the coordinator"
+    shell = section(text, "test_a_shell")
+    assert re.search(never.format(re.escape("/bin/sh -c true")), shell), shell
+    bare = section(text, "test_an_interpreter_without_site_packages")
+    assert re.search(never.format(re.escape(f"{sys.executable} -I -S -c pass")), bare), bare
+    assert not re.search(never.format(re.escape(f"{sys.executable} -c pass")), text), text
+    assert text.count("never joined the coordinator") == 2  # each named once, in its test
+
+
+def section(text: str, test: str) -> str:
+    """The output of one test in ``-rA``'s report (its failure or its passing section)."""
+    match = re.search(rf"_+ {test}\S* _+\n(.*?)(?=\n_{{5,}} |\n={{5,}} )", text, re.S)
+    assert match, f"no section for {test}:\n{text}"
+    return match.group(1)

@@ -279,3 +279,22 @@ def test_opens_of_directories_are_left_to_the_host(tmp_path: Path) -> None:
     (tmp_path / "ro").chmod(0o444)
     refused = judge.before(1, 1, "T", op("open", tmp_path / "ro", access=["write"]), [])
     assert refused == {"error": {"winerror": 5, "crt": True}}
+
+
+def test_an_xdist_worker_s_test_names_only_its_own_programs_that_never_joined() -> None:
+    """One judge for the session: each program is named once, in the test that started it."""
+    judge = Judge()
+    for worker in (1, 2):
+        judge.hello(worker, ["worker"], None)
+    judge.spawned(1, 10, ["uname", "-p"])  # the worker starting up: no test's
+    judge.test_begins(1, "test_one")
+    judge.test_begins(2, "test_two")
+    judge.spawned(1, 11, ["sh", "-c", "true"])
+    judge.spawned(2, 20, ["python", "-S"])
+    judge.spawned(1, 12, ["python"])
+    judge.hello(12, ["python"], None)  # joined: not named
+    judge.spawned(12, 13, ["make"])  # a grandchild: the worker's test started it
+    assert judge.collect(1)["not_joined"] == [[11, ["sh", "-c", "true"]], [13, ["make"]]]
+    judge.test_begins(1, "test_three")
+    assert judge.collect(1)["not_joined"] == []  # named already
+    assert judge.collect(2)["not_joined"] == [[20, ["python", "-S"]]]

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.plugins.test_processes import check, run
+from tests.plugins.test_processes import check, run, section
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -85,31 +85,24 @@ def test_ordered_os_spawn_of_python_joins_and_is_not_named(tmp_path):
 """
 
 
-def _section(text: str, test: str) -> str:
-    """The output of one test in ``-rA``'s report (its failure or its passing section)."""
-    match = re.search(rf"_+ {test} _+\n(.*?)(?=\n_{{5,}} |\n={{5,}} )", text, re.S)
-    assert match, f"no section for {test}"
-    return match.group(1)
-
-
 def test_deaths_lies_and_execs_are_named_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
     result = run(pytester, LIFECYCLE)
     found = check(result)
     assert len(found) == 8
     text = result.stdout.str()
-    killed = _section(text, "test_racy_a_child_killed_mid_operation_fails_the_test_naming_it")
+    killed = section(text, "test_racy_a_child_killed_mid_operation_fails_the_test_naming_it")
     pid = re.search(r"killed pid (\d+)", killed)
     assert pid, killed
     assert f"process {pid.group(1)} died in the middle of an operation (open " in killed
-    hostile = _section(text, "test_racy_a_hostile_message_fails_the_test_that_ran")
+    hostile = section(text, "test_racy_a_hostile_message_fails_the_test_that_ran")
     assert "the coordinator refused a message" in hostile
     assert "field 'tid' is a str" in hostile
-    stranger = _section(text, "test_racy_a_process_without_the_secret_is_refused_and_named")
+    stranger = section(text, "test_racy_a_process_without_the_secret_is_refused_and_named")
     assert "failed authentication" in stranger
     for test, argv in (
         ("test_ordered_an_exec_into_a_program_that_is_not_python_is_named", "exec'd"),
         ("test_ordered_os_spawn_of_a_program_that_is_not_python_is_named", "spawned"),
     ):
-        section = _section(text, test)
-        assert re.search(rf"process \d+ \(sh -c true # {argv}\) never joined", section), section
+        output = section(text, test)
+        assert re.search(rf"process \d+ \(sh -c true # {argv}\) never joined", output), output
     assert text.count("never joined") == 2  # the Python program spawned joined: not named
