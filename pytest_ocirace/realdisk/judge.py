@@ -445,7 +445,7 @@ class Judge:
         escapes = [text for p, text in self.escapes[first_escape:] if p in own]
         # Programs the worker's processes started that never joined, each named once: the
         # judge outlives the test here (one per session), so an earlier test's are known.
-        unjoined = [[p, argv] for p, argv in self.not_joined() if p in own and p not in self._named]
+        unjoined = [(p, argv) for p, argv in self.not_joined() if p in own and p not in self._named]
         self._named.update(p for p, _argv in unjoined)
         return {
             "nodeid": nodeid,
@@ -453,7 +453,7 @@ class Judge:
             "text": report.format_races(races) if races else "",
             "unhandled": sum(race.handled is False for race in races),
             "escapes": escapes,
-            "not_joined": unjoined,
+            "not_joined": [[p, argv] for p, argv in unjoined],
         }
 
     def _descendants(self, pid: int) -> set[int]:
