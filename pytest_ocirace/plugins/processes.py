@@ -364,13 +364,14 @@ def _problems(judge: Judge, rejected: list[str]) -> list[str]:
 
 
 def _notes(judge: Judge) -> list[str]:
-    return _not_joined_notes(judge.not_joined())
+    return _not_joined_notes(judge.not_joined() + judge.unseen(os.getpid(), judge.began))
 
 
 def _not_joined_notes(processes: Iterable[tuple[int, list[str]]]) -> list[str]:
     """One line per program that never joined: the same in a worker and without xdist."""
     return [
-        f"process {pid} ({' '.join(argv)[:200]}) never joined the coordinator: it is not a "
-        "Python process with pytest-ocirace installed, so its file operations were not seen"
+        f"process {pid if pid > 0 else '(pid unknown: os.system)'} ({' '.join(argv)[:200]}) "
+        "never joined the coordinator: it is not a Python process with pytest-ocirace "
+        "installed, so its file operations were not seen"
         for pid, argv in processes
     ]

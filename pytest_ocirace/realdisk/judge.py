@@ -21,6 +21,7 @@ from typing import Any
 from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker, join_clock
 from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
 from pytest_ocirace.racemodel.model import Frame, Race, RaceModel, reported_frames
+from pytest_ocirace.realdisk import descendants
 from pytest_ocirace.realdisk.diskstate import DiskState
 from pytest_ocirace.winrules.decisions import Request, verdict
 from pytest_ocirace.winrules.options import SimulationOptions
@@ -82,6 +83,12 @@ class Judge:
         self.escapes: list[tuple[int, str]] = []
         #: pytest-xdist: per worker pid, its running test and where its races begin.
         self._tests: dict[int, tuple[str, int, int]] = {}
+        #: When the test began (seconds since boot; per worker under pytest-xdist): a
+        #: process below the test's that started later and nobody announced is named.
+        self.began = descendants.clock()
+        self._began: dict[int, float] = {}
+        #: The last key given to a started process whose pid is unknown (negative).
+        self._unknown = 0
         #: pytest-xdist: programs that never joined and were named in a worker's test, or
         #: were started outside any test (the worker starting up, between two tests).
         self._named: set[int] = set()
@@ -366,6 +373,13 @@ class Judge:
             self.tracker.unlocked(("lock", key), strand, fully=fully)
 
     def spawned(self, parent: int, child: int, argv: list[str]) -> None:
+        """``parent`` started ``child``; a child of pid 0 or less is unknown (``os.system``).
+
+        Each unknown one gets its own negative key, so it is named once, without a pid.
+        """
+        if child <= 0:
+            self._unknown -= 1
+            child = self._unknown
         self.started[child] = [str(a) for a in argv]
         self.parents[child] = parent
 
@@ -424,6 +438,7 @@ class Judge:
     def test_begins(self, pid: int, nodeid: str) -> None:
         """A pytest-xdist worker starts a test: its races are counted from here."""
         self._tests[pid] = (nodeid, len(self.model.races), len(self.escapes))
+        self._began[pid] = descendants.clock()
         # What this worker started so far is no test's (the other workers' may be theirs).
         self._named.update(self._descendants(pid))
 
@@ -445,7 +460,9 @@ class Judge:
         escapes = [text for p, text in self.escapes[first_escape:] if p in own]
         # Programs the worker's processes started that never joined, each named once: the
         # judge outlives the test here (one per session), so an earlier test's are known.
-        unjoined = [(p, argv) for p, argv in self.not_joined() if p in own and p not in self._named]
+        unjoined = [(p, argv) for p, argv in self.not_joined() if p in own]
+        unjoined += self.unseen(pid, self._began.pop(pid, self.began))
+        unjoined = [(p, argv) for p, argv in unjoined if p not in self._named]
         self._named.update(p for p, _argv in unjoined)
         return {
             "nodeid": nodeid,
@@ -469,6 +486,19 @@ class Judge:
 
     def race(self, number: int) -> Race | None:
         return self._races.get(number)
+
+    def unseen(self, root: int, since: float) -> list[tuple[int, list[str]]]:
+        """Processes below ``root`` started since ``since`` that nobody announced or joined.
+
+        Started by C code (``ctypes``, an extension): found on ``/proc`` while they run or
+        until they are reaped (``descendants.py``), and named as the announced ones are.
+        ``root`` is the test's process (the pytest process, or the xdist worker).
+        """
+        return [
+            (pid, argv)
+            for pid, argv in descendants.started_since({root}, since).items()
+            if pid not in self.started and not self.processes.get(pid, Process(pid)).joined
+        ]
 
     def not_joined(self) -> list[tuple[int, list[str]]]:
         """Processes a participant started that never joined (not Python, no package)."""
