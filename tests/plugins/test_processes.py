@@ -447,27 +447,11 @@ def test_a_marker_value_that_is_not_a_boolean_is_a_one_line_error(
     result.stdout.fnmatch_lines(["*ocirace(processes=...) takes True or False, got 'yes'*"])
 
 
-XDIST = """
-import os
-from pytest_ocirace import write_blob
-
-SHARED = {shared!r}
-
-def test_a_cache_shared_by_workers(tmp_path):
-    os.makedirs(SHARED, exist_ok=True)
-    tmp = os.path.join(SHARED, "entry." + str(os.getpid()))
-    with open(tmp, "w") as handle:
-        handle.write("value")
-    os.replace(tmp, os.path.join(SHARED, "entry"))
-
-def test_the_same_cache_through_write_blob(tmp_path):
-    digest = "sha256:cd42404d52ad55ccfa9aca4adc828aa5800ad9d385a0671fbcbf724118320619"
-    write_blob(SHARED + "-blobs", digest, b"value")
-"""
-
-
-def test_xdist_workers_race_on_a_shared_cache(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_xdist=XDIST.format(shared=str(pytester.path / "shared")))
+def test_the_xdist_example_two_workers_sharing_a_cache(pytester: pytest.Pytester) -> None:
+    """examples/test_shared_cache.py: tests on different workers are concurrent (issue 9)."""
+    examples = Path(__file__).parents[2] / "examples"
+    for name in ("shared_cache.py", "test_shared_cache.py"):
+        pytester.path.joinpath(name).write_text((examples / name).read_text())
     result = pytester.runpytest_subprocess(
         "-p",
         "no:cacheprovider",
@@ -483,9 +467,9 @@ def test_xdist_workers_race_on_a_shared_cache(pytester: pytest.Pytester) -> None
     # reference writer tolerates the concurrent identical writer (both pass).
     result.assert_outcomes(passed=3, failed=1)
     text = result.stdout.str()
-    assert "FAILED test_xdist.py::test_a_cache_shared_by_workers" in text
+    assert "FAILED test_shared_cache.py::test_store_from_every_worker" in text
     assert "[WinError 5] Access is denied" in text
-    assert re.search(r"race on .*shared/entry \(concurrent-publish\)", text)
+    assert re.search(r"race on .*shared-cache/[0-9a-f]{64} \(concurrent-publish\)", text)
 
 
 XDIST_NEVER_JOINED = """
