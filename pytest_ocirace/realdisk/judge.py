@@ -145,6 +145,7 @@ class Judge:
             handle=handle,
             access=frozenset(op["access"]),
             creates=op["creates"],
+            exclusive=bool(op.get("exclusive")),
         )
 
     def before(
@@ -260,8 +261,10 @@ class Judge:
         if kind == "open" and isinstance(handle, int):
             if ok and fd is not None:
                 self.disk.opened(pid, fd, path, number=handle)
-            else:
+            elif ok:
                 self._end_handle(pid, tid, tname, path, handle)
+            else:
+                self.model.forget_handle(handle)  # it never held the name
         if not ok:
             return
         if kind in ("rename", "replace") and path2 is not None:

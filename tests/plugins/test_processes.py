@@ -367,6 +367,89 @@ def test_each_edge_orders_or_races(pytester: pytest.Pytester) -> None:
     assert "an injected Windows error escaped" in text
 
 
+LOCKS = """
+def run_all_under(ctx, root, lock):
+    run_all(ctx, root, ["a", "b"], lock=lock)
+
+def test_ordered_by_a_multiprocessing_rlock(tmp_path):
+    ctx = mp.get_context("fork")
+    run_all_under(ctx, str(tmp_path), ctx.RLock())
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_ordered_by_a_multiprocessing_semaphore_of_one(tmp_path, method):
+    ctx = mp.get_context(method)
+    run_all_under(ctx, str(tmp_path), ctx.Semaphore(1))
+
+def test_racy_a_semaphore_of_two_lets_both_in(tmp_path):
+    ctx = mp.get_context("fork")
+    run_all_under(ctx, str(tmp_path), ctx.Semaphore(2))
+
+def lockf_publish(root, name):
+    with open(os.path.join(root, "lock"), "w") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        publish(root, name)
+        fcntl.lockf(lock, fcntl.LOCK_UN)
+
+def filelock_publish(root, name):
+    import filelock
+    with filelock.FileLock(os.path.join(root, "lock")):
+        publish(root, name)
+
+def lock_file_publish(root, name):
+    lock = os.path.join(root, "lock")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        # PermissionError too: on Windows a create meets the holder's delete still pending
+        # (the race model injects it once; a loop that retries only FileExistsError fails)
+        except (FileExistsError, PermissionError):
+            assert time.monotonic() < deadline, "the lock file was never removed"
+            time.sleep(0.01)
+    try:
+        publish(root, name)
+    finally:
+        os.close(fd)
+        os.remove(lock)
+
+def lock_file_publish_unlocked_too_early(root, name):
+    lock = os.path.join(root, "lock")
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            break
+        except (FileExistsError, PermissionError):
+            time.sleep(0.01)
+    os.remove(lock)  # released before the publish: protects nothing
+    publish(root, name)
+
+@pytest.mark.parametrize("how", ["lockf", "filelock", "lock_file"])
+def test_ordered_by_a_file_lock(tmp_path, how):
+    target = {"lockf": lockf_publish, "filelock": filelock_publish,
+              "lock_file": lock_file_publish}[how]
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=target, args=(str(tmp_path), n)) for n in "ab"]
+    for w in workers: w.start()
+    for w in workers: w.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+
+def test_racy_a_lock_file_released_before_the_publish(tmp_path):
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=lock_file_publish_unlocked_too_early, args=(str(tmp_path), n))
+               for n in "ab"]
+    for w in workers: w.start()
+    for w in workers: w.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+"""
+
+
+def test_locks_across_processes_protect_or_race(pytester: pytest.Pytester) -> None:
+    """Issue 9's locksets: multiprocessing locks, fcntl locks, filelock, O_EXCL lock files."""
+    found = check(run(pytester, LOCKS))
+    assert len(found) == 8
+
+
 DETERMINISM = """
 @pytest.mark.parametrize("run", range(20))
 def test_racy_every_run(tmp_path, run):

@@ -298,3 +298,25 @@ def test_an_xdist_worker_s_test_names_only_its_own_programs_that_never_joined() 
     judge.test_begins(1, "test_three")
     assert judge.collect(1)["not_joined"] == []  # named already
     assert judge.collect(2)["not_joined"] == [[20, ["python", "-S"]]]
+
+
+def test_an_exclusive_create_that_lost_on_the_disk_never_held_the_name(tmp_path: Path) -> None:
+    """Judged before it runs: two lock-file creates both allowed, one fails on the disk.
+
+    The loser's open must not stay in the model as a handle, or the winner's release (the
+    lock file's delete) races it: a false ``remove-open-file`` that failed every few runs.
+    """
+    judge = Judge()
+    lock = tmp_path / "lock"
+    create = op("open", lock, access=["write"], creates=True, exclusive=True)
+    first = judge.before(1, 1, "MainThread", create, [])
+    second = judge.before(2, 1, "MainThread", create, [])  # the name is not there yet either
+    assert "error" not in first
+    assert "error" not in second
+    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # the first wins on the disk
+    judge.after(1, 1, "MainThread", {**create, "fd": fd, "handle": first["handle"]}, True, [])
+    judge.after(2, 1, "MainThread", {**create, "handle": second["handle"]}, False, [])
+    os.close(fd)
+    judge.after(1, 1, "MainThread", op("close", lock, fd=fd), True, [])
+    assert judge.before(1, 1, "MainThread", op("remove", lock), []) == {}
+    assert judge.model.races == []
