@@ -282,22 +282,30 @@ def test_opens_of_directories_are_left_to_the_host(tmp_path: Path) -> None:
 
 
 def test_an_xdist_worker_s_test_names_only_its_own_programs_that_never_joined() -> None:
-    """One judge for the session: each program is named once, in the test that started it."""
+    """One judge for the session: each program is named once, in the test that started it.
+
+    The pids are above any system's ``pid_max``: the judge also looks on ``/proc`` for
+    what a worker's processes started through C code, and real pids have real children.
+    """
+    one, two = 1 << 30, (1 << 30) + 1
     judge = Judge()
-    for worker in (1, 2):
+    for worker in (one, two):
         judge.hello(worker, ["worker"], None)
-    judge.spawned(1, 10, ["uname", "-p"])  # the worker starting up: no test's
-    judge.test_begins(1, "test_one")
-    judge.test_begins(2, "test_two")
-    judge.spawned(1, 11, ["sh", "-c", "true"])
-    judge.spawned(2, 20, ["python", "-S"])
-    judge.spawned(1, 12, ["python"])
-    judge.hello(12, ["python"], None)  # joined: not named
-    judge.spawned(12, 13, ["make"])  # a grandchild: the worker's test started it
-    assert judge.collect(1)["not_joined"] == [[11, ["sh", "-c", "true"]], [13, ["make"]]]
-    judge.test_begins(1, "test_three")
-    assert judge.collect(1)["not_joined"] == []  # named already
-    assert judge.collect(2)["not_joined"] == [[20, ["python", "-S"]]]
+    judge.spawned(one, one + 10, ["uname", "-p"])  # the worker starting up: no test's
+    judge.test_begins(one, "test_one")
+    judge.test_begins(two, "test_two")
+    judge.spawned(one, one + 11, ["sh", "-c", "true"])
+    judge.spawned(two, two + 20, ["python", "-S"])
+    judge.spawned(one, one + 12, ["python"])
+    judge.hello(one + 12, ["python"], None)  # joined: not named
+    judge.spawned(one + 12, one + 13, ["make"])  # a grandchild: the worker's test started it
+    assert judge.collect(one)["not_joined"] == [
+        [one + 11, ["sh", "-c", "true"]],
+        [one + 13, ["make"]],
+    ]
+    judge.test_begins(one, "test_three")
+    assert judge.collect(one)["not_joined"] == []  # named already
+    assert judge.collect(two)["not_joined"] == [[two + 20, ["python", "-S"]]]
 
 
 def test_an_exclusive_create_that_lost_on_the_disk_never_held_the_name(tmp_path: Path) -> None:
