@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.plugins.test_processes import EDGES, HELPERS, START_METHODS  # noqa: E402
+from tests.plugins.test_processes import EDGES, HELPERS, LOCKS, RULES, START_METHODS  # noqa: E402
 from tests.realdisk.test_edges import EDGES as PROCESS_ENDS  # noqa: E402
 from tests.realdisk.test_threads import RACY  # noqa: E402
 
@@ -45,7 +45,7 @@ _LINE = re.compile(r"^(PASSED|FAILED|ERROR) (\S+?\.py::\S+)")
 
 
 def write_scenarios(folder: Path) -> None:
-    (folder / "test_scenarios.py").write_text(HELPERS + START_METHODS + EDGES)
+    (folder / "test_scenarios.py").write_text(HELPERS + START_METHODS + EDGES + RULES + LOCKS)
     (folder / "test_thread_scenarios.py").write_text(HELPERS + RACY)
     (folder / "test_process_end_scenarios.py").write_text(HELPERS + PROCESS_ENDS)
     examples = ROOT / "examples"

@@ -16,7 +16,7 @@ import os
 import site
 import sys
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -331,6 +331,13 @@ def _shared_verdict(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.
     text = answer.get("text")
     if isinstance(text, str) and text:
         rep.sections.append(("ocirace", text))
+    unjoined = [
+        (pid, [str(a) for a in argv])
+        for pid, argv in answer.get("not_joined", [])
+        if isinstance(pid, int) and isinstance(argv, list)
+    ]
+    if unjoined:
+        rep.sections.append(("ocirace processes", "\n".join(_not_joined_notes(unjoined))))
     rep.user_properties.append((PROPERTY, json.dumps([])))
     escapes = [str(e) for e in answer.get("escapes", [])]
     unhandled = answer.get("unhandled", 0)
@@ -357,8 +364,14 @@ def _problems(judge: Judge, rejected: list[str]) -> list[str]:
 
 
 def _notes(judge: Judge) -> list[str]:
+    return _not_joined_notes(judge.not_joined() + judge.unseen(os.getpid(), judge.began))
+
+
+def _not_joined_notes(processes: Iterable[tuple[int, list[str]]]) -> list[str]:
+    """One line per program that never joined: the same in a worker and without xdist."""
     return [
-        f"process {pid} ({' '.join(argv)[:200]}) never joined the coordinator: it is not a "
-        "Python process with pytest-ocirace installed, so its file operations were not seen"
-        for pid, argv in judge.not_joined()
+        f"process {pid if pid > 0 else '(pid unknown: os.system)'} ({' '.join(argv)[:200]}) "
+        "never joined the coordinator: it is not a Python process with pytest-ocirace "
+        "installed, so its file operations were not seen"
+        for pid, argv in processes
     ]

@@ -588,6 +588,20 @@ class RaceModel:
                 if role in (Role.DELETE, Role.MOVE_AWAY):
                     self.tracker.release(self.tracker.token(("name-freed", key)))
 
+    def forget_handle(self, handle: int) -> None:
+        """An open recorded before it ran failed after all: it never held the name.
+
+        The process mode records an allowed open at once (another process's announcement
+        must see it) and runs it afterwards, outside the judge's lock; an exclusive create
+        that loses to another process's on the disk then fails. Kept as a closed handle,
+        it would race with the winner's later delete (a lock file's release).
+        """
+        with self._mutex:
+            key = self._handles.pop(handle, None)
+            state = None if key is None else self._paths.get(key)
+            if state is not None:
+                state.open.pop(handle, None)
+
     def _created_exclusively(self, key: str) -> None:
         """An exclusive create (``O_EXCL``, ``"x"``, ``mkdir``) of ``key`` succeeded.
 

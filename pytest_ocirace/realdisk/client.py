@@ -12,7 +12,7 @@ import _thread
 import os
 import sys
 
-from pytest_ocirace.realdisk.protocol import authenticate, read_frame, send
+from pytest_ocirace.realdisk.protocol import FrameReader, authenticate, encode, read_frame, send
 
 TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
@@ -43,6 +43,14 @@ class Client(Protocol):
         """Send ``message`` without waiting (the connection keeps its order)."""
         ...
 
+    def defer(self, message: dict[str, Any]) -> None:
+        """Send ``message`` with the next one, whatever it is (the order is kept).
+
+        For news whose delay cannot change a verdict: everything this process says next,
+        in any thread (every edge out of it is a message), comes after it on the line.
+        """
+        ...
+
     def close(self) -> None: ...
 
 
@@ -57,6 +65,10 @@ class LocalClient:
         return self._coordinator.dispatch(self.pid, message, trusted=True) or {}
 
     def notify(self, message: dict[str, Any]) -> None:
+        self._coordinator.dispatch(self.pid, message, trusted=True)
+
+    def defer(self, message: dict[str, Any]) -> None:
+        # A direct call costs no wake-up: nothing to gain by waiting.
         self._coordinator.dispatch(self.pid, message, trusted=True)
 
     def close(self) -> None:
@@ -96,22 +108,55 @@ class SocketClient:
             sock.close()
             raise JoinError("the coordinator refused this process (wrong secret?)")
         self._sock = sock
+        self._reader = FrameReader(sock)
+        #: Encoded messages deferred until the next send (``defer``).
+        self._deferred: list[bytes] = []
+
+    def _send(self, message: dict[str, Any]) -> None:
+        """Send the deferred messages and ``message`` in one write (the caller holds the lock)."""
+        data = encode(message)
+        if self._deferred:
+            self._deferred.append(data)
+            data = b"".join(self._deferred)
+            self._deferred.clear()
+        self._sock.sendall(data)
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            send(self._sock, message)
-            answer = read_frame(self._sock)
+            self._send(message)
+            answer = self._reader.next()
         if answer is None:
             raise JoinError("the coordinator closed the connection")
         return answer
 
     def notify(self, message: dict[str, Any]) -> None:
         with self._lock:
-            send(self._sock, message)
+            self._send(message)
+
+    def defer(self, message: dict[str, Any]) -> None:
+        data = encode(message)
+        with self._lock:
+            self._deferred.append(data)
+
+    def flush(self) -> None:
+        """Send what was deferred now (before this process stops talking)."""
+        with self._lock:
+            if self._deferred:
+                data = b"".join(self._deferred)
+                self._deferred.clear()
+                self._sock.sendall(data)
 
     def abandon(self) -> None:
-        """Drop an inherited connection after ``fork`` without telling anybody."""
+        """Drop an inherited connection after ``fork`` without telling anybody.
+
+        What the parent deferred is the parent's to send: the copy is dropped with the line.
+        """
+        self._deferred.clear()
         self._sock.close()
 
     def close(self) -> None:
+        try:  # noqa: SIM105 - contextlib is an import a joining child skips
+            self.flush()
+        except OSError:
+            pass  # the coordinator is gone: nothing left to tell
         self._sock.close()

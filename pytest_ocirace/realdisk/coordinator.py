@@ -30,6 +30,7 @@ from typing import Any
 from pytest_ocirace.realdisk.interpose import internal_thread
 from pytest_ocirace.realdisk.judge import Judge
 from pytest_ocirace.realdisk.protocol import (
+    FrameReader,
     ProtocolError,
     authenticate,
     read_frame,
@@ -205,8 +206,9 @@ class Coordinator:
             pid = self._hello(conn)
             if pid is None:
                 return
+            frames = FrameReader(conn)
             while True:
-                message = read_frame(conn)
+                message = frames.next()
                 if message is None:
                     return
                 reply = self.dispatch(pid, message)

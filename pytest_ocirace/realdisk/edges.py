@@ -238,9 +238,83 @@ def _install_os_processes(ip: Interposition) -> None:
 
     ip._patch(os, "waitpid", waitpid)
     ip._patch(os, "wait", wait)
+    for name in ("posix_spawn", "posix_spawnp"):
+        if hasattr(os, name):
+            ip._patch(os, name, _spawning(ip, getattr(os, name)))
+    if hasattr(os, "system"):
+        ip._patch(os, "system", _system(ip, os.system))
     # os.execl/execle/execlp/execvp/execvpe and os.spawn* all end in these two.
     ip._patch(os, "execv", execv)
     ip._patch(os, "execve", execve)
+
+
+def _spawning(ip: Interposition, real: Any) -> Any:
+    """``os.posix_spawn``/``posix_spawnp``: a start as ``Popen``'s, the child named or joined.
+
+    The join variables and the start token go into the ``env`` the caller passes (it is the
+    child's whole environment), spelled as its keys are (``str`` or ``bytes``).
+    """
+    from pytest_ocirace.realdisk.interpose import new_token
+    from pytest_ocirace.realdisk.protocol import ENV_START
+
+    def wrapper(path: Any, argv: Any, env: Any, *args: Any, **kwargs: Any) -> int:
+        if not _ready(ip):
+            pid: int = real(path, argv, env, *args, **kwargs)
+            return pid
+        token = new_token()
+        ip.send("start", token=token)
+        added = {**ip.environment, ENV_START: token}
+        child_env = dict(env)
+        as_bytes = any(isinstance(key, bytes) for key in child_env)
+        for key, value in added.items():
+            child_env[os.fsencode(key) if as_bytes else key] = (
+                os.fsencode(value) if as_bytes else value
+            )
+        pid = real(path, argv, child_env, *args, **kwargs)
+        try:
+            shown = [os.fsdecode(a) for a in argv] or [os.fsdecode(path)]
+        except TypeError:
+            shown = [repr(path)]
+        ip.send("spawned", wait=False, child=pid, argv=shown)
+        return pid
+
+    wrapper.__name__ = real.__name__
+    wrapper.__doc__ = real.__doc__
+    return wrapper
+
+
+def _system(ip: Interposition, real: Any) -> Any:
+    """``os.system``: its shell is named (it is not Python), its Python programs join.
+
+    libc's ``system()`` forks the shell itself and reaps it before returning, so the
+    shell's pid is never known here: the judge names it without one. The start token goes
+    to the programs the shell runs through this process's environment, for the call.
+    """
+    from pytest_ocirace.realdisk.interpose import new_token
+    from pytest_ocirace.realdisk.protocol import ENV_START
+
+    def wrapper(command: Any) -> int:
+        if not _ready(ip):
+            status: int = real(command)
+            return status
+        token = new_token()
+        ip.send("start", token=token)
+        saved = os.environ.get(ENV_START)
+        os.environ[ENV_START] = token
+        try:
+            status = real(command)
+        finally:
+            if saved is None:
+                os.environ.pop(ENV_START, None)
+            else:
+                os.environ[ENV_START] = saved
+        shown = os.fsdecode(command) if isinstance(command, (str, bytes)) else repr(command)
+        ip.send("spawned", wait=False, child=0, argv=["sh", "-c", shown])
+        return status
+
+    wrapper.__name__ = real.__name__
+    wrapper.__doc__ = real.__doc__
+    return wrapper
 
 
 def _install_threads(ip: Interposition) -> None:

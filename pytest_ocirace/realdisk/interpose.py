@@ -249,7 +249,18 @@ class Interposition:
             _guard.busy = False
 
     def closed(self, fd: int) -> None:
-        """A tracked descriptor was closed (by ``os.close`` or a file object)."""
+        """A tracked descriptor was closed (by ``os.close`` or a file object).
+
+        The close is deferred: it goes with this process's next message (``Client.defer``),
+        which saves a write and a wake-up of the coordinator per file. No verdict can
+        differ for it. Every edge out of this process is a message, so whatever another
+        process does after this close through an edge the race model knows finds the close
+        judged first. Without such an edge the two are unordered, and the race model judges
+        an unordered replace against the handle alike whether it is closed or not. The disk
+        state never refuses for a handle that is really closed (``diskstate.Handle.alive``),
+        and a process that exits before saying more has all its handles closed by its exit.
+        A file lock on the descriptor is a lock across processes: its release goes now.
+        """
         if fd not in self._fds:
             return
         self._fds.discard(fd)
@@ -265,7 +276,12 @@ class Interposition:
             "creates": False,
             "exclusive": False,
         }
-        self.send("after", wait=False, op=op, ok=True, frames=[])
+        message = self._message("after", op=op, ok=True, frames=[])
+        _guard.busy = True
+        try:
+            self.client.defer(message)
+        finally:
+            _guard.busy = False
 
     # -- installing ------------------------------------------------------------------------
 

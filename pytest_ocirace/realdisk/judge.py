@@ -21,6 +21,7 @@ from typing import Any
 from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker, join_clock
 from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
 from pytest_ocirace.racemodel.model import Frame, Race, RaceModel, reported_frames
+from pytest_ocirace.realdisk import descendants
 from pytest_ocirace.realdisk.diskstate import DiskState
 from pytest_ocirace.winrules.decisions import Request, verdict
 from pytest_ocirace.winrules.options import SimulationOptions
@@ -82,6 +83,15 @@ class Judge:
         self.escapes: list[tuple[int, str]] = []
         #: pytest-xdist: per worker pid, its running test and where its races begin.
         self._tests: dict[int, tuple[str, int, int]] = {}
+        #: When the test began (seconds since boot; per worker under pytest-xdist): a
+        #: process below the test's that started later and nobody announced is named.
+        self.began = descendants.clock()
+        self._began: dict[int, float] = {}
+        #: The last key given to a started process whose pid is unknown (negative).
+        self._unknown = 0
+        #: pytest-xdist: programs that never joined and were named in a worker's test, or
+        #: were started outside any test (the worker starting up, between two tests).
+        self._named: set[int] = set()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -125,17 +135,17 @@ class Judge:
         name = path.rsplit("/", 1)[-1]
         return not any(fnmatch.fnmatchcase(path if "/" in g else name, g) for g in self._globs)
 
-    def _fsop(self, op: Mapping[str, Any]) -> FsOp:
-        kind = _KINDS[op["kind"]]
+    def _fsop(self, op: Mapping[str, Any], handle: int | None = None) -> FsOp:
         return FsOp(
-            kind=kind,
+            kind=_KINDS[op["kind"]],
             path=op["path"],
             display=op["path"],
             path2=op["path2"],
             display2=op["path2"],
-            handle=None,
+            handle=handle,
             access=frozenset(op["access"]),
             creates=op["creates"],
+            exclusive=bool(op.get("exclusive")),
         )
 
     def before(
@@ -153,37 +163,39 @@ class Judge:
         path2: str | None = op["path2"]
         if kind == "close":
             return {}
-        reply: dict[str, Any] = {}
-        fsop = self._fsop(op)
-        if kind == "open":
-            reply["handle"] = number = self.disk.reserve()
-            fsop = _with_handle(fsop, number)
+        handle = self.disk.reserve() if kind == "open" else None
+        reply: dict[str, Any] = {} if handle is None else {"handle": handle}
         tracked = self.tracked(path) and (path2 is None or self.tracked(path2))
-        strand = self.strand(pid, tid, tname) if tracked else None
-        if strand is not None:
+        if not tracked:
+            code = self._verdict(op)
+            if code is not None:
+                return {"error": {"winerror": code, "crt": kind == "open"}}
+            self.process(pid).pending = _pending(kind, path, path2)
+            return reply
+        fsop = self._fsop(op, handle)
+        # One block for the model's before and after: the strand and the sender's stack
+        # are the same for both (this runs for every operation of every participant).
+        with self.tracker.running(self.strand(pid, tid, tname)), reported_frames(_frames(frames)):
             # The race model first, as in the fake filesystem: an unordered publish onto a
             # name fails as the race (and the loser has then seen the winner's publish, so
             # its "is it there already?" look afterwards is ordered).
-            with self.tracker.running(strand), reported_frames(_frames(frames)):
-                try:
-                    self.model.before(fsop)
-                except OSError as exc:
-                    race = getattr(exc, "_ocirace_race", None)
-                    number = len(self._races) + 1
-                    if isinstance(race, Race):
-                        self._races[number] = race
-                    winerror = getattr(exc, "winerror", None)
-                    return {
-                        "error": {"winerror": winerror or 5, "crt": winerror is None},
-                        "race": number,
-                    }
-        code = self._verdict(op)
-        if code is not None:
-            return {"error": {"winerror": code, "crt": kind == "open"}}
-        self.process(pid).pending = f"{kind} {path}" + (f" -> {path2}" if path2 else "")
-        if strand is not None:
-            with self.tracker.running(strand), reported_frames(_frames(frames)):
-                self.model.after(fsop, None)
+            try:
+                self.model.before(fsop)
+            except OSError as exc:
+                race = getattr(exc, "_ocirace_race", None)
+                number = len(self._races) + 1
+                if isinstance(race, Race):
+                    self._races[number] = race
+                winerror = getattr(exc, "winerror", None)
+                return {
+                    "error": {"winerror": winerror or 5, "crt": winerror is None},
+                    "race": number,
+                }
+            code = self._verdict(op)
+            if code is not None:
+                return {"error": {"winerror": code, "crt": kind == "open"}}
+            self.process(pid).pending = _pending(kind, path, path2)
+            self.model.after(fsop, None)
         return reply
 
     def _verdict(self, op: Mapping[str, Any]) -> int | None:
@@ -249,8 +261,10 @@ class Judge:
         if kind == "open" and isinstance(handle, int):
             if ok and fd is not None:
                 self.disk.opened(pid, fd, path, number=handle)
-            else:
+            elif ok:
                 self._end_handle(pid, tid, tname, path, handle)
+            else:
+                self.model.forget_handle(handle)  # it never held the name
         if not ok:
             return
         if kind in ("rename", "replace") and path2 is not None:
@@ -362,6 +376,13 @@ class Judge:
             self.tracker.unlocked(("lock", key), strand, fully=fully)
 
     def spawned(self, parent: int, child: int, argv: list[str]) -> None:
+        """``parent`` started ``child``; a child of pid 0 or less is unknown (``os.system``).
+
+        Each unknown one gets its own negative key, so it is named once, without a pid.
+        """
+        if child <= 0:
+            self._unknown -= 1
+            child = self._unknown
         self.started[child] = [str(a) for a in argv]
         self.parents[child] = parent
 
@@ -420,6 +441,9 @@ class Judge:
     def test_begins(self, pid: int, nodeid: str) -> None:
         """A pytest-xdist worker starts a test: its races are counted from here."""
         self._tests[pid] = (nodeid, len(self.model.races), len(self.escapes))
+        self._began[pid] = descendants.clock()
+        # What this worker started so far is no test's (the other workers' may be theirs).
+        self._named.update(self._descendants(pid))
 
     def collect(self, pid: int) -> dict[str, Any]:
         """The races and escapes of the worker ``pid``'s current test, ready to send.
@@ -437,12 +461,19 @@ class Judge:
             race for race in self.model.races[first_race:] if race.second.thread.endswith(marks)
         ]
         escapes = [text for p, text in self.escapes[first_escape:] if p in own]
+        # Programs the worker's processes started that never joined, each named once: the
+        # judge outlives the test here (one per session), so an earlier test's are known.
+        unjoined = [(p, argv) for p, argv in self.not_joined() if p in own]
+        unjoined += self.unseen(pid, self._began.pop(pid, self.began))
+        unjoined = [(p, argv) for p, argv in unjoined if p not in self._named]
+        self._named.update(p for p, _argv in unjoined)
         return {
             "nodeid": nodeid,
             "races": [report.race_to_dict(race, nodeid) for race in races],
             "text": report.format_races(races) if races else "",
             "unhandled": sum(race.handled is False for race in races),
             "escapes": escapes,
+            "not_joined": [[p, argv] for p, argv in unjoined],
         }
 
     def _descendants(self, pid: int) -> set[int]:
@@ -459,6 +490,19 @@ class Judge:
     def race(self, number: int) -> Race | None:
         return self._races.get(number)
 
+    def unseen(self, root: int, since: float) -> list[tuple[int, list[str]]]:
+        """Processes below ``root`` started since ``since`` that nobody announced or joined.
+
+        Started by C code (``ctypes``, an extension): found on ``/proc`` while they run or
+        until they are reaped (``descendants.py``), and named as the announced ones are.
+        ``root`` is the test's process (the pytest process, or the xdist worker).
+        """
+        return [
+            (pid, argv)
+            for pid, argv in descendants.started_since({root}, since).items()
+            if pid not in self.started and not self.processes.get(pid, Process(pid)).joined
+        ]
+
     def not_joined(self) -> list[tuple[int, list[str]]]:
         """Processes a participant started that never joined (not Python, no package)."""
         found = [
@@ -474,17 +518,9 @@ class Judge:
         return found
 
 
-def _with_handle(op: FsOp, handle: int) -> FsOp:
-    return FsOp(
-        kind=op.kind,
-        path=op.path,
-        display=op.display,
-        path2=op.path2,
-        display2=op.display2,
-        handle=handle,
-        access=op.access,
-        creates=op.creates,
-    )
+def _pending(kind: str, path: str, path2: str | None) -> str:
+    """How an operation is named if its process dies before reporting it back."""
+    return f"{kind} {path}" + (f" -> {path2}" if path2 else "")
 
 
 def _frames(frames: Iterable[Frame]) -> tuple[Frame, ...]:

@@ -26,6 +26,7 @@ __all__ = [
     "ENV_SOCKET",
     "ENV_START",
     "MAX_FRAME",
+    "FrameReader",
     "ProtocolError",
     "authenticate",
     "encode",
@@ -78,16 +79,29 @@ def _read_exactly(sock: _socket.socket, size: int) -> bytes | None:
 
 
 def read_frame(sock: _socket.socket) -> dict[str, Any] | None:
-    """The next message, or None when the peer closed the connection between frames."""
+    """The next message, or None when the peer closed the connection between frames.
+
+    Reads exactly one frame (two ``recv`` calls): for the handshake, before anything else
+    may follow. A connection's later frames go through a :class:`FrameReader`.
+    """
     header = _read_exactly(sock, _HEADER_SIZE)
     if header is None:
         return None
-    size = int.from_bytes(header, "big")
-    if size > MAX_FRAME:
-        raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
+    size = _size(header)
     body = _read_exactly(sock, size)
     if body is None:
         raise ProtocolError("connection closed after a frame header")
+    return _decode(body)
+
+
+def _size(header: bytes | bytearray) -> int:
+    size = int.from_bytes(header[:_HEADER_SIZE], "big")
+    if size > MAX_FRAME:
+        raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
+    return size
+
+
+def _decode(body: bytes | bytearray) -> dict[str, Any]:
     try:
         message = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -95,6 +109,46 @@ def read_frame(sock: _socket.socket) -> dict[str, Any] | None:
     if not isinstance(message, dict):
         raise ProtocolError(f"message is a {type(message).__name__}, not an object")
     return message
+
+
+class FrameReader:
+    """The frames of one connection, in as few ``recv`` calls as the peer made writes.
+
+    A participant sends the messages it deferred together with its next one, in one write
+    (``client.SocketClient``); reading them one ``recv`` at a time, twice per frame, was a
+    system call and a wake-up per header and per body.
+    """
+
+    __slots__ = ("_buffer", "_sock")
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+
+    def _fill(self, wanted: int, what: str) -> bool:
+        """At least ``wanted`` bytes buffered; False if the peer closed before any."""
+        buffer = self._buffer
+        while len(buffer) < wanted:
+            chunk = self._sock.recv(self._CHUNK)
+            if not chunk:
+                if buffer:
+                    raise ProtocolError(f"connection closed {what} ({len(buffer)}/{wanted})")
+                return False
+            buffer += chunk
+        return True
+
+    def next(self) -> dict[str, Any] | None:
+        """The next message, or None when the peer closed the connection between frames."""
+        if not self._fill(_HEADER_SIZE, "inside a frame header"):
+            return None
+        size = _size(self._buffer)
+        end = _HEADER_SIZE + size
+        self._fill(end, "inside a frame")
+        body = bytes(self._buffer[_HEADER_SIZE:end])
+        del self._buffer[:end]
+        return _decode(body)
 
 
 def authenticate(secret: bytes, nonce: bytes, pid: int) -> str:

@@ -7,6 +7,7 @@ suite fast): ``racy_*`` tests must fail and ``ordered_*`` tests must pass, in ev
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,55 @@ def test_the_parent_removing_a_file_a_child_holds_open_gets_32(tmp_path):
         child.join()
     os.remove(path)  # the child closed it: allowed now
 
+def write_then_tell(path, conn, hold):
+    # A child's close goes to the coordinator with its next message (deferred): the
+    # message that orders the parent's replace after it must carry it.
+    with open(path, "w") as handle:
+        handle.write("child")
+        if hold:
+            conn.send("open")
+            conn.recv()
+    if not hold:
+        conn.send("closed")
+        conn.recv()
+
+def parent_replaces(tmp_path, hold):
+    ctx = mp.get_context("fork")
+    here, there = ctx.Pipe()
+    target = tmp_path / "target"
+    child = ctx.Process(target=write_then_tell, args=(str(target), there, hold))
+    child.start()
+    try:
+        here.recv()
+        (tmp_path / "new").write_text("parent")
+        os.replace(tmp_path / "new", target)
+    finally:
+        here.send("bye")
+        child.join()
+    assert child.exitcode == 0
+
+def test_ordered_a_file_a_child_closed_before_its_message_can_be_replaced(tmp_path):
+    parent_replaces(tmp_path, hold=False)
+    assert (tmp_path / "target").read_text() == "parent"
+
+def test_a_file_a_child_holds_open_when_it_tells_refuses_the_replace(tmp_path):
+    with pytest.raises(PermissionError) as info:
+        parent_replaces(tmp_path, hold=True)
+    assert info.value.winerror == 5
+
+def write_only(path):
+    with open(path, "w") as handle:  # the close is this process's last news
+        handle.write("child")
+
+def test_ordered_a_file_a_child_closed_before_exiting_can_be_replaced(tmp_path):
+    ctx = mp.get_context("spawn")
+    child = ctx.Process(target=write_only, args=(str(tmp_path / "target"),))
+    child.start()
+    child.join()
+    assert child.exitcode == 0
+    (tmp_path / "new").write_text("parent")
+    os.replace(tmp_path / "new", tmp_path / "target")
+
 def test_tempfile_points_into_a_fresh_directory_on_the_real_disk(tmp_path):
     import tempfile
     directory = tempfile.gettempdir()
@@ -169,7 +219,7 @@ def test_tempfile_points_into_a_fresh_directory_on_the_real_disk(tmp_path):
 
 def test_windows_rules_across_processes(pytester: pytest.Pytester) -> None:
     found = check(run(pytester, RULES))
-    assert len(found) == 4
+    assert len(found) == 7
 
 
 EDGES = """
@@ -317,6 +367,89 @@ def test_each_edge_orders_or_races(pytester: pytest.Pytester) -> None:
     assert "an injected Windows error escaped" in text
 
 
+LOCKS = """
+def run_all_under(ctx, root, lock):
+    run_all(ctx, root, ["a", "b"], lock=lock)
+
+def test_ordered_by_a_multiprocessing_rlock(tmp_path):
+    ctx = mp.get_context("fork")
+    run_all_under(ctx, str(tmp_path), ctx.RLock())
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_ordered_by_a_multiprocessing_semaphore_of_one(tmp_path, method):
+    ctx = mp.get_context(method)
+    run_all_under(ctx, str(tmp_path), ctx.Semaphore(1))
+
+def test_racy_a_semaphore_of_two_lets_both_in(tmp_path):
+    ctx = mp.get_context("fork")
+    run_all_under(ctx, str(tmp_path), ctx.Semaphore(2))
+
+def lockf_publish(root, name):
+    with open(os.path.join(root, "lock"), "w") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        publish(root, name)
+        fcntl.lockf(lock, fcntl.LOCK_UN)
+
+def filelock_publish(root, name):
+    import filelock
+    with filelock.FileLock(os.path.join(root, "lock")):
+        publish(root, name)
+
+def lock_file_publish(root, name):
+    lock = os.path.join(root, "lock")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        # PermissionError too: on Windows a create meets the holder's delete still pending
+        # (the race model injects it once; a loop that retries only FileExistsError fails)
+        except (FileExistsError, PermissionError):
+            assert time.monotonic() < deadline, "the lock file was never removed"
+            time.sleep(0.01)
+    try:
+        publish(root, name)
+    finally:
+        os.close(fd)
+        os.remove(lock)
+
+def lock_file_publish_unlocked_too_early(root, name):
+    lock = os.path.join(root, "lock")
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            break
+        except (FileExistsError, PermissionError):
+            time.sleep(0.01)
+    os.remove(lock)  # released before the publish: protects nothing
+    publish(root, name)
+
+@pytest.mark.parametrize("how", ["lockf", "filelock", "lock_file"])
+def test_ordered_by_a_file_lock(tmp_path, how):
+    target = {"lockf": lockf_publish, "filelock": filelock_publish,
+              "lock_file": lock_file_publish}[how]
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=target, args=(str(tmp_path), n)) for n in "ab"]
+    for w in workers: w.start()
+    for w in workers: w.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+
+def test_racy_a_lock_file_released_before_the_publish(tmp_path):
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=lock_file_publish_unlocked_too_early, args=(str(tmp_path), n))
+               for n in "ab"]
+    for w in workers: w.start()
+    for w in workers: w.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+"""
+
+
+def test_locks_across_processes_protect_or_race(pytester: pytest.Pytester) -> None:
+    """Issue 9's locksets: multiprocessing locks, fcntl locks, filelock, O_EXCL lock files."""
+    found = check(run(pytester, LOCKS))
+    assert len(found) == 8
+
+
 DETERMINISM = """
 @pytest.mark.parametrize("run", range(20))
 def test_racy_every_run(tmp_path, run):
@@ -397,27 +530,11 @@ def test_a_marker_value_that_is_not_a_boolean_is_a_one_line_error(
     result.stdout.fnmatch_lines(["*ocirace(processes=...) takes True or False, got 'yes'*"])
 
 
-XDIST = """
-import os
-from pytest_ocirace import write_blob
-
-SHARED = {shared!r}
-
-def test_a_cache_shared_by_workers(tmp_path):
-    os.makedirs(SHARED, exist_ok=True)
-    tmp = os.path.join(SHARED, "entry." + str(os.getpid()))
-    with open(tmp, "w") as handle:
-        handle.write("value")
-    os.replace(tmp, os.path.join(SHARED, "entry"))
-
-def test_the_same_cache_through_write_blob(tmp_path):
-    digest = "sha256:cd42404d52ad55ccfa9aca4adc828aa5800ad9d385a0671fbcbf724118320619"
-    write_blob(SHARED + "-blobs", digest, b"value")
-"""
-
-
-def test_xdist_workers_race_on_a_shared_cache(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_xdist=XDIST.format(shared=str(pytester.path / "shared")))
+def test_the_xdist_example_two_workers_sharing_a_cache(pytester: pytest.Pytester) -> None:
+    """examples/test_shared_cache.py: tests on different workers are concurrent (issue 9)."""
+    examples = Path(__file__).parents[2] / "examples"
+    for name in ("shared_cache.py", "test_shared_cache.py"):
+        pytester.path.joinpath(name).write_text((examples / name).read_text())
     result = pytester.runpytest_subprocess(
         "-p",
         "no:cacheprovider",
@@ -433,6 +550,47 @@ def test_xdist_workers_race_on_a_shared_cache(pytester: pytest.Pytester) -> None
     # reference writer tolerates the concurrent identical writer (both pass).
     result.assert_outcomes(passed=3, failed=1)
     text = result.stdout.str()
-    assert "FAILED test_xdist.py::test_a_cache_shared_by_workers" in text
+    assert "FAILED test_shared_cache.py::test_store_from_every_worker" in text
     assert "[WinError 5] Access is denied" in text
-    assert re.search(r"race on .*shared/entry \(concurrent-publish\)", text)
+    assert re.search(r"race on .*shared-cache/[0-9a-f]{64} \(concurrent-publish\)", text)
+
+
+XDIST_NEVER_JOINED = """
+import subprocess, sys
+
+def test_a_shell(tmp_path):
+    subprocess.run(["/bin/sh", "-c", "true"], check=True)
+
+def test_an_interpreter_without_site_packages(tmp_path):
+    subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
+
+def test_a_joining_interpreter(tmp_path):
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_programs_that_never_join_are_named_with_and_without_xdist(
+    pytester: pytest.Pytester, workers: tuple[str, ...]
+) -> None:
+    """The note comes from the controller's coordinator to the worker's report (issue 9)."""
+    pytester.makepyfile(test_never_joined=XDIST_NEVER_JOINED)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", *workers, "--ocirace-processes", "-rA", timeout=240
+    )
+    result.assert_outcomes(passed=3)
+    text = result.stdout.str()
+    never = r"process \d+ \({}\) never joined the coordinator"
+    shell = section(text, "test_a_shell")
+    assert re.search(never.format(re.escape("/bin/sh -c true")), shell), shell
+    bare = section(text, "test_an_interpreter_without_site_packages")
+    assert re.search(never.format(re.escape(f"{sys.executable} -I -S -c pass")), bare), bare
+    assert not re.search(never.format(re.escape(f"{sys.executable} -c pass")), text), text
+    assert text.count("never joined the coordinator") == 2  # each named once, in its test
+
+
+def section(text: str, test: str) -> str:
+    """The output of one test in ``-rA``'s report (its failure or its passing section)."""
+    match = re.search(rf"_+ {test}\S* _+\n(.*?)(?=\n_{{5,}} |\n={{5,}} )", text, re.S)
+    assert match, f"no section for {test}:\n{text}"
+    return match.group(1)

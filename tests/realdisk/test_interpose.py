@@ -24,6 +24,9 @@ class Answering:
     def notify(self, message: dict[str, Any]) -> None:
         pass
 
+    def defer(self, message: dict[str, Any]) -> None:
+        pass
+
 
 @pytest.mark.parametrize(
     ("winerror", "expected_errno"),

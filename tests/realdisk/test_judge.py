@@ -279,3 +279,52 @@ def test_opens_of_directories_are_left_to_the_host(tmp_path: Path) -> None:
     (tmp_path / "ro").chmod(0o444)
     refused = judge.before(1, 1, "T", op("open", tmp_path / "ro", access=["write"]), [])
     assert refused == {"error": {"winerror": 5, "crt": True}}
+
+
+def test_an_xdist_worker_s_test_names_only_its_own_programs_that_never_joined() -> None:
+    """One judge for the session: each program is named once, in the test that started it.
+
+    The pids are above any system's ``pid_max``: the judge also looks on ``/proc`` for
+    what a worker's processes started through C code, and real pids have real children.
+    """
+    one, two = 1 << 30, (1 << 30) + 1
+    judge = Judge()
+    for worker in (one, two):
+        judge.hello(worker, ["worker"], None)
+    judge.spawned(one, one + 10, ["uname", "-p"])  # the worker starting up: no test's
+    judge.test_begins(one, "test_one")
+    judge.test_begins(two, "test_two")
+    judge.spawned(one, one + 11, ["sh", "-c", "true"])
+    judge.spawned(two, two + 20, ["python", "-S"])
+    judge.spawned(one, one + 12, ["python"])
+    judge.hello(one + 12, ["python"], None)  # joined: not named
+    judge.spawned(one + 12, one + 13, ["make"])  # a grandchild: the worker's test started it
+    assert judge.collect(one)["not_joined"] == [
+        [one + 11, ["sh", "-c", "true"]],
+        [one + 13, ["make"]],
+    ]
+    judge.test_begins(one, "test_three")
+    assert judge.collect(one)["not_joined"] == []  # named already
+    assert judge.collect(two)["not_joined"] == [[two + 20, ["python", "-S"]]]
+
+
+def test_an_exclusive_create_that_lost_on_the_disk_never_held_the_name(tmp_path: Path) -> None:
+    """Judged before it runs: two lock-file creates both allowed, one fails on the disk.
+
+    The loser's open must not stay in the model as a handle, or the winner's release (the
+    lock file's delete) races it: a false ``remove-open-file`` that failed every few runs.
+    """
+    judge = Judge()
+    lock = tmp_path / "lock"
+    create = op("open", lock, access=["write"], creates=True, exclusive=True)
+    first = judge.before(1, 1, "MainThread", create, [])
+    second = judge.before(2, 1, "MainThread", create, [])  # the name is not there yet either
+    assert "error" not in first
+    assert "error" not in second
+    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # the first wins on the disk
+    judge.after(1, 1, "MainThread", {**create, "fd": fd, "handle": first["handle"]}, True, [])
+    judge.after(2, 1, "MainThread", {**create, "handle": second["handle"]}, False, [])
+    os.close(fd)
+    judge.after(1, 1, "MainThread", op("close", lock, fd=fd), True, [])
+    assert judge.before(1, 1, "MainThread", op("remove", lock), []) == {}
+    assert judge.model.races == []

@@ -5,6 +5,7 @@ import pytest
 
 from pytest_ocirace.realdisk.protocol import (
     MAX_FRAME,
+    FrameReader,
     ProtocolError,
     authenticate,
     encode,
@@ -110,3 +111,38 @@ def test_the_proof_imports_nothing() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_reader_takes_frames_written_together_or_split() -> None:
+    """A participant sends its deferred messages with the next one, in one write."""
+    left, right = pair()
+    with left, right:
+        together = encode({"n": 1}) + encode({"n": 2}) + encode({"n": 3})
+        left.sendall(together[:3])  # inside the first header
+        reader = FrameReader(right)
+        left.sendall(together[3:20])
+        left.sendall(together[20:])
+        assert [reader.next() for _ in range(3)] == [{"n": 1}, {"n": 2}, {"n": 3}]
+        left.close()
+        assert reader.next() is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (struct.pack(">I", MAX_FRAME + 1), "over the"),
+        (struct.pack(">I", 3) + b"{{{", "not JSON"),
+        (struct.pack(">I", 2) + b"[]", "not an object"),
+        (struct.pack(">I", 10) + b"{}", "inside a frame"),
+        (b"\x00\x00", "inside a frame header"),
+    ],
+)
+def test_a_reader_refuses_bad_frames_with_a_reason(raw: bytes, reason: str) -> None:
+    left, right = pair()
+    with left, right:
+        left.sendall(encode({"n": 1}) + raw)
+        left.shutdown(socket.SHUT_WR)
+        reader = FrameReader(right)
+        assert reader.next() == {"n": 1}
+        with pytest.raises(ProtocolError, match=reason):
+            reader.next()

@@ -1,0 +1,116 @@
+"""A participant's line: deferred messages go with the next one, in order, in one write."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_ocirace.realdisk.client import SocketClient
+from pytest_ocirace.realdisk.protocol import FrameReader, encode, read_frame, send
+
+
+class Server:
+    """Admits one client without checking it, then keeps what arrives, write by write."""
+
+    def __init__(self) -> None:
+        self.directory = tempfile.mkdtemp(prefix="ocirace-client-")
+        self.path = os.path.join(self.directory, "s.sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(1)
+        self.conn: socket.socket | None = None
+        self.accepted = threading.Thread(target=self._accept, daemon=True)
+        self.accepted.start()
+
+    def _accept(self) -> None:
+        conn, _ = self.listener.accept()
+        send(conn, {"nonce": "00"})
+        read_frame(conn)
+        send(conn, {"ok": True})
+        self.conn = conn
+
+    def chunk(self, timeout: float = 10.0) -> bytes:
+        """What arrived within ``timeout`` (empty if nothing)."""
+        assert self.conn is not None
+        ready, _, _ = select.select([self.conn], [], [], timeout)
+        return self.conn.recv(1 << 16) if ready else b""
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.listener.close()
+        os.unlink(self.path)
+        os.rmdir(self.directory)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    found = Server()
+    yield found
+    found.close()
+
+
+def connect(server: Server) -> SocketClient:
+    client = SocketClient(server.path, b"s" * 32)
+    server.accepted.join(10)
+    assert server.conn is not None
+    return client
+
+
+def test_a_deferred_message_waits_for_the_next_and_goes_first(server: Server) -> None:
+    client = connect(server)
+    client.defer({"n": 1})
+    client.defer({"n": 2})
+    assert server.chunk(timeout=0.2) == b""  # nothing was written yet
+    client.notify({"n": 3})
+    assert server.chunk() == encode({"n": 1}) + encode({"n": 2}) + encode({"n": 3})
+    client.close()
+
+
+def test_a_request_carries_what_was_deferred(server: Server) -> None:
+    client = connect(server)
+    client.defer({"n": 1})
+    answers: list[dict[str, object]] = []
+    asking = threading.Thread(target=lambda: answers.append(client.request({"n": 2})))
+    asking.start()
+    assert server.chunk() == encode({"n": 1}) + encode({"n": 2})
+    assert server.conn is not None
+    send(server.conn, {"answer": 2})
+    asking.join(10)
+    assert answers == [{"answer": 2}]
+    client.close()
+
+
+def test_closing_the_line_sends_what_was_deferred(server: Server) -> None:
+    client = connect(server)
+    client.defer({"n": 1})
+    client.close()
+    assert server.conn is not None
+    reader = FrameReader(server.conn)
+    assert reader.next() == {"n": 1}
+    assert reader.next() is None
+
+
+def test_a_forked_copy_drops_the_parents_deferred_messages(server: Server) -> None:
+    """After ``fork`` the child abandons the inherited line: the parent sends its own news."""
+    client = connect(server)
+    client.defer({"n": 1})
+    pid = os.fork()
+    if pid == 0:  # the child: abandon the copy, as bootstrap's after-fork hook does
+        try:
+            client.abandon()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status)
+    assert os.WEXITSTATUS(status) == 0
+    assert server.chunk(timeout=0.2) == b""
+    client.notify({"n": 2})
+    assert server.chunk() == encode({"n": 1}) + encode({"n": 2})
+    client.close()
