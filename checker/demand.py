@@ -37,7 +37,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["DemandIndex", "Deps", "IndexView", "content_digest", "module_names"]
+__all__ = ["DemandIndex", "Deps", "IndexView", "content_digest", "module_names", "text_calls"]
 
 
 def content_digest(data: bytes) -> str:
@@ -153,10 +153,33 @@ class IndexView:
         return self._shared.view_for(path)
 
 
-def _call_of(name: str) -> re.Pattern[str]:
-    # The index's call pattern (``_CALLED`` of .project_index) for one name: the same
-    # answer for "does this text call ``name``", without collecting every called name.
-    return re.compile(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"\s*\(")
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def text_calls(text: str, name: str) -> bool:
+    """Whether ``name`` is among the names the index's call pattern finds in ``text``.
+
+    The same answer as ``name in _CALLED.findall(text)`` of :mod:`.project_index` (an
+    identifier starting at a word start, then whitespace, then ``(``), without collecting
+    every called name: the literal is searched for (fast), and only its occurrences tested.
+    """
+    pattern = _call_after(name)
+    for match in pattern.finditer(text):
+        start = match.start()
+        if start == 0 or text[start - 1] not in _WORD:
+            return True
+    return False
+
+
+def _call_after(name: str) -> re.Pattern[str]:
+    pattern = _PATTERNS.get(name)
+    if pattern is None:
+        # A literal first lets the regular expression engine skip ahead to each occurrence.
+        pattern = _PATTERNS[name] = re.compile(re.escape(name) + r"\s*\(")
+    return pattern
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
 class DemandIndex(ProjectIndex):
@@ -202,6 +225,15 @@ class DemandIndex(ProjectIndex):
         super().release()
         self._views.clear()
         self._read.clear()
+
+    def remember(self, path: str, settings: Any, analysis: Any) -> None:
+        """Keep the lint's analysis of any file, within the memory budget.
+
+        Which files a caller search will need is known only when it runs, often after their
+        lint: kept, their analysis serves the search without a second parse.
+        """
+        self._caller_files.add(path)
+        super().remember(path, settings, analysis)
 
     # ---------------------------------------------------------------- content and facts
 
@@ -317,7 +349,7 @@ class DemandIndex(ProjectIndex):
         answer = entry[2].get(name)
         if answer is None:
             text = self._text(path)
-            answer = text is not None and name in text and _call_of(name).search(text) is not None
+            answer = text is not None and name in text and text_calls(text, name)
             entry[2][name] = answer
             self.changed.add(path)
         return bool(answer)
