@@ -37,7 +37,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["DemandIndex", "Deps", "IndexView", "content_digest", "module_names", "text_calls"]
+__all__ = [
+    "DemandIndex",
+    "Deps",
+    "IndexView",
+    "content_digest",
+    "demand_index_of_sources",
+    "module_names",
+    "text_calls",
+]
 
 
 def content_digest(data: bytes) -> str:
@@ -416,3 +424,17 @@ class DemandIndex(ProjectIndex):
             return all(self.callers_of(name) == paths for name, paths in callers.items())
         except (TypeError, ValueError, AttributeError):
             return False  # not the shape this version writes
+
+
+def demand_index_of_sources(sources: dict[str, str]) -> DemandIndex:
+    """The demand-built index of in-memory modules by relative path (examples, tests).
+
+    Module names come from the paths as :func:`.project_index.index_of_sources` reads them.
+    """
+    modules = {}
+    for path in sources:
+        parts = path.removesuffix(".pyi").removesuffix(".py").split("/")
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[path] = (".".join(parts), path.endswith("__init__.py"))
+    return DemandIndex(list(sources), texts=dict(sources), modules=modules)
