@@ -246,7 +246,7 @@ def warm_versus_baseline(args: argparse.Namespace, work: Path, corpus: Path) -> 
     """
     env = environment()
     before_env = {**env, "PYTHONPATH": str(baseline_checker(args.baseline_ref, work))}
-    module = [sys.executable, "-m", "ocirace_checker", "check", ".", "--exit-zero", "-q"]
+    module = [sys.executable, "-m", "ocirace_checker", ".", "--exit-zero", "-q"]
     ours = [*module, "--cache-dir", str(work / "cache-now")]
     theirs = [*module, "--cache-dir", str(work / "cache-before")]
     for _ in range(2):  # fill both caches

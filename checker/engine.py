@@ -272,7 +272,7 @@ def _run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
     # The stat signature stands for the content: a file whose signature is unchanged is not
     # read. Its digest is trusted for the project index's answers too.
     trusted: dict[str, str] = {}
-    moved: list[str] = []
+    moved: list[tuple[str, os.stat_result]] = []
     for key in keys:
         entry = cache.entries.get(key)
         if entry is None:
@@ -284,18 +284,16 @@ def _run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
         if signature(stat) == entry[0]:
             trusted[key] = entry[1]
         else:
-            moved.append(key)
+            moved.append((key, stat))
     index_cache = IndexCache(cache_dir if options.project_index else None)
     index = _Lazy(keys, options, index_cache, trusted)
-    for key in moved:  # touched or changed: the content decides (it is hashed once)
+    for key, stat in moved:  # touched or changed: the content decides (it is hashed once)
+        # The signature kept is the one taken before the read: a change meanwhile moves it.
         read_at = time.time_ns()
         digest = index.digest(key)
         entry = cache.entries[key]
         if digest is not None and digest == entry[1]:
-            try:
-                entry[0] = signature(os.stat(key), read_at)
-            except OSError:
-                continue
+            entry[0] = signature(stat, read_at)
             trusted[key] = digest
             cache.dirty = True
     raw: dict[str, list[Finding]] = {}

@@ -4,10 +4,12 @@ The within-module analysis answers "is this ``os.replace``?", "is this a temp?",
 guarded?" from one file. Real code spreads those answers over modules: ``rename = os.rename``
 in ``pkg/util.py`` used as ``from pkg.util import rename``; a helper in another module that
 returns a ``mkstemp`` name; the ``except OSError: pass`` around a call in a caller elsewhere.
-The index is built once per run, over the checked files, from a small summary of each one
+The index is built over the checked files from a small summary of each one
 (:func:`summarise`), and handed to every lint (and every worker) so the same machinery
 (:mod:`.names`, :mod:`.temps`, :mod:`.guards`) resolves across modules
-(:mod:`.crossmodule`).
+(:mod:`.crossmodule`). A run builds it on demand (:mod:`.demand`: only what its lints ask);
+:func:`build_index` summarises every file first, for ``--explain`` and as the reference the
+demand-built index is tested against.
 
 A summary is plain data (it is cached with the results, keyed by the file's stat signature
 like them) and only a file that could hold a publish, an alias of one or a temp maker is
