@@ -71,8 +71,8 @@ def tree(root: Path, files: dict[str, str]) -> list[Path]:
     return paths
 
 
-def check(paths: list[Path], root: Path) -> RunResult:
-    return run(paths, RunOptions(root, ALL, cache_dir=root / ".cache"))
+def check(paths: list[Path], root: Path, jobs: int = 1) -> RunResult:
+    return run(paths, RunOptions(root, ALL, jobs=jobs, cache_dir=root / ".cache"))
 
 
 def found(result: RunResult) -> list[tuple[str, int, str]]:
@@ -109,11 +109,16 @@ def test_a_file_changed_with_the_same_size_and_mtime_is_a_miss(tmp_path: Path) -
     assert store.name == "store.py"
 
 
-def test_a_guard_removed_in_another_module_brings_the_finding_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_guard_removed_in_another_module_brings_the_finding_back(
+    tmp_path: Path, jobs: int
+) -> None:
+    # With two jobs the cold run's four files are linted in worker processes: what each
+    # result rested on comes back from there.
     paths = tree(
         tmp_path, {"store.py": STORE, "cli.py": GUARDED, "other.py": "def g():\n    pass\n"}
     )
-    assert found(check(paths, tmp_path)) == []
+    assert found(check(paths, tmp_path, jobs)) == []
     assert check(paths, tmp_path).cached == len(paths)
     paths[2].write_text(UNGUARDED + "\n", encoding="utf-8")
     warm = check(paths, tmp_path)
