@@ -190,10 +190,17 @@ def _call_after(name: str) -> re.Pattern[str]:
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
+#: Facts of a summary that are the module's own business, not exports: where it is, what
+#: it is called, and the calls it makes (the demand-built index finds callers from text).
+_OWN_FACTS = frozenset(
+    {"path", "module", "is_package", "calls", "publishers", "functions", "signature"}
+)
+
+
 class DemandIndex(ProjectIndex):
     """The project index over ``paths``, each answer computed when first asked.
 
-    ``facts`` are what earlier runs learnt, by path: ``[digest, exports or None, {name:
+    ``facts`` are what earlier runs learnt, by path: ``[digest, summary or None, {name:
     calls it}]``, used only for a file whose content still has that digest. ``digests`` are
     the digests the engine already trusts (unchanged stat signature); any other file is
     hashed when its content is needed. ``texts`` are in-memory modules (tests).
@@ -332,22 +339,32 @@ class DemandIndex(ProjectIndex):
         return summary
 
     def _export(self, summary: ModuleSummary) -> None:
+        """Fill the summary of a module another one named, from the cache or its text.
+
+        Every fact of the full summary is copied except those about the module's own calls
+        (callers are found from the text): a fact added to :class:`ModuleSummary` reaches
+        the rules through this index without a change here.
+        """
         path = summary.path
         self._exported.add(path)
         entry = self._entry(path)
         if entry is None:
             return  # unreadable: it exports nothing
-        if entry[1] is None:
+        full = None
+        if entry[1] is not None:
+            full = ModuleSummary.from_json(path, entry[1])
+        if full is None:
             text = self._text(path)
-            aliases: dict[str, str] = {}
-            temps: dict[str, list[Any]] = {}
-            if text is not None:
-                aliases, temps, analysis = exports(text, path, summary.module, summary.is_package)
-                if analysis is not None:
-                    self.keep(path, analysis)  # its own lint reuses the parse
-            entry[1] = [aliases, temps]
+            if text is None:
+                return
+            full, analysis = exports(text, path, summary.module, summary.is_package)
+            if analysis is not None:
+                self.keep(path, analysis)  # its own lint reuses the parse
+            entry[1] = full.to_json()
             self.changed.add(path)
-        summary.aliases, summary.temps = entry[1][0], entry[1][1]
+        for name in ModuleSummary.__slots__:
+            if name not in _OWN_FACTS:
+                setattr(summary, name, getattr(full, name))
 
     def calls(self, path: str, name: str) -> bool:
         """Whether the text of ``path`` calls ``name`` (by the index's call pattern)."""

@@ -19,8 +19,8 @@ if TYPE_CHECKING:  # this module is on the warm path: no typing import at run ti
 
 __all__ = ["IndexCache"]
 
-#: Format of an entry (``[digest, exports or None, {name: calls it}]``), part of the key.
-_FORMAT = "facts 1"
+#: Format of an entry (``[digest, summary JSON or None, {name: calls it}]``), part of the key.
+_FORMAT = "facts 2"
 
 
 class IndexCache:

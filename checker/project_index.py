@@ -35,6 +35,7 @@ __all__ = [
     "build_index",
     "exports",
     "index_of_sources",
+    "may_export",
     "module_name_for",
     "summarise",
 ]
@@ -148,20 +149,29 @@ def summarise(text: str, path: str, module: str | None = None) -> ModuleSummary:
     return _summarise(text, path, module)[0]
 
 
-def exports(
-    text: str, path: str, module: str, is_package: bool
-) -> tuple[dict[str, str], dict[str, list[Any]], Any]:
-    """What another module can ask of this one: (aliases, temp-returning functions, analysis).
+def exports(text: str, path: str, module: str, is_package: bool) -> tuple[ModuleSummary, Any]:
+    """What another module can ask of this one: its summary, and the analysis behind it.
 
-    The same answers as the summary's, for a fraction of the files: only a text that may
-    bind an alias of a rename or return a temp is parsed (the analysis is returned, for the
-    lint of the same text to reuse). The index built on demand (:mod:`.demand`) asks this of
-    the modules a lint reaches.
+    The same answers as :func:`summarise` for everything other modules ask, for a fraction
+    of the files: a text that :func:`may_export` rules out exports nothing and is not parsed.
+    The index built on demand (:mod:`.demand`) asks this of the modules a lint reaches and
+    keeps the analysis for the lint of the same text. (``calls``, ``publishers`` and
+    ``functions`` are not what other modules ask: the demand-built index finds callers
+    from the text.)
     """
-    if not (_ALIAS_LINE.search(text) or _may_return_temp(text)):
-        return {}, {}, None
-    summary, analysis = _summarise(text, path, module, is_package)
-    return summary.aliases, summary.temps, analysis
+    if not may_export(text):
+        return ModuleSummary(path, module, is_package), None
+    return _summarise(text, path, module, is_package)
+
+
+def may_export(text: str) -> bool:
+    """Whether a module's text may hold anything another module asks about.
+
+    An alias or re-export of a rename function, or a function returning a temp. A new kind
+    of fact other modules ask for must be admitted here, or the demand-built index will not
+    see it (``tests/checker/test_demand.py`` compares it with the full index).
+    """
+    return bool(_ALIAS_LINE.search(text)) or _may_return_temp(text)
 
 
 def _may_return_temp(text: str) -> bool:
