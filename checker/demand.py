@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from .project_index import ModuleSummary, ProjectIndex, exports
 
@@ -118,8 +118,13 @@ class IndexView:
         self.deps = Deps()
 
     def __getattr__(self, name: str) -> Any:
-        # by_path, by_module, texts...: plain data of the shared index.
+        # by_path, texts...: plain data of the shared index.
         return getattr(self._shared, name)
+
+    @property
+    def by_module(self) -> _RecordedModules:
+        """The checked modules by name, each lookup recorded (and its summary filled)."""
+        return _RecordedModules(self)
 
     def _ask(self, method: Any, *args: Any) -> Any:
         shared = self._shared
@@ -159,6 +164,39 @@ class IndexView:
 
     def view_for(self, path: str) -> IndexView:
         return self._shared.view_for(path)
+
+
+class _RecordedModules(Mapping[str, ModuleSummary]):
+    """``by_module`` as one module's analysis sees it: a lookup is an answer it rests on.
+
+    ``name in index.by_module`` (is this a checked module?) changes when a module is added,
+    and ``index.by_module[name]`` is a summary filled on demand: both go through
+    :meth:`DemandIndex.summary_of_module` and are recorded on the view.
+    """
+
+    def __init__(self, view: IndexView) -> None:
+        self._view = view
+
+    def __getitem__(self, module: str) -> ModuleSummary:
+        summary: ModuleSummary | None = self._view._ask(
+            self._view._shared.summary_of_module, module
+        )
+        if summary is None:
+            raise KeyError(module)
+        return summary
+
+    def __contains__(self, module: object) -> bool:
+        if not isinstance(module, str):
+            return False
+        found = self._view._shared.by_module.get(module)
+        self._view.deps.modules[module] = None if found is None else found.path
+        return found is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view._shared.by_module)
+
+    def __len__(self) -> int:
+        return len(self._view._shared.by_module)
 
 
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")

@@ -243,3 +243,15 @@ def test_an_unreadable_module_exports_nothing(tmp_path: Path) -> None:
     index = DemandIndex([str(tmp_path / "gone.py")])
     assert index.resolve("gone.rename") == "gone.rename"
     assert index.callers_of("f") == []
+
+
+def test_a_module_lookup_through_by_module_is_recorded_and_filled() -> None:
+    index = demand_index_of_sources(
+        {"pkg/__init__.py": "", "pkg/util.py": "import os\nrename = os.rename\n", "a.py": ""}
+    )
+    view = index.view_for("a.py")
+    assert "pkg.util" in view.by_module
+    assert "pkg.nothing" not in view.by_module
+    assert view.by_module["pkg.util"].aliases["rename"] == "os.rename"  # filled on demand
+    assert view.deps.modules == {"pkg.util": "pkg/util.py", "pkg.nothing": None}
+    assert index.deps_of("a.py")[1] == {"pkg.util": "pkg/util.py", "pkg.nothing": None}
