@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
-from .project_index import ModuleSummary, ProjectIndex, exports
+from .project_index import ModuleSummary, ProjectIndex, exports, may_export
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -403,6 +403,25 @@ class DemandIndex(ProjectIndex):
         for name in ModuleSummary.__slots__:
             if name not in _OWN_FACTS:
                 setattr(summary, name, getattr(full, name))
+
+    def before_lint(self, path: str, text: str) -> None:
+        """Read a module's exports from the parse its own lint is about to reuse.
+
+        A module that may export something and is linted before another module names it
+        would otherwise be parsed twice (for its lint, then for its exports); read here, the
+        summary's analysis is kept and its lint attaches it. Only texts that may export are
+        read (:func:`.project_index.may_export`): every other lint pays nothing.
+        """
+        summary = self.by_path.get(path)
+        if (
+            summary is None
+            or path in self._exported
+            or self.by_module.get(summary.module) is not summary
+            or not may_export(text)
+        ):
+            return
+        self._read.setdefault(path, text)
+        self._export(summary)
 
     def calls(self, path: str, name: str) -> bool:
         """Whether the text of ``path`` calls ``name`` (by the index's call pattern)."""

@@ -247,6 +247,11 @@ def _examine(task: Task) -> Outcome:
         outcome.findings = lint.syntax_problems(source.text, task.path)
         return outcome
     outcome.linted = True
+    if _INDEX is not None:
+        from .demand import DemandIndex
+
+        if isinstance(_INDEX, DemandIndex):
+            _INDEX.before_lint(task.path, source.text)
     findings = _lint(source.text, task.path, task.settings)
     outcome.findings = findings
     if not wants_fix or not any(f.fix is not None for f in findings):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from ocirace_checker import demand
 from ocirace_checker.codes import RULES
 from ocirace_checker.demand import (
     DemandIndex,
@@ -179,29 +178,37 @@ def write(root: Path, files: dict[str, str]) -> list[str]:
     return paths
 
 
-def test_only_the_modules_a_lint_reaches_are_read_for_their_exports(
+def test_each_file_is_parsed_at_most_once_and_only_if_reached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exported: list[str] = []
-    real = demand.exports
+    import ast
 
-    def counting(text: str, path: str, module: str, is_package: bool) -> object:
-        exported.append(Path(path).name)
-        return real(text, path, module, is_package)
+    parsed: list[str] = []
+    real = ast.parse
 
-    monkeypatch.setattr(demand, "exports", counting)
-    paths = write(
-        tmp_path,
-        {
-            "pkg/__init__.py": "",
-            "pkg/util.py": "import os\nrename = os.rename\n",
-            "pkg/db.py": "from pkg.util import rename\ndef f(a, b):\n    rename(a, b)\n",
-            "pkg/unrelated.py": "import shutil\nmove = shutil.move\n",
-        },
-    )
-    run(paths, RunOptions(tmp_path, ALL))
-    assert "util.py" in exported
-    assert "unrelated.py" not in exported  # an alias nobody imports is never parsed for it
+    def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
+        parsed.append(source if isinstance(source, str) else source.decode())
+        return real(source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ast, "parse", counting)
+    files = {
+        "pkg/__init__.py": "",
+        # Linted before b_db.py names it: its exports come from its own lint's parse.
+        "pkg/a_util.py": "import os\nrename = os.rename\n",
+        "pkg/b_db.py": (
+            "import tempfile\nfrom pkg.a_util import rename\ndef store(dst):\n"
+            "    fd, staged = tempfile.mkstemp()\n    rename(staged, dst)\n"
+        ),
+        # A temp helper nobody imports, in a file the pre-filter rules out: never analysed.
+        "pkg/c_helpers.py": "import tempfile\ndef staged():\n    return tempfile.mkstemp()[1]\n",
+    }
+    paths = write(tmp_path, files)
+    result = run(paths, RunOptions(tmp_path, ALL))
+    assert [f.code for r in result.files for f in r.findings][:1] == ["ORC001"]
+    for text in files.values():
+        assert parsed.count(text) <= 1, text
+    # The pre-filter's ORC000 check parses c_helpers.py once; its exports were never read.
+    assert parsed.count(files["pkg/c_helpers.py"]) == 1
 
 
 def test_module_names_are_those_of_module_name_for(tmp_path: Path) -> None:
