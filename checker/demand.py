@@ -279,15 +279,6 @@ class DemandIndex(ProjectIndex):
         self._views.clear()
         self._read.clear()
 
-    def remember(self, path: str, settings: Any, analysis: Any) -> None:
-        """Keep the lint's analysis of any file, within the memory budget.
-
-        Which files a caller search will need is known only when it runs, often after their
-        lint: kept, their analysis serves the search without a second parse.
-        """
-        self._caller_files.add(path)
-        super().remember(path, settings, analysis)
-
     # ---------------------------------------------------------------- content and facts
 
     def known_digest(self, path: str, digest: str) -> None:
