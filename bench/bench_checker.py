@@ -5,14 +5,17 @@ Claims measured:
 0. cold, one job, against ``ast.parse`` of the same files in the same run: on candidate-dense
    real code (the files of the labelled corpus, ``bench/checker_corpus``) and on the whole
    standard library (the analysis is ``ast``-only; the target is within 3x of the parse);
-   and the project index built alone over the same files, as a share of that cold run
-   (target: under 20 %; ``--index-only`` runs just these);
+   and what the project index adds to that cold run: the engine with the index built on
+   demand (what a run uses), with the full index built first (the reference), and with each
+   file alone (target: the index under 20 %; ``--index-only`` runs just these);
 
 1. cold: ``ocirace check`` is at least 30x faster than ``fixit lint`` running one rule of
    the same depth (a ``QualifiedNameProvider`` rule finding os.rename/os.replace/shutil.move),
    both on the same fixed subset of the standard library (every Nth file);
 2. warm: a re-run answered entirely from the cache (libcst never imported) is within 2x of
-   ``ruff check`` re-run with a warm cache, on the whole standard library;
+   ``ruff check`` re-run with a warm cache, on the whole standard library; with
+   ``--baseline-ref REF``, the same warm run against the checker of another commit,
+   alternating in one run (and what reading and hashing every file would cost);
 3. sweep (``--sweep``): the checker runs over the whole standard library and the installed
    site-packages without crashing; findings are counted per rule.
 
@@ -26,6 +29,7 @@ times are medians of several alternating runs; CPU times are user+sys of the chi
     .venv/bin/python bench/bench_checker.py                 # cold (subset) + warm
     .venv/bin/python bench/bench_checker.py --every 40      # quicker cold comparison
     .venv/bin/python bench/bench_checker.py --sweep         # + stdlib/site-packages counts
+    .venv/bin/python bench/bench_checker.py --warm-only --baseline-ref main  # warm, before/after
 """
 
 from __future__ import annotations
@@ -163,7 +167,8 @@ ENGINE_RUN = (
     "from ocirace_checker.engine import RunOptions, run\n"
     "names = [n for n in open(sys.argv[1], encoding='utf-8').read().split('\\n') if n]\n"
     "options = RunOptions(Path('.'), frozenset(RULES), jobs=1,\n"
-    "                     project_index=sys.argv[2] == 'index')\n"
+    "                     project_index=sys.argv[2] != 'alone',\n"
+    "                     full_index=sys.argv[2] == 'full')\n"
     "found = sum(len(r.findings) for r in run(names, options).files)\n"
     "print(found, 'findings')\n"
 )
@@ -186,6 +191,9 @@ def versus_parse(label: str, files: list[Path], cwd: Path, work: Path) -> None:
     _, i_cpu, _, with_index = timed(
         [sys.executable, "-c", ENGINE_RUN, str(listing), "index"], cwd, env
     )
+    _, f_cpu, _, with_full = timed(
+        [sys.executable, "-c", ENGINE_RUN, str(listing), "full"], cwd, env
+    )
     _, n_cpu, _, without = timed(
         [sys.executable, "-c", ENGINE_RUN, str(listing), "alone"], cwd, env
     )
@@ -196,9 +204,12 @@ def versus_parse(label: str, files: list[Path], cwd: Path, work: Path) -> None:
     print(f"ast.parse, same files    : {p_cpu:7.2f} s CPU")
     print(f"ratio ocirace/ast.parse  : {o_cpu / p_cpu:7.2f}x CPU")
     index = max(i_cpu - n_cpu, 0.0)
-    print(f"engine, with the index   : {i_cpu:7.2f} s CPU ({with_index.strip()})")
+    full = max(f_cpu - n_cpu, 0.0)
+    print(f"engine, index on demand  : {i_cpu:7.2f} s CPU ({with_index.strip()})")
+    print(f"engine, full index first : {f_cpu:7.2f} s CPU ({with_full.strip()})")
     print(f"engine, each file alone  : {n_cpu:7.2f} s CPU ({without.strip()})")
     print(f"index share of the run   : {100 * index / i_cpu:6.1f} % (target < 20 %)")
+    print(f"  (full index first      : {100 * full / f_cpu:6.1f} %)")
 
 
 def dense(work: Path) -> None:
@@ -216,6 +227,54 @@ def dense(work: Path) -> None:
         print("\ncorpus not materialised (bench/checker_corpus/materialise.py); skipped")
         return
     versus_parse("corpus site files", files, tree, work)
+
+
+def baseline_checker(ref: str, work: Path) -> Path:
+    """The checker of git ``ref`` (``git archive``), importable from the returned directory."""
+    repo = Path(__file__).resolve().parent.parent
+    target = work / "baseline"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", ref, "checker"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    (target / "checker").rename(target / "ocirace_checker")
+    return target
+
+
+def warm_versus_baseline(args: argparse.Namespace, work: Path, corpus: Path) -> None:
+    """The warm run of this checkout against the checker of ``--baseline-ref``, alternating.
+
+    Both run as ``python -m ocirace_checker`` (same start-up), each with its own cache.
+    """
+    env = environment()
+    before_env = {**env, "PYTHONPATH": str(baseline_checker(args.baseline_ref, work))}
+    module = [sys.executable, "-m", "ocirace_checker", ".", "--exit-zero", "-q"]
+    ours = [*module, "--cache-dir", str(work / "cache-now")]
+    theirs = [*module, "--cache-dir", str(work / "cache-before")]
+    for _ in range(2):  # fill both caches
+        timed(ours, corpus, env)
+        timed(theirs, corpus, before_env)
+    _, _, _, said = timed([*ours, "-v"], corpus, env)
+    now_times: list[float] = []
+    before_times: list[float] = []
+    for _ in range(args.repeat):
+        now_times.append(timed(ours, corpus, env)[0])
+        before_times.append(timed(theirs, corpus, before_env)[0])
+    now, before = statistics.median(now_times), statistics.median(before_times)
+    print(f"\n## Warm re-run, this checkout against {args.baseline_ref} (same run, alternating)")
+    print(said.strip().splitlines()[-1])
+    print(f"this checkout (median of {args.repeat}) : {now * 1000:6.0f} ms")
+    print(f"{args.baseline_ref} (median of {args.repeat})     : {before * 1000:6.0f} ms")
+    print(f"ratio now/before             : {now / before:6.2f}x")
+    # What a cache keyed by content alone would add: reading and hashing every file.
+    import hashlib
+
+    start = time.perf_counter()
+    for path in sorted(corpus.rglob("*.py")):
+        hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    hashing = time.perf_counter() - start
+    print(f"reading + hashing every file : {hashing * 1000:6.0f} ms (not paid: see cache.py)")
 
 
 def warm(args: argparse.Namespace, work: Path, corpus: Path, files: list[Path]) -> None:
@@ -313,6 +372,12 @@ def main() -> None:
         action="store_true",
         help="only the cold runs against ast.parse and the project index's share of them",
     )
+    parser.add_argument(
+        "--baseline-ref",
+        metavar="REF",
+        help="also time the warm run against the checker of this git ref (e.g. main)",
+    )
+    parser.add_argument("--warm-only", action="store_true", help="only the warm comparisons")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-checker-") as tmp:
         work = Path(tmp)
@@ -323,10 +388,17 @@ def main() -> None:
             dense(work)
             versus_parse("whole stdlib", files, corpus, work)
             return
+        if args.warm_only:
+            if args.baseline_ref:
+                warm_versus_baseline(args, work, corpus)
+            warm(args, work, corpus, files)
+            return
         if not args.skip_cold:
             dense(work)
             versus_parse("whole stdlib", files, corpus, work)
             cold(args, work, files, corpus)
+        if args.baseline_ref:
+            warm_versus_baseline(args, work, corpus)
         warm(args, work, corpus, files)
         if args.sweep:
             sweep(work, corpus)

@@ -14,9 +14,42 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~2 ms of a warm run; annotations are strings anyway
     from typing import Any
 
-__all__ = ["CACHE_DIR_NAME", "ResultCache", "finding_from_json", "finding_to_json"]
+__all__ = [
+    "CACHE_DIR_NAME",
+    "ResultCache",
+    "code_fingerprint",
+    "finding_from_json",
+    "finding_to_json",
+    "signature",
+]
 
 CACHE_DIR_NAME = ".ocirace_cache"
+
+#: A file whose time is this close to the moment it was read may still change within the
+#: same timestamp tick: its signature is not trusted, and the next run compares its content
+#: (git's "racily clean" entries). Whole-second times (FAT, HFS+, some network file systems)
+#: get two seconds; finer ones (ext4, NTFS, APFS: a tick of a few milliseconds at most) 0.1 s.
+_RACY_COARSE_NS = 2_000_000_000
+_RACY_FINE_NS = 100_000_000
+
+
+def signature(stat: os.stat_result, read_at_ns: int | None = None) -> list[int]:
+    """What stands for a file's content on a warm run, so that an unchanged file is not read.
+
+    The modification time and size, as ruff keys its cache; and the change time and inode,
+    which no program can set back: a file rewritten with the same size and its old
+    modification time restored (``touch -r``, an archive, ``os.utime``) still has a new
+    change time, so its content is compared. ``read_at_ns`` is when the content was read;
+    a file changed within a tick of that moment gets no signature (``[]``, never equal), so
+    a second change in the same tick cannot hide. (Windows has no change time: there
+    ``st_ctime`` is the creation time, and only size and times count.)
+    """
+    if read_at_ns is not None:
+        latest = max(stat.st_mtime_ns, stat.st_ctime_ns)
+        racy = _RACY_COARSE_NS if stat.st_mtime_ns % 1_000_000_000 == 0 else _RACY_FINE_NS
+        if latest >= read_at_ns - racy:
+            return []
+    return [stat.st_mtime_ns, stat.st_size, stat.st_ctime_ns, stat.st_ino]
 
 
 def finding_to_json(finding: Finding) -> list[Any]:
@@ -57,7 +90,7 @@ def finding_from_json(raw: list[Any]) -> Finding:
     )
 
 
-def _code_fingerprint() -> str:
+def code_fingerprint() -> str:
     """Changes whenever the checker's code changes, even without a version bump (dev installs)."""
     # The files' sizes and times stand in for the version: a new release installs new files.
     package = Path(__file__).parent
@@ -76,7 +109,11 @@ def _code_fingerprint() -> str:
 
 
 class ResultCache:
-    """``results.json``: {"key": ..., "files": {path: [mtime_ns, size, digest, findings]}}.
+    """``results.json``: {"key": ..., "files": {path: [signature, digest, findings, deps]}}.
+
+    An entry stands while the file's content has its ``digest`` (the :func:`signature`
+    answers that without reading the file) and every answer of the project index it rested
+    on, ``deps`` (:meth:`.demand.DemandIndex.deps_of`), is still the same.
 
     ``key`` (the checker's code and the lint settings) is stored in the file and compared as
     text rather than hashed into the file name: no hashing on the warm path. A different key
@@ -92,8 +129,8 @@ class ResultCache:
         self.file: Path | None = None
         if directory is None:
             return
-        #: ``project`` is the project index's fingerprint (:mod:`.project_index`).
-        self.key = _code_fingerprint() + "\n" + repr(settings) + "\n" + project
+        #: ``project`` says how other modules were seen (with the project index or not).
+        self.key = code_fingerprint() + "\n" + repr(settings) + "\n" + project
         self.file = directory / "results.json"
         try:
             with self.file.open("rb") as handle:

@@ -4,7 +4,10 @@ The orchestration only; each stage has its own module:
 
 1. :mod:`.cache` - a per-project cache (``.ocirace_cache/``) keyed by file content, the lint
    settings and the checker's own code answers for unchanged files without reading them (the
-   stat signature first, the content hash only when the signature moved, as ruff does);
+   stat signature first - with the change time, which nothing sets back - and the content
+   hash only when the signature moved), as long as every answer of the project index a
+   result rested on still holds (:mod:`.demand`; the index learns on demand and keeps what it
+   learnt by content in :mod:`.index_cache`);
 2. :mod:`.worker` - the rest is read, decoded (:mod:`.decoding`), parsed and linted in a
    process pool (``--jobs``), fixed with ``--fix``/``--diff``;
 3. here - suppression (:mod:`.noqa`), rule selection and per-file ignores, applied after the
@@ -17,11 +20,19 @@ worker - stops the run: it becomes an ``ORC000`` finding for that file (:mod:`.u
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cache import CACHE_DIR_NAME, ResultCache, finding_from_json, finding_to_json
+from .cache import (
+    CACHE_DIR_NAME,
+    ResultCache,
+    finding_from_json,
+    finding_to_json,
+    signature,
+)
 from .decoding import Source, SourceProblem, decode_source, encode_source, split_lines
+from .index_cache import IndexCache
 from .model import Finding, LintSettings
 from .noqa import apply_noqa
 from .worker import Outcome, Task, run_tasks
@@ -55,6 +66,7 @@ class RunOptions:
         "cache_dir",
         "diff",
         "fix",
+        "full_index",
         "jobs",
         "lint",
         "per_file_ignores",
@@ -76,6 +88,7 @@ class RunOptions:
         unsafe_fixes: bool = False,
         diff: bool = False,
         project_index: bool = True,
+        full_index: bool = False,
     ) -> None:
         self.root = root
         self.selected = selected
@@ -90,6 +103,10 @@ class RunOptions:
         #: False lints every file alone, as if each were checked by itself: what the index
         #: adds to a run is measured against that (``bench/bench_checker.py``).
         self.project_index = project_index
+        #: True builds every module's summary before the first lint (the reference the
+        #: demand-built index, :mod:`.demand`, is tested and measured against); nothing
+        #: is cached then.
+        self.full_index = full_index
 
 
 class FileResult:
@@ -177,45 +194,126 @@ def run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
             gc.enable()
 
 
-def _run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
-    from .project_index import build_index
+class _Lazy:
+    """The run's project index, built only when a result or a lint needs it.
 
-    index = (
-        build_index([str(path) for path in paths], options.cache_dir)
-        if options.project_index
-        else None
-    )
-    # A file's findings can depend on other files (through the index): its answers are part
-    # of the results' key, so a change that matters elsewhere invalidates them.
-    fingerprint = "no index" if index is None else index.fingerprint()
-    cache = ResultCache(options.cache_dir, options.lint, fingerprint)
+    A warm run whose cached results asked nothing of other modules never builds it (the
+    module names of the whole tree cost a ``stat`` per directory).
+    """
+
+    def __init__(
+        self,
+        keys: list[str],
+        options: RunOptions,
+        index_cache: IndexCache,
+        trusted: dict[str, str],
+    ) -> None:
+        self._keys = keys
+        self._options = options
+        self._cache = index_cache
+        self._trusted = trusted
+        self._index: Any = None
+
+    def get(self) -> Any:
+        """The index (None when the run lints each file alone)."""
+        if self._index is None and self._options.project_index:
+            if self._options.full_index:
+                from .project_index import build_index
+
+                self._index = build_index(self._keys, None)
+            else:
+                from .demand import DemandIndex
+
+                self._index = DemandIndex(self._keys, self._cache.facts, self._trusted)
+        return self._index
+
+    def digest(self, path: str) -> str | None:
+        """The digest of a file's content now; the index keeps the text it read."""
+        from .demand import DemandIndex
+
+        index = self.get()
+        if isinstance(index, DemandIndex):
+            return index.digest(path)
+        from .demand import content_digest
+
+        try:
+            with open(path, "rb") as handle:
+                return content_digest(handle.read())
+        except OSError:
+            return None
+
+    def still_valid(self, deps: Any) -> bool:
+        """Whether a cached result's answers from other files still hold."""
+        if deps is None:
+            return True
+        from .demand import DemandIndex
+
+        index = self.get()
+        return isinstance(index, DemandIndex) and index.still_valid(deps)
+
+    def release(self) -> None:
+        """Keep what the index learnt, and drop the analyses it kept (a cycle, see run)."""
+        from .demand import DemandIndex
+
+        if isinstance(self._index, DemandIndex):
+            self._cache.update(self._index.take_facts())
+        if self._index is not None:
+            self._index.release()
+
+
+def _run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
+    keys = list(dict.fromkeys(str(path) for path in paths))
+    # With the full index (tests, bench) the results are not cached: only the demand-built
+    # index records what each result rests on.
+    cache_dir = None if options.full_index else options.cache_dir
+    mode = "index" if options.project_index else "no index"
+    cache = ResultCache(cache_dir, options.lint, mode)
     wants_fix = options.fix or options.diff
+    # The stat signature stands for the content: a file whose signature is unchanged is not
+    # read. Its digest is trusted for the project index's answers too.
+    trusted: dict[str, str] = {}
+    moved: list[tuple[str, os.stat_result]] = []
+    for key in keys:
+        entry = cache.entries.get(key)
+        if entry is None:
+            continue
+        try:
+            stat = os.stat(key)
+        except OSError:
+            continue
+        if signature(stat) == entry[0]:
+            trusted[key] = entry[1]
+        else:
+            moved.append((key, stat))
+    index_cache = IndexCache(cache_dir if options.project_index else None)
+    index = _Lazy(keys, options, index_cache, trusted)
+    for key, stat in moved:  # touched or changed: the content decides (it is hashed once)
+        # The signature kept is the one taken before the read: a change meanwhile moves it.
+        read_at = time.time_ns()
+        digest = index.digest(key)
+        entry = cache.entries[key]
+        if digest is not None and digest == entry[1]:
+            entry[0] = signature(stat, read_at)
+            trusted[key] = digest
+            cache.dirty = True
     raw: dict[str, list[Finding]] = {}
     texts: dict[str, str] = {}
     extras: dict[str, Outcome] = {}
     tasks: list[Task] = []
     cached = 0
-    for path in paths:
-        key = str(path)
+    for key in keys:
         entry = cache.entries.get(key)
-        if entry is not None:
-            try:
-                stat = os.stat(key)
-            except OSError:
-                entry = None
-            else:
-                if entry[0] == stat.st_mtime_ns and entry[1] == stat.st_size:
-                    findings = [finding_from_json(item) for item in entry[3]]
-                    if not (wants_fix and any(f.fix is not None for f in findings)):
-                        raw[key] = findings
-                        cached += 1
-                        continue
+        if entry is not None and key in trusted and index.still_valid(entry[3]):
+            findings = [finding_from_json(item) for item in entry[2]]
+            if not (wants_fix and any(f.fix is not None for f in findings)):
+                raw[key] = findings
+                cached += 1
+                continue
         tasks.append(
             Task(
                 key,
-                None if entry is None else entry[2],
                 options.selected,
-                _ignored_here(path, options),
+                _ignored_here(key, options),
                 options.lint,
                 options.fix,
                 options.unsafe_fixes,
@@ -223,26 +321,20 @@ def _run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
             )
         )
     linted = 0
-    for outcome in run_tasks(tasks, options.jobs, index):
+    for outcome in run_tasks(tasks, options.jobs, index.get() if tasks else None):
         key = outcome.path
         linted += outcome.linted
-        if outcome.findings is None:
-            entry = cache.entries[key]
-            entry[0], entry[1] = outcome.mtime_ns, outcome.size
-            cache.dirty = True
-            raw[key] = [finding_from_json(item) for item in entry[3]]
-            cached += 1
-            continue
+        index_cache.update(outcome.facts)
         raw[key] = outcome.findings
         if outcome.text is not None:
             texts[key] = outcome.text
         extras[key] = outcome
         if outcome.cacheable and not outcome.diff:
             cache.entries[key] = [
-                outcome.mtime_ns,
-                outcome.size,
+                outcome.signature,
                 outcome.digest,
                 [finding_to_json(f) for f in outcome.findings],
+                outcome.deps,
             ]
             cache.dirty = True
     results: list[FileResult] = []
@@ -267,7 +359,7 @@ def _run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
             result.lines = lines
         if result.findings or result.warnings or result.fixed or result.diff:
             results.append(result)
-    if index is not None:
-        index.release()
-    warning = cache.save(str(path) for path in paths)
+    index.release()
+    index_cache.save(keys)
+    warning = cache.save(keys)
     return RunResult(results, cached, linted, [] if warning is None else [warning])

@@ -4,10 +4,12 @@ The within-module analysis answers "is this ``os.replace``?", "is this a temp?",
 guarded?" from one file. Real code spreads those answers over modules: ``rename = os.rename``
 in ``pkg/util.py`` used as ``from pkg.util import rename``; a helper in another module that
 returns a ``mkstemp`` name; the ``except OSError: pass`` around a call in a caller elsewhere.
-The index is built once per run, over the checked files, from a small summary of each one
+The index is built over the checked files from a small summary of each one
 (:func:`summarise`), and handed to every lint (and every worker) so the same machinery
 (:mod:`.names`, :mod:`.temps`, :mod:`.guards`) resolves across modules
-(:mod:`.crossmodule`).
+(:mod:`.crossmodule`). A run builds it on demand (:mod:`.demand`: only what its lints ask);
+:func:`build_index` summarises every file first, for ``--explain`` and as the reference the
+demand-built index is tested against.
 
 A summary is plain data (it is cached with the results, keyed by the file's stat signature
 like them) and only a file that could hold a publish, an alias of one or a temp maker is
@@ -31,7 +33,9 @@ __all__ = [
     "ModuleSummary",
     "ProjectIndex",
     "build_index",
+    "exports",
     "index_of_sources",
+    "may_export",
     "module_name_for",
     "summarise",
 ]
@@ -145,7 +149,38 @@ def summarise(text: str, path: str, module: str | None = None) -> ModuleSummary:
     return _summarise(text, path, module)[0]
 
 
-def _summarise(text: str, path: str, module: str | None) -> tuple[ModuleSummary, Any]:
+def exports(text: str, path: str, module: str, is_package: bool) -> tuple[ModuleSummary, Any]:
+    """What another module can ask of this one: its summary, and the analysis behind it.
+
+    The same answers as :func:`summarise` for everything other modules ask, for a fraction
+    of the files: a text that :func:`may_export` rules out exports nothing and is not parsed.
+    The index built on demand (:mod:`.demand`) asks this of the modules a lint reaches and
+    keeps the analysis for the lint of the same text. (``calls``, ``publishers`` and
+    ``functions`` are not what other modules ask: the demand-built index finds callers
+    from the text.)
+    """
+    if not may_export(text):
+        return ModuleSummary(path, module, is_package), None
+    return _summarise(text, path, module, is_package)
+
+
+def may_export(text: str) -> bool:
+    """Whether a module's text may hold anything another module asks about.
+
+    An alias or re-export of a rename function, or a function returning a temp. A new kind
+    of fact other modules ask for must be admitted here, or the demand-built index will not
+    see it (``tests/checker/test_demand.py`` compares it with the full index).
+    """
+    return bool(_ALIAS_LINE.search(text)) or _may_return_temp(text)
+
+
+def _may_return_temp(text: str) -> bool:
+    return "return" in text and any(word in text for word in _TEMP_MAKERS)
+
+
+def _summarise(
+    text: str, path: str, module: str | None, is_package: bool | None = None
+) -> tuple[ModuleSummary, Any]:
     """The summary, and the analysis it was read from when the file had to be parsed.
 
     A file that may publish or make a temp is parsed here, once: the analysis is kept by the
@@ -156,7 +191,7 @@ def _summarise(text: str, path: str, module: str | None) -> tuple[ModuleSummary,
     """
     if module is None:
         module, is_package = module_name_for(path)
-    else:
+    elif is_package is None:
         is_package = path.endswith("__init__.py")
     from .prefilter import might_match
 
@@ -178,9 +213,7 @@ def _summarise(text: str, path: str, module: str | None) -> tuple[ModuleSummary,
         analysis = ModuleAnalysis(
             tree, Source(text), LintSettings(), None, module, is_package, path
         )
-        needs_names = _ALIAS_LINE.search(text) or (
-            "return" in text and any(word in text for word in _TEMP_MAKERS)
-        )
+        needs_names = _ALIAS_LINE.search(text) or _may_return_temp(text)
         return _from_analysis(analysis, path, module, is_package, bool(needs_names)), analysis
     except RecursionError:
         return ModuleSummary(path, module, is_package, calls=_called_in_text(text)), None
@@ -353,7 +386,7 @@ class ProjectIndex:
             analysis = self._parsed.pop(path, None)
             if analysis is None or analysis.source.text != text:
                 return None
-            analysis.attach(settings, self)
+            analysis.attach(settings, self.view_for(path))
             self._analyses[key] = analysis  # counted when it was kept
         return analysis if analysis.source.text == text else None
 
@@ -371,6 +404,17 @@ class ProjectIndex:
             self._kept += size
             self._analyses[key] = analysis
 
+    def summary_of_module(self, module: str) -> ModuleSummary | None:
+        """The summary of a checked module by dotted name (a demand-built index fills it here)."""
+        return self.by_module.get(module)
+
+    def view_for(self, path: str) -> Any:
+        """The index as the analysis of ``path`` sees it; this one answers every module alike.
+
+        The demand-built index (:mod:`.demand`) records there what each module asked.
+        """
+        return self
+
     def resolve(self, name: str, depth: int = 0) -> str:
         """What a dotted name really is, following aliases of the checked modules.
 
@@ -379,7 +423,7 @@ class ProjectIndex:
         """
         for _ in range(8 - depth):
             module, _, attribute = name.rpartition(".")
-            summary = self.by_module.get(module)
+            summary = self.summary_of_module(module)
             if summary is None or attribute not in summary.aliases:
                 return name
             name = summary.aliases[attribute]
@@ -388,10 +432,10 @@ class ProjectIndex:
     def returned_temp(self, name: str) -> list[Any] | None:
         """[kind, unique] when ``name`` (``pkg.mod.func``) is a helper returning a temp."""
         module, _, function = name.rpartition(".")
-        summary = self.by_module.get(module)
+        summary = self.summary_of_module(module)
         if summary is None:
             owner, _, cls = module.rpartition(".")  # pkg.mod.Class.method
-            summary = self.by_module.get(owner)
+            summary = self.summary_of_module(owner)
             function = f"{cls}.{function}"
         if summary is None:
             return None
@@ -408,7 +452,7 @@ class ProjectIndex:
             return self._analyses[key]
         parsed = self._parsed.pop(path, None)
         if parsed is not None:
-            parsed.attach(settings, self)
+            parsed.attach(settings, self.view_for(path))
             self._analyses[key] = parsed  # counted when it was kept
             return parsed
         import ast
@@ -427,7 +471,9 @@ class ProjectIndex:
             module, is_package = (
                 (summary.module, summary.is_package) if summary else module_name_for(path)
             )
-            analysis = ModuleAnalysis(tree, Source(text), settings, self, module, is_package, path)
+            analysis = ModuleAnalysis(
+                tree, Source(text), settings, self.view_for(path), module, is_package, path
+            )
         except (OSError, SourceProblem, SyntaxError, ValueError, RecursionError):
             analysis = None
         self._analyses[key] = analysis

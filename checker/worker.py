@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .cache import signature
 from .decoding import SourceProblem, decode_source, encode_source, split_lines
 from .model import Finding, LintSettings
 from .noqa import apply_noqa
@@ -13,6 +15,8 @@ from .unchecked import unchecked
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .project_index import ProjectIndex
 
 __all__ = ["Outcome", "Task", "run_tasks"]
@@ -27,7 +31,6 @@ class Task:
     """One file for a worker; plain attributes so it pickles cheaply."""
 
     __slots__ = (
-        "cached_digest",
         "diff",
         "fix",
         "ignored",
@@ -40,7 +43,6 @@ class Task:
     def __init__(
         self,
         path: str,
-        cached_digest: str | None,
         selected: frozenset[str],
         ignored: frozenset[str],
         settings: LintSettings,
@@ -49,8 +51,6 @@ class Task:
         diff: bool,
     ) -> None:
         self.path = path
-        #: Digest of the cached content, so a worker can tell "touched but unchanged".
-        self.cached_digest = cached_digest
         self.selected = selected
         #: Codes switched off for this file by per-file-ignores (never fixed).
         self.ignored = ignored
@@ -65,37 +65,36 @@ class Outcome:
 
     __slots__ = (
         "cacheable",
+        "deps",
         "diff",
         "digest",
+        "facts",
         "findings",
         "fixed",
         "linted",
-        "mtime_ns",
         "path",
-        "size",
+        "signature",
         "text",
         "warnings",
     )
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.mtime_ns = 0
-        self.size = 0
+        #: The file's signature as read (:func:`.cache.signature`; ``[]``: not to be trusted).
+        self.signature: list[int] = []
         self.digest = ""
-        #: Raw findings (before noqa and selection) for the cache; None = "same as the cache".
-        self.findings: list[Finding] | None = None
+        #: Raw findings (before noqa and selection) for the cache.
+        self.findings: list[Finding] = []
+        #: What the findings rest on in other files (:meth:`.DemandIndex.deps_of`), or None.
+        self.deps: Any = None
+        #: What the project index learnt about files meanwhile (:mod:`.index_cache`).
+        self.facts: dict[str, Any] = {}
         self.text: str | None = None
         self.linted = False
         self.fixed = 0
         self.diff = ""
         self.warnings: list[str] = []
         self.cacheable = True
-
-
-def _digest(data: bytes) -> str:
-    import hashlib  # only files that changed are hashed; a warm run never needs it
-
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 #: The project index of this run, set once per process (:func:`_set_index`).
@@ -123,8 +122,9 @@ def _start_worker(index: ProjectIndex | None) -> None:
 def _lint(text: str, path: str, settings: LintSettings) -> list[Finding]:
     from . import lint
 
+    index = None if _INDEX is None else _INDEX.view_for(path)
     try:
-        return list(lint.lint_source(text, path, settings, _INDEX))
+        return list(lint.lint_source(text, path, settings, index))
     except RecursionError:
         return [unchecked("too deeply nested for the parser's metadata; nothing was checked")]
     except Exception as exc:  # the rules promise not to raise; one bad file must not stop a run
@@ -197,7 +197,23 @@ def _parses(text: str) -> bool:
 
 
 def _process(task: Task) -> Outcome:
+    """One file's outcome, with what its findings rest on in other files (for the cache)."""
+    outcome = _examine(task)
+    if _INDEX is not None:
+        from .demand import DemandIndex
+
+        if isinstance(_INDEX, DemandIndex):
+            if outcome.linted:
+                outcome.deps = _INDEX.deps_of(task.path)
+            outcome.facts = _INDEX.take_facts()
+    return outcome
+
+
+def _examine(task: Task) -> Outcome:
+    from .demand import content_digest
+
     outcome = Outcome(task.path)
+    read_at = time.time_ns()
     try:
         with open(task.path, "rb") as handle:
             stat = os.fstat(handle.fileno())
@@ -206,11 +222,14 @@ def _process(task: Task) -> Outcome:
         outcome.findings = [unchecked(f"cannot read the file: {exc.strerror}; nothing was checked")]
         outcome.cacheable = False
         return outcome
-    outcome.mtime_ns, outcome.size = stat.st_mtime_ns, stat.st_size
-    outcome.digest = _digest(data)
+    outcome.signature = signature(stat, read_at)
+    outcome.digest = content_digest(data)
     wants_fix = task.fix or task.diff
-    if outcome.digest == task.cached_digest and not wants_fix:
-        return outcome  # touched, not changed: the cached findings stand
+    if _INDEX is not None:
+        from .demand import DemandIndex
+
+        if isinstance(_INDEX, DemandIndex):
+            _INDEX.known_digest(task.path, outcome.digest)
     try:
         source = decode_source(data)
     except SourceProblem as bad_source:
@@ -228,6 +247,11 @@ def _process(task: Task) -> Outcome:
         outcome.findings = lint.syntax_problems(source.text, task.path)
         return outcome
     outcome.linted = True
+    if _INDEX is not None:
+        from .demand import DemandIndex
+
+        if isinstance(_INDEX, DemandIndex):
+            _INDEX.before_lint(task.path, source.text)
     findings = _lint(source.text, task.path, task.settings)
     outcome.findings = findings
     if not wants_fix or not any(f.fix is not None for f in findings):
@@ -253,10 +277,10 @@ def _process(task: Task) -> Outcome:
         )
         return outcome
     new_data = encode_source(source, fixed_text)
+    written_at = time.time_ns()
     _write_atomically(Path(task.path), new_data, stat.st_mode)
-    new_stat = os.stat(task.path)
-    outcome.mtime_ns, outcome.size = new_stat.st_mtime_ns, new_stat.st_size
-    outcome.digest = _digest(new_data)
+    outcome.signature = signature(os.stat(task.path), written_at)
+    outcome.digest = content_digest(new_data)
     outcome.text, outcome.findings, outcome.fixed = fixed_text, fixed_findings, applied
     return outcome
 

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -405,6 +406,9 @@ def test_warm_run_imports_nothing_it_does_not_need(tmp_path: Path) -> None:
         f"print(' '.join(m for m in {heavy!r} + ('typing',) if m in sys.modules) or '-')\n"
     )
     command = [sys.executable, "-I", "-c", probe]
+    # A file read within a timestamp tick of its last change is compared by content on the
+    # next run (it could change again in that tick): let the files age past that first.
+    time.sleep(0.2)
     subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True)
     warm = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True)
     assert "2 from the cache, 0 parsed by the rules" in warm.stderr

@@ -1,0 +1,264 @@
+"""The demand-built project index: the same findings as the full index, for less work."""
+
+from __future__ import annotations
+
+import os
+import re
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ocirace_checker.codes import RULES
+from ocirace_checker.demand import (
+    DemandIndex,
+    demand_index_of_sources,
+    module_names,
+    text_calls,
+)
+from ocirace_checker.engine import RunOptions, RunResult, run
+from ocirace_checker.lint import lint_source
+from ocirace_checker.model import LintSettings
+from ocirace_checker.project_index import index_of_sources, module_name_for
+from ocirace_checker.rules import ALL_RULES
+
+ALL = frozenset(RULES)
+SETTINGS = LintSettings()
+
+MULTI_MODULE = [
+    pytest.param(case, id=f"{rule.code}-{kind}-{number}")
+    for rule in ALL_RULES
+    for kind, cases in (("valid", rule.valid), ("invalid", rule.invalid))
+    for number, case in enumerate(cases)
+    if isinstance(case.code, dict)
+]
+
+
+def findings_in(result: RunResult) -> list[tuple[object, ...]]:
+    """Everything a reader sees of each finding, so a changed reason counts too."""
+    return sorted(
+        (str(r.path), f.line, f.column, f.code, f.message, f.why, f.related)
+        for r in result.files
+        for f in r.findings
+    )
+
+
+def both_ways(paths: list[str]) -> tuple[RunResult, RunResult]:
+    root = Path(os.path.commonpath(paths))
+    full = run(paths, RunOptions(root, ALL, full_index=True))
+    on_demand = run(paths, RunOptions(root, ALL))
+    return full, on_demand
+
+
+STORE = """\
+import os, tempfile
+def save(dst, data):
+    fd, tmp = tempfile.mkstemp()
+    os.write(fd, data)
+    os.close(fd)
+    os.replace(tmp, dst)
+"""
+GUARDED = """\
+from pkg.store import save
+def main(dst, data):
+    try:
+        save(dst, data)
+    except PermissionError:
+        pass
+"""
+UNGUARDED = "from pkg.store import save\ndef main(dst, data):\n    save(dst, data)\n"
+HELPER = """\
+import tempfile
+def staged():
+    fd, name = tempfile.mkstemp()
+    return name
+"""
+USER = """\
+import os
+from pkg.helpers import staged
+from pkg.util import swap
+def f(dst):
+    tmp = staged()
+    swap(tmp, dst)
+"""
+#: More multi-module trees, each checked in every one of its modules.
+TREES = [
+    {"pkg/__init__.py": "", "pkg/store.py": STORE, "pkg/cli.py": GUARDED},
+    {"pkg/__init__.py": "", "pkg/store.py": STORE, "pkg/a.py": GUARDED, "pkg/b.py": UNGUARDED},
+    {
+        "pkg/__init__.py": "",
+        "pkg/util.py": "import os\nswap = getattr(os, 'replace', os.rename)\n",
+        "pkg/helpers.py": HELPER,
+        "pkg/user.py": USER,
+    },
+]
+
+
+def test_there_are_multi_module_examples() -> None:
+    assert len(MULTI_MODULE) >= 4
+
+
+def _judged_alike(modules: dict[str, str], path: str) -> None:
+    full = lint_source(modules[path], path, SETTINGS, index_of_sources(modules))
+    index = demand_index_of_sources(modules)
+    on_demand = lint_source(modules[path], path, SETTINGS, index.view_for(path))
+    assert on_demand == full
+    assert [f.why for f in on_demand] == [f.why for f in full]
+
+
+@pytest.mark.parametrize("modules", TREES)
+def test_every_module_of_these_trees_is_judged_as_with_the_full_index(
+    modules: dict[str, str],
+) -> None:
+    for path in modules:
+        _judged_alike(modules, path)
+
+
+@pytest.mark.parametrize("case", MULTI_MODULE)
+def test_every_multi_module_example_is_judged_as_with_the_full_index(case: object) -> None:
+    _judged_alike(case.modules, case.checked_path)  # type: ignore[attr-defined]
+
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+#: Standard-library modules with publishes, temps, aliases and a caller chain across modules
+#: (importlib's _write_atomic, called by py_compile, called by compileall).
+STDLIB_PART = ("py_compile.py", "compileall.py", "importlib", "tempfile.py", "mailbox.py")
+
+
+def test_a_real_multi_module_tree_is_judged_as_with_the_full_index(tmp_path: Path) -> None:
+    import shutil
+
+    for name in STDLIB_PART:
+        source = STDLIB / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    paths = sorted(str(p) for p in tmp_path.rglob("*.py"))
+    full, on_demand = both_ways(paths)
+    assert findings_in(on_demand) == findings_in(full)
+    # The chain across three modules is there, so the comparison covers the caller search.
+    assert any("compileall.py" in " ".join(f[5]) for f in findings_in(full))  # type: ignore[arg-type]
+
+
+def _corpus_files() -> list[str]:
+    import sys
+
+    here = Path(__file__).resolve().parents[2] / "bench" / "checker_corpus"
+    default = Path.home() / ".cache" / "ocirace-corpus"
+    tree = Path(os.environ.get("OCIRACE_CORPUS_DIR", default)) / "tree"
+    if not tree.is_dir():
+        return []
+    sys.path.insert(0, str(here))
+    try:
+        from corpus_model import load_corpus
+    finally:
+        sys.path.remove(str(here))
+    projects, sites = load_corpus(here / "sites.toml")
+    files = {tree / projects[site.project].key / site.path for site in sites}
+    return sorted(str(f) for f in files if f.is_file())
+
+
+def test_the_corpus_sites_are_judged_as_with_the_full_index() -> None:
+    files = _corpus_files()
+    if not files:
+        pytest.skip("the corpus is not materialised (bench/checker_corpus/materialise.py)")
+    full, on_demand = both_ways(files)
+    assert findings_in(on_demand) == findings_in(full)
+
+
+def write(root: Path, files: dict[str, str]) -> list[str]:
+    paths = []
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+def test_each_file_is_parsed_at_most_once_and_only_if_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ast
+
+    parsed: list[str] = []
+    real = ast.parse
+
+    def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
+        parsed.append(source if isinstance(source, str) else source.decode())
+        return real(source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ast, "parse", counting)
+    files = {
+        "pkg/__init__.py": "",
+        # Linted before b_db.py names it: its exports come from its own lint's parse.
+        "pkg/a_util.py": "import os\nrename = os.rename\n",
+        "pkg/b_db.py": (
+            "import tempfile\nfrom pkg.a_util import rename\ndef store(dst):\n"
+            "    fd, staged = tempfile.mkstemp()\n    rename(staged, dst)\n"
+        ),
+        # A temp helper nobody imports, in a file the pre-filter rules out: never analysed.
+        "pkg/c_helpers.py": "import tempfile\ndef staged():\n    return tempfile.mkstemp()[1]\n",
+    }
+    paths = write(tmp_path, files)
+    result = run(paths, RunOptions(tmp_path, ALL))
+    assert [f.code for r in result.files for f in r.findings][:1] == ["ORC001"]
+    for text in files.values():
+        assert parsed.count(text) <= 1, text
+    # The pre-filter's ORC000 check parses c_helpers.py once; its exports were never read.
+    assert parsed.count(files["pkg/c_helpers.py"]) == 1
+
+
+def test_module_names_are_those_of_module_name_for(tmp_path: Path) -> None:
+    paths = write(
+        tmp_path,
+        {
+            "src/pkg/__init__.py": "",
+            "src/pkg/sub/__init__.pyi": "",
+            "src/pkg/sub/mod.py": "",
+            "src/pkg/x.tar.py": "",
+            "script.py": "",
+        },
+    )
+    names = module_names(paths)
+    assert names == {path: module_name_for(path) for path in paths}
+    assert names[paths[2]] == ("pkg.sub.mod", False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "compile(x)",
+        "py_compile.compile (x)",
+        "recompile(x)",
+        "compile_all(x)",
+        "x = compile",
+        "f(compile\n  (x))",
+        "é compile(x)",
+        "compilecompile(compile(",
+        "# compile(x) in a comment\n",
+    ],
+)
+def test_text_calls_answers_as_the_index_call_pattern(text: str) -> None:
+    pattern = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+    assert text_calls(text, "compile") == ("compile" in pattern.findall(text))
+
+
+def test_an_unreadable_module_exports_nothing(tmp_path: Path) -> None:
+    index = DemandIndex([str(tmp_path / "gone.py")])
+    assert index.resolve("gone.rename") == "gone.rename"
+    assert index.callers_of("f") == []
+
+
+def test_a_module_lookup_through_by_module_is_recorded_and_filled() -> None:
+    index = demand_index_of_sources(
+        {"pkg/__init__.py": "", "pkg/util.py": "import os\nrename = os.rename\n", "a.py": ""}
+    )
+    view = index.view_for("a.py")
+    assert "pkg.util" in view.by_module
+    assert "pkg.nothing" not in view.by_module
+    assert view.by_module["pkg.util"].aliases["rename"] == "os.rename"  # filled on demand
+    assert view.deps.modules == {"pkg.util": "pkg/util.py", "pkg.nothing": None}
+    assert index.deps_of("a.py")[1] == {"pkg.util": "pkg/util.py", "pkg.nothing": None}
