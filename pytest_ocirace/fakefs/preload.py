@@ -9,50 +9,70 @@ own imports had not loaded. In safer 6.1.0's suite that was most of the time
 ``--ocirace`` added (``bench/bench_suites.py``; docs/performance.md).
 
 Imported here, before the patcher, they are loaded once, bind the real modules, and get
-pyfakefs' patching like every other loaded module. The list is computed once per process;
-each simulation only checks ``sys.modules``, because pytester's in-process runs drop modules
-between runs and they must come back.
+pyfakefs' patching like every other loaded module.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 from collections.abc import Iterable
 
-__all__ = ["SIMULATION_PACKAGES", "load_before_patching", "simulation_modules"]
+__all__ = ["SIMULATION_MODULES", "load_before_patching"]
 
-#: The packages whose modules run inside a simulation (the pytest glue imports its own
-#: modules before any simulated test starts).
-SIMULATION_PACKAGES = (
+#: Every module of the packages whose code runs inside a simulation (the pytest glue imports
+#: its own modules before any simulated test starts). Written out, not listed from the disk
+#: at run time: a listing made while pyfakefs patches (a simulation started inside a test
+#: that uses pyfakefs' ``fs``) reads the fake filesystem and finds nothing.
+#: ``tests/fakefs/test_preload.py`` fails when a module is added to one of these packages
+#: and not here.
+SIMULATION_MODULES: tuple[str, ...] = (
     "pytest_ocirace.winrules",
+    *(f"pytest_ocirace.winrules.{name}" for name in ("decisions", "errors", "names", "options")),
     "pytest_ocirace.racemodel",
+    *(
+        f"pytest_ocirace.racemodel.{name}"
+        for name in ("clocks", "events", "model", "report", "sync")
+    ),
     "pytest_ocirace.fakefs",
+    *(
+        f"pytest_ocirace.fakefs.{name}"
+        for name in (
+            "boundaries",
+            "descriptors",
+            "fastpaths",
+            "fileio",
+            "filelocks",
+            "filesystem",
+            "handles",
+            "inforce",
+            "locking",
+            "patcher",
+            "pathclasses",
+            "platform",
+            "platform_import",
+            "platform_scan",
+            "preload",
+            "realtree",
+            "stdlib",
+            "streams",
+            "windows_modules",
+            "writer_seam",
+            "zipimports",
+        )
+    ),
 )
-
-_NAMES: list[str] = []
-
-
-def simulation_modules() -> list[str]:
-    """Every module of :data:`SIMULATION_PACKAGES`, found on disk once per process."""
-    if not _NAMES:
-        for package_name in SIMULATION_PACKAGES:
-            package = importlib.import_module(package_name)
-            _NAMES.append(package_name)
-            _NAMES.extend(
-                f"{package_name}.{info.name}" for info in pkgutil.iter_modules(package.__path__)
-            )
-    return _NAMES
 
 
 def load_before_patching(named: Iterable[str] = ()) -> None:
     """Import the simulation's modules and the ``named`` modules of the code under test.
 
-    A named module that cannot be imported is left for the option that names it, which
-    reports it with its own one-line error (``platform.PlatformError``).
+    Only ``sys.modules`` is checked each time: pytester's in-process runs drop modules
+    between runs, and they must come back. A named module that cannot be imported is left
+    for the option that names it, which reports it with its own one-line error
+    (``platform.PlatformError``).
     """
-    for name in simulation_modules():
+    for name in SIMULATION_MODULES:
         if name not in sys.modules:
             importlib.import_module(name)
     for name in named:
