@@ -16,29 +16,14 @@ import pytest
 from ocirace_checker import demand
 from ocirace_checker.codes import RULES
 from ocirace_checker.engine import RunOptions, RunResult, run
+from tests.checker.two_module_project import GUARDED_CALLER, STORE, UNGUARDED_CALLER
 
 ALL = frozenset(RULES)
 
-STORE = """\
-import os, tempfile
-def save(dst, data):
-    fd, tmp = tempfile.mkstemp()
-    os.write(fd, data)
-    os.close(fd)
-    os.replace(tmp, dst)
-"""
 # The caller guards the publish; the same file without its guard (same size, so that only
 # the content can tell them apart).
-GUARDED = """\
-from pkg.store import save
-def main(dst, data):
-    try:
-        save(dst, data)
-    except PermissionError:
-        pass
-"""
-UNGUARDED = "from pkg.store import save\ndef main(dst, data):\n    save(dst, data)\n"
-UNGUARDED = UNGUARDED + "#" * (len(GUARDED) - len(UNGUARDED) - 1) + "\n"
+GUARDED = GUARDED_CALLER
+UNGUARDED = UNGUARDED_CALLER + "#" * (len(GUARDED) - len(UNGUARDED_CALLER) - 1) + "\n"
 assert len(UNGUARDED) == len(GUARDED)
 UTIL = "import os\nrename = os.rename\n"
 DB = """\

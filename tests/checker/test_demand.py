@@ -22,6 +22,7 @@ from ocirace_checker.lint import lint_source
 from ocirace_checker.model import LintSettings
 from ocirace_checker.project_index import index_of_sources, module_name_for
 from ocirace_checker.rules import ALL_RULES
+from tests.checker.two_module_project import GUARDED_CALLER, STORE, UNGUARDED_CALLER
 
 ALL = frozenset(RULES)
 SETTINGS = LintSettings()
@@ -51,23 +52,8 @@ def both_ways(paths: list[str]) -> tuple[RunResult, RunResult]:
     return full, on_demand
 
 
-STORE = """\
-import os, tempfile
-def save(dst, data):
-    fd, tmp = tempfile.mkstemp()
-    os.write(fd, data)
-    os.close(fd)
-    os.replace(tmp, dst)
-"""
-GUARDED = """\
-from pkg.store import save
-def main(dst, data):
-    try:
-        save(dst, data)
-    except PermissionError:
-        pass
-"""
-UNGUARDED = "from pkg.store import save\ndef main(dst, data):\n    save(dst, data)\n"
+GUARDED = GUARDED_CALLER
+UNGUARDED = UNGUARDED_CALLER
 HELPER = """\
 import tempfile
 def staged():

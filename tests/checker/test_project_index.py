@@ -16,6 +16,7 @@ from ocirace_checker.project_index import (
     index_of_sources,
     module_name_for,
 )
+from tests.checker.two_module_project import GUARDED_CALLER, STORE, UNGUARDED_CALLER
 
 ALL = frozenset(RULES)
 
@@ -32,27 +33,7 @@ def store(dst, data):
         f.write(data)
     rename(staged, dst)
 """
-STORE = """\
-import os, tempfile
-def save(dst, data):
-    fd, tmp = tempfile.mkstemp()
-    os.write(fd, data)
-    os.close(fd)
-    os.replace(tmp, dst)
-"""
-CALLER = """\
-from pkg.store import save
-def main(dst, data):
-    save(dst, data)
-"""
-GUARDED_CALLER = """\
-from pkg.store import save
-def main(dst, data):
-    try:
-        save(dst, data)
-    except PermissionError:
-        pass
-"""
+CALLER = UNGUARDED_CALLER
 
 
 def package(root: Path, files: dict[str, str]) -> list[Path]:
