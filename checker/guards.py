@@ -387,11 +387,13 @@ class Guards(NameIndex):
         """How many callers up a guard is looked for (``interprocedural-depth``)."""
         return self.settings.interprocedural_depth
 
-    def _callers_guard(self, node: ast.AST, depth: int) -> str | None:
-        function = self.function_of(node)
-        if function is None:
-            return None
-        sites = [
+    def caller_sites(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.Call]:
+        """The calls of ``function`` in this module, where the guard and lock searches look.
+
+        By name, outside the function itself, and not a typed receiver's call of another
+        class's method of the same name.
+        """
+        return [
             call
             for scope in self.scopes.values()
             for call in scope.calls
@@ -399,6 +401,12 @@ class Guards(NameIndex):
             and not inside(call, [function])
             and not self.calls_another_class_method(call, function)
         ]
+
+    def _callers_guard(self, node: ast.AST, depth: int) -> str | None:
+        function = self.function_of(node)
+        if function is None:
+            return None
+        sites = self.caller_sites(function)
         found = []
         for site in sites:
             guard = self.guard(site, depth + 1)
@@ -427,14 +435,7 @@ class Guards(NameIndex):
         function = self.function_of(node)
         if function is None or depth >= self.settings_depth():
             return False
-        sites = [
-            call
-            for scope in self.scopes.values()
-            for call in scope.calls
-            if last_identifier(call.func) == function.name
-            and not inside(call, [function])
-            and not self.calls_another_class_method(call, function)
-        ]
+        sites = self.caller_sites(function)
         if not all(self.lock_everywhere(site, depth + 1) for site in sites):
             return False
         elsewhere = self.guards_in_other_modules(node, function, depth)
