@@ -16,7 +16,13 @@ import pytest
 from ocirace_checker import demand
 from ocirace_checker.codes import RULES
 from ocirace_checker.engine import RunOptions, RunResult, run
-from tests.checker.two_module_project import GUARDED_CALLER, STORE, UNGUARDED_CALLER
+from tests.checker.two_module_project import (
+    ALIASED_STORE,
+    GUARDED_CALLER,
+    RENAME_ALIAS,
+    STORE,
+    UNGUARDED_CALLER,
+)
 
 ALL = frozenset(RULES)
 
@@ -25,16 +31,8 @@ ALL = frozenset(RULES)
 GUARDED = GUARDED_CALLER
 UNGUARDED = UNGUARDED_CALLER + "#" * (len(GUARDED) - len(UNGUARDED_CALLER) - 1) + "\n"
 assert len(UNGUARDED) == len(GUARDED)
-UTIL = "import os\nrename = os.rename\n"
-DB = """\
-import tempfile
-from pkg.util import rename
-def store(dst, data):
-    fd, staged = tempfile.mkstemp()
-    with open(fd, "wb") as f:
-        f.write(data)
-    rename(staged, dst)
-"""
+UTIL = RENAME_ALIAS
+DB = ALIASED_STORE
 
 
 #: An ``os.rename`` onto a shared target: unguarded (ORC001), and it fails when the target

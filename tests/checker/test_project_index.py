@@ -16,23 +16,18 @@ from ocirace_checker.project_index import (
     index_of_sources,
     module_name_for,
 )
-from tests.checker.two_module_project import GUARDED_CALLER, STORE, UNGUARDED_CALLER
+from tests.checker.two_module_project import (
+    ALIASED_STORE,
+    GUARDED_CALLER,
+    RENAME_ALIAS,
+    STORE,
+    UNGUARDED_CALLER,
+)
 
 ALL = frozenset(RULES)
 
-UTIL = """\
-import os
-rename = os.rename
-"""
-DB = """\
-import tempfile
-from pkg.util import rename
-def store(dst, data):
-    fd, staged = tempfile.mkstemp()
-    with open(fd, "wb") as f:
-        f.write(data)
-    rename(staged, dst)
-"""
+UTIL = RENAME_ALIAS
+DB = ALIASED_STORE
 CALLER = UNGUARDED_CALLER
 
 
