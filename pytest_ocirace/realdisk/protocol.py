@@ -59,7 +59,7 @@ class ProtocolError(ValueError):
 #: new encoder per call, and ``json.loads`` of bytes guesses their encoding; both were about
 #: a fifth of a child's CPU per operation (docs/performance.md, "Fourth pass").
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-_DECODE = json.JSONDecoder().decode
+_RAW_DECODE = json.JSONDecoder().raw_decode
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
@@ -110,10 +110,15 @@ def _size(header: bytes | bytearray) -> int:
 
 def _decode(body: bytes | bytearray) -> dict[str, Any]:
     try:
-        # UTF-8 only (what ``encode`` writes; JSON's own rule for text between systems).
-        message = _DECODE(body.decode())
+        # UTF-8 only (what ``encode`` writes; JSON's own rule for text between systems), and
+        # no whitespace around the value (``encode`` writes none; ``decode``'s two regular
+        # expression matches for it were most of the decoder's Python-level cost).
+        text = body.decode()
+        message, end = _RAW_DECODE(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"frame is not JSON: {exc}") from None
+    if end != len(text):
+        raise ProtocolError(f"frame is not JSON: extra data at character {end}")
     if not isinstance(message, dict):
         raise ProtocolError(f"message is a {type(message).__name__}, not an object")
     return message

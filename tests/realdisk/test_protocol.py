@@ -46,6 +46,7 @@ def test_a_frame_round_trips() -> None:
         (struct.pack(">I", 2) + b"[]", "not an object"),
         (struct.pack(">I", 10) + b"{}", "inside a frame"),
         (struct.pack(">I", 6) + "{}".encode("utf-16"), "not JSON"),
+        (struct.pack(">I", 4) + b"{}{}", "extra data"),
     ],
 )
 def test_bad_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
