@@ -140,7 +140,7 @@ class Interposition:
             text = os.fsdecode(os.fspath(value))
         except TypeError:
             return None
-        absolute = os.path.normpath(os.path.abspath(text))
+        absolute = os.path.abspath(text)  # normalised already: abspath calls normpath
         if (absolute + os.sep).startswith(self.exclude):
             return None
         return absolute
