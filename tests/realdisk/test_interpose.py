@@ -57,3 +57,28 @@ def test_a_refused_rename_raises_the_windows_error() -> None:
         interposition.before("rename", "/x/a", "a", "/x/b", "b")
     assert caught.value.winerror == 183  # type: ignore[attr-defined]
     assert "[WinError 183]" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [
+        ("/a/b/../c", "/a/c"),
+        ("/a//b/./c/", "/a/b/c"),
+        (b"/a/b", "/a/b"),
+        ("relative/../x", "{cwd}/x"),
+    ],
+)
+def test_a_path_is_announced_absolute_and_normalised(
+    spelling: str | bytes, expected: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two spellings of one name must reach the judge as one name (its tables are by name)."""
+    monkeypatch.chdir(tmp_path)
+    interposition = Interposition(Answering({}))
+    assert interposition.path(spelling) == expected.format(cwd=str(tmp_path))
+
+
+def test_excluded_folders_and_descriptors_are_not_announced(tmp_path: Any) -> None:
+    interposition = Interposition(Answering({}), [str(tmp_path / "venv")])
+    assert interposition.path(str(tmp_path / "venv" / ".." / "venv" / "x.py")) is None
+    assert interposition.path(str(tmp_path / "venvx")) == str(tmp_path / "venvx")
+    assert interposition.path(3) is None

@@ -45,6 +45,8 @@ def test_a_frame_round_trips() -> None:
         (struct.pack(">I", 3) + b"{{{", "not JSON"),
         (struct.pack(">I", 2) + b"[]", "not an object"),
         (struct.pack(">I", 10) + b"{}", "inside a frame"),
+        (struct.pack(">I", 6) + "{}".encode("utf-16"), "not JSON"),
+        (struct.pack(">I", 4) + b"{}{}", "extra data"),
     ],
 )
 def test_bad_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
@@ -71,6 +73,23 @@ def test_bad_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
 def test_bad_messages_are_refused_with_a_reason(message: dict[str, object], reason: str) -> None:
     with pytest.raises(ProtocolError, match=reason):
         validate(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        BEFORE,
+        {**BEFORE, "op": {**OP, "handle": 3}},
+        {**BEFORE, "op": {**OP, "handle": None}},
+        {**BEFORE, "frames": [["f", True, "g"]]},  # a bool is an int to the full check
+        {**BEFORE, "extra": object()},  # unknown fields are ignored
+        {"type": "collect"},
+    ],
+)
+def test_the_fast_check_and_the_full_check_agree_on_good_messages(
+    message: dict[str, object],
+) -> None:
+    assert validate(message) == message["type"]
 
 
 def test_the_proof_depends_on_secret_nonce_and_pid() -> None:
