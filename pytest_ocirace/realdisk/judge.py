@@ -92,14 +92,6 @@ class Judge:
         #: pytest-xdist: programs that never joined and were named in a worker's test, or
         #: were started outside any test (the worker starting up, between two tests).
         self._named: set[int] = set()
-        #: Exclusive creates allowed and not yet reported: path -> (pid, handle). Of two
-        #: ``CREATE_NEW`` of one name, Windows lets the first through and the second fails
-        #: with 80; here the disk picks its own winner, and the loser's failure report can
-        #: arrive after the winner's next operations. Judged in the coordinator's order
-        #: instead, the later one fails before it touches the disk, so the model never holds
-        #: a handle on a lock file that nobody opened (the winner's remove was refused with
-        #: 32 until the report came: a lock-file scenario hung).
-        self._creating: dict[str, tuple[int, int]] = {}
 
     # -- identity ------------------------------------------------------------------------
 
@@ -179,8 +171,6 @@ class Judge:
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = _pending(kind, path, path2)
-            if handle is not None and op.get("exclusive"):
-                self._creating[path] = (pid, handle)
             return reply
         fsop = self._fsop(op, handle)
         # One block for the model's before and after: the strand and the sender's stack
@@ -206,8 +196,6 @@ class Judge:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = _pending(kind, path, path2)
             self.model.after(fsop, None)
-        if handle is not None and op.get("exclusive"):
-            self._creating[path] = (pid, handle)
         return reply
 
     def _verdict(self, op: Mapping[str, Any]) -> int | None:
@@ -231,8 +219,6 @@ class Judge:
                 return None
             return verdict(request, self.disk.state(path2), source, self.options)
         state = self.disk.state(path)
-        if request.exclusive and not state.exists and path in self._creating:
-            state = state._replace(exists=True)  # another process's create came first
         if not state.exists and kind != "open":
             return None
         if kind == "open" and state.is_dir and not request.exclusive:
@@ -273,8 +259,6 @@ class Judge:
                 self._close(pid, tid, tname, fd)
             return
         if kind == "open" and isinstance(handle, int):
-            if self._creating.get(path) == (pid, handle):
-                del self._creating[path]
             if ok and fd is not None:
                 self.disk.opened(pid, fd, path, number=handle)
             elif ok:
@@ -434,8 +418,6 @@ class Judge:
             proc.died_during = proc.pending
             proc.pending = None
         self._close_handles(pid)
-        for name in [n for n, (owner, _h) in self._creating.items() if owner == pid]:
-            del self._creating[name]  # died between its create's verdict and its report
         final: dict[int, int] = dict(proc.start_clock)
         own = [s for (owner, _tid), stack in self._strands.items() if owner == pid for s in stack]
         for strand in own + self._ended.get(pid, []):
