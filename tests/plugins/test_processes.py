@@ -415,11 +415,15 @@ def lock_file_publish(root, name):
 
 def lock_file_publish_unlocked_too_early(root, name):
     lock = os.path.join(root, "lock")
+    # A deadline, as in lock_file_publish: when the other process dies holding the lock
+    # file (its remove refused), this loop must end (docs/processes.md, known window).
+    deadline = time.monotonic() + 60
     while True:
         try:
             os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             break
         except (FileExistsError, PermissionError):
+            assert time.monotonic() < deadline, "the lock file was never removed"
             time.sleep(0.01)
     os.remove(lock)  # released before the publish: protects nothing
     publish(root, name)
