@@ -33,7 +33,8 @@ def test_no_merge_conflict_markers_in_tracked_files() -> None:
     for path in _tracked_files():
         if path.suffix not in _TEXT_SUFFIXES or not path.is_file():
             continue
-        for match in _MARKER.finditer(path.read_bytes()):
-            line = path.read_bytes()[: match.start()].count(b"\n") + 1
+        data = path.read_bytes()
+        for match in _MARKER.finditer(data):
+            line = data.count(b"\n", 0, match.start()) + 1
             found.append(f"{path.relative_to(ROOT)}:{line}")
     assert not found, "merge conflict markers left in: " + ", ".join(found)
