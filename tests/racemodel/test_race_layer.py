@@ -7,7 +7,6 @@ port of ``layout.WriteImage`` fails with WinError 5 in every run, the fixed writ
 
 from __future__ import annotations
 
-import _thread
 import hashlib
 import importlib.util
 import os
@@ -124,35 +123,6 @@ def test_report_frames_are_filtered_while_the_simulation_is_active(winfs: Any) -
         (__file__, 10, "test"),
     ]
     assert report.user_frames(frames) == [(__file__, 10, "test")]
-
-
-def _one_after_another(*fns: Callable[[], object]) -> list[object]:
-    """Run each function in its own thread, in sequence, with no edge the model can see.
-
-    Each thread starts after what the caller did so far, and waits for the previous one
-    through a raw ``_thread`` lock (not instrumented); nothing is joined until the end.
-    """
-    outcomes: list[object] = []
-    threads = []
-    for fn in fns:
-        done = _thread.allocate_lock()
-        done.acquire()
-
-        def run(fn: Callable[[], object] = fn, done: Any = done) -> None:
-            try:
-                outcomes.append(fn())
-            except OSError as exc:
-                outcomes.append(exc)
-            finally:
-                done.release()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        threads.append(thread)
-        done.acquire()
-    for thread in threads:
-        thread.join()
-    return outcomes
 
 
 @pytest.mark.ocirace(expect_races=["open-while-renaming"])
