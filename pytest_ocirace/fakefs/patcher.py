@@ -32,6 +32,7 @@ from pyfakefs.fake_path import FakePathModule
 
 from pytest_ocirace.fakefs.fastpaths import FastWindowsPaths
 from pytest_ocirace.fakefs.locking import LOCK
+from pytest_ocirace.fakefs.wrapped_functions import keep_wrappers
 from pytest_ocirace.winrules import names
 
 if TYPE_CHECKING:
@@ -392,6 +393,7 @@ def start_patcher() -> Patcher:
         )
         patcher._refresh = types.MethodType(_refresh_windows, patcher)
         Patcher.__init__(patcher)
+        keep_wrappers(patcher)
     with _proxied_modules_visible():
         patcher.setUp()
     return patcher

@@ -10,6 +10,14 @@ own imports had not loaded. In safer 6.1.0's suite that was most of the time
 
 Imported here, before the patcher, they are loaded once, bind the real modules, and get
 pyfakefs' patching like every other loaded module.
+
+The standard modules whose classes the race model instruments (``queue``,
+``concurrent.futures.thread``: ``sync.INSTRUMENTED_MODULES``) are imported here too. A
+suite that first used a thread pool inside a simulated test (asyncio's ``run_in_executor``
+and ``to_thread`` import it lazily) had the instrumented module dropped when pyfakefs
+paused after the set-up report, and the test body got a fresh, uninstrumented
+``ThreadPoolExecutor``: its work items ran with no edge from their submitter, and
+persist-queue's async queue failed with a false ``[WinError 32]`` on every put.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "stdlib",
             "streams",
             "windows_modules",
+            "wrapped_functions",
             "writer_seam",
             "zipimports",
         )
@@ -72,7 +81,9 @@ def load_before_patching(named: Iterable[str] = ()) -> None:
     for the option that names it, which reports it with its own one-line error
     (``platform.PlatformError``).
     """
-    for name in SIMULATION_MODULES:
+    from pytest_ocirace.racemodel.sync import INSTRUMENTED_MODULES
+
+    for name in (*SIMULATION_MODULES, *INSTRUMENTED_MODULES):
         if name not in sys.modules:
             importlib.import_module(name)
     for name in named:

@@ -203,6 +203,22 @@ def _waiting(thread: threading.Thread) -> bool:
     return frame is not None and frame.f_code.co_filename.endswith(_WAITING_IN)
 
 
+def _idle_pool_worker(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is a ``ThreadPoolExecutor`` worker waiting for its next item.
+
+    Such a worker is never left to die when it wakes, even for a failed test: what wakes
+    it is either later work or the pool's shutdown, whose single ``None`` each worker
+    passes on to the next before it exits. A worker that died of a pending exception on
+    taking that ``None`` left its siblings waiting for ever, and ``shutdown(wait=True)``
+    with them: a failed asyncio test (the default executor is shut down when its loop
+    closes) hung the session (persist-queue 1.1.0's suite, at its first failure).
+    """
+    frame = sys._current_frames().get(thread.ident or -1)
+    module = sys.modules.get("concurrent.futures.thread")
+    worker = getattr(module, "_worker", None)
+    return frame is not None and worker is not None and frame.f_code is worker.__code__
+
+
 def _raise_in(threads: Iterable[threading.Thread], exc: type[BaseException] | None) -> None:
     """Raise ``exc`` in each thread at its next bytecode (``None`` withdraws a pending one)."""
     import ctypes
@@ -257,7 +273,10 @@ def _stop_threads(
                 raised_at = now
             alive[0].join(0.02)
             alive = [t for t in alive if t.is_alive()]
-        _raise_in([t for t in alive if t not in active and t not in kept], None)
+        _raise_in(
+            [t for t in alive if t not in active and (t not in kept or _idle_pool_worker(t))],
+            None,
+        )
     finally:
         if threading.excepthook is quiet:
             threading.excepthook = previous

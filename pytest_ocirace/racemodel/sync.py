@@ -38,6 +38,12 @@ TYPE_CHECKING = False  # not typing's: the process mode installs this in a child
 if TYPE_CHECKING:
     from typing import Any
 
+#: The modules whose classes :meth:`Instrumentation.install` patches (``threading`` aside),
+#: which ``fakefs/preload.py`` imports before pyfakefs starts: a module first imported while
+#: pyfakefs patches is dropped at its next pause, and a later import makes fresh, unpatched
+#: classes.
+INSTRUMENTED_MODULES = ("queue", "concurrent.futures.thread")
+
 #: When a patch of a module runs: ``defer(module_name, patch)``. By default at once (the
 #: module is imported for it); the process mode passes a post-import hook, so that a child
 #: that never imports ``queue`` or ``concurrent.futures`` does not pay for them.
@@ -48,6 +54,7 @@ Defer = Callable[[str, Callable[[], None]], None]
 __tracebackhide__ = True
 
 __all__ = [
+    "INSTRUMENTED_MODULES",
     "Instrumentation",
     "LockTracking",
     "TrackedLock",
@@ -263,8 +270,9 @@ class Instrumentation:
         try:
             self._install_threading()
             later = _at_once if defer is None else defer
-            later("queue", self._install_queue)
-            later("concurrent.futures.thread", self._install_futures)
+            queue_module, futures_module = INSTRUMENTED_MODULES
+            later(queue_module, self._install_queue)
+            later(futures_module, self._install_futures)
             if defer is not None:
                 defer("filelock", self._install_filelock)
             else:

@@ -80,3 +80,45 @@ def test_a_named_module_that_cannot_be_imported_is_left_to_its_option() -> None:
     # platform.PlatformError names it when the option is applied; preloading stays quiet.
     preload.load_before_patching(("no_such_module_for_ocirace_preload",))
     assert "no_such_module_for_ocirace_preload" not in sys.modules
+
+
+_POOL_TEST = textwrap.dedent(
+    """
+    import asyncio, os, sys, tempfile
+
+    def test_work_items_follow_their_submitter(tmp_path):
+        async def main():
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, os.getcwd)  # the worker exists from here on
+            fd, tmp = tempfile.mkstemp(dir=tmp_path)
+            os.close(fd)
+            await loop.run_in_executor(None, os.replace, tmp, str(tmp_path / "info"))
+        asyncio.run(main())
+    """
+)
+
+
+def test_a_thread_pool_first_used_inside_a_simulated_test_is_instrumented(
+    tmp_path: Path,
+) -> None:
+    # persist-queue 1.1.0: nothing imported concurrent.futures.thread before the first
+    # simulated test, the instrumented module was dropped at pyfakefs' pause after the
+    # set-up report, and asyncio's executor came from a fresh, uninstrumented import: the
+    # replace in the worker raced the submitter's close ([WinError 32], every put).
+    (tmp_path / "test_pool_first_used.py").write_text(_POOL_TEST)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *("-p", "no:cacheprovider", "-p", "no:xdist"),
+            *("-p", "no:randomly", "--ocirace", "-q", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no races found" in proc.stdout, proc.stdout

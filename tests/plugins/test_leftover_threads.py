@@ -264,3 +264,32 @@ def test_later_while_it_wakes():
     result.assert_outcomes(failed=1, passed=1)
     assert "Unhandled" not in result.stdout.str()
     assert "not charged to it" not in result.stdout.str()
+
+
+def test_a_failed_tests_idle_pool_workers_still_shut_down() -> None:
+    # persist-queue 1.1.0: an asyncio test failed with the loop's default executor idle;
+    # each worker kept a pending SimulationEnded, the first one woken by the shutdown's
+    # None died before passing it on, and shutdown(wait=True) hung the session.
+    import concurrent.futures
+    import threading
+
+    from pytest_ocirace.plugins.leftover_threads import LeftoverThreads
+
+    leftovers = LeftoverThreads()
+    before = leftovers.snapshot()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=3)
+    gate = threading.Barrier(4, timeout=10)
+    futures = [pool.submit(gate.wait) for _ in range(3)]
+    gate.wait()  # three workers exist, and each goes back to wait for work
+    concurrent.futures.wait(futures, timeout=10)
+    try:
+        leftovers.stop(before, "test_x.py::test_failed", failed=True)
+    finally:
+        done = threading.Event()
+        closer = threading.Thread(
+            target=lambda: (pool.shutdown(wait=True), done.set()), daemon=True
+        )
+        closer.start()
+        closer.join(10)
+    assert done.is_set(), "the pool's shutdown hung: a worker died with its wake-up None"
+    assert not [t for t in threading.enumerate() if t not in before and t is not closer]
