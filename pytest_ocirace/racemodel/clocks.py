@@ -44,6 +44,12 @@ __all__ = [
 
 Clock = dict[int, int]
 
+#: Kinds of strand whose clock slot a later strand may take over once they finished
+#: (``Tracker.finished``): each runs once, on whichever thread picked it up.
+RECYCLED_KINDS = frozenset({"work-item", "callback"})
+_MAX_FREE_SLOTS = 64
+_SLOTS_LOOKED_AT = 8
+
 #: How many joins a strand remembers after an ``Event.wait`` (see ``LogicalThread.joins``);
 #: beyond it the re-check of a weakened wait judges with what it has (bounded memory).
 _MAX_JOINS = 10_000
@@ -139,10 +145,14 @@ class LogicalThread:
     snapshots taken under the tracker's lock.
     """
 
-    __slots__ = ("clock", "joins", "kind", "locks", "name", "pending", "tid")
+    __slots__ = ("clock", "joins", "kind", "locks", "name", "pending", "serial", "tid")
 
-    def __init__(self, tid: int, name: str, clock: Clock, kind: str) -> None:
+    def __init__(self, tid: int, name: str, clock: Clock, kind: str, serial: int = 0) -> None:
+        #: The clock slot: shared with a finished strand this one follows entirely
+        #: (:meth:`Tracker.finished`), so that clocks stay small.
         self.tid = tid
+        #: Unique for the tracker's life: what the race model keys its bookkeeping by.
+        self.serial = serial or tid
         self.name = name
         self.kind = kind
         clock[tid] = clock.get(tid, 0) + 1
@@ -208,6 +218,10 @@ class Tracker:
         self._parked: dict[int, tuple[object, Clock]] = {}
         self._tokens: dict[object, object] = {}
         self.strands: list[LogicalThread] = []
+        #: Serials of strands of a recycled kind not finished yet, and the slots of those
+        #: that finished, as (slot, final epoch), the most recent last.
+        self._recyclable: set[int] = set()
+        self._free: list[tuple[int, int]] = []
         #: Per event (by id; the event is parked alongside): its waiters since the flag
         #: last turned on, as (waiter, first epoch after the wait, the join it made).
         self._waiters: dict[int, list[tuple[LogicalThread, int, _Join]]] = {}
@@ -248,9 +262,53 @@ class Tracker:
         return strand
 
     def _new(self, name: str, clock: Clock, kind: str) -> LogicalThread:
-        strand = LogicalThread(next(self._ids), name, clock, kind)
+        serial = next(self._ids)
+        tid = self._reusable_slot(clock) if kind in RECYCLED_KINDS else None
+        strand = LogicalThread(serial if tid is None else tid, name, clock, kind, serial)
+        if kind in RECYCLED_KINDS:
+            self._recyclable.add(serial)
         self.strands.append(strand)
         return strand
+
+    # -- slots of finished strands ---------------------------------------------------------
+
+    def finished(self, strand: LogicalThread) -> None:
+        """``strand`` (a work item, a done callback) ran and will never run again.
+
+        Its clock slot may then be taken by a new strand that has seen all of it (its
+        final epoch): for any clock, "has seen epoch ``e`` of the slot" still means
+        exactly "has seen the old strand's event ``e``", since the newcomer's events all
+        come after the old strand's last one. Without this every work item added an entry
+        to every clock that heard of it for the rest of the test, and a test awaiting
+        ``asyncio.to_thread`` (or ``aiofiles``) in a loop joined clocks of thousands of
+        entries at each step: quadratic (persist-queue's 500 puts, past a 40 s timeout).
+        A strand that waited on an event (its clock may be weakened after the fact) keeps
+        its slot.
+        """
+        with self._mutex:
+            if strand.serial not in self._recyclable:
+                return
+            self._recyclable.discard(strand.serial)
+            if strand.joins is None and not strand.pending:
+                self._free.append((strand.tid, strand.epoch))
+                if len(self._free) > _MAX_FREE_SLOTS:
+                    del self._free[0]
+
+    def _reusable_slot(self, clock: Mapping[int, int]) -> int | None:
+        """The slot of a finished strand that ``clock`` has entirely seen, taken off the list.
+
+        The most recently finished first, a few at most: in a chain of awaited work items
+        that is the previous item. Which one is taken never changes a verdict (the race
+        model keys what it remembers by ``serial``), only how small clocks stay.
+        """
+        with self._mutex:
+            free = self._free
+            for index in range(len(free) - 1, max(-1, len(free) - 1 - _SLOTS_LOOKED_AT), -1):
+                tid, final = free[index]
+                if clock.get(tid, 0) >= final:
+                    del free[index]
+                    return tid
+        return None
 
     def spawn(self, name: str, kind: str) -> LogicalThread:
         """A new strand that starts after everything the caller did so far."""

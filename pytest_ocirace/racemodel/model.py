@@ -213,13 +213,19 @@ class _Access:
         #: as the access is the latest of its slot, so the memory stays bounded.
         self.reported: set[tuple[int, str]] | None = None
 
-    def first_report(self, tid: int, rule: str) -> bool:
-        """Whether (``tid``, ``rule``) is new against this access (and remember it)."""
+    def first_report(self, serial: int, rule: str) -> bool:
+        """Whether (strand ``serial``, ``rule``) is new against this access (and remember it).
+
+        Keyed, like all of the model's bookkeeping, by the strand's ``serial``, never by
+        its clock slot ``tid``, which a later strand may take over
+        (``clocks.Tracker.finished``): which slot a strand gets must not change what is
+        reported or failed.
+        """
         if self.reported is None:
             self.reported = set()
-        elif (tid, rule) in self.reported:
+        elif (serial, rule) in self.reported:
             return False
-        self.reported.add((tid, rule))
+        self.reported.add((serial, rule))
         return True
 
     @property
@@ -566,7 +572,7 @@ class RaceModel:
             frames: tuple[Frame, ...] | None = None
             for key, _display, role in _roles(op):
                 if self._retrying:
-                    self._retrying.discard((strand.tid, key))  # the retry went through
+                    self._retrying.discard((strand.serial, key))  # the retry went through
                 if role is Role.CHECK or (self._globs and self.is_ignored(key)):
                     continue
                 if frames is None:
@@ -695,7 +701,7 @@ class RaceModel:
         if verdict is None or (verdict[0] == "shared-writers" and key in self._lock_files):
             return
         rule, code = verdict
-        if not earlier.first_report(later.strand.tid, rule):
+        if not earlier.first_report(later.strand.serial, rule):
             return
         display = next((d for k, d, _r in _roles(later.op) if k == key), later.op.display)
         self._record(
@@ -727,7 +733,7 @@ class RaceModel:
     ) -> None:
         failure: Race | None = None
         conflicting: list[_Access] = []
-        retry = (strand.tid, key) in self._retrying
+        retry = (strand.serial, key) in self._retrying
         for earlier in sorted(state.candidates(), key=lambda a: a.seq):
             if not self._unordered(earlier, strand):
                 continue
@@ -737,11 +743,11 @@ class RaceModel:
             rule, code = verdict
             if code is not None:
                 conflicting.append(earlier)
-            if not earlier.first_report(strand.tid, rule):
+            if not earlier.first_report(strand.serial, rule):
                 continue
             race = self._record(rule, key, display, earlier, op, role, strand, code)
             if code is not None and self.inject and failure is None and not retry:
-                pair = (earlier.strand.tid, strand.tid, rule, key)
+                pair = (earlier.strand.serial, strand.serial, rule, key)
                 if pair not in self._injected:
                     self._injected.add(pair)
                     failure = race
@@ -764,7 +770,7 @@ class RaceModel:
                 self.tracker.acquire_clock(earlier.clock)
             elif earlier.end_epoch is not None:
                 self.tracker.acquire_clock({**earlier.clock, earlier.strand.tid: earlier.end_epoch})
-        self._retrying.add((strand.tid, key))
+        self._retrying.add((strand.serial, key))
         raise error
 
     def _check_then_act(
@@ -793,11 +799,11 @@ class RaceModel:
             self._retract_checks(strand, key)
             return False
         earlier = min(racing, key=lambda a: a.seq)
-        if earlier.first_report(strand.tid, "check-then-act"):
+        if earlier.first_report(strand.serial, "check-then-act"):
             race = self._record(
                 "check-then-act", key, display, earlier, op, Role.CHECK, strand, None
             )
-            self._checks.setdefault((strand.tid, key), []).append(race)
+            self._checks.setdefault((strand.serial, key), []).append(race)
         return True
 
     def _retract_checks(self, strand: LogicalThread, key: str) -> None:
@@ -809,7 +815,7 @@ class RaceModel:
         the leader, then re-check" writer is built. What it did in between on that name is
         judged by the other rules (a publish onto it is a conflict of its own).
         """
-        self._withdraw(self._checks.pop((strand.tid, key), []))
+        self._withdraw(self._checks.pop((strand.serial, key), []))
 
     def _withdraw(self, pending: list[Race]) -> None:
         """Forget races that turned out not to be races, from the records and the groups."""

@@ -18,6 +18,7 @@ attributes it replaced (or deletes the ones it added).
 from __future__ import annotations
 
 import _thread
+import contextlib
 import functools
 import sys
 import threading
@@ -551,7 +552,7 @@ class Instrumentation:
 
             def run_item(*a: Any, **k: Any) -> Any:
                 workers.add(threading.current_thread())
-                with tr.running(item):
+                with tr.running(item), _finishing(tr, item):
                     if one_worker:
                         previous = serial.get(id(executor))
                         if previous is not None:
@@ -623,7 +624,7 @@ class Instrumentation:
                 name = f"done callback {getattr(fn, '__qualname__', fn)}"
                 strand = tr.detached(name, start, "callback")
                 join_clock(strand.clock, tr.parked(f) or {})
-                with tr.running(strand):
+                with tr.running(strand), _finishing(tr, strand):
                     return fn(f)
 
             add_done_callback(future, callback)
@@ -744,6 +745,15 @@ def track_locks() -> LockTracking:
 def install(tracker: Tracker | None = None, defer: Defer | None = None) -> Instrumentation:
     """Instrument the primitives for one test and activate ``tracker`` (a new one if None)."""
     return Instrumentation(Tracker() if tracker is None else tracker).install(defer)
+
+
+@contextlib.contextmanager
+def _finishing(tracker: Tracker, strand: LogicalThread) -> Iterator[None]:
+    """Declare ``strand`` finished when the body ends (before its result is handed on)."""
+    try:
+        yield
+    finally:
+        tracker.finished(strand)
 
 
 def _at_once(module: str, patch: Callable[[], None]) -> None:

@@ -76,6 +76,37 @@ def to_thread(d: Driver) -> None:
     asyncio.run(main())
 
 
+def to_thread_chain_then_pair(d: Driver) -> None:
+    # The chain's items hand their clock slots on (clocks.Tracker.finished); the pair at
+    # the end is still two strands nothing orders.
+    async def main() -> None:
+        for _ in range(20):
+            await asyncio.to_thread(d.publish, T, DATA)
+        await asyncio.gather(
+            asyncio.to_thread(d.publish, T, DATA), asyncio.to_thread(d.publish, T, DATA)
+        )
+
+    asyncio.run(main())
+
+
+def to_thread_chain_beside_a_thread(d: Driver) -> None:
+    # A thread publishing while the main thread awaits a chain of items: every item,
+    # including those in a recycled slot, is unordered with it.
+    errors: list[BaseException] = []
+    thread = threading.Thread(target=_collecting(lambda: d.publish(T, DATA), errors))
+
+    async def main() -> None:
+        thread.start()
+        for _ in range(40):
+            await asyncio.to_thread(d.publish, T, DATA)
+
+    try:
+        asyncio.run(main())
+    finally:
+        thread.join()
+    _raise_worker_errors(errors)
+
+
 def barrier_then_publish(d: Driver) -> None:
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -194,6 +225,14 @@ def to_thread_sequential(d: Driver) -> None:
     async def main() -> None:
         await asyncio.to_thread(d.publish, T, DATA)
         await asyncio.to_thread(d.publish, T, DATA)
+
+    asyncio.run(main())
+
+
+def to_thread_long_chain(d: Driver) -> None:
+    async def main() -> None:
+        for _ in range(50):
+            await asyncio.to_thread(d.publish, T, DATA)
 
     asyncio.run(main())
 
@@ -338,6 +377,8 @@ RACY = [
     pool_map,
     bare_threads,
     to_thread,
+    to_thread_chain_then_pair,
+    to_thread_chain_beside_a_thread,
     barrier_then_publish,
     unrelated_lock,
     reader_vs_writer,
@@ -350,6 +391,7 @@ SAFE = [
     pool_one_worker,
     threads_one_by_one,
     to_thread_sequential,
+    to_thread_long_chain,
     common_lock,
     common_rlock_and_semaphore,
     event_handoff,

@@ -115,3 +115,65 @@ def test_one_strand_per_thread_when_threads_register_at_once(
         thread.join()
     assert len({s.tid for s in strands}) == 4
     assert sorted(s.tid for s in tracker.strands) == sorted(s.tid for s in strands)
+
+
+def test_a_finished_work_item_hands_its_slot_to_a_strand_that_saw_all_of_it() -> None:
+    from pytest_ocirace.racemodel.clocks import Tracker
+
+    tracker = Tracker()
+    main = tracker.current()
+    first = tracker.spawn("item 1", "work-item")
+    first.tick()
+    final = first.snapshot()
+    tracker.finished(first)
+    unseen = tracker.spawn("item 2", "work-item")  # main has not joined item 1 yet
+    assert unseen.tid != first.tid
+    tracker.acquire_clock(final)
+    second = tracker.spawn("item 3", "work-item")
+    assert second.tid == first.tid  # the slot, continued
+    assert second.serial != first.serial  # the identity the race model keys by
+    assert second.epoch > first.epoch
+    assert second.has_seen(first.tid, first.epoch)
+    assert not unseen.has_seen(first.tid, first.epoch)
+    assert len(main.clock) <= 3
+
+
+def test_threads_and_strands_that_waited_on_an_event_keep_their_slot() -> None:
+    import threading
+
+    from pytest_ocirace.racemodel.clocks import Tracker
+
+    tracker = Tracker()
+    thread = tracker.spawn("a thread", "thread")
+    tracker.finished(thread)
+    waiter = tracker.spawn("item", "work-item")
+    event = threading.Event()
+    tracker.event_set(event, turns_on=True)
+    with tracker.running(waiter):
+        tracker.event_waited(event)  # its clock may be weakened later: not recycled
+    tracker.finished(waiter)
+    tracker.acquire_clock(waiter.snapshot())
+    tracker.acquire_clock(thread.snapshot())
+    later = tracker.spawn("later", "work-item")
+    assert later.tid not in (thread.tid, waiter.tid)
+
+
+def test_clocks_stay_small_over_a_long_chain_of_awaited_items() -> None:
+    # persist-queue's 500 puts through aiofiles: one slot per item made every join
+    # linear in the number of items so far (quadratic, past a 40 s timeout).
+    import asyncio
+
+    from pytest_ocirace.racemodel.sync import install
+
+    instrumentation = install()
+    try:
+        tracker = instrumentation.tracker
+
+        async def main() -> int:
+            for _ in range(300):
+                await asyncio.to_thread(len, "x")
+            return len(tracker.current().clock)
+
+        assert asyncio.run(main()) < 20
+    finally:
+        instrumentation.uninstall()
