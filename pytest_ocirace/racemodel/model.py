@@ -179,8 +179,10 @@ class _Access:
 
     __slots__ = (
         "clock",
+        "end_clock",
         "end_epoch",
         "end_locks",
+        "end_tid",
         "epoch",
         "frames",
         "locks",
@@ -209,6 +211,10 @@ class _Access:
         self.frames = frames
         self.end_epoch: int | None = None  # for HANDLE: the close, once it happened
         self.end_locks: frozenset[object] = frozenset()
+        #: The close's strand slot, and its clock when another strand closed the handle
+        #: (None: the opener closed it, and its own clock at the open stands for it).
+        self.end_tid = strand.tid
+        self.end_clock: dict[int, int] | None = None
         #: (strand, rule) pairs already reported against this access; it lives as long
         #: as the access is the latest of its slot, so the memory stays bounded.
         self.reported: set[tuple[int, str]] | None = None
@@ -234,7 +240,7 @@ class _Access:
 
     def ordered_before(self, strand: LogicalThread) -> bool:
         if self.role is Role.HANDLE:
-            return self.end_epoch is not None and strand.has_seen(self.strand.tid, self.end_epoch)
+            return self.end_epoch is not None and strand.has_seen(self.end_tid, self.end_epoch)
         return strand.has_seen(self.strand.tid, self.epoch)
 
     def protecting_locks(self) -> frozenset[object]:
@@ -651,8 +657,16 @@ class RaceModel:
         access = state.open.pop(op.handle, None)
         if access is None:
             return
-        access.end_epoch = access.strand.epoch
-        access.end_locks = access.strand.lockset()
+        # The close is an event of the strand that closes: a handle opened by one thread
+        # and closed by another (persist-queue's tail chunk, opened when the queue starts
+        # and closed by its consumer) ends at the closer's epoch. Recorded at the opener's,
+        # the closer's own later delete of the file looked unordered with the handle.
+        closer = self.tracker.current()
+        access.end_tid = closer.tid
+        access.end_epoch = closer.epoch
+        access.end_locks = closer.lockset()
+        if closer is not access.strand:
+            access.end_clock = closer.snapshot()
         state.latest[(access.strand.tid, Role.HANDLE, access.locks)] = access
 
     def _weakened(self, weakening: Weakening) -> None:
@@ -692,7 +706,7 @@ class RaceModel:
         relied: bool = True,
     ) -> None:
         end = earlier.end_epoch if earlier.role is Role.HANDLE else earlier.epoch
-        tid = earlier.strand.tid
+        tid = earlier.end_tid if earlier.role is Role.HANDLE else earlier.strand.tid
         if end is None or (relied and later.clock.get(tid, 0) < end):
             return  # not relied on: judged when ``later`` ran
         if guaranteed.get(tid, 0) >= end or earlier.protecting_locks() & later.locks:
@@ -768,6 +782,8 @@ class RaceModel:
         for earlier in conflicting:
             if earlier.role is not Role.HANDLE:
                 self.tracker.acquire_clock(earlier.clock)
+            elif earlier.end_clock is not None:
+                self.tracker.acquire_clock(earlier.end_clock)
             elif earlier.end_epoch is not None:
                 self.tracker.acquire_clock({**earlier.clock, earlier.strand.tid: earlier.end_epoch})
         self._retrying.add((strand.serial, key))

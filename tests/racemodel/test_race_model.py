@@ -128,6 +128,36 @@ def test_replace_onto_a_name_read_by_another_thread_fails(sim) -> None:
     assert model.races[0].rule == "publish-onto-open"
 
 
+def test_a_handle_closed_by_another_thread_ends_at_that_threads_close(sim) -> None:
+    # persist-queue 1.1.0: the queue opens its tail chunk when it starts; the consumer
+    # thread closes it when the chunk is used up, and later deletes it. The close was
+    # recorded at the opener's epoch, which the consumer had not seen: its own delete
+    # looked unordered with the handle, and was failed with [WinError 32].
+    d, model = sim
+    d.write_file(T, b"chunk")
+    handle = d.open(T)
+
+    def consume_then_delete() -> None:
+        d.close(handle)
+        d.remove(T)
+
+    consumer = threading.Thread(target=consume_then_delete)
+    consumer.start()
+    other = threading.Thread(target=lambda: None)  # the opener moves on meanwhile
+    other.start()
+    consumer.join()
+    other.join()
+    assert model.races == []
+
+
+def test_a_handle_closed_by_another_thread_still_races_with_a_third(sim) -> None:
+    d, model = sim
+    d.write_file(T, b"chunk")
+    handle = d.open(T)
+    unordered(lambda: d.close(handle), lambda: d.remove(T))
+    assert [race.rule for race in model.races] == ["remove-open-file"]
+
+
 def test_two_readers_never_conflict(sim) -> None:
     d, model = sim
     d.write_file(T, b"old")
