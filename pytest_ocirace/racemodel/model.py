@@ -21,7 +21,7 @@ import errno
 import fnmatch
 import sys
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -350,7 +350,8 @@ _EXPLAIN = {
         "it without sharing (table row 6)"
     ),
     "shared-writers": (
-        "two threads write one name with nothing ordering them (a shared temporary name); "
+        "two threads open one name for writing with nothing ordering the opens (a shared "
+        "temporary name); "
         "Windows allows both opens, but the bytes interleave on every OS"
     ),
     "check-then-act": (
@@ -712,7 +713,9 @@ class RaceModel:
         if guaranteed.get(tid, 0) >= end or earlier.protecting_locks() & later.locks:
             return
         verdict = _verdict(earlier, later.role, later.op)
-        if verdict is None or (verdict[0] == "shared-writers" and key in self._lock_files):
+        if verdict is None or (
+            verdict[0] == "shared-writers" and self._not_shared(key, earlier, guaranteed)
+        ):
             return
         rule, code = verdict
         if not earlier.first_report(later.strand.serial, rule):
@@ -730,6 +733,18 @@ class RaceModel:
             later.frames,
             retroactive=True,
         )
+
+    def _not_shared(self, key: str, earlier: _Access, clock: Mapping[int, int]) -> bool:
+        """Whether two write handles on ``key`` are no ``shared-writers`` race after all.
+
+        Not on a lock file (the lock serialises its holders), nor when the later open
+        came after the earlier one: the overlap is then the same in every schedule, and
+        it is how a temporary file is often written: ``mkstemp`` keeps its descriptor
+        while a worker opens the name again to fill it (persist-queue's async queue, on
+        every put), which Windows allows and which never interleaves bytes unless both
+        write. Only opens that nothing orders are a race.
+        """
+        return key in self._lock_files or clock.get(earlier.strand.tid, 0) >= earlier.epoch
 
     def _unordered(self, access: _Access, strand: LogicalThread) -> bool:
         if access.strand is strand or access.ordered_before(strand):
@@ -752,7 +767,9 @@ class RaceModel:
             if not self._unordered(earlier, strand):
                 continue
             verdict = _verdict(earlier, role, op)
-            if verdict is None or (verdict[0] == "shared-writers" and key in self._lock_files):
+            if verdict is None or (
+                verdict[0] == "shared-writers" and self._not_shared(key, earlier, strand.clock)
+            ):
                 continue
             rule, code = verdict
             if code is not None:

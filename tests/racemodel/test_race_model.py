@@ -158,6 +158,28 @@ def test_a_handle_closed_by_another_thread_still_races_with_a_third(sim) -> None
     assert [race.rule for race in model.races] == ["remove-open-file"]
 
 
+def test_a_name_opened_again_for_writing_after_its_first_open_is_no_shared_writers(
+    sim,
+) -> None:
+    # persist-queue's async queue: mkstemp keeps its descriptor while an aiofiles worker
+    # opens the name again to fill it. The same overlap in every schedule: no race.
+    d, model = sim
+    kept = d.open(T, "w")
+    worker = threading.Thread(target=lambda: d.close(d.open(T, "w")))
+    worker.start()
+    worker.join()
+    d.close(kept)
+    assert model.races == []
+
+
+def test_two_unordered_opens_for_writing_are_shared_writers(sim) -> None:
+    d, model = sim
+    handles = unordered(lambda: d.open(T, "w"), lambda: d.open(T, "w"))
+    assert [race.rule for race in model.races] == ["shared-writers"]
+    for handle in handles:
+        d.close(handle)  # type: ignore[arg-type]
+
+
 def test_two_readers_never_conflict(sim) -> None:
     d, model = sim
     d.write_file(T, b"old")
