@@ -46,6 +46,9 @@ log = logging.getLogger("pytest_ocirace.realdisk")
 JOIN_TIMEOUT = 10.0
 #: How long a connecting process has to authenticate.
 HELLO_TIMEOUT = 10.0
+#: How long an operation waits for another process's exclusive create of its name to report
+#: (it is between one system call and its report; a stopped process must not stop the run).
+CREATE_TIMEOUT = 10.0
 
 #: Messages answered (the sender waits, so what it does next is ordered after them).
 _ANSWERED = frozenset(
@@ -74,7 +77,9 @@ class Coordinator:
         os.chmod(self.directory, 0o700)
         self.path = os.path.join(self.directory, "coordinator.sock")
         self.lock = threading.Lock()
+        #: Notified when a connection closes and when an exclusive create reports back.
         self.changed = threading.Condition(self.lock)
+        self._pid = os.getpid()
         self.judge = make_judge()
         #: Why messages or connections were refused (also logged), for tests and reports.
         self.rejected: list[str] = []
@@ -112,15 +117,46 @@ class Coordinator:
         kind: str = message["type"] if trusted else validate(message)
         if kind == "joined":
             self.wait_exit(message["child"])
-        with self.lock:
+        with self.changed:
             try:
+                if self.judge.creating and kind in ("before", "check"):
+                    self._await_creates(pid, kind, message)
                 reply = self._handle(kind, pid, message)
+                if kind == "after" and message["op"].get("exclusive"):
+                    self.changed.notify_all()  # an operation may wait for this outcome
             except Exception as exc:  # a bug of ours must not fail the user's operation
                 log.exception("pytest-ocirace coordinator: %s message of pid %s failed", kind, pid)
                 self._reject(f"pid {pid}: {kind} message failed inside the coordinator: {exc!r}")
                 reply = {}
         answered = kind in _ANSWERED or (kind == "check" and message["present"])
         return reply if answered else None
+
+    def _await_creates(self, pid: int, kind: str, message: dict[str, Any]) -> None:
+        """Wait (holding the condition) until no other exclusive create of the names is open.
+
+        See :meth:`Judge.awaits_create`: the operation is then judged on the create's real
+        outcome. Bounded: after ``CREATE_TIMEOUT`` it is judged as it stands.
+        """
+        if kind == "check":
+            paths: tuple[str | None, ...] = (message["path"],)
+        else:
+            paths = (message["op"]["path"], message["op"]["path2"])
+        tid: int = message["tid"]
+        local = pid == self._pid
+        deadline: float | None = None
+        while self.judge.awaits_create(pid, tid, paths, local):
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + CREATE_TIMEOUT
+            elif now >= deadline:
+                log.warning(
+                    "pytest-ocirace coordinator: pid %s judged without waiting longer for "
+                    "another process's exclusive create of %s",
+                    pid,
+                    paths[0],
+                )
+                return
+            self.changed.wait(deadline - now)
 
     def wait_exit(self, child: int, timeout: float = JOIN_TIMEOUT) -> bool:
         """Wait until a joined child's connection has closed (bounded); False on timeout."""

@@ -92,6 +92,9 @@ class Judge:
         #: pytest-xdist: programs that never joined and were named in a worker's test, or
         #: were started outside any test (the worker starting up, between two tests).
         self._named: set[int] = set()
+        #: Exclusive creates allowed and not reported back yet: name -> {handle: (pid,
+        #: thread)}. Their outcome is unknown until then (see :meth:`awaits_create`).
+        self.creating: dict[str, dict[int, tuple[int, int]]] = {}
 
     # -- identity ------------------------------------------------------------------------
 
@@ -196,7 +199,33 @@ class Judge:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = _pending(kind, path, path2)
             self.model.after(fsop, None)
+        if handle is not None and fsop.exclusive:
+            self.creating.setdefault(path, {})[handle] = (pid, tid)
         return reply
+
+    def awaits_create(self, pid: int, tid: int, paths: Iterable[str | None], local: bool) -> bool:
+        """Whether an operation on ``paths`` must wait for an exclusive create's report.
+
+        An exclusive create is judged before it runs, on a name that is not there yet; two
+        of them (two processes taking one lock file) both pass, and the disk picks the
+        winner. Until the loser's failure comes back, its create is an open handle in the
+        race model that never existed, and the winner's release (removing the lock file)
+        judged in that window was refused with 32, a false ``remove-open-file``. So an
+        operation on that name waits for the outcome (the coordinator's condition), and is
+        judged on what really happened: the second create is then refused on the disk's
+        state, with 17, before it runs. The creator is between one system call and its
+        report, so the wait is short. A create of the asker's own process is not waited
+        for over a socket (its report is behind this message on the same line); the test
+        process (``local``) calls the judge from each thread, so there only its own thread's
+        is skipped.
+        """
+        for path in paths:
+            pending = self.creating.get(path) if path is not None else None
+            if pending:
+                for owner, thread in pending.values():
+                    if owner != pid or (local and thread != tid):
+                        return True
+        return False
 
     def _verdict(self, op: Mapping[str, Any]) -> int | None:
         """The one decision table on the disk's state (names are the host's: no name flags)."""
@@ -259,6 +288,8 @@ class Judge:
                 self._close(pid, tid, tname, fd)
             return
         if kind == "open" and isinstance(handle, int):
+            if op["exclusive"]:
+                self._created(path, handle)
             if ok and fd is not None:
                 self.disk.opened(pid, fd, path, number=handle)
             elif ok:
@@ -275,6 +306,14 @@ class Judge:
             self.tracker.locked(("lockfile", path), self.strand(pid, tid, tname))
         if kind == "remove":
             self._unlock_lockfile(path)
+
+    def _created(self, path: str, handle: int) -> None:
+        """An exclusive create's outcome is known (reported, or its process is gone)."""
+        pending = self.creating.get(path)
+        if pending is not None:
+            pending.pop(handle, None)
+            if not pending:
+                del self.creating[path]
 
     def _close(self, pid: int, tid: int, tname: str, fd: int) -> None:
         handle = self.disk.closed(pid, fd)
@@ -414,6 +453,10 @@ class Judge:
         if proc.lines > 0:
             return  # the line of the program an exec replaced: the new one runs on
         proc.exited = True
+        for path, pending in list(self.creating.items()):
+            for handle, (owner, _thread) in list(pending.items()):
+                if owner == pid:
+                    self._created(path, handle)
         if proc.pending is not None:
             proc.died_during = proc.pending
             proc.pending = None

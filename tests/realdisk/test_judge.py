@@ -328,3 +328,30 @@ def test_an_exclusive_create_that_lost_on_the_disk_never_held_the_name(tmp_path:
     judge.after(1, 1, "MainThread", op("close", lock, fd=fd), True, [])
     assert judge.before(1, 1, "MainThread", op("remove", lock), []) == {}
     assert judge.model.races == []
+
+
+def test_an_exclusive_create_s_name_waits_for_its_outcome_until_reported_or_dead(
+    tmp_path: Path,
+) -> None:
+    """Who must wait for an unreported exclusive create (the coordinator does the waiting)."""
+    judge = Judge()
+    lock = tmp_path / "lock"
+    create = op("open", lock, access=["write"], creates=True, exclusive=True)
+    answer = judge.before(1, 1, "MainThread", create, [])
+    paths = (str(lock), None)
+    assert judge.awaits_create(2, 1, paths, local=False)  # another process
+    assert judge.awaits_create(2, 1, (str(tmp_path / "t"), str(lock)), local=False)  # a target
+    assert not judge.awaits_create(2, 1, (str(tmp_path / "other"), None), local=False)
+    # Its own process over a socket: the report is behind this message on the same line.
+    assert not judge.awaits_create(1, 2, paths, local=False)
+    # The test process calls the judge from each thread: another thread of it waits.
+    assert judge.awaits_create(1, 2, paths, local=True)
+    assert not judge.awaits_create(1, 1, paths, local=True)
+    judge.after(1, 1, "MainThread", {**create, "handle": answer["handle"]}, False, [])
+    assert not judge.awaits_create(2, 1, paths, local=False)
+    judge.hello(3, ["python"], None)
+    judge.before(3, 1, "MainThread", create, [])
+    assert judge.awaits_create(2, 1, paths, local=False)
+    judge.exited(3)  # killed between its create and its report
+    assert not judge.awaits_create(2, 1, paths, local=False)
+    assert judge.creating == {}
