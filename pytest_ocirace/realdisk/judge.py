@@ -22,7 +22,7 @@ from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker, join_clock
 from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
 from pytest_ocirace.racemodel.model import Frame, Race, RaceModel, reported_frames
 from pytest_ocirace.realdisk import descendants
-from pytest_ocirace.realdisk.diskstate import DiskState
+from pytest_ocirace.realdisk.diskstate import DiskState, Handle
 from pytest_ocirace.winrules.decisions import Request, verdict
 from pytest_ocirace.winrules.options import SimulationOptions
 
@@ -66,7 +66,7 @@ class Judge:
         self.tracker = Tracker()
         kwargs: dict[str, Any] = {} if site is None else {"site": site}
         self.model = RaceModel(self.tracker, **kwargs)
-        self.disk = DiskState()
+        self.disk = DiskState(gone=self._gone)
         self.processes: dict[int, Process] = {}
         #: Started by a participant (subprocess, multiprocessing): pid -> argv.
         self.started: dict[int, list[str]] = {}
@@ -319,6 +319,16 @@ class Judge:
         handle = self.disk.closed(pid, fd)
         if handle is not None:
             self._end_handle(pid, tid, tname, handle.path, handle.number)
+
+    def _gone(self, handle: Handle) -> None:
+        """The disk found ``handle`` closed before its close was reported: end it now.
+
+        The race model ends a handle at its opener's present epoch, whoever asks: and the
+        opener has said nothing since the close (its report comes with its next message),
+        so that is the epoch the report would have given.
+        """
+        fsop = FsOp(kind=OpKind.CLOSE, path=handle.path, display=handle.path, handle=handle.number)
+        self.model.after(fsop, None)
 
     def _end_handle(self, pid: int, tid: int, tname: str, path: str, number: int) -> None:
         fsop = FsOp(kind=OpKind.CLOSE, path=path, display=path, handle=number)

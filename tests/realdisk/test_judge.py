@@ -355,3 +355,49 @@ def test_an_exclusive_create_s_name_waits_for_its_outcome_until_reported_or_dead
     judge.exited(3)  # killed between its create and its report
     assert not judge.awaits_create(2, 1, paths, local=False)
     assert judge.creating == {}
+
+
+def test_a_handle_found_closed_before_its_close_report_is_closed_in_the_race_model_too(
+    tmp_path: Path,
+) -> None:
+    """The lock-file scenario that failed 3 runs in 20 (bench/determinism_processes.py).
+
+    A holds the lock file, closes its descriptor (the report waits for A's next message)
+    and removes it. Judged in between, B's create found the descriptor closed on the disk
+    and forgot A's handle there only: the race model kept it open for ever, and B's own
+    release later was refused with 32 against it.
+    """
+    judge = Judge()
+    me = os.getpid()  # real descriptors of a real process: the liveness check reads /proc
+    lock = tmp_path / "lock"
+    create = op("open", lock, access=["write"], creates=True, exclusive=True)
+
+    def take(tid: int) -> int:
+        answer = judge.before(me, tid, f"T{tid}", create, [])
+        assert "error" not in answer
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        judge.after(me, tid, f"T{tid}", {**create, "fd": fd, "handle": answer["handle"]}, True, [])
+        return fd
+
+    def release(tid: int) -> dict[str, Any]:
+        answer = judge.before(me, tid, f"T{tid}", op("remove", lock), [])
+        if "error" not in answer:
+            lock.unlink()
+            judge.after(me, tid, f"T{tid}", op("remove", lock), True, [])
+        return answer
+
+    fd = take(1)
+    os.close(fd)  # A's close: its report comes later, with A's next message
+    refused = judge.before(me, 2, "T2", create, [])  # B tries while the file is there
+    assert refused["error"]["winerror"] == 80
+    judge.after(me, 1, "T1", op("close", lock, fd=fd), True, [])  # the late report
+    assert release(1) == {}
+    answer = judge.before(me, 2, "T2", create, [])
+    if "error" in answer:  # injected once (B's create meets A's delete unordered): retry
+        answer = judge.before(me, 2, "T2", create, [])
+    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    judge.after(me, 2, "T2", {**create, "fd": fd, "handle": answer["handle"]}, True, [])
+    os.close(fd)
+    judge.after(me, 2, "T2", op("close", lock, fd=fd), True, [])
+    assert release(2) == {}
+    assert [race.rule for race in judge.model.races] == ["open-while-renaming"]
