@@ -117,7 +117,7 @@ class Coordinator:
         kind: str = message["type"] if trusted else validate(message)
         if kind == "joined":
             self.wait_exit(message["child"])
-        with self.changed:
+        with self.lock:  # the condition's lock: ``changed.wait`` releases it while waiting
             try:
                 if self.judge.creating and kind in ("before", "check"):
                     self._await_creates(pid, kind, message)

@@ -13,7 +13,7 @@ import os
 import sys
 
 # Only ``Interposition.install`` imports this module, so ``interpose`` is loaded already.
-from pytest_ocirace.realdisk.interpose import io_stack
+from pytest_ocirace.realdisk.interpose import active, io_stack
 
 TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
@@ -128,8 +128,6 @@ def install(ip: Interposition) -> None:
 
 
 def _ready(ip: Interposition) -> bool:
-    from pytest_ocirace.realdisk.interpose import active
-
     return active() is ip and not ip.busy()
 
 

@@ -1,3 +1,4 @@
+import json
 import socket
 import struct
 
@@ -165,3 +166,23 @@ def test_a_reader_refuses_bad_frames_with_a_reason(raw: bytes, reason: str) -> N
         assert reader.next() == {"n": 1}
         with pytest.raises(ProtocolError, match=reason):
             reader.next()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        BEFORE,
+        {"type": "after", "ok": True, "op": {**OP, "fd": 3, "handle": 12}, "frames": []},
+        {"path": "/tmp/caf\u00e9/\u65e5\u672c/\"quoted\"\\back\n", "big": 2**70, "neg": -1},
+        {"nested": [[], {}, [None, True, False]], "tuple": (1, "two")},
+    ],
+)
+def test_a_frame_is_the_json_that_json_dumps_writes(message: dict[str, object]) -> None:
+    """``encode`` calls the C encoder directly: the bytes are still ``json.dumps``'s."""
+    body = json.dumps(message, separators=(",", ":")).encode()
+    assert encode(message) == len(body).to_bytes(4, "big") + body
+
+
+def test_what_json_cannot_encode_is_json_s_type_error() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode({"type": "before", "bad": {1, 2}})
