@@ -173,7 +173,7 @@ def test_a_reader_refuses_bad_frames_with_a_reason(raw: bytes, reason: str) -> N
     [
         BEFORE,
         {"type": "after", "ok": True, "op": {**OP, "fd": 3, "handle": 12}, "frames": []},
-        {"path": "/tmp/caf\u00e9/\u65e5\u672c/\"quoted\"\\back\n", "big": 2**70, "neg": -1},
+        {"path": '/tmp/caf\u00e9/\u65e5\u672c/"quoted"\\back\n', "big": 2**70, "neg": -1},
         {"nested": [[], {}, [None, True, False]], "tuple": (1, "two")},
     ],
 )
