@@ -80,6 +80,8 @@ class Coordinator:
         #: Notified when a connection closes and when an exclusive create reports back.
         self.changed = threading.Condition(self.lock)
         self._pid = os.getpid()
+        #: Operations waiting in ``_await_creates`` (a report wakes them only if any).
+        self._waiting = 0
         self.judge = make_judge()
         #: Why messages or connections were refused (also logged), for tests and reports.
         self.rejected: list[str] = []
@@ -122,8 +124,6 @@ class Coordinator:
                 if self.judge.creating and kind in ("before", "check"):
                     self._await_creates(pid, kind, message)
                 reply = self._handle(kind, pid, message)
-                if kind == "after" and message["op"].get("exclusive"):
-                    self.changed.notify_all()  # an operation may wait for this outcome
             except Exception as exc:  # a bug of ours must not fail the user's operation
                 log.exception("pytest-ocirace coordinator: %s message of pid %s failed", kind, pid)
                 self._reject(f"pid {pid}: {kind} message failed inside the coordinator: {exc!r}")
@@ -156,7 +156,11 @@ class Coordinator:
                     paths[0],
                 )
                 return
-            self.changed.wait(deadline - now)
+            self._waiting += 1
+            try:
+                self.changed.wait(deadline - now)
+            finally:
+                self._waiting -= 1
 
     def wait_exit(self, child: int, timeout: float = JOIN_TIMEOUT) -> bool:
         """Wait until a joined child's connection has closed (bounded); False on timeout."""
@@ -178,12 +182,19 @@ class Coordinator:
     def _handle(self, kind: str, pid: int, m: dict[str, Any]) -> dict[str, Any]:
         judge = self.judge
         if kind == "before":
-            return judge.before(pid, m["tid"], m["tname"], m["op"], m["frames"])
-        if kind == "check":
+            return judge.before(pid, m["tid"], m["tname"], m["op"], m["frames"], m.get("n"))
+        if kind == "done":
+            if judge.done(pid, m["n"], m["ok"], m["fd"]) and self._waiting:
+                self.changed.notify_all()  # an exclusive create's outcome (_await_creates)
+        elif kind == "closed":
+            judge.closed(pid, m["tid"], m["tname"], m["fd"])
+        elif kind == "check":
             absent = judge.check(pid, m["tid"], m["tname"], m["path"], m["frames"])
             return {"absent": absent}
-        if kind == "after":
+        elif kind == "after":
             judge.after(pid, m["tid"], m["tname"], m["op"], m["ok"], m["frames"])
+            if m["op"].get("exclusive") and self._waiting:
+                self.changed.notify_all()
         elif kind in ("release", "acquire", "lock"):
             getattr(judge, kind)(pid, m["tid"], m["tname"], m["key"])
         elif kind == "unlock":

@@ -95,6 +95,9 @@ class Judge:
         #: Exclusive creates allowed and not reported back yet: name -> {handle: (pid,
         #: thread)}. Their outcome is unknown until then (see :meth:`awaits_create`).
         self.creating: dict[str, dict[int, tuple[int, int]]] = {}
+        #: Announcements allowed and not reported yet, by (pid, number): (thread, its name,
+        #: the operation with its handle). The report (``done``) names only the number.
+        self._announced: dict[tuple[int, int], tuple[int, str, Mapping[str, Any]]] = {}
 
     # -- identity ------------------------------------------------------------------------
 
@@ -152,7 +155,13 @@ class Judge:
         )
 
     def before(
-        self, pid: int, tid: int, tname: str, op: Mapping[str, Any], frames: Iterable[Frame]
+        self,
+        pid: int,
+        tid: int,
+        tname: str,
+        op: Mapping[str, Any],
+        frames: Iterable[Frame],
+        announcement: int | None = None,
     ) -> dict[str, Any]:
         """The reply to an announced operation: ``{}`` to proceed, or the error to raise.
 
@@ -160,6 +169,7 @@ class Judge:
         report comes back: another process's announcement may arrive in between, and must
         see it (the coordinator's order is the order the model judges, as the fake
         filesystem's global lock gives for threads). An open gets its handle number here.
+        ``announcement`` is the sender's number for it, which its report (:meth:`done`) names.
         """
         kind: str = op["kind"]
         path: str = op["path"]
@@ -174,6 +184,7 @@ class Judge:
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = _pending(kind, path, path2)
+            self._remember(pid, announcement, tid, tname, op, handle)
             return reply
         fsop = self._fsop(op, handle)
         # One block for the model's before and after: the strand and the sender's stack
@@ -201,7 +212,25 @@ class Judge:
             self.model.after(fsop, None)
         if handle is not None and fsop.exclusive:
             self.creating.setdefault(path, {})[handle] = (pid, tid)
+        self._remember(pid, announcement, tid, tname, op, handle)
         return reply
+
+    def _remember(
+        self,
+        pid: int,
+        number: int | None,
+        tid: int,
+        tname: str,
+        op: Mapping[str, Any],
+        handle: int | None,
+    ) -> None:
+        """Keep an allowed announcement for its report (``done`` names only the number)."""
+        if number is not None:
+            self._announced[(pid, number)] = (
+                tid,
+                tname,
+                op if handle is None else {**op, "handle": handle},
+            )
 
     def awaits_create(self, pid: int, tid: int, paths: Iterable[str | None], local: bool) -> bool:
         """Whether an operation on ``paths`` must wait for an exclusive create's report.
@@ -306,6 +335,23 @@ class Judge:
             self.tracker.locked(("lockfile", path), self.strand(pid, tid, tname))
         if kind == "remove":
             self._unlock_lockfile(path)
+
+    def done(self, pid: int, number: int, ok: bool, fd: int | None) -> bool:
+        """The report of ``pid``'s announcement ``number``: :meth:`after` with what it said.
+
+        True if it was an exclusive create (an operation may wait for its outcome). A report
+        of nothing announced (or refused) is ignored: it can only be a confused process's.
+        """
+        announced = self._announced.pop((pid, number), None)
+        if announced is None:
+            return False
+        tid, tname, op = announced
+        self.after(pid, tid, tname, {**op, "fd": fd}, ok, ())
+        return bool(op["exclusive"])
+
+    def closed(self, pid: int, tid: int, tname: str, fd: int) -> None:
+        """``pid`` closed its descriptor ``fd`` (reported with its next message)."""
+        self._close(pid, tid, tname, fd)
 
     def _created(self, path: str, handle: int) -> None:
         """An exclusive create's outcome is known (reported, or its process is gone)."""
@@ -463,6 +509,8 @@ class Judge:
         if proc.lines > 0:
             return  # the line of the program an exec replaced: the new one runs on
         proc.exited = True
+        for key in [key for key in self._announced if key[0] == pid]:
+            del self._announced[key]  # never reported: it died (its handles close below)
         for path, pending in list(self.creating.items()):
             for handle, (owner, _thread) in list(pending.items()):
                 if owner == pid:

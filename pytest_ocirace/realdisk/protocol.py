@@ -241,6 +241,10 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     # an existence check (answered only when the name is really there)
     "check": {"tid": _INT, "tname": _STR, "path": _STR, "present": _BOOL, "frames": _LIST},
     "after": {"tid": _INT, "tname": _STR, "op": (dict,), "ok": _BOOL, "frames": _LIST},
+    # the report of the announcement numbered n (the announcement's "n"): did it happen
+    "done": {"n": _INT, "ok": _BOOL, "fd": (int, type(None))},
+    # a descriptor of this process was closed
+    "closed": {"tid": _INT, "tname": _STR, "fd": _INT},
     "release": {"tid": _INT, "tname": _STR, "key": _STR},
     "acquire": {"tid": _INT, "tname": _STR, "key": _STR},
     "lock": {"tid": _INT, "tname": _STR, "key": _STR},
@@ -266,6 +270,9 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "test": {"nodeid": _STR},
     "collect": {},
 }
+
+#: Optional fields, checked when present: an announcement's number (its report names it).
+_OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {"before": {"n": _INT}}
 
 _OP_SCHEMA: dict[str, tuple[type, ...]] = {
     "kind": _STR,
@@ -335,6 +342,8 @@ def _well_formed(message: Mapping[str, Any]) -> str | None:
     for name, types in fields:
         if type(message.get(name, _MISSING)) not in types:
             return None
+    if "n" in message and type(message["n"]) is not int:
+        return None
     if has_op:
         op = message["op"]
         for name, types in _FAST_OP:
@@ -371,6 +380,8 @@ def _explain(message: Mapping[str, Any]) -> str:
     if not isinstance(kind, str) or kind not in _SCHEMA:
         raise ProtocolError(f"unknown message type {kind!r}")
     _check_fields(f"{kind!r} message", message, _SCHEMA[kind])
+    optional = _OPTIONAL.get(kind, {})
+    _check_fields(f"{kind!r} message", message, {k: t for k, t in optional.items() if k in message})
     if "op" in _SCHEMA[kind]:
         op = message["op"]
         _check_fields(f"{kind!r} operation", op, _OP_SCHEMA)

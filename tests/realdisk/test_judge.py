@@ -401,3 +401,29 @@ def test_a_handle_found_closed_before_its_close_report_is_closed_in_the_race_mod
     judge.after(me, 2, "T2", op("close", lock, fd=fd), True, [])
     assert release(2) == {}
     assert [race.rule for race in judge.model.races] == ["open-while-renaming"]
+
+
+def test_a_report_names_its_announcement_by_number(tmp_path: Path) -> None:
+    """``done`` carries the number, the outcome and the descriptor; the judge kept the rest."""
+    judge = Judge()
+    me = os.getpid()  # a real descriptor of a real process: the liveness check reads /proc
+    target = tmp_path / "target"
+    create = op("open", target, access=["write"], creates=True)
+    answer = judge.before(me, 1, "T", create, [], 7)
+    fd = os.open(target, os.O_CREAT | os.O_WRONLY)
+    try:
+        assert judge.done(me, 7, True, fd) is False  # not an exclusive create
+        assert judge.disk.state(str(target)).open_handles == 1  # the handle of the announcement
+        assert judge.done(me, 7, True, fd) is False  # reported once: a second report is ignored
+        assert judge.done(2, 7, True, fd) is False  # another process's number names nothing
+        judge.closed(me, 1, "T", fd)
+        assert judge.disk.state(str(target)).open_handles == 0
+        assert "handle" in answer
+    finally:
+        os.close(fd)
+    refused = judge.before(2, 1, "T", op("open", tmp_path, access=["write"], exclusive=True), [], 8)
+    assert "error" in refused
+    assert judge.done(2, 8, False, None) is False  # a refused announcement is not kept
+    judge.before(3, 1, "T", op("remove", tmp_path / "gone"), [], 9)
+    judge.exited(3)  # died before its report: forgotten with it
+    assert judge.done(3, 9, True, None) is False

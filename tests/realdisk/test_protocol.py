@@ -69,6 +69,10 @@ def test_bad_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
         ({**BEFORE, "op": {**OP, "kind": "format-disk"}}, "unknown operation kind"),
         ({**BEFORE, "op": {**OP, "access": [1]}}, "list of strings"),
         ({**BEFORE, "frames": [["f", "1", "g"]]}, "triples"),
+        ({**BEFORE, "n": "7"}, "field 'n' is a str"),
+        ({"type": "done", "n": 7, "ok": True}, "lacks the field 'fd'"),
+        ({"type": "done", "n": 7, "ok": 1, "fd": None}, "field 'ok' is a int"),
+        ({"type": "closed", "tid": 1, "tname": "T", "fd": None}, "field 'fd' is a NoneType"),
     ],
 )
 def test_bad_messages_are_refused_with_a_reason(message: dict[str, object], reason: str) -> None:
@@ -85,6 +89,10 @@ def test_bad_messages_are_refused_with_a_reason(message: dict[str, object], reas
         {**BEFORE, "frames": [["f", True, "g"]]},  # a bool is an int to the full check
         {**BEFORE, "extra": object()},  # unknown fields are ignored
         {"type": "collect"},
+        {**BEFORE, "n": 7},
+        {"type": "done", "n": 7, "ok": False, "fd": None},
+        {"type": "done", "n": 7, "ok": True, "fd": 3},
+        {"type": "closed", "tid": 1, "tname": "T", "fd": 3},
     ],
 )
 def test_the_fast_check_and_the_full_check_agree_on_good_messages(
