@@ -118,6 +118,9 @@ class Judge:
             # (Python opens files close-on-exec), also if the old line is not seen closed yet.
             proc.replaced_by = None
             self._close_handles(pid)
+            # Its numbers start again: what the old program left unreported (a thread cut
+            # off by the exec) must not take a report of the new one.
+            self._forget_unreported(pid)
         if start is not None:
             clock = self.tracker.parked(self.tracker.token(("start", start)))
             if clock is not None:
@@ -349,6 +352,15 @@ class Judge:
         self.after(pid, tid, tname, {**op, "fd": fd}, ok, ())
         return bool(op["exclusive"])
 
+    def _forget_unreported(self, pid: int) -> None:
+        """``pid``'s announcements will never be reported (it died, or an exec cut them off)."""
+        for key in [key for key in self._announced if key[0] == pid]:
+            del self._announced[key]
+        for path, pending in list(self.creating.items()):
+            for handle, (owner, _thread) in list(pending.items()):
+                if owner == pid:
+                    self._created(path, handle)
+
     def closed(self, pid: int, tid: int, tname: str, fd: int) -> None:
         """``pid`` closed its descriptor ``fd`` (reported with its next message)."""
         self._close(pid, tid, tname, fd)
@@ -511,12 +523,7 @@ class Judge:
         if proc.lines > 0:
             return  # the line of the program an exec replaced: the new one runs on
         proc.exited = True
-        for key in [key for key in self._announced if key[0] == pid]:
-            del self._announced[key]  # never reported: it died (its handles close below)
-        for path, pending in list(self.creating.items()):
-            for handle, (owner, _thread) in list(pending.items()):
-                if owner == pid:
-                    self._created(path, handle)
+        self._forget_unreported(pid)  # it died (its handles close below)
         if proc.pending is not None:
             proc.died_during = proc.pending
             proc.pending = None

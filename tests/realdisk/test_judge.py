@@ -427,3 +427,10 @@ def test_a_report_names_its_announcement_by_number(tmp_path: Path) -> None:
     judge.before(3, 1, "T", op("remove", tmp_path / "gone"), [], 9)
     judge.exited(3)  # died before its report: forgotten with it
     assert judge.done(3, 9, True, None) is False
+    judge.hello(4, ["python"], None)
+    lock = op("open", tmp_path / "lock", access=["write"], creates=True, exclusive=True)
+    judge.before(4, 2, "T2", lock, [], 1)  # a thread's lock file, cut off...
+    judge.replaced(4, 1, "T", "token", ["python", "other.py"])  # ...by an exec
+    judge.hello(4, ["python", "other.py"], "token")  # the new program numbers from 1 again
+    assert judge.done(4, 1, True, None) is False  # not the old program's create
+    assert judge.creating == {}  # nobody waits for it
