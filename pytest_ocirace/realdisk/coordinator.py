@@ -9,7 +9,9 @@ It must never take the run down: a malformed or hostile message closes that conn
 a logged reason, an exception inside the judge is logged and answered with "proceed", and a
 participant that dies (even ``kill -9`` between announcing an operation and reporting it)
 is just a closed connection, recorded with its pid for the test's report. Nothing here ever
-waits on a participant, except :meth:`Coordinator.wait_exit`, which is bounded.
+waits on a participant unboundedly: :meth:`Coordinator.wait_exit` waits for an exited
+child's line to close, and an operation on a name whose exclusive create by another process
+is not reported yet waits for that report (``_await_creates``), both for at most 10 s.
 """
 
 from __future__ import annotations
