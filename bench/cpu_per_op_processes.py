@@ -9,12 +9,19 @@ operation (this interpreter's CPU but its main thread's), the child's wall time,
 unjoined child's wall time; medians over the rounds, with the load average.
 
     .venv/bin/python bench/cpu_per_op_processes.py --baseline-ref main --rounds 7
+
+``--instructions`` counts instructions instead (valgrind's callgrind, which must be
+installed): for each side, the child's and the coordinator's process each run under
+callgrind once with 100 and once with 400 operations, and the difference over 300 is the
+cost of one write+replace in instructions. It does not depend on the machine's load (a
+shared machine's CPU times swing by a third from one run to the next); it takes minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -76,12 +83,62 @@ def one_side(count: int, folder: str) -> None:
     print(cpu, served, wall, bare_wall)
 
 
+#: The coordinator's side for ``--instructions``: a coordinator and one joined child whose
+#: command line (after the child's program and its arguments) may start with valgrind.
+HARNESS = """
+import os, sys, subprocess, tempfile
+from pytest_ocirace.realdisk.bootstrap import environment
+from pytest_ocirace.realdisk.coordinator import Coordinator
+coordinator = Coordinator()
+exclude = [sys.prefix, sys.base_prefix]
+env = {**os.environ, **environment(coordinator.path, coordinator.secret_hex, exclude)}
+folder, count, wrapper = sys.argv[1], sys.argv[2], sys.argv[3:]
+command = [*wrapper, sys.executable, "-c", CHILD, tempfile.mkdtemp(dir=folder), count]
+out = subprocess.run(command, env=env, capture_output=True, text=True)
+sys.stderr.write(out.stderr)
+coordinator.close()
+"""
+
+_CALLGRIND = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+
+
+def _instructions(side: str, count: int, folder: str, where: str) -> int:
+    """Instructions of the child's or the coordinator's process for ``count`` operations."""
+    harness = f"CHILD = {CHILD!r}\n{HARNESS}"
+    wrapper = _CALLGRIND if where == "child" else []
+    command = [sys.executable, "-c", harness, folder, str(count), *wrapper]
+    if where == "coordinator":
+        command = _CALLGRIND + command
+    env = {**os.environ, "PYTHONPATH": side}
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    found = re.findall(r"Collected : (\d+)", out.stderr)
+    if not found:
+        raise SystemExit(f"no instruction count from valgrind:\n{out.stderr[-2000:]}")
+    return int(found[-1])
+
+
+def instructions(sides: dict[str, str], folder: str) -> None:
+    print("instructions per write(4 KiB)+replace in a joined child (callgrind, 400 - 100 ops):")
+    for name, path in sides.items():
+        per_op = {}
+        for where in ("child", "coordinator"):
+            low = _instructions(path, 100, folder, where)
+            high = _instructions(path, 400, folder, where)
+            per_op[where] = (high - low) / 300
+        total = per_op["child"] + per_op["coordinator"]
+        print(
+            f"  {name:24} child {per_op['child'] / 1e3:6.1f} k + coordinator "
+            f"{per_op['coordinator'] / 1e3:6.1f} k = {total / 1e3:6.1f} k instructions"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--baseline-ref", default="main")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--folder", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    parser.add_argument("--instructions", action="store_true", help="count (valgrind)")
     parser.add_argument("--side", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
@@ -100,6 +157,9 @@ def main() -> None:
                 [sys.executable, "-m", "compileall", "-q", f"{root}/pytest_ocirace"], check=True
             )
         sides = {f"{args.baseline_ref} (baseline)": baseline, "this checkout": str(HERE)}
+        if args.instructions:
+            instructions(sides, args.folder or tempfile.gettempdir())
+            return
         results: dict[str, list[list[float]]] = {name: [] for name in sides}
         loads = []
         for _ in range(args.rounds):

@@ -59,7 +59,7 @@ def expected(test: str) -> str:
     return "FAILED" if test.split("::", 1)[1].startswith("test_racy") else "PASSED"
 
 
-def one_run(folder: Path) -> dict[str, str]:
+def one_run(folder: Path) -> tuple[dict[str, str], str]:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
          "-p", "no:xdist", "-rA", "-q", str(folder)],
@@ -72,7 +72,7 @@ def one_run(folder: Path) -> dict[str, str]:
             found[match.group(2).split("/")[-1]] = match.group(1)
     if not found:
         raise SystemExit(f"no verdicts in a run:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
-    return found
+    return found, result.stdout
 
 
 def main() -> int:
@@ -91,9 +91,13 @@ def main() -> int:
             folder = Path(tmp)
             write_scenarios(folder)
             for number in range(1, args.runs + 1):
-                verdicts = one_run(folder)
+                verdicts, output = one_run(folder)
                 loads.append(os.getloadavg()[0])
                 wrong = [t for t, v in verdicts.items() if v != expected(t)]
+                if wrong:  # the whole session's output, to see why (not in the table)
+                    kept = Path(tempfile.gettempdir()) / f"ocirace-determinism-run{number}.txt"
+                    kept.write_text(output)
+                    print(f"run {number}: output kept in {kept}", flush=True)
                 for test, verdict in verdicts.items():
                     seen[test] += 1
                     good[test] += verdict == expected(test)

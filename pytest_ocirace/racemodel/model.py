@@ -403,17 +403,23 @@ _OVERFLOW: tuple[Site, Site] = (("<more site pairs>", 0, ""), None)
 _reported = threading.local()
 
 
-@contextmanager
-def reported_frames(frames: tuple[Frame, ...]) -> Iterator[None]:
+class reported_frames:  # lower case: it was a function, and is used as one
     """Record the operations judged in this block with ``frames`` instead of this stack.
 
     The process mode judges another process's operation in the coordinator's thread: the
-    stack worth reporting is the one that process sent, not the coordinator's.
+    stack worth reporting is the one that process sent, not the coordinator's. A class, not
+    a generator context manager: it is entered for every operation of every participant.
     """
-    _reported.frames = frames
-    try:
-        yield
-    finally:
+
+    __slots__ = ("_frames",)
+
+    def __init__(self, frames: tuple[Frame, ...]) -> None:
+        self._frames = frames
+
+    def __enter__(self) -> None:
+        _reported.frames = self._frames
+
+    def __exit__(self, *exc: object) -> None:
         _reported.frames = None
 
 

@@ -9,7 +9,9 @@ It must never take the run down: a malformed or hostile message closes that conn
 a logged reason, an exception inside the judge is logged and answered with "proceed", and a
 participant that dies (even ``kill -9`` between announcing an operation and reporting it)
 is just a closed connection, recorded with its pid for the test's report. Nothing here ever
-waits on a participant, except :meth:`Coordinator.wait_exit`, which is bounded.
+waits on a participant unboundedly: :meth:`Coordinator.wait_exit` waits for an exited
+child's line to close, and an operation on a name whose exclusive create by another process
+is not reported yet waits for that report (``_await_creates``), both for at most 10 s.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ log = logging.getLogger("pytest_ocirace.realdisk")
 JOIN_TIMEOUT = 10.0
 #: How long a connecting process has to authenticate.
 HELLO_TIMEOUT = 10.0
+#: How long an operation waits for another process's exclusive create of its name to report
+#: (it is between one system call and its report; a stopped process must not stop the run).
+CREATE_TIMEOUT = 10.0
 
 #: Messages answered (the sender waits, so what it does next is ordered after them).
 _ANSWERED = frozenset(
@@ -74,7 +79,11 @@ class Coordinator:
         os.chmod(self.directory, 0o700)
         self.path = os.path.join(self.directory, "coordinator.sock")
         self.lock = threading.Lock()
+        #: Notified when a connection closes and when an exclusive create reports back.
         self.changed = threading.Condition(self.lock)
+        self._pid = os.getpid()
+        #: Operations waiting in ``_await_creates`` (a report wakes them only if any).
+        self._waiting = 0
         self.judge = make_judge()
         #: Why messages or connections were refused (also logged), for tests and reports.
         self.rejected: list[str] = []
@@ -112,8 +121,10 @@ class Coordinator:
         kind: str = message["type"] if trusted else validate(message)
         if kind == "joined":
             self.wait_exit(message["child"])
-        with self.lock:
+        with self.lock:  # the condition's lock: ``changed.wait`` releases it while waiting
             try:
+                if self.judge.creating and kind in ("before", "check"):
+                    self._await_creates(pid, kind, message)
                 reply = self._handle(kind, pid, message)
             except Exception as exc:  # a bug of ours must not fail the user's operation
                 log.exception("pytest-ocirace coordinator: %s message of pid %s failed", kind, pid)
@@ -121,6 +132,37 @@ class Coordinator:
                 reply = {}
         answered = kind in _ANSWERED or (kind == "check" and message["present"])
         return reply if answered else None
+
+    def _await_creates(self, pid: int, kind: str, message: dict[str, Any]) -> None:
+        """Wait (holding the condition) until no other exclusive create of the names is open.
+
+        See :meth:`Judge.awaits_create`: the operation is then judged on the create's real
+        outcome. Bounded: after ``CREATE_TIMEOUT`` it is judged as it stands.
+        """
+        if kind == "check":
+            paths: tuple[str | None, ...] = (message["path"],)
+        else:
+            paths = (message["op"]["path"], message["op"]["path2"])
+        tid: int = message["tid"]
+        local = pid == self._pid
+        deadline: float | None = None
+        while self.judge.awaits_create(pid, tid, paths, local):
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + CREATE_TIMEOUT
+            elif now >= deadline:
+                log.warning(
+                    "pytest-ocirace coordinator: pid %s judged without waiting longer for "
+                    "another process's exclusive create of %s",
+                    pid,
+                    paths[0],
+                )
+                return
+            self._waiting += 1
+            try:
+                self.changed.wait(deadline - now)
+            finally:
+                self._waiting -= 1
 
     def wait_exit(self, child: int, timeout: float = JOIN_TIMEOUT) -> bool:
         """Wait until a joined child's connection has closed (bounded); False on timeout."""
@@ -142,12 +184,19 @@ class Coordinator:
     def _handle(self, kind: str, pid: int, m: dict[str, Any]) -> dict[str, Any]:
         judge = self.judge
         if kind == "before":
-            return judge.before(pid, m["tid"], m["tname"], m["op"], m["frames"])
-        if kind == "check":
+            return judge.before(pid, m["tid"], m["tname"], m["op"], m["frames"], m.get("n"))
+        if kind == "done":
+            if judge.done(pid, m["n"], m["ok"], m["fd"]) and self._waiting:
+                self.changed.notify_all()  # an exclusive create's outcome (_await_creates)
+        elif kind == "closed":
+            judge.closed(pid, m["tid"], m["tname"], m["fd"])
+        elif kind == "check":
             absent = judge.check(pid, m["tid"], m["tname"], m["path"], m["frames"])
             return {"absent": absent}
-        if kind == "after":
+        elif kind == "after":
             judge.after(pid, m["tid"], m["tname"], m["op"], m["ok"], m["frames"])
+            if m["op"].get("exclusive") and self._waiting:
+                self.changed.notify_all()
         elif kind in ("release", "acquire", "lock"):
             getattr(judge, kind)(pid, m["tid"], m["tname"], m["key"])
         elif kind == "unlock":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pytest_ocirace.winrules.decisions import NameState
@@ -48,9 +49,15 @@ class Handle:
 
 
 class DiskState:
-    """Open handles by name and by (pid, fd); everything else is read from the disk."""
+    """Open handles by name and by (pid, fd); everything else is read from the disk.
 
-    def __init__(self) -> None:
+    ``gone`` is told of every handle found closed without its close being reported (its
+    process closed it and the report has not come yet, or it died, or the descriptor now
+    names another file): the race model holds the same handle, and must end it too.
+    """
+
+    def __init__(self, gone: Callable[[Handle], None] | None = None) -> None:
+        self._gone = gone
         self._numbers = 0
         self.by_fd: dict[tuple[int, int], Handle] = {}
         self.by_path: dict[str, dict[int, Handle]] = {}
@@ -65,7 +72,7 @@ class DiskState:
     ) -> Handle:
         stale = self.by_fd.get((pid, fd))
         if stale is not None:
-            self.closed(pid, fd)
+            self._lost(stale)
         handle = Handle(self.reserve() if number is None else number, pid, fd, path, share_delete)
         try:
             info = os.stat(path)
@@ -104,8 +111,21 @@ class DiskState:
             if handle.alive():
                 live.append(handle)
             else:
-                self.closed(handle.pid, handle.fd)
+                self._lost(handle)
         return live
+
+    def _lost(self, handle: Handle) -> None:
+        """``handle`` is closed although nobody said so: forget it, and tell ``gone``.
+
+        A close is reported with the process's next message (``Client.defer``), so between
+        the real close and its report another process's operation on the name finds the
+        descriptor closed here. Forgotten only here, the handle stayed open in the race
+        model for ever (the late report found nothing to close), and the next holder of a
+        lock file was refused its release with 32: a false ``remove-open-file``.
+        """
+        self.closed(handle.pid, handle.fd)
+        if self._gone is not None:
+            self._gone(handle)
 
     def state(self, path: str) -> NameState:
         try:

@@ -13,7 +13,7 @@ import os
 import sys
 
 # Only ``Interposition.install`` imports this module, so ``interpose`` is loaded already.
-from pytest_ocirace.realdisk.interpose import io_stack
+from pytest_ocirace.realdisk.interpose import active, io_stack
 
 TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
@@ -72,8 +72,8 @@ def install(ip: Interposition) -> None:
             return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
         if "b" not in mode and sys.version_info >= (3, 10):
             encoding = io.text_encoding(encoding)  # type: ignore[attr-defined,unused-ignore]
-        access, creates = _mode_access(mode)
-        op = ip.before("open", path, file, access=access, creates=creates)
+        access, creates, exclusive = _mode_access(mode)
+        op = ip.before("open", path, file, access=access, creates=creates, exclusive=exclusive)
         try:
             raw = TrackedFileIO(file, _raw_mode(mode), closefd, opener=opener)
         except BaseException:
@@ -128,8 +128,6 @@ def install(ip: Interposition) -> None:
 
 
 def _ready(ip: Interposition) -> bool:
-    from pytest_ocirace.realdisk.interpose import active
-
     return active() is ip and not ip.busy()
 
 
@@ -290,11 +288,16 @@ def _raw_mode(mode: str) -> str:
     return raw or "r"
 
 
-def _mode_access(mode: str) -> tuple[list[str], bool]:
+def _mode_access(mode: str) -> tuple[list[str], bool, bool]:
+    """(access, creates, exclusive) of an ``open()`` mode.
+
+    ``"x"`` creates exclusively, as ``O_CREAT|O_EXCL`` does (``open()`` passes exactly
+    those flags): a lock file made so is a lock, and the judge treats it as one.
+    """
     writes = any(c in mode for c in "wxa+")
     reads = "r" in mode or "+" in mode or not writes
     access = (["read"] if reads else []) + (["write"] if writes else [])
-    return access, any(c in mode for c in "wxa")
+    return access, any(c in mode for c in "wxa"), "x" in mode
 
 
 def _flag_access(flags: int) -> tuple[list[str], bool, bool]:

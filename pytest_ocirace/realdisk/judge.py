@@ -22,7 +22,7 @@ from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker, join_clock
 from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
 from pytest_ocirace.racemodel.model import Frame, Race, RaceModel, reported_frames
 from pytest_ocirace.realdisk import descendants
-from pytest_ocirace.realdisk.diskstate import DiskState
+from pytest_ocirace.realdisk.diskstate import DiskState, Handle
 from pytest_ocirace.winrules.decisions import Request, verdict
 from pytest_ocirace.winrules.options import SimulationOptions
 
@@ -66,7 +66,7 @@ class Judge:
         self.tracker = Tracker()
         kwargs: dict[str, Any] = {} if site is None else {"site": site}
         self.model = RaceModel(self.tracker, **kwargs)
-        self.disk = DiskState()
+        self.disk = DiskState(gone=self._gone)
         self.processes: dict[int, Process] = {}
         #: Started by a participant (subprocess, multiprocessing): pid -> argv.
         self.started: dict[int, list[str]] = {}
@@ -92,6 +92,12 @@ class Judge:
         #: pytest-xdist: programs that never joined and were named in a worker's test, or
         #: were started outside any test (the worker starting up, between two tests).
         self._named: set[int] = set()
+        #: Exclusive creates allowed and not reported back yet: name -> {handle: (pid,
+        #: thread)}. Their outcome is unknown until then (see :meth:`awaits_create`).
+        self.creating: dict[str, dict[int, tuple[int, int]]] = {}
+        #: Announcements allowed and not reported yet, by (pid, number): (thread, its name,
+        #: the operation with its handle). The report (``done``) names only the number.
+        self._announced: dict[tuple[int, int], tuple[int, str, Mapping[str, Any]]] = {}
 
     # -- identity ------------------------------------------------------------------------
 
@@ -112,6 +118,9 @@ class Judge:
             # (Python opens files close-on-exec), also if the old line is not seen closed yet.
             proc.replaced_by = None
             self._close_handles(pid)
+            # Its numbers start again: what the old program left unreported (a thread cut
+            # off by the exec) must not take a report of the new one.
+            self._forget_unreported(pid)
         if start is not None:
             clock = self.tracker.parked(self.tracker.token(("start", start)))
             if clock is not None:
@@ -149,7 +158,13 @@ class Judge:
         )
 
     def before(
-        self, pid: int, tid: int, tname: str, op: Mapping[str, Any], frames: Iterable[Frame]
+        self,
+        pid: int,
+        tid: int,
+        tname: str,
+        op: Mapping[str, Any],
+        frames: Iterable[Frame],
+        announcement: int | None = None,
     ) -> dict[str, Any]:
         """The reply to an announced operation: ``{}`` to proceed, or the error to raise.
 
@@ -157,6 +172,7 @@ class Judge:
         report comes back: another process's announcement may arrive in between, and must
         see it (the coordinator's order is the order the model judges, as the fake
         filesystem's global lock gives for threads). An open gets its handle number here.
+        ``announcement`` is the sender's number for it, which its report (:meth:`done`) names.
         """
         kind: str = op["kind"]
         path: str = op["path"]
@@ -171,6 +187,7 @@ class Judge:
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = _pending(kind, path, path2)
+            self._remember(pid, announcement, tid, tname, op, handle)
             return reply
         fsop = self._fsop(op, handle)
         # One block for the model's before and after: the strand and the sender's stack
@@ -196,7 +213,51 @@ class Judge:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = _pending(kind, path, path2)
             self.model.after(fsop, None)
+        if handle is not None and fsop.exclusive:
+            self.creating.setdefault(path, {})[handle] = (pid, tid)
+        self._remember(pid, announcement, tid, tname, op, handle)
         return reply
+
+    def _remember(
+        self,
+        pid: int,
+        number: int | None,
+        tid: int,
+        tname: str,
+        op: Mapping[str, Any],
+        handle: int | None,
+    ) -> None:
+        """Keep an allowed announcement for its report (``done`` names only the number)."""
+        if number is not None:
+            self._announced[(pid, number)] = (
+                tid,
+                tname,
+                op if handle is None else {**op, "handle": handle},
+            )
+
+    def awaits_create(self, pid: int, tid: int, paths: Iterable[str | None], local: bool) -> bool:
+        """Whether an operation on ``paths`` must wait for an exclusive create's report.
+
+        An exclusive create is judged before it runs, on a name that is not there yet; two
+        of them (two processes taking one lock file) both pass, and the disk picks the
+        winner. Until the loser's failure comes back, its create is an open handle in the
+        race model that never existed, and the winner's release (removing the lock file)
+        judged in that window was refused with 32, a false ``remove-open-file``. So an
+        operation on that name waits for the outcome (the coordinator's condition), and is
+        judged on what really happened: the second create is then refused on the disk's
+        state, with 17, before it runs. The creator is between one system call and its
+        report, so the wait is short. A create of the asker's own process is not waited
+        for over a socket (its report is behind this message on the same line); the test
+        process (``local``) calls the judge from each thread, so there only its own thread's
+        is skipped.
+        """
+        for path in paths:
+            pending = self.creating.get(path) if path is not None else None
+            if pending:
+                for owner, thread in pending.values():
+                    if owner != pid or (local and thread != tid):
+                        return True
+        return False
 
     def _verdict(self, op: Mapping[str, Any]) -> int | None:
         """The one decision table on the disk's state (names are the host's: no name flags)."""
@@ -259,6 +320,8 @@ class Judge:
                 self._close(pid, tid, tname, fd)
             return
         if kind == "open" and isinstance(handle, int):
+            if op["exclusive"]:
+                self._created(path, handle)
             if ok and fd is not None:
                 self.disk.opened(pid, fd, path, number=handle)
             elif ok:
@@ -276,15 +339,61 @@ class Judge:
         if kind == "remove":
             self._unlock_lockfile(path)
 
+    def done(self, pid: int, number: int, ok: bool, fd: int | None) -> bool:
+        """The report of ``pid``'s announcement ``number``: :meth:`after` with what it said.
+
+        True if it was an exclusive create (an operation may wait for its outcome). A report
+        of nothing announced (or refused) is ignored: it can only be a confused process's.
+        """
+        announced = self._announced.pop((pid, number), None)
+        if announced is None:
+            return False
+        tid, tname, op = announced
+        self.after(pid, tid, tname, {**op, "fd": fd}, ok, ())
+        return bool(op["exclusive"])
+
+    def _forget_unreported(self, pid: int) -> None:
+        """``pid``'s announcements will never be reported (it died, or an exec cut them off)."""
+        for key in [key for key in self._announced if key[0] == pid]:
+            del self._announced[key]
+        for path, pending in list(self.creating.items()):
+            for handle, (owner, _thread) in list(pending.items()):
+                if owner == pid:
+                    self._created(path, handle)
+
+    def closed(self, pid: int, tid: int, tname: str, fd: int) -> None:
+        """``pid`` closed its descriptor ``fd`` (reported with its next message)."""
+        self._close(pid, tid, tname, fd)
+
+    def _created(self, path: str, handle: int) -> None:
+        """An exclusive create's outcome is known (reported, or its process is gone)."""
+        pending = self.creating.get(path)
+        if pending is not None:
+            pending.pop(handle, None)
+            if not pending:
+                del self.creating[path]
+
     def _close(self, pid: int, tid: int, tname: str, fd: int) -> None:
         handle = self.disk.closed(pid, fd)
         if handle is not None:
             self._end_handle(pid, tid, tname, handle.path, handle.number)
 
+    def _gone(self, handle: Handle) -> None:
+        """The disk found ``handle`` closed before its close was reported: end it now.
+
+        The race model ends a handle at its opener's present epoch, whoever asks: and the
+        opener has said nothing since the close (its report comes with its next message),
+        so that is the epoch the report would have given.
+        """
+        fsop = FsOp(kind=OpKind.CLOSE, path=handle.path, display=handle.path, handle=handle.number)
+        self.model.after(fsop, None)
+
     def _end_handle(self, pid: int, tid: int, tname: str, path: str, number: int) -> None:
+        # Not run as the closing strand: the race model ends a handle at its opener's epoch
+        # and lockset, whoever closes it (and a strand block per close was a tenth of the
+        # coordinator's cost of a write+replace).
         fsop = FsOp(kind=OpKind.CLOSE, path=path, display=path, handle=number)
-        with self.tracker.running(self.strand(pid, tid, tname)):
-            self.model.after(fsop, None)
+        self.model.after(fsop, None)
 
     def _unlock_lockfile(self, path: str) -> None:
         key = ("lockfile", path)
@@ -414,6 +523,7 @@ class Judge:
         if proc.lines > 0:
             return  # the line of the program an exec replaced: the new one runs on
         proc.exited = True
+        self._forget_unreported(pid)  # it died (its handles close below)
         if proc.pending is not None:
             proc.died_during = proc.pending
             proc.pending = None

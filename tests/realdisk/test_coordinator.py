@@ -1,11 +1,15 @@
 """The coordinator over its real socket: who may join, what it refuses, who dies on it."""
 
+import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -122,6 +126,116 @@ def test_join_waits_a_bounded_time_for_a_connection_that_stays_open(
     assert "stayed open" in coordinator.rejected[-1]
     client.close()
     assert coordinator.wait_exit(client.pid, timeout=10) is True
+
+
+TAKES_THE_LOCK_FILE = """
+import json, os, sys
+from pytest_ocirace.realdisk.client import SocketClient
+client = SocketClient(sys.argv[1], bytes.fromhex(sys.argv[2]))
+lock = sys.argv[3]
+def op(kind, **extra):
+    return {"kind": kind, "path": lock, "path2": None, "fd": None, "access": ["write"],
+            "creates": kind == "open", "exclusive": kind == "open", **extra}
+def say(kind, o, **extra):
+    return {"type": kind, "tid": 1, "tname": "MainThread", "op": o, "frames": [], **extra}
+create = op("open")
+answer = client.request(say("before", create))
+print(json.dumps(answer), flush=True)
+sys.stdin.readline()  # the test process announces its own create of the lock file meanwhile
+fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+client.notify(say("after", {**create, "fd": fd, "handle": answer["handle"]}, ok=True))
+os.close(fd)
+client.notify(say("after", {**op("close"), "path": "", "fd": fd}, ok=True))
+print(json.dumps({"created": True}), flush=True)
+sys.stdin.readline()  # the test process's create is answered (or reported) meanwhile
+print(json.dumps(client.request(say("before", op("remove")))), flush=True)  # the release
+os.remove(lock)
+client.notify(say("after", op("remove"), ok=True))
+client.close()
+"""
+
+
+def _line(child: "subprocess.Popen[str]", deadline: float = 60) -> dict[str, object]:
+    """The child's next answer, or its error (never a hang)."""
+    assert child.stdout is not None
+    ready, _, _ = select.select([child.stdout], [], [], deadline)
+    text = child.stdout.readline() if ready else ""
+    if not text:
+        child.kill()
+        _, err = child.communicate(timeout=10)
+        pytest.fail(f"the child said nothing within {deadline}s: {err}")
+    answer: dict[str, object] = json.loads(text)
+    return answer
+
+
+def test_two_exclusive_creates_of_a_lock_file_the_loser_is_refused_not_left_open(
+    coordinator: Coordinator, tmp_path: Path
+) -> None:
+    """The exclusive-create window (docs/processes.md), with a real child, deterministically.
+
+    The child's create of the lock file is allowed (the name is not there yet) and it holds
+    its report until the test process has announced its own create. Judged at once, that
+    second create was allowed too, lost on the disk, and stayed an open handle in the race
+    model until its failure came back: the child's release of the lock file, judged in
+    between, was refused with 32 (a false ``remove-open-file``). Now the second create waits
+    for the first one's outcome, and is refused with 17 before it runs.
+    """
+    lock = str(tmp_path / "lock")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCIRACE_")}
+    child = subprocess.Popen(
+        [sys.executable, "-c", TAKES_THE_LOCK_FILE, coordinator.path, coordinator.secret_hex, lock],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "handle" in _line(child)
+        create = {
+            "kind": "open",
+            "path": lock,
+            "path2": None,
+            "fd": None,
+            "access": ["write"],
+            "creates": True,
+            "exclusive": True,
+        }
+        mine: dict[str, dict[str, object] | None] = {}
+
+        def announce() -> None:
+            message = {"type": "before", "tid": 1, "tname": "T", "op": create, "frames": []}
+            mine["answer"] = coordinator.dispatch(os.getpid(), message, trusted=True)
+
+        thread = threading.Thread(target=announce)
+        thread.start()
+        thread.join(1.0)  # judged at once, it would be answered by now
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert _line(child) == {"created": True}  # and reported
+        thread.join(60)
+        assert not thread.is_alive(), "the test process's create was never answered"
+        answer = mine["answer"] or {}
+        if "error" not in answer:  # allowed: it loses on the disk, and reports late
+            with pytest.raises(FileExistsError):
+                os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        release = _line(child)
+        if "error" not in answer:
+            report = {"type": "after", "tid": 1, "tname": "T", "ok": False, "frames": []}
+            report["op"] = {**create, "handle": answer.get("handle")}
+            coordinator.dispatch(os.getpid(), report, trusted=True)
+        assert release == {}, "the holder's release of the lock file was refused"
+        assert answer.get("error") == {"winerror": 80, "crt": True}
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate(timeout=10)
+    assert coordinator.judge.model.races == []
+    assert coordinator.judge.creating == {}
 
 
 def test_send_is_one_frame() -> None:

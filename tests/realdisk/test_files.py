@@ -1,4 +1,4 @@
-"""files.py's existence checks: check-then-act across processes, both ways.
+"""files.py's existence checks: check-then-act across processes, both ways; open()'s modes.
 
 A check that another process's unordered creation may or may not precede answers "absent"
 (as in the schedule where the creation comes later), so code relying on the name fails in
@@ -8,8 +8,11 @@ run in one pytester subprocess, as in test_plugin.py.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from pytest_ocirace.realdisk.files import _flag_access, _mode_access
 from tests.plugins.test_processes import check, run
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -105,3 +108,18 @@ def test_check_then_act_across_processes(pytester: pytest.Pytester) -> None:
     found = check(result)
     assert len(found) == 11
     assert "check-then-act" in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("mode", "flags"),
+    [
+        ("x", os.O_CREAT | os.O_EXCL | os.O_WRONLY),
+        ("xb+", os.O_CREAT | os.O_EXCL | os.O_RDWR),
+        ("w", os.O_CREAT | os.O_TRUNC | os.O_WRONLY),
+        ("a+", os.O_CREAT | os.O_APPEND | os.O_RDWR),
+        ("r", os.O_RDONLY),
+    ],
+)
+def test_open_modes_are_announced_as_the_flags_they_open_with(mode: str, flags: int) -> None:
+    """``open(path, "x")`` is ``O_CREAT|O_EXCL``: announced as an exclusive create too."""
+    assert _mode_access(mode) == _flag_access(flags)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from typing import Any
 
 import pytest
@@ -66,6 +67,13 @@ def test_a_refused_rename_raises_the_windows_error() -> None:
         ("/a//b/./c/", "/a/b/c"),
         (b"/a/b", "/a/b"),
         ("relative/../x", "{cwd}/x"),
+        ("/a/b/..", "/a"),
+        ("/a/b/.", "/a/b"),
+        ("/a/.hidden/b", "/a/.hidden/b"),
+        ("/a/b/", "/a/b"),
+        ("/", "/"),
+        ("//a/b", "//a/b"),  # POSIX keeps exactly two leading separators
+        ("/a/b", "/a/b"),
     ],
 )
 def test_a_path_is_announced_absolute_and_normalised(
@@ -75,6 +83,17 @@ def test_a_path_is_announced_absolute_and_normalised(
     monkeypatch.chdir(tmp_path)
     interposition = Interposition(Answering({}))
     assert interposition.path(spelling) == expected.format(cwd=str(tmp_path))
+
+
+def test_every_spelling_is_normalised_as_abspath_would(tmp_path: Any) -> None:
+    """The fast path (a path already absolute and normal) never differs from ``abspath``."""
+    interposition = Interposition(Answering({}))
+    parts = ["a", ".", "..", "", ".b", "c.", "..d"]
+    for first in parts:
+        for second in parts:
+            for trail in ("", "/"):
+                spelling = f"/{first}/{second}{trail}"
+                assert interposition.path(spelling) == os.path.abspath(spelling), spelling
 
 
 def test_excluded_folders_and_descriptors_are_not_announced(tmp_path: Any) -> None:

@@ -1,3 +1,4 @@
+import json
 import socket
 import struct
 
@@ -68,6 +69,10 @@ def test_bad_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
         ({**BEFORE, "op": {**OP, "kind": "format-disk"}}, "unknown operation kind"),
         ({**BEFORE, "op": {**OP, "access": [1]}}, "list of strings"),
         ({**BEFORE, "frames": [["f", "1", "g"]]}, "triples"),
+        ({**BEFORE, "n": "7"}, "field 'n' is a str"),
+        ({"type": "done", "n": 7, "ok": True}, "lacks the field 'fd'"),
+        ({"type": "done", "n": 7, "ok": 1, "fd": None}, "field 'ok' is a int"),
+        ({"type": "closed", "tid": 1, "tname": "T", "fd": None}, "field 'fd' is a NoneType"),
     ],
 )
 def test_bad_messages_are_refused_with_a_reason(message: dict[str, object], reason: str) -> None:
@@ -84,6 +89,10 @@ def test_bad_messages_are_refused_with_a_reason(message: dict[str, object], reas
         {**BEFORE, "frames": [["f", True, "g"]]},  # a bool is an int to the full check
         {**BEFORE, "extra": object()},  # unknown fields are ignored
         {"type": "collect"},
+        {**BEFORE, "n": 7},
+        {"type": "done", "n": 7, "ok": False, "fd": None},
+        {"type": "done", "n": 7, "ok": True, "fd": 3},
+        {"type": "closed", "tid": 1, "tname": "T", "fd": 3},
     ],
 )
 def test_the_fast_check_and_the_full_check_agree_on_good_messages(
@@ -165,3 +174,23 @@ def test_a_reader_refuses_bad_frames_with_a_reason(raw: bytes, reason: str) -> N
         assert reader.next() == {"n": 1}
         with pytest.raises(ProtocolError, match=reason):
             reader.next()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        BEFORE,
+        {"type": "after", "ok": True, "op": {**OP, "fd": 3, "handle": 12}, "frames": []},
+        {"path": '/tmp/caf\u00e9/\u65e5\u672c/"quoted"\\back\n', "big": 2**70, "neg": -1},
+        {"nested": [[], {}, [None, True, False]], "tuple": (1, "two")},
+    ],
+)
+def test_a_frame_is_the_json_that_json_dumps_writes(message: dict[str, object]) -> None:
+    """``encode`` calls the C encoder directly: the bytes are still ``json.dumps``'s."""
+    body = json.dumps(message, separators=(",", ":")).encode()
+    assert encode(message) == len(body).to_bytes(4, "big") + body
+
+
+def test_what_json_cannot_encode_is_json_s_type_error() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode({"type": "before", "bad": {1, 2}})
