@@ -332,7 +332,10 @@ class Temps(NameIndex):
             call
             for scope in self.scopes.values()
             for call in scope.calls
-            if last_identifier(call.func) == function.name and call.lineno != function.lineno
+            if last_identifier(call.func) == function.name
+            and call.lineno != function.lineno
+            # `os.rename(src, dst)` inside a function named `rename` calls the import
+            and self.qualified_name(call.func) is None
         ]
         for call in sites:
             found = self.temp_passed_by(call, parameter.id, positional, depth)

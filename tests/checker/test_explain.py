@@ -93,3 +93,40 @@ def test_the_demand_index_crosses_modules_when_explaining(tmp_path: Path) -> Non
     lines = explain("ORC001", store, 6, SETTINGS, DemandIndex(paths))
     assert any("cli.py" in line and "lock" in line for line in lines), lines
     assert lines == explain("ORC001", store, 6, SETTINGS, build_index(paths, None))
+
+
+def test_the_caller_named_is_the_one_passing_the_temp_not_an_import_of_the_same_name(
+    tmp_path: Path,
+) -> None:
+    """``os.rename(src, dst)`` inside a wrapper named ``rename`` is not a call of the wrapper.
+
+    Regression: the explanation credited the wrapper's own ``os.rename`` line with passing
+    the temp, instead of the caller in another module (salt's ``salt.utils.files.rename``).
+    """
+    paths = _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/files.py": (
+                "import os\n"
+                "def rename(src, dst):\n"
+                "    try:\n"
+                "        os.rename(src, dst)\n"
+                "    except FileExistsError:\n"
+                "        os.remove(dst)\n"
+                "        os.rename(src, dst)\n"
+            ),
+            "pkg/client.py": (
+                "import pkg.files\n"
+                "def fetch(dest, data):\n"
+                "    dest_tmp = '{}.part'.format(dest)\n"
+                "    with open(dest_tmp, 'wb') as fp:\n"
+                "        fp.write(data)\n"
+                "    pkg.files.rename(dest_tmp, dest)\n"
+            ),
+        },
+    )
+    lines = explain("ORC006", paths[1], 7, SETTINGS, DemandIndex(paths))
+    source = next(line for line in lines if line.startswith("  source src"))
+    assert "client.py:6 passes dest_tmp" in source, lines
+    assert any(line.startswith("  reported") for line in lines), lines
