@@ -407,7 +407,8 @@ class Guards(NameIndex):
         """The calls of ``function`` in this module, where the guard and lock searches look.
 
         By name, outside the function itself, and not a typed receiver's call of another
-        class's method of the same name.
+        class's method of the same name, nor a call of an import of that name
+        (``shutil.copyfile(...)`` does not call the module's own ``copyfile``).
         """
         return [
             call
@@ -416,6 +417,7 @@ class Guards(NameIndex):
             if last_identifier(call.func) == function.name
             and not inside(call, [function])
             and not self.calls_another_class_method(call, function)
+            and self.qualified_name(call.func) is None
         ]
 
     def _callers_guard(self, node: ast.AST, depth: int) -> str | None:

@@ -537,6 +537,24 @@ VALID = (
                     time.sleep(0.1)
         """
     ),
+    # The only caller of the module's `copyfile` holds the lock; `shutil.copyfile(a, b)` is
+    # a call of the import, not another (unguarded) caller of the module's function.
+    Valid(
+        """
+        import os, shutil, tempfile, threading
+        _lock = threading.Lock()
+        def copyfile(source, dest):
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest))
+            os.close(fd)
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, dest)
+        def install(source, dest):
+            with _lock:
+                copyfile(source, dest)
+        def mirror(a, b):
+            shutil.copyfile(a, b)
+        """
+    ),
     # A private temp directory that nothing was handed before the move holds nothing
     # written by this run: only the directory's own name is built (no publish of a file).
     Valid(
