@@ -309,10 +309,12 @@ def _check(args: argparse.Namespace) -> int:
     except (config_module.ConfigError, PathError) as exc:
         return _error(str(exc))
     if args.explain is not None:
-        from .project_index import build_index
+        from .demand import DemandIndex
 
-        # The whole project, as a run over it sees it: callers and aliases in other modules.
-        return _explain(args.explain, lint, build_index([str(f) for f in files], None))
+        # The whole project, as a run over it sees it: callers and aliases in other modules,
+        # each answer computed when the explained lint asks (as a run does), not every
+        # module summarised first.
+        return _explain(args.explain, lint, DemandIndex([str(f) for f in files]))
     if args.output_file is not None and not args.output_file.resolve().parent.is_dir():
         return _error(
             f"--output-file {args.output_file}: its directory does not exist; create it first"

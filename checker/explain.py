@@ -44,7 +44,8 @@ def explain(
             if os.path.exists(known) and os.path.samefile(known, path):
                 path, summary = known, candidate
                 break
-    findings = lint_source(text, path, settings, index)
+    view = None if index is None else index.view_for(path)
+    findings = lint_source(text, path, settings, view)
     findings = [f for f in findings if f.line <= line <= f.end_line]
     out = [f"{path}:{line}: {code}"]
     try:
@@ -52,7 +53,7 @@ def explain(
     except (SyntaxError, ValueError) as exc:
         return [*out, f"  not checked: the file does not parse ({exc})"]
     module, is_package = ("", False) if summary is None else (summary.module, summary.is_package)
-    analysis = ModuleAnalysis(tree, Source(text), settings, index, module, is_package, path)
+    analysis = ModuleAnalysis(tree, Source(text), settings, view, module, is_package, path)
     calls = [
         p
         for p in analysis.publish_calls

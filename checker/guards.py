@@ -295,9 +295,25 @@ class Guards(NameIndex):
         return None
 
     def _in_retry_loop(self, statement: ast.Try) -> bool:
+        """Whether a loop around ``statement`` runs it again after a failure.
+
+        A ``for`` loop whose variable the ``try`` body uses (``for src, dst in files:
+        try: os.rename(src, dst)``) goes on to the next item: each pass publishes another
+        file, and the failed one is never tried again - not a retry.
+        """
+        used = {
+            node.id
+            for part in statement.body
+            for node in ast.walk(part)
+            if isinstance(node, ast.Name)
+        }
         for ancestor in self.ancestors_in_scope(statement):
-            if isinstance(ancestor, (ast.For, ast.While, ast.AsyncFor)):
+            if isinstance(ancestor, ast.While):
                 return True
+            if isinstance(ancestor, (ast.For, ast.AsyncFor)):
+                targets = {n.id for n in ast.walk(ancestor.target) if isinstance(n, ast.Name)}
+                if not targets & used:
+                    return True
         return False
 
     def is_guard_function(self, node: ast.expr) -> bool:
@@ -391,7 +407,8 @@ class Guards(NameIndex):
         """The calls of ``function`` in this module, where the guard and lock searches look.
 
         By name, outside the function itself, and not a typed receiver's call of another
-        class's method of the same name.
+        class's method of the same name, nor a call of an import of that name
+        (``shutil.copyfile(...)`` does not call the module's own ``copyfile``).
         """
         return [
             call
@@ -400,6 +417,7 @@ class Guards(NameIndex):
             if last_identifier(call.func) == function.name
             and not inside(call, [function])
             and not self.calls_another_class_method(call, function)
+            and self.qualified_name(call.func) is None
         ]
 
     def _callers_guard(self, node: ast.AST, depth: int) -> str | None:

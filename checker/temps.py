@@ -57,6 +57,31 @@ _NAME_BUILDING_METHODS = frozenset(
 )
 _UNIQUE_WORDS = re.compile(r"uuid|(?:^|_)pid|nonce|unique|token|rand|ident|thread_id", re.I)
 _WRITE_WORDS = re.compile(r"open|write|save|dump|copy|retrieve|download|export|to_|touch", re.I)
+#: Calls handed a directory that write no file into it.
+_NOT_WRITING = frozenset(
+    {
+        "makedirs",
+        "mkdir",
+        "listdir",
+        "scandir",
+        "walk",
+        "exists",
+        "isdir",
+        "isfile",
+        "rmtree",
+        "chdir",
+        "chmod",
+        "stat",
+        "glob",
+        "iterdir",
+        "rglob",
+        "print",
+        "debug",
+        "info",
+        "warning",
+        "error",
+    }
+)
 
 
 @dataclass
@@ -112,6 +137,21 @@ class Temps(NameIndex):
                 # download(url, tmpdir): what a call handed a private temp directory returns
                 # is what it wrote there - a per-writer file in that directory.
                 return TempInfo("tempdir", unique=True, created=True, origin=node)
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
+            # info = self._extract_package(source, tempdir); info["path"]: a record of what
+            # a call handed a private temp directory made there names a file it wrote there.
+            record = node.value
+            if isinstance(record, ast.Name):
+                bound = self.assignment_before(record.id, record)
+                record = bound if isinstance(bound, ast.Call) else record
+            if isinstance(record, ast.Call):
+                made = self.temp_info(record, depth + 1)
+                if made is not None and made.kind == "tempdir" and made.created:
+                    return TempInfo("tempdir", unique=True, created=True, origin=node)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             first = self.temp_info(node.left, depth + 1)
             if first is not None and first.kind == "tempdir":
@@ -292,7 +332,10 @@ class Temps(NameIndex):
             call
             for scope in self.scopes.values()
             for call in scope.calls
-            if last_identifier(call.func) == function.name and call.lineno != function.lineno
+            if last_identifier(call.func) == function.name
+            and call.lineno != function.lineno
+            # `os.rename(src, dst)` inside a function named `rename` calls the import
+            and self.qualified_name(call.func) is None
         ]
         for call in sites:
             found = self.temp_passed_by(call, parameter.id, positional, depth)
@@ -542,10 +585,15 @@ class Temps(NameIndex):
                 return self.is_derived_name(node.args[-1])
         return False
 
-    @staticmethod
-    def _temp_literal(node: ast.AST) -> bool:
+    def _temp_literal(self, node: ast.AST) -> bool:
+        """A temp-looking literal part of a name, or ``tempfile.gettempprefix()`` (``"tmp"``)."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return _TEMP_LITERAL.search(node.value.lower()) is not None
+        if isinstance(node, ast.Call):
+            return self.qualified_name(node.func) in (
+                "tempfile.gettempprefix",
+                "tempfile.gettempprefixb",
+            )
         return False
 
     def contains_unique_part(self, node: ast.expr, depth: int = 0) -> bool:
@@ -611,7 +659,14 @@ class Temps(NameIndex):
         return isinstance(func, ast.Attribute) and func.attr in _NAME_BUILDING_METHODS
 
     def is_fresh(self, src: ast.expr, info: TempInfo, before: ast.AST) -> bool:
-        """The temp was created or written in the same function, before ``before``."""
+        """The temp was created or written in the same function, before ``before``.
+
+        Written means handed to a writing call (``open(tmp, "wb")``, ``tmp.write_bytes``),
+        also through a conversion (``open(str(tmp), "wb")``). A file inside a private temp
+        directory is written by whatever was handed that directory before the publish
+        (``subprocess.run(["latex", f"--output-directory={tmpdir}"])``, ``unpack(a, tmpdir)``):
+        nothing else can have put a file there.
+        """
         if info.created:
             return True
         key = unparsed(src)
@@ -619,6 +674,7 @@ class Temps(NameIndex):
         if isinstance(src, ast.Call) and src.args:
             keys.add(unparsed(src.args[0]))  # str(tmp), Path(tmp)
         line = getattr(before, "lineno", 0)
+        directories = self._temp_directory_names(src) if info.kind == "tempdir" else set()
         for call in self.scope(before).calls:
             if call is before or getattr(call, "lineno", 0) > line:
                 continue
@@ -629,12 +685,65 @@ class Temps(NameIndex):
                 and func.attr in ("write_bytes", "write_text", "open", "touch", "save")
             ):
                 return True
+            if directories and self._hands_over(call, directories):
+                return True
             callee = last_identifier(func) or ""
             if not _WRITE_WORDS.search(callee):
                 continue
-            if any(unparsed(arg) in keys for arg in call.args):
+            if any(unparsed(self._unconverted(arg)) in keys for arg in call.args):
                 return True
         return False
+
+    def _unconverted(self, node: ast.expr) -> ast.expr:
+        """``tmp`` for ``str(tmp)``, ``os.fspath(tmp)`` or ``Path(tmp)``: the same file."""
+        while isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
+            name = self.qualified_name(node.func)
+            if name not in ("builtins.str", "os.fspath") and name not in _PATH_CLASSES:
+                break
+            node = node.args[0]
+        return node
+
+    def _temp_directory_names(self, src: ast.expr) -> set[str]:
+        """The variables naming the private temp directory that ``src`` lies in.
+
+        ``tmppath / name`` with ``tmppath = Path(tmpdir)`` and ``tmpdir`` a
+        ``TemporaryDirectory``: both ``tmppath`` and ``tmpdir``.
+        """
+        found: set[str] = set()
+        pending = [n for n in ast.walk(src) if isinstance(n, ast.Name)]
+        while pending and len(found) < 8:
+            name = pending.pop()
+            if name.id in found:
+                continue
+            info = self.temp_info(name, 1)
+            if info is None or info.kind != "tempdir":
+                continue
+            found.add(name.id)
+            value = self.assignment_before(name.id, name)
+            if value is not None:
+                pending.extend(n for n in ast.walk(value) if isinstance(n, ast.Name))
+        return found
+
+    def _hands_over(self, call: ast.Call, directories: set[str]) -> bool:
+        """Whether ``call`` is handed one of ``directories`` to work in (not a name builder).
+
+        Building a name from the directory (``os.path.join``, ``Path(...)``, ``/``), asking
+        about it (``os.path.*``, ``listdir``) or making it (``makedirs``) writes no file.
+        """
+        name = self.qualified_name(call.func) or ""
+        leaf = last_identifier(call.func) or ""
+        if (
+            self._builds_a_name(call, name)
+            or name.startswith(("os.path.", "tempfile."))
+            or leaf in _NOT_WRITING
+        ):
+            return False
+        given = [*call.args, *(k.value for k in call.keywords)]
+        return any(
+            isinstance(part, ast.Name) and part.id in directories
+            for argument in given
+            for part in ast.walk(argument)
+        )
 
 
 def _line_of(binding: ast.AST | None) -> int:

@@ -520,6 +520,52 @@ VALID = (
                 """,
         }
     ),
+    # A retry loop stays a retry: the loop variable counts attempts and the body does not use
+    # it, so the same rename runs again after the handler.
+    Valid(
+        """
+        import os, tempfile, time
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            for attempt in range(5):
+                try:
+                    os.replace(tmp, dst)
+                    break
+                except PermissionError:
+                    time.sleep(0.1)
+        """
+    ),
+    # The only caller of the module's `copyfile` holds the lock; `shutil.copyfile(a, b)` is
+    # a call of the import, not another (unguarded) caller of the module's function.
+    Valid(
+        """
+        import os, shutil, tempfile, threading
+        _lock = threading.Lock()
+        def copyfile(source, dest):
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest))
+            os.close(fd)
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, dest)
+        def install(source, dest):
+            with _lock:
+                copyfile(source, dest)
+        def mirror(a, b):
+            shutil.copyfile(a, b)
+        """
+    ),
+    # A private temp directory that nothing was handed before the move holds nothing
+    # written by this run: only the directory's own name is built (no publish of a file).
+    Valid(
+        """
+        import os, shutil, tempfile
+        def layout(dst):
+            with tempfile.TemporaryDirectory() as tmpdir:
+                os.makedirs(os.path.join(tmpdir, "sub"))
+                shutil.move(os.path.join(tmpdir, "sub"), dst)
+        """
+    ),
 )
 
 INVALID = (
@@ -1131,6 +1177,75 @@ INVALID = (
                 os.replace(fdst.name, local_path)
         """,
         line=7,
+    ),
+    # A temp named with tempfile.gettempprefix() (Babel's update_catalog), renamed per catalog
+    # in a loop over the catalogs: the loop goes on to the next file, it never tries this
+    # rename again, and the handler falls back to a copy - not a retry, not a guard.
+    Invalid(
+        """
+        import os, shutil, tempfile
+        def update(catalogs, render):
+            for filename in catalogs:
+                tmpname = os.path.join(
+                    os.path.dirname(filename),
+                    tempfile.gettempprefix() + os.path.basename(filename),
+                )
+                with open(tmpname, "wb") as tmpfile:
+                    tmpfile.write(render(filename))
+                try:
+                    os.rename(tmpname, filename)
+                except OSError:
+                    os.remove(filename)
+                    shutil.copy(tmpname, filename)
+                    os.remove(tmpname)
+        """,
+        line=11,
+        message="publishes the freshly written temp file",
+    ),
+    # Written through a conversion: open(str(tmp_path), "wb") writes tmp_path (jax's
+    # compilation cache, a shared `_temp_{key}` name).
+    Invalid(
+        """
+        import os
+        from pathlib import Path
+        class Cache:
+            def __init__(self, path):
+                self._path = Path(path)
+            def put(self, key, value):
+                tmp_path = self._path / f"_temp_{key}"
+                with open(str(tmp_path), "wb") as f:
+                    f.write(value)
+                os.replace(tmp_path, self._path / key)
+        """,
+        line=10,
+    ),
+    # A file in a private temp directory is written by whatever was handed the directory
+    # (matplotlib's LaTeX run with --output-directory): publishing it is unguarded.
+    Invalid(
+        """
+        import subprocess
+        from pathlib import Path
+        from tempfile import TemporaryDirectory
+        def make_dvi(texfile, dvifile):
+            with TemporaryDirectory(dir=Path(dvifile).parent) as tmpdir:
+                tmppath = Path(tmpdir)
+                subprocess.run(["latex", f"--output-directory={tmppath.name}", texfile])
+                (tmppath / Path(dvifile).name).replace(dvifile)
+        """,
+        line=8,
+    ),
+    # A record returned by a call handed a private temp directory names a file it made there
+    # (jupyterlab's `info = self._extract_package(source, tempdir)`, `info["path"]`).
+    Invalid(
+        """
+        import shutil, tempfile
+        class App:
+            def install(self, source, target):
+                with tempfile.TemporaryDirectory() as tempdir:
+                    info = self._pack(source, tempdir)
+                    shutil.move(info["path"], target)
+        """,
+        line=6,
     ),
 )
 
