@@ -17,11 +17,13 @@ not injected failures: worker threads and pool items publish files (open, write,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from pyfakefs.fake_filesystem_unittest import Patcher
@@ -75,29 +77,35 @@ def workload(threads: int, iterations: int) -> None:
         os.path.exists(f"out/{handoff.get()}")
 
 
-def run(tracked: bool, threads: int, iterations: int) -> float:
+@contextlib.contextmanager
+def simulation(tracked: bool) -> Iterator[RaceModel | None]:
+    """A fresh simulation, observed by the race model (``tracked``) or a null observer.
+
+    Yields the model (None for the null observer); fails the bench if it saw a race,
+    since the workloads measured never race.
+    """
     with Patcher() as patcher:
         assert patcher.fs is not None
-        simulation = WindowsFilesystem.attach(patcher.fs, SimulationOptions())
+        sim = WindowsFilesystem.attach(patcher.fs, SimulationOptions())
         instrumentation = install() if tracked else None
+        model = RaceModel(instrumentation.tracker) if instrumentation is not None else None
         try:
-            if instrumentation is not None:
-                simulation.observer = RaceModel(instrumentation.tracker)
-            else:
-                simulation.observer = NullObserver()
-            start = time.perf_counter()
-            workload(threads, iterations)
-            elapsed = time.perf_counter() - start
-            if instrumentation is not None:
-                model = simulation.observer
-                if not isinstance(model, RaceModel) or model.races:
-                    raise SystemExit("bench_races: the workload raced; it must not")
-            return elapsed
+            sim.observer = model if model is not None else NullObserver()
+            yield model
+            if model is not None and model.races:
+                raise SystemExit("bench: the workload raced; it must not")
         finally:
-            simulation.observer = None
+            sim.observer = None
             if instrumentation is not None:
                 instrumentation.uninstall()
-            simulation.detach()
+            sim.detach()
+
+
+def run(tracked: bool, threads: int, iterations: int) -> float:
+    with simulation(tracked):
+        start = time.perf_counter()
+        workload(threads, iterations)
+        return time.perf_counter() - start
 
 
 def model_only(count: int) -> tuple[float, float]:

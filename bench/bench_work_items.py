@@ -28,15 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from pyfakefs.fake_filesystem_unittest import Patcher
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_races import NullObserver
-from pytest_ocirace.fakefs.filesystem import WindowsFilesystem
-from pytest_ocirace.racemodel.model import RaceModel
-from pytest_ocirace.racemodel.sync import install
-from pytest_ocirace.winrules.options import SimulationOptions
+from bench.bench_races import simulation
 
 
 def publish(index: int) -> None:
@@ -53,27 +47,11 @@ async def chain(items: int) -> None:
 
 def run(tracked: bool, items: int) -> float:
     """CPU seconds of the process for ``items`` awaited items, in a fresh simulation."""
-    with Patcher() as patcher:
-        assert patcher.fs is not None
-        simulation = WindowsFilesystem.attach(patcher.fs, SimulationOptions())
-        instrumentation = install() if tracked else None
-        try:
-            simulation.observer = (
-                RaceModel(instrumentation.tracker) if instrumentation else NullObserver()
-            )
-            os.makedirs("out", exist_ok=True)
-            start = time.process_time()  # every thread's CPU: waits for a wake-up excluded
-            asyncio.run(chain(items))
-            elapsed = time.process_time() - start
-            model = simulation.observer
-            if isinstance(model, RaceModel) and model.races:
-                raise SystemExit("bench_work_items: the chain raced; it must not")
-            return elapsed
-        finally:
-            simulation.observer = None
-            if instrumentation is not None:
-                instrumentation.uninstall()
-            simulation.detach()
+    with simulation(tracked):
+        os.makedirs("out", exist_ok=True)
+        start = time.process_time()  # every thread's CPU: waits for a wake-up excluded
+        asyncio.run(chain(items))
+        return time.process_time() - start
 
 
 def main() -> None:
