@@ -35,6 +35,7 @@ through another handle fails with ``[WinError 33]``); here they are advisory, as
 from __future__ import annotations
 
 import _thread
+import collections
 import contextlib
 import errno
 import sys
@@ -43,6 +44,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pytest_ocirace.fakefs import storms
 from pytest_ocirace.fakefs.descriptors import fcntl_routes, owned, real_fcntl
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
 from pytest_ocirace.racemodel import clocks
@@ -102,15 +104,6 @@ class _Held:
         self.tracker: clocks.Tracker | None = None
 
 
-#: A polling storm: this many *other* threads failed a non-blocking attempt on one name
-#: within the last STORM_WINDOW seconds; an attempt then waits for a release, up to
-#: STORM_PATIENCE_EACH per poller and STORM_PATIENCE in all.
-STORM_THREADS = 4
-STORM_WINDOW = 10.0
-STORM_PATIENCE_EACH = 0.05
-STORM_PATIENCE = 5.0
-
-
 class LockTable:
     """Byte-range locks of one simulation, keyed by the handle (owner) that holds them.
 
@@ -125,9 +118,12 @@ class LockTable:
         self._mutex = _thread.RLock()
         self._held: dict[int, _Held] = {}  # id(owner) -> its locks
         self._owners: dict[int, object] = {}  # id(owner) -> owner (kept alive while locked)
-        self._waiters: list[Any] = []
+        self._waiters: list[Any] = []  # blocking attempts: all of them re-check on a release
+        #: Attempts parked by a polling storm, per name: only the first re-checks on a
+        #: release (``_wake``).
+        self._storming: dict[str, collections.deque[Any]] = {}
         self._on_locked = on_locked
-        self._polls: dict[str, dict[int, float]] = {}  # name -> thread -> last failure
+        self._pollers = storms.Pollers()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -174,6 +170,7 @@ class LockTable:
         Must not be called with the simulation's global lock held if it may block.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        parked: list[Any] | collections.deque[Any] = self._waiters
         while True:
             waiter = _thread.allocate_lock()
             waiter.acquire()
@@ -181,48 +178,24 @@ class LockTable:
                 if not self._conflict(owner, file, start, end, exclusive, convert):
                     first = self._add(owner, file, key, start, end, exclusive)
                     break
-                pollers = self._pollers(key) if not blocking and deadline is None else 0
-                if pollers >= STORM_THREADS:
-                    # A polling storm: wait a little for a release (see _pollers).
-                    patience = min(STORM_PATIENCE_EACH * pollers, STORM_PATIENCE)
-                    blocking, deadline = True, time.monotonic() + patience
+                if not blocking and deadline is None:
+                    # In a polling storm, wait a little for a release (``storms.py``).
+                    patience = self._pollers.patience(key)
+                    if patience:
+                        blocking, deadline = True, time.monotonic() + patience
+                        parked = self._storming.setdefault(key, collections.deque())
                 if not blocking or (deadline is not None and time.monotonic() >= deadline):
                     return False
-                self._waiters.append(waiter)
+                parked.append(waiter)
             if deadline is None:
                 waiter.acquire()
             elif not waiter.acquire(True, max(deadline - time.monotonic(), 0.0)):
                 with self._mutex:
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
+                    if waiter in parked:  # else a release woke it as it gave up: re-check
+                        parked.remove(waiter)
         if first:
             self._now_holding(owner, key)
         return True
-
-    def _pollers(self, key: str) -> int:
-        """How many *other* threads failed non-blocking attempts on ``key`` lately.
-
-        filelock's ``UnixFileLock``/``WindowsFileLock`` and portalocker poll: a failed
-        non-blocking attempt, a close, a sleep, a new open. Each poll is a few fake file
-        operations under the simulation's one global lock (about 1 ms each, against
-        microseconds on a kernel), so 100 polling threads need more than all of it and the
-        holder's own release waits in that queue: filelock's 100 threads x 100 acquisitions
-        ran past pytest's 180 s timeout. When :data:`STORM_THREADS` or more other threads
-        poll one name, a non-blocking attempt therefore waits for a release, outside the
-        global lock, as if the scheduler had run it a little later: longer the more
-        pollers there are (:data:`STORM_PATIENCE_EACH` each, at most
-        :data:`STORM_PATIENCE`), so that the polls stay a small share of the global lock.
-        With fewer pollers (any test of one or two threads) it fails at once, as on
-        Windows. By name, not by file: ``WindowsFileLock`` deletes its lock file on every
-        release, so each holder may lock a new file of the same name.
-        """
-        now = time.monotonic()
-        polls = self._polls.setdefault(key, {})
-        polls[_thread.get_ident()] = now
-        recent = [t for t, at in polls.items() if now - at <= STORM_WINDOW]
-        if len(recent) < len(polls):
-            self._polls[key] = {t: polls[t] for t in recent}
-        return len(recent) - 1
 
     def _add(
         self, owner: object, file: object, key: str, start: int, end: int, exclusive: bool
@@ -263,7 +236,7 @@ class LockTable:
             else:
                 held.ranges = _subtract(held.ranges, start, end)
             if held.ranges:
-                self._wake()
+                self._wake(held.key)
                 return True
             self._drop(owner)
         self._released(held)
@@ -279,15 +252,25 @@ class LockTable:
         self._released(held)
 
     def _drop(self, owner: object) -> None:
-        del self._held[id(owner)]
+        held = self._held.pop(id(owner))
         del self._owners[id(owner)]
-        self._wake()
+        self._wake(held.key)
 
-    def _wake(self) -> None:
+    def _wake(self, key: str) -> None:
+        """A range of ``key`` was released: blocking attempts and one parked poller re-check.
+
+        Only the first parked poller of the name, not all of them: a hundred woken pollers
+        would each re-check for a lock only one of them can take. A woken poller that
+        finds the range taken again parks again; the taker's release wakes the next.
+        """
         for waiter in self._waiters:
             with contextlib.suppress(RuntimeError):
                 waiter.release()
         self._waiters.clear()
+        storming = self._storming.get(key)  # kept when empty: one per lock name
+        if storming:
+            with contextlib.suppress(RuntimeError):
+                storming.popleft().release()
 
     @staticmethod
     def _released(held: _Held) -> None:

@@ -172,12 +172,16 @@ def innermost_site(frames: tuple[Frame, ...]) -> Site:
 MAX_GROUPS = 1000
 #: Full race records one model keeps (``RaceModel.races``); beyond, only group counters.
 MAX_KEPT = 1000
+#: Stacks whose code site a model remembers (``RaceModel._site_of``); then it starts over.
+_MAX_SITES = 4096
+_NO_SITE = object()
 
 
 class _Access:
     """An operation recorded on one name: who, when (epoch), under which locks, from where."""
 
     __slots__ = (
+        "_info",
         "clock",
         "end_epoch",
         "end_locks",
@@ -212,6 +216,7 @@ class _Access:
         #: (strand, rule) pairs already reported against this access; it lives as long
         #: as the access is the latest of its slot, so the memory stays bounded.
         self.reported: set[tuple[int, str]] | None = None
+        self._info: OpInfo | None = None
 
     def first_report(self, tid: int, rule: str) -> bool:
         """Whether (``tid``, ``rule``) is new against this access (and remember it)."""
@@ -239,17 +244,23 @@ class _Access:
         return self.locks & self.end_locks
 
     def info(self) -> OpInfo:
-        op = self.op
-        return OpInfo(
-            kind=op.kind.value,
-            role=self.role.value,
-            path=op.display,
-            path2=op.display2,
-            thread=self.strand.name,
-            frames=self.frames,
-            digest=op.content_digest,
-            access=tuple(sorted(op.access)),
-        )
+        """The access as one side of a race in the report.
+
+        Made once: with many threads, one access is the first side of a race with each.
+        """
+        if self._info is None:
+            op = self.op
+            self._info = OpInfo(
+                kind=op.kind.value,
+                role=self.role.value,
+                path=op.display,
+                path2=op.display2,
+                thread=self.strand.name,
+                frames=self.frames,
+                digest=op.content_digest,
+                access=tuple(sorted(op.access)),
+            )
+        return self._info
 
 
 class _PathState:
@@ -448,6 +459,7 @@ class RaceModel:
         #: Every race recorded (``races`` stops at ``keep``).
         self.total = 0
         self._site = site
+        self._sites: dict[tuple[Frame, ...], object] = {}
         self._keep = keep
         self._globs = [_normalise_glob(g) for g in ignore if g.strip()]
         self._ignored: dict[str, bool] = {}
@@ -494,8 +506,21 @@ class RaceModel:
         return group if group is not None else self.groups[_OVERFLOW]
 
     def _group_key(self, race: Race) -> tuple[Site, Site]:
-        first, second = self._site(race.first.frames), self._site(race.second.frames)
+        first, second = self._site_of(race.first.frames), self._site_of(race.second.frames)
         return (first, second) if _site_order(first) <= _site_order(second) else (second, first)
+
+    def _site_of(self, frames: tuple[Frame, ...]) -> Site:
+        """The code site of ``frames``, remembered.
+
+        One operation of a thread among a hundred races with each of them, and finding
+        the user's frame is the dear part.
+        """
+        site = self._sites.get(frames, _NO_SITE)
+        if site is _NO_SITE:
+            if len(self._sites) >= _MAX_SITES:
+                self._sites.clear()
+            site = self._sites[frames] = self._site(frames)
+        return site  # type: ignore[return-value]
 
     def note_escaped(self, exc: BaseException) -> bool:
         """Mark the races whose injected error is ``exc`` (or in its chain) as unhandled."""
@@ -728,6 +753,7 @@ class RaceModel:
         failure: Race | None = None
         conflicting: list[_Access] = []
         retry = (strand.tid, key) in self._retrying
+        frames: tuple[Frame, ...] | None = None  # this operation's stack, taken once
         for earlier in sorted(state.candidates(), key=lambda a: a.seq):
             if not self._unordered(earlier, strand):
                 continue
@@ -739,7 +765,9 @@ class RaceModel:
                 conflicting.append(earlier)
             if not earlier.first_report(strand.tid, rule):
                 continue
-            race = self._record(rule, key, display, earlier, op, role, strand, code)
+            if frames is None:
+                frames = _capture()
+            race = self._record(rule, key, display, earlier, op, role, strand, code, frames)
             if code is not None and self.inject and failure is None and not retry:
                 pair = (earlier.strand.tid, strand.tid, rule, key)
                 if pair not in self._injected:

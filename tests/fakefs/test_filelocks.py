@@ -19,7 +19,7 @@ import filelock
 import portalocker
 import pytest
 
-from pytest_ocirace.fakefs import filelocks
+from pytest_ocirace.fakefs import filelocks, storms
 from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
 from pytest_ocirace.racemodel.model import RaceModel
 from pytest_ocirace.racemodel.sync import install
@@ -495,7 +495,7 @@ def test_a_non_blocking_attempt_fails_at_once_when_few_threads_poll() -> None:
     table = filelocks.LockTable()
     file, holder = object(), object()
     assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
-    _failed_polls(table, file, filelocks.STORM_THREADS - 1)
+    _failed_polls(table, file, storms.STORM_THREADS - 1)
     threading.Timer(0.3, table.release_owner, (holder,)).start()
     assert not table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
 
@@ -507,7 +507,7 @@ def test_a_non_blocking_attempt_in_a_polling_storm_waits_briefly_for_the_release
     table = filelocks.LockTable()
     file, holder = object(), object()
     assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
-    _failed_polls(table, file, filelocks.STORM_THREADS)
+    _failed_polls(table, file, storms.STORM_THREADS)
     threading.Timer(0.1, table.release_owner, (holder,)).start()
     assert table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
 
@@ -516,6 +516,6 @@ def test_a_non_blocking_attempt_in_a_storm_still_fails_when_nobody_releases() ->
     table = filelocks.LockTable()
     file, holder = object(), object()
     assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
-    _failed_polls(table, file, filelocks.STORM_THREADS)
+    _failed_polls(table, file, storms.STORM_THREADS)
     assert not table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
     assert table.holds(holder)
