@@ -65,6 +65,8 @@ __all__ = [
     "LockTable",
     "active_msvcrt_locking",
     "install",
+    "storming",
+    "wait_before_open",
 ]
 
 
@@ -94,11 +96,12 @@ class LockFileObserver(Protocol):
 class _Held:
     """The ranges one handle holds on one file, and who holds them for the race model."""
 
-    __slots__ = ("file", "holder", "key", "ranges", "tracker")
+    __slots__ = ("file", "holder", "key", "ranges", "thread", "tracker")
 
     def __init__(self, file: object, key: str) -> None:
         self.file = file
         self.key = key
+        self.thread = _thread.get_ident()  # the thread that took the first range
         self.ranges: list[tuple[int, int, bool]] = []  # (start, end, exclusive)
         self.holder: clocks.LogicalThread | None = None
         self.tracker: clocks.Tracker | None = None
@@ -122,6 +125,9 @@ class LockTable:
         #: Attempts parked by a polling storm, per name: only the first re-checks on a
         #: release (``_wake``).
         self._storming: dict[str, collections.deque[Any]] = {}
+        #: Storm pollers seen opening the name again after a failed attempt (per name): they
+        #: wait before the open (``wait_before_open``), not with the file open.
+        self._reopening: dict[str, set[int]] = {}
         self._on_locked = on_locked
         self._pollers = storms.Pollers()
 
@@ -130,6 +136,41 @@ class LockTable:
     def holds(self, owner: object) -> bool:
         """Whether ``owner`` holds any lock."""
         return id(owner) in self._held
+
+    @property
+    def storming(self) -> bool:
+        """Whether threads lately polled some name in a storm (``wait_before_open`` may wait)."""
+        return bool(self._storming)
+
+    def wait_before_open(self, key: str) -> None:
+        """Before a storm poller of ``key`` opens it again, wait while another thread holds it.
+
+        A poller (filelock's ``WindowsFileLock`` and ``UnixFileLock``, portalocker) opens
+        the lock file, fails its non-blocking lock, closes and sleeps. Parked in the storm
+        with the file open, each poller's handle costs every later operation on the file
+        (pyfakefs syncs all handles of a file on each ``tell``), refuses the holder's
+        delete of the lock file (``[WinError 32]``, where on Windows a poller holds it
+        open only for an instant) and races with it. So a storm poller of a name that
+        another thread holds waits before its open instead, as a thread the scheduler runs
+        a little later would: until the next release, at most its storm patience. The
+        holder itself, and a thread that polls no storm, never waits here.
+        """
+        me = _thread.get_ident()
+        with self._mutex:
+            patience = self._pollers.patience(key, record=False)
+            if not patience:
+                return
+            self._reopening.setdefault(key, set()).add(me)
+            if not any(held.key == key and held.thread != me for held in self._held.values()):
+                return
+            waiter = _thread.allocate_lock()
+            waiter.acquire()
+            parked = self._storming.setdefault(key, collections.deque())
+            parked.append(waiter)
+        if not waiter.acquire(True, patience):
+            with self._mutex:
+                if waiter in parked:
+                    parked.remove(waiter)
 
     def _conflict(
         self, owner: object, file: object, start: int, end: int, exclusive: bool, stack: bool
@@ -179,8 +220,11 @@ class LockTable:
                     first = self._add(owner, file, key, start, end, exclusive)
                     break
                 if not blocking and deadline is None:
-                    # In a polling storm, wait a little for a release (``storms.py``).
+                    # In a polling storm, wait a little for a release (``storms.py``), unless
+                    # the poller reopens the file for each attempt: it waits before the open.
                     patience = self._pollers.patience(key)
+                    if patience and _thread.get_ident() in self._reopening.get(key, ()):
+                        return False
                     if patience:
                         blocking, deadline = True, time.monotonic() + patience
                         parked = self._storming.setdefault(key, collections.deque())
@@ -498,6 +542,23 @@ def msvcrt_module(locks: _Locks) -> types.ModuleType:
 
 #: The running simulation's lock model, while one runs (set and restored by :func:`install`).
 _ACTIVE: dict[str, _Locks] = {}
+
+
+def storming() -> bool:
+    """Whether the running simulation had a polling storm on a file lock (cheap: per open)."""
+    locks = _ACTIVE.get("locks")
+    return locks is not None and locks.table.storming
+
+
+def wait_before_open(sim: WindowsFilesystem, path: Any) -> None:
+    """Called before an open of ``path`` (outside the global lock): see ``LockTable``'s."""
+    locks = _ACTIVE.get("locks")
+    if locks is not None and locks.sim is sim and locks.table.storming:
+        try:
+            key = sim.key(path)
+        except (TypeError, ValueError):
+            return  # not a name (the open itself will say why)
+        locks.table.wait_before_open(key)
 
 
 def active_msvcrt_locking() -> Callable[[int, int, int], None] | None:

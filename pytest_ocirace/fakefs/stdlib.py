@@ -283,6 +283,10 @@ def _os_open(original: Callable[..., Any], active: Callable[[Any], Any]) -> Call
     def fake_os_open(
         self: Any, path: Any, flags: int, mode: int | None = None, *, dir_fd: int | None = None
     ) -> int:
+        if filelocks.storming():  # a storm poller waits before it opens a held lock file
+            sim = active(self.filesystem)
+            if sim is not None:
+                filelocks.wait_before_open(sim, path)
         with LOCK:
             sim = active(self.filesystem)
             temporary = bool(flags & O_TEMPORARY)

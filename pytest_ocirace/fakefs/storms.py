@@ -70,22 +70,28 @@ class Pollers:
         self._mutex = _thread.allocate_lock()
         self._polls: dict[str, dict[int, float]] = {}  # name -> thread -> last failure
 
-    def patience(self, key: str) -> float:
+    def patience(self, key: str, *, record: bool = True) -> float:
         """The calling thread failed an attempt on ``key``: how long it may wait (0: no storm).
 
         By name, not by file: ``WindowsFileLock`` deletes its lock file on every release,
-        so each holder may lock a new file of the same name.
+        so each holder may lock a new file of the same name. ``record=False``: the thread
+        is about to try again, it has not failed yet; 0 unless it failed on ``key`` lately.
         """
         now = time.monotonic()
         me = _thread.get_ident()
         with self._mutex:
-            polls = self._polls.setdefault(key, {})
-            polls[me] = now
-            if len(polls) > STORM_THREADS and min(polls.values()) < now - STORM_WINDOW:
-                polls = self._polls[key] = {
-                    t: at for t, at in polls.items() if now - at <= STORM_WINDOW
-                }
-            others = len(polls) - 1
+            polls = self._polls.get(key)
+            if record:
+                if polls is None:
+                    polls = self._polls[key] = {}
+                polls[me] = now
+                if len(polls) > STORM_THREADS and min(polls.values()) < now - STORM_WINDOW:
+                    polls = self._polls[key] = {
+                        t: at for t, at in polls.items() if now - at <= STORM_WINDOW
+                    }
+            elif polls is None or now - polls.get(me, now - 2 * STORM_WINDOW) > STORM_WINDOW:
+                return 0.0
+            others = sum(1 for t, at in polls.items() if t != me and now - at <= STORM_WINDOW)
         if others < STORM_THREADS:
             return 0.0
         return min(STORM_PATIENCE_EACH * others, STORM_PATIENCE)

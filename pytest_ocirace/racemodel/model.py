@@ -736,10 +736,13 @@ class RaceModel:
             retroactive=True,
         )
 
-    def _unordered(self, access: _Access, strand: LogicalThread) -> bool:
+    def _unordered(
+        self, access: _Access, strand: LogicalThread, locks: frozenset[object] | None = None
+    ) -> bool:
+        """Neither ordered before ``strand`` nor protected by a lock it holds (``locks``)."""
         if access.strand is strand or access.ordered_before(strand):
             return False
-        return not (access.protecting_locks() & strand.lockset())
+        return not (access.protecting_locks() & (strand.lockset() if locks is None else locks))
 
     def _conflicts(
         self,
@@ -754,9 +757,11 @@ class RaceModel:
         conflicting: list[_Access] = []
         retry = (strand.tid, key) in self._retrying
         frames: tuple[Frame, ...] | None = None  # this operation's stack, taken once
-        for earlier in sorted(state.candidates(), key=lambda a: a.seq):
-            if not self._unordered(earlier, strand):
-                continue
+        # With a hundred threads a lock file has hundreds of candidates, nearly all ordered
+        # or protected: filter them first, sort the few left.
+        locks = strand.lockset()
+        unordered = [a for a in state.candidates() if self._unordered(a, strand, locks)]
+        for earlier in sorted(unordered, key=lambda a: a.seq):
             verdict = _verdict(earlier, role, op)
             if verdict is None or (verdict[0] == "shared-writers" and key in self._lock_files):
                 continue
@@ -787,11 +792,15 @@ class RaceModel:
         # completed (a handle still open has not), and its next attempt on this name is not
         # failed again. So a bounded retry (pip, conda, zarr: sleep, try again) passes, as
         # does an "is it there already?" check; code that never retries fails every run.
+        replayed = strand.joins is not None  # every join counts for a weakened wait's re-check
         for earlier in conflicting:
+            end = earlier.epoch if earlier.role is not Role.HANDLE else earlier.end_epoch
+            if end is None or (not replayed and strand.has_seen(earlier.strand.tid, end)):
+                continue  # still open, or seen already: its clock adds nothing
             if earlier.role is not Role.HANDLE:
                 self.tracker.acquire_clock(earlier.clock)
-            elif earlier.end_epoch is not None:
-                self.tracker.acquire_clock({**earlier.clock, earlier.strand.tid: earlier.end_epoch})
+            else:
+                self.tracker.acquire_clock({**earlier.clock, earlier.strand.tid: end})
         self._retrying.add((strand.tid, key))
         raise error
 
