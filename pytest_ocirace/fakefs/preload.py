@@ -55,6 +55,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "preload",
             "realtree",
             "stdlib",
+            "storms",
             "streams",
             "windows_modules",
             "writer_seam",
