@@ -112,9 +112,8 @@ class _Ticket:
     def wait(self) -> bool:
         """Block (never under the global lock) until woken or the deadline; True if woken."""
         woken = self.lock.acquire(True, max(self.deadline - time.monotonic(), 0.0))
-        if not woken:
-            self.waits.withdraw(self)
-        return woken
+        # Woken as it gave up: it takes its turn (else nobody would, until the next removal).
+        return woken or not self.waits.withdraw(self)
 
 
 class NameWaits:
@@ -147,13 +146,16 @@ class NameWaits:
             self._parked.setdefault(key, collections.deque()).append(ticket)
         return ticket
 
-    def withdraw(self, ticket: _Ticket) -> None:
+    def withdraw(self, ticket: _Ticket) -> bool:
+        """Take ``ticket`` out of its queue; False if a removal already woke it."""
         with self._mutex:
             queue = self._parked.get(ticket.key)
-            if queue is not None and ticket in queue:
-                queue.remove(ticket)
-                if not queue:
-                    del self._parked[ticket.key]
+            if queue is None or ticket not in queue:
+                return False
+            queue.remove(ticket)
+            if not queue:
+                del self._parked[ticket.key]
+            return True
 
     def freed(self, key: str) -> None:
         """``key`` was removed (deleted, renamed away): wake its first parked create."""
