@@ -35,6 +35,7 @@ through another handle fails with ``[WinError 33]``); here they are advisory, as
 from __future__ import annotations
 
 import _thread
+import collections
 import contextlib
 import errno
 import sys
@@ -43,6 +44,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pytest_ocirace.fakefs import storms
 from pytest_ocirace.fakefs.descriptors import fcntl_routes, owned, real_fcntl
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
 from pytest_ocirace.racemodel import clocks
@@ -63,6 +65,8 @@ __all__ = [
     "LockTable",
     "active_msvcrt_locking",
     "install",
+    "storming",
+    "wait_before_open",
 ]
 
 
@@ -92,23 +96,15 @@ class LockFileObserver(Protocol):
 class _Held:
     """The ranges one handle holds on one file, and who holds them for the race model."""
 
-    __slots__ = ("file", "holder", "key", "ranges", "tracker")
+    __slots__ = ("file", "holder", "key", "ranges", "thread", "tracker")
 
     def __init__(self, file: object, key: str) -> None:
         self.file = file
         self.key = key
+        self.thread = _thread.get_ident()  # the thread that took the first range
         self.ranges: list[tuple[int, int, bool]] = []  # (start, end, exclusive)
         self.holder: clocks.LogicalThread | None = None
         self.tracker: clocks.Tracker | None = None
-
-
-#: A polling storm: this many *other* threads failed a non-blocking attempt on one name
-#: within the last STORM_WINDOW seconds; an attempt then waits for a release, up to
-#: STORM_PATIENCE_EACH per poller and STORM_PATIENCE in all.
-STORM_THREADS = 4
-STORM_WINDOW = 10.0
-STORM_PATIENCE_EACH = 0.05
-STORM_PATIENCE = 5.0
 
 
 class LockTable:
@@ -125,15 +121,56 @@ class LockTable:
         self._mutex = _thread.RLock()
         self._held: dict[int, _Held] = {}  # id(owner) -> its locks
         self._owners: dict[int, object] = {}  # id(owner) -> owner (kept alive while locked)
-        self._waiters: list[Any] = []
+        self._waiters: list[Any] = []  # blocking attempts: all of them re-check on a release
+        #: Attempts parked by a polling storm, per name: only the first re-checks on a
+        #: release (``_wake``).
+        self._storming: dict[str, collections.deque[Any]] = {}
+        #: Storm pollers seen opening the name again after a failed attempt (per name): they
+        #: wait before the open (``wait_before_open``), not with the file open.
+        self._reopening: dict[str, set[int]] = {}
         self._on_locked = on_locked
-        self._polls: dict[str, dict[int, float]] = {}  # name -> thread -> last failure
+        self._pollers = storms.Pollers()
 
     # -- queries ---------------------------------------------------------------------------
 
     def holds(self, owner: object) -> bool:
         """Whether ``owner`` holds any lock."""
         return id(owner) in self._held
+
+    @property
+    def storming(self) -> bool:
+        """Whether threads lately polled some name in a storm (``wait_before_open`` may wait)."""
+        return bool(self._storming)
+
+    def wait_before_open(self, key: str) -> None:
+        """Before a storm poller of ``key`` opens it again, wait while another thread holds it.
+
+        A poller (filelock's ``WindowsFileLock`` and ``UnixFileLock``, portalocker) opens
+        the lock file, fails its non-blocking lock, closes and sleeps. Parked in the storm
+        with the file open, each poller's handle costs every later operation on the file
+        (pyfakefs syncs all handles of a file on each ``tell``), refuses the holder's
+        delete of the lock file (``[WinError 32]``, where on Windows a poller holds it
+        open only for an instant) and races with it. So a storm poller of a name that
+        another thread holds waits before its open instead, as a thread the scheduler runs
+        a little later would: until the next release, at most its storm patience. The
+        holder itself, and a thread that polls no storm, never waits here.
+        """
+        me = _thread.get_ident()
+        with self._mutex:
+            patience = self._pollers.patience(key, record=False)
+            if not patience:
+                return
+            self._reopening.setdefault(key, set()).add(me)
+            if not any(held.key == key and held.thread != me for held in self._held.values()):
+                return
+            waiter = _thread.allocate_lock()
+            waiter.acquire()
+            parked = self._storming.setdefault(key, collections.deque())
+            parked.append(waiter)
+        if not waiter.acquire(True, patience):
+            with self._mutex:
+                if waiter in parked:
+                    parked.remove(waiter)
 
     def _conflict(
         self, owner: object, file: object, start: int, end: int, exclusive: bool, stack: bool
@@ -174,6 +211,7 @@ class LockTable:
         Must not be called with the simulation's global lock held if it may block.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        parked: list[Any] | collections.deque[Any] = self._waiters
         while True:
             waiter = _thread.allocate_lock()
             waiter.acquire()
@@ -181,48 +219,27 @@ class LockTable:
                 if not self._conflict(owner, file, start, end, exclusive, convert):
                     first = self._add(owner, file, key, start, end, exclusive)
                     break
-                pollers = self._pollers(key) if not blocking and deadline is None else 0
-                if pollers >= STORM_THREADS:
-                    # A polling storm: wait a little for a release (see _pollers).
-                    patience = min(STORM_PATIENCE_EACH * pollers, STORM_PATIENCE)
-                    blocking, deadline = True, time.monotonic() + patience
+                if not blocking and deadline is None:
+                    # In a polling storm, wait a little for a release (``storms.py``), unless
+                    # the poller reopens the file for each attempt: it waits before the open.
+                    patience = self._pollers.patience(key)
+                    if patience and _thread.get_ident() in self._reopening.get(key, ()):
+                        return False
+                    if patience:
+                        blocking, deadline = True, time.monotonic() + patience
+                        parked = self._storming.setdefault(key, collections.deque())
                 if not blocking or (deadline is not None and time.monotonic() >= deadline):
                     return False
-                self._waiters.append(waiter)
+                parked.append(waiter)
             if deadline is None:
                 waiter.acquire()
             elif not waiter.acquire(True, max(deadline - time.monotonic(), 0.0)):
                 with self._mutex:
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
+                    if waiter in parked:  # else a release woke it as it gave up: re-check
+                        parked.remove(waiter)
         if first:
             self._now_holding(owner, key)
         return True
-
-    def _pollers(self, key: str) -> int:
-        """How many *other* threads failed non-blocking attempts on ``key`` lately.
-
-        filelock's ``UnixFileLock``/``WindowsFileLock`` and portalocker poll: a failed
-        non-blocking attempt, a close, a sleep, a new open. Each poll is a few fake file
-        operations under the simulation's one global lock (about 1 ms each, against
-        microseconds on a kernel), so 100 polling threads need more than all of it and the
-        holder's own release waits in that queue: filelock's 100 threads x 100 acquisitions
-        ran past pytest's 180 s timeout. When :data:`STORM_THREADS` or more other threads
-        poll one name, a non-blocking attempt therefore waits for a release, outside the
-        global lock, as if the scheduler had run it a little later: longer the more
-        pollers there are (:data:`STORM_PATIENCE_EACH` each, at most
-        :data:`STORM_PATIENCE`), so that the polls stay a small share of the global lock.
-        With fewer pollers (any test of one or two threads) it fails at once, as on
-        Windows. By name, not by file: ``WindowsFileLock`` deletes its lock file on every
-        release, so each holder may lock a new file of the same name.
-        """
-        now = time.monotonic()
-        polls = self._polls.setdefault(key, {})
-        polls[_thread.get_ident()] = now
-        recent = [t for t, at in polls.items() if now - at <= STORM_WINDOW]
-        if len(recent) < len(polls):
-            self._polls[key] = {t: polls[t] for t in recent}
-        return len(recent) - 1
 
     def _add(
         self, owner: object, file: object, key: str, start: int, end: int, exclusive: bool
@@ -263,7 +280,7 @@ class LockTable:
             else:
                 held.ranges = _subtract(held.ranges, start, end)
             if held.ranges:
-                self._wake()
+                self._wake(held.key)
                 return True
             self._drop(owner)
         self._released(held)
@@ -279,15 +296,25 @@ class LockTable:
         self._released(held)
 
     def _drop(self, owner: object) -> None:
-        del self._held[id(owner)]
+        held = self._held.pop(id(owner))
         del self._owners[id(owner)]
-        self._wake()
+        self._wake(held.key)
 
-    def _wake(self) -> None:
+    def _wake(self, key: str) -> None:
+        """A range of ``key`` was released: blocking attempts and one parked poller re-check.
+
+        Only the first parked poller of the name, not all of them: a hundred woken pollers
+        would each re-check for a lock only one of them can take. A woken poller that
+        finds the range taken again parks again; the taker's release wakes the next.
+        """
         for waiter in self._waiters:
             with contextlib.suppress(RuntimeError):
                 waiter.release()
         self._waiters.clear()
+        storming = self._storming.get(key)  # kept when empty: one per lock name
+        if storming:
+            with contextlib.suppress(RuntimeError):
+                storming.popleft().release()
 
     @staticmethod
     def _released(held: _Held) -> None:
@@ -515,6 +542,23 @@ def msvcrt_module(locks: _Locks) -> types.ModuleType:
 
 #: The running simulation's lock model, while one runs (set and restored by :func:`install`).
 _ACTIVE: dict[str, _Locks] = {}
+
+
+def storming() -> bool:
+    """Whether the running simulation had a polling storm on a file lock (cheap: per open)."""
+    locks = _ACTIVE.get("locks")
+    return locks is not None and locks.table.storming
+
+
+def wait_before_open(sim: WindowsFilesystem, path: Any) -> None:
+    """Called before an open of ``path`` (outside the global lock): see ``LockTable``'s."""
+    locks = _ACTIVE.get("locks")
+    if locks is not None and locks.sim is sim and locks.table.storming:
+        try:
+            key = sim.key(path)
+        except (TypeError, ValueError):
+            return  # not a name (the open itself will say why)
+        locks.table.wait_before_open(key)
 
 
 def active_msvcrt_locking() -> Callable[[int, int, int], None] | None:

@@ -63,6 +63,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "preload",
             "realtree",
             "stdlib",
+            "storms",
             "streams",
             "windows_modules",
             "wrapped_functions",

@@ -28,7 +28,7 @@ from pyfakefs.fake_open import FakeFileOpen
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
-from pytest_ocirace.fakefs import descriptors, filelocks
+from pytest_ocirace.fakefs import descriptors, filelocks, storms
 from pytest_ocirace.fakefs.locking import (
     LOCK,
     ClassPatches,
@@ -99,6 +99,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
         _patch_pathlib_accessor(patches)
     # fcntl.flock/lockf (and msvcrt.locking) exclude on fake files, as on Windows.
     filelocks.install(patches, sim)
+    # Exclusive creates polled by many threads wait for the name's removal (storms.py).
+    storms.install(patches, sim)
     # A failing os.replace should point at the user's line, not at pyfakefs' plumbing:
     # pytest skips frames whose globals say __tracebackhide__ (--full-trace shows them).
     for name in _PYFAKEFS_MODULES:
@@ -254,16 +256,23 @@ def _open_call(original: Callable[..., Any], active: Callable[[Any], Any]) -> Ca
                 creating, exclusive = not open_modes.must_exist, open_modes.must_not_exist
             else:
                 reading, writing, creating, exclusive = parse_mode(mode)
-            return sim.open_file(
-                file_,
-                reading=reading,
-                writing=writing,
-                creating=creating,
-                exclusive=exclusive,
-                temporary=False,
-                reapable=True,
-                do_open=do_open,
-            )
+
+            def attempt() -> Any:
+                return sim.open_file(
+                    file_,
+                    reading=reading,
+                    writing=writing,
+                    creating=creating,
+                    exclusive=exclusive,
+                    temporary=False,
+                    reapable=True,
+                    do_open=do_open,
+                )
+
+            if not (creating and exclusive):
+                return attempt()
+        # A lock file made by exclusive create ("x"): polled, maybe by a storm of threads.
+        return storms.exclusive_create(sim, file_, attempt)
 
     return call
 
@@ -274,6 +283,10 @@ def _os_open(original: Callable[..., Any], active: Callable[[Any], Any]) -> Call
     def fake_os_open(
         self: Any, path: Any, flags: int, mode: int | None = None, *, dir_fd: int | None = None
     ) -> int:
+        if filelocks.storming():  # a storm poller waits before it opens a held lock file
+            sim = active(self.filesystem)
+            if sim is not None:
+                filelocks.wait_before_open(sim, path)
         with LOCK:
             sim = active(self.filesystem)
             temporary = bool(flags & O_TEMPORARY)
@@ -282,17 +295,25 @@ def _os_open(original: Callable[..., Any], active: Callable[[Any], Any]) -> Call
                 return int(original(self, path, flags, mode, dir_fd=dir_fd))
             access = flags & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
             creating = bool(flags & os.O_CREAT)
-            return int(
-                sim.open_file(
-                    path,
-                    reading=access != os.O_WRONLY,
-                    writing=access in (os.O_WRONLY, os.O_RDWR),
-                    creating=creating,
-                    exclusive=creating and bool(flags & os.O_EXCL),
-                    temporary=temporary,
-                    do_open=lambda target: original(self, target, flags, mode, dir_fd=dir_fd),
+            exclusive = creating and bool(flags & os.O_EXCL)
+
+            def attempt() -> int:
+                return int(
+                    sim.open_file(
+                        path,
+                        reading=access != os.O_WRONLY,
+                        writing=access in (os.O_WRONLY, os.O_RDWR),
+                        creating=creating,
+                        exclusive=exclusive,
+                        temporary=temporary,
+                        do_open=lambda target: original(self, target, flags, mode, dir_fd=dir_fd),
+                    )
                 )
-            )
+
+            if not exclusive:
+                return attempt()
+        # A lock file made by O_CREAT|O_EXCL (SoftFileLock): polled, maybe by a storm.
+        return storms.exclusive_create(sim, path, attempt)
 
     return fake_os_open
 

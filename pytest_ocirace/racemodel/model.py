@@ -172,12 +172,16 @@ def innermost_site(frames: tuple[Frame, ...]) -> Site:
 MAX_GROUPS = 1000
 #: Full race records one model keeps (``RaceModel.races``); beyond, only group counters.
 MAX_KEPT = 1000
+#: Stacks whose code site a model remembers (``RaceModel._site_of``); then it starts over.
+_MAX_SITES = 4096
+_NO_SITE = object()
 
 
 class _Access:
     """An operation recorded on one name: who, when (epoch), under which locks, from where."""
 
     __slots__ = (
+        "_info",
         "clock",
         "end_clock",
         "end_epoch",
@@ -218,6 +222,7 @@ class _Access:
         #: (strand, rule) pairs already reported against this access; it lives as long
         #: as the access is the latest of its slot, so the memory stays bounded.
         self.reported: set[tuple[int, str]] | None = None
+        self._info: OpInfo | None = None
 
     def first_report(self, serial: int, rule: str) -> bool:
         """Whether (strand ``serial``, ``rule``) is new against this access (and remember it).
@@ -251,17 +256,23 @@ class _Access:
         return self.locks & self.end_locks
 
     def info(self) -> OpInfo:
-        op = self.op
-        return OpInfo(
-            kind=op.kind.value,
-            role=self.role.value,
-            path=op.display,
-            path2=op.display2,
-            thread=self.strand.name,
-            frames=self.frames,
-            digest=op.content_digest,
-            access=tuple(sorted(op.access)),
-        )
+        """The access as one side of a race in the report.
+
+        Made once: with many threads, one access is the first side of a race with each.
+        """
+        if self._info is None:
+            op = self.op
+            self._info = OpInfo(
+                kind=op.kind.value,
+                role=self.role.value,
+                path=op.display,
+                path2=op.display2,
+                thread=self.strand.name,
+                frames=self.frames,
+                digest=op.content_digest,
+                access=tuple(sorted(op.access)),
+            )
+        return self._info
 
 
 class _PathState:
@@ -467,6 +478,7 @@ class RaceModel:
         #: Every race recorded (``races`` stops at ``keep``).
         self.total = 0
         self._site = site
+        self._sites: dict[tuple[Frame, ...], object] = {}
         self._keep = keep
         self._globs = [_normalise_glob(g) for g in ignore if g.strip()]
         self._ignored: dict[str, bool] = {}
@@ -513,8 +525,21 @@ class RaceModel:
         return group if group is not None else self.groups[_OVERFLOW]
 
     def _group_key(self, race: Race) -> tuple[Site, Site]:
-        first, second = self._site(race.first.frames), self._site(race.second.frames)
+        first, second = self._site_of(race.first.frames), self._site_of(race.second.frames)
         return (first, second) if _site_order(first) <= _site_order(second) else (second, first)
+
+    def _site_of(self, frames: tuple[Frame, ...]) -> Site:
+        """The code site of ``frames``, remembered.
+
+        One operation of a thread among a hundred races with each of them, and finding
+        the user's frame is the dear part.
+        """
+        site = self._sites.get(frames, _NO_SITE)
+        if site is _NO_SITE:
+            if len(self._sites) >= _MAX_SITES:
+                self._sites.clear()
+            site = self._sites[frames] = self._site(frames)
+        return site  # type: ignore[return-value]
 
     def note_escaped(self, exc: BaseException) -> bool:
         """Mark the races whose injected error is ``exc`` (or in its chain) as unhandled."""
@@ -752,10 +777,13 @@ class RaceModel:
         """
         return key in self._lock_files or clock.get(earlier.strand.tid, 0) >= earlier.epoch
 
-    def _unordered(self, access: _Access, strand: LogicalThread) -> bool:
+    def _unordered(
+        self, access: _Access, strand: LogicalThread, locks: frozenset[object] | None = None
+    ) -> bool:
+        """Neither ordered before ``strand`` nor protected by a lock it holds (``locks``)."""
         if access.strand is strand or access.ordered_before(strand):
             return False
-        return not (access.protecting_locks() & strand.lockset())
+        return not (access.protecting_locks() & (strand.lockset() if locks is None else locks))
 
     def _conflicts(
         self,
@@ -769,9 +797,12 @@ class RaceModel:
         failure: Race | None = None
         conflicting: list[_Access] = []
         retry = (strand.serial, key) in self._retrying
-        for earlier in sorted(state.candidates(), key=lambda a: a.seq):
-            if not self._unordered(earlier, strand):
-                continue
+        frames: tuple[Frame, ...] | None = None  # this operation's stack, taken once
+        # With a hundred threads a lock file has hundreds of candidates, nearly all ordered
+        # or protected: filter them first, sort the few left.
+        locks = strand.lockset()
+        unordered = [a for a in state.candidates() if self._unordered(a, strand, locks)]
+        for earlier in sorted(unordered, key=lambda a: a.seq):
             verdict = _verdict(earlier, role, op)
             if verdict is None or (
                 verdict[0] == "shared-writers" and self._not_shared(key, earlier, strand.clock)
@@ -782,7 +813,9 @@ class RaceModel:
                 conflicting.append(earlier)
             if not earlier.first_report(strand.serial, rule):
                 continue
-            race = self._record(rule, key, display, earlier, op, role, strand, code)
+            if frames is None:
+                frames = _capture()
+            race = self._record(rule, key, display, earlier, op, role, strand, code, frames)
             if code is not None and self.inject and failure is None and not retry:
                 pair = (earlier.strand.serial, strand.serial, rule, key)
                 if pair not in self._injected:
@@ -802,13 +835,18 @@ class RaceModel:
         # completed (a handle still open has not), and its next attempt on this name is not
         # failed again. So a bounded retry (pip, conda, zarr: sleep, try again) passes, as
         # does an "is it there already?" check; code that never retries fails every run.
+        replayed = strand.joins is not None  # every join counts for a weakened wait's re-check
         for earlier in conflicting:
+            end = earlier.epoch if earlier.role is not Role.HANDLE else earlier.end_epoch
+            tid = earlier.strand.tid if earlier.role is not Role.HANDLE else earlier.end_tid
+            if end is None or (not replayed and strand.has_seen(tid, end)):
+                continue  # still open, or seen already: its clock adds nothing
             if earlier.role is not Role.HANDLE:
                 self.tracker.acquire_clock(earlier.clock)
             elif earlier.end_clock is not None:
                 self.tracker.acquire_clock(earlier.end_clock)
-            elif earlier.end_epoch is not None:
-                self.tracker.acquire_clock({**earlier.clock, earlier.strand.tid: earlier.end_epoch})
+            else:
+                self.tracker.acquire_clock({**earlier.clock, earlier.strand.tid: end})
         self._retrying.add((strand.serial, key))
         raise error
 

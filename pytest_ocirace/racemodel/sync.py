@@ -675,24 +675,32 @@ class Instrumentation:
         if not isinstance(base, type):
             return
         tr = self.tracker
-        holders: dict[int, LogicalThread] = {}
+        holders: dict[tuple[int, int], LogicalThread] = {}
 
         def key_of(lock: Any) -> tuple[str, str]:
             return ("filelock", str(lock.lock_file).replace("/", "\\").lower())
+
+        def holding(lock: Any) -> tuple[int, int]:
+            # A thread-local lock object (filelock's default since 3.10) is a lock of its
+            # own in each thread: one object shared by 100 threads is held by each in turn,
+            # and another thread may take it between a release and this wrapper's return.
+            thread_local = getattr(lock, "is_thread_local", None)
+            local = thread_local() if callable(thread_local) else False
+            return (id(lock), _thread.get_ident() if local else 0)
 
         def wrap(klass: type) -> None:
             acquire, release = vars(klass)["_acquire"], vars(klass)["_release"]
 
             def fl_acquire(lock: Any) -> None:
                 acquire(lock)
-                if lock.is_locked and id(lock) not in holders:
-                    holders[id(lock)] = tr.locked(key_of(lock))
+                if lock.is_locked and holding(lock) not in holders:
+                    holders[holding(lock)] = tr.locked(key_of(lock))
 
             def fl_release(lock: Any) -> None:
                 try:
                     release(lock)
                 finally:
-                    holder = holders.pop(id(lock), None)
+                    holder = holders.pop(holding(lock), None)
                     if holder is not None:
                         tr.unlocked(key_of(lock), holder, fully=True)
 

@@ -4,6 +4,7 @@ and count as locksets for the race model. Real threads, the real ``fcntl`` and `
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import inspect
@@ -19,7 +20,7 @@ import filelock
 import portalocker
 import pytest
 
-from pytest_ocirace.fakefs import filelocks
+from pytest_ocirace.fakefs import filelocks, storms
 from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
 from pytest_ocirace.racemodel.model import RaceModel
 from pytest_ocirace.racemodel.sync import install
@@ -495,7 +496,7 @@ def test_a_non_blocking_attempt_fails_at_once_when_few_threads_poll() -> None:
     table = filelocks.LockTable()
     file, holder = object(), object()
     assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
-    _failed_polls(table, file, filelocks.STORM_THREADS - 1)
+    _failed_polls(table, file, storms.STORM_THREADS - 1)
     threading.Timer(0.3, table.release_owner, (holder,)).start()
     assert not table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
 
@@ -507,7 +508,7 @@ def test_a_non_blocking_attempt_in_a_polling_storm_waits_briefly_for_the_release
     table = filelocks.LockTable()
     file, holder = object(), object()
     assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
-    _failed_polls(table, file, filelocks.STORM_THREADS)
+    _failed_polls(table, file, storms.STORM_THREADS)
     threading.Timer(0.1, table.release_owner, (holder,)).start()
     assert table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
 
@@ -516,6 +517,58 @@ def test_a_non_blocking_attempt_in_a_storm_still_fails_when_nobody_releases() ->
     table = filelocks.LockTable()
     file, holder = object(), object()
     assert table.acquire(holder, file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
-    _failed_polls(table, file, filelocks.STORM_THREADS)
+    _failed_polls(table, file, storms.STORM_THREADS)
     assert not table.acquire(object(), file, "C:\\a.lock", 0, 1, exclusive=True, blocking=False)
     assert table.holds(holder)
+
+
+def test_a_storm_poller_waits_before_reopening_not_with_the_lock_file_open(
+    sim: WindowsFilesystem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # filelock's WindowsFileLock with 100 threads: pollers parked in the storm with the
+    # lock file open refused every holder's delete of it ([WinError 32], where on Windows
+    # a poller holds it open for an instant), made each release race with all of them,
+    # and made every lock call sync all their handles. A poller that reopens the file for
+    # each attempt now waits before the open, holding nothing.
+    locking = filelocks.active_msvcrt_locking()
+    assert locking is not None
+    name = "app.lock"
+    # A second of patience: the holder's release below comes well within it, however loaded.
+    monkeypatch.setattr(storms, "STORM_PATIENCE_EACH", 1.0 / storms.STORM_THREADS)
+
+    def open_and_lock() -> int | None:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+        try:
+            locking(fd, filelocks.LK_NBLCK, 1)
+        except PermissionError:
+            os.close(fd)
+            return None
+        return fd
+
+    holder = open_and_lock()
+    assert holder is not None
+    pollers = storms.STORM_THREADS + 1
+    polled, reopening = threading.Barrier(pollers + 1), threading.Event()
+
+    def poll(again: bool) -> int | None:
+        assert open_and_lock() is None  # held: a failed attempt (the last ones stormed)
+        polled.wait(PATIENCE)
+        if not again:
+            return None
+        reopening.set()
+        return open_and_lock()  # waits for the holder's release, then gets the lock
+
+    started = [_in_thread(lambda again=n == 0: poll(again)) for n in range(pollers)]
+    polled.wait(PATIENCE)
+    assert reopening.wait(PATIENCE)
+    time.sleep(0.05)  # the poller is at its open now: parked before it, holding nothing
+    assert len(sim.handles) == 1  # the holder's handle alone
+    locking(holder, filelocks.LK_UNLCK, 1)
+    os.close(holder)
+    with contextlib.suppress(PermissionError):  # the woken poller may have it open already
+        os.remove(name)
+    for thread, _outcome in started:
+        _finish(thread)
+    reopened = started[0][1]
+    assert isinstance(reopened[0], int), reopened
+    os.close(reopened[0])

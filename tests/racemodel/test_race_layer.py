@@ -7,6 +7,7 @@ port of ``layout.WriteImage`` fails with WinError 5 in every run, the fixed writ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -229,3 +230,102 @@ def test_a_failure_is_injected_once_per_pair_of_threads_not_once_per_operation(
     assert errors == []
     assert failures == {"remove": 1, "open": 1}
     assert len([r for r in model.races if r.rule == "open-while-renaming"]) == 3
+
+
+def _windows_file_lock(path: str) -> tuple[Callable[[], int], Callable[[int], None]]:
+    """``WindowsFileLock``'s polling, as filelock 3.16 does it on Windows."""
+    from pytest_ocirace.fakefs import filelocks
+
+    locking = filelocks.active_msvcrt_locking()
+    assert locking is not None
+
+    def acquire() -> int:
+        for _ in range(2000):  # bounded: a lock never freed fails the test, never hangs it
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+            except PermissionError:  # its delete is in flight: WindowsFileLock polls on
+                time.sleep(0.005)
+                continue
+            try:
+                locking(fd, filelocks.LK_NBLCK, 1)
+                return fd
+            except PermissionError:
+                os.close(fd)
+                time.sleep(0.005)
+        raise AssertionError(f"{path} was never free")
+
+    def release(fd: int) -> None:
+        locking(fd, filelocks.LK_UNLCK, 1)
+        os.close(fd)
+        with contextlib.suppress(OSError):  # a poller holds it open: WindowsFileLock swallows
+            os.remove(path)
+
+    return acquire, release
+
+
+def _run_threads(target: Callable[[int], None], count: int) -> None:
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            target(index)
+        except BaseException as exc:  # handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a thread never finished"
+    assert errors == [], errors[:3]
+
+
+# The lock file's own opens and deletes race by nature (each poller opens it unordered).
+@pytest.mark.ocirace(expect_races=True)
+def test_a_polling_storm_serialises_what_the_file_lock_protects(model: RaceModel) -> None:
+    # filelock's 100-thread tests, scaled down past the storm threshold (four pollers):
+    # the storm makes pollers wait for releases, and what each holder does under the
+    # lock is still ordered by it: no race on the data, and no update lost.
+    os.makedirs("storm", exist_ok=True)
+    acquire, release = _windows_file_lock("storm\\app.lock")
+    with open("storm\\count", "w") as counter:
+        counter.write("0")
+
+    def work(_index: int) -> None:
+        for _ in range(3):
+            fd = acquire()
+            try:
+                with open("storm\\count") as counter:
+                    value = int(counter.read())
+                with open("storm\\count", "w") as counter:
+                    counter.write(str(value + 1))
+            finally:
+                release(fd)
+
+    _run_threads(work, 12)
+    with open("storm\\count") as counter:
+        assert counter.read() == "36"
+    assert [r for r in model.races if r.key.endswith("count")] == []
+
+
+@pytest.mark.ocirace(expect_races=True)
+def test_a_real_race_beside_a_stormed_file_lock_is_still_reported(model: RaceModel) -> None:
+    # The storm only delays pollers; it orders nothing. A publish done after the lock was
+    # released races with the others' and is failed as on Windows.
+    os.makedirs("storm", exist_ok=True)
+    acquire, release = _windows_file_lock("storm\\app.lock")
+    failed: list[OSError] = []
+
+    def work(index: int) -> None:
+        release(acquire())
+        with open(f"storm\\blob.{index}", "w") as temp:
+            temp.write("x")
+        try:
+            os.replace(f"storm\\blob.{index}", "storm\\blob")  # outside the lock
+        except PermissionError as exc:
+            failed.append(exc)
+
+    _run_threads(work, 12)
+    assert any(r.rule == "concurrent-publish" for r in model.races)
+    assert failed, "no publish was failed as Windows fails it"

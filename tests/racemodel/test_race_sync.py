@@ -15,6 +15,9 @@ from pytest_ocirace.racemodel import clocks
 from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker
 from pytest_ocirace.racemodel.sync import Instrumentation, TrackedLock, install, track_locks
 
+#: Seconds a test waits for another thread before it fails instead of hanging.
+PATIENCE = 10.0
+
 PATCHED = [
     (threading, "Lock"),
     (threading, "RLock"),
@@ -321,3 +324,48 @@ def test_filelock_warnings_still_point_at_the_caller(tmp_path: Path) -> None:
             lock.acquire(poll_intervall=0.01)
         lock.release()
     assert caught[0].filename == __file__
+
+
+def test_a_thread_local_filelock_is_in_each_holders_lockset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression (filelock's 100 threads sharing one lock object): the holder was keyed by
+    # the object alone, so a thread that took the lock between another thread's release
+    # and the wrapper's return was not in the lock's lockset, and its operations under
+    # the lock were reported as racing.
+    filelock = pytest.importorskip("filelock")
+    free = threading.Lock()
+    in_release, taken = threading.Event(), threading.Event()
+
+    class InMemoryLock(filelock.BaseFileLock):  # type: ignore[misc,name-defined]
+        def _acquire(self) -> None:
+            if free.acquire(blocking=False):
+                self._context.lock_file_fd = 1
+
+        def _release(self) -> None:
+            self._context.lock_file_fd = None
+            free.release()
+            if not in_release.is_set():  # the first release: let the other thread in now
+                in_release.set()
+                assert taken.wait(PATIENCE), "the other thread never took the lock"
+
+    monkeypatch.setattr(filelock, "InMemoryLock", InMemoryLock, raising=False)
+    key = ("filelock", str(tmp_path / "a.lock").replace("/", "\\").lower())
+    with Instrumentation(Tracker()) as instrumentation:
+        lock = InMemoryLock(str(tmp_path / "a.lock"))  # thread-local by default
+        seen: list[frozenset[object]] = []
+
+        def second() -> None:
+            assert in_release.wait(PATIENCE)
+            with lock:
+                seen.append(instrumentation.tracker.current().lockset())
+                taken.set()
+
+        other = threading.Thread(target=second)
+        other.start()
+        with lock:
+            pass
+        other.join(PATIENCE)
+        assert not other.is_alive()
+    assert len(seen) == 1
+    assert key in seen[0]

@@ -1,0 +1,180 @@
+"""Polling storms: a failed exclusive create waits for the name's removal, bounded, outside
+the global lock, and still fails with Windows' own error."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pytest_ocirace.fakefs import storms
+from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
+from pytest_ocirace.fakefs.locking import LOCK
+
+#: How long a test waits for a thread that should finish: a regression fails, never hangs.
+PATIENCE = 10.0
+EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+LOCK_FILE = "app.lock"
+
+
+@pytest.fixture
+def sim() -> Iterator[WindowsFilesystem]:
+    with simulate() as simulation:
+        yield simulation
+
+
+def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """``target`` running in a started thread; the list gets its result or exception."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(target())
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _finish(thread: threading.Thread) -> None:
+    thread.join(PATIENCE)
+    assert not thread.is_alive(), "the thread is still blocked"
+
+
+def _failed_creates(threads: int, name: str = LOCK_FILE) -> list[BaseException]:
+    """``threads`` other threads, alive together, each fail one exclusive create of ``name``."""
+    together = threading.Barrier(threads)
+
+    def poll() -> None:
+        try:
+            os.open(name, EXCLUSIVE)
+        finally:
+            together.wait(PATIENCE)  # alive until all have polled: distinct threads
+
+    started = [_in_thread(poll) for _ in range(threads)]
+    for thread, _outcome in started:
+        _finish(thread)
+    return [outcome[0] for _thread, outcome in started]
+
+
+def _remove_later(delay: float, name: str = LOCK_FILE) -> threading.Thread:
+    thread = threading.Thread(target=lambda: (time.sleep(delay), os.remove(name)))
+    thread.start()
+    return thread
+
+
+def test_an_exclusive_create_fails_at_once_when_few_threads_poll(sim: WindowsFilesystem) -> None:
+    os.close(os.open(LOCK_FILE, EXCLUSIVE))
+    failures = _failed_creates(storms.STORM_THREADS - 1)
+    assert all(isinstance(f, FileExistsError) for f in failures), failures
+    remover = _remove_later(0.3)
+    with pytest.raises(FileExistsError):  # one or two threads: Windows' answer, at once
+        os.open(LOCK_FILE, EXCLUSIVE)
+    _finish(remover)
+
+
+def test_an_exclusive_create_in_a_polling_storm_gets_the_name_its_holder_frees(
+    sim: WindowsFilesystem,
+) -> None:
+    # filelock's SoftFileLock with 100 threads: each poll (a stat, a mkdir, an O_EXCL
+    # open) costs fake file operations under the global lock, and the pollers starved the
+    # holder's release (the tests ran past their 180 s timeout). In a storm a failed
+    # create waits for the name's removal, and makes the name its own once it is free.
+    os.close(os.open(LOCK_FILE, EXCLUSIVE))
+    _failed_creates(storms.STORM_THREADS)
+    remover = _remove_later(0.05)
+    fd = os.open(LOCK_FILE, EXCLUSIVE)
+    os.close(fd)
+    _finish(remover)
+    assert os.path.exists(LOCK_FILE)
+
+
+def test_an_exclusive_create_in_a_storm_still_fails_when_nobody_frees_the_name(
+    sim: WindowsFilesystem,
+) -> None:
+    os.close(os.open(LOCK_FILE, EXCLUSIVE))
+    _failed_creates(storms.STORM_THREADS)
+    started = time.monotonic()
+    with pytest.raises(FileExistsError) as caught:
+        os.open(LOCK_FILE, EXCLUSIVE)
+    assert caught.value.errno == errno.EEXIST
+    patience = storms.STORM_PATIENCE_EACH * storms.STORM_THREADS
+    assert time.monotonic() - started >= patience * 0.9  # it waited (bounded) first
+
+
+def test_an_exclusive_create_woken_by_a_removal_meets_the_names_state_then(
+    sim: WindowsFilesystem,
+) -> None:
+    # The removal wakes the waiter, but the name lingers delete-pending until its last
+    # handle closes: the create is made again and fails as one outside a storm would.
+    fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_TEMPORARY)  # type: ignore[attr-defined]
+    os.remove(LOCK_FILE)
+    assert sim.is_delete_pending(LOCK_FILE)
+    with pytest.raises(OSError, match=LOCK_FILE) as alone:
+        os.open(LOCK_FILE, EXCLUSIVE)  # the decision table's answer, no storm yet
+    os.close(fd)
+    fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_TEMPORARY)  # type: ignore[attr-defined]
+    _failed_creates(storms.STORM_THREADS)
+    remover = _remove_later(0.05)
+    with pytest.raises(OSError, match=LOCK_FILE) as stormed:
+        os.open(LOCK_FILE, EXCLUSIVE)
+    _finish(remover)
+    assert sim.is_delete_pending(LOCK_FILE)
+    assert (type(stormed.value), stormed.value.errno) == (type(alone.value), alone.value.errno)
+    os.close(fd)
+    os.close(os.open(LOCK_FILE, EXCLUSIVE))  # gone with its last handle: free again
+
+
+def test_a_waiting_create_holds_no_global_lock(sim: WindowsFilesystem) -> None:
+    os.close(os.open(LOCK_FILE, EXCLUSIVE))
+    _failed_creates(storms.STORM_THREADS)
+    other_work: list[BaseException | None] = []
+
+    def meanwhile() -> None:
+        # Other file work goes on while the create waits (under the global lock it could
+        # not), and the holder's release reaches the waiter.
+        try:
+            time.sleep(0.02)
+            assert LOCK.acquire(timeout=PATIENCE)
+            LOCK.release()
+            with open("other.txt", "w") as other:
+                other.write("x")
+            os.remove(LOCK_FILE)
+            other_work.append(None)
+        except BaseException as exc:  # handed to the test
+            other_work.append(exc)
+
+    worker = threading.Thread(target=meanwhile)
+    worker.start()
+    os.close(os.open(LOCK_FILE, EXCLUSIVE))  # thread idents are reused: poll from this one
+    _finish(worker)
+    assert other_work == [None]
+
+
+def test_a_removal_wakes_one_parked_create_of_that_name_only() -> None:
+    waits = storms.NameWaits()
+    deadline = time.monotonic() + PATIENCE
+    first, second = waits.park("c:\\a.lock", deadline), waits.park("c:\\a.lock", deadline)
+    other = waits.park("c:\\b.lock", deadline)
+    waits.freed("c:\\a.lock")
+    assert first.wait()
+    assert waits.waiting
+    waits.freed("c:\\b.lock")
+    assert other.wait()
+    waits.freed("c:\\a.lock")
+    assert second.wait()
+    assert not waits.waiting
+
+
+def test_a_parked_create_gives_up_at_its_deadline() -> None:
+    waits = storms.NameWaits()
+    ticket = waits.park("c:\\a.lock", time.monotonic() + 0.05)
+    assert not ticket.wait()
+    assert not waits.waiting  # withdrawn: a later removal wakes nobody stale
