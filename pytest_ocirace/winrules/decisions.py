@@ -202,9 +202,16 @@ def _open(request: Request, target: NameState) -> int | None:
         return ERROR_INVALID_NAME
     if not (target.exists or target.delete_pending):
         return None
+    # A delete-pending name refuses every open, an exclusive create included: the file
+    # system checks the pending delete on the file it found before it looks at the
+    # disposition (FastFAT's FatCommonCreate: STATUS_DELETE_PENDING ahead of
+    # FILE_CREATE's collision), and Win32 maps that to ERROR_ACCESS_DENIED: the CRT's
+    # EACCES, which filelock's SoftFileLock expects on win32.
+    if target.delete_pending:
+        return ERROR_ACCESS_DENIED
     if request.exclusive:
         return ERROR_FILE_EXISTS
-    if target.delete_pending or target.is_dir:
+    if target.is_dir:
         return ERROR_ACCESS_DENIED
     if request.writing and target.read_only:
         return ERROR_ACCESS_DENIED

@@ -85,6 +85,9 @@ def test_names(kind: str, target: NameState, expected: int | None) -> None:
     [
         (Request("open", exclusive=True), FILE, 80),  # row 17 (errno 17 from the CRT)
         (Request("open", exclusive=True), ABSENT, None),
+        # A pending delete is found before the disposition is looked at: 5, the CRT's
+        # EACCES (filelock's SoftFileLock on win32 expects it), not 80.
+        (Request("open", exclusive=True), PENDING, 5),
         (Request("open", writing=True), READ_ONLY, 5),
         (Request("open"), READ_ONLY, None),
         (Request("open", temporary=True), OPEN, 32),  # asks DELETE, a handle does not share
