@@ -458,7 +458,10 @@ class RaceModel:
 
     ``ignore`` lists path globs (``*.log``, ``C:/work/logs/*``; case-insensitive, either
     separator) whose names are never tracked. A glob without a separator matches the last
-    path component. ``inject=False`` only records (a dry run).
+    path component. ``inject=False`` only records (a dry run). ``close_as_caller``: a close
+    is an event of the strand that reports it (the fake filesystem reports it from the
+    closing thread); False ends a handle at its opener's present epoch instead, for a
+    backend that reports closes from a thread of its own (the process mode's judge).
     """
 
     def __init__(
@@ -469,9 +472,11 @@ class RaceModel:
         inject: bool = True,
         site: Callable[[tuple[Frame, ...]], Site] = innermost_site,
         keep: int = MAX_KEPT,
+        close_as_caller: bool = True,
     ) -> None:
         self.tracker = tracker
         self.inject = inject
+        self._close_as_caller = close_as_caller
         #: The first ``keep`` races in full; ``groups`` counts all of them.
         self.races: list[Race] = []
         self.groups: dict[tuple[Site, Site], RaceGroup] = {}
@@ -693,7 +698,7 @@ class RaceModel:
         # and closed by another (persist-queue's tail chunk, opened when the queue starts
         # and closed by its consumer) ends at the closer's epoch. Recorded at the opener's,
         # the closer's own later delete of the file looked unordered with the handle.
-        closer = self.tracker.current()
+        closer = self.tracker.current() if self._close_as_caller else access.strand
         access.end_tid = closer.tid
         access.end_epoch = closer.epoch
         access.end_locks = closer.lockset()

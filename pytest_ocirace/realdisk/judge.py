@@ -65,7 +65,9 @@ class Judge:
         self.options = options or SimulationOptions()
         self.tracker = Tracker()
         kwargs: dict[str, Any] = {} if site is None else {"site": site}
-        self.model = RaceModel(self.tracker, **kwargs)
+        # Closes are reported from the coordinator's thread, outside a strand block (see
+        # _end_handle): a handle ends at its opener's present epoch.
+        self.model = RaceModel(self.tracker, close_as_caller=False, **kwargs)
         self.disk = DiskState(gone=self._gone)
         self.processes: dict[int, Process] = {}
         #: Started by a participant (subprocess, multiprocessing): pid -> argv.
