@@ -12,8 +12,12 @@ path objects, ``PurePosixPath`` arithmetic through ``use_fs_type``, custom separ
 
 ``absnormpath`` also depends on the working directory and the mount table, so its table is
 keyed by the working directory too and dropped when the root or the mount table changes.
-Nothing that depends on the tree's contents (``resolve_path``, case matching) is
-remembered.
+The two walks that depend on the tree's names (``resolve_path``: symbolic links followed;
+``_original_path``: each existing component in its stored case) are remembered the same
+way and also dropped on every change of any directory's entries (a generation counter
+bumped by ``add_entry``/``remove_entry``, pyfakefs' only two ways to change a directory):
+pyfakefs walks one path about ten times per operation, and an operation changes the tree
+at most once, at its end.
 
 :func:`install` also swaps pyfakefs' ``make_string_path``/``matching_string`` helpers for
 versions with a fast path for ``str`` (about 500 calls per operation), for the life of a
@@ -81,6 +85,11 @@ _TABLES: tuple[dict[str, Any], ...] = (
 #: Where the answers that depend on cwd and the mount table live in a filesystem's
 #: ``__dict__``.
 _BY_CWD_ATTR = "_ocirace_paths_by_cwd"
+#: Where the answers that also depend on the tree's names live.
+_BY_TREE_ATTR = "_ocirace_paths_by_tree"
+#: Changes of directory entries so far, in any simulated filesystem (one list, so that the
+#: wrapped ``add_entry``/``remove_entry`` bump it without a lookup of the filesystem).
+_TREE_CHANGES = [0]
 
 
 def clear() -> None:
@@ -225,7 +234,7 @@ class FastWindowsPaths(FakeFilesystem):
 
         The same walk as ``FakeFilesystem._original_path``, for a ``str`` under plain
         Windows rules, without its per-component helper calls (about 40 walks per
-        ``os.replace``). Depends on the tree, so nothing is remembered.
+        ``os.replace``), remembered until the tree's names change.
         """
         if (
             path.__class__ is not str
@@ -234,6 +243,53 @@ class FastWindowsPaths(FakeFilesystem):
             or not self._plain_windows()
         ):
             return FakeFilesystem._original_path(self, path)
+        table = self._by_tree()[0]
+        key = (path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            pass
+        value = self._walk_original_path(path)
+        if len(table) >= LIMIT:
+            table.clear()
+        table[key] = value
+        return value
+
+    def resolve_path(self, file_path: Any, allow_fd: bool = False) -> Any:
+        """pyfakefs' ``resolve_path``, remembered per string until the tree's names change."""
+        if file_path.__class__ is not str or not file_path or not self._plain_windows():
+            return FakeFilesystem.resolve_path(self, file_path, allow_fd)
+        table = self._by_tree()[1]
+        key = (file_path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            pass
+        value = FakeFilesystem.resolve_path(self, file_path, allow_fd)
+        if len(table) >= LIMIT:
+            table.clear()
+        table[key] = value
+        return value
+
+    def _by_tree(self) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+        """Tables for answers that depend on cwd, the mount table and the tree's names.
+
+        A value computed while the tree changed (a lazily mapped real directory loading)
+        went into the tables of the generation before: they are never read again.
+        """
+        generation = (
+            _TREE_CHANGES[0],
+            id(self.root),
+            len(self.mount_points),
+            self.is_case_sensitive,
+        )
+        state = self.__dict__.get(_BY_TREE_ATTR)
+        if state is None or state[0] != generation:
+            state = (generation, {}, {})
+            self.__dict__[_BY_TREE_ATTR] = state
+        return state[1], state[2]
+
+    def _walk_original_path(self, path: str) -> str:
         path = self.replace_windows_root(path)
         components = self._path_components(path)
         normalized: list[str] = []
@@ -371,7 +427,9 @@ _original_remove_entry = FakeDirectory.remove_entry
 
 
 def _add_entry(self: FakeDirectory, path_object: Any) -> None:
+    _TREE_CHANGES[0] += 1
     _original_add_entry(self, path_object)
+    _TREE_CHANGES[0] += 1
     index = _current_index(self)
     if index is not None:
         name = helpers.to_string(path_object.name)
@@ -379,7 +437,9 @@ def _add_entry(self: FakeDirectory, path_object: Any) -> None:
 
 
 def _remove_entry(self: FakeDirectory, pathname_name: str, recursive: bool = True) -> None:
+    _TREE_CHANGES[0] += 1
     _original_remove_entry(self, pathname_name, recursive)
+    _TREE_CHANGES[0] += 1
     index = _current_index(self)
     if index is not None:
         key = helpers.to_string(pathname_name).lower()
@@ -402,6 +462,7 @@ def _normalized_entryname(self: FakeDirectory, pathname_name: str) -> str:
 def forget(fs: FakeFilesystem) -> None:
     """Drop what ``fs`` itself remembers (when the simulation leaves it)."""
     fs.__dict__.pop(_BY_CWD_ATTR, None)
+    fs.__dict__.pop(_BY_TREE_ATTR, None)
     fs.__dict__.pop(_TOKEN_ATTR, None)
 
 

@@ -273,7 +273,8 @@ for _name in (
     "get_disk_usage",
 ):
     if _name in vars(FakeFilesystem):
-        _method = vars(FakeFilesystem)[_name]
+        # The remembering version where fastpaths.py has one (absnormpath, resolve_path).
+        _method = vars(FastWindowsPaths).get(_name) or vars(FakeFilesystem)[_name]
 
         def _make(method: Callable[..., Any], takes_path: bool) -> Callable[..., Any]:
             def run_locked(self: Any, *args: Any, **kwargs: Any) -> Any:

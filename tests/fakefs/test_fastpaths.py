@@ -54,6 +54,7 @@ PURE = [
     "absnormpath",
     "replace_windows_root",
     "_original_path",
+    "resolve_path",
 ]
 
 
@@ -88,7 +89,9 @@ def test_each_remembered_function_answers_as_pyfakefs_does(method: str) -> None:
             fs.cwd = cwd
             for spelling in [*SPELLINGS, "blob\\file.txt", "C:\\WORK\\blob\\inner\\x"]:
                 for _ in range(2):  # computed, then remembered
-                    assert getattr(fs, method)(spelling) == getattr(plain, method)(spelling), (
+                    assert _outcome(getattr(fs, method), spelling) == _outcome(
+                        getattr(plain, method), spelling
+                    ), (
                         method,
                         spelling,
                         cwd,
@@ -177,3 +180,33 @@ def test_tables_are_bounded() -> None:
             sim.fs.splitdrive(f"C:\\x{index}")
         assert sim.fs.splitdrive("C:\\y") == ("C:", "\\y")
     assert len(fastpaths._SPLITDRIVE) <= fastpaths.LIMIT
+
+
+def test_remembered_walks_follow_every_change_of_the_tree() -> None:
+    # resolve_path and _original_path are remembered per string: each change of a
+    # directory's names (create, rename, remove, a link) must be seen by the next call.
+    with simulate() as sim:
+        fs = sim.fs
+        os.makedirs("C:\\work\\Blob")
+        os.chdir("C:\\work")
+        plain = _seen_as(FakeFilesystem, fs)
+
+        def agree(spelling: str) -> str:
+            answers = {fs.resolve_path(spelling), plain.resolve_path(spelling)}
+            assert len(answers) == 1, (spelling, answers)
+            assert fs._original_path(spelling) == plain._original_path(spelling)
+            return answers.pop()
+
+        assert agree("c:\\WORK\\new\\x") == "C:\\work\\new\\x"
+        os.mkdir("C:\\work\\NEW")
+        assert agree("c:\\WORK\\new\\x") == "C:\\work\\NEW\\x"
+        os.rename("C:\\work\\NEW", "C:\\work\\Newer")
+        assert agree("c:\\WORK\\new\\x") == "C:\\work\\new\\x"
+        assert agree("c:\\work\\newer\\x") == "C:\\work\\Newer\\x"
+        os.rmdir("C:\\work\\Newer")
+        assert agree("c:\\work\\newer\\x") == "C:\\work\\newer\\x"
+        assert agree("link\\x") == "C:\\work\\link\\x"
+        fs.create_symlink("C:\\work\\link", "C:\\work\\Blob")
+        assert agree("link\\x") == "C:\\work\\Blob\\x"
+        os.chdir("C:\\work\\Blob")
+        assert agree("x") == "C:\\work\\Blob\\x"
