@@ -256,7 +256,7 @@ class FastWindowsPaths(FakeFilesystem):
         return value
 
     def resolve_path(self, file_path: Any, allow_fd: bool = False) -> Any:
-        """pyfakefs' ``resolve_path``, remembered per string until the tree's names change."""
+        """The resolved path, remembered per string until the tree's names change."""
         if file_path.__class__ is not str or not file_path or not self._plain_windows():
             return FakeFilesystem.resolve_path(self, file_path, allow_fd)
         table = self._by_tree()[1]
