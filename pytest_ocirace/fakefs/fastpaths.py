@@ -17,7 +17,8 @@ The two walks that depend on the tree's names (``resolve_path``: symbolic links 
 way and also dropped on every change of any directory's entries (a generation counter
 bumped by ``add_entry``/``remove_entry``, pyfakefs' only two ways to change a directory):
 pyfakefs walks one path about ten times per operation, and an operation changes the tree
-at most once, at its end.
+at most once, at its end. ``os.path.realpath``'s walk (an ``islink`` per component) is
+remembered the same way.
 
 :func:`install` also swaps pyfakefs' ``make_string_path``/``matching_string`` helpers for
 versions with a fast path for ``str`` (about 500 calls per operation), for the life of a
@@ -26,12 +27,15 @@ simulation.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
+from stat import S_ISDIR, S_ISLNK
 from typing import Any, TypeVar, cast
 
-from pyfakefs import helpers
+from pyfakefs import fake_filesystem, helpers
 from pyfakefs.fake_file import FakeDirectory
 from pyfakefs.fake_filesystem import FakeFilesystem
+from pyfakefs.fake_path import FakePathModule
 from pyfakefs.helpers import FSType
 
 from pytest_ocirace.fakefs.locking import ClassPatches
@@ -271,7 +275,54 @@ class FastWindowsPaths(FakeFilesystem):
         table[key] = value
         return value
 
-    def _by_tree(self) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    def get_object_from_normpath(
+        self,
+        file_path: Any,
+        check_read_perm: bool = True,
+        check_exe_perm: bool = True,
+        check_owner: bool = False,
+    ) -> Any:
+        """The walk to a path's object, without pyfakefs' per-component case folding.
+
+        ``_original_path`` has already spelled each existing component as stored, so the
+        exact name is looked up first (pyfakefs' ``get_entry`` folds the case of every
+        component, about four walks per operation); any other answer, and every error,
+        comes from the same steps as pyfakefs'.
+        """
+        if file_path.__class__ is not str or self.is_case_sensitive or not self._plain_windows():
+            return FakeFilesystem.get_object_from_normpath(
+                self, file_path, check_read_perm, check_exe_perm, check_owner
+            )
+        root = self.root
+        if file_path == root.name:
+            return root
+        if file_path == self.devnull:
+            return self.dev_null
+        path = self._original_path(file_path)
+        check = (check_read_perm or check_exe_perm) and not fake_filesystem.is_root()
+        target: Any = root
+        try:
+            for component in self._path_components(path):
+                if not isinstance(target, FakeDirectory):
+                    if S_ISLNK(target.st_mode) and target.contents:
+                        target = self.resolve(target.contents)
+                    if not S_ISDIR(target.st_mode):
+                        self.raise_os_error(errno.ENOENT, path)
+                entry = target.entries.get(component)
+                target = entry if entry is not None else target.get_entry(component)
+                if (
+                    check
+                    and target
+                    and not self._can_read(  # type: ignore[no-untyped-call]
+                        target, check_read_perm, check_exe_perm, check_owner
+                    )
+                ):
+                    self.raise_os_error(errno.EACCES, target.path)
+        except KeyError:
+            self.raise_os_error(errno.ENOENT, path)
+        return target
+
+    def _by_tree(self) -> tuple[dict[tuple[str, str], Any], dict[tuple[str, str], Any]]:
         """Tables for answers that depend on cwd, the mount table and the tree's names.
 
         A value computed while the tree changed (a lazily mapped real directory loading)
@@ -285,9 +336,15 @@ class FastWindowsPaths(FakeFilesystem):
         )
         state = self.__dict__.get(_BY_TREE_ATTR)
         if state is None or state[0] != generation:
-            state = (generation, {}, {})
+            state = (generation, {}, {}, {})
             self.__dict__[_BY_TREE_ATTR] = state
         return state[1], state[2]
+
+    def _real_paths(self) -> dict[tuple[str, str], tuple[str, bool]]:
+        """``realpath``'s symbolic-link walks, in the tables of :meth:`_by_tree`."""
+        self._by_tree()
+        table: dict[tuple[str, str], tuple[str, bool]] = self.__dict__[_BY_TREE_ATTR][3]
+        return table
 
     def _walk_original_path(self, path: str) -> str:
         path = self.replace_windows_root(path)
@@ -459,6 +516,34 @@ def _normalized_entryname(self: FakeDirectory, pathname_name: str) -> str:
     return pathname_name
 
 
+_original_join_real_path = FakePathModule._join_real_path
+
+
+def _join_real_path(self: FakePathModule, path: Any, rest: Any, seen: Any) -> Any:
+    """``os.path.realpath``'s walk (an ``islink`` per component), remembered per string.
+
+    Only the outermost call (no path yet, nothing seen) of a ``str``, while the filesystem
+    has plain Windows rules; ``realpath`` has already decided to use the fake filesystem
+    (a caller in a module pyfakefs skips gets the real function before this).
+    """
+    fs = self.filesystem
+    if path != "" or seen or rest.__class__ is not str or not isinstance(fs, FastWindowsPaths):
+        return _original_join_real_path(self, path, rest, seen)
+    if fs.is_case_sensitive or not fs._plain_windows():
+        return _original_join_real_path(self, path, rest, seen)
+    table = fs._real_paths()
+    key = (rest, fs._cwd)
+    try:
+        return table[key]
+    except KeyError:
+        pass
+    value = _original_join_real_path(self, path, rest, seen)
+    if len(table) >= LIMIT:
+        table.clear()
+    table[key] = value
+    return value
+
+
 def forget(fs: FakeFilesystem) -> None:
     """Drop what ``fs`` itself remembers (when the simulation leaves it)."""
     fs.__dict__.pop(_BY_CWD_ATTR, None)
@@ -502,6 +587,8 @@ def install(patches: ClassPatches, fs: FakeFilesystem) -> None:
         patches.set(FakeDirectory, "add_entry", _add_entry)
         patches.set(FakeDirectory, "remove_entry", _remove_entry)
         patches.set(FakeDirectory, "_normalized_entryname", _normalized_entryname)
+    if vars(FakePathModule).get("_join_real_path") is _original_join_real_path:
+        patches.set(FakePathModule, "_join_real_path", _join_real_path)
 
     for name in _HELPER_USERS:
         module = sys.modules.get(name)

@@ -55,6 +55,7 @@ PURE = [
     "replace_windows_root",
     "_original_path",
     "resolve_path",
+    "get_object_from_normpath",
 ]
 
 
@@ -210,3 +211,20 @@ def test_remembered_walks_follow_every_change_of_the_tree() -> None:
         assert agree("link\\x") == "C:\\work\\Blob\\x"
         os.chdir("C:\\work\\Blob")
         assert agree("x") == "C:\\work\\Blob\\x"
+
+
+def test_realpath_follows_every_change_of_the_tree() -> None:
+    with simulate() as sim:
+        fs = sim.fs
+        os.makedirs("C:\\work\\Blob")
+        os.makedirs("C:\\work\\Other")
+        os.chdir("C:\\work")
+        assert os.path.realpath("link\\x") == "C:\\work\\link\\x"
+        fs.create_symlink("C:\\work\\link", "C:\\work\\Blob")
+        assert os.path.realpath("link\\x") == "C:\\work\\Blob\\x"
+        os.remove("C:\\work\\link")
+        fs.create_symlink("C:\\work\\link", "C:\\work\\Other")
+        assert os.path.realpath("link\\x") == "C:\\work\\Other\\x"
+        os.chdir("C:\\work\\Other")
+        assert os.path.realpath("x") == "C:\\work\\Other\\x"
+        assert os.path.realpath(b"x") == b"C:\\work\\Other\\x"
