@@ -298,9 +298,34 @@ class FastWindowsPaths(FakeFilesystem):
             return root
         if file_path == self.devnull:
             return self.dev_null
-        path = self._original_path(file_path)
         check = (check_read_perm or check_exe_perm) and not fake_filesystem.is_root()
-        target: Any = root
+        if check:
+            return self._walk_to_object(
+                file_path, check, check_read_perm, check_exe_perm, check_owner
+            )
+        # Without permission checks (root, or asked so) the answer is the tree's alone.
+        table = self._by_tree_objects()
+        key = (file_path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            pass
+        value = self._walk_to_object(file_path, check, check_read_perm, check_exe_perm, check_owner)
+        if len(table) >= LIMIT:
+            table.clear()
+        table[key] = value
+        return value
+
+    def _walk_to_object(
+        self,
+        file_path: str,
+        check: bool,
+        check_read_perm: bool,
+        check_exe_perm: bool,
+        check_owner: bool,
+    ) -> Any:
+        path = self._original_path(file_path)
+        target: Any = self.root
         try:
             for component in self._path_components(path):
                 if not isinstance(target, FakeDirectory):
@@ -336,9 +361,15 @@ class FastWindowsPaths(FakeFilesystem):
         )
         state = self.__dict__.get(_BY_TREE_ATTR)
         if state is None or state[0] != generation:
-            state = (generation, {}, {}, {})
+            state = (generation, {}, {}, {}, {})
             self.__dict__[_BY_TREE_ATTR] = state
         return state[1], state[2]
+
+    def _by_tree_objects(self) -> dict[tuple[str, str], Any]:
+        """``get_object_from_normpath``'s answers, in the tables of :meth:`_by_tree`."""
+        self._by_tree()
+        table: dict[tuple[str, str], Any] = self.__dict__[_BY_TREE_ATTR][4]
+        return table
 
     def _real_paths(self) -> dict[tuple[str, str], tuple[str, bool]]:
         """``realpath``'s symbolic-link walks, in the tables of :meth:`_by_tree`."""

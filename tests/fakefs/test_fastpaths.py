@@ -228,3 +228,21 @@ def test_realpath_follows_every_change_of_the_tree() -> None:
         os.chdir("C:\\work\\Other")
         assert os.path.realpath("x") == "C:\\work\\Other\\x"
         assert os.path.realpath(b"x") == b"C:\\work\\Other\\x"
+
+
+def test_the_remembered_object_of_a_path_is_the_one_there_now() -> None:
+    with simulate() as sim:
+        fs = sim.fs
+        with open("C:\\f.txt", "w"):
+            pass
+        first = fs.get_object_from_normpath("C:\\f.txt")
+        assert fs.get_object_from_normpath("C:\\F.TXT") is first
+        os.remove("C:\\f.txt")
+        with pytest.raises(FileNotFoundError):
+            fs.get_object_from_normpath("C:\\f.txt")
+        with open("C:\\f.txt", "w"):
+            pass
+        second = fs.get_object_from_normpath("C:\\f.txt")
+        assert second is not first
+        os.replace("C:\\f.txt", "C:\\g.txt")
+        assert fs.get_object_from_normpath("C:\\g.txt") is second
