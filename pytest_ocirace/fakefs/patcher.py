@@ -415,11 +415,13 @@ def _proxied_modules_visible() -> Iterator[None]:
     is listed under a private name while pyfakefs scans, so it is patched like any other.
     """
     shown: list[str] = []
-    listed = {id(module) for module in list(sys.modules.values())}
     entries: dict[str, object] = dict(sys.modules)  # not only modules, whatever typeshed says
+    listed: set[int] | None = None  # made on the first proxy (speed: most runs have none)
     for name, entry in entries.items():
         if isinstance(entry, types.ModuleType) or entry is None:
             continue
+        if listed is None:
+            listed = set(map(id, entries.values()))
         attributes = list(vars(type(entry)).values())
         with contextlib.suppress(TypeError):
             attributes += list(vars(entry).values())
