@@ -246,3 +246,19 @@ def test_the_remembered_object_of_a_path_is_the_one_there_now() -> None:
         assert second is not first
         os.replace("C:\\f.txt", "C:\\g.txt")
         assert fs.get_object_from_normpath("C:\\g.txt") is second
+
+
+def test_nothing_remembered_reaches_the_next_simulation() -> None:
+    # The remembered walks live on one simulation's filesystem: a later test's starts empty.
+    with simulate() as sim:
+        os.makedirs("C:\\kept\\Dir")
+        with open("C:\\kept\\Dir\\F.txt", "w"):
+            pass
+        assert sim.fs.get_object_from_normpath("C:\\kept\\dir\\f.txt") is not None
+        assert os.path.realpath("c:\\kept\\dir").lower() == "c:\\kept\\dir"
+        assert sim.fs.resolve_path("c:\\KEPT\\dir\\f.txt") == "C:\\kept\\Dir\\F.txt"
+    with simulate() as sim:
+        assert not os.path.exists("C:\\kept\\Dir\\F.txt")
+        assert sim.fs.resolve_path("c:\\KEPT\\dir\\f.txt") == "C:\\KEPT\\dir\\f.txt"
+        with pytest.raises(FileNotFoundError):
+            sim.fs.get_object_from_normpath("C:\\kept\\dir\\f.txt")
