@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import sys
 import types
-import weakref
 from collections.abc import Callable, Sequence
 from importlib.machinery import ModuleSpec
 from typing import Any, Protocol
@@ -64,50 +63,17 @@ def _check(module_name: str, seam: object) -> WriterSeam:
     return seam  # type: ignore[return-value]
 
 
-#: The modules a scan has read, by ``id``, while they are alive, and which of them declare
-#: a seam. A module declares its seam when it is imported, so the answer holds for the
-#: object's life; a weak reference's callback drops the entry when the module dies, so an
-#: ``id`` here always names the object that was read. Speed only: two scans per simulated
-#: test read about 800 namespaces each; now only the modules new since the last scan.
-_SCANNED: dict[int, weakref.ReferenceType[Any]] = {}
-_WITH_SEAM: dict[int, object] = {}
-
-
-def _forget(module_id: int) -> Callable[[object], None]:
-    def forget(_: object) -> None:
-        _SCANNED.pop(module_id, None)
-        _WITH_SEAM.pop(module_id, None)
-
-    return forget
-
-
 def loaded_seams() -> list[WriterSeam]:
     """The seams of every loaded copy of the writer, each once (one module may have two names)."""
-    entries = list(sys.modules.items())
-    by_id = dict(zip(map(id, (module for _, module in entries)), entries, strict=True))
-    unread = by_id.keys() - _SCANNED.keys()
-    declaring = by_id.keys() & _WITH_SEAM.keys()
     found: dict[int, WriterSeam] = {}
-    for module_id in sorted(unread | declaring):  # sorted: the same order every time
-        name, module = by_id[module_id]
-        seam = _declared(module) if module_id in unread else _WITH_SEAM[module_id]
+    for name, module in list(sys.modules.items()):
+        try:
+            seam = module.__dict__.get(SEAM_ATTRIBUTE)
+        except (AttributeError, TypeError):  # None or a stand-in object: nothing declared
+            continue
         if seam is not None and id(seam) not in found:
-            found[id(seam)] = _check(name, seam)  # a bad seam fails every scan
-        if module_id in unread:
-            try:
-                _SCANNED[module_id] = weakref.ref(module, _forget(module_id))
-            except TypeError:  # None or a stand-in without weak references: read each time
-                continue
-            if seam is not None:
-                _WITH_SEAM[module_id] = seam
+            found[id(seam)] = _check(name, seam)
     return list(found.values())
-
-
-def _declared(module: object) -> object:
-    try:
-        return module.__dict__.get(SEAM_ATTRIBUTE)
-    except (AttributeError, TypeError):  # None or a stand-in object: nothing declared
-        return None
 
 
 class _LoadedHook:
