@@ -12,8 +12,13 @@ path objects, ``PurePosixPath`` arithmetic through ``use_fs_type``, custom separ
 
 ``absnormpath`` also depends on the working directory and the mount table, so its table is
 keyed by the working directory too and dropped when the root or the mount table changes.
-Nothing that depends on the tree's contents (``resolve_path``, case matching) is
-remembered.
+The two walks that depend on the tree's names (``resolve_path``: symbolic links followed;
+``_original_path``: each existing component in its stored case) are remembered the same
+way and also dropped on every change of any directory's entries (a generation counter
+bumped by ``add_entry``/``remove_entry``, pyfakefs' only two ways to change a directory):
+pyfakefs walks one path about ten times per operation, and an operation changes the tree
+at most once, at its end. ``os.path.realpath``'s walk (an ``islink`` per component) is
+remembered the same way.
 
 :func:`install` also swaps pyfakefs' ``make_string_path``/``matching_string`` helpers for
 versions with a fast path for ``str`` (about 500 calls per operation), for the life of a
@@ -22,12 +27,15 @@ simulation.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
+from stat import S_ISDIR, S_ISLNK
 from typing import Any, TypeVar, cast
 
-from pyfakefs import helpers
+from pyfakefs import fake_filesystem, helpers
 from pyfakefs.fake_file import FakeDirectory
 from pyfakefs.fake_filesystem import FakeFilesystem
+from pyfakefs.fake_path import FakePathModule
 from pyfakefs.helpers import FSType
 
 from pytest_ocirace.fakefs.locking import ClassPatches
@@ -81,6 +89,11 @@ _TABLES: tuple[dict[str, Any], ...] = (
 #: Where the answers that depend on cwd and the mount table live in a filesystem's
 #: ``__dict__``.
 _BY_CWD_ATTR = "_ocirace_paths_by_cwd"
+#: Where the answers that also depend on the tree's names live.
+_BY_TREE_ATTR = "_ocirace_paths_by_tree"
+#: Changes of directory entries so far, in any simulated filesystem (one list, so that the
+#: wrapped ``add_entry``/``remove_entry`` bump it without a lookup of the filesystem).
+_TREE_CHANGES = [0]
 
 
 def clear() -> None:
@@ -225,7 +238,7 @@ class FastWindowsPaths(FakeFilesystem):
 
         The same walk as ``FakeFilesystem._original_path``, for a ``str`` under plain
         Windows rules, without its per-component helper calls (about 40 walks per
-        ``os.replace``). Depends on the tree, so nothing is remembered.
+        ``os.replace``), remembered until the tree's names change.
         """
         if (
             path.__class__ is not str
@@ -234,6 +247,137 @@ class FastWindowsPaths(FakeFilesystem):
             or not self._plain_windows()
         ):
             return FakeFilesystem._original_path(self, path)
+        table = self._by_tree()[0]
+        key = (path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            pass
+        value = self._walk_original_path(path)
+        if len(table) >= LIMIT:
+            table.clear()
+        table[key] = value
+        return value
+
+    def resolve_path(self, file_path: Any, allow_fd: bool = False) -> Any:
+        """The resolved path, remembered per string until the tree's names change."""
+        if file_path.__class__ is not str or not file_path or not self._plain_windows():
+            return FakeFilesystem.resolve_path(self, file_path, allow_fd)
+        table = self._by_tree()[1]
+        key = (file_path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            pass
+        value = FakeFilesystem.resolve_path(self, file_path, allow_fd)
+        if len(table) >= LIMIT:
+            table.clear()
+        table[key] = value
+        return value
+
+    def get_object_from_normpath(
+        self,
+        file_path: Any,
+        check_read_perm: bool = True,
+        check_exe_perm: bool = True,
+        check_owner: bool = False,
+    ) -> Any:
+        """The walk to a path's object, without pyfakefs' per-component case folding.
+
+        ``_original_path`` has already spelled each existing component as stored, so the
+        exact name is looked up first (pyfakefs' ``get_entry`` folds the case of every
+        component, about four walks per operation); any other answer, and every error,
+        comes from the same steps as pyfakefs'.
+        """
+        if file_path.__class__ is not str or self.is_case_sensitive or not self._plain_windows():
+            return FakeFilesystem.get_object_from_normpath(
+                self, file_path, check_read_perm, check_exe_perm, check_owner
+            )
+        root = self.root
+        if file_path == root.name:
+            return root
+        if file_path == self.devnull:
+            return self.dev_null
+        check = (check_read_perm or check_exe_perm) and not fake_filesystem.is_root()
+        if check:
+            return self._walk_to_object(
+                file_path, check, check_read_perm, check_exe_perm, check_owner
+            )
+        # Without permission checks (root, or asked so) the answer is the tree's alone.
+        table = self._by_tree_objects()
+        key = (file_path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            pass
+        value = self._walk_to_object(file_path, check, check_read_perm, check_exe_perm, check_owner)
+        if len(table) >= LIMIT:
+            table.clear()
+        table[key] = value
+        return value
+
+    def _walk_to_object(
+        self,
+        file_path: str,
+        check: bool,
+        check_read_perm: bool,
+        check_exe_perm: bool,
+        check_owner: bool,
+    ) -> Any:
+        path = self._original_path(file_path)
+        target: Any = self.root
+        try:
+            for component in self._path_components(path):
+                if not isinstance(target, FakeDirectory):
+                    if S_ISLNK(target.st_mode) and target.contents:
+                        target = self.resolve(target.contents)
+                    if not S_ISDIR(target.st_mode):
+                        self.raise_os_error(errno.ENOENT, path)
+                entry = target.entries.get(component)
+                target = entry if entry is not None else target.get_entry(component)
+                if (
+                    check
+                    and target
+                    and not self._can_read(  # type: ignore[no-untyped-call]
+                        target, check_read_perm, check_exe_perm, check_owner
+                    )
+                ):
+                    self.raise_os_error(errno.EACCES, target.path)
+        except KeyError:
+            self.raise_os_error(errno.ENOENT, path)
+        return target
+
+    def _by_tree(self) -> tuple[dict[tuple[str, str], Any], dict[tuple[str, str], Any]]:
+        """Tables for answers that depend on cwd, the mount table and the tree's names.
+
+        A value computed while the tree changed (a lazily mapped real directory loading)
+        went into the tables of the generation before: they are never read again.
+        """
+        generation = (
+            _TREE_CHANGES[0],
+            id(self.root),
+            len(self.mount_points),
+            self.is_case_sensitive,
+        )
+        state = self.__dict__.get(_BY_TREE_ATTR)
+        if state is None or state[0] != generation:
+            state = (generation, {}, {}, {}, {})
+            self.__dict__[_BY_TREE_ATTR] = state
+        return state[1], state[2]
+
+    def _by_tree_objects(self) -> dict[tuple[str, str], Any]:
+        """``get_object_from_normpath``'s answers, in the tables of :meth:`_by_tree`."""
+        self._by_tree()
+        table: dict[tuple[str, str], Any] = self.__dict__[_BY_TREE_ATTR][4]
+        return table
+
+    def _real_paths(self) -> dict[tuple[str, str], tuple[str, bool]]:
+        """``realpath``'s symbolic-link walks, in the tables of :meth:`_by_tree`."""
+        self._by_tree()
+        table: dict[tuple[str, str], tuple[str, bool]] = self.__dict__[_BY_TREE_ATTR][3]
+        return table
+
+    def _walk_original_path(self, path: str) -> str:
         path = self.replace_windows_root(path)
         components = self._path_components(path)
         normalized: list[str] = []
@@ -371,7 +515,9 @@ _original_remove_entry = FakeDirectory.remove_entry
 
 
 def _add_entry(self: FakeDirectory, path_object: Any) -> None:
+    _TREE_CHANGES[0] += 1
     _original_add_entry(self, path_object)
+    _TREE_CHANGES[0] += 1
     index = _current_index(self)
     if index is not None:
         name = helpers.to_string(path_object.name)
@@ -379,7 +525,9 @@ def _add_entry(self: FakeDirectory, path_object: Any) -> None:
 
 
 def _remove_entry(self: FakeDirectory, pathname_name: str, recursive: bool = True) -> None:
+    _TREE_CHANGES[0] += 1
     _original_remove_entry(self, pathname_name, recursive)
+    _TREE_CHANGES[0] += 1
     index = _current_index(self)
     if index is not None:
         key = helpers.to_string(pathname_name).lower()
@@ -399,9 +547,38 @@ def _normalized_entryname(self: FakeDirectory, pathname_name: str) -> str:
     return pathname_name
 
 
+_original_join_real_path = FakePathModule._join_real_path
+
+
+def _join_real_path(self: FakePathModule, path: Any, rest: Any, seen: Any) -> Any:
+    """``os.path.realpath``'s walk (an ``islink`` per component), remembered per string.
+
+    Only the outermost call (no path yet, nothing seen) of a ``str``, while the filesystem
+    has plain Windows rules; ``realpath`` has already decided to use the fake filesystem
+    (a caller in a module pyfakefs skips gets the real function before this).
+    """
+    fs = self.filesystem
+    if path != "" or seen or rest.__class__ is not str or not isinstance(fs, FastWindowsPaths):
+        return _original_join_real_path(self, path, rest, seen)
+    if fs.is_case_sensitive or not fs._plain_windows():
+        return _original_join_real_path(self, path, rest, seen)
+    table = fs._real_paths()
+    key = (rest, fs._cwd)
+    try:
+        return table[key]
+    except KeyError:
+        pass
+    value = _original_join_real_path(self, path, rest, seen)
+    if len(table) >= LIMIT:
+        table.clear()
+    table[key] = value
+    return value
+
+
 def forget(fs: FakeFilesystem) -> None:
     """Drop what ``fs`` itself remembers (when the simulation leaves it)."""
     fs.__dict__.pop(_BY_CWD_ATTR, None)
+    fs.__dict__.pop(_BY_TREE_ATTR, None)
     fs.__dict__.pop(_TOKEN_ATTR, None)
 
 
@@ -441,6 +618,8 @@ def install(patches: ClassPatches, fs: FakeFilesystem) -> None:
         patches.set(FakeDirectory, "add_entry", _add_entry)
         patches.set(FakeDirectory, "remove_entry", _remove_entry)
         patches.set(FakeDirectory, "_normalized_entryname", _normalized_entryname)
+    if vars(FakePathModule).get("_join_real_path") is _original_join_real_path:
+        patches.set(FakePathModule, "_join_real_path", _join_real_path)
 
     for name in _HELPER_USERS:
         module = sys.modules.get(name)

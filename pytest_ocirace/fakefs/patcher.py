@@ -274,7 +274,8 @@ for _name in (
     "get_disk_usage",
 ):
     if _name in vars(FakeFilesystem):
-        _method = vars(FakeFilesystem)[_name]
+        # The remembering version where fastpaths.py has one (absnormpath, resolve_path).
+        _method = vars(FastWindowsPaths).get(_name) or vars(FakeFilesystem)[_name]
 
         def _make(method: Callable[..., Any], takes_path: bool) -> Callable[..., Any]:
             def run_locked(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -416,11 +417,13 @@ def _proxied_modules_visible() -> Iterator[None]:
     is listed under a private name while pyfakefs scans, so it is patched like any other.
     """
     shown: list[str] = []
-    listed = {id(module) for module in list(sys.modules.values())}
     entries: dict[str, object] = dict(sys.modules)  # not only modules, whatever typeshed says
+    listed: set[int] | None = None  # made on the first proxy (speed: most runs have none)
     for name, entry in entries.items():
         if isinstance(entry, types.ModuleType) or entry is None:
             continue
+        if listed is None:
+            listed = set(map(id, entries.values()))
         attributes = list(vars(type(entry)).values())
         with contextlib.suppress(TypeError):
             attributes += list(vars(entry).values())

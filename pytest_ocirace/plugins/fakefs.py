@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 
-from pytest_ocirace.plugins import import_paths, tmp_paths
+from pytest_ocirace.plugins import import_paths, limit_tracebacks, tmp_paths
 
 if TYPE_CHECKING:
     from pyfakefs.fake_filesystem import FakeFilesystem
@@ -127,6 +127,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER_HELP)
+    config.pluginmanager.register(_FailureFormatting(), "ocirace-failure-formatting")
     if _configured_values(config):
         # Check configured options now: a typo should stop the run with one line, not fail
         # every simulated test.
@@ -505,23 +506,65 @@ def pytest_runtest_makereport(
     )
     if before is not None and call.when != "teardown":
         _leftover_threads(item.config).stop(before, item.nodeid, failed=call.excinfo is not None)
-    if call.excinfo is None:
-        outcome = yield  # nothing to format: no pause (it re-patches every module, twice)
-        if outcome.exception is not None:
-            outcome.force_result(_report_on_the_real_filesystem(item, call, outcome.exception))
-        return
     # pytest formats the failure (reading source files for the traceback) inside this hook,
     # which runs while pyfakefs still patches: through the fake filesystem, library and
     # stdlib sources are missing and frames show ``???``. Build the report on the real one.
-    with _real_filesystem():
+    # Nothing to format, no pause (it re-patches every module, twice); a unittest case's
+    # failure only appears in ``call`` inside the hook (_FailureFormatting pauses then).
+    formatting = item.stash[_FORMATTING_KEY] = ExitStack()
+    note = cut = None
+    with formatting:
+        if call.excinfo is not None:
+            _begin_formatting(item, call)
         outcome = yield
-        if outcome.exception is not None:
-            outcome.force_result(_report_on_the_real_filesystem(item, call, outcome.exception))
-        report: pytest.TestReport = outcome.get_result()
-        if report.failed:
-            note = _platform_note(item, call.excinfo.value, simulation.options)
-            if note is not None:
-                report.sections.append(("ocirace platform", note))
+        cut = item.stash.get(_LIMIT_CUT_KEY, None)
+        if outcome.exception is None and call.excinfo is not None:
+            report: pytest.TestReport = outcome.get_result()
+            if report.failed:
+                note = _platform_note(item, call.excinfo.value, simulation.options)
+    if _FORMATTING_KEY in item.stash:
+        del item.stash[_FORMATTING_KEY]
+    if _LIMIT_CUT_KEY in item.stash:
+        del item.stash[_LIMIT_CUT_KEY]
+    if outcome.exception is not None:
+        outcome.force_result(_report_on_the_real_filesystem(item, call, outcome.exception))
+        return
+    report = outcome.get_result()
+    if report.failed:
+        if cut is not None:
+            report.sections.append((limit_tracebacks.SECTION, cut))
+        if note is not None:
+            report.sections.append(("ocirace platform", note))
+
+
+#: The pause of a simulated test's report hook, open while its failure is formatted.
+_FORMATTING_KEY = pytest.StashKey[ExitStack]()
+#: The frames :func:`limit_tracebacks.shorten` left out of the failure being reported.
+_LIMIT_CUT_KEY = pytest.StashKey[str]()
+
+
+def _begin_formatting(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """Pause pyfakefs until the report is made; cut a limit error's traceback first."""
+    formatting = item.stash.get(_FORMATTING_KEY, None)
+    if formatting is None or call.excinfo is None:
+        return
+    del item.stash[_FORMATTING_KEY]  # once per report
+    formatting.enter_context(_real_filesystem())
+    cut = limit_tracebacks.shorten(item, call)
+    if cut is not None:
+        item.stash[_LIMIT_CUT_KEY] = cut
+
+
+class _FailureFormatting:
+    """A plain ``pytest_runtest_makereport`` between unittest's and pytest's own.
+
+    pytest's unittest support puts a ``TestCase``'s failure into ``call`` in its own
+    (``tryfirst``) implementation, after every wrapper started: the pause and the cut
+    happen here for it, before pytest's implementation formats the report.
+    """
+
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        _begin_formatting(item, call)
 
 
 def _report_on_the_real_filesystem(

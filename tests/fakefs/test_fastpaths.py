@@ -54,6 +54,8 @@ PURE = [
     "absnormpath",
     "replace_windows_root",
     "_original_path",
+    "resolve_path",
+    "get_object_from_normpath",
 ]
 
 
@@ -88,7 +90,9 @@ def test_each_remembered_function_answers_as_pyfakefs_does(method: str) -> None:
             fs.cwd = cwd
             for spelling in [*SPELLINGS, "blob\\file.txt", "C:\\WORK\\blob\\inner\\x"]:
                 for _ in range(2):  # computed, then remembered
-                    assert getattr(fs, method)(spelling) == getattr(plain, method)(spelling), (
+                    assert _outcome(getattr(fs, method), spelling) == _outcome(
+                        getattr(plain, method), spelling
+                    ), (
                         method,
                         spelling,
                         cwd,
@@ -177,3 +181,84 @@ def test_tables_are_bounded() -> None:
             sim.fs.splitdrive(f"C:\\x{index}")
         assert sim.fs.splitdrive("C:\\y") == ("C:", "\\y")
     assert len(fastpaths._SPLITDRIVE) <= fastpaths.LIMIT
+
+
+def test_remembered_walks_follow_every_change_of_the_tree() -> None:
+    # resolve_path and _original_path are remembered per string: each change of a
+    # directory's names (create, rename, remove, a link) must be seen by the next call.
+    with simulate() as sim:
+        fs = sim.fs
+        os.makedirs("C:\\work\\Blob")
+        os.chdir("C:\\work")
+        plain = _seen_as(FakeFilesystem, fs)
+
+        def agree(spelling: str) -> str:
+            answers = {fs.resolve_path(spelling), plain.resolve_path(spelling)}
+            assert len(answers) == 1, (spelling, answers)
+            assert fs._original_path(spelling) == plain._original_path(spelling)
+            return answers.pop()
+
+        assert agree("c:\\WORK\\new\\x") == "C:\\work\\new\\x"
+        os.mkdir("C:\\work\\NEW")
+        assert agree("c:\\WORK\\new\\x") == "C:\\work\\NEW\\x"
+        os.rename("C:\\work\\NEW", "C:\\work\\Newer")
+        assert agree("c:\\WORK\\new\\x") == "C:\\work\\new\\x"
+        assert agree("c:\\work\\newer\\x") == "C:\\work\\Newer\\x"
+        os.rmdir("C:\\work\\Newer")
+        assert agree("c:\\work\\newer\\x") == "C:\\work\\newer\\x"
+        assert agree("link\\x") == "C:\\work\\link\\x"
+        fs.create_symlink("C:\\work\\link", "C:\\work\\Blob")
+        assert agree("link\\x") == "C:\\work\\Blob\\x"
+        os.chdir("C:\\work\\Blob")
+        assert agree("x") == "C:\\work\\Blob\\x"
+
+
+def test_realpath_follows_every_change_of_the_tree() -> None:
+    with simulate() as sim:
+        fs = sim.fs
+        os.makedirs("C:\\work\\Blob")
+        os.makedirs("C:\\work\\Other")
+        os.chdir("C:\\work")
+        assert os.path.realpath("link\\x") == "C:\\work\\link\\x"
+        fs.create_symlink("C:\\work\\link", "C:\\work\\Blob")
+        assert os.path.realpath("link\\x") == "C:\\work\\Blob\\x"
+        os.remove("C:\\work\\link")
+        fs.create_symlink("C:\\work\\link", "C:\\work\\Other")
+        assert os.path.realpath("link\\x") == "C:\\work\\Other\\x"
+        os.chdir("C:\\work\\Other")
+        assert os.path.realpath("x") == "C:\\work\\Other\\x"
+        assert os.path.realpath(b"x") == b"C:\\work\\Other\\x"
+
+
+def test_the_remembered_object_of_a_path_is_the_one_there_now() -> None:
+    with simulate() as sim:
+        fs = sim.fs
+        with open("C:\\f.txt", "w"):
+            pass
+        first = fs.get_object_from_normpath("C:\\f.txt")
+        assert fs.get_object_from_normpath("C:\\F.TXT") is first
+        os.remove("C:\\f.txt")
+        with pytest.raises(FileNotFoundError):
+            fs.get_object_from_normpath("C:\\f.txt")
+        with open("C:\\f.txt", "w"):
+            pass
+        second = fs.get_object_from_normpath("C:\\f.txt")
+        assert second is not first
+        os.replace("C:\\f.txt", "C:\\g.txt")
+        assert fs.get_object_from_normpath("C:\\g.txt") is second
+
+
+def test_nothing_remembered_reaches_the_next_simulation() -> None:
+    # The remembered walks live on one simulation's filesystem: a later test's starts empty.
+    with simulate() as sim:
+        os.makedirs("C:\\kept\\Dir")
+        with open("C:\\kept\\Dir\\F.txt", "w"):
+            pass
+        assert sim.fs.get_object_from_normpath("C:\\kept\\dir\\f.txt") is not None
+        assert os.path.realpath("c:\\kept\\dir").lower() == "c:\\kept\\dir"
+        assert sim.fs.resolve_path("c:\\KEPT\\dir\\f.txt") == "C:\\kept\\Dir\\F.txt"
+    with simulate() as sim:
+        assert not os.path.exists("C:\\kept\\Dir\\F.txt")
+        assert sim.fs.resolve_path("c:\\KEPT\\dir\\f.txt") == "C:\\KEPT\\dir\\f.txt"
+        with pytest.raises(FileNotFoundError):
+            sim.fs.get_object_from_normpath("C:\\kept\\dir\\f.txt")

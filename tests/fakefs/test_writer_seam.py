@@ -240,3 +240,23 @@ def test_a_copy_imported_lazily_in_each_test_is_switched_each_time(
     quiet = ("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
     result = pytester.runpytest_subprocess(*quiet, "-p", "no:randomly")
     result.assert_outcomes(passed=3)
+
+
+def test_a_new_module_under_a_name_already_scanned_is_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # loaded_seams remembers each name's answer while the same module object sits under it.
+    plain = types.ModuleType("ocirace_rescanned")
+    monkeypatch.setitem(sys.modules, "ocirace_rescanned", plain)
+    before = loaded_seams()
+    copy = types.ModuleType("ocirace_rescanned")
+    seam = ocirace_writer.__ocirace_writer_seam__
+    fake_seam = types.SimpleNamespace(
+        protocol=seam.protocol,
+        use_windows=seam.use_windows,
+        forget_filesystem=seam.forget_filesystem,
+    )
+    setattr(copy, SEAM_ATTRIBUTE, fake_seam)
+    monkeypatch.setitem(sys.modules, "ocirace_rescanned", copy)
+    assert fake_seam not in before
+    assert fake_seam in loaded_seams()
