@@ -123,6 +123,36 @@ def warn_once(option: str, name: str, message: str) -> None:
 _OPTION = "windows_platform_modules"
 
 
+def _warn_if_a_second_copy(name: str) -> None:
+    """Warn when the module named ``name`` is a file already loaded under another name.
+
+    pytest imports a test module by the name its rootdir and ``__init__.py`` files give
+    it (``test_filelock`` for ``tests/test_filelock.py`` without a package); naming it by
+    its JUnit class name (``tests.test_filelock``) imports a second copy of the file that
+    no test runs, and the Windows view changed nothing, silently (filelock's suite).
+    Checked once per name.
+    """
+    if name in _COPIES_CHECKED:
+        return
+    _COPIES_CHECKED.add(name)
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return
+    for other, loaded in list(sys.modules.items()):
+        if other != name and loaded is not module and getattr(loaded, "__file__", None) == path:
+            warn_once(
+                _OPTION,
+                name,
+                f"ocirace option {_OPTION}: {name!r} is a second copy of {path!r}, which is "
+                f"loaded as {other!r} (the tests run in that one); name {other!r}",
+            )
+            return
+
+
+_COPIES_CHECKED: set[str] = set()
+
+
 class _Proxy:
     """Forwards attribute reads to ``target`` except for ``overrides``; writes go to ``target``.
 
@@ -210,6 +240,7 @@ class WindowsPlatform:
                     f"ocirace option {_OPTION}: cannot import {name!r} ({exc}); "
                     "give the dotted name of an importable module"
                 ) from None
+            _warn_if_a_second_copy(name)
             patched = PATCHED.setdefault((_OPTION, name), set())
             for member in family_names(name):
                 loaded: Any = sys.modules[member]

@@ -115,3 +115,27 @@ def test_monkeypatch_through_a_named_modules_view_is_undone_on_the_module(
         assert not hasattr(fake_os, "urandom")
     finally:
         view.uninstall()
+
+
+def test_naming_a_second_copy_of_a_loaded_file_warns_with_the_name_to_use(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # filelock's suite: tests/test_filelock.py (no __init__.py) is imported by pytest as
+    # test_filelock; naming it tests.test_filelock imported a second copy no test runs.
+    import importlib
+
+    folder = tmp_path / "ocirace_suite_root" / "ocirace_suite"
+    folder.mkdir(parents=True)
+    (folder / "test_ocirace_copied.py").write_text("import os\nWINDOWS = os.name == 'nt'\n")
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.syspath_prepend(str(folder.parent))
+    names = ("test_ocirace_copied", "ocirace_suite.test_ocirace_copied", "ocirace_suite")
+    importlib.import_module("test_ocirace_copied")  # as pytest would
+    view = WindowsPlatform(("ocirace_suite.test_ocirace_copied",))
+    try:
+        with pytest.warns(PlatformWarning, match="name 'test_ocirace_copied'"):
+            view.install()
+    finally:
+        view.uninstall()
+        for name in names:
+            sys.modules.pop(name, None)
