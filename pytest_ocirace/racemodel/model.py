@@ -255,6 +255,31 @@ class _Access:
             return self.locks & self.strand.lockset()
         return self.locks & self.end_locks
 
+    def protected_from(self, locks: frozenset[object], clock: Mapping[int, int]) -> bool:
+        """Whether a later operation holding ``locks``, at ``clock``, cannot conflict with us.
+
+        A common lock held through both is protection, as ever. So is a handle closed
+        under a lock the later operation holds, when that operation came after the open:
+        the close and the operation are serialised by the lock, and whether the operation
+        met the handle still open is the order the program gave their critical sections,
+        through the state it keeps under that lock, as for any two operations under a
+        common lock. persist-queue's file queue opens its tail chunk when it starts, and
+        its consumer closes it and moves the tail under the queue's mutex; whichever thread
+        saves the queue's state next removes the used chunk, under the same mutex, only
+        once the tail has moved past it. Judged by the open alone, a run where the producer
+        did the removal failed with a false ``[WinError 32]``, and one where the consumer
+        did passed: the verdict followed the schedule. In a run where such an operation
+        does meet the handle open, it fails for real, by Windows' rule.
+        """
+        if self.protecting_locks() & locks:
+            return True
+        return (
+            self.role is Role.HANDLE
+            and self.end_epoch is not None
+            and bool(self.end_locks & locks)
+            and clock.get(self.strand.tid, 0) >= self.epoch
+        )
+
     def info(self) -> OpInfo:
         """The access as one side of a race in the report.
 
@@ -746,7 +771,7 @@ class RaceModel:
         tid = earlier.end_tid if earlier.role is Role.HANDLE else earlier.strand.tid
         if end is None or (relied and later.clock.get(tid, 0) < end):
             return  # not relied on: judged when ``later`` ran
-        if guaranteed.get(tid, 0) >= end or earlier.protecting_locks() & later.locks:
+        if guaranteed.get(tid, 0) >= end or earlier.protected_from(later.locks, guaranteed):
             return
         verdict = _verdict(earlier, later.role, later.op)
         if verdict is None or (
@@ -788,7 +813,8 @@ class RaceModel:
         """Neither ordered before ``strand`` nor protected by a lock it holds (``locks``)."""
         if access.strand is strand or access.ordered_before(strand):
             return False
-        return not (access.protecting_locks() & (strand.lockset() if locks is None else locks))
+        held = strand.lockset() if locks is None else locks
+        return not access.protected_from(held, strand.clock)
 
     def _conflicts(
         self,
