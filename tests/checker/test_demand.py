@@ -21,19 +21,11 @@ from ocirace_checker.engine import RunOptions, RunResult, run
 from ocirace_checker.lint import lint_source
 from ocirace_checker.model import LintSettings
 from ocirace_checker.project_index import index_of_sources, module_name_for
-from ocirace_checker.rules import ALL_RULES
+from tests.checker.multi_module_examples import MULTI_MODULE
 from tests.checker.two_module_project import GUARDED_CALLER, STORE, UNGUARDED_CALLER
 
 ALL = frozenset(RULES)
 SETTINGS = LintSettings()
-
-MULTI_MODULE = [
-    pytest.param(case, id=f"{rule.code}-{kind}-{number}")
-    for rule in ALL_RULES
-    for kind, cases in (("valid", rule.valid), ("invalid", rule.invalid))
-    for number, case in enumerate(cases)
-    if isinstance(case.code, dict)
-]
 
 
 def findings_in(result: RunResult) -> list[tuple[object, ...]]:

@@ -15,20 +15,12 @@ from ocirace_checker.demand import DemandIndex
 from ocirace_checker.explain import explain
 from ocirace_checker.model import LintSettings
 from ocirace_checker.project_index import build_index
-from ocirace_checker.rules import ALL_RULES
+from tests.checker.multi_module_examples import MULTI_MODULE
 
 SETTINGS = LintSettings()
 #: The rules whose findings depend on other modules (temps, callers, guards, aliases).
 CODES = ("ORC001", "ORC002", "ORC003", "ORC004", "ORC006")
 PUBLISH_WORDS = ("rename", "replace", "move", "MoveFile")
-
-MULTI_MODULE = [
-    pytest.param(case, id=f"{rule.code}-{kind}-{number}")
-    for rule in ALL_RULES
-    for kind, cases in (("valid", rule.valid), ("invalid", rule.invalid))
-    for number, case in enumerate(cases)
-    if isinstance(case.code, dict)
-]
 
 
 def _write(tmp_path: Path, modules: dict[str, str]) -> list[str]:

@@ -25,10 +25,10 @@ from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
 from pytest_ocirace.racemodel.model import RaceModel
 from pytest_ocirace.racemodel.sync import install
 from pytest_ocirace.winrules.options import SimulationOptions
+from tests.fakefs.blocking_threads import PATIENCE, finish, in_thread
 from tests.racemodel.gc_reentry import collecting_everywhere, finishes
 
 #: How long a test waits for a thread that should finish: a regression fails, never hangs.
-PATIENCE = 10.0
 
 
 @pytest.fixture
@@ -47,26 +47,6 @@ def model(sim: WindowsFilesystem) -> Iterator[RaceModel]:
     finally:
         sim.observer = None
         instrumentation.uninstall()
-
-
-def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    """``target`` running in a started thread; the list gets its result or exception."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(target())
-        except BaseException as exc:  # handed to the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
-def _finish(thread: threading.Thread) -> None:
-    thread.join(PATIENCE)
-    assert not thread.is_alive(), "the thread is still blocked"
 
 
 def _native_lock(path: str, **kwargs: Any) -> filelock.BaseFileLock:
@@ -136,7 +116,7 @@ def test_a_blocked_flock_waits_without_stopping_other_file_work(sim: WindowsFile
         fcntl.flock(waiter, fcntl.LOCK_EX)
         return time.monotonic()
 
-    thread, outcome = _in_thread(wait_for_lock)
+    thread, outcome = in_thread(wait_for_lock)
     time.sleep(0.2)
     assert outcome == []  # still waiting
     # The simulation's global lock is free: this thread's file operations go on.
@@ -145,7 +125,7 @@ def test_a_blocked_flock_waits_without_stopping_other_file_work(sim: WindowsFile
     assert os.listdir(".") != []
     released = time.monotonic()
     holder.close()  # closing the handle releases its lock
-    _finish(thread)
+    finish(thread)
     assert outcome[0] >= released
     waiter.close()
 
@@ -271,10 +251,10 @@ def test_msvcrt_lk_lock_waits_then_gives_up_with_edeadlock(
         msvcrt.locking(b, msvcrt.LK_LOCK, 1)
     assert caught.value.errno == 36
     assert time.monotonic() - started >= 0.3
-    thread, outcome = _in_thread(lambda: msvcrt.locking(b, msvcrt.LK_LOCK, 1))
+    thread, outcome = in_thread(lambda: msvcrt.locking(b, msvcrt.LK_LOCK, 1))
     time.sleep(0.05)
     os.close(a)
-    _finish(thread)
+    finish(thread)
     assert outcome == [None]
     os.close(b)
 
@@ -291,8 +271,8 @@ def test_filelock_times_out_while_another_lock_object_holds_the_file(
         with pytest.raises(filelock.Timeout):
             second.acquire(timeout=0.2)
         assert time.monotonic() - started >= 0.2
-        thread, outcome = _in_thread(lambda: second.acquire(timeout=0.1))
-        _finish(thread)
+        thread, outcome = in_thread(lambda: second.acquire(timeout=0.1))
+        finish(thread)
         assert isinstance(outcome[0], filelock.Timeout)
     with second.acquire(timeout=0):
         assert second.is_locked
@@ -315,7 +295,7 @@ def test_filelock_serialises_real_threads(sim: WindowsFilesystem) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        _finish(thread)
+        finish(thread)
     assert overlaps == []
 
 
@@ -330,10 +310,10 @@ def test_portalocker_excludes_and_times_out(sim: WindowsFilesystem) -> None:
         portalocker.unlock(first)
         portalocker.lock(second, portalocker.LOCK_EX | portalocker.LOCK_NB)
     with portalocker.Lock("r.lock", timeout=1):
-        thread, outcome = _in_thread(
+        thread, outcome = in_thread(
             lambda: portalocker.Lock("r.lock", timeout=0.2, fail_when_locked=False).acquire()
         )
-        _finish(thread)
+        finish(thread)
         assert isinstance(outcome[0], portalocker.exceptions.LockException)
 
 
@@ -355,7 +335,7 @@ def _run_writers(lock: Callable[[], Any] | None) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        _finish(thread)
+        finish(thread)
 
 
 def test_writers_serialised_by_filelock_are_not_races(model: RaceModel) -> None:
@@ -414,7 +394,7 @@ def test_shared_writer_reports_on_a_lock_file_are_withdrawn_when_it_is_locked(
     for thread in threads:
         thread.start()
     for thread in threads:
-        _finish(thread)
+        finish(thread)
     assert model.total == 0
     assert model.groups == {}
 
@@ -444,7 +424,7 @@ def test_existence_checks_of_a_lock_file_are_not_check_then_act(model: RaceModel
     for thread in threads:
         thread.start()
     for thread in threads:
-        _finish(thread)
+        finish(thread)
     assert seen == [False]  # judged check-then-act when it ran (answered "absent")...
     assert model.total == 0  # ...and withdrawn once the name turned out to be a lock file
 
@@ -486,9 +466,9 @@ def _failed_polls(table: filelocks.LockTable, file: object, threads: int) -> Non
         together.wait(PATIENCE)  # alive until all have polled: distinct threads
         return got
 
-    started = [_in_thread(poll) for _ in range(threads)]
+    started = [in_thread(poll) for _ in range(threads)]
     for thread, outcome in started:
-        _finish(thread)
+        finish(thread)
         assert outcome == [False]
 
 
@@ -558,7 +538,7 @@ def test_a_storm_poller_waits_before_reopening_not_with_the_lock_file_open(
         reopening.set()
         return open_and_lock()  # waits for the holder's release, then gets the lock
 
-    started = [_in_thread(lambda again=n == 0: poll(again)) for n in range(pollers)]
+    started = [in_thread(lambda again=n == 0: poll(again)) for n in range(pollers)]
     polled.wait(PATIENCE)
     assert reopening.wait(PATIENCE)
     time.sleep(0.05)  # the poller is at its open now: parked before it, holding nothing
@@ -568,7 +548,7 @@ def test_a_storm_poller_waits_before_reopening_not_with_the_lock_file_open(
     with contextlib.suppress(PermissionError):  # the woken poller may have it open already
         os.remove(name)
     for thread, _outcome in started:
-        _finish(thread)
+        finish(thread)
     reopened = started[0][1]
     assert isinstance(reopened[0], int), reopened
     os.close(reopened[0])

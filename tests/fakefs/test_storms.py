@@ -7,17 +7,16 @@ import errno
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from pytest_ocirace.fakefs import storms
 from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
 from pytest_ocirace.fakefs.locking import LOCK
+from tests.fakefs.blocking_threads import PATIENCE, finish, in_thread
 
 #: How long a test waits for a thread that should finish: a regression fails, never hangs.
-PATIENCE = 10.0
 EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 LOCK_FILE = "app.lock"
 
@@ -26,26 +25,6 @@ LOCK_FILE = "app.lock"
 def sim() -> Iterator[WindowsFilesystem]:
     with simulate() as simulation:
         yield simulation
-
-
-def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    """``target`` running in a started thread; the list gets its result or exception."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(target())
-        except BaseException as exc:  # handed to the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
-def _finish(thread: threading.Thread) -> None:
-    thread.join(PATIENCE)
-    assert not thread.is_alive(), "the thread is still blocked"
 
 
 def _failed_creates(threads: int, name: str = LOCK_FILE) -> list[BaseException]:
@@ -58,9 +37,9 @@ def _failed_creates(threads: int, name: str = LOCK_FILE) -> list[BaseException]:
         finally:
             together.wait(PATIENCE)  # alive until all have polled: distinct threads
 
-    started = [_in_thread(poll) for _ in range(threads)]
+    started = [in_thread(poll) for _ in range(threads)]
     for thread, _outcome in started:
-        _finish(thread)
+        finish(thread)
     return [outcome[0] for _thread, outcome in started]
 
 
@@ -77,7 +56,7 @@ def test_an_exclusive_create_fails_at_once_when_few_threads_poll(sim: WindowsFil
     remover = _remove_later(0.3)
     with pytest.raises(FileExistsError):  # one or two threads: Windows' answer, at once
         os.open(LOCK_FILE, EXCLUSIVE)
-    _finish(remover)
+    finish(remover)
 
 
 def test_an_exclusive_create_in_a_polling_storm_gets_the_name_its_holder_frees(
@@ -92,7 +71,7 @@ def test_an_exclusive_create_in_a_polling_storm_gets_the_name_its_holder_frees(
     remover = _remove_later(0.05)
     fd = os.open(LOCK_FILE, EXCLUSIVE)
     os.close(fd)
-    _finish(remover)
+    finish(remover)
     assert os.path.exists(LOCK_FILE)
 
 
@@ -125,7 +104,7 @@ def test_an_exclusive_create_woken_by_a_removal_meets_the_names_state_then(
     remover = _remove_later(0.05)
     with pytest.raises(OSError, match=LOCK_FILE) as stormed:
         os.open(LOCK_FILE, EXCLUSIVE)
-    _finish(remover)
+    finish(remover)
     assert sim.is_delete_pending(LOCK_FILE)
     assert (type(stormed.value), stormed.value.errno) == (type(alone.value), alone.value.errno)
     os.close(fd)
@@ -154,7 +133,7 @@ def test_a_waiting_create_holds_no_global_lock(sim: WindowsFilesystem) -> None:
     worker = threading.Thread(target=meanwhile)
     worker.start()
     os.close(os.open(LOCK_FILE, EXCLUSIVE))  # thread idents are reused: poll from this one
-    _finish(worker)
+    finish(worker)
     assert other_work == [None]
 
 
