@@ -45,6 +45,7 @@ __tracebackhide__ = True
 
 __all__ = ["FastWindowsPaths", "clear", "folded", "forget", "install"]
 
+K = TypeVar("K")
 T = TypeVar("T")
 
 _DEFAULT = FSType.DEFAULT
@@ -102,15 +103,16 @@ def clear() -> None:
         table.clear()
 
 
-def _remember(table: dict[str, T], path: str, compute: Callable[[], T]) -> T:
+def _remember(table: dict[K, T], key: K, compute: Callable[[], T]) -> T:
+    """``table[key]``, computed and stored on a miss (the table emptied at ``LIMIT``)."""
     try:
-        return table[path]
+        return table[key]
     except KeyError:
         pass
     value = compute()
     if len(table) >= LIMIT:
         table.clear()
-    table[path] = value
+    table[key] = value
     return value
 
 
@@ -247,33 +249,19 @@ class FastWindowsPaths(FakeFilesystem):
             or not self._plain_windows()
         ):
             return FakeFilesystem._original_path(self, path)
-        table = self._by_tree()[0]
-        key = (path, self._cwd)
-        try:
-            return table[key]
-        except KeyError:
-            pass
-        value = self._walk_original_path(path)
-        if len(table) >= LIMIT:
-            table.clear()
-        table[key] = value
-        return value
+        return _remember(
+            self._by_tree()[0], (path, self._cwd), lambda: self._walk_original_path(path)
+        )
 
     def resolve_path(self, file_path: Any, allow_fd: bool = False) -> Any:
         """The resolved path, remembered per string until the tree's names change."""
         if file_path.__class__ is not str or not file_path or not self._plain_windows():
             return FakeFilesystem.resolve_path(self, file_path, allow_fd)
-        table = self._by_tree()[1]
-        key = (file_path, self._cwd)
-        try:
-            return table[key]
-        except KeyError:
-            pass
-        value = FakeFilesystem.resolve_path(self, file_path, allow_fd)
-        if len(table) >= LIMIT:
-            table.clear()
-        table[key] = value
-        return value
+        return _remember(
+            self._by_tree()[1],
+            (file_path, self._cwd),
+            lambda: FakeFilesystem.resolve_path(self, file_path, allow_fd),
+        )
 
     def get_object_from_normpath(
         self,
@@ -304,17 +292,13 @@ class FastWindowsPaths(FakeFilesystem):
                 file_path, check, check_read_perm, check_exe_perm, check_owner
             )
         # Without permission checks (root, or asked so) the answer is the tree's alone.
-        table = self._by_tree_objects()
-        key = (file_path, self._cwd)
-        try:
-            return table[key]
-        except KeyError:
-            pass
-        value = self._walk_to_object(file_path, check, check_read_perm, check_exe_perm, check_owner)
-        if len(table) >= LIMIT:
-            table.clear()
-        table[key] = value
-        return value
+        return _remember(
+            self._by_tree_objects(),
+            (file_path, self._cwd),
+            lambda: self._walk_to_object(
+                file_path, check, check_read_perm, check_exe_perm, check_owner
+            ),
+        )
 
     def _walk_to_object(
         self,
@@ -440,32 +424,18 @@ class FastWindowsPaths(FakeFilesystem):
     def absnormpath(self, path: Any) -> Any:
         if path.__class__ is not str or not self._plain_windows():
             return FakeFilesystem.absnormpath(self, path)
-        return _remember_by_cwd(
+        return _remember(
             self._by_cwd()[0], (path, self._cwd), lambda: FakeFilesystem.absnormpath(self, path)
         )
 
     def replace_windows_root(self, path: Any) -> Any:
         if path.__class__ is not str or not self._plain_windows():
             return FakeFilesystem.replace_windows_root(self, path)
-        return _remember_by_cwd(
+        return _remember(
             self._by_cwd()[1],
             (path, self._cwd),
             lambda: FakeFilesystem.replace_windows_root(self, path),
         )
-
-
-def _remember_by_cwd(
-    table: dict[tuple[str, str], str], key: tuple[str, str], compute: Callable[[], str]
-) -> str:
-    try:
-        return table[key]
-    except KeyError:
-        pass
-    value = compute()
-    if len(table) >= LIMIT:
-        table.clear()
-    table[key] = value
-    return value
 
 
 # -- case-insensitive lookups ------------------------------------------------------------
@@ -562,17 +532,11 @@ def _join_real_path(self: FakePathModule, path: Any, rest: Any, seen: Any) -> An
         return _original_join_real_path(self, path, rest, seen)
     if fs.is_case_sensitive or not fs._plain_windows():
         return _original_join_real_path(self, path, rest, seen)
-    table = fs._real_paths()
-    key = (rest, fs._cwd)
-    try:
-        return table[key]
-    except KeyError:
-        pass
-    value = _original_join_real_path(self, path, rest, seen)
-    if len(table) >= LIMIT:
-        table.clear()
-    table[key] = value
-    return value
+    return _remember(
+        fs._real_paths(),
+        (rest, fs._cwd),
+        lambda: _original_join_real_path(self, path, rest, seen),
+    )
 
 
 def forget(fs: FakeFilesystem) -> None:
