@@ -17,6 +17,7 @@ not absolute numbers).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import shutil
@@ -123,6 +124,21 @@ def _remove(count: int) -> None:
         os.remove(f"h{i}")
 
 
+def _lock_file(count: int) -> None:
+    # What filelock's SoftFileLock does per acquisition, uncontended: look at the lock
+    # file, make its directory (it exists), create it exclusively, close and delete it.
+    for _ in range(count):
+        with contextlib.suppress(FileNotFoundError):
+            os.stat("locks/app.lock")
+        try:
+            os.mkdir("locks")
+        except FileExistsError:
+            os.path.isdir("locks")
+        fd = os.open("locks/app.lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC)
+        os.close(fd)
+        os.remove("locks/app.lock")
+
+
 def _prepare(count: int) -> None:
     """What the timed steps need and do not time: the listed directory, files to remove."""
     os.mkdir("small")
@@ -134,6 +150,8 @@ def _prepare(count: int) -> None:
             pass
 
 
+#: filelock's uncontended acquisition, per file operation (six per acquisition).
+LOCK_STEP = "lock file: stat, mkdir, O_EXCL, close, rm / 6"
 #: The timed steps, in order (each uses what the ones before it left).
 STEPS: dict[str, Callable[[int], None]] = {
     "publish (open wb, write, close, replace)": _publish_loop,
@@ -146,9 +164,11 @@ STEPS: dict[str, Callable[[int], None]] = {
     "os.mkdir": _mkdir,
     "os.rmdir": _rmdir,
     "os.remove": _remove,
+    LOCK_STEP: _lock_file,
 }
 #: Calls per step iteration (exists makes two).
 CALLS = {name: 2 if name.startswith("os.path.exists") else 1 for name in STEPS}
+CALLS[LOCK_STEP] = 6
 
 
 def _timed_steps(count: int) -> dict[str, float]:
@@ -279,6 +299,12 @@ def main() -> None:
     print(
         f"  simulation / pyfakefs Linux, all steps: {totals['simulation'] / linux:.2f}x"
         "  (target <= 1.0x)"
+    )
+    lock = {mode: per_call[mode][LOCK_STEP] for mode in modes}
+    print(
+        f"  a lock-file acquisition (filelock's floor): pyfakefs Linux / real disk"
+        f" {lock['pyfakefs Linux'] / lock['real disk']:.1f}x, simulation with the race model"
+        f" / real disk {lock['sim + race model'] / lock['real disk']:.1f}x"
     )
 
 
