@@ -23,7 +23,7 @@ from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
 from pytest_ocirace.racemodel.model import Frame, Race, RaceModel, reported_frames
 from pytest_ocirace.realdisk import descendants
 from pytest_ocirace.realdisk.diskstate import DiskState, Handle
-from pytest_ocirace.winrules.decisions import Request, verdict
+from pytest_ocirace.winrules.decisions import NameState, Request, verdict
 from pytest_ocirace.winrules.options import SimulationOptions
 
 __all__ = ["Judge", "Process"]
@@ -146,7 +146,9 @@ class Judge:
         name = path.rsplit("/", 1)[-1]
         return not any(fnmatch.fnmatchcase(path if "/" in g else name, g) for g in self._globs)
 
-    def _fsop(self, op: Mapping[str, Any], handle: int | None = None) -> FsOp:
+    def _fsop(
+        self, op: Mapping[str, Any], handle: int | None = None, *, creates: bool = False
+    ) -> FsOp:
         return FsOp(
             kind=_KINDS[op["kind"]],
             path=op["path"],
@@ -155,7 +157,7 @@ class Judge:
             display2=op["path2"],
             handle=handle,
             access=frozenset(op["access"]),
-            creates=op["creates"],
+            creates=creates,
             exclusive=bool(op.get("exclusive")),
         )
 
@@ -191,7 +193,13 @@ class Judge:
             self.process(pid).pending = _pending(kind, path, path2)
             self._remember(pid, announcement, tid, tname, op, handle)
             return reply
-        fsop = self._fsop(op, handle)
+        # ``creates`` is what the open does, not what its flags allow: an ``O_CREAT`` open
+        # of a name that is there (made before the test, or by ``os.mkfifo``, which nothing
+        # announces) creates nothing, and taken for a creation it made the race model
+        # answer another thread's existence check "absent" (python-dotenv's FIFO test). The
+        # fake filesystem decides the same under its lock; the coordinator's lock is that.
+        state = self.disk.state(path) if kind == "open" else None
+        fsop = self._fsop(op, handle, creates=bool(op["creates"]) and not (state and state.exists))
         # One block for the model's before and after: the strand and the sender's stack
         # are the same for both (this runs for every operation of every participant).
         with self.tracker.running(self.strand(pid, tid, tname)), reported_frames(_frames(frames)):
@@ -210,7 +218,7 @@ class Judge:
                     "error": {"winerror": winerror or 5, "crt": winerror is None},
                     "race": number,
                 }
-            code = self._verdict(op)
+            code = self._verdict(op, state)
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = _pending(kind, path, path2)
@@ -261,8 +269,11 @@ class Judge:
                         return True
         return False
 
-    def _verdict(self, op: Mapping[str, Any]) -> int | None:
-        """The one decision table on the disk's state (names are the host's: no name flags)."""
+    def _verdict(self, op: Mapping[str, Any], state: NameState | None = None) -> int | None:
+        """The one decision table on the disk's state (names are the host's: no name flags).
+
+        ``state`` is ``op``'s path as :meth:`before` already looked at it (one ``lstat``).
+        """
         kind: str = op["kind"]
         path: str = op["path"]
         path2: str | None = op["path2"]
@@ -281,7 +292,8 @@ class Judge:
             if not source.exists:
                 return None
             return verdict(request, self.disk.state(path2), source, self.options)
-        state = self.disk.state(path)
+        if state is None:
+            state = self.disk.state(path)
         if not state.exists and kind != "open":
             return None
         if kind == "open" and state.is_dir and not request.exclusive:

@@ -434,3 +434,25 @@ def test_a_report_names_its_announcement_by_number(tmp_path: Path) -> None:
     judge.hello(4, ["python", "other.py"], "token")  # the new program numbers from 1 again
     assert judge.done(4, 1, True, None) is False  # not the old program's create
     assert judge.creating == {}  # nobody waits for it
+
+
+def test_an_open_for_writing_of_a_name_that_is_there_creates_nothing(tmp_path: Path) -> None:
+    # python-dotenv's FIFO test: the name was made by something nothing announces
+    # (os.mkfifo; or before the test), a thread opens it "w" while another checks it.
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.hello(2, [], None)
+    there = tmp_path / "there"
+    there.write_text("")
+    opening = op("open", there, access=["write"], creates=True)
+    answer = judge.before(2, 1, "MainThread", opening, [])
+    assert "error" not in answer
+    assert judge.check(1, 1, "MainThread", str(there), []) is False
+    # The same open of a name that is not there creates it: the check is unordered with
+    # that creation, so it is answered "absent" (and recorded).
+    fresh = tmp_path / "fresh"
+    assert "error" not in judge.before(
+        2, 1, "MainThread", op("open", fresh, access=["write"], creates=True), []
+    )
+    assert judge.check(1, 1, "MainThread", str(fresh), []) is True
+    assert [race.rule for race in judge.model.races] == ["check-then-act"]
