@@ -80,6 +80,8 @@ class Judge:
         self._ended: dict[int, list[LogicalThread]] = {}
         self._races: dict[int, Race] = {}
         self._mutexes: set[str] = set()
+        #: File locks already looked up for their name (:meth:`_file_locked`).
+        self._flocked: set[str] = set()
         #: Socket-pair ends (device:inode) -> the other end.
         self._peers: dict[str, str] = {}
         self.escapes: list[tuple[int, str]] = []
@@ -490,8 +492,25 @@ class Judge:
         self._mutexes.add(key)
 
     def lock(self, pid: int, tid: int, tname: str, key: str) -> None:
+        if key.startswith("flock:") and key not in self._flocked:
+            self._file_locked(pid, key)
         if key in self._mutexes or not key.startswith("semlock:"):
             self.tracker.locked(("lock", key), self.strand(pid, tid, tname))
+
+    def _file_locked(self, pid: int, key: str) -> None:
+        """A file lock on a descriptor (``flock:<device>:<inode>``): its name is a lock file.
+
+        Every holder opens a lock file for writing before it can lock it, unordered by
+        nature (fasteners' ``InterProcessLock``: 50 processes opening one file ``"a"``
+        were 1,035 ``shared-writers`` races); the race model withdraws those and judges
+        no more of them once told (``RaceModel.file_locked``), as the fake filesystem's
+        file locks tell it. Looked up once per file: the locking process holds it open.
+        """
+        self._flocked.add(key)
+        _kind, device, inode = key.split(":")
+        for handle in self.disk.of_process(pid):
+            if (handle.device, handle.inode) == (int(device), int(inode)):
+                self.model.file_locked(handle.path)
 
     def unlock(self, pid: int, tid: int, tname: str, key: str, *, fully: bool = False) -> None:
         strand = self.strand(pid, tid, tname)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -456,3 +457,33 @@ def test_an_open_for_writing_of_a_name_that_is_there_creates_nothing(tmp_path: P
     )
     assert judge.check(1, 1, "MainThread", str(fresh), []) is True
     assert [race.rule for race in judge.model.races] == ["check-then-act"]
+
+
+def _open_for_append(judge: Judge, tid: int, path: Path, fd: int) -> None:
+    opening = op("open", path, access=["write"], creates=True)
+    answer = judge.before(os.getpid(), tid, f"T{tid}", opening, [])
+    assert "error" not in answer
+    judge.after(os.getpid(), tid, f"T{tid}", {**opening, "fd": fd, **answer}, True, [])
+
+
+def test_a_file_locked_by_its_holders_is_no_shared_writers_race(tmp_path: Path) -> None:
+    # fasteners' InterProcessLock: every process opens the lock file "a", then flocks it.
+    # Threads of this process stand for them: their descriptors must really be open.
+    lock_file, shared = tmp_path / "lock", tmp_path / "shared"
+    judge = Judge()
+    judge.hello(os.getpid(), [], None)
+    with contextlib.ExitStack() as stack:
+        fds = [stack.enter_context(lock_file.open("a")).fileno() for _ in range(3)]
+        for tid in (1, 2):
+            _open_for_append(judge, tid, lock_file, fd=fds[tid - 1])
+        assert [race.rule for race in judge.model.races] == ["shared-writers"]
+        info = lock_file.stat()
+        judge.lock(os.getpid(), 1, "T1", f"flock:{info.st_dev}:{info.st_ino}")
+        assert judge.model.races == []  # withdrawn: the lock is what serialises them
+        _open_for_append(judge, 3, lock_file, fd=fds[2])
+        assert judge.model.races == []
+        # A file that nobody locks stays a race.
+        others = [stack.enter_context(shared.open("a")).fileno() for _ in range(2)]
+        for tid in (1, 2):
+            _open_for_append(judge, tid, shared, fd=others[tid - 1])
+        assert [race.rule for race in judge.model.races] == ["shared-writers"]
