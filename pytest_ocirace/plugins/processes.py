@@ -371,7 +371,8 @@ def _not_joined_notes(processes: Iterable[tuple[int, list[str]]]) -> list[str]:
     """One line per program that never joined: the same in a worker and without xdist."""
     return [
         f"process {pid if pid > 0 else '(pid unknown: os.system)'} ({' '.join(argv)[:200]}) "
-        "never joined the coordinator: it is not a Python process with pytest-ocirace "
-        "installed, so its file operations were not seen"
+        "never joined the coordinator, so its file operations were not seen: it is not a "
+        "Python process with pytest-ocirace installed, or it ended before it could join "
+        "(killed or terminated first)"
         for pid, argv in processes
     ]
