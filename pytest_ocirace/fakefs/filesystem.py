@@ -657,6 +657,7 @@ class WindowsFilesystem:
                 src,
                 self.key(dst),
                 dst,
+                creates=target is None,
                 content_digest=self._digest(source),
             )
             self._before(op)
@@ -816,6 +817,7 @@ class WindowsFilesystem:
                 src,
                 self.key(dst),
                 dst,
+                creates=self._lookup(_native(dst)) is None,
                 content_digest=self._digest(source),
             )
             self._before(op)

@@ -195,13 +195,22 @@ class Judge:
             self.process(pid).pending = _pending(kind, path, path2)
             self._remember(pid, announcement, tid, tname, op, handle)
             return reply
-        # ``creates`` is what the open does, not what its flags allow: an ``O_CREAT`` open
-        # of a name that is there (made before the test, or by ``os.mkfifo``, which nothing
-        # announces) creates nothing, and taken for a creation it made the race model
-        # answer another thread's existence check "absent" (python-dotenv's FIFO test). The
-        # fake filesystem decides the same under its lock; the coordinator's lock is that.
-        state = self.disk.state(path) if kind == "open" else None
-        fsop = self._fsop(op, handle, creates=bool(op["creates"]) and not (state and state.exists))
+        # ``creates`` is whether the name appears, not what the flags allow: an ``O_CREAT``
+        # open, or a rename onto it, of a name that is there (made before the test, or by
+        # ``os.mkfifo``, which nothing announces) makes nothing appear, and taken for a
+        # creation it made the race model answer another process's existence check
+        # "absent" (python-dotenv's FIFO test). The fake filesystem decides the same under
+        # its lock; the coordinator's lock is that. One look at the disk serves the verdict.
+        state = target = None
+        if kind == "open":
+            state = self.disk.state(path)
+            creates = bool(op["creates"]) and not state.exists
+        elif path2 is not None and kind in ("rename", "replace", "link"):
+            target = self.disk.state(path2)
+            creates = not target.exists
+        else:
+            creates = False
+        fsop = self._fsop(op, handle, creates=creates)
         # One block for the model's before and after: the strand and the sender's stack
         # are the same for both (this runs for every operation of every participant).
         with self.tracker.running(self.strand(pid, tid, tname)), reported_frames(_frames(frames)):
@@ -220,7 +229,7 @@ class Judge:
                     "error": {"winerror": winerror or 5, "crt": winerror is None},
                     "race": number,
                 }
-            code = self._verdict(op, state)
+            code = self._verdict(op, state, target)
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = _pending(kind, path, path2)
@@ -271,10 +280,15 @@ class Judge:
                         return True
         return False
 
-    def _verdict(self, op: Mapping[str, Any], state: NameState | None = None) -> int | None:
+    def _verdict(
+        self,
+        op: Mapping[str, Any],
+        state: NameState | None = None,
+        target: NameState | None = None,
+    ) -> int | None:
         """The one decision table on the disk's state (names are the host's: no name flags).
 
-        ``state`` is ``op``'s path as :meth:`before` already looked at it (one ``lstat``).
+        ``state`` and ``target`` are ``op``'s paths as :meth:`before` already looked at them.
         """
         kind: str = op["kind"]
         path: str = op["path"]
@@ -293,7 +307,9 @@ class Judge:
             source = self.disk.state(path)
             if not source.exists:
                 return None
-            return verdict(request, self.disk.state(path2), source, self.options)
+            if target is None:
+                target = self.disk.state(path2)
+            return verdict(request, target, source, self.options)
         if state is None:
             state = self.disk.state(path)
         if not state.exists and kind != "open":

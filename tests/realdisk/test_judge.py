@@ -487,3 +487,16 @@ def test_a_file_locked_by_its_holders_is_no_shared_writers_race(tmp_path: Path) 
         for tid in (1, 2):
             _open_for_append(judge, tid, shared, fd=others[tid - 1])
         assert [race.rule for race in judge.model.races] == ["shared-writers"]
+
+
+def test_a_replace_onto_a_name_that_was_there_does_not_make_it_absent(tmp_path: Path) -> None:
+    # The real disk holds what no test announced (a cache index from an earlier run): a
+    # replace onto it keeps it there in every schedule, so an unordered check sees it.
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.hello(2, [], None)
+    index = tmp_path / "index"
+    index.write_text("earlier run")
+    assert replace(judge, 1, tmp_path / "a", index) == {}
+    assert judge.check(2, 1, "MainThread", str(index), []) is False
+    assert judge.model.races == []
