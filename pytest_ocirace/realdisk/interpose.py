@@ -285,7 +285,8 @@ class Interposition:
         key = self._flocks.pop(fd, None)
         if key is not None:
             self.send("unlock", wait=False, key=key)
-        message = self._message("closed", fd=fd)
+        # No thread: the race model ends a handle at its opener's epoch, whoever closes it.
+        message = {"type": "closed", "fd": fd}
         _guard.busy = True
         try:
             self.client.defer(message)

@@ -319,7 +319,7 @@ class Judge:
         handle = op.get("handle")
         if kind == "close":
             if fd is not None:
-                self._close(pid, tid, tname, fd)
+                self._close(pid, fd)
             return
         if kind == "open" and isinstance(handle, int):
             if op["exclusive"]:
@@ -327,7 +327,7 @@ class Judge:
             if ok and fd is not None:
                 self.disk.opened(pid, fd, path, number=handle)
             elif ok:
-                self._end_handle(pid, tid, tname, path, handle)
+                self._end_handle(path, handle)
             else:
                 self.model.forget_handle(handle)  # it never held the name
         if not ok:
@@ -363,9 +363,13 @@ class Judge:
                 if owner == pid:
                     self._created(path, handle)
 
-    def closed(self, pid: int, tid: int, tname: str, fd: int) -> None:
-        """``pid`` closed its descriptor ``fd`` (reported with its next message)."""
-        self._close(pid, tid, tname, fd)
+    def closed(self, pid: int, fd: int) -> None:
+        """``pid`` closed its descriptor ``fd`` (reported with its next message).
+
+        No thread: the race model ends a handle at its opener's epoch and lockset, whoever
+        closes it (see :meth:`_end_handle`), so the message carries the descriptor alone.
+        """
+        self._close(pid, fd)
 
     def _created(self, path: str, handle: int) -> None:
         """An exclusive create's outcome is known (reported, or its process is gone)."""
@@ -375,10 +379,10 @@ class Judge:
             if not pending:
                 del self.creating[path]
 
-    def _close(self, pid: int, tid: int, tname: str, fd: int) -> None:
+    def _close(self, pid: int, fd: int) -> None:
         handle = self.disk.closed(pid, fd)
         if handle is not None:
-            self._end_handle(pid, tid, tname, handle.path, handle.number)
+            self._end_handle(handle.path, handle.number)
 
     def _gone(self, handle: Handle) -> None:
         """The disk found ``handle`` closed before its close was reported: end it now.
@@ -390,7 +394,7 @@ class Judge:
         fsop = FsOp(kind=OpKind.CLOSE, path=handle.path, display=handle.path, handle=handle.number)
         self.model.after(fsop, None)
 
-    def _end_handle(self, pid: int, tid: int, tname: str, path: str, number: int) -> None:
+    def _end_handle(self, path: str, number: int) -> None:
         # Not run as the closing strand: the race model ends a handle at its opener's epoch
         # and lockset, whoever closes it (and a strand block per close was a tenth of the
         # coordinator's cost of a write+replace).
@@ -512,7 +516,7 @@ class Judge:
 
     def _close_handles(self, pid: int) -> None:
         for handle in self.disk.of_process(pid):
-            self._close(pid, 0, "exit", handle.fd)
+            self._close(pid, handle.fd)
 
     def exited(self, pid: int) -> None:
         """A connection of the process ended.

@@ -2,7 +2,10 @@
 
 Everything a participant says is a JSON object in a length-prefixed frame, checked against
 a small schema before the coordinator acts on it, so a malformed or hostile message is
-refused with a reason instead of reaching the race model. The per-run secret never crosses
+refused with a reason instead of reaching the race model. The three messages sent for
+every operation that carry only numbers (a report ``done``, a close ``closed``, and the
+coordinator's "proceed") go as compact frames of fixed size instead of JSON: they decode to
+the same dictionaries, and pass the same schema check. The per-run secret never crosses
 the wire: the coordinator sends a fresh nonce and the participant answers with an HMAC of
 it, so a process that only sees the socket (not the environment) cannot join or replay.
 """
@@ -47,8 +50,23 @@ ENV_SHARED = "OCIRACE_PROCESS_SHARED"
 #: No legitimate message comes near this (a stack of 40 frames is a few kB).
 MAX_FRAME = 1 << 20
 
-#: Each frame starts with its body's length: 4 bytes, big-endian.
+#: Each frame starts with a 4-byte header: a tag byte (0 for JSON) and its body's length,
+#: 3 bytes big-endian. A JSON frame's header is so its length in 4 bytes (under MAX_FRAME).
 _HEADER_SIZE = 4
+
+#: Compact frames (tag, fixed body size). ``done``: the announcement's number (8 bytes),
+#: ok (1 byte, 0 or 1), the descriptor plus one (4 bytes; 0 for none). ``closed``: the
+#: descriptor (4 bytes). The coordinator's answer ``{}``, or ``{"handle": h}``: h (8 bytes,
+#: 0 for none; handle numbers start at 1).
+_DONE, _DONE_SIZE = 1, 13
+_CLOSED, _CLOSED_SIZE = 2, 4
+_PROCEED, _PROCEED_SIZE = 3, 8
+_DONE_HEADER = bytes((_DONE, 0, 0, _DONE_SIZE))
+_CLOSED_HEADER = bytes((_CLOSED, 0, 0, _CLOSED_SIZE))
+_PROCEED_HEADER = bytes((_PROCEED, 0, 0, _PROCEED_SIZE))
+_NO_HANDLE = _PROCEED_HEADER + bytes(_PROCEED_SIZE)
+_U32 = 1 << 32
+_U63 = 1 << 63
 
 
 class ProtocolError(ValueError):
@@ -82,7 +100,47 @@ def _c_encoder() -> Callable[[Any, int], Any] | None:
 _C_ENCODE = _c_encoder()
 
 
+def _compact(message: Mapping[str, Any]) -> bytes | None:
+    """The compact frame of ``message``, or None if it has no compact form.
+
+    Only exact types (what ``done``/``closed``/answers hold when our own code builds them);
+    anything else goes as JSON and meets the full schema check, with its reason.
+    """
+    kind = message.get("type")
+    if kind == "done":
+        if len(message) == 4:
+            n, ok, fd = message.get("n"), message.get("ok"), message.get("fd", _MISSING)
+            if (
+                type(n) is int
+                and 0 <= n < _U63
+                and type(ok) is bool
+                and (fd is None or (type(fd) is int and 0 <= fd < _U32 - 1))
+            ):
+                return (
+                    _DONE_HEADER
+                    + n.to_bytes(8, "big")
+                    + (b"\x01" if ok else b"\x00")
+                    + (0 if fd is None else fd + 1).to_bytes(4, "big")
+                )
+        return None
+    if kind == "closed":
+        fd = message.get("fd")
+        if len(message) == 2 and type(fd) is int and 0 <= fd < _U32:
+            return _CLOSED_HEADER + fd.to_bytes(4, "big")
+        return None
+    if kind is None:  # an answer
+        if not message:
+            return _NO_HANDLE
+        handle = message.get("handle")
+        if len(message) == 1 and type(handle) is int and 0 < handle < _U63:
+            return _PROCEED_HEADER + handle.to_bytes(8, "big")
+    return None
+
+
 def encode(message: Mapping[str, Any]) -> bytes:
+    compact = _compact(message)
+    if compact is not None:
+        return compact
     if _C_ENCODE is not None:
         body = "".join(_C_ENCODE(message, 0)).encode()
     else:
@@ -121,14 +179,38 @@ def read_frame(sock: _socket.socket) -> dict[str, Any] | None:
     body = _read_exactly(sock, size)
     if body is None:
         raise ProtocolError("connection closed after a frame header")
-    return _decode(body)
+    return _decode(body) if header[0] == 0 else _decode_compact(header[0], body)
 
 
 def _size(header: bytes | bytearray) -> int:
-    size = int.from_bytes(header[:_HEADER_SIZE], "big")
+    size = int.from_bytes(header[1:_HEADER_SIZE], "big")
     if size > MAX_FRAME:
         raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
     return size
+
+
+def _decode_compact(tag: int, body: bytes | bytearray) -> dict[str, Any]:
+    """The message of a compact frame (see ``_DONE``): a frame of another size is refused."""
+    size = len(body)
+    if tag == _DONE and size == _DONE_SIZE:
+        ok = body[8]
+        if ok > 1:
+            raise ProtocolError(f"compact 'done' frame: ok byte is {ok}, expected 0 or 1")
+        fd = int.from_bytes(body[9:13], "big")
+        return {
+            "type": "done",
+            "n": int.from_bytes(body[:8], "big"),
+            "ok": ok == 1,
+            "fd": fd - 1 if fd else None,
+        }
+    if tag == _CLOSED and size == _CLOSED_SIZE:
+        return {"type": "closed", "fd": int.from_bytes(body, "big")}
+    if tag == _PROCEED and size == _PROCEED_SIZE:
+        handle = int.from_bytes(body, "big")
+        return {"handle": handle} if handle else {}
+    if tag in (_DONE, _CLOSED, _PROCEED):
+        raise ProtocolError(f"compact frame of tag {tag} has {size} bytes, not its fixed size")
+    raise ProtocolError(f"unknown frame tag {tag} (a frame header starts with 0 to 3)")
 
 
 def _decode(body: bytes | bytearray) -> dict[str, Any]:
@@ -173,14 +255,15 @@ class FrameReader:
         while True:
             have = len(buffer)
             if have >= _HEADER_SIZE:
-                size = int.from_bytes(buffer[:_HEADER_SIZE], "big")
+                size = int.from_bytes(buffer[1:_HEADER_SIZE], "big")
                 if size > MAX_FRAME:
                     raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
                 end = _HEADER_SIZE + size
                 if have >= end:
+                    tag = buffer[0]
                     body = buffer[_HEADER_SIZE:end]
                     del buffer[:end]
-                    return _decode(body)
+                    return _decode(body) if tag == 0 else _decode_compact(tag, body)
             chunk = self._sock.recv(self._CHUNK)
             if not chunk:
                 if not buffer:
@@ -249,8 +332,9 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "after": {"tid": _INT, "tname": _STR, "op": (dict,), "ok": _BOOL, "frames": _LIST},
     # the report of the announcement numbered n (the announcement's "n"): did it happen
     "done": {"n": _INT, "ok": _BOOL, "fd": (int, type(None))},
-    # a descriptor of this process was closed
-    "closed": {"tid": _INT, "tname": _STR, "fd": _INT},
+    # a descriptor of this process was closed (a closing thread's tid/tname are accepted
+    # and ignored: the race model ends a handle at its opener's epoch)
+    "closed": {"fd": _INT},
     "release": {"tid": _INT, "tname": _STR, "key": _STR},
     "acquire": {"tid": _INT, "tname": _STR, "key": _STR},
     "lock": {"tid": _INT, "tname": _STR, "key": _STR},
