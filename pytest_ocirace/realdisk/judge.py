@@ -40,8 +40,9 @@ class Process:
     joined: bool = False  # sent a hello
     exited: bool = False
     start_clock: dict[int, int] = field(default_factory=dict)
-    #: The operation announced and not reported back (what it was doing if it dies).
-    pending: str | None = None
+    #: The operation announced and not reported back (what it was doing if it dies): its
+    #: kind and paths, named only if it dies (``_pending``).
+    pending: tuple[str, str, str | None] | None = None
     died_during: str | None = None
     #: Open connections: after ``os.exec*`` the new program's line may open before the old
     #: program's line is seen closing; the process has exited when the last one closes.
@@ -188,7 +189,7 @@ class Judge:
             code = self._verdict(op)
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
-            self.process(pid).pending = _pending(kind, path, path2)
+            self.process(pid).pending = (kind, path, path2)
             self._remember(pid, announcement, tid, tname, op, handle)
             return reply
         fsop = self._fsop(op, handle)
@@ -213,7 +214,7 @@ class Judge:
             code = self._verdict(op)
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
-            self.process(pid).pending = _pending(kind, path, path2)
+            self.process(pid).pending = (kind, path, path2)
             self.model.after(fsop, None)
         if handle is not None and fsop.exclusive:
             self.creating.setdefault(path, {})[handle] = (pid, tid)
@@ -531,7 +532,7 @@ class Judge:
         proc.exited = True
         self._forget_unreported(pid)  # it died (its handles close below)
         if proc.pending is not None:
-            proc.died_during = proc.pending
+            proc.died_during = _pending(*proc.pending)
             proc.pending = None
         self._close_handles(pid)
         final: dict[int, int] = dict(proc.start_clock)
@@ -640,4 +641,10 @@ def _pending(kind: str, path: str, path2: str | None) -> str:
 
 
 def _frames(frames: Iterable[Frame]) -> tuple[Frame, ...]:
-    return tuple((str(f[0]), int(f[1]), str(f[2])) for f in frames)
+    """The sender's stack as the race model keeps it: (file, line, function) tuples.
+
+    The schema check (or our own interposition, in the test process) made every frame a
+    [str, int, str] triple already; only the container changes.
+    """
+    stack: tuple[Frame, ...] = tuple(map(tuple, frames))  # type: ignore[arg-type]
+    return stack

@@ -237,13 +237,18 @@ class FrameReader:
     system call and a wake-up per header and per body.
     """
 
-    __slots__ = ("_buffer", "_sock")
+    __slots__ = ("_buffer", "_sock", "compact")
 
     _CHUNK = 1 << 16
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
         self._buffer = bytearray()
+        #: Whether the last message was a participant's compact frame (a report or a close):
+        #: its fields have their types by the frame's form, so the coordinator skips the
+        #: schema check for it. Not the coordinator's "proceed", which has no type: sent to
+        #: the coordinator, it meets the check and is refused.
+        self.compact = False
 
     def next(self) -> dict[str, Any] | None:
         """The next message, or None when the peer closed the connection between frames.
@@ -263,7 +268,11 @@ class FrameReader:
                     tag = buffer[0]
                     body = buffer[_HEADER_SIZE:end]
                     del buffer[:end]
-                    return _decode(body) if tag == 0 else _decode_compact(tag, body)
+                    if tag == 0:
+                        self.compact = False
+                        return _decode(body)
+                    self.compact = tag != _PROCEED
+                    return _decode_compact(tag, body)
             chunk = self._sock.recv(self._CHUNK)
             if not chunk:
                 if not buffer:
