@@ -140,11 +140,16 @@ class DiskState:
                     has_entries = any(True for _ in entries)
             except OSError:
                 pass
-        handles = self._live(path) if path in self.by_path else []
+        read_only = not is_dir and not info.st_mode & stat.S_IWUSR
+        if path not in self.by_path:  # nobody holds it (the common case): nothing to count
+            return NameState(
+                exists=True, is_dir=is_dir, read_only=read_only, has_entries=has_entries
+            )
+        handles = self._live(path)
         return NameState(
             exists=True,
             is_dir=is_dir,
-            read_only=not is_dir and not info.st_mode & stat.S_IWUSR,
+            read_only=read_only,
             open_handles=sum(not h.share_delete for h in handles),
             shared_handles=sum(h.share_delete for h in handles),
             has_entries=has_entries,
