@@ -50,8 +50,10 @@ def active() -> Interposition | None:
 
 
 def ready(ip: Interposition) -> bool:
-    """Whether ``ip`` is the interposition in force and the calling thread is not talking
-    to the coordinator (one call: every wrapped operation asks it, several times)."""
+    """Whether ``ip`` is in force and the calling thread is not talking to the coordinator.
+
+    One call, not two: every wrapped operation asks it, several times.
+    """
     return _ACTIVE[0] is ip and not getattr(_guard, "busy", False)
 
 
