@@ -434,6 +434,8 @@ def _well_formed(message: Mapping[str, Any]) -> str | None:
     leaves every refusal, and its reason, to the full check.
     """
     kind = message.get("type")
+    if kind == "before":
+        return _before_well_formed(message)
     entry = _FAST.get(kind) if type(kind) is str else None
     if entry is None:
         return None
@@ -466,6 +468,55 @@ def _well_formed(message: Mapping[str, Any]) -> str | None:
             ):
                 return None
     return str(kind)
+
+
+def _before_well_formed(message: Mapping[str, Any]) -> str | None:
+    """``_well_formed`` for an announcement, written out (two per operation of a child).
+
+    The same rules as the tables (``_SCHEMA``, ``_OPTIONAL``, ``_OP_SCHEMA``,
+    ``_OP_OPTIONAL``), without their loops: exact types, every refusal left to ``_explain``.
+    """
+    op = message.get("op")
+    if (
+        type(message.get("tid")) is not int
+        or type(message.get("tname")) is not str
+        or type(op) is not dict
+        or type(message.get("n", 0)) is not int
+    ):
+        return None
+    kind = op.get("kind")
+    path2 = op.get("path2", _MISSING)
+    fd = op.get("fd", _MISSING)
+    access = op.get("access")
+    if (
+        type(kind) is not str
+        or kind not in _KINDS
+        or type(op.get("path")) is not str
+        or (path2 is not None and type(path2) is not str)
+        or (fd is not None and type(fd) is not int)
+        or type(access) is not list
+        or type(op.get("creates")) is not bool
+        or type(op.get("exclusive")) is not bool
+    ):
+        return None
+    if "handle" in op and op["handle"] is not None and type(op["handle"]) is not int:
+        return None
+    for item in access:
+        if type(item) is not str:
+            return None
+    frames = message.get("frames")
+    if type(frames) is not list:
+        return None
+    for frame in frames:
+        if (
+            type(frame) is not list
+            or len(frame) != 3
+            or type(frame[0]) is not str
+            or type(frame[1]) is not int
+            or type(frame[2]) is not str
+        ):
+            return None
+    return "before"
 
 
 def validate(message: Mapping[str, Any]) -> str:

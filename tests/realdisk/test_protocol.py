@@ -261,3 +261,39 @@ def test_bad_compact_frames_are_refused_with_a_reason(raw: bytes, reason: str) -
             left.shutdown(socket.SHUT_WR)
             with pytest.raises(ProtocolError, match=reason):
                 read(right)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tid": "1"},
+        {"tid": True},
+        {"tname": None},
+        {"op": None},
+        {"op": []},
+        {"n": "7"},
+        {"n": False},
+        {"frames": None},
+        {"frames": [["f", 1]]},
+        {"frames": [("f", 1, "g")]},
+        {"frames": [["f", 1.0, "g"]]},
+        {"op": {**OP, "kind": ["open"]}},
+        {"op": {**OP, "kind": "format-disk"}},
+        {"op": {**OP, "path": None}},
+        {"op": {**OP, "path2": 3}},
+        {"op": {**OP, "fd": "3"}},
+        {"op": {**OP, "fd": False}},
+        {"op": {**OP, "access": "write"}},
+        {"op": {**OP, "access": [1]}},
+        {"op": {**OP, "creates": 0}},
+        {"op": {**OP, "exclusive": None}},
+        {"op": {**OP, "handle": "3"}},
+        {"op": {k: v for k, v in OP.items() if k != "fd"}},
+        {"op": {k: v for k, v in OP.items() if k != "path2"}},
+    ],
+)
+def test_every_malformed_announcement_is_refused(change: dict[str, object]) -> None:
+    """The announcement has a fast check of its own: what it lets through skips the full
+    check, so each of these must still be refused (by the full check, with a reason)."""
+    with pytest.raises(ProtocolError):
+        validate({**BEFORE, **change})
