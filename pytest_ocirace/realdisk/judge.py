@@ -184,18 +184,33 @@ class Judge:
             return {}
         handle = self.disk.reserve() if kind == "open" else None
         reply: dict[str, Any] = {} if handle is None else {"handle": handle}
-        tracked = self.tracked(path) and (path2 is None or self.tracked(path2))
-        if not tracked:
+        globs = self._globs  # inlined ``tracked``: this runs for every operation
+        if globs and not (self.tracked(path) and (path2 is None or self.tracked(path2))):
             code = self._verdict(op)
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
             self.process(pid).pending = (kind, path, path2)
             self._remember(pid, announcement, tid, tname, op, handle)
             return reply
-        fsop = self._fsop(op, handle)
+        exclusive = bool(op.get("exclusive"))
+        fsop = FsOp(
+            kind=_KINDS[kind],
+            path=path,
+            display=path,
+            path2=path2,
+            display2=path2,
+            handle=handle,
+            access=frozenset(op["access"]),
+            creates=op["creates"],
+            exclusive=exclusive,
+        )
+        strand = self._strands.get((pid, tid))
         # One block for the model's before and after: the strand and the sender's stack
         # are the same for both (this runs for every operation of every participant).
-        with self.tracker.running(self.strand(pid, tid, tname)), reported_frames(_frames(frames)):
+        with (
+            self.tracker.running(strand[-1] if strand else self.strand(pid, tid, tname)),
+            reported_frames(_frames(frames)),
+        ):
             # The race model first, as in the fake filesystem: an unordered publish onto a
             # name fails as the race (and the loser has then seen the winner's publish, so
             # its "is it there already?" look afterwards is ordered).
@@ -214,11 +229,17 @@ class Judge:
             code = self._verdict(op)
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
-            self.process(pid).pending = (kind, path, path2)
             self.model.after(fsop, None)
-        if handle is not None and fsop.exclusive:
+        proc = self.processes.get(pid)
+        (proc or self.process(pid)).pending = (kind, path, path2)
+        if handle is not None and exclusive:
             self.creating.setdefault(path, {})[handle] = (pid, tid)
-        self._remember(pid, announcement, tid, tname, op, handle)
+        if announcement is not None:  # kept for its report (``done`` names only the number)
+            self._announced[(pid, announcement)] = (
+                tid,
+                tname,
+                op if handle is None else {**op, "handle": handle},
+            )
         return reply
 
     def _remember(

@@ -237,13 +237,16 @@ class FrameReader:
     system call and a wake-up per header and per body.
     """
 
-    __slots__ = ("_buffer", "_sock", "compact")
+    __slots__ = ("_buffer", "_sock", "_start", "compact")
 
     _CHUNK = 1 << 16
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
-        self._buffer = bytearray()
+        self._buffer = b""
+        #: Where the next frame starts in ``_buffer`` (frames read are not cut out one by
+        #: one: a write of three frames is one ``recv`` and three slices).
+        self._start = 0
         #: Whether the last message was a participant's compact frame (a report or a close):
         #: its fields have their types by the frame's form, so the coordinator skips the
         #: schema check for it. Not the coordinator's "proceed", which has no type: sent to
@@ -256,18 +259,21 @@ class FrameReader:
         One loop, not two fills and a size check in calls of their own: it runs for every
         frame of every child (five per write+replace), and the calls were a fifth of it.
         """
-        buffer = self._buffer
+        buffer, start = self._buffer, self._start
         while True:
-            have = len(buffer)
+            have = len(buffer) - start
             if have >= _HEADER_SIZE:
-                size = int.from_bytes(buffer[1:_HEADER_SIZE], "big")
+                size = int.from_bytes(buffer[start + 1 : start + _HEADER_SIZE], "big")
                 if size > MAX_FRAME:
                     raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
-                end = _HEADER_SIZE + size
-                if have >= end:
-                    tag = buffer[0]
-                    body = buffer[_HEADER_SIZE:end]
-                    del buffer[:end]
+                end = start + _HEADER_SIZE + size
+                if have >= end - start:
+                    tag = buffer[start]
+                    body = buffer[start + _HEADER_SIZE : end]
+                    if end == len(buffer):
+                        self._buffer, self._start = b"", 0
+                    else:
+                        self._start = end
                     if tag == 0:
                         self.compact = False
                         return _decode(body)
@@ -275,14 +281,16 @@ class FrameReader:
                     return _decode_compact(tag, body)
             chunk = self._sock.recv(self._CHUNK)
             if not chunk:
-                if not buffer:
+                if not have:
                     return None
                 if have < _HEADER_SIZE:
                     what = f"inside a frame header ({have}/{_HEADER_SIZE})"
                 else:
-                    what = f"inside a frame ({have}/{end})"
+                    what = f"inside a frame ({have}/{end - start})"
                 raise ProtocolError(f"connection closed {what}")
-            buffer += chunk
+            buffer = chunk if not have else buffer[start:] + chunk
+            start = 0
+            self._buffer, self._start = buffer, 0
 
 
 def authenticate(secret: bytes, nonce: bytes, pid: int) -> str:
