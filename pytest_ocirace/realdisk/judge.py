@@ -29,6 +29,8 @@ from pytest_ocirace.winrules.options import SimulationOptions
 __all__ = ["Judge", "Process"]
 
 _KINDS = {kind.value: kind for kind in OpKind}
+#: The decision table's requests, per (kind, writing, exclusive, same_file).
+_REQUESTS: dict[tuple[str, bool, bool, bool], Request] = {}
 
 
 @dataclass
@@ -288,12 +290,12 @@ class Judge:
         kind: str = op["kind"]
         path: str = op["path"]
         path2: str | None = op["path2"]
-        request = Request(
-            kind,
-            writing="write" in op["access"],
-            exclusive=bool(op.get("exclusive")),
-            same_file=path == path2,
-        )
+        key = (kind, "write" in op["access"], bool(op.get("exclusive")), path == path2)
+        request = _REQUESTS.get(key)
+        if request is None:  # a NamedTuple: immutable, one per distinct key
+            request = _REQUESTS[key] = Request(
+                kind, writing=key[1], exclusive=key[2], same_file=key[3]
+            )
         # Two answers stay the host's, on purpose (tests/winrules/test_one_table.py lists
         # them). A name that is not there: the host's FileNotFoundError has the class and
         # errno Windows gives. A directory's open: the process mode runs code's POSIX
