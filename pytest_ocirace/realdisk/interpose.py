@@ -240,10 +240,9 @@ class Interposition:
         # The report names its announcement by number: the coordinator kept the operation
         # (with its handle), so the report is four fields instead of the whole operation
         # again, to encode here and to decode and check there, twice per write+replace.
-        message = {"type": "done", "n": op.message["n"], "ok": ok, "fd": fd}
         _guard.busy = True
         try:
-            self.client.notify(message)
+            self.client.report(op.message["n"], ok, fd)
         finally:
             _guard.busy = False
 
@@ -305,10 +304,9 @@ class Interposition:
         if key is not None:
             self.send("unlock", wait=False, key=key)
         # No thread: the race model ends a handle at its opener's epoch, whoever closes it.
-        message = {"type": "closed", "fd": fd}
         _guard.busy = True
         try:
-            self.client.defer(message)
+            self.client.closed(fd)
         finally:
             _guard.busy = False
 

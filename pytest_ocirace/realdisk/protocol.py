@@ -32,6 +32,8 @@ __all__ = [
     "FrameReader",
     "ProtocolError",
     "authenticate",
+    "closed_frame",
+    "done_frame",
     "encode",
     "read_frame",
     "send",
@@ -100,6 +102,25 @@ def _c_encoder() -> Callable[[Any, int], Any] | None:
 _C_ENCODE = _c_encoder()
 
 
+def done_frame(number: int, ok: bool, fd: int | None) -> bytes:
+    """The frame of ``{"type": "done", "n": number, "ok": ok, "fd": fd}``, built directly.
+
+    For a participant's own report (``SocketClient.report``): a positive announcement
+    number and a descriptor from the OS, so no checks (``encode`` checks a dict's fields).
+    """
+    return (
+        _DONE_HEADER
+        + number.to_bytes(8, "big")
+        + (b"\x01" if ok else b"\x00")
+        + (0 if fd is None else fd + 1).to_bytes(4, "big")
+    )
+
+
+def closed_frame(fd: int) -> bytes:
+    """The frame of ``{"type": "closed", "fd": fd}`` (a descriptor from the OS)."""
+    return _CLOSED_HEADER + fd.to_bytes(4, "big")
+
+
 def _compact(message: Mapping[str, Any]) -> bytes | None:
     """The compact frame of ``message``, or None if it has no compact form.
 
@@ -116,17 +137,12 @@ def _compact(message: Mapping[str, Any]) -> bytes | None:
                 and type(ok) is bool
                 and (fd is None or (type(fd) is int and 0 <= fd < _U32 - 1))
             ):
-                return (
-                    _DONE_HEADER
-                    + n.to_bytes(8, "big")
-                    + (b"\x01" if ok else b"\x00")
-                    + (0 if fd is None else fd + 1).to_bytes(4, "big")
-                )
+                return done_frame(n, ok, fd)
         return None
     if kind == "closed":
         fd = message.get("fd")
         if len(message) == 2 and type(fd) is int and 0 <= fd < _U32:
-            return _CLOSED_HEADER + fd.to_bytes(4, "big")
+            return closed_frame(fd)
         return None
     if kind is None:  # an answer
         if not message:
