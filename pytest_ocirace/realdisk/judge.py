@@ -149,19 +149,6 @@ class Judge:
         name = path.rsplit("/", 1)[-1]
         return not any(fnmatch.fnmatchcase(path if "/" in g else name, g) for g in self._globs)
 
-    def _fsop(self, op: Mapping[str, Any], handle: int | None = None) -> FsOp:
-        return FsOp(
-            kind=_KINDS[op["kind"]],
-            path=op["path"],
-            display=op["path"],
-            path2=op["path2"],
-            display2=op["path2"],
-            handle=handle,
-            access=frozenset(op["access"]),
-            creates=op["creates"],
-            exclusive=bool(op.get("exclusive")),
-        )
-
     def before(
         self,
         pid: int,
