@@ -110,7 +110,12 @@ def _instructions(side: str, count: int, folder: str, where: str) -> int:
     if where == "coordinator":
         command = _CALLGRIND + command
     env = {**os.environ, "PYTHONPATH": side}
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    # Not run from this checkout: ``python -c`` puts the working directory first on
+    # ``sys.path``, and from the checkout's root the coordinator would be this checkout's
+    # package whatever ``PYTHONPATH`` says (the baseline's coordinator was not measured).
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, cwd=folder)
+    if "could not join" in out.stderr or "Traceback" in out.stderr:
+        raise SystemExit(f"the child did not join or failed:\n{out.stderr[-2000:]}")
     found = re.findall(r"Collected : (\d+)", out.stderr)
     if not found:
         raise SystemExit(f"no instruction count from valgrind:\n{out.stderr[-2000:]}")

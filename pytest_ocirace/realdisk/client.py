@@ -12,7 +12,15 @@ import _thread
 import os
 import sys
 
-from pytest_ocirace.realdisk.protocol import FrameReader, authenticate, encode, read_frame, send
+from pytest_ocirace.realdisk.protocol import (
+    FrameReader,
+    authenticate,
+    closed_frame,
+    done_frame,
+    encode,
+    read_frame,
+    send,
+)
 
 TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
@@ -51,6 +59,18 @@ class Client(Protocol):
         """
         ...
 
+    def report(self, number: int, ok: bool, fd: int | None) -> None:
+        """Report the announcement ``number``: it ran (``ok``), with its descriptor if any.
+
+        ``notify`` of ``{"type": "done", ...}``, without building the message: two per
+        operation.
+        """
+        ...
+
+    def closed(self, fd: int) -> None:
+        """``defer`` of ``{"type": "closed", "fd": fd}``, without building the message."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -83,6 +103,13 @@ class LocalClient:
         # A direct call costs no wake-up: nothing to gain by waiting.
         if os.getpid() == self.pid:
             self._coordinator.dispatch(self.pid, message, trusted=True)
+
+    def report(self, number: int, ok: bool, fd: int | None) -> None:
+        message = {"type": "done", "n": number, "ok": ok, "fd": fd}
+        self._coordinator.dispatch(self.pid, message, trusted=True)
+
+    def closed(self, fd: int) -> None:
+        self._coordinator.dispatch(self.pid, {"type": "closed", "fd": fd}, trusted=True)
 
     def close(self) -> None:
         pass
@@ -154,6 +181,20 @@ class SocketClient:
         if os.getpid() != self.pid:
             return
         data = encode(message)
+        with self._lock:
+            self._deferred.append(data)
+
+    def report(self, number: int, ok: bool, fd: int | None) -> None:
+        data = done_frame(number, ok, fd)
+        with self._lock:
+            if self._deferred:
+                self._deferred.append(data)
+                data = b"".join(self._deferred)
+                self._deferred.clear()
+            self._sock.sendall(data)
+
+    def closed(self, fd: int) -> None:
+        data = closed_frame(fd)
         with self._lock:
             self._deferred.append(data)
 

@@ -13,7 +13,7 @@ import os
 import sys
 
 # Only ``Interposition.install`` imports this module, so ``interpose`` is loaded already.
-from pytest_ocirace.realdisk.interpose import active, io_stack
+from pytest_ocirace.realdisk.interpose import io_stack, ready
 
 TYPE_CHECKING = False  # not typing's: a joining child imports this module at start-up
 
@@ -27,6 +27,9 @@ __all__ = ["install"]
 __tracebackhide__ = True
 
 _VALID_MODE = frozenset("rwxabt+")
+#: Per ``open()`` mode string seen: (FileIO's mode, access, creates, exclusive), worked
+#: out once (a handful of modes, each asked for every open).
+_MODES: dict[str, tuple[str, list[str], bool, bool]] = {}
 
 
 def install(ip: Interposition) -> None:
@@ -60,22 +63,25 @@ def install(ip: Interposition) -> None:
         opener: Any = None,
     ) -> Any:
         __tracebackhide__ = True
-        if not _ready(ip) or not isinstance(mode, str) or not set(mode) <= _VALID_MODE:
+        modes = _MODES.get(mode) if type(mode) is str else None
+        if modes is None and isinstance(mode, str) and set(mode) <= _VALID_MODE:
+            modes = _MODES[mode] = (_raw_mode(mode), *_mode_access(mode))
+        if modes is None or not _ready(ip):
             return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
+        raw_mode, access, creates, exclusive = modes
         if isinstance(file, int):
             if file not in ip._fds:
                 return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
-            raw = TrackedFileIO(file, _raw_mode(mode), closefd)
+            raw = TrackedFileIO(file, raw_mode, closefd)
             return io_stack(raw, mode, buffering, encoding, errors, newline)
         path = ip.path(file)
         if path is None:
             return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
         if "b" not in mode and sys.version_info >= (3, 10):
             encoding = io.text_encoding(encoding)  # type: ignore[attr-defined,unused-ignore]
-        access, creates, exclusive = _mode_access(mode)
         op = ip.before("open", path, file, access=access, creates=creates, exclusive=exclusive)
         try:
-            raw = TrackedFileIO(file, _raw_mode(mode), closefd, opener=opener)
+            raw = TrackedFileIO(file, raw_mode, closefd, opener=opener)
         except BaseException:
             ip.after(op, False)
             raise
@@ -127,8 +133,7 @@ def install(ip: Interposition) -> None:
     _install_checks(ip)
 
 
-def _ready(ip: Interposition) -> bool:
-    return active() is ip and not ip.busy()
+_ready = ready
 
 
 def _two_paths(ip: Interposition, real: Any, kind: str) -> Any:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
-__all__ = ["Interposition", "WorkItem", "active", "internal_thread"]
+__all__ = ["Interposition", "WorkItem", "active", "internal_thread", "ready"]
 
 __tracebackhide__ = True
 
@@ -47,6 +47,14 @@ _MAIN_IDENT = _threads.get_ident()
 
 def active() -> Interposition | None:
     return _ACTIVE[0]
+
+
+def ready(ip: Interposition) -> bool:
+    """Whether ``ip`` is in force and the calling thread is not talking to the coordinator.
+
+    One call, not two: every wrapped operation asks it, several times.
+    """
+    return _ACTIVE[0] is ip and not getattr(_guard, "busy", False)
 
 
 def internal_thread() -> None:
@@ -152,12 +160,15 @@ class Interposition:
 
     def path(self, value: Any) -> str | None:
         """The tracked absolute path of ``value``, or None (a descriptor, excluded, odd)."""
-        if isinstance(value, int) or value is None:
+        if type(value) is str:  # the common case: what fspath and fsdecode return as it is
+            text = value
+        elif isinstance(value, int) or value is None:
             return None
-        try:
-            text = os.fsdecode(os.fspath(value))
-        except TypeError:
-            return None
+        else:
+            try:
+                text = os.fsdecode(os.fspath(value))
+            except TypeError:
+                return None
         # A path already absolute and normal is what abspath would return (the common case);
         # abspath calls normpath, so its result is normalised too.
         absolute = text if _normal(text) else os.path.abspath(text)
@@ -192,7 +203,15 @@ class Interposition:
         }
         self._announced += 1  # under the GIL; two threads never get one number here
         number = self._announced
-        message = self._message("before", op=op, frames=_frames(), n=number)
+        tid, tname = _thread()
+        message = {
+            "type": "before",
+            "tid": tid,
+            "tname": tname,
+            "op": op,
+            "frames": _frames(),
+            "n": number,
+        }
         _guard.busy = True
         try:
             answer = self.client.request(message)
@@ -221,10 +240,9 @@ class Interposition:
         # The report names its announcement by number: the coordinator kept the operation
         # (with its handle), so the report is four fields instead of the whole operation
         # again, to encode here and to decode and check there, twice per write+replace.
-        message = {"type": "done", "n": op.message["n"], "ok": ok, "fd": fd}
         _guard.busy = True
         try:
-            self.client.notify(message)
+            self.client.report(op.message["n"], ok, fd)
         finally:
             _guard.busy = False
 
@@ -285,10 +303,10 @@ class Interposition:
         key = self._flocks.pop(fd, None)
         if key is not None:
             self.send("unlock", wait=False, key=key)
-        message = self._message("closed", fd=fd)
+        # No thread: the race model ends a handle at its opener's epoch, whoever closes it.
         _guard.busy = True
         try:
-            self.client.defer(message)
+            self.client.closed(fd)
         finally:
             _guard.busy = False
 
@@ -380,14 +398,9 @@ def io_stack(
         buffering = -1
         line_buffering = True
     if buffering < 0:
-        buffering = io.DEFAULT_BUFFER_SIZE
-        try:
-            size = os.fstat(raw.fileno()).st_blksize
-        except (OSError, AttributeError):
-            pass
-        else:
-            if size > 1:
-                buffering = size
+        # What FileIO's own fstat found (as C's open() reads it): no second fstat.
+        size = getattr(raw, "_blksize", 0)
+        buffering = size if size > 1 else io.DEFAULT_BUFFER_SIZE
     if buffering == 0:
         if binary:
             return raw

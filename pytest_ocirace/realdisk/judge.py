@@ -29,6 +29,8 @@ from pytest_ocirace.winrules.options import SimulationOptions
 __all__ = ["Judge", "Process"]
 
 _KINDS = {kind.value: kind for kind in OpKind}
+#: The decision table's requests, per (kind, writing, exclusive, same_file).
+_REQUESTS: dict[tuple[str, bool, bool, bool], Request] = {}
 
 
 @dataclass
@@ -40,8 +42,9 @@ class Process:
     joined: bool = False  # sent a hello
     exited: bool = False
     start_clock: dict[int, int] = field(default_factory=dict)
-    #: The operation announced and not reported back (what it was doing if it dies).
-    pending: str | None = None
+    #: The operation announced and not reported back (what it was doing if it dies): its
+    #: kind and paths, named only if it dies (``_pending``).
+    pending: tuple[str, str, str | None] | None = None
     died_during: str | None = None
     #: Open connections: after ``os.exec*`` the new program's line may open before the old
     #: program's line is seen closing; the process has exited when the last one closes.
@@ -148,21 +151,6 @@ class Judge:
         name = path.rsplit("/", 1)[-1]
         return not any(fnmatch.fnmatchcase(path if "/" in g else name, g) for g in self._globs)
 
-    def _fsop(
-        self, op: Mapping[str, Any], handle: int | None = None, *, creates: bool = False
-    ) -> FsOp:
-        return FsOp(
-            kind=_KINDS[op["kind"]],
-            path=op["path"],
-            display=op["path"],
-            path2=op["path2"],
-            display2=op["path2"],
-            handle=handle,
-            access=frozenset(op["access"]),
-            creates=creates,
-            exclusive=bool(op.get("exclusive")),
-        )
-
     def before(
         self,
         pid: int,
@@ -187,12 +175,12 @@ class Judge:
             return {}
         handle = self.disk.reserve() if kind == "open" else None
         reply: dict[str, Any] = {} if handle is None else {"handle": handle}
-        tracked = self.tracked(path) and (path2 is None or self.tracked(path2))
-        if not tracked:
+        globs = self._globs  # inlined ``tracked``: this runs for every operation
+        if globs and not (self.tracked(path) and (path2 is None or self.tracked(path2))):
             code = self._verdict(op)
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
-            self.process(pid).pending = _pending(kind, path, path2)
+            self.process(pid).pending = (kind, path, path2)
             self._remember(pid, announcement, tid, tname, op, handle)
             return reply
         # ``creates`` is whether the name appears, not what the flags allow: an ``O_CREAT``
@@ -210,10 +198,25 @@ class Judge:
             creates = not target.exists
         else:
             creates = False
-        fsop = self._fsop(op, handle, creates=creates)
+        exclusive = bool(op.get("exclusive"))
+        fsop = FsOp(
+            kind=_KINDS[kind],
+            path=path,
+            display=path,
+            path2=path2,
+            display2=path2,
+            handle=handle,
+            access=frozenset(op["access"]),
+            creates=creates,
+            exclusive=exclusive,
+        )
+        strand = self._strands.get((pid, tid))
         # One block for the model's before and after: the strand and the sender's stack
         # are the same for both (this runs for every operation of every participant).
-        with self.tracker.running(self.strand(pid, tid, tname)), reported_frames(_frames(frames)):
+        with (
+            self.tracker.running(strand[-1] if strand else self.strand(pid, tid, tname)),
+            reported_frames(_frames(frames)),
+        ):
             # The race model first, as in the fake filesystem: an unordered publish onto a
             # name fails as the race (and the loser has then seen the winner's publish, so
             # its "is it there already?" look afterwards is ordered).
@@ -232,11 +235,17 @@ class Judge:
             code = self._verdict(op, state, target)
             if code is not None:
                 return {"error": {"winerror": code, "crt": kind == "open"}}
-            self.process(pid).pending = _pending(kind, path, path2)
             self.model.after(fsop, None)
-        if handle is not None and fsop.exclusive:
+        proc = self.processes.get(pid)
+        (proc or self.process(pid)).pending = (kind, path, path2)
+        if handle is not None and exclusive:
             self.creating.setdefault(path, {})[handle] = (pid, tid)
-        self._remember(pid, announcement, tid, tname, op, handle)
+        if announcement is not None:  # kept for its report (``done`` names only the number)
+            self._announced[(pid, announcement)] = (
+                tid,
+                tname,
+                op if handle is None else {**op, "handle": handle},
+            )
         return reply
 
     def _remember(
@@ -293,12 +302,12 @@ class Judge:
         kind: str = op["kind"]
         path: str = op["path"]
         path2: str | None = op["path2"]
-        request = Request(
-            kind,
-            writing="write" in op["access"],
-            exclusive=bool(op.get("exclusive")),
-            same_file=path == path2,
-        )
+        key = (kind, "write" in op["access"], bool(op.get("exclusive")), path == path2)
+        request = _REQUESTS.get(key)
+        if request is None:  # a NamedTuple: immutable, one per distinct key
+            request = _REQUESTS[key] = Request(
+                kind, writing=key[1], exclusive=key[2], same_file=key[3]
+            )
         # Two answers stay the host's, on purpose (tests/winrules/test_one_table.py lists
         # them). A name that is not there: the host's FileNotFoundError has the class and
         # errno Windows gives. A directory's open: the process mode runs code's POSIX
@@ -349,7 +358,7 @@ class Judge:
         handle = op.get("handle")
         if kind == "close":
             if fd is not None:
-                self._close(pid, tid, tname, fd)
+                self._close(pid, fd)
             return
         if kind == "open" and isinstance(handle, int):
             if op["exclusive"]:
@@ -357,7 +366,7 @@ class Judge:
             if ok and fd is not None:
                 self.disk.opened(pid, fd, path, number=handle)
             elif ok:
-                self._end_handle(pid, tid, tname, path, handle)
+                self._end_handle(path, handle)
             else:
                 self.model.forget_handle(handle)  # it never held the name
         if not ok:
@@ -393,9 +402,13 @@ class Judge:
                 if owner == pid:
                     self._created(path, handle)
 
-    def closed(self, pid: int, tid: int, tname: str, fd: int) -> None:
-        """``pid`` closed its descriptor ``fd`` (reported with its next message)."""
-        self._close(pid, tid, tname, fd)
+    def closed(self, pid: int, fd: int) -> None:
+        """``pid`` closed its descriptor ``fd`` (reported with its next message).
+
+        No thread: the race model ends a handle at its opener's epoch and lockset, whoever
+        closes it (see :meth:`_end_handle`), so the message carries the descriptor alone.
+        """
+        self._close(pid, fd)
 
     def _created(self, path: str, handle: int) -> None:
         """An exclusive create's outcome is known (reported, or its process is gone)."""
@@ -405,10 +418,10 @@ class Judge:
             if not pending:
                 del self.creating[path]
 
-    def _close(self, pid: int, tid: int, tname: str, fd: int) -> None:
+    def _close(self, pid: int, fd: int) -> None:
         handle = self.disk.closed(pid, fd)
         if handle is not None:
-            self._end_handle(pid, tid, tname, handle.path, handle.number)
+            self._end_handle(handle.path, handle.number)
 
     def _gone(self, handle: Handle) -> None:
         """The disk found ``handle`` closed before its close was reported: end it now.
@@ -420,7 +433,7 @@ class Judge:
         fsop = FsOp(kind=OpKind.CLOSE, path=handle.path, display=handle.path, handle=handle.number)
         self.model.after(fsop, None)
 
-    def _end_handle(self, pid: int, tid: int, tname: str, path: str, number: int) -> None:
+    def _end_handle(self, path: str, number: int) -> None:
         # Not run as the closing strand: the race model ends a handle at its opener's epoch
         # and lockset, whoever closes it (and a strand block per close was a tenth of the
         # coordinator's cost of a write+replace).
@@ -559,7 +572,7 @@ class Judge:
 
     def _close_handles(self, pid: int) -> None:
         for handle in self.disk.of_process(pid):
-            self._close(pid, 0, "exit", handle.fd)
+            self._close(pid, handle.fd)
 
     def exited(self, pid: int) -> None:
         """A connection of the process ended.
@@ -574,7 +587,7 @@ class Judge:
         proc.exited = True
         self._forget_unreported(pid)  # it died (its handles close below)
         if proc.pending is not None:
-            proc.died_during = proc.pending
+            proc.died_during = _pending(*proc.pending)
             proc.pending = None
         self._close_handles(pid)
         final: dict[int, int] = dict(proc.start_clock)
@@ -683,4 +696,10 @@ def _pending(kind: str, path: str, path2: str | None) -> str:
 
 
 def _frames(frames: Iterable[Frame]) -> tuple[Frame, ...]:
-    return tuple((str(f[0]), int(f[1]), str(f[2])) for f in frames)
+    """The sender's stack as the race model keeps it: (file, line, function) tuples.
+
+    The schema check (or our own interposition, in the test process) made every frame a
+    [str, int, str] triple already; only the container changes.
+    """
+    stack: tuple[Frame, ...] = tuple(map(tuple, frames))  # type: ignore[arg-type]
+    return stack

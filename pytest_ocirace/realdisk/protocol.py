@@ -2,7 +2,10 @@
 
 Everything a participant says is a JSON object in a length-prefixed frame, checked against
 a small schema before the coordinator acts on it, so a malformed or hostile message is
-refused with a reason instead of reaching the race model. The per-run secret never crosses
+refused with a reason instead of reaching the race model. The three messages sent for
+every operation that carry only numbers (a report ``done``, a close ``closed``, and the
+coordinator's "proceed") go as compact frames of fixed size instead of JSON: they decode to
+the same dictionaries, and pass the same schema check. The per-run secret never crosses
 the wire: the coordinator sends a fresh nonce and the participant answers with an HMAC of
 it, so a process that only sees the socket (not the environment) cannot join or replay.
 """
@@ -29,6 +32,8 @@ __all__ = [
     "FrameReader",
     "ProtocolError",
     "authenticate",
+    "closed_frame",
+    "done_frame",
     "encode",
     "read_frame",
     "send",
@@ -47,8 +52,23 @@ ENV_SHARED = "OCIRACE_PROCESS_SHARED"
 #: No legitimate message comes near this (a stack of 40 frames is a few kB).
 MAX_FRAME = 1 << 20
 
-#: Each frame starts with its body's length: 4 bytes, big-endian.
+#: Each frame starts with a 4-byte header: a tag byte (0 for JSON) and its body's length,
+#: 3 bytes big-endian. A JSON frame's header is so its length in 4 bytes (under MAX_FRAME).
 _HEADER_SIZE = 4
+
+#: Compact frames (tag, fixed body size). ``done``: the announcement's number (8 bytes),
+#: ok (1 byte, 0 or 1), the descriptor plus one (4 bytes; 0 for none). ``closed``: the
+#: descriptor (4 bytes). The coordinator's answer ``{}``, or ``{"handle": h}``: h (8 bytes,
+#: 0 for none; handle numbers start at 1).
+_DONE, _DONE_SIZE = 1, 13
+_CLOSED, _CLOSED_SIZE = 2, 4
+_PROCEED, _PROCEED_SIZE = 3, 8
+_DONE_HEADER = bytes((_DONE, 0, 0, _DONE_SIZE))
+_CLOSED_HEADER = bytes((_CLOSED, 0, 0, _CLOSED_SIZE))
+_PROCEED_HEADER = bytes((_PROCEED, 0, 0, _PROCEED_SIZE))
+_NO_HANDLE = _PROCEED_HEADER + bytes(_PROCEED_SIZE)
+_U32 = 1 << 32
+_U63 = 1 << 63
 
 
 class ProtocolError(ValueError):
@@ -82,7 +102,61 @@ def _c_encoder() -> Callable[[Any, int], Any] | None:
 _C_ENCODE = _c_encoder()
 
 
+def done_frame(number: int, ok: bool, fd: int | None) -> bytes:
+    """The frame of ``{"type": "done", "n": number, "ok": ok, "fd": fd}``, built directly.
+
+    For a participant's own report (``SocketClient.report``): a positive announcement
+    number and a descriptor from the OS, so no checks (``encode`` checks a dict's fields).
+    """
+    return (
+        _DONE_HEADER
+        + number.to_bytes(8, "big")
+        + (b"\x01" if ok else b"\x00")
+        + (0 if fd is None else fd + 1).to_bytes(4, "big")
+    )
+
+
+def closed_frame(fd: int) -> bytes:
+    """The frame of ``{"type": "closed", "fd": fd}`` (a descriptor from the OS)."""
+    return _CLOSED_HEADER + fd.to_bytes(4, "big")
+
+
+def _compact(message: Mapping[str, Any]) -> bytes | None:
+    """The compact frame of ``message``, or None if it has no compact form.
+
+    Only exact types (what ``done``/``closed``/answers hold when our own code builds them);
+    anything else goes as JSON and meets the full schema check, with its reason.
+    """
+    kind = message.get("type")
+    if kind == "done":
+        if len(message) == 4:
+            n, ok, fd = message.get("n"), message.get("ok"), message.get("fd", _MISSING)
+            if (
+                type(n) is int
+                and 0 <= n < _U63
+                and type(ok) is bool
+                and (fd is None or (type(fd) is int and 0 <= fd < _U32 - 1))
+            ):
+                return done_frame(n, ok, fd)
+        return None
+    if kind == "closed":
+        fd = message.get("fd")
+        if len(message) == 2 and type(fd) is int and 0 <= fd < _U32:
+            return closed_frame(fd)
+        return None
+    if kind is None:  # an answer
+        if not message:
+            return _NO_HANDLE
+        handle = message.get("handle")
+        if len(message) == 1 and type(handle) is int and 0 < handle < _U63:
+            return _PROCEED_HEADER + handle.to_bytes(8, "big")
+    return None
+
+
 def encode(message: Mapping[str, Any]) -> bytes:
+    compact = _compact(message)
+    if compact is not None:
+        return compact
     if _C_ENCODE is not None:
         body = "".join(_C_ENCODE(message, 0)).encode()
     else:
@@ -121,14 +195,38 @@ def read_frame(sock: _socket.socket) -> dict[str, Any] | None:
     body = _read_exactly(sock, size)
     if body is None:
         raise ProtocolError("connection closed after a frame header")
-    return _decode(body)
+    return _decode(body) if header[0] == 0 else _decode_compact(header[0], body)
 
 
 def _size(header: bytes | bytearray) -> int:
-    size = int.from_bytes(header[:_HEADER_SIZE], "big")
+    size = int.from_bytes(header[1:_HEADER_SIZE], "big")
     if size > MAX_FRAME:
         raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
     return size
+
+
+def _decode_compact(tag: int, body: bytes | bytearray) -> dict[str, Any]:
+    """The message of a compact frame (see ``_DONE``): a frame of another size is refused."""
+    size = len(body)
+    if tag == _DONE and size == _DONE_SIZE:
+        ok = body[8]
+        if ok > 1:
+            raise ProtocolError(f"compact 'done' frame: ok byte is {ok}, expected 0 or 1")
+        fd = int.from_bytes(body[9:13], "big")
+        return {
+            "type": "done",
+            "n": int.from_bytes(body[:8], "big"),
+            "ok": ok == 1,
+            "fd": fd - 1 if fd else None,
+        }
+    if tag == _CLOSED and size == _CLOSED_SIZE:
+        return {"type": "closed", "fd": int.from_bytes(body, "big")}
+    if tag == _PROCEED and size == _PROCEED_SIZE:
+        handle = int.from_bytes(body, "big")
+        return {"handle": handle} if handle else {}
+    if tag in (_DONE, _CLOSED, _PROCEED):
+        raise ProtocolError(f"compact frame of tag {tag} has {size} bytes, not its fixed size")
+    raise ProtocolError(f"unknown frame tag {tag} (a frame header starts with 0 to 3)")
 
 
 def _decode(body: bytes | bytearray) -> dict[str, Any]:
@@ -155,13 +253,21 @@ class FrameReader:
     system call and a wake-up per header and per body.
     """
 
-    __slots__ = ("_buffer", "_sock")
+    __slots__ = ("_buffer", "_sock", "_start", "compact")
 
     _CHUNK = 1 << 16
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
-        self._buffer = bytearray()
+        self._buffer = b""
+        #: Where the next frame starts in ``_buffer`` (frames read are not cut out one by
+        #: one: a write of three frames is one ``recv`` and three slices).
+        self._start = 0
+        #: Whether the last message was a participant's compact frame (a report or a close):
+        #: its fields have their types by the frame's form, so the coordinator skips the
+        #: schema check for it. Not the coordinator's "proceed", which has no type: sent to
+        #: the coordinator, it meets the check and is refused.
+        self.compact = False
 
     def next(self) -> dict[str, Any] | None:
         """The next message, or None when the peer closed the connection between frames.
@@ -169,28 +275,38 @@ class FrameReader:
         One loop, not two fills and a size check in calls of their own: it runs for every
         frame of every child (five per write+replace), and the calls were a fifth of it.
         """
-        buffer = self._buffer
+        buffer, start = self._buffer, self._start
         while True:
-            have = len(buffer)
+            have = len(buffer) - start
             if have >= _HEADER_SIZE:
-                size = int.from_bytes(buffer[:_HEADER_SIZE], "big")
+                size = int.from_bytes(buffer[start + 1 : start + _HEADER_SIZE], "big")
                 if size > MAX_FRAME:
                     raise ProtocolError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
-                end = _HEADER_SIZE + size
-                if have >= end:
-                    body = buffer[_HEADER_SIZE:end]
-                    del buffer[:end]
-                    return _decode(body)
+                end = start + _HEADER_SIZE + size
+                if have >= end - start:
+                    tag = buffer[start]
+                    body = buffer[start + _HEADER_SIZE : end]
+                    if end == len(buffer):
+                        self._buffer, self._start = b"", 0
+                    else:
+                        self._start = end
+                    if tag == 0:
+                        self.compact = False
+                        return _decode(body)
+                    self.compact = tag != _PROCEED
+                    return _decode_compact(tag, body)
             chunk = self._sock.recv(self._CHUNK)
             if not chunk:
-                if not buffer:
+                if not have:
                     return None
                 if have < _HEADER_SIZE:
                     what = f"inside a frame header ({have}/{_HEADER_SIZE})"
                 else:
-                    what = f"inside a frame ({have}/{end})"
+                    what = f"inside a frame ({have}/{end - start})"
                 raise ProtocolError(f"connection closed {what}")
-            buffer += chunk
+            buffer = chunk if not have else buffer[start:] + chunk
+            start = 0
+            self._buffer, self._start = buffer, 0
 
 
 def authenticate(secret: bytes, nonce: bytes, pid: int) -> str:
@@ -249,8 +365,9 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "after": {"tid": _INT, "tname": _STR, "op": (dict,), "ok": _BOOL, "frames": _LIST},
     # the report of the announcement numbered n (the announcement's "n"): did it happen
     "done": {"n": _INT, "ok": _BOOL, "fd": (int, type(None))},
-    # a descriptor of this process was closed
-    "closed": {"tid": _INT, "tname": _STR, "fd": _INT},
+    # a descriptor of this process was closed (a closing thread's tid/tname are accepted
+    # and ignored: the race model ends a handle at its opener's epoch)
+    "closed": {"fd": _INT},
     "release": {"tid": _INT, "tname": _STR, "key": _STR},
     "acquire": {"tid": _INT, "tname": _STR, "key": _STR},
     "lock": {"tid": _INT, "tname": _STR, "key": _STR},
@@ -341,6 +458,8 @@ def _well_formed(message: Mapping[str, Any]) -> str | None:
     leaves every refusal, and its reason, to the full check.
     """
     kind = message.get("type")
+    if kind == "before":
+        return _before_well_formed(message)
     entry = _FAST.get(kind) if type(kind) is str else None
     if entry is None:
         return None
@@ -373,6 +492,55 @@ def _well_formed(message: Mapping[str, Any]) -> str | None:
             ):
                 return None
     return str(kind)
+
+
+def _before_well_formed(message: Mapping[str, Any]) -> str | None:
+    """``_well_formed`` for an announcement, written out (two per operation of a child).
+
+    The same rules as the tables (``_SCHEMA``, ``_OPTIONAL``, ``_OP_SCHEMA``,
+    ``_OP_OPTIONAL``), without their loops: exact types, every refusal left to ``_explain``.
+    """
+    op = message.get("op")
+    if (
+        type(message.get("tid")) is not int
+        or type(message.get("tname")) is not str
+        or type(op) is not dict
+        or type(message.get("n", 0)) is not int
+    ):
+        return None
+    kind = op.get("kind")
+    path2 = op.get("path2", _MISSING)
+    fd = op.get("fd", _MISSING)
+    access = op.get("access")
+    if (
+        type(kind) is not str
+        or kind not in _KINDS
+        or type(op.get("path")) is not str
+        or (path2 is not None and type(path2) is not str)
+        or (fd is not None and type(fd) is not int)
+        or type(access) is not list
+        or type(op.get("creates")) is not bool
+        or type(op.get("exclusive")) is not bool
+    ):
+        return None
+    if "handle" in op and op["handle"] is not None and type(op["handle"]) is not int:
+        return None
+    for item in access:
+        if type(item) is not str:
+            return None
+    frames = message.get("frames")
+    if type(frames) is not list:
+        return None
+    for frame in frames:
+        if (
+            type(frame) is not list
+            or len(frame) != 3
+            or type(frame[0]) is not str
+            or type(frame[1]) is not int
+            or type(frame[2]) is not str
+        ):
+            return None
+    return "before"
 
 
 def validate(message: Mapping[str, Any]) -> str:

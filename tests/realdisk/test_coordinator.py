@@ -15,7 +15,7 @@ import pytest
 
 from pytest_ocirace.realdisk.client import JoinError, SocketClient
 from pytest_ocirace.realdisk.coordinator import Coordinator
-from pytest_ocirace.realdisk.protocol import encode, read_frame, send
+from pytest_ocirace.realdisk.protocol import authenticate, encode, read_frame, send
 
 OP = {
     "kind": "replace",
@@ -98,6 +98,34 @@ op = {"kind": "replace", "path": "/x/tmp", "path2": "/x/target", "fd": None,
 assert client.request({"type": "before", "tid": 1, "tname": "T", "op": op, "frames": []}) == {}
 os.kill(os.getpid(), signal.SIGKILL)  # before the operation reports back
 """
+
+
+def test_compact_frames_a_participant_may_not_send_are_refused(coordinator: Coordinator) -> None:
+    """The coordinator's "proceed" (no type) and a frame of the wrong size, after joining.
+
+    A report and a close skip the schema check (their form gives their types): these two
+    must still be refused with a reason, the connection closed, and the coordinator go on.
+    """
+    for raw, reason in (
+        (encode({}), "unknown message type None"),
+        (b"\x01\x00\x00\x02\x00\x00", "tag 1 has 2 bytes"),
+    ):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(coordinator.path)
+            nonce = bytes.fromhex(str((read_frame(sock) or {})["nonce"]))
+            mac = authenticate(coordinator.secret, nonce, os.getpid())
+            send(sock, {"type": "hello", "pid": os.getpid(), "mac": mac, "start": None, "argv": []})
+            assert read_frame(sock) == {"ok": True}
+            send(sock, {**before(), "n": 1})
+            assert read_frame(sock) == {}  # a proceed, compact
+            send(sock, {"type": "done", "n": 1, "ok": True, "fd": None})  # compact: accepted
+            sock.sendall(raw)
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(100) == b""  # closed by the coordinator
+        assert reason in coordinator.rejected[-1]
+    honest = SocketClient(coordinator.path, coordinator.secret)
+    assert honest.request(before()) == {}
+    honest.close()
 
 
 def test_a_child_killed_mid_operation_is_named_and_never_hangs_the_coordinator(

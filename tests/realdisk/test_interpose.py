@@ -28,6 +28,12 @@ class Answering:
     def defer(self, message: dict[str, Any]) -> None:
         pass
 
+    def report(self, number: int, ok: bool, fd: int | None) -> None:
+        pass
+
+    def closed(self, fd: int) -> None:
+        pass
+
 
 @pytest.mark.parametrize(
     ("winerror", "expected_errno"),

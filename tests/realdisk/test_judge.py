@@ -417,7 +417,7 @@ def test_a_report_names_its_announcement_by_number(tmp_path: Path) -> None:
         assert judge.disk.state(str(target)).open_handles == 1  # the handle of the announcement
         assert judge.done(me, 7, True, fd) is False  # reported once: a second report is ignored
         assert judge.done(2, 7, True, fd) is False  # another process's number names nothing
-        judge.closed(me, 1, "T", fd)
+        judge.closed(me, fd)
         assert judge.disk.state(str(target)).open_handles == 0
         assert "handle" in answer
     finally:

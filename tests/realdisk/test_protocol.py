@@ -194,3 +194,106 @@ def test_a_frame_is_the_json_that_json_dumps_writes(message: dict[str, object]) 
 def test_what_json_cannot_encode_is_json_s_type_error() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         encode({"type": "before", "bad": {1, 2}})
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "done", "n": 1, "ok": True, "fd": 3},
+        {"type": "done", "n": 2**63 - 1, "ok": False, "fd": None},
+        {"type": "done", "n": 0, "ok": True, "fd": 0},
+        {"type": "closed", "fd": 7},
+        {},
+        {"handle": 12},
+    ],
+)
+def test_the_hot_messages_go_compact_and_come_back_the_same(message: dict[str, object]) -> None:
+    """A report, a close and the coordinator's "proceed": a fixed-size frame, not JSON."""
+    frame = encode(message)
+    assert frame[0] != 0  # a tag, not a JSON frame's length
+    assert len(frame) <= 4 + 13
+    left, right = pair()
+    with left, right:
+        left.sendall(frame + frame)
+        assert read_frame(right) == message
+        assert FrameReader(right).next() == message
+    if "type" in message:
+        assert validate(message) == message["type"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "done", "n": True, "ok": True, "fd": 3},  # a bool is not a number
+        {"type": "done", "n": -1, "ok": True, "fd": 3},
+        {"type": "done", "n": 1, "ok": 1, "fd": 3},
+        {"type": "done", "n": 1, "ok": True},  # no fd
+        {"type": "done", "n": 1, "ok": True, "fd": "3"},
+        {"type": "closed", "fd": None},
+        {"type": "closed", "tid": 1, "tname": "T", "fd": 3},  # the older, longer form
+        {"handle": None},
+        {"handle": 0},
+        {"error": {"winerror": 5, "crt": False}},
+    ],
+)
+def test_what_has_no_compact_form_goes_as_json(message: dict[str, object]) -> None:
+    """And so meets the full schema check, which refuses the bad ones with their reason."""
+    body = json.dumps(message, separators=(",", ":")).encode()
+    assert encode(message) == len(body).to_bytes(4, "big") + body
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\x01\x00\x00\x0c" + bytes(12), "tag 1 has 12 bytes"),
+        (b"\x01\x00\x00\x0d" + bytes(8) + b"\x02" + bytes(4), "ok byte is 2"),
+        (b"\x02\x00\x00\x05" + bytes(5), "tag 2 has 5 bytes"),
+        (b"\x03\x00\x00\x00", "tag 3 has 0 bytes"),
+        (b"\x07\x00\x00\x00", "unknown frame tag 7"),
+        (b"\xff\xff\xff\xff", "over the"),
+    ],
+)
+def test_bad_compact_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
+    for read in (read_frame, lambda sock: FrameReader(sock).next()):
+        left, right = pair()
+        with left, right:
+            left.sendall(raw)
+            left.shutdown(socket.SHUT_WR)
+            with pytest.raises(ProtocolError, match=reason):
+                read(right)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tid": "1"},
+        {"tid": True},
+        {"tname": None},
+        {"op": None},
+        {"op": []},
+        {"n": "7"},
+        {"n": False},
+        {"frames": None},
+        {"frames": [["f", 1]]},
+        {"frames": [("f", 1, "g")]},
+        {"frames": [["f", 1.0, "g"]]},
+        {"op": {**OP, "kind": ["open"]}},
+        {"op": {**OP, "kind": "format-disk"}},
+        {"op": {**OP, "path": None}},
+        {"op": {**OP, "path2": 3}},
+        {"op": {**OP, "fd": "3"}},
+        {"op": {**OP, "fd": False}},
+        {"op": {**OP, "access": "write"}},
+        {"op": {**OP, "access": [1]}},
+        {"op": {**OP, "creates": 0}},
+        {"op": {**OP, "exclusive": None}},
+        {"op": {**OP, "handle": "3"}},
+        {"op": {k: v for k, v in OP.items() if k != "fd"}},
+        {"op": {k: v for k, v in OP.items() if k != "path2"}},
+    ],
+)
+def test_every_malformed_announcement_is_refused(change: dict[str, object]) -> None:
+    """The announcement has a fast check of its own: what it lets through skips the full
+    check, so each of these must still be refused (by the full check, with a reason)."""
+    with pytest.raises(ProtocolError):
+        validate({**BEFORE, **change})
