@@ -127,7 +127,10 @@ class Temps(NameIndex):
             if name == "os.path.join" and node.args:
                 first = self.temp_info(node.args[0], depth + 1)
                 if first is not None and first.kind in ("tempdir", "mkstemp"):
-                    return TempInfo("tempdir", unique=True, created=False, origin=node)
+                    # os.path.join(tmpdir, item) for item in os.listdir(tmpdir): an entry
+                    # that is there, and only this writer's code can have put it there.
+                    listed = self._listed_from(node.args[-1], node.args[0])
+                    return TempInfo("tempdir", unique=True, created=listed, origin=node)
             helper = self.helper_temp(node, depth)
             if helper is not None:
                 return helper
@@ -152,6 +155,10 @@ class Temps(NameIndex):
                 made = self.temp_info(record, depth + 1)
                 if made is not None and made.kind == "tempdir" and made.created:
                     return TempInfo("tempdir", unique=True, created=True, origin=node)
+        if isinstance(node, ast.Attribute) and self._record_of_temp_dir_call(node.value, depth):
+            # scheme = get_scheme("", home=tempdir); scheme.purelib: an entry of the record a
+            # call handed a private temp directory returns names what it made there.
+            return TempInfo("tempdir", unique=True, created=True, origin=node)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             first = self.temp_info(node.left, depth + 1)
             if first is not None and first.kind == "tempdir":
@@ -194,6 +201,10 @@ class Temps(NameIndex):
                 passed = self.passed_temp(node, depth)
                 if passed is not None:
                     return passed
+            elif isinstance(binding, (ast.For, ast.AsyncFor)):
+                element = self._loop_element_temp(node.id, binding, depth)
+                if element is not None:
+                    return element
             if words(node.id) & _TEMP_WORDS:
                 return TempInfo("name", unique=False, created=False, origin=value)
             return None
@@ -298,11 +309,97 @@ class Temps(NameIndex):
         if not isinstance(node, ast.Name):
             return False
         value = self.assignment_before(node.id, node)
+        if value is None:
+            # def _handle_target_dir(self, target_temp_dir: TempDirectory): the parameter's
+            # declared type says it is a fresh private directory, whoever passes it.
+            parameter = self.scope(node).params.get(node.id)
+            annotation = parameter.annotation if parameter is not None else None
+            if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+                text = annotation.value.rpartition(".")[2]
+            else:
+                text = (last_identifier(annotation) or "") if annotation is not None else ""
+            return text in ("TemporaryDirectory", "TempDirectory")
         if not isinstance(value, ast.Call):
             return False
         callee = last_identifier(value.func) or ""
         return callee in ("TemporaryDirectory", "TempDirectory") or (
             self.qualified_name(value.func) == "tempfile.TemporaryDirectory"
+        )
+
+    def _record_of_temp_dir_call(self, node: ast.expr, depth: int) -> bool:
+        """Whether ``node`` is (a name bound to) what a call handed a private temp dir made."""
+        record = node
+        if isinstance(record, ast.Name):
+            bound = self.assignment_before(record.id, record)
+            if not isinstance(bound, ast.Call):
+                return False
+            record = bound
+        if not isinstance(record, ast.Call):
+            return False
+        made = self.temp_info(record, depth)  # the call's own arguments go one deeper
+        return made is not None and made.kind == "tempdir" and made.created
+
+    def _loop_element_temp(
+        self, name: str, loop: ast.For | ast.AsyncFor, depth: int
+    ) -> TempInfo | None:
+        """A loop variable over temps: every element of the iterated list is a temp.
+
+        ``for lib_dir in lib_dir_list`` where the function builds ``lib_dir_list`` from a
+        literal and ``.append()`` calls, each of them a temp: the variable is one of them.
+        One element that is not known to be a temp makes the variable unknown, and so does
+        a list the function does not build itself (a parameter, a call's result).
+        """
+        if not (isinstance(loop.target, ast.Name) and loop.target.id == name) or depth > 3:
+            return None
+        elements = self._list_elements(loop.iter)
+        if not elements:
+            return None
+        found: TempInfo | None = None
+        for element in elements:
+            info = self.temp_info(element, depth + 1)
+            if info is None or info.kind == "name":
+                return None
+            if found is None or (found.created and not info.created):
+                found = info
+        assert found is not None
+        return TempInfo(found.kind, found.unique, found.created, origin=loop.iter)
+
+    def _list_elements(self, iterable: ast.expr) -> list[ast.expr] | None:
+        """The elements of a literal list or tuple, or of a local list built by appends."""
+        if isinstance(iterable, (ast.List, ast.Tuple)):
+            return list(iterable.elts) or None
+        if not isinstance(iterable, ast.Name):
+            return None
+        scope = self.scope(iterable)
+        entries = scope.assignments.get(iterable.id, [])
+        if len(entries) != 1 or not isinstance(entries[0][1], (ast.List, ast.Tuple)):
+            return None  # a parameter, a call's result or a list bound twice: not known
+        elements = list(entries[0][1].elts)
+        for call in scope.calls:
+            func = call.func
+            if not (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == iterable.id
+            ):
+                continue
+            if func.attr != "append" or len(call.args) != 1:
+                return None  # extend, insert, a slice assignment...: not followed
+            elements.append(call.args[0])
+        return elements or None
+
+    def _listed_from(self, entry: ast.expr, directory: ast.expr) -> bool:
+        """Whether ``entry`` is a loop variable over ``os.listdir(directory)`` (or scandir)."""
+        if not isinstance(entry, ast.Name):
+            return False
+        loop = self.binding_node(entry.id, entry)
+        if not isinstance(loop, (ast.For, ast.AsyncFor)) or not isinstance(loop.iter, ast.Call):
+            return False
+        listing = loop.iter
+        return (
+            self.qualified_name(listing.func) == "os.listdir"
+            and len(listing.args) == 1
+            and unparsed(listing.args[0]) == unparsed(directory)
         )
 
     def _given_a_temp_dir(self, call: ast.Call, depth: int) -> bool:

@@ -566,6 +566,16 @@ VALID = (
                 shutil.move(os.path.join(tmpdir, "sub"), dst)
         """
     ),
+    # A name inside a private temp directory that nothing wrote (a parameter typed as a
+    # temp directory, but no entry listed from it and no call handed it): not a fresh temp.
+    Valid(
+        """
+        import os
+        from tempfile import TemporaryDirectory
+        def publish_one(build: TemporaryDirectory, dst):
+            os.replace(os.path.join(build.name, "out.bin"), dst)
+        """
+    ),
 )
 
 INVALID = (
@@ -1246,6 +1256,18 @@ INVALID = (
                     shutil.move(info["path"], target)
         """,
         line=6,
+    ),
+    # The entries listed from a private temp directory (a parameter typed as one) are files
+    # the writer put there: each is published onto a shared name with no guard.
+    Invalid(
+        """
+        import os
+        from tempfile import TemporaryDirectory
+        def publish_all(build: TemporaryDirectory, target_dir):
+            for item in os.listdir(build.name):
+                os.replace(os.path.join(build.name, item), os.path.join(target_dir, item))
+        """,
+        line=5,
     ),
 )
 
