@@ -336,19 +336,30 @@ class Guards(NameIndex):
     def windows_excluded(self, node: ast.AST) -> bool:
         """The code only runs where the Windows failure cannot happen (a POSIX-only branch).
 
-        Either inside such a branch, or after an early exit for Windows earlier in the same
-        block or an enclosing one (``if os.name != "posix": ...; return``).
+        Either inside such a branch - also a function defined in one (``if sys.platform !=
+        "win32": def _replace_atomic(...)``: the function does not exist on Windows) - or
+        after an early exit for Windows earlier in the same block or an enclosing one (``if
+        os.name != "posix": ...; return``).
         """
         current = node
-        for ancestor in self.ancestors_in_scope(node):
+        in_scope = True
+        for ancestor in self.ancestors(node):
             if isinstance(ancestor, ast.If):
                 test = unparsed(ancestor.test)
                 if _POSIX_TEST.match(test) and inside(node, ancestor.body):
                     return True
                 if _WINDOWS_TEST.match(test) and inside(node, ancestor.orelse):
                     return True
-            if isinstance(current, ast.stmt) and self._windows_exit_before(ancestor, current):
+            if (
+                in_scope
+                and isinstance(current, ast.stmt)
+                and self._windows_exit_before(ancestor, current)
+            ):
                 return True
+            if isinstance(
+                ancestor, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+            ):
+                in_scope = False  # an early return of the caller says nothing about a body
             current = ancestor
         return False
 

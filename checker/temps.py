@@ -55,6 +55,12 @@ _NAME_BUILDING_METHODS = frozenset(
         "__truediv__",
     }
 )
+#: Calls that give back the same path in another type.
+_CONVERSIONS = frozenset(
+    {"builtins.str", "builtins.bytes", "os.fspath", "os.fsdecode", "os.fsencode"}
+)
+#: Hops followed from a ``f.name`` to the temp its file object was opened at.
+_FILE_OBJECT_BUDGET = 6
 _UNIQUE_WORDS = re.compile(r"uuid|(?:^|_)pid|nonce|unique|token|rand|ident|thread_id", re.I)
 _WRITE_WORDS = re.compile(r"open|write|save|dump|copy|retrieve|download|export|to_|touch", re.I)
 #: Calls handed a directory that write no file into it.
@@ -131,6 +137,10 @@ class Temps(NameIndex):
                     # that is there, and only this writer's code can have put it there.
                     listed = self._listed_from(node.args[-1], node.args[0])
                     return TempInfo("tempdir", unique=True, created=listed, origin=node)
+            if name is None and node.args and self._passes_through(node):
+                # _path_to_unicode(src): a helper of the module that hands back its argument
+                # (decoded, converted) names the same file.
+                return self.temp_info(node.args[0], depth + 1)
             helper = self.helper_temp(node, depth)
             if helper is not None:
                 return helper
@@ -180,6 +190,18 @@ class Temps(NameIndex):
             and self._is_named_temporary(node.value)
         ):
             return TempInfo("named", unique=True, created=True, origin=node)
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "name"
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.scope(node).params
+            and depth <= 3
+        ):
+            # commit(self, f): replace(f.name, path), where a caller of the module passes a
+            # file object opened at a temp (atomicwrites' AtomicWriter).
+            opened_temp = self._temp_file_object(node.value, _FILE_OBJECT_BUDGET)
+            if opened_temp is not None:
+                return opened_temp
         if isinstance(node, ast.Attribute) and node.attr == "name":
             opened = self._opened_path(node.value)
             if opened is not None:
@@ -325,6 +347,161 @@ class Temps(NameIndex):
         return callee in ("TemporaryDirectory", "TempDirectory") or (
             self.qualified_name(value.func) == "tempfile.TemporaryDirectory"
         )
+
+    def _passes_through(self, call: ast.Call) -> bool:
+        """Whether ``call`` calls a helper of the module that returns its first argument.
+
+        Every ``return`` of the helper gives back the parameter itself, a method's result on
+        it (``x.decode(...)``) or a conversion of it (``str(x)``, ``os.fsdecode(x)``).
+        """
+        name = last_identifier(call.func)
+        candidates = self.functions_named(name) if name else []
+        if len(candidates) != 1:
+            return False
+        function = candidates[0]
+        positional = self.positional_parameters(function)
+        if not positional:
+            return False
+        parameter = positional[0]
+        returns = [
+            r
+            for r in ast.walk(function)
+            if isinstance(r, ast.Return) and self.function_of(r) is function
+        ]
+        return bool(returns) and all(
+            r.value is not None and self._is_parameter_itself(r.value, parameter) for r in returns
+        )
+
+    def _is_parameter_itself(self, value: ast.expr, parameter: str) -> bool:
+        if isinstance(value, ast.Name):
+            return value.id == parameter
+        if not isinstance(value, ast.Call):
+            return False
+        func = value.func
+        if isinstance(func, ast.Attribute):
+            return isinstance(func.value, ast.Name) and func.value.id == parameter
+        return (
+            self.qualified_name(func) in _CONVERSIONS
+            and len(value.args) == 1
+            and isinstance(value.args[0], ast.Name)
+            and value.args[0].id == parameter
+        )
+
+    def _temp_file_object(self, node: ast.expr, budget: int) -> TempInfo | None:
+        """Why ``node`` is a file object opened at a fresh temp, if it is one.
+
+        Followed: a name bound by ``with E as f`` or ``f = E``; a parameter, through the
+        values the module's own callers pass for it; ``NamedTemporaryFile(...)``; an
+        ``open()`` (also ``open(**kwargs)`` with ``kwargs["file"]``) of a temp; and a call
+        of a callable parameter or of a function of the module, through what the function
+        returns. The budget bounds the hops; other modules' callers are not asked.
+        """
+        if budget <= 0:
+            return None
+        if isinstance(node, ast.Name):
+            value = self.assignment_before(node.id, node)
+            if value is not None:
+                return self._temp_file_object(value, budget - 1)
+            if node.id not in self.scope(node).params:
+                return None
+            for given in self._local_arguments_for(node):
+                found = self._temp_file_object(given, budget - 1)
+                if found is not None:
+                    return found
+            return None
+        if not isinstance(node, ast.Call):
+            return None
+        if self._is_named_temporary(node):
+            return TempInfo("named", unique=True, created=True, origin=node)
+        opened = self._opened_path(node) or self._opened_keyword_file(node)
+        if opened is not None:
+            info = self.temp_info(opened, 2)
+            if info is not None and info.kind != "name":
+                return TempInfo(info.kind, info.unique, True, origin=opened)
+            return None
+        for function in self._functions_called(node):
+            for returned in ast.walk(function):
+                if (
+                    isinstance(returned, ast.Return)
+                    and returned.value is not None
+                    and self.function_of(returned) is function
+                ):
+                    found = self._temp_file_object(returned.value, budget - 1)
+                    if found is not None:
+                        return found
+        return None
+
+    def _opened_keyword_file(self, call: ast.Call) -> ast.expr | None:
+        """``x`` for ``open(**kwargs)`` after ``kwargs["file"] = x`` in the same function."""
+        if self.qualified_name(call.func) not in ("builtins.open", "io.open"):
+            return None
+        spread = [k.value for k in call.keywords if k.arg is None]
+        if len(spread) != 1 or not isinstance(spread[0], ast.Name):
+            return None
+        function = self.function_of(call)
+        if function is None:
+            return None
+        found: ast.expr | None = None
+        for statement in ast.walk(function):
+            if not isinstance(statement, ast.Assign) or statement.lineno > call.lineno:
+                continue
+            for target in statement.targets:
+                if (
+                    isinstance(target, ast.Subscript)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == spread[0].id
+                    and isinstance(target.slice, ast.Constant)
+                    and target.slice.value == "file"
+                ):
+                    found = statement.value
+        return found
+
+    def _functions_called(self, call: ast.Call) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The module's functions a call runs: its own name's, or a callable parameter's.
+
+        ``get_fileobject(**kw)`` with ``get_fileobject`` a parameter: the functions that the
+        module's callers pass for it (``self._open(self.get_fileobject)``).
+        """
+        if self.qualified_name(call.func) is not None:
+            return []
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in self.scope(call).params:
+            passed = []
+            for given in self._local_arguments_for(func):
+                name = last_identifier(given)  # `self.get_fileobject` or `get_fileobject`
+                candidates = self.functions_named(name) if name else []
+                if len(candidates) == 1:
+                    passed.append(candidates[0])
+            return passed
+        name = last_identifier(func)
+        candidates = self.functions_named(name) if name else []
+        return candidates if len(candidates) == 1 else []
+
+    def _local_arguments_for(self, parameter: ast.Name) -> list[ast.expr]:
+        """What the module's callers of ``parameter``'s function pass for it."""
+        function = self.function_of(parameter)
+        if function is None:
+            return []
+        positional = self.positional_parameters(function)
+        given: list[ast.expr] = []
+        for scope in self.scopes.values():
+            for call in scope.calls:
+                if (
+                    last_identifier(call.func) != function.name
+                    or call.lineno == function.lineno
+                    or self.qualified_name(call.func) is not None
+                    or self._in_rollback(call)
+                ):
+                    continue
+                value: ast.expr | None = None
+                if parameter.id in positional and positional.index(parameter.id) < len(call.args):
+                    value = call.args[positional.index(parameter.id)]
+                for keyword in call.keywords:
+                    if keyword.arg == parameter.id:
+                        value = keyword.value
+                if value is not None and not isinstance(value, ast.Starred):
+                    given.append(value)
+        return given
 
     def _record_of_temp_dir_call(self, node: ast.expr, depth: int) -> bool:
         """Whether ``node`` is (a name bound to) what a call handed a private temp dir made."""
