@@ -186,9 +186,11 @@ class Temps(NameIndex):
             return TempInfo("tempdir", unique=True, created=True, origin=node)
         if (
             isinstance(node, ast.Attribute)
-            and node.attr == "name"
+            and node.attr in ("name", "path")
             and self._is_named_temporary(node.value)
         ):
+            # tmp.name of a NamedTemporaryFile; sib.path of `sib = self.temporarySibling()`
+            # (a factory whose name says temporary, as for .name)
             return TempInfo("named", unique=True, created=True, origin=node)
         if (
             isinstance(node, ast.Attribute)
@@ -229,7 +231,7 @@ class Temps(NameIndex):
                     return element
             if words(node.id) & _TEMP_WORDS:
                 return TempInfo("name", unique=False, created=False, origin=value)
-            return None
+            return self._handed_to_temp_writer(node, value)
         if self.is_derived_name(node):
             return TempInfo("derived", self.contains_unique_part(node), False, origin=node)
         identifier = last_identifier(node)
@@ -347,6 +349,25 @@ class Temps(NameIndex):
         return callee in ("TemporaryDirectory", "TempDirectory") or (
             self.qualified_name(value.func) == "tempfile.TemporaryDirectory"
         )
+
+    def _handed_to_temp_writer(self, node: ast.Name, value: ast.expr | None) -> TempInfo | None:
+        """A path handed earlier in the scope to a call whose name says it writes a temp.
+
+        ``self._saveTemp(filename, dump)`` (Twisted's ``Persistent.save``): the callee's
+        name says both that it writes and that what it writes is a temp file.
+        """
+        line = getattr(node, "lineno", 0)
+        for call in self.scope(node).calls:
+            if getattr(call, "lineno", 0) >= line or not call.args:
+                continue
+            first = call.args[0]
+            if not (isinstance(first, ast.Name) and first.id == node.id):
+                continue
+            callee = last_identifier(call.func) or ""
+            if words(callee) & _TEMP_WORDS and _WRITE_WORDS.search(callee):
+                unique = value is not None and self.contains_unique_part(value)
+                return TempInfo("derived", unique=unique, created=True, origin=value)
+        return None
 
     def _passes_through(self, call: ast.Call) -> bool:
         """Whether ``call`` calls a helper of the module that returns its first argument.

@@ -610,6 +610,18 @@ VALID = (
             _replace_atomic(tmp, dst)
         """
     ),
+    # ``.path`` of an object from a factory that says nothing of a temp: not known.
+    Valid(
+        """
+        import os
+        class FilePath:
+            def set_content(self, content):
+                sib = self.sibling("data")
+                with sib.open("w") as f:
+                    f.write(content)
+                os.rename(sib.path, self.path)
+        """
+    ),
 )
 
 INVALID = (
@@ -1339,6 +1351,20 @@ INVALID = (
                 replace_atomic(f.name, self._path)
         """,
         line=8,
+    ),
+    # ``.path`` of an object a factory whose name says temporary made (Twisted's
+    # ``FilePath.temporarySibling()``), written, then renamed onto the shared path.
+    Invalid(
+        """
+        import os
+        class FilePath:
+            def set_content(self, content):
+                sib = self.temporarySibling(".new")
+                with sib.open("w") as f:
+                    f.write(content)
+                os.rename(sib.path, self.path)
+        """,
+        line=7,
     ),
 )
 

@@ -195,6 +195,19 @@ VALID = (
                     shutil.move(os.path.join(d, item), dst)
         """
     ),
+    # Handed to a call that writes but says nothing of a temp: the caller's own file.
+    Valid(
+        """
+        import os, sys
+        class Persistent:
+            def save(self, finalname):
+                filename = finalname + "-2"
+                self._save(filename, self.dump)
+                if sys.platform == "win32" and os.path.isfile(finalname):
+                    os.remove(finalname)
+                os.rename(filename, finalname)
+        """
+    ),
 )
 
 INVALID = (
@@ -290,6 +303,22 @@ INVALID = (
                 """,
         },
         line=18,
+    ),
+    # A path handed to a method whose name says it writes a temp (Twisted's
+    # ``Persistent.save``: ``self._saveTemp(filename, dump)``) is a temp; the Windows branch
+    # removes the target before the rename.
+    Invalid(
+        """
+        import os, sys
+        class Persistent:
+            def save(self, finalname):
+                filename = finalname + "-2"
+                self._saveTemp(filename, self.dump)
+                if sys.platform == "win32" and os.path.isfile(finalname):
+                    os.remove(finalname)
+                os.rename(filename, finalname)
+        """,
+        line=8,
     ),
 )
 
