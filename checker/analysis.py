@@ -75,6 +75,8 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Digests):
         from its own parse); the lint then reuses that parse and walk - the costly part -
         and only the answers that may depend on other modules or settings are computed again.
         """
+        if index is not self.index:
+            self._resolved = {}  # another view records its own answers
         unchanged = repr(settings) == repr(self.settings) and not self._resolved_by(index)
         self.settings = settings
         self.index = index

@@ -35,14 +35,28 @@ class CrossModule(Temps, Guards):
     path: str = ""
     _elsewhere: dict[tuple[ast.AST, int], list[str] | None]
 
+    #: What the index answered for each (name, depth): the analysis asks again and again.
+    _resolved: dict[tuple[str, int], str]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._elsewhere = {}
+        self._resolved = {}
         super().__init__(*args, **kwargs)
 
     def follow_import(self, name: str, depth: int) -> str:
+        """What the index says ``name`` is, asked once per name for this analysis.
+
+        The answer cannot change during a run (a module's exports are read once), and the
+        first ask recorded it on this module's view (what a cached result rests on), so a
+        repeated ask needs neither the index nor the record again.
+        """
         if self.index is None:
             return name
-        return self.index.resolve(name, depth)
+        key = (name, depth)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self.index.resolve(name, depth)
+        return found
 
     def is_project_function(self, name: str) -> bool:
         if self.index is None:

@@ -107,7 +107,57 @@ class Guards(NameIndex):
                 return call
             if isinstance(func, ast.Attribute) and func.attr == "acquire":
                 return call
+        return self.object_life_lock(node)
+
+    def object_life_lock(self, node: ast.AST) -> ast.AST | None:
+        """A lock the object of ``node``'s method holds for its whole life, if any.
+
+        ``__init__`` binds ``self.x`` to a new lock-like object, and the class releases it
+        (``self.x.close()``/``release()``/``unlock()``) but never acquires it (no ``with
+        self.x``, no ``self.x.acquire()``/``lock()``): a lock released and never acquired
+        was acquired when it was made (ZODB's ``self._lock_file = LockFile(path)``, held
+        until ``close()``), so every method runs under it.
+        """
+        function = self.function_of(node)
+        owner = self.parents.get(function) if function is not None else None
+        if not isinstance(owner, ast.ClassDef):
+            return None
+        init = next(
+            (
+                item
+                for item in owner.body
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__"
+            ),
+            None,
+        )
+        if init is None or init is function:
+            return None
+        for statement in ast.walk(init):
+            if not isinstance(statement, ast.Assign) or not isinstance(statement.value, ast.Call):
+                continue
+            if not self.is_lock_like(statement.value.func):
+                continue
+            for target in statement.targets:
+                if _self_attribute(target) and self._released_never_acquired(owner, target):
+                    return statement
         return None
+
+    @staticmethod
+    def _released_never_acquired(owner: ast.ClassDef, attribute: ast.expr) -> bool:
+        name = unparsed(attribute)
+        released = False
+        for part in ast.walk(owner):
+            if isinstance(part, ast.withitem) and unparsed(part.context_expr) == name:
+                return False
+            if (
+                isinstance(part, ast.Call)
+                and isinstance(part.func, ast.Attribute)
+                and unparsed(part.func.value) == name
+            ):
+                if part.func.attr in ("acquire", "lock", "__enter__"):
+                    return False
+                released = released or part.func.attr in ("close", "release", "unlock")
+        return released
 
     def handles_windows_errors(self, node: ast.AST) -> bool:
         """A try/except around ``node`` that accepts or retries the Windows errors."""
@@ -336,19 +386,30 @@ class Guards(NameIndex):
     def windows_excluded(self, node: ast.AST) -> bool:
         """The code only runs where the Windows failure cannot happen (a POSIX-only branch).
 
-        Either inside such a branch, or after an early exit for Windows earlier in the same
-        block or an enclosing one (``if os.name != "posix": ...; return``).
+        Either inside such a branch - also a function defined in one (``if sys.platform !=
+        "win32": def _replace_atomic(...)``: the function does not exist on Windows) - or
+        after an early exit for Windows earlier in the same block or an enclosing one (``if
+        os.name != "posix": ...; return``).
         """
         current = node
-        for ancestor in self.ancestors_in_scope(node):
+        in_scope = True
+        for ancestor in self.ancestors(node):
             if isinstance(ancestor, ast.If):
                 test = unparsed(ancestor.test)
                 if _POSIX_TEST.match(test) and inside(node, ancestor.body):
                     return True
                 if _WINDOWS_TEST.match(test) and inside(node, ancestor.orelse):
                     return True
-            if isinstance(current, ast.stmt) and self._windows_exit_before(ancestor, current):
+            if (
+                in_scope
+                and isinstance(current, ast.stmt)
+                and self._windows_exit_before(ancestor, current)
+            ):
                 return True
+            if isinstance(
+                ancestor, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+            ):
+                in_scope = False  # an early return of the caller says nothing about a body
             current = ancestor
         return False
 
@@ -535,3 +596,11 @@ def _catches(node: ast.expr | None) -> bool:
 
 def _inside_node(node: ast.AST, outer: ast.AST) -> bool:
     return any(part is node for part in ast.walk(outer))
+
+
+def _self_attribute(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )

@@ -373,6 +373,20 @@ class ProjectIndex:
             self._kept += size
             self._parsed[path] = analysis
 
+    def parsed(self, path: str, text: str) -> bool:
+        """Whether this process already parsed ``text`` at ``path`` (for the caller search).
+
+        A file the pre-filter rules out is parsed only to report a syntax error; one the
+        search already parsed has none.
+        """
+        kept = self._parsed.get(path)
+        if kept is not None and kept.source.text == text:
+            return True
+        return any(
+            key[0] == path and analysis is not None and analysis.source.text == text
+            for key, analysis in self._analyses.items()
+        )
+
     def analysis_for(self, path: str, text: str, settings: Any) -> Any:
         """An analysis of ``text`` at ``path`` made earlier in this process, or None.
 

@@ -55,6 +55,12 @@ _NAME_BUILDING_METHODS = frozenset(
         "__truediv__",
     }
 )
+#: Calls that give back the same path in another type.
+_CONVERSIONS = frozenset(
+    {"builtins.str", "builtins.bytes", "os.fspath", "os.fsdecode", "os.fsencode"}
+)
+#: Hops followed from a ``f.name`` to the temp its file object was opened at.
+_FILE_OBJECT_BUDGET = 6
 _UNIQUE_WORDS = re.compile(r"uuid|(?:^|_)pid|nonce|unique|token|rand|ident|thread_id", re.I)
 _WRITE_WORDS = re.compile(r"open|write|save|dump|copy|retrieve|download|export|to_|touch", re.I)
 #: Calls handed a directory that write no file into it.
@@ -127,7 +133,14 @@ class Temps(NameIndex):
             if name == "os.path.join" and node.args:
                 first = self.temp_info(node.args[0], depth + 1)
                 if first is not None and first.kind in ("tempdir", "mkstemp"):
-                    return TempInfo("tempdir", unique=True, created=False, origin=node)
+                    # os.path.join(tmpdir, item) for item in os.listdir(tmpdir): an entry
+                    # that is there, and only this writer's code can have put it there.
+                    listed = self._listed_from(node.args[-1], node.args[0])
+                    return TempInfo("tempdir", unique=True, created=listed, origin=node)
+            if name is None and node.args and self._passes_through(node):
+                # _path_to_unicode(src): a helper of the module that hands back its argument
+                # (decoded, converted) names the same file.
+                return self.temp_info(node.args[0], depth + 1)
             helper = self.helper_temp(node, depth)
             if helper is not None:
                 return helper
@@ -152,6 +165,10 @@ class Temps(NameIndex):
                 made = self.temp_info(record, depth + 1)
                 if made is not None and made.kind == "tempdir" and made.created:
                     return TempInfo("tempdir", unique=True, created=True, origin=node)
+        if isinstance(node, ast.Attribute) and self._record_of_temp_dir_call(node.value, depth):
+            # scheme = get_scheme("", home=tempdir); scheme.purelib: an entry of the record a
+            # call handed a private temp directory returns names what it made there.
+            return TempInfo("tempdir", unique=True, created=True, origin=node)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             first = self.temp_info(node.left, depth + 1)
             if first is not None and first.kind == "tempdir":
@@ -169,10 +186,24 @@ class Temps(NameIndex):
             return TempInfo("tempdir", unique=True, created=True, origin=node)
         if (
             isinstance(node, ast.Attribute)
-            and node.attr == "name"
+            and node.attr in ("name", "path")
             and self._is_named_temporary(node.value)
         ):
+            # tmp.name of a NamedTemporaryFile; sib.path of `sib = self.temporarySibling()`
+            # (a factory whose name says temporary, as for .name)
             return TempInfo("named", unique=True, created=True, origin=node)
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "name"
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.scope(node).params
+            and depth <= 3
+        ):
+            # commit(self, f): replace(f.name, path), where a caller of the module passes a
+            # file object opened at a temp (atomicwrites' AtomicWriter).
+            opened_temp = self._temp_file_object(node.value, _FILE_OBJECT_BUDGET)
+            if opened_temp is not None:
+                return opened_temp
         if isinstance(node, ast.Attribute) and node.attr == "name":
             opened = self._opened_path(node.value)
             if opened is not None:
@@ -194,9 +225,13 @@ class Temps(NameIndex):
                 passed = self.passed_temp(node, depth)
                 if passed is not None:
                     return passed
+            elif isinstance(binding, (ast.For, ast.AsyncFor)):
+                element = self._loop_element_temp(node.id, binding, depth)
+                if element is not None:
+                    return element
             if words(node.id) & _TEMP_WORDS:
                 return TempInfo("name", unique=False, created=False, origin=value)
-            return None
+            return self._handed_to_temp_writer(node, value)
         if self.is_derived_name(node):
             return TempInfo("derived", self.contains_unique_part(node), False, origin=node)
         identifier = last_identifier(node)
@@ -298,11 +333,271 @@ class Temps(NameIndex):
         if not isinstance(node, ast.Name):
             return False
         value = self.assignment_before(node.id, node)
+        if value is None:
+            # def _handle_target_dir(self, target_temp_dir: TempDirectory): the parameter's
+            # declared type says it is a fresh private directory, whoever passes it.
+            parameter = self.scope(node).params.get(node.id)
+            annotation = parameter.annotation if parameter is not None else None
+            if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+                text = annotation.value.rpartition(".")[2]
+            else:
+                text = (last_identifier(annotation) or "") if annotation is not None else ""
+            return text in ("TemporaryDirectory", "TempDirectory")
         if not isinstance(value, ast.Call):
             return False
         callee = last_identifier(value.func) or ""
         return callee in ("TemporaryDirectory", "TempDirectory") or (
             self.qualified_name(value.func) == "tempfile.TemporaryDirectory"
+        )
+
+    def _handed_to_temp_writer(self, node: ast.Name, value: ast.expr | None) -> TempInfo | None:
+        """A path handed earlier in the scope to a call whose name says it writes a temp.
+
+        ``self._saveTemp(filename, dump)`` (Twisted's ``Persistent.save``): the callee's
+        name says both that it writes and that what it writes is a temp file.
+        """
+        line = getattr(node, "lineno", 0)
+        for call in self.scope(node).calls:
+            if getattr(call, "lineno", 0) >= line or not call.args:
+                continue
+            first = call.args[0]
+            if not (isinstance(first, ast.Name) and first.id == node.id):
+                continue
+            callee = last_identifier(call.func) or ""
+            if words(callee) & _TEMP_WORDS and _WRITE_WORDS.search(callee):
+                unique = value is not None and self.contains_unique_part(value)
+                return TempInfo("derived", unique=unique, created=True, origin=value)
+        return None
+
+    def _passes_through(self, call: ast.Call) -> bool:
+        """Whether ``call`` calls a helper of the module that returns its first argument.
+
+        Every ``return`` of the helper gives back the parameter itself, a method's result on
+        it (``x.decode(...)``) or a conversion of it (``str(x)``, ``os.fsdecode(x)``).
+        """
+        name = last_identifier(call.func)
+        candidates = self.functions_named(name) if name else []
+        if len(candidates) != 1:
+            return False
+        function = candidates[0]
+        positional = self.positional_parameters(function)
+        if not positional:
+            return False
+        parameter = positional[0]
+        returns = [
+            r
+            for r in ast.walk(function)
+            if isinstance(r, ast.Return) and self.function_of(r) is function
+        ]
+        return bool(returns) and all(
+            r.value is not None and self._is_parameter_itself(r.value, parameter) for r in returns
+        )
+
+    def _is_parameter_itself(self, value: ast.expr, parameter: str) -> bool:
+        if isinstance(value, ast.Name):
+            return value.id == parameter
+        if not isinstance(value, ast.Call):
+            return False
+        func = value.func
+        if isinstance(func, ast.Attribute):
+            return isinstance(func.value, ast.Name) and func.value.id == parameter
+        return (
+            self.qualified_name(func) in _CONVERSIONS
+            and len(value.args) == 1
+            and isinstance(value.args[0], ast.Name)
+            and value.args[0].id == parameter
+        )
+
+    def _temp_file_object(self, node: ast.expr, budget: int) -> TempInfo | None:
+        """Why ``node`` is a file object opened at a fresh temp, if it is one.
+
+        Followed: a name bound by ``with E as f`` or ``f = E``; a parameter, through the
+        values the module's own callers pass for it; ``NamedTemporaryFile(...)``; an
+        ``open()`` (also ``open(**kwargs)`` with ``kwargs["file"]``) of a temp; and a call
+        of a callable parameter or of a function of the module, through what the function
+        returns. The budget bounds the hops; other modules' callers are not asked.
+        """
+        if budget <= 0:
+            return None
+        if isinstance(node, ast.Name):
+            value = self.assignment_before(node.id, node)
+            if value is not None:
+                return self._temp_file_object(value, budget - 1)
+            if node.id not in self.scope(node).params:
+                return None
+            for given in self._local_arguments_for(node):
+                found = self._temp_file_object(given, budget - 1)
+                if found is not None:
+                    return found
+            return None
+        if not isinstance(node, ast.Call):
+            return None
+        if self._is_named_temporary(node):
+            return TempInfo("named", unique=True, created=True, origin=node)
+        opened = self._opened_path(node) or self._opened_keyword_file(node)
+        if opened is not None:
+            info = self.temp_info(opened, 2)
+            if info is not None and info.kind != "name":
+                return TempInfo(info.kind, info.unique, True, origin=opened)
+            return None
+        for function in self._functions_called(node):
+            for returned in ast.walk(function):
+                if (
+                    isinstance(returned, ast.Return)
+                    and returned.value is not None
+                    and self.function_of(returned) is function
+                ):
+                    found = self._temp_file_object(returned.value, budget - 1)
+                    if found is not None:
+                        return found
+        return None
+
+    def _opened_keyword_file(self, call: ast.Call) -> ast.expr | None:
+        """``x`` for ``open(**kwargs)`` after ``kwargs["file"] = x`` in the same function."""
+        if self.qualified_name(call.func) not in ("builtins.open", "io.open"):
+            return None
+        spread = [k.value for k in call.keywords if k.arg is None]
+        if len(spread) != 1 or not isinstance(spread[0], ast.Name):
+            return None
+        function = self.function_of(call)
+        if function is None:
+            return None
+        found: ast.expr | None = None
+        for statement in ast.walk(function):
+            if not isinstance(statement, ast.Assign) or statement.lineno > call.lineno:
+                continue
+            for target in statement.targets:
+                if (
+                    isinstance(target, ast.Subscript)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == spread[0].id
+                    and isinstance(target.slice, ast.Constant)
+                    and target.slice.value == "file"
+                ):
+                    found = statement.value
+        return found
+
+    def _functions_called(self, call: ast.Call) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The module's functions a call runs: its own name's, or a callable parameter's.
+
+        ``get_fileobject(**kw)`` with ``get_fileobject`` a parameter: the functions that the
+        module's callers pass for it (``self._open(self.get_fileobject)``).
+        """
+        if self.qualified_name(call.func) is not None:
+            return []
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in self.scope(call).params:
+            passed = []
+            for given in self._local_arguments_for(func):
+                name = last_identifier(given)  # `self.get_fileobject` or `get_fileobject`
+                candidates = self.functions_named(name) if name else []
+                if len(candidates) == 1:
+                    passed.append(candidates[0])
+            return passed
+        name = last_identifier(func)
+        candidates = self.functions_named(name) if name else []
+        return candidates if len(candidates) == 1 else []
+
+    def _local_arguments_for(self, parameter: ast.Name) -> list[ast.expr]:
+        """What the module's callers of ``parameter``'s function pass for it."""
+        function = self.function_of(parameter)
+        if function is None:
+            return []
+        positional = self.positional_parameters(function)
+        given: list[ast.expr] = []
+        for scope in self.scopes.values():
+            for call in scope.calls:
+                if (
+                    last_identifier(call.func) != function.name
+                    or call.lineno == function.lineno
+                    or self.qualified_name(call.func) is not None
+                    or self._in_rollback(call)
+                ):
+                    continue
+                value: ast.expr | None = None
+                if parameter.id in positional and positional.index(parameter.id) < len(call.args):
+                    value = call.args[positional.index(parameter.id)]
+                for keyword in call.keywords:
+                    if keyword.arg == parameter.id:
+                        value = keyword.value
+                if value is not None and not isinstance(value, ast.Starred):
+                    given.append(value)
+        return given
+
+    def _record_of_temp_dir_call(self, node: ast.expr, depth: int) -> bool:
+        """Whether ``node`` is (a name bound to) what a call handed a private temp dir made."""
+        record = node
+        if isinstance(record, ast.Name):
+            bound = self.assignment_before(record.id, record)
+            if not isinstance(bound, ast.Call):
+                return False
+            record = bound
+        if not isinstance(record, ast.Call):
+            return False
+        made = self.temp_info(record, depth)  # the call's own arguments go one deeper
+        return made is not None and made.kind == "tempdir" and made.created
+
+    def _loop_element_temp(
+        self, name: str, loop: ast.For | ast.AsyncFor, depth: int
+    ) -> TempInfo | None:
+        """A loop variable over temps: every element of the iterated list is a temp.
+
+        ``for lib_dir in lib_dir_list`` where the function builds ``lib_dir_list`` from a
+        literal and ``.append()`` calls, each of them a temp: the variable is one of them.
+        One element that is not known to be a temp makes the variable unknown, and so does
+        a list the function does not build itself (a parameter, a call's result).
+        """
+        if not (isinstance(loop.target, ast.Name) and loop.target.id == name) or depth > 3:
+            return None
+        elements = self._list_elements(loop.iter)
+        if not elements:
+            return None
+        found: TempInfo | None = None
+        for element in elements:
+            info = self.temp_info(element, depth + 1)
+            if info is None or info.kind == "name":
+                return None
+            if found is None or (found.created and not info.created):
+                found = info
+        assert found is not None
+        return TempInfo(found.kind, found.unique, found.created, origin=loop.iter)
+
+    def _list_elements(self, iterable: ast.expr) -> list[ast.expr] | None:
+        """The elements of a literal list or tuple, or of a local list built by appends."""
+        if isinstance(iterable, (ast.List, ast.Tuple)):
+            return list(iterable.elts) or None
+        if not isinstance(iterable, ast.Name):
+            return None
+        scope = self.scope(iterable)
+        entries = scope.assignments.get(iterable.id, [])
+        if len(entries) != 1 or not isinstance(entries[0][1], (ast.List, ast.Tuple)):
+            return None  # a parameter, a call's result or a list bound twice: not known
+        elements = list(entries[0][1].elts)
+        for call in scope.calls:
+            func = call.func
+            if not (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == iterable.id
+            ):
+                continue
+            if func.attr != "append" or len(call.args) != 1:
+                return None  # extend, insert, a slice assignment...: not followed
+            elements.append(call.args[0])
+        return elements or None
+
+    def _listed_from(self, entry: ast.expr, directory: ast.expr) -> bool:
+        """Whether ``entry`` is a loop variable over ``os.listdir(directory)`` (or scandir)."""
+        if not isinstance(entry, ast.Name):
+            return False
+        loop = self.binding_node(entry.id, entry)
+        if not isinstance(loop, (ast.For, ast.AsyncFor)) or not isinstance(loop.iter, ast.Call):
+            return False
+        listing = loop.iter
+        return (
+            self.qualified_name(listing.func) == "os.listdir"
+            and len(listing.args) == 1
+            and unparsed(listing.args[0]) == unparsed(directory)
         )
 
     def _given_a_temp_dir(self, call: ast.Call, depth: int) -> bool:

@@ -243,8 +243,12 @@ def _examine(task: Task) -> Outcome:
         return outcome
     if not lint.might_match(source.text):
         # No finding is possible, but a file that does not parse was not checked either:
-        # it is reported (ORC000) like any other, so "nothing found" never hides it.
-        outcome.findings = lint.syntax_problems(source.text, task.path)
+        # it is reported (ORC000) like any other, so "nothing found" never hides it. One
+        # the caller search already parsed has no syntax error: not parsed again.
+        if _INDEX is not None and _INDEX.parsed(task.path, source.text):
+            outcome.findings = []
+        else:
+            outcome.findings = lint.syntax_problems(source.text, task.path)
         return outcome
     outcome.linted = True
     if _INDEX is not None:

@@ -566,6 +566,62 @@ VALID = (
                 shutil.move(os.path.join(tmpdir, "sub"), dst)
         """
     ),
+    # A name inside a private temp directory that nothing wrote (a parameter typed as a
+    # temp directory, but no entry listed from it and no call handed it): not a fresh temp.
+    Valid(
+        """
+        import os
+        from tempfile import TemporaryDirectory
+        def publish_one(build: TemporaryDirectory, dst):
+            os.replace(os.path.join(build.name, "out.bin"), dst)
+        """
+    ),
+    # The file object a caller passes is opened at the caller's own path, not at a temp:
+    # ``f.name`` is not a temp file, whatever the function does with it.
+    Valid(
+        """
+        import os
+        class Writer:
+            def __init__(self, path):
+                self._path = path
+            def get_fileobject(self):
+                return open(self._path + ".out", "w")
+            def open(self):
+                return self._open(self.get_fileobject)
+            def _open(self, get_fileobject):
+                with get_fileobject() as f:
+                    f.write("data")
+                self.commit(f)
+            def commit(self, f):
+                os.replace(f.name, self._path)
+        """
+    ),
+    # A function defined in a POSIX-only branch does not exist on Windows.
+    Valid(
+        """
+        import os, sys, tempfile
+        if sys.platform != "win32":
+            def _replace_atomic(src, dst):
+                os.rename(src, dst)
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            _replace_atomic(tmp, dst)
+        """
+    ),
+    # ``.path`` of an object from a factory that says nothing of a temp: not known.
+    Valid(
+        """
+        import os
+        class FilePath:
+            def set_content(self, content):
+                sib = self.sibling("data")
+                with sib.open("w") as f:
+                    f.write(content)
+                os.rename(sib.path, self.path)
+        """
+    ),
 )
 
 INVALID = (
@@ -1246,6 +1302,69 @@ INVALID = (
                     shutil.move(info["path"], target)
         """,
         line=6,
+    ),
+    # The entries listed from a private temp directory (a parameter typed as one) are files
+    # the writer put there: each is published onto a shared name with no guard.
+    Invalid(
+        """
+        import os
+        from tempfile import TemporaryDirectory
+        def publish_all(build: TemporaryDirectory, target_dir):
+            for item in os.listdir(build.name):
+                os.replace(os.path.join(build.name, item), os.path.join(target_dir, item))
+        """,
+        line=5,
+    ),
+    # The temp is ``f.name`` of a file-object parameter: the caller opens it from a callable
+    # parameter, which its own caller binds to a method returning ``open(**kwargs)`` of an
+    # mkstemp name; the publish goes through two wrappers and a helper that hands its
+    # argument back decoded (atomicwrites' AtomicWriter.commit -> replace_atomic ->
+    # _replace_atomic -> MoveFileExW). Reported at the wrapper's publish.
+    Invalid(
+        """
+        import io, os, sys, tempfile
+        from ctypes import windll
+        def _path_to_unicode(x):
+            if not isinstance(x, str):
+                return x.decode(sys.getfilesystemencoding())
+            return x
+        def _replace_atomic(src, dst):
+            windll.kernel32.MoveFileExW(_path_to_unicode(src), _path_to_unicode(dst), 0x1)
+        def replace_atomic(src, dst):
+            return _replace_atomic(src, dst)
+        class AtomicWriter:
+            def __init__(self, path):
+                self._path = path
+            def open(self):
+                return self._open(self.get_fileobject)
+            def _open(self, get_fileobject):
+                with get_fileobject(**{}) as f:
+                    yield f
+                self.commit(f)
+            def get_fileobject(self, dir=None, **kwargs):
+                descriptor, name = tempfile.mkstemp(dir=dir)
+                os.close(descriptor)
+                kwargs["file"] = name
+                kwargs["mode"] = "w"
+                return io.open(**kwargs)
+            def commit(self, f):
+                replace_atomic(f.name, self._path)
+        """,
+        line=8,
+    ),
+    # ``.path`` of an object a factory whose name says temporary made (Twisted's
+    # ``FilePath.temporarySibling()``), written, then renamed onto the shared path.
+    Invalid(
+        """
+        import os
+        class FilePath:
+            def set_content(self, content):
+                sib = self.temporarySibling(".new")
+                with sib.open("w") as f:
+                    f.write(content)
+                os.rename(sib.path, self.path)
+        """,
+        line=7,
     ),
 )
 

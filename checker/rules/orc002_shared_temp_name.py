@@ -46,7 +46,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         if not (_names(ctx, origin, expand=False) & (target_names | {_text(publish.dst)})):
             continue
         lock = analysis.lock_held(publish.call)
-        if lock is not None and _contains(lock, origin):
+        if lock is not None and (
+            _contains(lock, origin) or lock is analysis.object_life_lock(publish.call)
+        ):
             continue  # the whole write happens under one lock: writers take turns
         if (
             lock is None
@@ -175,6 +177,26 @@ VALID = (
                 _write(dst, data)
         """
     ),
+    # A lock taken when the object is made and held for its life: ``__init__`` makes it,
+    # the class releases it in close() and never acquires it (ZODB's zc.lockfile), so
+    # every method runs under it and writers take turns.
+    Valid(
+        """
+        import os
+        from zc.lockfile import LockFile
+        class Storage:
+            def __init__(self, name):
+                self.name = name
+                self._lock_file = LockFile(name + ".lock")
+            def save_index(self, data):
+                tmp = self.name + ".index_tmp"
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, self.name + ".index")
+            def close(self):
+                self._lock_file.close()
+        """
+    ),
 )
 
 INVALID = (
@@ -273,6 +295,26 @@ INVALID = (
             os.replace(tmp, dst)
         """,
         line=6,
+    ),
+    # A lock made in ``__init__`` that the class acquires where it needs it is not held for
+    # the object's life: a publish outside its ``with`` is not under it.
+    Invalid(
+        """
+        import os, threading
+        class Storage:
+            def __init__(self, name):
+                self.name = name
+                self._lock = threading.Lock()
+            def save_index(self, data):
+                tmp = self.name + ".index_tmp"
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, self.name + ".index")
+            def clear(self):
+                with self._lock:
+                    self.cache = {}
+        """,
+        line=10,
     ),
 )
 

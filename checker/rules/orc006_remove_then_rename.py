@@ -178,6 +178,36 @@ VALID = (
                         open(os.path.join(tmp, "data"), "wb").close()
         """
     ),
+    # A loop over a list that also holds a directory that is not a private temp (a
+    # parameter the caller names): its entries are the caller's files, not temps.
+    Valid(
+        """
+        import os, shutil, tempfile
+        def install(target_dir, src_dir):
+            work = tempfile.mkdtemp()
+            dirs = [work]
+            dirs.append(src_dir)
+            for d in dirs:
+                for item in os.listdir(d):
+                    dst = os.path.join(target_dir, item)
+                    if os.path.exists(dst):
+                        shutil.rmtree(dst)
+                    shutil.move(os.path.join(d, item), dst)
+        """
+    ),
+    # Handed to a call that writes but says nothing of a temp: the caller's own file.
+    Valid(
+        """
+        import os, sys
+        class Persistent:
+            def save(self, finalname):
+                filename = finalname + "-2"
+                self._save(filename, self.dump)
+                if sys.platform == "win32" and os.path.isfile(finalname):
+                    os.remove(finalname)
+                os.rename(filename, finalname)
+        """
+    ),
 )
 
 INVALID = (
@@ -234,6 +264,61 @@ INVALID = (
                 os.rename(tmp, dst)
         """,
         line=7,
+    ),
+    # Multi-module: a parameter typed as a temp-directory object, a record that a function of
+    # the project makes from it (``scheme.purelib``), a list of those built by appends, and
+    # the entries listed from each (pip's ``--target`` install): every entry is a file the
+    # writer put in its private directory, moved onto a removed target.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/locations.py": """
+                import os
+                class Scheme:
+                    def __init__(self, purelib, data):
+                        self.purelib = purelib
+                        self.data = data
+                def get_scheme(name, home):
+                    return Scheme(os.path.join(home, "lib"), os.path.join(home, "data"))
+                """,
+            "pkg/install.py": """
+                import os, shutil
+                from pkg.locations import get_scheme
+                from pkg.temp_dir import TempDirectory
+                def handle_target_dir(target_dir, target_temp_dir: TempDirectory):
+                    lib_dir_list = []
+                    scheme = get_scheme("", home=target_temp_dir.path)
+                    purelib_dir = scheme.purelib
+                    data_dir = scheme.data
+                    if os.path.exists(purelib_dir):
+                        lib_dir_list.append(purelib_dir)
+                    if os.path.exists(data_dir):
+                        lib_dir_list.append(data_dir)
+                    for lib_dir in lib_dir_list:
+                        for item in os.listdir(lib_dir):
+                            target_item_dir = os.path.join(target_dir, item)
+                            if os.path.exists(target_item_dir):
+                                shutil.rmtree(target_item_dir)
+                            shutil.move(os.path.join(lib_dir, item), target_item_dir)
+                """,
+        },
+        line=18,
+    ),
+    # A path handed to a method whose name says it writes a temp (Twisted's
+    # ``Persistent.save``: ``self._saveTemp(filename, dump)``) is a temp; the Windows branch
+    # removes the target before the rename.
+    Invalid(
+        """
+        import os, sys
+        class Persistent:
+            def save(self, finalname):
+                filename = finalname + "-2"
+                self._saveTemp(filename, self.dump)
+                if sys.platform == "win32" and os.path.isfile(finalname):
+                    os.remove(finalname)
+                os.rename(filename, finalname)
+        """,
+        line=8,
     ),
 )
 

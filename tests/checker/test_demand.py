@@ -189,6 +189,43 @@ def test_each_file_is_parsed_at_most_once_and_only_if_reached(
     assert parsed.count(files["pkg/c_helpers.py"]) == 1
 
 
+def test_a_caller_searched_before_it_is_named_is_parsed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a caller parsed for the search was parsed again for its exports."""
+    import ast
+
+    parsed: list[str] = []
+    real = ast.parse
+
+    def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
+        parsed.append(source if isinstance(source, str) else source.decode())
+        return real(source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ast, "parse", counting)
+    files = {
+        "pkg/__init__.py": "",
+        # Its publish of a parameter sends the search to b_caller.py before anything names it.
+        "pkg/a_store.py": "import os\ndef put(tmp, dst):\n    os.replace(tmp, dst)\n",
+        # A caller that also exports a temp helper, which c_user.py names later.
+        "pkg/b_caller.py": (
+            "import tempfile\nfrom pkg.a_store import put\ndef staged():\n"
+            "    fd, name = tempfile.mkstemp()\n    return name\n"
+            "def save(dst):\n    put(staged(), dst)\n"
+        ),
+        "pkg/c_user.py": (
+            "import os\nfrom pkg.b_caller import staged\ndef copy(dst):\n"
+            "    os.replace(staged(), dst)\n"
+        ),
+    }
+    paths = write(tmp_path, files)
+    result = run(paths, RunOptions(tmp_path, ALL, jobs=1))
+    found = {(Path(r.path).name, f.code) for r in result.files for f in r.findings}
+    assert {("a_store.py", "ORC001"), ("c_user.py", "ORC001")} <= found
+    for text in files.values():
+        assert parsed.count(text) <= 1, text
+
+
 def test_module_names_are_those_of_module_name_for(tmp_path: Path) -> None:
     paths = write(
         tmp_path,
