@@ -18,6 +18,7 @@ this checkout; the minimum over the rounds is kept.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import subprocess
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_test_overhead: {baseline} is not a pytest-ocirace checkout", file=sys.stderr)
         return 2
     variants = (("plain", False, None), ("baseline", True, baseline), ("this", True, HERE))
+    for checkout in (baseline, HERE):  # start-up must not include compiling either one
+        compileall.compile_dir(checkout / "pytest_ocirace", quiet=1)
     loads = []
     with tempfile.TemporaryDirectory(prefix="ocirace-overhead-") as tmp:
         folder = Path(tmp) / "suite"
