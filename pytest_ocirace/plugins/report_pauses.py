@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["KNOWN_REPORT_HOOKS", "REPORT_HOOKS", "ReportPauses"]
+__all__ = ["KNOWN_REPORT_HOOKS", "KNOWN_WORKER_HOOKS", "REPORT_HOOKS", "ReportPauses"]
 
 #: The hooks that run while a test report is logged: the report hook itself, the status
 #: the terminal reporter asks for, and xdist's serialisation of it.
@@ -61,6 +61,15 @@ KNOWN_REPORT_HOOKS: frozenset[str] = frozenset(
     }
 )
 
+#: xdist's worker runs ``xdist/remote.py`` (and ``looponfail.py``) from its source through
+#: execnet, which names that module ``__channelexec__``: its implementations, by name.
+KNOWN_WORKER_HOOKS: frozenset[str] = frozenset(
+    {
+        "WorkerInteractor.pytest_runtest_logreport",
+        "WorkerFailSession.pytest_runtest_logreport",
+    }
+)
+
 
 class ReportPauses:
     """Whether the report of the simulated test running now is made without pyfakefs' pause."""
@@ -71,7 +80,7 @@ class ReportPauses:
         self.simulated: str | None = None
 
     def unknown_hooks(self) -> list[str]:
-        """The modules of report hook implementations not known to leave the disk alone."""
+        """The report hook implementations not known to leave the disk alone, by name."""
         found = []
         for name in REPORT_HOOKS:
             caller = getattr(self._config.hook, name, None)
@@ -79,8 +88,12 @@ class ReportPauses:
                 continue
             for impl in caller.get_hookimpls():
                 module = getattr(impl.function, "__module__", None)
-                if module not in KNOWN_REPORT_HOOKS:
-                    found.append(str(module))
+                if module in KNOWN_REPORT_HOOKS:
+                    continue
+                qualname = getattr(impl.function, "__qualname__", None)
+                if module == "__channelexec__" and qualname in KNOWN_WORKER_HOOKS:
+                    continue
+                found.append(f"{module}.{qualname}")
         return found
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)

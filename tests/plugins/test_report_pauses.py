@@ -39,27 +39,26 @@ def test_two():
     assert not os.path.exists("fixture.txt")
 
 @pytest.mark.ocirace(enabled=False)
-def test_zz_pauses():
-    print("PAUSES", PAUSES)
+def test_zz_pauses():  # on the real disk: the pauses of the two tests before
+    with open("pauses.txt", "w") as handle:
+        handle.write(repr(PAUSES))
 """
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     quiet = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:randomly")
-    return pytester.runpytest_subprocess(*quiet, "-s", *args, timeout=120)
+    return pytester.runpytest_subprocess(*quiet, *args, timeout=120)
 
 
-def _pauses(result: pytest.RunResult) -> str:
-    lines = [line[line.index("PAUSES") :] for line in result.stdout.lines if "PAUSES" in line]
-    assert lines, result.stdout.str()
-    return lines[-1]
+def _pauses(pytester: pytest.Pytester) -> str:
+    return (pytester.path / "pauses.txt").read_text()
 
 
 def test_known_hooks_report_without_a_pause(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_counting=COUNTING)
     result = _run(pytester, "--ocirace", "-p", "no:xdist")
     result.assert_outcomes(passed=3)
-    assert _pauses(result) == "PAUSES []"
+    assert _pauses(pytester) == "[]"
     assert not (pytester.path / "moved.txt").exists()  # the test's files stayed fake
 
 
@@ -68,6 +67,7 @@ def test_an_xdist_worker_reports_without_a_pause(pytester: pytest.Pytester) -> N
     pytester.makepyfile(test_counting=COUNTING)
     result = _run(pytester, "--ocirace", "-n", "1")
     result.assert_outcomes(passed=3)
+    assert _pauses(pytester) == "[]"
     assert not (pytester.path / "moved.txt").exists()
 
 
@@ -89,16 +89,19 @@ def test_another_report_hook_still_writes_the_real_disk(pytester: pytest.Pyteste
     written = log.read_text().splitlines()
     assert "call test_counting.py::test_one" in written
     assert "setup test_counting.py::test_two" in written
-    pauses = _pauses(result)
+    pauses = _pauses(pytester)
     assert "test_one" in pauses
     assert "test_two" in pauses
 
 
+@pytest.mark.parametrize("workers", [(), ("-n", "1")], ids=["in-process", "xdist-worker"])
 def test_the_known_hooks_are_the_ones_a_plain_session_registers(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, workers: tuple[str, ...]
 ) -> None:
     # Guards the list against a renamed module: a plain session (pytest, pyfakefs, this
-    # plugin, xdist) has no unknown report hook, so its reports are never paused.
+    # plugin, xdist, in the controller and in a worker) has no unknown report hook.
+    if workers:
+        pytest.importorskip("xdist")
     pytester.makepyfile(
         """
         def test_listed(request):
@@ -106,5 +109,5 @@ def test_the_known_hooks_are_the_ones_a_plain_session_registers(
             assert pauses.unknown_hooks() == []
         """
     )
-    _run(pytester).assert_outcomes(passed=1)
+    _run(pytester, *workers).assert_outcomes(passed=1)
     assert "pytest_ocirace.plugins.races" in KNOWN_REPORT_HOOKS
