@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from pyfakefs.fake_file import FakeDirectory, FakeFile
 from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 
-from pytest_ocirace.fakefs import fastpaths, inforce, pathclasses, preload
+from pytest_ocirace.fakefs import fastpaths, inforce, pathclasses, preload, symlinks
 from pytest_ocirace.fakefs.descriptors import DescriptorTable
 from pytest_ocirace.fakefs.handles import Handle, HandleTable
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
@@ -253,6 +253,7 @@ class WindowsFilesystem:
             try:
                 stdlib.install(self._patches, self)
                 fastpaths.install(self._patches, self.fs)
+                symlinks.install(self._patches, self.fs)  # after fastpaths: wraps its add_entry
                 pathclasses.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
@@ -280,6 +281,7 @@ class WindowsFilesystem:
             self.fs.__class__ = FakeFilesystem
             self.fs.__dict__.pop("_ocirace_root_dir", None)
             fastpaths.forget(self.fs)
+            symlinks.forget(self.fs)
             if getattr(self.fs, SIMULATION_ATTR, None) is self:
                 delattr(self.fs, SIMULATION_ATTR)
             self.observer = None

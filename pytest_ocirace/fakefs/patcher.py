@@ -32,6 +32,7 @@ from pyfakefs.fake_path import FakePathModule
 
 from pytest_ocirace.fakefs.fastpaths import FastWindowsPaths
 from pytest_ocirace.fakefs.locking import LOCK
+from pytest_ocirace.fakefs.symlinks import may_hold_links
 from pytest_ocirace.fakefs.wrapped_functions import keep_wrappers
 from pytest_ocirace.winrules import names
 
@@ -159,6 +160,16 @@ class SimulatedFakeFilesystem(FastWindowsPaths):
             )
 
     def islink(self, path: Any) -> bool:
+        if not may_hold_links(self):
+            # No symbolic link anywhere: no walk needed (symlinks.py), once the argument is
+            # a path as for the walk (else its own error below).
+            try:
+                text = os.fspath(path)
+            except TypeError:
+                pass
+            else:
+                if isinstance(text, (str, bytes)):
+                    return False
         # os.path.islink answers False for a name with NUL in it.
         try:
             return bool(_locked_islink(self, path))

@@ -65,6 +65,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "stdlib",
             "storms",
             "streams",
+            "symlinks",
             "windows_modules",
             "wrapped_functions",
             "writer_seam",

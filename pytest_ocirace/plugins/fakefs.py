@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import pytest
 
 from pytest_ocirace.plugins import import_paths, limit_tracebacks, platform_note, tmp_paths
+from pytest_ocirace.plugins.report_pauses import ReportPauses
 
 if TYPE_CHECKING:
     from pyfakefs.fake_filesystem import FakeFilesystem
@@ -128,6 +129,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER_HELP)
     config.pluginmanager.register(_FailureFormatting(), "ocirace-failure-formatting")
+    # After the entry-point plugins, so that its report wrapper is outside pyfakefs'.
+    pauses = config.stash[_REPORT_PAUSES_KEY] = ReportPauses(config)
+    config.pluginmanager.register(pauses, "ocirace-report-pauses")
     if _configured_values(config):
         # Check configured options now: a typo should stop the run with one line, not fail
         # every simulated test.
@@ -140,6 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _LEFTOVERS_KEY = pytest.StashKey["LeftoverThreads"]()
+_REPORT_PAUSES_KEY = pytest.StashKey[ReportPauses]()
 
 
 def _leftover_threads(config: pytest.Config) -> LeftoverThreads:
@@ -424,10 +429,15 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
         tmp_paths.respell(item, drive)
         stack.enter_context(import_paths.respelled(getattr(item, "module", None), trees, drive))
         hooks = request.config.hook
+        pauses = request.config.stash.get(_REPORT_PAUSES_KEY, None)
         try:
             hooks.pytest_ocirace_setup(simulation=simulation, item=item)
+            if pauses is not None:
+                pauses.simulated = item.nodeid
             yield WinFS(simulation)
         finally:
+            if pauses is not None:
+                pauses.simulated = None
             # Also when a setup hook failed half-way: nothing it installed may outlive the
             # test. Threads the test left running end first, while the simulation and the
             # race model they run in are still in place (leftover_threads.py).
