@@ -659,6 +659,7 @@ class WindowsFilesystem:
                 src,
                 self.key(dst),
                 dst,
+                creates=target is None,
                 content_digest=self._digest(source),
             )
             self._before(op)
@@ -818,6 +819,7 @@ class WindowsFilesystem:
                 src,
                 self.key(dst),
                 dst,
+                creates=self._lookup(_native(dst)) is None,
                 content_digest=self._digest(source),
             )
             self._before(op)

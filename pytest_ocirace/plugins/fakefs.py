@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 
-from pytest_ocirace.plugins import import_paths, limit_tracebacks, tmp_paths
+from pytest_ocirace.plugins import import_paths, limit_tracebacks, platform_note, tmp_paths
 from pytest_ocirace.plugins.report_pauses import ReportPauses
 
 if TYPE_CHECKING:
@@ -531,7 +531,9 @@ def pytest_runtest_makereport(
         if outcome.exception is None and call.excinfo is not None:
             report: pytest.TestReport = outcome.get_result()
             if report.failed:
-                note = _platform_note(item, call.excinfo.value, simulation.options)
+                note = platform_note.note(
+                    item, call.excinfo.value, simulation.options.windows_import_modules
+                )
     if _FORMATTING_KEY in item.stash:
         del item.stash[_FORMATTING_KEY]
     if _LIMIT_CUT_KEY in item.stash:
@@ -622,71 +624,6 @@ def _real_filesystem() -> Iterator[None]:
         yield
     finally:
         patcher.resume()
-
-
-#: Top-level modules never worth naming in a platform note: the test run's own machinery.
-_NOT_CODE_UNDER_TEST = ("pytest", "_pytest", "pluggy", "pyfakefs", "pytest_ocirace")
-
-
-def _platform_note(item: pytest.Item, exc: BaseException, options: SimulationOptions) -> str | None:
-    """Name the modules in the failure's traceback that chose their platform at import.
-
-    Such a module runs its POSIX branch against Windows rules, where real Windows would
-    have taken the other branch; the fix is ``windows_import_modules``. The test's own
-    files are left out (their ``skipif(sys.platform ...)`` are not the code under test).
-    """
-    from pytest_ocirace.fakefs.platform_scan import import_time_choice
-
-    imported = options.windows_import_modules
-    test_file = str(item.path)
-    lines: list[str] = []
-    roots: list[str] = []
-    seen: set[str] = set()
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 8:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for error in chain:
-        tb = error.__traceback__
-        while tb is not None:
-            frame = tb.tb_frame
-            tb = tb.tb_next
-            name = frame.f_globals.get("__name__")
-            filename = frame.f_code.co_filename
-            if not isinstance(name, str) or name in seen or filename == test_file:
-                continue
-            seen.add(name)
-            root = name.split(".")[0]
-            if root in _NOT_CODE_UNDER_TEST or root in sys.stdlib_module_names:
-                continue
-            if any(name == m or name.startswith(m + ".") for m in imported):
-                continue
-            base = os.path.basename(filename)
-            if base == "conftest.py" or base.startswith("test_") or base.endswith("_test.py"):
-                continue
-            choice = import_time_choice(filename)
-            if choice is None:
-                continue
-            lines.append(f"  {name} ({choice.describe()})")
-            if root not in roots:
-                roots.append(root)
-    if not lines:
-        return None
-    names = " ".join(roots)
-    listed = ", ".join(repr(r) for r in roots)
-    return (
-        "these modules in the traceback chose their platform when they were imported, so "
-        "they run their non-Windows branch against Windows rules (real Windows would take "
-        "the other branch):\n"
-        + "\n".join(lines)
-        + f"\nimport them as on Windows: --ocirace-windows-import-modules='{names}' "
-        f"(ini: ocirace_windows_import_modules = {names}; marker: "
-        f"@pytest.mark.ocirace(windows_import_modules=[{listed}]))"
-        "\nor, if their Windows branch needs what the simulation lacks (pywin32), keep "
-        "what they chose at import and show Windows only to their checks at call time: "
-        f"--ocirace-windows-platform-modules='{names}'"
-    )
 
 
 @pytest.hookimpl(hookwrapper=True)

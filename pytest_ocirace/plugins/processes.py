@@ -126,6 +126,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "ocirace(processes=True): run this test in the process mode (real disk, Windows' "
         "rules and the race model across every Python process it starts; docs/processes.md)",
     )
+    if _globally_on(config) and not hasattr(config, "workerinput"):
+        _warn_platform_options(config)
     if not (_is_xdist_controller(config) and _globally_on(config)):
         return
     # The controller's coordinator serves every worker: the workers are its children, join
@@ -141,6 +143,36 @@ def pytest_configure(config: pytest.Config) -> None:
     values = environment(coordinator.path, coordinator.secret_hex, _exclusions(config, coordinator))
     os.environ.update(values)
     os.environ[ENV_SHARED] = "1"
+
+
+def _warn_platform_options(config: pytest.Config) -> None:
+    """Options that only the fake filesystem can honour, given with the process mode on.
+
+    They are not an error: a test can opt out (``@pytest.mark.ocirace(processes=False)``)
+    and run in the fake filesystem, where they apply. But left unsaid, an option that does
+    nothing looks like one that worked (atomicwrites' suite under ``--ocirace-processes``).
+    """
+    from pytest_ocirace.plugins.fakefs import session_options
+
+    options = session_options(config)
+    named = [
+        f"windows_{kind}_modules ({', '.join(modules)})"
+        for kind, modules in (
+            ("import", options.windows_import_modules),
+            ("platform", options.windows_platform_modules),
+        )
+        if modules
+    ]
+    if named:
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"pytest-ocirace: the options {' and '.join(named)} apply only to tests in the "
+                "fake filesystem; the process mode runs every module as the host imported it "
+                "(its disk and interpreter are the host's). Mark the tests that need them "
+                "@pytest.mark.ocirace(processes=False)."
+            ),
+            stacklevel=2,
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -294,6 +326,12 @@ def pytest_runtest_makereport(
 
     if call.excinfo is not None:
         _note_escaped(judge, call.excinfo.value)
+        if rep.failed:
+            from pytest_ocirace.plugins import platform_note
+
+            platform = platform_note.note(item, call.excinfo.value, process_mode=True)
+            if platform is not None:
+                rep.sections.append(("ocirace platform", platform))
     coordinator = item.config.stash[_COORDINATOR_KEY]
     problems = _problems(judge, coordinator.rejected[item.stash[_REJECTED_KEY] :])
     groups = sorted(judge.model.groups.values(), key=lambda g: g.severity)
@@ -371,7 +409,8 @@ def _not_joined_notes(processes: Iterable[tuple[int, list[str]]]) -> list[str]:
     """One line per program that never joined: the same in a worker and without xdist."""
     return [
         f"process {pid if pid > 0 else '(pid unknown: os.system)'} ({' '.join(argv)[:200]}) "
-        "never joined the coordinator: it is not a Python process with pytest-ocirace "
-        "installed, so its file operations were not seen"
+        "never joined the coordinator, so its file operations were not seen: it is not a "
+        "Python process with pytest-ocirace installed, or it ended before it could join "
+        "(killed or terminated first)"
         for pid, argv in processes
     ]

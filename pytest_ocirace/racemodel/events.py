@@ -61,7 +61,11 @@ class FsOp:
     access: frozenset[str] = field(default_factory=frozenset)
     #: For OPEN: whether the handle shares DELETE (``O_TEMPORARY``), i.e. allows renames.
     share_delete: bool = False
-    #: For OPEN: whether the open creates the file (``"w"``, ``"x"``, ``O_CREAT``).
+    #: Whether the operation makes its name appear: for OPEN, an open that creates the file
+    #: (``"w"``, ``"x"``, ``O_CREAT`` of a name that is not there); for RENAME/REPLACE/LINK,
+    #: a target that was not there. A name that was there before (made before the test,
+    #: or by something nothing reports) is never "born" by the operation, so an existence
+    #: check unordered with it sees the name in every schedule.
     creates: bool = False
     #: For OPEN: whether the open creates the file exclusively (``"x"``, ``O_CREAT|O_EXCL``):
     #: an atomic test-and-set of the name, which the race model treats as synchronisation.

@@ -649,7 +649,7 @@ class RaceModel:
                 if state is None:
                     state = self._paths[key] = _PathState()
                 if state.born is None:
-                    state.born = role is Role.PUBLISH or (role is Role.HANDLE and op.creates)
+                    state.born = op.creates and role in (Role.PUBLISH, Role.HANDLE)
                 self._seq += 1
                 access = _Access(self._seq, role, op, strand, frames)
                 if role is Role.HANDLE and op.handle is not None:
@@ -892,9 +892,7 @@ class RaceModel:
         if not state.born or key in self._lock_files:
             return False
         creators = [
-            a
-            for a in state.candidates()
-            if a.role is Role.PUBLISH or (a.role is Role.HANDLE and a.op.creates)
+            a for a in state.candidates() if a.op.creates and a.role in (Role.PUBLISH, Role.HANDLE)
         ]
         # Present in every schedule if some creation is ours or ordered before us.
         if not creators or any(

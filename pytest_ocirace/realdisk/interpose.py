@@ -171,6 +171,13 @@ class Interposition:
                 return None
         # A path already absolute and normal is what abspath would return (the common case);
         # abspath calls normpath, so its result is normalised too.
+        if not text or "\x00" in text:
+            # Names no call accepts: the real call raises what CPython raises (an empty
+            # name is FileNotFoundError, an embedded NUL ValueError). Announced, "" was
+            # abspath's working directory: an exclusive create of it was refused as an
+            # existing name (FileExistsError), and filelock's SoftFileLock, which takes
+            # that for "held", polled for ever; a NUL failed inside the coordinator.
+            return None
         absolute = text if _normal(text) else os.path.abspath(text)
         if (absolute + os.sep).startswith(self.exclude):
             return None

@@ -71,6 +71,35 @@ def test_observer_sees_open_close_and_replace_with_digest(sim: WindowsFilesystem
     assert replace.content_digest == hashlib.sha256(b"payload").hexdigest()
 
 
+def test_the_layer_says_which_operations_make_their_name_appear(sim: WindowsFilesystem) -> None:
+    # The race model's check-then-act rule answers "absent" only against a name an
+    # unordered operation made appear: never one that was there before.
+    _write("there", b"old")
+    recorder = Recorder()
+    sim.observer = recorder
+    _write("there", b"new")  # an open "w" of a name that is there
+    _write("tmp", b"x")
+    os.replace("tmp", "there")  # onto a name that is there
+    _write("tmp", b"y")
+    os.replace("tmp", "fresh")  # onto a name that is not
+    os.link("fresh", "linked")
+    os.link("fresh", "linked2")
+    appears = [
+        (op.kind, op.display2 or op.display, op.creates)
+        for when, op, _ in recorder.ops
+        if when == "before" and op.kind is not OpKind.CLOSE
+    ]
+    assert appears == [
+        (OpKind.OPEN, "there", False),
+        (OpKind.OPEN, "tmp", True),
+        (OpKind.REPLACE, "there", False),
+        (OpKind.OPEN, "tmp", True),
+        (OpKind.REPLACE, "fresh", True),
+        (OpKind.LINK, "linked", True),
+        (OpKind.LINK, "linked2", True),
+    ]
+
+
 def test_error_from_before_propagates_and_changes_nothing(sim: WindowsFilesystem) -> None:
     _write("tmp", b"new")
     _write("blob", b"old")

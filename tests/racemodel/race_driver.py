@@ -64,7 +64,9 @@ class Driver:
         creates = mode[0] in "wax"
         access = frozenset({"read"} if mode == "r" else {"write"})
         handle = next(self._ids)
-        op = FsOp(OpKind.OPEN, k, path, handle=handle, access=access, creates=creates)
+        with self._lock:  # what the layer reports: whether the open makes the name appear
+            appears = creates and k not in self.files
+        op = FsOp(OpKind.OPEN, k, path, handle=handle, access=access, creates=appears)
 
         def action(_answer: Answer) -> int:
             if k not in self.files:
@@ -102,7 +104,8 @@ class Driver:
         with self._lock:
             if ks in self.files:
                 digest = hashlib.sha256(self.files[ks]).hexdigest()
-        op = FsOp(kind, ks, src, kd, dst, content_digest=digest)
+            appears = kd not in self.files
+        op = FsOp(kind, ks, src, kd, dst, creates=appears, content_digest=digest)
 
         def action(_answer: Answer) -> None:
             if ks not in self.files:

@@ -306,6 +306,14 @@ def test_a_name_that_existed_before_is_never_pretended_absent(sim) -> None:
     assert model.races == []
 
 
+def test_a_publish_onto_a_name_that_was_there_does_not_make_it_absent(sim) -> None:
+    d, model = sim
+    d.files["c:\\cache-index"] = b"old"  # made before the model watched
+    seen = unordered(lambda: d.publish("cache-index", b"x"), lambda: d.exists("cache-index"))
+    assert seen == [None, True]  # there in every schedule: the publish only replaced it
+    assert model.races == []
+
+
 def test_check_ordered_after_one_publisher_is_not_pretended(sim) -> None:
     d, model = sim
     d.publish(T, b"x")

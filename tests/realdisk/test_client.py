@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from pytest_ocirace.realdisk.client import SocketClient
+from pytest_ocirace.realdisk.client import LocalClient, SocketClient
 from pytest_ocirace.realdisk.protocol import FrameReader, encode, read_frame, send
 
 
@@ -131,3 +133,76 @@ def test_a_forked_copy_drops_the_parents_deferred_messages(server: Server) -> No
     client.notify({"n": 2})
     assert server.chunk() == encode({"n": 1}) + encode({"n": 2})
     client.close()
+
+
+def _forked(act: Callable[[], object]) -> int:
+    """Fork; run ``act`` in the child; its exit status, or fail if it waits for ever."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            act()
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child waited for a lock another thread held at the fork")
+
+
+ACTS: list[tuple[str, dict[str, object]]] = [
+    ("notify", {"n": 1}),
+    ("defer", {"n": 1}),
+    ("request", {"n": 1}),
+]
+
+
+def test_a_forked_copy_of_a_line_says_nothing_and_waits_for_nothing(server: Server) -> None:
+    # threading's after-fork hook makes an RLock, which the race model reports, before
+    # bootstrap's hook drops the inherited line: the copy must not wait for the line's lock,
+    # which a thread of the parent holds while it waits for an answer.
+    client = connect(server)
+    assert server.conn is not None
+    for method, message in ACTS:
+        answers: list[dict[str, object]] = []
+        asking = threading.Thread(target=lambda a=answers: a.append(client.request({"n": 0})))
+        asking.start()
+        assert server.chunk() == encode({"n": 0})  # sent: it holds the line, waiting
+        status = _forked(lambda: getattr(client, method)(message))  # noqa: B023
+        send(server.conn, {"answer": 0})
+        asking.join(10)
+        assert answers == [{"answer": 0}]
+        assert os.WIFEXITED(status)
+        assert os.WEXITSTATUS(status) == 0
+    assert server.chunk(timeout=0.2) == b""  # the copies sent nothing
+    client.notify({"n": 2})
+    assert server.chunk() == encode({"n": 2})
+    client.close()
+
+
+class BusyCoordinator:
+    """Stands for the test process's coordinator, busy in another thread at the fork."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: list[dict[str, object]] = []
+
+    def dispatch(self, pid: int, message: dict[str, object], *, trusted: bool) -> None:
+        with self.lock:
+            self.seen.append(message)
+
+
+def test_a_forked_copy_of_the_test_process_line_leaves_the_coordinator_alone() -> None:
+    coordinator = BusyCoordinator()
+    client = LocalClient(coordinator)  # type: ignore[arg-type]
+    for method, message in ACTS:
+        with coordinator.lock:  # its connection thread is judging another process's news
+            status = _forked(lambda: getattr(client, method)(message))  # noqa: B023
+        assert os.WIFEXITED(status)
+        assert os.WEXITSTATUS(status) == 0
+    client.notify({"n": 2})
+    assert coordinator.seen == [{"n": 2}]

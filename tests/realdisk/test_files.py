@@ -100,13 +100,26 @@ def test_ordered_checks_of_a_missing_name(tmp_path):
     assert not os.access(tmp_path / "nothing", os.F_OK)
     with pytest.raises(FileNotFoundError):
         os.stat(tmp_path / "nothing")
+
+def test_ordered_names_no_call_accepts_fail_as_on_the_host(tmp_path):
+    # Never announced: "" would be abspath's working directory (an exclusive create of it
+    # refused as existing: filelock's SoftFileLock polled for ever), a NUL broke the judge.
+    with pytest.raises(FileNotFoundError):
+        os.open("", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    with pytest.raises(FileNotFoundError):
+        os.stat("")
+    with pytest.raises(ValueError, match="embedded null"):
+        os.open(str(tmp_path / "a\\0b"), os.O_RDONLY)
+    with pytest.raises(ValueError, match="embedded null"):
+        open(str(tmp_path / "a\\0b"), "w")
+    assert not os.path.exists(str(tmp_path / "a\\0b"))
 """
 
 
 def test_check_then_act_across_processes(pytester: pytest.Pytester) -> None:
     result = run(pytester, CHECKS)
     found = check(result)
-    assert len(found) == 11
+    assert len(found) == 12
     assert "check-then-act" in result.stdout.str()
 
 

@@ -107,3 +107,9 @@ def test_excluded_folders_and_descriptors_are_not_announced(tmp_path: Any) -> No
     assert interposition.path(str(tmp_path / "venv" / ".." / "venv" / "x.py")) is None
     assert interposition.path(str(tmp_path / "venvx")) == str(tmp_path / "venvx")
     assert interposition.path(3) is None
+
+
+@pytest.mark.parametrize("name", ["", b"", "a\x00b", "/tmp/a\x00", b"/tmp/\x00"])
+def test_names_no_call_accepts_are_not_announced(name: str | bytes) -> None:
+    """The real call raises what CPython raises; announced, "" was the working directory."""
+    assert Interposition(Answering({})).path(name) is None

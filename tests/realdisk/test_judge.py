@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -434,3 +435,68 @@ def test_a_report_names_its_announcement_by_number(tmp_path: Path) -> None:
     judge.hello(4, ["python", "other.py"], "token")  # the new program numbers from 1 again
     assert judge.done(4, 1, True, None) is False  # not the old program's create
     assert judge.creating == {}  # nobody waits for it
+
+
+def test_an_open_for_writing_of_a_name_that_is_there_creates_nothing(tmp_path: Path) -> None:
+    # python-dotenv's FIFO test: the name was made by something nothing announces
+    # (os.mkfifo; or before the test), a thread opens it "w" while another checks it.
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.hello(2, [], None)
+    there = tmp_path / "there"
+    there.write_text("")
+    opening = op("open", there, access=["write"], creates=True)
+    answer = judge.before(2, 1, "MainThread", opening, [])
+    assert "error" not in answer
+    assert judge.check(1, 1, "MainThread", str(there), []) is False
+    # The same open of a name that is not there creates it: the check is unordered with
+    # that creation, so it is answered "absent" (and recorded).
+    fresh = tmp_path / "fresh"
+    assert "error" not in judge.before(
+        2, 1, "MainThread", op("open", fresh, access=["write"], creates=True), []
+    )
+    assert judge.check(1, 1, "MainThread", str(fresh), []) is True
+    assert [race.rule for race in judge.model.races] == ["check-then-act"]
+
+
+def _open_for_append(judge: Judge, tid: int, path: Path, fd: int) -> None:
+    opening = op("open", path, access=["write"], creates=True)
+    answer = judge.before(os.getpid(), tid, f"T{tid}", opening, [])
+    assert "error" not in answer
+    judge.after(os.getpid(), tid, f"T{tid}", {**opening, "fd": fd, **answer}, True, [])
+
+
+def test_a_file_locked_by_its_holders_is_no_shared_writers_race(tmp_path: Path) -> None:
+    # fasteners' InterProcessLock: every process opens the lock file "a", then flocks it.
+    # Threads of this process stand for them: their descriptors must really be open.
+    lock_file, shared = tmp_path / "lock", tmp_path / "shared"
+    judge = Judge()
+    judge.hello(os.getpid(), [], None)
+    with contextlib.ExitStack() as stack:
+        fds = [stack.enter_context(lock_file.open("a")).fileno() for _ in range(3)]
+        for tid in (1, 2):
+            _open_for_append(judge, tid, lock_file, fd=fds[tid - 1])
+        assert [race.rule for race in judge.model.races] == ["shared-writers"]
+        info = lock_file.stat()
+        judge.lock(os.getpid(), 1, "T1", f"flock:{info.st_dev}:{info.st_ino}")
+        assert judge.model.races == []  # withdrawn: the lock is what serialises them
+        _open_for_append(judge, 3, lock_file, fd=fds[2])
+        assert judge.model.races == []
+        # A file that nobody locks stays a race.
+        others = [stack.enter_context(shared.open("a")).fileno() for _ in range(2)]
+        for tid in (1, 2):
+            _open_for_append(judge, tid, shared, fd=others[tid - 1])
+        assert [race.rule for race in judge.model.races] == ["shared-writers"]
+
+
+def test_a_replace_onto_a_name_that_was_there_does_not_make_it_absent(tmp_path: Path) -> None:
+    # The real disk holds what no test announced (a cache index from an earlier run): a
+    # replace onto it keeps it there in every schedule, so an unordered check sees it.
+    judge = Judge()
+    judge.hello(1, [], None)
+    judge.hello(2, [], None)
+    index = tmp_path / "index"
+    index.write_text("earlier run")
+    assert replace(judge, 1, tmp_path / "a", index) == {}
+    assert judge.check(2, 1, "MainThread", str(index), []) is False
+    assert judge.model.races == []
