@@ -92,7 +92,7 @@ def test_second_install_is_refused_with_a_clear_message(tracker: Tracker) -> Non
         install()
 
 
-def test_items_left_in_a_queue_are_untagged_at_uninstall() -> None:
+def test_items_left_in_a_queue_come_out_as_put_after_uninstall() -> None:
     q: queue.PriorityQueue[int] = queue.PriorityQueue()
     with Instrumentation(Tracker()):
         q.put(3)
