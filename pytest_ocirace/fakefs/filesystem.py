@@ -232,7 +232,7 @@ class WindowsFilesystem:
         return sim
 
     def _install(self, show_real: Callable[[FakeFilesystem], object] | None) -> None:
-        from pytest_ocirace.fakefs import platform, stdlib
+        from pytest_ocirace.fakefs import class_functions, platform, stdlib
 
         with LOCK:
             if show_real is not None:
@@ -254,6 +254,7 @@ class WindowsFilesystem:
                 stdlib.install(self._patches, self)
                 fastpaths.install(self._patches, self.fs)
                 pathclasses.install(self._patches)
+                class_functions.install(self._patches, self.fs)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]
