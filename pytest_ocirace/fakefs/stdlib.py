@@ -69,6 +69,35 @@ def parse_mode(mode: str) -> tuple[bool, bool, bool, bool]:
     return reading, writing, creating, "x" in mode
 
 
+#: shutil's POSIX fast paths, chosen when shutil was imported, with pyfakefs' copies of them.
+_SHUTIL_FLAGS = (
+    ("_use_fd_functions", "use_fd_functions"),
+    ("_HAS_FCOPYFILE", "has_fcopy_file"),
+    ("_USE_CP_SENDFILE", "use_sendfile"),
+    ("_USE_CP_COPY_FILE_RANGE", "use_copy_file_range"),
+)
+
+
+def _shutil_fast_paths_off(patches: ClassPatches, real_shutil: Any) -> None:
+    """Off for the whole simulation, as on Windows, not only inside ``shutil.X`` calls.
+
+    pyfakefs turns them off only around calls made through its fake ``shutil`` module, then
+    back on. A library that did ``from shutil import rmtree`` (requests-cache's
+    ``FileDict.clear``) called the real ``rmtree`` with ``_use_fd_functions`` still true:
+    its fd-based walk ``os.open``s each directory, ``[Errno 13]`` on Windows, and
+    ``ignore_errors=True`` hid it (the cache was never cleared). Windows' ``shutil`` has
+    none of these (no ``dir_fd``, no ``sendfile``): the walk by names runs there.
+    """
+    from pyfakefs.fake_filesystem_shutil import FakeShutilModule
+
+    for flag, fake_flag in _SHUTIL_FLAGS:
+        if getattr(real_shutil, flag, False):
+            patches.set(real_shutil, flag, False)
+        patches.set(FakeShutilModule, fake_flag, False)
+    if sys.version_info >= (3, 14):  # pragma: no cover - one implementation chosen at import
+        patches.set(real_shutil, "_rmtree_impl", real_shutil._rmtree_unsafe)
+
+
 def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     """Apply every patch for ``sim`` into ``patches``."""
     patches.set_all(_class_plan())
@@ -79,6 +108,7 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     real_tempfile = sys.modules["tempfile"]
     if hasattr(real_shutil, "_copyxattr"):
         patches.set(real_shutil, "_copyxattr", _no_xattr)
+    _shutil_fast_paths_off(patches, real_shutil)
     patches.set(
         real_tempfile,
         "_get_default_tempdir",

@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import pathlib
+import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
 
 #: Bound at import, as `from tempfile import TemporaryFile` binds it in a library.
 BOUND_TEMPORARY_FILE = tempfile.TemporaryFile
+#: Bound at import, as requests-cache's `from shutil import rmtree` binds it.
+BOUND_RMTREE = shutil.rmtree
 
 
 @pytest.fixture
@@ -81,3 +84,16 @@ def test_temporary_file_bound_at_import_is_posix_again_after(tmp_path: pathlib.P
     with BOUND_TEMPORARY_FILE(dir=str(tmp_path)) as handle:
         handle.write(b"x")
         assert os.listdir(tmp_path) == []  # the POSIX function unlinks at once
+
+
+def test_rmtree_imported_by_name_removes_a_tree(sim: WindowsFilesystem) -> None:
+    # requests-cache: `from shutil import rmtree` ... rmtree(cache_dir, ignore_errors=True).
+    # The real rmtree's fd-based walk os.open()ed the directory: [Errno 13] on Windows.
+    for _ in range(2):  # the second time after a call through pyfakefs' shutil module
+        os.makedirs("C:\\cache\\sub")
+        with open("C:\\cache\\sub\\entry.json", "w") as f:
+            f.write("{}")
+        BOUND_RMTREE("C:\\cache")
+        assert not os.path.exists("C:\\cache")
+        os.makedirs("C:\\other")
+        shutil.rmtree("C:\\other")
