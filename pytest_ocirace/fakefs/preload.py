@@ -63,6 +63,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "platform_import",
             "platform_scan",
             "preload",
+            "read_maps",
             "realtree",
             "stdlib",
             "storms",
