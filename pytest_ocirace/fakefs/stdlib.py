@@ -78,6 +78,38 @@ _SHUTIL_FLAGS = (
 )
 
 
+def _tokenize_open_sees_the_fake_disk(patches: ClassPatches) -> None:
+    r"""``tokenize.open`` reads the fake disk first, then the real one.
+
+    pyfakefs leaves ``tokenize`` (and ``linecache``) unpatched so that tracebacks read the
+    real source files. But ``tokenize.open`` is also the public way to read a Python
+    source with its coding cookie: joblib's ``get_func_code`` opens a function's
+    ``co_filename`` with it, and a module imported inside the simulation has a
+    Windows-spelled ``co_filename`` (``\root\...\mod.py``) that the real disk does not
+    know, so joblib fell back to hashing the bytecode (``first_line == -1``). While the
+    simulation is in force it opens the name on the fake disk (where the real source
+    tree is shown); a name only the real disk has (a traceback's source outside the
+    shown tree) is still read from there.
+    """
+    import tokenize
+
+    from pyfakefs.fake_open import FakeFileOpen
+
+    from pytest_ocirace.fakefs.inforce import IN_FORCE
+
+    real_open = vars(tokenize)["_builtin_open"]
+
+    def builtin_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if IN_FORCE.is_active_now() and IN_FORCE.fs is not None:
+            try:
+                return FakeFileOpen(IN_FORCE.fs)(file, mode, *args, **kwargs)
+            except OSError:
+                pass
+        return real_open(file, mode, *args, **kwargs)
+
+    patches.set(tokenize, "_builtin_open", builtin_open)
+
+
 def _shutil_fast_paths_off(patches: ClassPatches, real_shutil: Any) -> None:
     """Off for the whole simulation, as on Windows, not only inside ``shutil.X`` calls.
 
@@ -109,6 +141,7 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     if hasattr(real_shutil, "_copyxattr"):
         patches.set(real_shutil, "_copyxattr", _no_xattr)
     _shutil_fast_paths_off(patches, real_shutil)
+    _tokenize_open_sees_the_fake_disk(patches)
     patches.set(
         real_tempfile,
         "_get_default_tempdir",

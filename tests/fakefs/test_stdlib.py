@@ -97,3 +97,23 @@ def test_rmtree_imported_by_name_removes_a_tree(sim: WindowsFilesystem) -> None:
         assert not os.path.exists("C:\\cache")
         os.makedirs("C:\\other")
         shutil.rmtree("C:\\other")
+
+
+def test_tokenize_open_reads_a_source_the_simulation_shows(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # joblib's get_func_code: tokenize.open(func.__code__.co_filename) of a module imported
+    # inside the simulation, whose co_filename is Windows-spelled.
+    import tokenize
+
+    source = tmp_path / "coded.py"
+    source.write_bytes(b"# -*- coding: big5 -*-\ndef f():\n    return 1\n")
+    with simulate() as simulation:
+        simulation.fs.add_real_file(str(source), read_only=True)
+        windows_name = str(pathlib.PureWindowsPath(str(source)))
+        with tokenize.open(windows_name) as f:
+            assert f.encoding == "big5"
+            assert f.read().splitlines()[1] == "def f():"
+    # Outside, and for names only the real disk has, the real open as before.
+    with tokenize.open(str(source)) as f:
+        assert f.encoding == "big5"
