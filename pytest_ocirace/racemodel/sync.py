@@ -164,11 +164,24 @@ class TrackedRLock:
         self.key = ("rlock", next(_lock_ids))
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        got = self._inner.acquire(blocking, timeout)
-        if got:
-            tracker = active()
-            if tracker is not None:
-                tracker.locked(self.key)
+        # An exception raised in this frame after the real acquire returned (the
+        # SimulationEnded that plugins/leftover_threads.py sends a leftover thread arrives
+        # at the first check after a C call; or the tracker failing) would leave the lock
+        # held by a thread about to die: logging's handler lock, and every later test
+        # that logs waits for ever (joblib's ThreadPool workers log through
+        # multiprocessing.util). What this call took is given back before it propagates.
+        inner = self._inner
+        before = inner._recursion_count()  # type: ignore[attr-defined]
+        try:
+            got = inner.acquire(blocking, timeout)
+            if got:
+                tracker = active()
+                if tracker is not None:
+                    tracker.locked(self.key)
+        except BaseException:
+            if inner._recursion_count() > before:  # type: ignore[attr-defined]
+                inner.release()
+            raise
         return got
 
     def release(self) -> None:
