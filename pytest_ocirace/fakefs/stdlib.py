@@ -78,18 +78,19 @@ _SHUTIL_FLAGS = (
 )
 
 
-def _tokenize_open_sees_the_fake_disk(patches: ClassPatches) -> None:
-    r"""``tokenize.open`` reads the fake disk first, then the real one.
+def _tokenize_open_falls_back_to_the_fake_disk(patches: ClassPatches) -> None:
+    r"""``tokenize.open`` reads the real disk, then the fake one.
 
-    pyfakefs leaves ``tokenize`` (and ``linecache``) unpatched so that tracebacks read the
-    real source files. But ``tokenize.open`` is also the public way to read a Python
-    source with its coding cookie: joblib's ``get_func_code`` opens a function's
-    ``co_filename`` with it, and a module imported inside the simulation has a
-    Windows-spelled ``co_filename`` (``\root\...\mod.py``) that the real disk does not
-    know, so joblib fell back to hashing the bytecode (``first_line == -1``). While the
-    simulation is in force it opens the name on the fake disk (where the real source
-    tree is shown); a name only the real disk has (a traceback's source outside the
-    shown tree) is still read from there.
+    pyfakefs leaves ``tokenize`` (and ``linecache``) unpatched so that tracebacks and
+    warnings read the real source files, unseen by the simulation. But ``tokenize.open``
+    is also the public way to read a Python source with its coding cookie: joblib's
+    ``get_func_code`` opens a function's ``co_filename`` with it, and a module imported
+    inside the simulation has a Windows-spelled ``co_filename`` (``\root\...\mod.py``)
+    that the real disk does not know, so joblib fell back to hashing the bytecode
+    (``first_line == -1``). A name the real disk cannot open is now opened on the fake
+    disk while the simulation is in force (where the real source tree is shown). The
+    real disk stays first: ``linecache`` reading a frame's source must not become a
+    file operation of the test (the race model would see it).
     """
     import tokenize
 
@@ -100,12 +101,12 @@ def _tokenize_open_sees_the_fake_disk(patches: ClassPatches) -> None:
     real_open = vars(tokenize)["_builtin_open"]
 
     def builtin_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if IN_FORCE.is_active_now() and IN_FORCE.fs is not None:
-            try:
-                return FakeFileOpen(IN_FORCE.fs)(file, mode, *args, **kwargs)
-            except OSError:
-                pass
-        return real_open(file, mode, *args, **kwargs)
+        try:
+            return real_open(file, mode, *args, **kwargs)
+        except OSError:
+            if not IN_FORCE.is_active_now() or IN_FORCE.fs is None:
+                raise
+        return FakeFileOpen(IN_FORCE.fs)(file, mode, *args, **kwargs)
 
     patches.set(tokenize, "_builtin_open", builtin_open)
 
@@ -141,7 +142,7 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     if hasattr(real_shutil, "_copyxattr"):
         patches.set(real_shutil, "_copyxattr", _no_xattr)
     _shutil_fast_paths_off(patches, real_shutil)
-    _tokenize_open_sees_the_fake_disk(patches)
+    _tokenize_open_falls_back_to_the_fake_disk(patches)
     patches.set(
         real_tempfile,
         "_get_default_tempdir",

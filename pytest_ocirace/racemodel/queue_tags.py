@@ -18,9 +18,13 @@ may take that older clock first, which can only order it after more of the putte
 from __future__ import annotations
 
 import _thread
-import queue
+import sys
 from collections import deque
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: as sync.py, imported in a process-mode child's start-up
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["QueueTags"]
 
@@ -52,7 +56,8 @@ class QueueTags:
             pending = self._clocks.get(key)
             if not pending:
                 return None
-            clock = pending.pop() if isinstance(q, queue.LifoQueue) else pending.popleft()
+            lifo = sys.modules["queue"].LifoQueue  # loaded: q is one of its queues
+            clock = pending.pop() if isinstance(q, lifo) else pending.popleft()
             if not pending:
                 del self._clocks[key]
             return clock

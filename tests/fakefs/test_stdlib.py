@@ -114,6 +114,6 @@ def test_tokenize_open_reads_a_source_the_simulation_shows(
         with tokenize.open(windows_name) as f:
             assert f.encoding == "big5"
             assert f.read().splitlines()[1] == "def f():"
-    # Outside, and for names only the real disk has, the real open as before.
+    # Outside, and for names the real disk has, the real open as before.
     with tokenize.open(str(source)) as f:
         assert f.encoding == "big5"
