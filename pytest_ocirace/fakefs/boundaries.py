@@ -36,6 +36,7 @@ import types
 import urllib.parse
 from typing import Any
 
+from pytest_ocirace.fakefs import read_maps
 from pytest_ocirace.fakefs.filesystem import SimulationError
 from pytest_ocirace.fakefs.inforce import IN_FORCE
 from pytest_ocirace.fakefs.locking import ClassPatches
@@ -300,19 +301,36 @@ class Boundaries:
         owns_fd = IN_FORCE.owns_fd_now
         real_mmap = mmap.mmap
 
+        def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+            raise TypeError("mmap can't modify a readonly memory map.")
+
         class GuardedMmap(real_mmap):  # type: ignore[misc,valid-type]
-            """``mmap.mmap`` that refuses descriptors of the fake filesystem."""
+            """``mmap.mmap`` that refuses writable maps of the fake filesystem's descriptors."""
 
             def __new__(cls, fileno: int, *args: Any, **kwargs: Any) -> Any:
                 if is_active() and fileno != -1 and owns_fd(fileno):
+                    if read_maps.is_read_only(args, kwargs):
+                        data = read_maps.snapshot(IN_FORCE.fs, fileno, args, kwargs)
+                        copy = real_mmap.__new__(ReadOnlyCopy, -1, len(data))
+                        real_mmap.write(copy, data)
+                        real_mmap.seek(copy, 0)
+                        return copy
                     raise _foreign_error(
                         f"mmap.mmap({fileno}, ...)",
-                        "maps a file descriptor of the fake filesystem, which the OS has "
-                        "never heard of",
-                        "read the file with open() instead (or map an anonymous region, "
-                        "mmap.mmap(-1, size), and copy the bytes in)",
+                        "maps a file descriptor of the fake filesystem for writing, which "
+                        "the OS has never heard of",
+                        "map it read-only (access=mmap.ACCESS_READ: a copy of its bytes), "
+                        "or read the file with open() instead",
                     )
                 return real_mmap.__new__(cls, fileno, *args, **kwargs)
+
+        class ReadOnlyCopy(GuardedMmap):
+            """A read-only map of a fake file (``read_maps.py``)."""
+
+            __setitem__ = write = write_byte = move = resize = refuse
+
+        ReadOnlyCopy.__name__ = ReadOnlyCopy.__qualname__ = "mmap"
+        ReadOnlyCopy.__module__ = "mmap"
 
         GuardedMmap.__name__ = GuardedMmap.__qualname__ = "mmap"
         GuardedMmap.__module__ = "mmap"

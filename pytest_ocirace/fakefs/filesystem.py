@@ -232,7 +232,7 @@ class WindowsFilesystem:
         return sim
 
     def _install(self, show_real: Callable[[FakeFilesystem], object] | None) -> None:
-        from pytest_ocirace.fakefs import platform, stdlib
+        from pytest_ocirace.fakefs import class_functions, platform, stdlib
 
         with LOCK:
             if show_real is not None:
@@ -255,6 +255,7 @@ class WindowsFilesystem:
                 fastpaths.install(self._patches, self.fs)
                 symlinks.install(self._patches, self.fs)  # after fastpaths: wraps its add_entry
                 pathclasses.install(self._patches)
+                class_functions.install(self._patches, self.fs)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]

@@ -30,6 +30,7 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 from pyfakefs.fake_filesystem_unittest import PATH_MODULE, Patcher
 from pyfakefs.fake_path import FakePathModule
 
+from pytest_ocirace.fakefs import path_stand_in
 from pytest_ocirace.fakefs.fastpaths import FastWindowsPaths
 from pytest_ocirace.fakefs.locking import LOCK
 from pytest_ocirace.fakefs.symlinks import may_hold_links
@@ -405,6 +406,7 @@ def start_patcher() -> Patcher:
         )
         patcher._refresh = types.MethodType(_refresh_windows, patcher)
         Patcher.__init__(patcher)
+        patcher._fake_module_classes["Path"] = path_stand_in.make  # a class (path_stand_in.py)
         keep_wrappers(patcher)
     with _proxied_modules_visible():
         patcher.setUp()

@@ -227,6 +227,13 @@ class _Replacements:
                         self._constants.setdefault((attribute, id(value)), (value, replacement))
                     continue
                 if not isinstance(value, (type, types.FunctionType)):
+                    # A name bound to another module's function on one platform and to
+                    # the family's own on Windows (joblib.backports: ``from os import
+                    # replace as concurrency_safe_rename``, a retrying wrapper on
+                    # Windows): swapped only under that name, like a constant, since
+                    # the original (``os.replace``) is held under its own name everywhere.
+                    if _defined_in(replacement, names):
+                        self._constants.setdefault((attribute, id(value)), (value, replacement))
                     continue
                 if getattr(value, "__module__", None) in names:
                     self._add(value, attribute, replacement)
@@ -248,6 +255,11 @@ class _Replacements:
         own = getattr(value, "__name__", "").rpartition(".")[2]
         aliases = [copy for alias, copy in by_name.items() if alias != own]
         return aliases[0] if aliases else by_name.get(own)
+
+
+def _defined_in(value: Any, names: set[str]) -> bool:
+    """Whether ``value`` is a class or Python function of one of the modules ``names``."""
+    return isinstance(value, (type, types.FunctionType)) and value.__module__ in names
 
 
 def _family(roots: tuple[str, ...]) -> dict[str, types.ModuleType]:

@@ -40,13 +40,14 @@ SIMULATION_MODULES: tuple[str, ...] = (
     "pytest_ocirace.racemodel",
     *(
         f"pytest_ocirace.racemodel.{name}"
-        for name in ("clocks", "events", "model", "report", "sync")
+        for name in ("clocks", "events", "model", "queue_tags", "report", "sync")
     ),
     "pytest_ocirace.fakefs",
     *(
         f"pytest_ocirace.fakefs.{name}"
         for name in (
             "boundaries",
+            "class_functions",
             "descriptors",
             "fastpaths",
             "fileio",
@@ -56,11 +57,13 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "inforce",
             "locking",
             "patcher",
+            "path_stand_in",
             "pathclasses",
             "platform",
             "platform_import",
             "platform_scan",
             "preload",
+            "read_maps",
             "realtree",
             "stdlib",
             "storms",

@@ -69,6 +69,68 @@ def parse_mode(mode: str) -> tuple[bool, bool, bool, bool]:
     return reading, writing, creating, "x" in mode
 
 
+#: shutil's POSIX fast paths, chosen when shutil was imported, with pyfakefs' copies of them.
+_SHUTIL_FLAGS = (
+    ("_use_fd_functions", "use_fd_functions"),
+    ("_HAS_FCOPYFILE", "has_fcopy_file"),
+    ("_USE_CP_SENDFILE", "use_sendfile"),
+    ("_USE_CP_COPY_FILE_RANGE", "use_copy_file_range"),
+)
+
+
+def _tokenize_open_falls_back_to_the_fake_disk(patches: ClassPatches) -> None:
+    r"""``tokenize.open`` reads the real disk, then the fake one.
+
+    pyfakefs leaves ``tokenize`` (and ``linecache``) unpatched so that tracebacks and
+    warnings read the real source files, unseen by the simulation. But ``tokenize.open``
+    is also the public way to read a Python source with its coding cookie: joblib's
+    ``get_func_code`` opens a function's ``co_filename`` with it, and a module imported
+    inside the simulation has a Windows-spelled ``co_filename`` (``\root\...\mod.py``)
+    that the real disk does not know, so joblib fell back to hashing the bytecode
+    (``first_line == -1``). A name the real disk cannot open is now opened on the fake
+    disk while the simulation is in force (where the real source tree is shown). The
+    real disk stays first: ``linecache`` reading a frame's source must not become a
+    file operation of the test (the race model would see it).
+    """
+    import tokenize
+
+    from pyfakefs.fake_open import FakeFileOpen
+
+    from pytest_ocirace.fakefs.inforce import IN_FORCE
+
+    real_open = vars(tokenize)["_builtin_open"]
+
+    def builtin_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_open(file, mode, *args, **kwargs)
+        except OSError:
+            if not IN_FORCE.is_active_now() or IN_FORCE.fs is None:
+                raise
+        return FakeFileOpen(IN_FORCE.fs)(file, mode, *args, **kwargs)
+
+    patches.set(tokenize, "_builtin_open", builtin_open)
+
+
+def _shutil_fast_paths_off(patches: ClassPatches, real_shutil: Any) -> None:
+    """Off for the whole simulation, as on Windows, not only inside ``shutil.X`` calls.
+
+    pyfakefs turns them off only around calls made through its fake ``shutil`` module, then
+    back on. A library that did ``from shutil import rmtree`` (requests-cache's
+    ``FileDict.clear``) called the real ``rmtree`` with ``_use_fd_functions`` still true:
+    its fd-based walk ``os.open``s each directory, ``[Errno 13]`` on Windows, and
+    ``ignore_errors=True`` hid it (the cache was never cleared). Windows' ``shutil`` has
+    none of these (no ``dir_fd``, no ``sendfile``): the walk by names runs there.
+    """
+    from pyfakefs.fake_filesystem_shutil import FakeShutilModule
+
+    for flag, fake_flag in _SHUTIL_FLAGS:
+        if getattr(real_shutil, flag, False):
+            patches.set(real_shutil, flag, False)
+        patches.set(FakeShutilModule, fake_flag, False)
+    if sys.version_info >= (3, 14):  # pragma: no cover - one implementation chosen at import
+        patches.set(real_shutil, "_rmtree_impl", real_shutil._rmtree_unsafe)
+
+
 def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     """Apply every patch for ``sim`` into ``patches``."""
     patches.set_all(_class_plan())
@@ -79,6 +141,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     real_tempfile = sys.modules["tempfile"]
     if hasattr(real_shutil, "_copyxattr"):
         patches.set(real_shutil, "_copyxattr", _no_xattr)
+    _shutil_fast_paths_off(patches, real_shutil)
+    _tokenize_open_falls_back_to_the_fake_disk(patches)
     patches.set(
         real_tempfile,
         "_get_default_tempdir",

@@ -33,6 +33,7 @@ from pytest_ocirace.racemodel.clocks import (
     deactivate,
     join_clock,
 )
+from pytest_ocirace.racemodel.queue_tags import QueueTags
 
 TYPE_CHECKING = False  # not typing's: the process mode installs this in a child's start-up
 
@@ -163,11 +164,24 @@ class TrackedRLock:
         self.key = ("rlock", next(_lock_ids))
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        got = self._inner.acquire(blocking, timeout)
-        if got:
-            tracker = active()
-            if tracker is not None:
-                tracker.locked(self.key)
+        # An exception raised in this frame after the real acquire returned (the
+        # SimulationEnded that plugins/leftover_threads.py sends a leftover thread arrives
+        # at the first check after a C call; or the tracker failing) would leave the lock
+        # held by a thread about to die: logging's handler lock, and every later test
+        # that logs waits for ever (joblib's ThreadPool workers log through
+        # multiprocessing.util). What this call took is given back before it propagates.
+        inner = self._inner
+        before = inner._recursion_count()  # type: ignore[attr-defined]
+        try:
+            got = inner.acquire(blocking, timeout)
+            if got:
+                tracker = active()
+                if tracker is not None:
+                    tracker.locked(self.key)
+        except BaseException:
+            if inner._recursion_count() > before:  # type: ignore[attr-defined]
+                inner.release()
+            raise
         return got
 
     def release(self) -> None:
@@ -215,24 +229,6 @@ class TrackedRLock:
         return f"<ocirace TrackedRLock {self.key[1]}>"
 
 
-class _Tagged:
-    """A queue item carrying the putter's clock; compares like the item (PriorityQueue)."""
-
-    __slots__ = ("clock", "item")
-
-    def __init__(self, item: Any, clock: dict[int, int]) -> None:
-        self.item = item
-        self.clock = clock
-
-    def __lt__(self, other: Any) -> bool:
-        return bool(self.item < (other.item if isinstance(other, _Tagged) else other))
-
-    def __eq__(self, other: Any) -> bool:
-        return bool(self.item == (other.item if isinstance(other, _Tagged) else other))
-
-    __hash__ = None  # type: ignore[assignment]
-
-
 class Instrumentation:
     """The set of patches for one test, bound to one tracker.
 
@@ -246,7 +242,7 @@ class Instrumentation:
         self.tracker = tracker
         self._saved: list[tuple[object, str, object]] = []
         self._semaphore_initial: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-        self._queues: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._queue_tags = QueueTags()
         self._item_ids = iter(range(1, sys.maxsize))
 
     # -- install / uninstall -------------------------------------------------------------
@@ -284,19 +280,14 @@ class Instrumentation:
         return self
 
     def uninstall(self) -> None:
-        """Restore every patched attribute and untag items left in queues."""
+        """Restore every patched attribute and forget the clocks of queued items."""
         for owner, name, original in reversed(self._saved):
             if original is _MISSING:
                 delattr(owner, name)
             else:
                 setattr(owner, name, original)
         self._saved.clear()
-        for q in list(self._queues):
-            with q.mutex:
-                store = q.queue
-                items = [x.item if isinstance(x, _Tagged) else x for x in store]
-                store.clear()
-                store.extend(items)
+        self._queue_tags.clear()
         if Instrumentation._installed is self:
             Instrumentation._installed = None
         if active() is self.tracker:
@@ -483,23 +474,22 @@ class Instrumentation:
         import queue
 
         tr = self.tracker
-        queues = self._queues
+        tags = self._queue_tags
         put, get = queue.Queue.put, queue.Queue.get
 
         def queue_put(q: Any, item: Any, block: bool = True, timeout: float | None = None) -> None:
             strand = tr.current()
-            tagged = _Tagged(item, strand.snapshot())
+            tags.put(q, item, strand.snapshot())
             strand.tick()
-            queues.add(q)
             with _QUIET:
-                put(q, tagged, block, timeout)
+                put(q, item, block, timeout)
 
         def queue_get(q: Any, block: bool = True, timeout: float | None = None) -> Any:
             with _QUIET:
                 item = get(q, block, timeout)
-            if isinstance(item, _Tagged):
-                tr.acquire_clock(item.clock)
-                return item.item
+            clock = tags.take(q, item)
+            if clock is not None:
+                tr.acquire_clock(clock)
             return item
 
         task_done, qjoin = queue.Queue.task_done, queue.Queue.join

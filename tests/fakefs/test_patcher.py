@@ -8,6 +8,7 @@ import pathlib
 from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 from pyfakefs.fake_filesystem_unittest import Patcher
 
+from pytest_ocirace.fakefs import path_stand_in
 from pytest_ocirace.fakefs.filesystem import simulate
 from pytest_ocirace.fakefs.patcher import new_windows_filesystem, start_patcher
 
@@ -51,6 +52,9 @@ def test_the_patcher_is_pyfakefs_own_with_a_windows_filesystem() -> None:
     reference.setUp()
     try:
         expected_modules = {name: type(module) for name, module in reference.fake_modules.items()}
+        # The one deliberate difference: a module's `Path` global is a class
+        # (fakefs/path_stand_in.py), not pyfakefs' stand-in object.
+        expected_modules["Path"] = path_stand_in.PathStandInType
         expected_functions = {
             name: {module: entry[1] for module, entry in modules.items()}
             for name, modules in reference._fake_module_functions.items()

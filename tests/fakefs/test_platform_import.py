@@ -84,3 +84,38 @@ def test_protected_and_missing_modules_are_one_line_errors() -> None:
         WindowsImports(("pytest",))
     with pytest.raises(PlatformError, match="cannot import 'ocirace_no_such_module'"):
         WindowsImports(("ocirace_no_such_module",)).copies()
+
+
+def test_a_name_bound_to_a_builtin_off_windows_is_swapped_under_that_name_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # joblib.backports: `from os import replace as concurrency_safe_rename` on POSIX, a
+    # retrying wrapper on Windows; the test module imports it by name. os.replace itself,
+    # held as `replace` everywhere, must stay.
+    name = "ocirace_import_alias_lib"
+    (tmp_path / f"{name}.py").write_text(
+        "import sys\n"
+        "if sys.platform == 'win32':\n"
+        "    def safe_rename(src, dst):\n"
+        "        return 'retried'\n"
+        "else:\n"
+        "    from os import replace as safe_rename\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    lib = importlib.import_module(name)
+    holder = types.ModuleType("ocirace_import_alias_holder")
+    holder.safe_rename = lib.safe_rename  # type: ignore[attr-defined]
+    holder.replace = os.replace  # type: ignore[attr-defined]
+    sys.modules[holder.__name__] = holder
+    try:
+        assert lib.safe_rename is os.replace
+        with WindowsImports((name,)).swapped() as made:
+            assert holder.safe_rename is made.copies[name].safe_rename
+            assert holder.safe_rename("a", "b") == "retried"
+            assert holder.replace is os.replace
+        assert holder.safe_rename is os.replace
+    finally:
+        del sys.modules[holder.__name__]
+        sys.modules.pop(name, None)

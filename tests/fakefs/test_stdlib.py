@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import pathlib
+import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
 
 #: Bound at import, as `from tempfile import TemporaryFile` binds it in a library.
 BOUND_TEMPORARY_FILE = tempfile.TemporaryFile
+#: Bound at import, as requests-cache's `from shutil import rmtree` binds it.
+BOUND_RMTREE = shutil.rmtree
 
 
 @pytest.fixture
@@ -81,3 +84,36 @@ def test_temporary_file_bound_at_import_is_posix_again_after(tmp_path: pathlib.P
     with BOUND_TEMPORARY_FILE(dir=str(tmp_path)) as handle:
         handle.write(b"x")
         assert os.listdir(tmp_path) == []  # the POSIX function unlinks at once
+
+
+def test_rmtree_imported_by_name_removes_a_tree(sim: WindowsFilesystem) -> None:
+    # requests-cache: `from shutil import rmtree` ... rmtree(cache_dir, ignore_errors=True).
+    # The real rmtree's fd-based walk os.open()ed the directory: [Errno 13] on Windows.
+    for _ in range(2):  # the second time after a call through pyfakefs' shutil module
+        os.makedirs("C:\\cache\\sub")
+        with open("C:\\cache\\sub\\entry.json", "w") as f:
+            f.write("{}")
+        BOUND_RMTREE("C:\\cache")
+        assert not os.path.exists("C:\\cache")
+        os.makedirs("C:\\other")
+        shutil.rmtree("C:\\other")
+
+
+def test_tokenize_open_reads_a_source_the_simulation_shows(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # joblib's get_func_code: tokenize.open(func.__code__.co_filename) of a module imported
+    # inside the simulation, whose co_filename is Windows-spelled.
+    import tokenize
+
+    source = tmp_path / "coded.py"
+    source.write_bytes(b"# -*- coding: big5 -*-\ndef f():\n    return 1\n")
+    with simulate() as simulation:
+        simulation.fs.add_real_file(str(source), read_only=True)
+        windows_name = str(pathlib.PureWindowsPath(str(source)))
+        with tokenize.open(windows_name) as f:
+            assert f.encoding == "big5"
+            assert f.read().splitlines()[1] == "def f():"
+    # Outside, and for names the real disk has, the real open as before.
+    with tokenize.open(str(source)) as f:
+        assert f.encoding == "big5"

@@ -342,18 +342,38 @@ def test_dbm_open_uses_dbm_dumb_as_on_windows(pytester: pytest.Pytester) -> None
     _run(pytester, "--ocirace").assert_outcomes(passed=2)
 
 
-def test_mmap_of_a_fake_descriptor_stops_and_anonymous_maps_work(
+def test_a_writable_mmap_of_a_fake_descriptor_stops_and_a_read_only_one_copies(
     pytester: pytest.Pytester,
 ) -> None:
+    # cachecontrol: memoryview(mmap.mmap(buf.fileno(), 0, access=mmap.ACCESS_READ)) of its
+    # NamedTemporaryFile body buffer; every cached response used to stop here.
     pytester.makepyfile(
         """
         import mmap
+        import pytest
 
-        def test_fake_fd():
+        def test_read_only():
+            with open("f", "wb") as handle:
+                handle.write(b"0123456789")
+            with open("f", "rb") as handle:
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            assert bytes(memoryview(mapped)) == b"0123456789"
+            assert mapped[2:4] == b"23" and len(mapped) == 10
+            with pytest.raises(TypeError, match="readonly"):
+                mapped[0:1] = b"x"
+            with pytest.raises(TypeError, match="readonly"):
+                mapped.write(b"x")
+
+        def test_read_only_empty_file():
+            open("e", "wb").close()
+            with open("e", "rb") as handle, pytest.raises(ValueError, match="empty file"):
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+        def test_writable():
             with open("f", "wb") as handle:
                 handle.write(b"x" * 10)
-            with open("f", "rb") as handle:
-                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            with open("f", "r+b") as handle:
+                mmap.mmap(handle.fileno(), 0)
 
         def test_anonymous():
             region = mmap.mmap(-1, 16)
@@ -362,11 +382,11 @@ def test_mmap_of_a_fake_descriptor_stops_and_anonymous_maps_work(
         """
     )
     result = _run(pytester, "--ocirace")
-    result.assert_outcomes(failed=1, passed=1)
+    result.assert_outcomes(failed=1, passed=3)
     result.stdout.fnmatch_lines(
         [
             "E *ForeignIOError: pytest-ocirace: mmap.mmap(*, ...) maps a file descriptor of the "
-            "fake filesystem*"
+            "fake filesystem for writing*"
         ]
     )
 

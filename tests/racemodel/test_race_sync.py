@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_second_install_is_refused_with_a_clear_message(tracker: Tracker) -> Non
         install()
 
 
-def test_items_left_in_a_queue_are_untagged_at_uninstall() -> None:
+def test_items_left_in_a_queue_come_out_as_put_after_uninstall() -> None:
     q: queue.PriorityQueue[int] = queue.PriorityQueue()
     with Instrumentation(Tracker()):
         q.put(3)
@@ -369,3 +370,27 @@ def test_a_thread_local_filelock_is_in_each_holders_lockset(
         assert not other.is_alive()
     assert len(seen) == 1
     assert key in seen[0]
+
+
+def test_an_rlock_is_not_left_held_when_acquire_raises_after_taking_it() -> None:
+    # SimulationEnded sent to a leftover thread can arrive right after the real acquire
+    # returned; the tracker failing there is the same path, made deterministic.
+    failing_keys: set[object] = set()
+
+    class Failing(Tracker):
+        def locked(self, key: Any) -> None:
+            if key in failing_keys:
+                failing_keys.discard(key)  # once: the other thread's acquire is recorded
+                raise RuntimeError("stopped inside acquire")
+            super().locked(key)
+
+    with Instrumentation(Failing()):
+        lock = threading.RLock()
+        failing_keys.add(lock.key)  # type: ignore[attr-defined]
+        with pytest.raises(RuntimeError, match="stopped inside acquire"):
+            lock.acquire()
+        taken: list[bool] = []
+        other = threading.Thread(target=lambda: taken.append(lock.acquire(timeout=5)))
+        other.start()
+        other.join(10)
+    assert taken == [True], "the lock stayed held by the thread whose acquire raised"

@@ -1,0 +1,87 @@
+r"""Filesystem functions a class captured at import (``_open_item = staticmethod(open)``).
+
+pyfakefs replaces filesystem functions where modules hold them: module globals
+(``from os.path import exists``) and the default values of functions. A class attribute
+made from one at import is neither: joblib's ``FileSystemStoreBackend`` has
+``_open_item = staticmethod(open)``, ``_item_exists = staticmethod(os.path.exists)`` and
+``_move_item = staticmethod(concurrency_safe_rename)`` (``os.replace`` off Windows), so
+``joblib.Memory`` inside the simulation wrote its cache to the *real* disk, under
+Windows-spelled names (``C:\root\...\metadata.json`` files in the working directory), and
+then looked for it on the fake one (``FileNotFoundError``, wrong call counts).
+
+While a simulation runs, each ``staticmethod`` in a class of a loaded module (not the
+standard library's, pyfakefs' or pytest's) that wraps a function pyfakefs fakes is replaced
+by the same fake pyfakefs gives a module global, and put back after. Classes are scanned
+once per module (:data:`_FOUND`); a module imported during a test is not scanned until the
+next one.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from pytest_ocirace.fakefs.locking import ClassPatches
+
+__all__ = ["install"]
+
+#: Top-level packages never scanned: the standard library, pyfakefs, pytest and this plugin.
+_SKIPPED = frozenset(
+    {*sys.stdlib_module_names, "pyfakefs", "pytest", "_pytest", "pluggy", "pytest_ocirace"}
+)
+
+#: Per module (by name and identity): its ``(class, attribute, function)`` triples.
+_FOUND: dict[tuple[str, int], list[tuple[type, str, Any]]] = {}
+
+
+def install(patches: ClassPatches, fs: Any) -> None:
+    """Point captured filesystem functions of loaded classes at ``fs``'s patcher's fakes."""
+    patcher = getattr(fs, "patcher", None)
+    if patcher is None:
+        return
+    table: dict[str, dict[str, tuple[Any, str]]] = patcher._fake_module_functions
+    fakes: dict[str, Any] = patcher.fake_modules
+    for cls, attribute, function in _captured(table):
+        method, module_name = table[function.__name__][function.__module__]
+        fake_module = fakes.get(module_name)
+        if fake_module is None:
+            continue
+        fake = method.__get__(fake_module, type(fake_module))
+        patches.set(cls, attribute, staticmethod(fake))
+
+
+def _captured(table: dict[str, dict[str, Any]]) -> list[tuple[type, str, Any]]:
+    found: list[tuple[type, str, Any]] = []
+    for name, module in list(sys.modules.items()):
+        if not isinstance(module, types.ModuleType) or name.partition(".")[0] in _SKIPPED:
+            continue
+        key = (name, id(module))
+        entries = _FOUND.get(key)
+        if entries is None:
+            entries = _FOUND[key] = _scan(module, table)
+        found.extend(entries)
+    return found
+
+
+def _scan(
+    module: types.ModuleType, table: dict[str, dict[str, Any]]
+) -> list[tuple[type, str, Any]]:
+    entries: list[tuple[type, str, Any]] = []
+    try:
+        values = list(vars(module).values())
+    except TypeError:  # pragma: no cover - a module object without a __dict__
+        return entries
+    for value in values:
+        if not isinstance(value, type) or getattr(value, "__module__", None) != module.__name__:
+            continue
+        for attribute, member in list(vars(value).items()):
+            if not isinstance(member, staticmethod):
+                continue
+            function = member.__func__
+            if not isinstance(function, (types.BuiltinFunctionType, types.FunctionType)):
+                continue
+            owners = table.get(getattr(function, "__name__", ""), {})
+            if getattr(function, "__module__", None) in owners:
+                entries.append((value, attribute, function))
+    return entries
