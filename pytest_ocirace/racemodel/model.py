@@ -709,7 +709,16 @@ class RaceModel:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _close(self, op: FsOp) -> None:
+    def closed_by(self, op: FsOp, closer: LogicalThread) -> None:
+        """``op`` (a close) was done by ``closer``, reported by someone else.
+
+        The process mode's judge reports closes from its own thread, without a strand block
+        per close (``close_as_caller=False``); it names the closing strand here instead.
+        """
+        with self._mutex:
+            self._close(op, closer)
+
+    def _close(self, op: FsOp, closer: LogicalThread | None = None) -> None:
         if op.handle is None:
             return
         key = self._handles.pop(op.handle, op.path)
@@ -723,7 +732,8 @@ class RaceModel:
         # and closed by another (persist-queue's tail chunk, opened when the queue starts
         # and closed by its consumer) ends at the closer's epoch. Recorded at the opener's,
         # the closer's own later delete of the file looked unordered with the handle.
-        closer = self.tracker.current() if self._close_as_caller else access.strand
+        if closer is None:
+            closer = self.tracker.current() if self._close_as_caller else access.strand
         access.end_tid = closer.tid
         access.end_epoch = closer.epoch
         access.end_locks = closer.lockset()

@@ -67,8 +67,8 @@ class Client(Protocol):
         """
         ...
 
-    def closed(self, fd: int) -> None:
-        """``defer`` of ``{"type": "closed", "fd": fd}``, without building the message."""
+    def closed(self, fd: int, tid: int) -> None:
+        """``defer`` of ``{"type": "closed", "fd": fd, "tid": tid}``, without building it."""
         ...
 
     def close(self) -> None: ...
@@ -108,8 +108,10 @@ class LocalClient:
         message = {"type": "done", "n": number, "ok": ok, "fd": fd}
         self._coordinator.dispatch(self.pid, message, trusted=True)
 
-    def closed(self, fd: int) -> None:
-        self._coordinator.dispatch(self.pid, {"type": "closed", "fd": fd}, trusted=True)
+    def closed(self, fd: int, tid: int) -> None:
+        if os.getpid() == self.pid:
+            message = {"type": "closed", "fd": fd, "tid": tid}
+            self._coordinator.dispatch(self.pid, message, trusted=True)
 
     def close(self) -> None:
         pass
@@ -193,8 +195,10 @@ class SocketClient:
                 self._deferred.clear()
             self._sock.sendall(data)
 
-    def closed(self, fd: int) -> None:
-        data = closed_frame(fd)
+    def closed(self, fd: int, tid: int) -> None:
+        if os.getpid() != self.pid:
+            return
+        data = closed_frame(fd, tid)
         with self._lock:
             self._deferred.append(data)
 

@@ -190,7 +190,7 @@ class Coordinator:
             if judge.done(pid, m["n"], m["ok"], m["fd"]) and self._waiting:
                 self.changed.notify_all()  # an exclusive create's outcome (_await_creates)
         elif kind == "closed":
-            judge.closed(pid, m["fd"])
+            judge.closed(pid, m["fd"], m["tid"])
         elif kind == "check":
             absent = judge.check(pid, m["tid"], m["tname"], m["path"], m["frames"])
             return {"absent": absent}

@@ -310,10 +310,12 @@ class Interposition:
         key = self._flocks.pop(fd, None)
         if key is not None:
             self.send("unlock", wait=False, key=key)
-        # No thread: the race model ends a handle at its opener's epoch, whoever closes it.
+        # The closing thread: a handle opened by one thread and closed by another ends at
+        # the closer's epoch (persist-queue's consumer closes the chunk the main thread
+        # opened, then deletes it).
         _guard.busy = True
         try:
-            self.client.closed(fd)
+            self.client.closed(fd, _threads.get_ident())
         finally:
             _guard.busy = False
 

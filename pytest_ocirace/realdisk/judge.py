@@ -358,7 +358,7 @@ class Judge:
         handle = op.get("handle")
         if kind == "close":
             if fd is not None:
-                self._close(pid, fd)
+                self._close(pid, fd, tid)
             return
         if kind == "open" and isinstance(handle, int):
             if op["exclusive"]:
@@ -402,13 +402,18 @@ class Judge:
                 if owner == pid:
                     self._created(path, handle)
 
-    def closed(self, pid: int, fd: int) -> None:
-        """``pid`` closed its descriptor ``fd`` (reported with its next message).
+    def closed(self, pid: int, fd: int, tid: int | None = None) -> None:
+        """``pid``'s thread ``tid`` closed its descriptor ``fd`` (reported with its next message).
 
-        No thread: the race model ends a handle at its opener's epoch and lockset, whoever
-        closes it (see :meth:`_end_handle`), so the message carries the descriptor alone.
+        The handle ends at the closing thread's epoch, as in the fake filesystem: ended at
+        its opener's present epoch, a handle the main thread opened before starting a
+        consumer, which closed it and then deleted the file (persist-queue's tail chunk),
+        looked open to that delete, and the consumer got a false ``[WinError 32]`` in every
+        run. The closer has said nothing since the close (its report goes with its next
+        message), so its epoch in the judge is the one it closed at. A closing thread the
+        judge has never heard of (its first message) ends it at the opener's epoch.
         """
-        self._close(pid, fd)
+        self._close(pid, fd, tid)
 
     def _created(self, path: str, handle: int) -> None:
         """An exclusive create's outcome is known (reported, or its process is gone)."""
@@ -418,10 +423,16 @@ class Judge:
             if not pending:
                 del self.creating[path]
 
-    def _close(self, pid: int, fd: int) -> None:
+    def _close(self, pid: int, fd: int, tid: int | None = None) -> None:
         handle = self.disk.closed(pid, fd)
-        if handle is not None:
+        if handle is None:
+            return
+        stack = None if tid is None else self._strands.get((pid, tid))
+        if not stack:  # the process's exit, or a thread never heard of: the opener's epoch
             self._end_handle(handle.path, handle.number)
+            return
+        fsop = FsOp(kind=OpKind.CLOSE, path=handle.path, display=handle.path, handle=handle.number)
+        self.model.closed_by(fsop, stack[-1])
 
     def _gone(self, handle: Handle) -> None:
         """The disk found ``handle`` closed before its close was reported: end it now.

@@ -58,10 +58,10 @@ _HEADER_SIZE = 4
 
 #: Compact frames (tag, fixed body size). ``done``: the announcement's number (8 bytes),
 #: ok (1 byte, 0 or 1), the descriptor plus one (4 bytes; 0 for none). ``closed``: the
-#: descriptor (4 bytes). The coordinator's answer ``{}``, or ``{"handle": h}``: h (8 bytes,
-#: 0 for none; handle numbers start at 1).
+#: descriptor (4 bytes) and the closing thread (8 bytes). The coordinator's answer ``{}``,
+#: or ``{"handle": h}``: h (8 bytes, 0 for none; handle numbers start at 1).
 _DONE, _DONE_SIZE = 1, 13
-_CLOSED, _CLOSED_SIZE = 2, 4
+_CLOSED, _CLOSED_SIZE = 2, 12
 _PROCEED, _PROCEED_SIZE = 3, 8
 _DONE_HEADER = bytes((_DONE, 0, 0, _DONE_SIZE))
 _CLOSED_HEADER = bytes((_CLOSED, 0, 0, _CLOSED_SIZE))
@@ -116,9 +116,9 @@ def done_frame(number: int, ok: bool, fd: int | None) -> bytes:
     )
 
 
-def closed_frame(fd: int) -> bytes:
-    """The frame of ``{"type": "closed", "fd": fd}`` (a descriptor from the OS)."""
-    return _CLOSED_HEADER + fd.to_bytes(4, "big")
+def closed_frame(fd: int, tid: int) -> bytes:
+    """The frame of ``{"type": "closed", "fd": fd, "tid": tid}`` (numbers from the OS)."""
+    return _CLOSED_HEADER + fd.to_bytes(4, "big") + tid.to_bytes(8, "big")
 
 
 def _compact(message: Mapping[str, Any]) -> bytes | None:
@@ -140,9 +140,15 @@ def _compact(message: Mapping[str, Any]) -> bytes | None:
                 return done_frame(n, ok, fd)
         return None
     if kind == "closed":
-        fd = message.get("fd")
-        if len(message) == 2 and type(fd) is int and 0 <= fd < _U32:
-            return closed_frame(fd)
+        fd, tid = message.get("fd"), message.get("tid")
+        if (
+            len(message) == 3
+            and type(fd) is int
+            and 0 <= fd < _U32
+            and type(tid) is int
+            and 0 <= tid < _U63 * 2
+        ):
+            return closed_frame(fd, tid)
         return None
     if kind is None:  # an answer
         if not message:
@@ -220,7 +226,11 @@ def _decode_compact(tag: int, body: bytes | bytearray) -> dict[str, Any]:
             "fd": fd - 1 if fd else None,
         }
     if tag == _CLOSED and size == _CLOSED_SIZE:
-        return {"type": "closed", "fd": int.from_bytes(body, "big")}
+        return {
+            "type": "closed",
+            "fd": int.from_bytes(body[:4], "big"),
+            "tid": int.from_bytes(body[4:], "big"),
+        }
     if tag == _PROCEED and size == _PROCEED_SIZE:
         handle = int.from_bytes(body, "big")
         return {"handle": handle} if handle else {}
@@ -365,9 +375,9 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "after": {"tid": _INT, "tname": _STR, "op": (dict,), "ok": _BOOL, "frames": _LIST},
     # the report of the announcement numbered n (the announcement's "n"): did it happen
     "done": {"n": _INT, "ok": _BOOL, "fd": (int, type(None))},
-    # a descriptor of this process was closed (a closing thread's tid/tname are accepted
-    # and ignored: the race model ends a handle at its opener's epoch)
-    "closed": {"fd": _INT},
+    # a descriptor of this process was closed, by the thread tid (the handle ends at that
+    # thread's epoch: persist-queue's consumer closes what the main thread opened)
+    "closed": {"fd": _INT, "tid": _INT},
     "release": {"tid": _INT, "tname": _STR, "key": _STR},
     "acquire": {"tid": _INT, "tname": _STR, "key": _STR},
     "lock": {"tid": _INT, "tname": _STR, "key": _STR},

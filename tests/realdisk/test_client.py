@@ -78,14 +78,14 @@ def test_a_deferred_message_waits_for_the_next_and_goes_first(server: Server) ->
 def test_a_close_waits_for_the_next_message_and_a_report_carries_it(server: Server) -> None:
     """``closed``/``report`` build their compact frames directly: the same messages."""
     client = connect(server)
-    client.closed(5)
+    client.closed(5, 77)
     assert server.chunk(timeout=0.2) == b""
     client.report(7, True, 5)
     client.report(8, False, None)
     assert server.conn is not None
     reader = FrameReader(server.conn)
     assert [reader.next() for _ in range(3)] == [
-        {"type": "closed", "fd": 5},
+        {"type": "closed", "fd": 5, "tid": 77},
         {"type": "done", "n": 7, "ok": True, "fd": 5},
         {"type": "done", "n": 8, "ok": False, "fd": None},
     ]

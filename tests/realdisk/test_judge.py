@@ -500,3 +500,33 @@ def test_a_replace_onto_a_name_that_was_there_does_not_make_it_absent(tmp_path: 
     assert replace(judge, 1, tmp_path / "a", index) == {}
     assert judge.check(2, 1, "MainThread", str(index), []) is False
     assert judge.model.races == []
+
+
+def test_a_handle_closed_by_another_thread_ends_at_the_closer_s_epoch(tmp_path: Path) -> None:
+    # persist-queue's queue: the main thread opens the tail chunk, starts a consumer and
+    # goes on; the consumer closes the chunk and deletes it. Ended at the opener's present
+    # epoch, the handle looked open to that delete: a false [WinError 32] in every run.
+    me = os.getpid()
+    chunk = tmp_path / "q00000"
+    chunk.write_text("items")
+    judge = Judge()
+    judge.hello(me, [], None)
+    with chunk.open() as reader:
+        opening = op("open", chunk, access=["read"])
+        answer = judge.before(me, 1, "MainThread", opening, [])
+        judge.after(me, 1, "MainThread", {**opening, "fd": reader.fileno(), **answer}, True, [])
+        judge.release(me, 1, "MainThread", "pipe:start:2")  # starts the consumer
+        judge.acquire(me, 2, "consumer", "pipe:start:2")
+        judge.release(me, 1, "MainThread", "pipe:later:9")  # the main thread goes on
+        judge.closed(me, reader.fileno(), 2)  # the consumer closes the chunk
+    assert judge.before(me, 2, "consumer", op("remove", chunk), []) == {}
+    assert judge.model.races == []
+    # Closed by the thread that opened it, unordered with another's delete: still a race.
+    other = tmp_path / "q00001"
+    other.write_text("items")
+    with other.open() as reader:
+        opening = op("open", other, access=["read"])
+        answer = judge.before(me, 1, "MainThread", opening, [])
+        judge.after(me, 1, "MainThread", {**opening, "fd": reader.fileno(), **answer}, True, [])
+        judge.closed(me, reader.fileno(), 1)
+    assert judge.before(me, 2, "consumer", op("remove", other), [])["error"]["winerror"] == 32

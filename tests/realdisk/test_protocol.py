@@ -202,7 +202,8 @@ def test_what_json_cannot_encode_is_json_s_type_error() -> None:
         {"type": "done", "n": 1, "ok": True, "fd": 3},
         {"type": "done", "n": 2**63 - 1, "ok": False, "fd": None},
         {"type": "done", "n": 0, "ok": True, "fd": 0},
-        {"type": "closed", "fd": 7},
+        {"type": "closed", "fd": 7, "tid": 140065777563328},
+        {"type": "closed", "fd": 0, "tid": 2**64 - 1},
         {},
         {"handle": 12},
     ],
@@ -229,8 +230,9 @@ def test_the_hot_messages_go_compact_and_come_back_the_same(message: dict[str, o
         {"type": "done", "n": 1, "ok": 1, "fd": 3},
         {"type": "done", "n": 1, "ok": True},  # no fd
         {"type": "done", "n": 1, "ok": True, "fd": "3"},
-        {"type": "closed", "fd": None},
-        {"type": "closed", "tid": 1, "tname": "T", "fd": 3},  # the older, longer form
+        {"type": "closed", "fd": None, "tid": 1},
+        {"type": "closed", "fd": 3},  # no closing thread: refused by the schema
+        {"type": "closed", "tid": 1, "tname": "T", "fd": 3},  # a longer form
         {"handle": None},
         {"handle": 0},
         {"error": {"winerror": 5, "crt": False}},
