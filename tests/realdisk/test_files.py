@@ -20,8 +20,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 CHECKS = """
 from pathlib import Path
 
+def wait_until_there(root):
+    # The real order, unseen by the race model (os.listdir is not announced): the check
+    # then comes after the publish in real time, in every run, and nothing orders the two.
+    # Without it the check ran first in some runs and saw no file at all (no race to
+    # report: a test counting on one was flaky).
+    deadline = time.monotonic() + 30
+    while "target" not in os.listdir(root) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
 def use_if_built(root, how):
     # The check-then-act: read the blob if it is there, else give up (exit code 3).
+    wait_until_there(root)
     target = os.path.join(root, "target")
     if how == "exists":
         there = os.path.exists(target)
@@ -67,6 +77,7 @@ def test_ordered_check_after_the_join(tmp_path, how):
 def test_racy_check_in_the_test_process(tmp_path):
     builder = mp.get_context("spawn").Process(target=publish, args=(str(tmp_path), "a"))
     builder.start()
+    wait_until_there(str(tmp_path))
     there = (tmp_path / "target").exists()
     builder.join()
     assert there
