@@ -491,17 +491,23 @@ def _well_formed(message: Mapping[str, Any]) -> str | None:
         for access in op["access"]:
             if type(access) is not str:
                 return None
-    if has_frames:
-        for frame in message["frames"]:
-            if (
-                type(frame) is not list
-                or len(frame) != 3
-                or type(frame[0]) is not str
-                or type(frame[1]) is not int
-                or type(frame[2]) is not str
-            ):
-                return None
+    if has_frames and not _frames_well_formed(message["frames"]):
+        return None
     return str(kind)
+
+
+def _frames_well_formed(frames: list[Any]) -> bool:
+    """Each frame a ``[file, line, function]`` of exact types (one call per message)."""
+    for frame in frames:
+        if (
+            type(frame) is not list
+            or len(frame) != 3
+            or type(frame[0]) is not str
+            or type(frame[1]) is not int
+            or type(frame[2]) is not str
+        ):
+            return False
+    return True
 
 
 def _before_well_formed(message: Mapping[str, Any]) -> str | None:
@@ -539,17 +545,8 @@ def _before_well_formed(message: Mapping[str, Any]) -> str | None:
         if type(item) is not str:
             return None
     frames = message.get("frames")
-    if type(frames) is not list:
+    if type(frames) is not list or not _frames_well_formed(frames):
         return None
-    for frame in frames:
-        if (
-            type(frame) is not list
-            or len(frame) != 3
-            or type(frame[0]) is not str
-            or type(frame[1]) is not int
-            or type(frame[2]) is not str
-        ):
-            return None
     return "before"
 
 

@@ -156,19 +156,25 @@ def write(root: Path, files: dict[str, str]) -> list[str]:
     return paths
 
 
-def test_each_file_is_parsed_at_most_once_and_only_if_reached(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every source ``ast.parse`` is given from now on, in order."""
     import ast
 
-    parsed: list[str] = []
+    sources: list[str] = []
     real = ast.parse
 
     def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
-        parsed.append(source if isinstance(source, str) else source.decode())
+        sources.append(source if isinstance(source, str) else source.decode())
         return real(source, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ast, "parse", counting)
+    return sources
+
+
+def test_each_file_is_parsed_at_most_once_and_only_if_reached(
+    tmp_path: Path, parsed: list[str]
+) -> None:
     files = {
         "pkg/__init__.py": "",
         # Linted before b_db.py names it: its exports come from its own lint's parse.
@@ -190,19 +196,9 @@ def test_each_file_is_parsed_at_most_once_and_only_if_reached(
 
 
 def test_a_caller_searched_before_it_is_named_is_parsed_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, parsed: list[str]
 ) -> None:
     """Regression: a caller parsed for the search was parsed again for its exports."""
-    import ast
-
-    parsed: list[str] = []
-    real = ast.parse
-
-    def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
-        parsed.append(source if isinstance(source, str) else source.decode())
-        return real(source, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ast, "parse", counting)
     files = {
         "pkg/__init__.py": "",
         # Its publish of a parameter sends the search to b_caller.py before anything names it.

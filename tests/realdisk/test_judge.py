@@ -459,8 +459,9 @@ def test_an_open_for_writing_of_a_name_that_is_there_creates_nothing(tmp_path: P
     assert [race.rule for race in judge.model.races] == ["check-then-act"]
 
 
-def _open_for_append(judge: Judge, tid: int, path: Path, fd: int) -> None:
-    opening = op("open", path, access=["write"], creates=True)
+def _opened(judge: Judge, tid: int, path: Path, fd: int, *, write: bool = True) -> None:
+    """Thread ``tid`` of this process opened ``path`` (really open as ``fd``), as reported."""
+    opening = op("open", path, access=["write" if write else "read"], creates=write)
     answer = judge.before(os.getpid(), tid, f"T{tid}", opening, [])
     assert "error" not in answer
     judge.after(os.getpid(), tid, f"T{tid}", {**opening, "fd": fd, **answer}, True, [])
@@ -475,17 +476,17 @@ def test_a_file_locked_by_its_holders_is_no_shared_writers_race(tmp_path: Path) 
     with contextlib.ExitStack() as stack:
         fds = [stack.enter_context(lock_file.open("a")).fileno() for _ in range(3)]
         for tid in (1, 2):
-            _open_for_append(judge, tid, lock_file, fd=fds[tid - 1])
+            _opened(judge, tid, lock_file, fd=fds[tid - 1])
         assert [race.rule for race in judge.model.races] == ["shared-writers"]
         info = lock_file.stat()
         judge.lock(os.getpid(), 1, "T1", f"flock:{info.st_dev}:{info.st_ino}")
         assert judge.model.races == []  # withdrawn: the lock is what serialises them
-        _open_for_append(judge, 3, lock_file, fd=fds[2])
+        _opened(judge, 3, lock_file, fd=fds[2])
         assert judge.model.races == []
         # A file that nobody locks stays a race.
         others = [stack.enter_context(shared.open("a")).fileno() for _ in range(2)]
         for tid in (1, 2):
-            _open_for_append(judge, tid, shared, fd=others[tid - 1])
+            _opened(judge, tid, shared, fd=others[tid - 1])
         assert [race.rule for race in judge.model.races] == ["shared-writers"]
 
 
@@ -512,21 +513,17 @@ def test_a_handle_closed_by_another_thread_ends_at_the_closer_s_epoch(tmp_path: 
     judge = Judge()
     judge.hello(me, [], None)
     with chunk.open() as reader:
-        opening = op("open", chunk, access=["read"])
-        answer = judge.before(me, 1, "MainThread", opening, [])
-        judge.after(me, 1, "MainThread", {**opening, "fd": reader.fileno(), **answer}, True, [])
-        judge.release(me, 1, "MainThread", "pipe:start:2")  # starts the consumer
-        judge.acquire(me, 2, "consumer", "pipe:start:2")
-        judge.release(me, 1, "MainThread", "pipe:later:9")  # the main thread goes on
+        _opened(judge, 1, chunk, reader.fileno(), write=False)
+        judge.release(me, 1, "T1", "pipe:start:2")  # the main thread starts the consumer
+        judge.acquire(me, 2, "T2", "pipe:start:2")
+        judge.release(me, 1, "T1", "pipe:later:9")  # and goes on
         judge.closed(me, reader.fileno(), 2)  # the consumer closes the chunk
-    assert judge.before(me, 2, "consumer", op("remove", chunk), []) == {}
+    assert judge.before(me, 2, "T2", op("remove", chunk), []) == {}
     assert judge.model.races == []
     # Closed by the thread that opened it, unordered with another's delete: still a race.
     other = tmp_path / "q00001"
     other.write_text("items")
     with other.open() as reader:
-        opening = op("open", other, access=["read"])
-        answer = judge.before(me, 1, "MainThread", opening, [])
-        judge.after(me, 1, "MainThread", {**opening, "fd": reader.fileno(), **answer}, True, [])
+        _opened(judge, 1, other, reader.fileno(), write=False)
         judge.closed(me, reader.fileno(), 1)
-    assert judge.before(me, 2, "consumer", op("remove", other), [])["error"]["winerror"] == 32
+    assert judge.before(me, 2, "T2", op("remove", other), [])["error"]["winerror"] == 32
