@@ -126,8 +126,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "ocirace(processes=True): run this test in the process mode (real disk, Windows' "
         "rules and the race model across every Python process it starts; docs/processes.md)",
     )
-    if _globally_on(config) and not hasattr(config, "workerinput"):
-        _warn_platform_options(config)
     if not (_is_xdist_controller(config) and _globally_on(config)):
         return
     # The controller's coordinator serves every worker: the workers are its children, join
@@ -145,13 +143,17 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[ENV_SHARED] = "1"
 
 
-def _warn_platform_options(config: pytest.Config) -> None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     """Options that only the fake filesystem can honour, given with the process mode on.
 
     They are not an error: a test can opt out (``@pytest.mark.ocirace(processes=False)``)
     and run in the fake filesystem, where they apply. But left unsaid, an option that does
     nothing looks like one that worked (atomicwrites' suite under ``--ocirace-processes``).
+    A header line, not a warning: a suite that turns warnings into errors (portalocker's
+    ``filterwarnings = error``) stopped with an INTERNALERROR at configure time.
     """
+    if not _globally_on(config):
+        return []
     from pytest_ocirace.plugins.fakefs import session_options
 
     options = session_options(config)
@@ -163,16 +165,14 @@ def _warn_platform_options(config: pytest.Config) -> None:
         )
         if modules
     ]
-    if named:
-        config.issue_config_time_warning(
-            pytest.PytestConfigWarning(
-                f"pytest-ocirace: the options {' and '.join(named)} apply only to tests in the "
-                "fake filesystem; the process mode runs every module as the host imported it "
-                "(its disk and interpreter are the host's). Mark the tests that need them "
-                "@pytest.mark.ocirace(processes=False)."
-            ),
-            stacklevel=2,
-        )
+    if not named:
+        return []
+    return [
+        f"ocirace: the options {' and '.join(named)} apply only to tests in the fake "
+        "filesystem; the process mode runs every module as the host imported it (its disk "
+        "and interpreter are the host's). Mark the tests that need them "
+        "@pytest.mark.ocirace(processes=False)."
+    ]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -68,10 +68,20 @@ def test_options_only_the_fake_filesystem_honours_are_not_silently_ignored(
     result = _run(posixlib, "--ocirace-processes", "--ocirace-windows-import-modules=posixlib")
     result.stdout.fnmatch_lines(
         [
-            "*PytestConfigWarning: pytest-ocirace: the options windows_import_modules "
-            "(posixlib) apply only to tests in the fake filesystem; the process mode runs "
-            "every module as the host imported it*processes=False*",
+            "ocirace: the options windows_import_modules (posixlib) apply only to tests in "
+            "the fake filesystem; the process mode runs every module as the host imported "
+            "it*processes=False*",
         ]
     )
     quiet = _run(posixlib, "--ocirace-processes")
     assert "apply only to tests in the fake filesystem" not in quiet.stdout.str()
+    # A header line, never a warning: a suite that makes warnings errors still runs.
+    strict = _run(
+        posixlib,
+        "--ocirace-processes",
+        "--ocirace-windows-import-modules=posixlib",
+        "-W",
+        "error",
+    )
+    strict.assert_outcomes(failed=1)
+    assert "INTERNALERROR" not in strict.stdout.str() + strict.stderr.str()
