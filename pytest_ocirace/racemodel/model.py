@@ -901,8 +901,14 @@ class RaceModel:
     ) -> bool:
         if not state.born or key in self._lock_files:
             return False
+        # Every publish makes the name present after it, whether or not it was the one
+        # that made it appear in this run (which depends on the schedule): a check ordered
+        # after any of them sees the name in every schedule. Whether the name existed
+        # before anything here touched it is ``born``, above.
         creators = [
-            a for a in state.candidates() if a.op.creates and a.role in (Role.PUBLISH, Role.HANDLE)
+            a
+            for a in state.candidates()
+            if a.role is Role.PUBLISH or (a.role is Role.HANDLE and a.op.creates)
         ]
         # Present in every schedule if some creation is ours or ordered before us.
         if not creators or any(
