@@ -240,12 +240,7 @@ class Judge:
         (proc or self.process(pid)).pending = (kind, path, path2)
         if handle is not None and exclusive:
             self.creating.setdefault(path, {})[handle] = (pid, tid)
-        if announcement is not None:  # kept for its report (``done`` names only the number)
-            self._announced[(pid, announcement)] = (
-                tid,
-                tname,
-                op if handle is None else {**op, "handle": handle},
-            )
+        self._remember(pid, announcement, tid, tname, op, handle)
         return reply
 
     def _remember(

@@ -69,6 +69,7 @@ _PROCEED_HEADER = bytes((_PROCEED, 0, 0, _PROCEED_SIZE))
 _NO_HANDLE = _PROCEED_HEADER + bytes(_PROCEED_SIZE)
 _U32 = 1 << 32
 _U63 = 1 << 63
+_U64 = 1 << 64
 
 
 class ProtocolError(ValueError):
@@ -146,7 +147,7 @@ def _compact(message: Mapping[str, Any]) -> bytes | None:
             and type(fd) is int
             and 0 <= fd < _U32
             and type(tid) is int
-            and 0 <= tid < _U63 * 2
+            and 0 <= tid < _U64
         ):
             return closed_frame(fd, tid)
         return None

@@ -10,7 +10,9 @@ from typing import Any
 PATIENCE = 10.0
 
 
-def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+def in_thread(
+    target: Callable[[], Any], *, daemon: bool = False
+) -> tuple[threading.Thread, list[Any]]:
     """``target`` running in a started thread; the list gets its result or exception."""
     outcome: list[Any] = []
 
@@ -20,7 +22,7 @@ def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
         except BaseException as exc:  # handed to the test
             outcome.append(exc)
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=daemon)
     thread.start()
     return thread, outcome
 

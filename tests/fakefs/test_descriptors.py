@@ -16,6 +16,7 @@ import pytest
 
 from pytest_ocirace.fakefs import descriptors
 from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
+from tests.fakefs.blocking_threads import PATIENCE, in_thread
 
 
 @pytest.fixture
@@ -201,8 +202,6 @@ def test_fchmod_of_a_fake_file_sets_the_read_only_attribute(sim: WindowsFilesyst
 # the blocked call held the global lock, that work would wait forever: it must finish in
 # ``PATIENCE`` seconds instead, so a regression fails here rather than hanging the suite.
 
-PATIENCE = 10.0
-
 
 def _fake_file_work(name: str) -> None:
     with open(f"{name}.tmp", "w") as handle:
@@ -213,16 +212,7 @@ def _fake_file_work(name: str) -> None:
 
 def _finishes(target: Callable[[], object]) -> list[object]:
     """Run ``target`` in a daemon thread; fail if it has not finished in ``PATIENCE``."""
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(target())
-        except BaseException as exc:  # handed to the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    thread, outcome = in_thread(target, daemon=True)
     thread.join(PATIENCE)
     assert not thread.is_alive(), "blocked: the global lock is held across a blocking call"
     assert not any(isinstance(item, BaseException) for item in outcome), outcome

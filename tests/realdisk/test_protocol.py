@@ -51,12 +51,18 @@ def test_a_frame_round_trips() -> None:
     ],
 )
 def test_bad_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
-    left, right = pair()
-    with left, right:
-        left.sendall(raw)
-        left.shutdown(socket.SHUT_WR)
-        with pytest.raises(ProtocolError, match=reason):
-            read_frame(right)
+    _refused_by_both_readers(raw, reason)
+
+
+def _refused_by_both_readers(raw: bytes, reason: str) -> None:
+    """``raw``, sent and the line shut, is refused with ``reason`` by each way of reading."""
+    for read in (read_frame, lambda sock: FrameReader(sock).next()):
+        left, right = pair()
+        with left, right:
+            left.sendall(raw)
+            left.shutdown(socket.SHUT_WR)
+            with pytest.raises(ProtocolError, match=reason):
+                read(right)
 
 
 @pytest.mark.parametrize(
@@ -256,13 +262,7 @@ def test_what_has_no_compact_form_goes_as_json(message: dict[str, object]) -> No
     ],
 )
 def test_bad_compact_frames_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
-    for read in (read_frame, lambda sock: FrameReader(sock).next()):
-        left, right = pair()
-        with left, right:
-            left.sendall(raw)
-            left.shutdown(socket.SHUT_WR)
-            with pytest.raises(ProtocolError, match=reason):
-                read(right)
+    _refused_by_both_readers(raw, reason)
 
 
 @pytest.mark.parametrize(
