@@ -90,28 +90,27 @@ class LocalClient:
         self.pid = os.getpid()
         self._coordinator = coordinator
 
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+    def _dispatch(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Every message goes through here: from a forked copy, none goes anywhere."""
         if os.getpid() != self.pid:
-            return {}
-        return self._coordinator.dispatch(self.pid, message, trusted=True) or {}
+            return None
+        return self._coordinator.dispatch(self.pid, message, trusted=True)
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        return self._dispatch(message) or {}
 
     def notify(self, message: dict[str, Any]) -> None:
-        if os.getpid() == self.pid:
-            self._coordinator.dispatch(self.pid, message, trusted=True)
+        self._dispatch(message)
 
     def defer(self, message: dict[str, Any]) -> None:
         # A direct call costs no wake-up: nothing to gain by waiting.
-        if os.getpid() == self.pid:
-            self._coordinator.dispatch(self.pid, message, trusted=True)
+        self._dispatch(message)
 
     def report(self, number: int, ok: bool, fd: int | None) -> None:
-        message = {"type": "done", "n": number, "ok": ok, "fd": fd}
-        self._coordinator.dispatch(self.pid, message, trusted=True)
+        self._dispatch({"type": "done", "n": number, "ok": ok, "fd": fd})
 
     def closed(self, fd: int, tid: int) -> None:
-        if os.getpid() == self.pid:
-            message = {"type": "closed", "fd": fd, "tid": tid}
-            self._coordinator.dispatch(self.pid, message, trusted=True)
+        self._dispatch({"type": "closed", "fd": fd, "tid": tid})
 
     def close(self) -> None:
         pass
@@ -156,7 +155,10 @@ class SocketClient:
 
     def _send(self, message: dict[str, Any]) -> None:
         """Send the deferred messages and ``message`` in one write (the caller holds the lock)."""
-        data = encode(message)
+        self._write(encode(message))
+
+    def _write(self, data: bytes) -> None:
+        """Send the deferred frames and ``data`` in one write (the caller holds the lock)."""
         if self._deferred:
             self._deferred.append(data)
             data = b"".join(self._deferred)
@@ -187,13 +189,11 @@ class SocketClient:
             self._deferred.append(data)
 
     def report(self, number: int, ok: bool, fd: int | None) -> None:
+        if os.getpid() != self.pid:
+            return  # a forked copy (see notify)
         data = done_frame(number, ok, fd)
         with self._lock:
-            if self._deferred:
-                self._deferred.append(data)
-                data = b"".join(self._deferred)
-                self._deferred.clear()
-            self._sock.sendall(data)
+            self._write(data)
 
     def closed(self, fd: int, tid: int) -> None:
         if os.getpid() != self.pid:

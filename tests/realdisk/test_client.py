@@ -154,10 +154,13 @@ def _forked(act: Callable[[], object]) -> int:
     raise AssertionError("the forked child waited for a lock another thread held at the fork")
 
 
-ACTS: list[tuple[str, dict[str, object]]] = [
-    ("notify", {"n": 1}),
-    ("defer", {"n": 1}),
-    ("request", {"n": 1}),
+#: Every way a line is used: none may reach the coordinator from a forked copy.
+ACTS: list[Callable[[LocalClient | SocketClient], object]] = [
+    lambda line: line.notify({"n": 1}),
+    lambda line: line.defer({"n": 1}),
+    lambda line: line.request({"n": 1}),
+    lambda line: line.report(1, True, 3),
+    lambda line: line.closed(3, 1),
 ]
 
 
@@ -167,12 +170,12 @@ def test_a_forked_copy_of_a_line_says_nothing_and_waits_for_nothing(server: Serv
     # which a thread of the parent holds while it waits for an answer.
     client = connect(server)
     assert server.conn is not None
-    for method, message in ACTS:
+    for act in ACTS:
         answers: list[dict[str, object]] = []
         asking = threading.Thread(target=lambda a=answers: a.append(client.request({"n": 0})))
         asking.start()
         assert server.chunk() == encode({"n": 0})  # sent: it holds the line, waiting
-        status = _forked(lambda: getattr(client, method)(message))  # noqa: B023
+        status = _forked(lambda: act(client))  # noqa: B023
         send(server.conn, {"answer": 0})
         asking.join(10)
         assert answers == [{"answer": 0}]
@@ -199,9 +202,9 @@ class BusyCoordinator:
 def test_a_forked_copy_of_the_test_process_line_leaves_the_coordinator_alone() -> None:
     coordinator = BusyCoordinator()
     client = LocalClient(coordinator)  # type: ignore[arg-type]
-    for method, message in ACTS:
+    for act in ACTS:
         with coordinator.lock:  # its connection thread is judging another process's news
-            status = _forked(lambda: getattr(client, method)(message))  # noqa: B023
+            status = _forked(lambda: act(client))  # noqa: B023
         assert os.WIFEXITED(status)
         assert os.WEXITSTATUS(status) == 0
     client.notify({"n": 2})
