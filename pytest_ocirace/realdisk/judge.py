@@ -423,28 +423,28 @@ class Judge:
         if handle is None:
             return
         stack = None if tid is None else self._strands.get((pid, tid))
-        if not stack:  # the process's exit, or a thread never heard of: the opener's epoch
-            self._end_handle(handle.path, handle.number)
-            return
-        fsop = FsOp(kind=OpKind.CLOSE, path=handle.path, display=handle.path, handle=handle.number)
-        self.model.closed_by(fsop, stack[-1])
+        self._end_handle(handle.path, handle.number, stack[-1] if stack else None)
 
     def _gone(self, handle: Handle) -> None:
         """The disk found ``handle`` closed before its close was reported: end it now.
 
-        The race model ends a handle at its opener's present epoch, whoever asks: and the
-        opener has said nothing since the close (its report comes with its next message),
-        so that is the epoch the report would have given.
+        The closing thread is not known here (the report that names it comes later, and
+        then finds the handle gone), so the handle ends at its opener's present epoch.
         """
-        fsop = FsOp(kind=OpKind.CLOSE, path=handle.path, display=handle.path, handle=handle.number)
-        self.model.after(fsop, None)
+        self._end_handle(handle.path, handle.number)
 
-    def _end_handle(self, path: str, number: int) -> None:
-        # Not run as the closing strand: the race model ends a handle at its opener's epoch
-        # and lockset, whoever closes it (and a strand block per close was a tenth of the
-        # coordinator's cost of a write+replace).
+    def _end_handle(self, path: str, number: int, closer: LogicalThread | None = None) -> None:
+        """End a handle in the race model, at ``closer``'s epoch, or its opener's if unknown.
+
+        Unknown: the process's exit, a close found on the disk before its report, a thread
+        the judge never heard of. Not run in a strand block (a block per close was a tenth
+        of the coordinator's cost of a write+replace): the closer is named instead.
+        """
         fsop = FsOp(kind=OpKind.CLOSE, path=path, display=path, handle=number)
-        self.model.after(fsop, None)
+        if closer is None:
+            self.model.after(fsop, None)
+        else:
+            self.model.closed_by(fsop, closer)
 
     def _unlock_lockfile(self, path: str) -> None:
         key = ("lockfile", path)
