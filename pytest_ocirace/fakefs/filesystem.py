@@ -812,6 +812,7 @@ class WindowsFilesystem:
         """``os.link`` (``CreateHardLinkW``)."""
         src, dst = _text(old), _text(new)
         source = self._lookup(_native(src))
+        existing = self._lookup(_native(dst))
         op = None
         if self.observer is not None:
             op = FsOp(
@@ -820,7 +821,7 @@ class WindowsFilesystem:
                 src,
                 self.key(dst),
                 dst,
-                creates=self._lookup(_native(dst)) is None,
+                creates=existing is None,
                 content_digest=self._digest(source),
             )
             self._before(op)
@@ -829,7 +830,7 @@ class WindowsFilesystem:
         invalid = other_volume = False
         if source is not None and not too_long:  # else the table answers before the names
             invalid = self._bad_name(dst)
-            target = self._state(self._lookup(_native(dst)))
+            target = self._state(existing)
             other_volume = names.drive_of(self.key(src)) != names.drive_of(self.key(dst))
         request = (
             Request("link", too_long=too_long, invalid_name=invalid, other_volume=other_volume)
