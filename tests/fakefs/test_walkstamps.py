@@ -260,18 +260,24 @@ def test_a_change_elsewhere_keeps_the_walk_and_a_change_on_it_does_not() -> None
             )
 
     first = walk()
-    assert walk() is first and len(calls) == 1
+    assert walk() is first
+    assert len(calls) == 1
     elsewhere = fs.get_object("/elsewhere")
     _change(elsewhere, lambda: fs.create_file("/elsewhere/new"))
-    assert walk() is first and len(calls) == 1  # nothing it read changed
+    assert walk() is first
+    assert len(calls) == 1
     x = fs.get_object("/x")
     _change(x, lambda: fs.create_file("/x/sibling"))
-    assert walk() is first and len(calls) == 1  # "y" in /x is still the same entry
+    assert walk() is first
+    assert len(calls) == 1
     _change(x, lambda: x.remove_entry("y"))
-    assert walk() is None and len(calls) == 2
+    assert walk() is None
+    assert len(calls) == 2
     _change(x, lambda: fs.create_dir("/x/y"))
     again = walk()
-    assert again is not first and again is fs.get_object("/x/y") and len(calls) == 3
+    assert again is not first
+    assert again is fs.get_object("/x/y")
+    assert len(calls) == 3
 
 
 def test_a_walk_outside_the_lock_is_valid_only_until_any_change() -> None:
