@@ -192,52 +192,75 @@ class FastWindowsPaths(FakeFilesystem):
 
     def splitdrive(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_SPLITDRIVE, path, lambda: FakeFilesystem.splitdrive(self, path))
+            try:
+                return _SPLITDRIVE[path]
+            except KeyError:
+                return _remember(_SPLITDRIVE, path, lambda: FakeFilesystem.splitdrive(self, path))
         return FakeFilesystem.splitdrive(self, path)
 
     def normcase(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_NORMCASE, path, lambda: FakeFilesystem.normcase(self, path))
+            try:
+                return _NORMCASE[path]
+            except KeyError:
+                return _remember(_NORMCASE, path, lambda: FakeFilesystem.normcase(self, path))
         return FakeFilesystem.normcase(self, path)
 
     def normpath(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_NORMPATH, path, lambda: FakeFilesystem.normpath(self, path))
+            try:
+                return _NORMPATH[path]
+            except KeyError:
+                return _remember(_NORMPATH, path, lambda: FakeFilesystem.normpath(self, path))
         return FakeFilesystem.normpath(self, path)
 
     def _path_components(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
             # A fresh list each time: callers may change the one they get.
-            components: tuple[str, ...] = _remember(
-                _COMPONENTS, path, lambda: tuple(FakeFilesystem._path_components(self, path))
-            )
+            components = _COMPONENTS.get(path)
+            if components is None:
+                components = _remember(
+                    _COMPONENTS, path, lambda: tuple(FakeFilesystem._path_components(self, path))
+                )
             return list(components)
         return FakeFilesystem._path_components(self, path)
 
     def isabs(self, path: Any) -> bool:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_ISABS, path, lambda: FakeFilesystem.isabs(self, path))
+            try:
+                return _ISABS[path]
+            except KeyError:
+                return _remember(_ISABS, path, lambda: FakeFilesystem.isabs(self, path))
         return FakeFilesystem.isabs(self, path)
 
     def splitpath(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_SPLITPATH, path, lambda: FakeFilesystem.splitpath(self, path))
+            try:
+                return _SPLITPATH[path]
+            except KeyError:
+                return _remember(_SPLITPATH, path, lambda: FakeFilesystem.splitpath(self, path))
         return FakeFilesystem.splitpath(self, path)
 
     def starts_with_sep(self, path: Any) -> bool:
         if path.__class__ is str and self._plain_windows():
-            return _remember(
-                _STARTS_WITH_SEP, path, lambda: FakeFilesystem.starts_with_sep(self, path)
-            )
+            try:
+                return _STARTS_WITH_SEP[path]
+            except KeyError:
+                return _remember(
+                    _STARTS_WITH_SEP, path, lambda: FakeFilesystem.starts_with_sep(self, path)
+                )
         return FakeFilesystem.starts_with_sep(self, path)
 
     def starts_with_drive_letter(self, file_path: Any) -> bool:
         if file_path.__class__ is str and self._plain_windows():
-            return _remember(
-                _DRIVE_LETTER,
-                file_path,
-                lambda: FakeFilesystem.starts_with_drive_letter(self, file_path),
-            )
+            try:
+                return _DRIVE_LETTER[file_path]
+            except KeyError:
+                return _remember(
+                    _DRIVE_LETTER,
+                    file_path,
+                    lambda: FakeFilesystem.starts_with_drive_letter(self, file_path),
+                )
         return FakeFilesystem.starts_with_drive_letter(self, file_path)
 
     def _original_path(self, path: Any) -> Any:
@@ -358,11 +381,7 @@ class FastWindowsPaths(FakeFilesystem):
                         self.raise_os_error(errno.ENOENT, path)
                 # pyfakefs: ``target.get_entry(component)`` (the exact name, else the
                 # first spelling that folds to it, else KeyError), the same as _find.
-                before = walkstamps.stamp(target)
-                name, entry = _find(target, component, True)
-                walkstamps.note(
-                    target, before, component, True, name, entry, level=walkstamps.ITSELF
-                )
+                _, entry = walkstamps.look_up(target, component, True, _find, walkstamps.ITSELF)
                 if entry is None:
                     raise KeyError(component)
                 target = entry
@@ -419,17 +438,13 @@ class FastWindowsPaths(FakeFilesystem):
         for index, component in enumerate(components):
             if not isinstance(current, FakeDirectory):
                 break
-            before = walkstamps.stamp(current)
-            name, entry = _find(current, component, True)
             # Of the last component, only the spelling it adds matters.
-            walkstamps.note(
+            name, entry = walkstamps.look_up(
                 current,
-                before,
                 component,
                 True,
-                name,
-                entry,
-                level=walkstamps.SPELLING if index == last else walkstamps.KIND,
+                _find,
+                walkstamps.SPELLING if index == last else walkstamps.KIND,
             )
             if entry is None or (
                 isinstance(entry, FakeDirectory)
@@ -457,10 +472,7 @@ class FastWindowsPaths(FakeFilesystem):
         folding = not self.is_case_sensitive
         if not walkstamps.READING:
             return _find(directory, component, folding)
-        before = walkstamps.stamp(directory)
-        name, entry = _find(directory, component, folding)
-        walkstamps.note(directory, before, component, folding, name, entry)
-        return name, entry
+        return walkstamps.look_up(directory, component, folding, _find, walkstamps.KIND)
 
     def _by_cwd(self) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
         """Tables for answers that also depend on cwd, the root and the mount table.
@@ -478,18 +490,20 @@ class FastWindowsPaths(FakeFilesystem):
     def absnormpath(self, path: Any) -> Any:
         if path.__class__ is not str or not self._plain_windows():
             return FakeFilesystem.absnormpath(self, path)
-        return _remember(
-            self._by_cwd()[0], (path, self._cwd), lambda: FakeFilesystem.absnormpath(self, path)
-        )
+        table, key = self._by_cwd()[0], (path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            return _remember(table, key, lambda: FakeFilesystem.absnormpath(self, path))
 
     def replace_windows_root(self, path: Any) -> Any:
         if path.__class__ is not str or not self._plain_windows():
             return FakeFilesystem.replace_windows_root(self, path)
-        return _remember(
-            self._by_cwd()[1],
-            (path, self._cwd),
-            lambda: FakeFilesystem.replace_windows_root(self, path),
-        )
+        table, key = self._by_cwd()[1], (path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            return _remember(table, key, lambda: FakeFilesystem.replace_windows_root(self, path))
 
 
 def _find(directory: FakeDirectory, component: str, folding: bool) -> tuple[str | None, Any]:

@@ -44,9 +44,8 @@ __all__ = [
     "SPELLING",
     "Lookup",
     "changing",
-    "note",
+    "look_up",
     "remember",
-    "stamp",
 ]
 
 T = TypeVar("T")
@@ -86,31 +85,21 @@ _WHOLE_TREE: tuple[Any, ...] = ()
 LIMIT = 4096
 
 
-def stamp(directory: Any) -> int:
-    """The number of the last change of ``directory``'s entries (0: none seen)."""
-    value: int = directory.__dict__.get(_STAMP_ATTR, 0)
-    return value
-
-
 def changing(directory: Any) -> None:
     """Called before and after each change of ``directory``'s entries."""
     CHANGES[0] += 1
     directory.__dict__[_STAMP_ATTR] = CHANGES[0]
 
 
-def note(
-    directory: Any,
-    before: int,
-    component: str,
-    folding: bool,
-    name: str | None,
-    entry: Any,
-    *,
-    level: int = KIND,
-) -> None:
-    """The walk being computed looked ``component`` up in ``directory`` (stamp ``before``)."""
+def look_up(
+    directory: Any, component: str, folding: bool, lookup: Lookup, level: int
+) -> tuple[str | None, Any]:
+    """``lookup(directory, component, folding)``, noted for the walk being computed."""
+    before = directory.__dict__.get(_STAMP_ATTR, 0)
+    name, entry = lookup(directory, component, folding)
     if READING:
         _add(READING[-1], (directory, before, component, folding, name, entry, level))
+    return name, entry
 
 
 def _add(
@@ -136,7 +125,7 @@ def _add(
         notes[key] = (*read[:6], level)
     else:
         directory, component, folding = read[0], read[2], read[3]
-        before = stamp(directory)
+        before = directory.__dict__.get(_STAMP_ATTR, 0)
         name, entry = lookup(directory, component, folding)
         notes[key] = (directory, before, component, folding, name, entry, level)
 
@@ -214,9 +203,12 @@ def remember(
                 outer = READING[-1]
                 if read is None:
                     outer[None] = _WHOLE_TREE
-                else:
+                elif outer:
                     for item in read:
                         _add(outer, item, lookup)
+                else:
+                    for item in read:
+                        outer[id(item[0]), item[2]] = item
             answer: T = entry[0]
             return answer
     exact = exact and LOCK._is_owned()

@@ -231,9 +231,7 @@ def _walk_to(fs: FakeFilesystem, names: list[str], calls: list[int]) -> Any:
     calls.append(1)
     current: Any = fs.root
     for name in names:
-        before = walkstamps.stamp(current)
-        found_name, entry = _lookup(current, name, False)
-        walkstamps.note(current, before, name, False, found_name, entry)
+        _, entry = walkstamps.look_up(current, name, False, _lookup, walkstamps.KIND)
         if entry is None:
             return None
         current = entry
@@ -298,11 +296,16 @@ def test_a_walk_outside_the_lock_is_valid_only_until_any_change() -> None:
     assert len(calls) == 2
 
 
-def test_an_inner_walk_read_in_an_outer_one_counts_for_the_outer() -> None:
+@pytest.mark.parametrize("outer_reads_first", [False, True])
+def test_an_inner_walk_read_in_an_outer_one_counts_for_the_outer(
+    outer_reads_first: bool,
+) -> None:
     # resolve_path calls _original_path: an answer remembered inside must keep the outer
-    # one honest when only the inner walk read the changed name.
+    # one honest when only the inner walk read the changed name (whether or not the
+    # outer walk had read something of its own before).
     fs = FakeFilesystem()
     fs.create_dir("/x/y")
+    fs.create_dir("/other")
     inner: dict[Any, list[Any]] = {}
     outer: dict[Any, list[Any]] = {}
     calls: list[int] = []
@@ -310,9 +313,14 @@ def test_an_inner_walk_read_in_an_outer_one_counts_for_the_outer() -> None:
     def inner_walk() -> Any:
         return walkstamps.remember(inner, "y", lambda: _walk_to(fs, ["x", "y"], calls), _lookup)
 
+    def outer_compute() -> Any:
+        if outer_reads_first:
+            _walk_to(fs, ["other"], calls)
+        return inner_walk()
+
     def outer_walk() -> Any:
         with LOCK:
-            return walkstamps.remember(outer, "outer", lambda: (inner_walk(), 1)[0], _lookup)
+            return walkstamps.remember(outer, "outer", outer_compute, _lookup)
 
     with LOCK:
         inner_walk()  # remembered before the outer walk asks for it
