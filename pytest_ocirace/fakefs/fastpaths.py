@@ -15,15 +15,13 @@ keyed by the working directory too and dropped when the root or the mount table 
 The walks that depend on the tree's names (``resolve_path``: symbolic links followed;
 ``_original_path``: each existing component in its stored case; the object at a path;
 ``os.path.realpath``'s walk, an ``islink`` per component) are remembered the same way
-(pyfakefs walks one path about ten times per operation) together with the directories
-each walk read, each with the number of the last change of its entries (a stamp written
-by ``add_entry``/``remove_entry``, pyfakefs' only two ways to change a directory). A
-remembered walk is answered again while every directory it read still has the stamp it
-had then (:mod:`pytest_ocirace.fakefs.walkstamps`), so writing a file in one directory
-no longer drops the walks through the others: a test that writes between two lookups
-used to repeat nearly every walk. While the filesystem may hold a symbolic link (links
-are followed through other directories, and through permission checks), a walk is
-valid only until the next change of any directory, as before.
+(pyfakefs walks one path about ten times per operation) together with the lookups each
+walk made, and answered again while those lookups still give what the walk used
+(:mod:`pytest_ocirace.fakefs.walkstamps`): writing a file in one directory no longer
+drops the walks through the others, nor, when spelled as asked, the walk to itself.
+While no link exists, ``resolve_path`` is ``_original_path`` plus string arithmetic
+(pyfakefs' link-following walk finds nothing to follow). While the filesystem may hold a
+link, a walk is valid only until the next change of any directory, as before.
 
 :func:`install` also swaps pyfakefs' ``make_string_path``/``matching_string`` helpers for
 versions with a fast path for ``str`` (about 500 calls per operation), for the life of a
@@ -268,7 +266,7 @@ class FastWindowsPaths(FakeFilesystem):
 
         The same walk as ``FakeFilesystem._original_path``, for a ``str`` under plain
         Windows rules, without its per-component helper calls (about 40 walks per
-        ``os.replace``), remembered until the tree's names change.
+        ``os.replace``), remembered while the names it looked up stay (``walkstamps.py``).
         """
         if (
             path.__class__ is not str

@@ -1,29 +1,38 @@
-"""A remembered walk stays valid while the directories it read are unchanged.
+"""When a remembered walk is still pyfakefs' answer, after the tree changed.
 
 pyfakefs walks a path from the root about ten times per operation; ``fastpaths.py``
-remembers each walk's answer per path string. The answer depends on the names in the
-directories the walk read, and on nothing else of the tree while no symbolic link
-exists (a link sends a walk elsewhere, and a link's target is looked up with permission
-checks). Dropping every remembered walk at every change of any directory (what this
-replaced) meant that a test writing one file between two lookups repeated nearly every
-walk: in safer's suite 2,553 of 3,455 ``resolve_path`` walks were repeats of a path
-already walked in the same filesystem.
+remembers each walk's answer per path string. Those answers used to be dropped at every
+change of any directory, so a test that writes a file between two lookups walked nearly
+every path again: in safer's suite 3,455 of 9,527 ``resolve_path`` calls walked (now
+1,584, almost all of them paths seen for the first time).
 
-So every change of a directory's entries (``FakeDirectory.add_entry``/``remove_entry``,
-pyfakefs' only two ways to change one, wrapped by ``fastpaths.py``) gives that directory
-a new *stamp* (a process-wide counter, so no two changes share one), and a walk being
-computed notes each directory it reads, with its stamp *before* the read (a lazily
-loaded real directory changes while it is read: the stale note makes the next call walk
-again, never the reverse). A remembered answer is returned while every noted directory
-still has its noted stamp. A directory renamed, removed or recreated on the path changes
-its parent's entries, which the walk read; a change elsewhere changes nothing the walk
-read. Walks nest (``resolve_path`` calls ``_original_path``): what an inner walk read,
-computed or remembered, is part of what the outer one read.
+An answer depends on the lookups its walk made (a name in a directory: absent, or which
+entry under which stored spelling), and on nothing else of the tree while no symbolic
+link exists (a link sends a walk elsewhere, and a link's target is looked up with
+permission checks). So:
+
+- every change of a directory's entries (``FakeDirectory.add_entry``/``remove_entry``,
+  pyfakefs' only two ways to change one, wrapped by ``fastpaths.py``) gives that
+  directory a new *stamp* (a process-wide counter: no two changes share one);
+- a walk being computed notes each lookup it makes: the directory, its stamp *before*
+  the lookup (a lazily read real directory changes while it is read: the stale stamp
+  only makes the next check look again), the name, what it found, and how much of that
+  the walk used (:data:`SPELLING`, :data:`KIND`, :data:`ITSELF`);
+- a remembered answer is returned while, for every noted lookup, the directory still has
+  its stamp, or the same lookup now finds the same at that level. A file written next
+  to the path changes nothing the walk used; a file created at the end of the path
+  changes nothing either when it is spelled as asked; a directory on the path renamed,
+  removed or made again is another entry, and an entry the walk went into must be the
+  same object.
+
+Walks nest (``resolve_path`` calls ``_original_path``): what an inner walk looked up,
+computed now or remembered, counts for the outer one; two lookups of one name with
+different results become the lookup as it is now, at the stricter level.
 
 Two cases keep the old rule (valid until the next change of any directory): a walk
 while the filesystem may hold a link (the caller says so), and a walk outside the
-filesystem lock (the notes are kept for one walk at a time, and pyfakefs' entry points
-all run under the lock).
+filesystem lock (the notes are kept for one walk at a time; pyfakefs' entry points all
+run under the lock).
 """
 
 from __future__ import annotations
