@@ -12,13 +12,16 @@ path objects, ``PurePosixPath`` arithmetic through ``use_fs_type``, custom separ
 
 ``absnormpath`` also depends on the working directory and the mount table, so its table is
 keyed by the working directory too and dropped when the root or the mount table changes.
-The two walks that depend on the tree's names (``resolve_path``: symbolic links followed;
-``_original_path``: each existing component in its stored case) are remembered the same
-way and also dropped on every change of any directory's entries (a generation counter
-bumped by ``add_entry``/``remove_entry``, pyfakefs' only two ways to change a directory):
-pyfakefs walks one path about ten times per operation, and an operation changes the tree
-at most once, at its end. ``os.path.realpath``'s walk (an ``islink`` per component) is
-remembered the same way.
+The walks that depend on the tree's names (``resolve_path``: symbolic links followed;
+``_original_path``: each existing component in its stored case; the object at a path;
+``os.path.realpath``'s walk, an ``islink`` per component) are remembered the same way
+(pyfakefs walks one path about ten times per operation) together with the lookups each
+walk made, and answered again while those lookups still give what the walk used
+(:mod:`pytest_ocirace.fakefs.walkstamps`): writing a file in one directory no longer
+drops the walks through the others, nor, when spelled as asked, the walk to itself.
+While no link exists, ``resolve_path`` is ``_original_path`` plus string arithmetic
+(pyfakefs' link-following walk finds nothing to follow). While the filesystem may hold a
+link, a walk is valid only until the next change of any directory, as before.
 
 :func:`install` also swaps pyfakefs' ``make_string_path``/``matching_string`` helpers for
 versions with a fast path for ``str`` (about 500 calls per operation), for the life of a
@@ -28,6 +31,7 @@ simulation.
 from __future__ import annotations
 
 import errno
+import sys
 from collections.abc import Callable
 from stat import S_ISDIR, S_ISLNK
 from typing import Any, TypeVar, cast
@@ -38,7 +42,9 @@ from pyfakefs.fake_filesystem import FakeFilesystem
 from pyfakefs.fake_path import FakePathModule
 from pyfakefs.helpers import FSType
 
+from pytest_ocirace.fakefs import walkstamps
 from pytest_ocirace.fakefs.locking import ClassPatches
+from pytest_ocirace.fakefs.symlinks import may_hold_links
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
 __tracebackhide__ = True
@@ -92,9 +98,6 @@ _TABLES: tuple[dict[str, Any], ...] = (
 _BY_CWD_ATTR = "_ocirace_paths_by_cwd"
 #: Where the answers that also depend on the tree's names live.
 _BY_TREE_ATTR = "_ocirace_paths_by_tree"
-#: Changes of directory entries so far, in any simulated filesystem (one list, so that the
-#: wrapped ``add_entry``/``remove_entry`` bump it without a lookup of the filesystem).
-_TREE_CHANGES = [0]
 
 
 def clear() -> None:
@@ -187,52 +190,75 @@ class FastWindowsPaths(FakeFilesystem):
 
     def splitdrive(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_SPLITDRIVE, path, lambda: FakeFilesystem.splitdrive(self, path))
+            try:
+                return _SPLITDRIVE[path]
+            except KeyError:
+                return _remember(_SPLITDRIVE, path, lambda: FakeFilesystem.splitdrive(self, path))
         return FakeFilesystem.splitdrive(self, path)
 
     def normcase(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_NORMCASE, path, lambda: FakeFilesystem.normcase(self, path))
+            try:
+                return _NORMCASE[path]
+            except KeyError:
+                return _remember(_NORMCASE, path, lambda: FakeFilesystem.normcase(self, path))
         return FakeFilesystem.normcase(self, path)
 
     def normpath(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_NORMPATH, path, lambda: FakeFilesystem.normpath(self, path))
+            try:
+                return _NORMPATH[path]
+            except KeyError:
+                return _remember(_NORMPATH, path, lambda: FakeFilesystem.normpath(self, path))
         return FakeFilesystem.normpath(self, path)
 
     def _path_components(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
             # A fresh list each time: callers may change the one they get.
-            components: tuple[str, ...] = _remember(
-                _COMPONENTS, path, lambda: tuple(FakeFilesystem._path_components(self, path))
-            )
+            components = _COMPONENTS.get(path)
+            if components is None:
+                components = _remember(
+                    _COMPONENTS, path, lambda: tuple(FakeFilesystem._path_components(self, path))
+                )
             return list(components)
         return FakeFilesystem._path_components(self, path)
 
     def isabs(self, path: Any) -> bool:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_ISABS, path, lambda: FakeFilesystem.isabs(self, path))
+            try:
+                return _ISABS[path]
+            except KeyError:
+                return _remember(_ISABS, path, lambda: FakeFilesystem.isabs(self, path))
         return FakeFilesystem.isabs(self, path)
 
     def splitpath(self, path: Any) -> Any:
         if path.__class__ is str and self._plain_windows():
-            return _remember(_SPLITPATH, path, lambda: FakeFilesystem.splitpath(self, path))
+            try:
+                return _SPLITPATH[path]
+            except KeyError:
+                return _remember(_SPLITPATH, path, lambda: FakeFilesystem.splitpath(self, path))
         return FakeFilesystem.splitpath(self, path)
 
     def starts_with_sep(self, path: Any) -> bool:
         if path.__class__ is str and self._plain_windows():
-            return _remember(
-                _STARTS_WITH_SEP, path, lambda: FakeFilesystem.starts_with_sep(self, path)
-            )
+            try:
+                return _STARTS_WITH_SEP[path]
+            except KeyError:
+                return _remember(
+                    _STARTS_WITH_SEP, path, lambda: FakeFilesystem.starts_with_sep(self, path)
+                )
         return FakeFilesystem.starts_with_sep(self, path)
 
     def starts_with_drive_letter(self, file_path: Any) -> bool:
         if file_path.__class__ is str and self._plain_windows():
-            return _remember(
-                _DRIVE_LETTER,
-                file_path,
-                lambda: FakeFilesystem.starts_with_drive_letter(self, file_path),
-            )
+            try:
+                return _DRIVE_LETTER[file_path]
+            except KeyError:
+                return _remember(
+                    _DRIVE_LETTER,
+                    file_path,
+                    lambda: FakeFilesystem.starts_with_drive_letter(self, file_path),
+                )
         return FakeFilesystem.starts_with_drive_letter(self, file_path)
 
     def _original_path(self, path: Any) -> Any:
@@ -240,7 +266,7 @@ class FastWindowsPaths(FakeFilesystem):
 
         The same walk as ``FakeFilesystem._original_path``, for a ``str`` under plain
         Windows rules, without its per-component helper calls (about 40 walks per
-        ``os.replace``), remembered until the tree's names change.
+        ``os.replace``), remembered while the names it looked up stay (``walkstamps.py``).
         """
         if (
             path.__class__ is not str
@@ -249,19 +275,51 @@ class FastWindowsPaths(FakeFilesystem):
             or not self._plain_windows()
         ):
             return FakeFilesystem._original_path(self, path)
-        return _remember(
-            self._by_tree()[0], (path, self._cwd), lambda: self._walk_original_path(path)
+        return walkstamps.remember(
+            self._by_tree()[0],
+            (path, self._cwd),
+            lambda: self._walk_original_path(path),
+            _find,
+            exact=not may_hold_links(self),
         )
 
     def resolve_path(self, file_path: Any, allow_fd: bool = False) -> Any:
-        """The resolved path, remembered per string until the tree's names change."""
+        """The resolved path, remembered per string while the names it depends on stay."""
         if file_path.__class__ is not str or not file_path or not self._plain_windows():
             return FakeFilesystem.resolve_path(self, file_path, allow_fd)
-        return _remember(
+        if may_hold_links(self) or sys.platform == "win32":
+            return walkstamps.remember(
+                self._by_tree()[1],
+                (file_path, self._cwd),
+                lambda: FakeFilesystem.resolve_path(self, file_path, allow_fd),
+                _find,
+                exact=False,
+            )
+        return walkstamps.remember(
             self._by_tree()[1],
             (file_path, self._cwd),
-            lambda: FakeFilesystem.resolve_path(self, file_path, allow_fd),
+            lambda: self._resolve_without_links(file_path),
+            _find,
         )
+
+    def _resolve_without_links(self, file_path: str) -> str:
+        """``FakeFilesystem.resolve_path`` of a non-empty ``str`` while no link exists.
+
+        pyfakefs' steps with the walk of ``_resolve_components`` left out: without a link
+        it returns the components it was given (it appends each one, stops at the first
+        that is missing and appends the rest), so the answer depends on the tree only
+        through ``_original_path``, and a file created at the end of a path does not
+        make the path's resolution stale. (pyfakefs' first steps do nothing here: the
+        separator rewrite is for a Windows host, and ``_valid_relative_path`` is ``True``
+        under Windows rules.)
+        """
+        path: str = self.replace_windows_root(self.absnormpath(self._original_path(file_path)))
+        if self._is_root_path(path) or path == self.devnull:
+            return path
+        components = self._path_components(path)
+        joined = self._components_to_path(path, components)  # type: ignore[no-untyped-call]
+        resolved: str = self.replace_windows_root(joined)
+        return resolved
 
     def get_object_from_normpath(
         self,
@@ -292,12 +350,14 @@ class FastWindowsPaths(FakeFilesystem):
                 file_path, check, check_read_perm, check_exe_perm, check_owner
             )
         # Without permission checks (root, or asked so) the answer is the tree's alone.
-        return _remember(
+        return walkstamps.remember(
             self._by_tree_objects(),
             (file_path, self._cwd),
             lambda: self._walk_to_object(
                 file_path, check, check_read_perm, check_exe_perm, check_owner
             ),
+            _find,
+            exact=not may_hold_links(self),
         )
 
     def _walk_to_object(
@@ -317,8 +377,12 @@ class FastWindowsPaths(FakeFilesystem):
                         target = self.resolve(target.contents)
                     if not S_ISDIR(target.st_mode):
                         self.raise_os_error(errno.ENOENT, path)
-                entry = target.entries.get(component)
-                target = entry if entry is not None else target.get_entry(component)
+                # pyfakefs: ``target.get_entry(component)`` (the exact name, else the
+                # first spelling that folds to it, else KeyError), the same as _find.
+                _, entry = walkstamps.look_up(target, component, True, _find, walkstamps.ITSELF)
+                if entry is None:
+                    raise KeyError(component)
+                target = entry
                 if (
                     check
                     and target
@@ -334,14 +398,16 @@ class FastWindowsPaths(FakeFilesystem):
     def _by_tree(self) -> tuple[dict[tuple[str, str], Any], dict[tuple[str, str], Any]]:
         """Tables for answers that depend on cwd, the mount table and the tree's names.
 
-        A value computed while the tree changed (a lazily mapped real directory loading)
-        went into the tables of the generation before: they are never read again.
+        Each answer is checked against the directories its walk read
+        (:func:`walkstamps.remember`); a new root, mount point, case rule, or the first
+        symbolic link starts new tables (with a link, every answer is valid only until the
+        next change of any directory: :func:`walkstamps.remember` is told so).
         """
         generation = (
-            _TREE_CHANGES[0],
             id(self.root),
             len(self.mount_points),
             self.is_case_sensitive,
+            may_hold_links(self),
         )
         state = self.__dict__.get(_BY_TREE_ATTR)
         if state is None or state[0] != generation:
@@ -355,10 +421,10 @@ class FastWindowsPaths(FakeFilesystem):
         table: dict[tuple[str, str], Any] = self.__dict__[_BY_TREE_ATTR][4]
         return table
 
-    def _real_paths(self) -> dict[tuple[str, str], tuple[str, bool]]:
+    def _real_paths(self) -> dict[tuple[str, str], list[Any]]:
         """``realpath``'s symbolic-link walks, in the tables of :meth:`_by_tree`."""
         self._by_tree()
-        table: dict[tuple[str, str], tuple[str, bool]] = self.__dict__[_BY_TREE_ATTR][3]
+        table: dict[tuple[str, str], list[Any]] = self.__dict__[_BY_TREE_ATTR][3]
         return table
 
     def _walk_original_path(self, path: str) -> str:
@@ -366,16 +432,18 @@ class FastWindowsPaths(FakeFilesystem):
         components = self._path_components(path)
         normalized: list[str] = []
         current: Any = self.root
-        for component in components:
+        last = len(components) - 1
+        for index, component in enumerate(components):
             if not isinstance(current, FakeDirectory):
                 break
-            entries = current.entries
-            name: str | None = component
-            entry = entries.get(component)
-            if entry is None:
-                spellings = folded(current).get(component.lower())
-                name = spellings[0] if spellings else None
-                entry = entries[name] if name is not None else None
+            # Of the last component, only the spelling it adds matters.
+            name, entry = walkstamps.look_up(
+                current,
+                component,
+                True,
+                _find,
+                walkstamps.SPELLING if index == last else walkstamps.KIND,
+            )
             if entry is None or (
                 isinstance(entry, FakeDirectory)
                 and entry._byte_contents is None
@@ -399,14 +467,10 @@ class FastWindowsPaths(FakeFilesystem):
     def _directory_content(self, directory: Any, component: str) -> tuple[str | None, Any]:
         if not isinstance(directory, FakeDirectory):
             return None, None
-        entries = directory.entries
-        if component in entries:
-            return component, entries[component]
-        if not self.is_case_sensitive:
-            spellings = folded(directory).get(component.lower())
-            if spellings:
-                return spellings[0], entries[spellings[0]]
-        return None, None
+        folding = not self.is_case_sensitive
+        if not walkstamps.READING:
+            return _find(directory, component, folding)
+        return walkstamps.look_up(directory, component, folding, _find, walkstamps.KIND)
 
     def _by_cwd(self) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
         """Tables for answers that also depend on cwd, the root and the mount table.
@@ -424,18 +488,38 @@ class FastWindowsPaths(FakeFilesystem):
     def absnormpath(self, path: Any) -> Any:
         if path.__class__ is not str or not self._plain_windows():
             return FakeFilesystem.absnormpath(self, path)
-        return _remember(
-            self._by_cwd()[0], (path, self._cwd), lambda: FakeFilesystem.absnormpath(self, path)
-        )
+        table, key = self._by_cwd()[0], (path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            return _remember(table, key, lambda: FakeFilesystem.absnormpath(self, path))
 
     def replace_windows_root(self, path: Any) -> Any:
         if path.__class__ is not str or not self._plain_windows():
             return FakeFilesystem.replace_windows_root(self, path)
-        return _remember(
-            self._by_cwd()[1],
-            (path, self._cwd),
-            lambda: FakeFilesystem.replace_windows_root(self, path),
-        )
+        table, key = self._by_cwd()[1], (path, self._cwd)
+        try:
+            return table[key]
+        except KeyError:
+            return _remember(table, key, lambda: FakeFilesystem.replace_windows_root(self, path))
+
+
+def _find(directory: FakeDirectory, component: str, folding: bool) -> tuple[str | None, Any]:
+    """(stored name, entry) of ``component`` in ``directory``, or ``(None, None)``.
+
+    The exact name first, else (``folding``) the first entry spelled that way in another
+    case, which is pyfakefs' choice in ``get_entry`` and ``_directory_content``; one
+    function so that a remembered walk can repeat exactly the lookup it made.
+    """
+    entries = directory.entries
+    entry = entries.get(component)
+    if entry is not None:
+        return component, entry
+    if folding:
+        spellings = folded(directory).get(component.lower())
+        if spellings:
+            return spellings[0], entries[spellings[0]]
+    return None, None
 
 
 # -- case-insensitive lookups ------------------------------------------------------------
@@ -485,9 +569,9 @@ _original_remove_entry = FakeDirectory.remove_entry
 
 
 def _add_entry(self: FakeDirectory, path_object: Any) -> None:
-    _TREE_CHANGES[0] += 1
+    walkstamps.changing(self)
     _original_add_entry(self, path_object)
-    _TREE_CHANGES[0] += 1
+    walkstamps.changing(self)
     index = _current_index(self)
     if index is not None:
         name = helpers.to_string(path_object.name)
@@ -495,9 +579,9 @@ def _add_entry(self: FakeDirectory, path_object: Any) -> None:
 
 
 def _remove_entry(self: FakeDirectory, pathname_name: str, recursive: bool = True) -> None:
-    _TREE_CHANGES[0] += 1
+    walkstamps.changing(self)
     _original_remove_entry(self, pathname_name, recursive)
-    _TREE_CHANGES[0] += 1
+    walkstamps.changing(self)
     index = _current_index(self)
     if index is not None:
         key = helpers.to_string(pathname_name).lower()
@@ -532,10 +616,12 @@ def _join_real_path(self: FakePathModule, path: Any, rest: Any, seen: Any) -> An
         return _original_join_real_path(self, path, rest, seen)
     if fs.is_case_sensitive or not fs._plain_windows():
         return _original_join_real_path(self, path, rest, seen)
-    return _remember(
+    return walkstamps.remember(
         fs._real_paths(),
         (rest, fs._cwd),
         lambda: _original_join_real_path(self, path, rest, seen),
+        _find,
+        exact=not may_hold_links(fs),
     )
 
 

@@ -69,6 +69,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "storms",
             "streams",
             "symlinks",
+            "walkstamps",
             "windows_modules",
             "wrapped_functions",
             "writer_seam",
