@@ -44,6 +44,9 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pyfakefs.fake_file import FakeFileWrapper
+from pyfakefs.helpers import BinaryBufferIO
+
 from pytest_ocirace.fakefs import storms
 from pytest_ocirace.fakefs.descriptors import fcntl_routes, owned, real_fcntl
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
@@ -364,16 +367,64 @@ class _Target:
     def position(self) -> int:
         """The handle's current offset (``lockf`` with ``SEEK_CUR``, ``msvcrt.locking``)."""
         with LOCK:
-            try:
-                return int(self.owner.tell())
-            except (OSError, ValueError, AttributeError):
-                return 0
+            return handle_position(self.owner)
 
     @property
     def size(self) -> int:
         """The file's size (``lockf`` with ``SEEK_END``)."""
         with LOCK:
             return int(getattr(self.file, "size", 0) or 0)
+
+
+def handle_position(wrapper: Any) -> int:
+    """A fake handle's offset, as ``tell()`` answers it, without ``tell()``'s flush.
+
+    pyfakefs' ``tell()`` flushes the handle, and a flush syncs every other handle of the
+    file (a scan of the whole descriptor table, each handle through pyfakefs' Python-level
+    ``__getattribute__``): with a hundred pollers holding the lock file open, most of an
+    ``msvcrt.locking`` call. The C runtime's ``_locking`` asks the OS handle's position
+    and flushes nothing. For a binary handle that is not in append mode the offset is its
+    stream's, which a flush never moves; any other handle (text, append, a stream) gets
+    ``tell()`` as before. A closed handle answers 0, as before.
+    """
+    fields = _fields(wrapper)
+    stream = fields.get("_io") if fields is not None else None
+    if (
+        stream is not None
+        and stream.__class__ is BinaryBufferIO
+        and not fields["is_stream"]  # type: ignore[index]
+        and not fields["open_modes"].append  # type: ignore[index]
+        and _is_open(wrapper, fields)  # type: ignore[arg-type]
+    ):
+        return int(stream.tell())
+    try:
+        return int(wrapper.tell())
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def _fields(wrapper: Any) -> dict[str, Any] | None:
+    """A pyfakefs file wrapper's instance attributes, read past its ``__getattribute__``."""
+    if not isinstance(wrapper, FakeFileWrapper):
+        return None
+    fields: dict[str, Any] = object.__getattribute__(wrapper, "__dict__")
+    if "_io" not in fields or "is_stream" not in fields or "open_modes" not in fields:
+        return None
+    return fields
+
+
+def _is_open(wrapper: Any, fields: dict[str, Any]) -> bool:
+    """pyfakefs' ``FakeFileWrapper._is_open``: the wrapper is in its descriptor's slot."""
+    filedes = fields.get("filedes")
+    reference = fields.get("_filesystem")
+    filesystem = reference() if reference is not None else None
+    if filedes is None or filesystem is None:
+        return False
+    files = filesystem.open_files
+    if not 0 <= filedes < len(files):
+        return False
+    slot = files[filedes]
+    return slot is not None and any(entry is wrapper for entry in slot)
 
 
 def _target(sim: WindowsFilesystem, fd: int) -> _Target | None:
