@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 TEST_FILE = textwrap.dedent(
-    '''
+    """
     import cProfile
     import json
     import os
@@ -98,7 +98,7 @@ TEST_FILE = textwrap.dedent(
     def test_fs(kind, tmp_path, fs):
         fs.create_dir(str(tmp_path))
         _measure(kind, tmp_path)
-    '''
+    """
 )
 
 #: (label, test selected, kinds, pytest options) of one child run.
@@ -120,7 +120,11 @@ RUNS: list[tuple[str, str, str, list[str]]] = [
 
 
 def child(
-    folder: Path, run: tuple[str, str, str, list[str]], n: int, pythonpath: str | None, profile: bool
+    folder: Path,
+    run: tuple[str, str, str, list[str]],
+    n: int,
+    pythonpath: str | None,
+    profile: bool,
 ) -> list[dict[str, object]]:
     label, test, kinds, options = run
     env = dict(os.environ)
@@ -222,9 +226,8 @@ def main() -> None:
             base = results.get(("simulation (base)", kind))
             branch = results.get(("simulation (branch)", kind))
             if base and branch:
-                print(
-                    f"branch / base, {kind}: {statistics.median(branch) / statistics.median(base):.2f}x"
-                )
+                ratio = statistics.median(branch) / statistics.median(base)
+                print(f"branch / base, {kind}: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

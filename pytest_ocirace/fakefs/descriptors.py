@@ -326,8 +326,8 @@ def passthrough_plan(
             if name == "fchmod":
                 plan.append((fake_os, name, _fchmod()))
                 continue
-            fake = current(name)
-            plan.append((fake_os, name, _passthrough(name, _lseek(fake) if name == "lseek" else fake)))
+            fake = _lseek(current(name)) if name == "lseek" else current(name)
+            plan.append((fake_os, name, _passthrough(name, fake)))
     if "fdopen" in vars(fake_os):
         plan.append((fake_os, "fdopen", _fdopen(current("fdopen"))))
     if "stat" in vars(fake_os):
