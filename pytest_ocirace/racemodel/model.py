@@ -320,6 +320,20 @@ class _PathState:
         yield from self.open.values()
 
 
+def _op_info(op: FsOp, role: Role, strand: LogicalThread, frames: tuple[Frame, ...]) -> OpInfo:
+    """``op`` as the later side of a race (one per operation, shared by all its races)."""
+    return OpInfo(
+        kind=op.kind.value,
+        role=role.value,
+        path=op.display,
+        path2=op.display2,
+        thread=strand.name,
+        frames=frames,
+        digest=op.content_digest,
+        access=tuple(sorted(op.access)),
+    )
+
+
 def _unordered_candidates(state: _PathState, strand: LogicalThread) -> list[_Access]:
     """The accesses of ``state`` neither ordered before ``strand`` nor protected from it.
 
@@ -867,7 +881,7 @@ class RaceModel:
         failure: Race | None = None
         conflicting: list[_Access] = []
         retry = (strand.serial, key) in self._retrying
-        frames: tuple[Frame, ...] | None = None  # this operation's stack, taken once
+        second: OpInfo | None = None
         # With a hundred threads a lock file has hundreds of candidates, nearly all ordered
         # or protected: filter them first, sort the few left.
         unordered = _unordered_candidates(state, strand)
@@ -882,9 +896,9 @@ class RaceModel:
                 conflicting.append(earlier)
             if not earlier.first_report(strand.serial, rule):
                 continue
-            if frames is None:
-                frames = _capture()
-            race = self._record(rule, key, display, earlier, op, role, strand, code, frames)
+            if second is None:  # this operation's side of its races: made once
+                second = _op_info(op, role, strand, _capture())
+            race = self._record(rule, key, display, earlier, op, role, strand, code, second=second)
             if code is not None and self.inject and failure is None and not retry:
                 pair = (earlier.strand.serial, strand.serial, rule, key)
                 if pair not in self._injected:
@@ -996,17 +1010,10 @@ class RaceModel:
         frames: tuple[Frame, ...] | None = None,
         *,
         retroactive: bool = False,
+        second: OpInfo | None = None,
     ) -> Race:
-        second = OpInfo(
-            kind=op.kind.value,
-            role=role.value,
-            path=op.display,
-            path2=op.display2,
-            thread=strand.name,
-            frames=_capture() if frames is None else frames,
-            digest=op.content_digest,
-            access=tuple(sorted(op.access)),
-        )
+        if second is None:
+            second = _op_info(op, role, strand, _capture() if frames is None else frames)
         first = earlier.info()
         identical: bool | None = None
         lost = False
