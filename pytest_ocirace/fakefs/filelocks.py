@@ -67,6 +67,7 @@ __all__ = [
     "LockFileObserver",
     "LockTable",
     "active_msvcrt_locking",
+    "handle_position",
     "install",
     "storming",
     "wait_before_open",

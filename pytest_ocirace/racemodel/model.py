@@ -340,7 +340,7 @@ def _unordered_candidates(state: _PathState, strand: LogicalThread) -> list[_Acc
     ``RaceModel._unordered`` over every candidate, written out: this runs for every
     operation on a name, over one access per (strand, role, lockset) that ever touched it,
     a few hundred on a lock file polled by a hundred threads, and nearly all of them are
-    ordered (``tests/racemodel/test_model.py`` compares the two on random histories).
+    ordered (``tests/racemodel/test_race_model.py`` compares the two on random histories).
     """
     seen = strand.clock.get
     handle = Role.HANDLE
