@@ -310,6 +310,9 @@ def test_handle_position_answers_what_tell_answers(sim: WindowsFilesystem) -> No
     with open("pos.bin", "wb") as buffered:  # a write not flushed yet
         buffered.write(b"xyz")
         assert _positions_both_ways(buffered) == (3, 3)
+    with open("pos.bin", "rb") as reading:  # a read moves the offset
+        reading.read(2)
+        assert _positions_both_ways(reading) == (2, 2)
     with open("pos.bin", "ab") as appending:  # append mode: tell()'s own answer
         appending.write(b"12")
         assert _positions_both_ways(appending) == (5, 5)
