@@ -7,6 +7,7 @@ import errno
 import os
 import threading
 import time
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -189,7 +190,8 @@ class _Failers:
 def test_pollers_count_the_other_threads_that_failed_within_the_window(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(storms, "STORM_WINDOW", 0.3)
+    now = [1000.0]  # the storms module's clock, moved by the test alone
+    monkeypatch.setattr(storms, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     failers = _Failers(storms.Pollers())
     pollers = failers.pollers
     try:
@@ -200,7 +202,7 @@ def test_pollers_count_the_other_threads_that_failed_within_the_window(
         assert pollers.patience("a") == pytest.approx(each)
         assert pollers.patience("a", record=False) == pytest.approx(each)
         assert pollers.patience("b", record=False) == 0.0  # another name: nobody polled it
-        time.sleep(0.4)  # every failure is now older than the window
+        now[0] += storms.STORM_WINDOW + 0.1  # every failure is now older than the window
         assert pollers.patience("a", record=False) == 0.0  # ours too: not a poller any more
         failers.fail("a", 2)
         assert pollers.patience("a") == 0.0  # the two new ones only
