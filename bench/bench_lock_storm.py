@@ -10,8 +10,9 @@ both ways filelock polls on Windows:
 - ``windows``: ``WindowsFileLock``, an open, a non-blocking ``msvcrt.locking`` polled every
   50 ms, then unlock, close and a delete of the file on every release.
 
-Each round also runs the 100-thread case with the polling-storm rule off (``storms.py``),
-on fewer acquisitions: the rule is what keeps the pollers from starving the holder.
+Each round also runs the 100-thread case with a null observer instead of the race model
+(what the model adds), and with the polling-storm rule off (``storms.py``), on fewer
+acquisitions: the rule is what keeps the pollers from starving the holder.
 Everything runs in this one process, side by side; the CPU time is the whole process's
 (every thread), which a loaded machine inflates less than the wall time.
 
@@ -31,6 +32,7 @@ from contextlib import contextmanager, suppress
 
 from pytest_ocirace.fakefs import filelocks, storms
 from pytest_ocirace.fakefs.filesystem import simulate
+from pytest_ocirace.racemodel.events import Answer, FsOp
 from pytest_ocirace.racemodel.model import RaceModel, exclusive
 from pytest_ocirace.racemodel.sync import install
 
@@ -107,13 +109,29 @@ def storm_rule(on: bool) -> Iterator[None]:
         storms.STORM_THREADS = saved
 
 
-def run(pattern: str, threads: int, acquisitions: int) -> tuple[float, float, int]:
+class NullObserver:
+    """An observer that lets every operation through: the simulation without the race model."""
+
+    total = 0
+
+    def before(self, op: FsOp) -> Answer:
+        return Answer.PROCEED
+
+    def after(self, op: FsOp, error: BaseException | None) -> None:
+        return None
+
+
+def run(
+    pattern: str, threads: int, acquisitions: int, *, model_on: bool = True
+) -> tuple[float, float, int]:
     """CPU and wall seconds per acquisition, and the races recorded."""
     acquire, release = PATTERNS[pattern]
     rounds = max(acquisitions // threads, 1)
     with simulate() as sim:
         instrumentation = install()
-        model = RaceModel(instrumentation.tracker)
+        model: RaceModel | NullObserver = (
+            RaceModel(instrumentation.tracker) if model_on else NullObserver()
+        )
         sim.observer = model
         errors: list[BaseException] = []
 
@@ -151,11 +169,17 @@ def main() -> None:
     rounds, acquisitions, off = (1, 200, 100) if args.quick else (3, 1000, 200)
     print(f"load average {os.getloadavg()[0]:.1f}; {acquisitions} acquisitions per run")
     for pattern in PATTERNS:
-        results: dict[str, list[tuple[float, float, int]]] = {"2": [], "100": [], "off": []}
+        results: dict[str, list[tuple[float, float, int]]] = {
+            "2": [],
+            "100": [],
+            "null": [],
+            "off": [],
+        }
         for _ in range(rounds):
             with storm_rule(True):
                 results["2"].append(run(pattern, 2, acquisitions))
                 results["100"].append(run(pattern, 100, acquisitions))
+                results["null"].append(run(pattern, 100, acquisitions, model_on=False))
             with storm_rule(False):
                 results["off"].append(run(pattern, 100, off))
         cpu = {k: statistics.median(r[0] for r in v) * 1000 for k, v in results.items()}
@@ -168,6 +192,10 @@ def main() -> None:
         print(
             f"  100 threads          : {cpu['100']:7.2f} ({wall['100']:7.2f}),"
             f" {races['100']:.0f} races"
+        )
+        print(
+            f"  100 threads, no model: {cpu['null']:7.2f} ({wall['null']:7.2f});"
+            f" the race model adds {cpu['100'] - cpu['null']:.2f} ms CPU"
         )
         print(
             f"  100 threads, no storm: {cpu['off']:7.2f} ({wall['off']:7.2f}),"

@@ -271,6 +271,23 @@ def _fchmod() -> Callable[..., Any]:
     return fchmod
 
 
+def _lseek(fake: Callable[..., Any]) -> Callable[..., Any]:
+    """``os.lseek`` returning the new offset, as the real one does (pyfakefs' returns None).
+
+    ``os.lseek(fd, 0, SEEK_CUR)`` is how code asks a descriptor's position (and
+    ``os.lseek(fd, 0, SEEK_END)`` its size); None broke both.
+    """
+
+    def lseek(self: Any, fd: Any, *args: Any, **kwargs: Any) -> Any:
+        result = fake(self, fd, *args, **kwargs)
+        if result is None:
+            with LOCK:
+                return int(self.filesystem.get_open_file(fd).tell())
+        return result
+
+    return lseek
+
+
 def _fdopen(fake: Callable[..., Any]) -> Callable[..., Any]:
     def fdopen(self: Any, fd: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(fd, int) and not owned(self.filesystem, fd):
@@ -309,7 +326,8 @@ def passthrough_plan(
             if name == "fchmod":
                 plan.append((fake_os, name, _fchmod()))
                 continue
-            plan.append((fake_os, name, _passthrough(name, current(name))))
+            fake = _lseek(current(name)) if name == "lseek" else current(name)
+            plan.append((fake_os, name, _passthrough(name, fake)))
     if "fdopen" in vars(fake_os):
         plan.append((fake_os, "fdopen", _fdopen(current("fdopen"))))
     if "stat" in vars(fake_os):

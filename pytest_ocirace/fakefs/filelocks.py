@@ -42,7 +42,10 @@ import sys
 import time
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+
+from pyfakefs.fake_file import FakeFileWrapper
+from pyfakefs.helpers import BinaryBufferIO
 
 from pytest_ocirace.fakefs import storms
 from pytest_ocirace.fakefs.descriptors import fcntl_routes, owned, real_fcntl
@@ -64,6 +67,7 @@ __all__ = [
     "LockFileObserver",
     "LockTable",
     "active_msvcrt_locking",
+    "handle_position",
     "install",
     "storming",
     "wait_before_open",
@@ -364,16 +368,64 @@ class _Target:
     def position(self) -> int:
         """The handle's current offset (``lockf`` with ``SEEK_CUR``, ``msvcrt.locking``)."""
         with LOCK:
-            try:
-                return int(self.owner.tell())
-            except (OSError, ValueError, AttributeError):
-                return 0
+            return handle_position(self.owner)
 
     @property
     def size(self) -> int:
         """The file's size (``lockf`` with ``SEEK_END``)."""
         with LOCK:
             return int(getattr(self.file, "size", 0) or 0)
+
+
+def handle_position(wrapper: Any) -> int:
+    """A fake handle's offset, as ``tell()`` answers it, without ``tell()``'s flush.
+
+    pyfakefs' ``tell()`` flushes the handle, and a flush syncs every other handle of the
+    file (a scan of the whole descriptor table, each handle through pyfakefs' Python-level
+    ``__getattribute__``): with a hundred pollers holding the lock file open, most of an
+    ``msvcrt.locking`` call. The C runtime's ``_locking`` asks the OS handle's position
+    and flushes nothing. For a binary handle that is not in append mode the offset is its
+    stream's, which a flush never moves; any other handle (text, append, a stream) gets
+    ``tell()`` as before. A closed handle answers 0, as before.
+    """
+    fields = _fields(wrapper)
+    stream = fields.get("_io") if fields is not None else None
+    if (
+        stream is not None
+        and stream.__class__ is BinaryBufferIO
+        and not fields["is_stream"]  # type: ignore[index]
+        and not fields["open_modes"].append  # type: ignore[index]
+        and _is_open(wrapper, fields)  # type: ignore[arg-type]
+    ):
+        return int(stream.tell())
+    try:
+        return int(wrapper.tell())
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def _fields(wrapper: Any) -> dict[str, Any] | None:
+    """A pyfakefs file wrapper's instance attributes, read past its ``__getattribute__``."""
+    if not isinstance(wrapper, FakeFileWrapper):
+        return None
+    fields: dict[str, Any] = object.__getattribute__(wrapper, "__dict__")
+    if "_io" not in fields or "is_stream" not in fields or "open_modes" not in fields:
+        return None
+    return fields
+
+
+def _is_open(wrapper: Any, fields: dict[str, Any]) -> bool:
+    """As ``FakeFileWrapper._is_open`` answers: the wrapper is in its descriptor's slot."""
+    filedes = fields.get("filedes")
+    reference = fields.get("_filesystem")
+    filesystem = reference() if reference is not None else None
+    if filedes is None or filesystem is None:
+        return False
+    files = filesystem.open_files
+    if not 0 <= filedes < len(files):
+        return False
+    slot = files[filedes]
+    return slot is not None and any(entry is wrapper for entry in slot)
 
 
 def _target(sim: WindowsFilesystem, fd: int) -> _Target | None:
@@ -572,6 +624,24 @@ def active_msvcrt_locking() -> Callable[[int, int, int], None] | None:
     return None if locks is None else locks.locking
 
 
+#: Observer class -> whether it is a :class:`LockFileObserver` (asked once per class).
+_LOCK_OBSERVERS: dict[type, bool] = {}
+
+
+def _observes_lock_files(observer_type: type) -> bool:
+    """Whether observers of this class are :class:`LockFileObserver`s.
+
+    ``isinstance`` against a runtime-checkable protocol looks up every member each time:
+    about a tenth of an uncontended lock acquisition's own cost here.
+    """
+    known = _LOCK_OBSERVERS.get(observer_type)
+    if known is None:
+        known = _LOCK_OBSERVERS[observer_type] = callable(
+            getattr(observer_type, "file_locked", None)
+        )
+    return known
+
+
 def _close_hook(table: LockTable, original: Callable[..., Any]) -> Callable[[Any, int], None]:
     def close_open_file(fs: Any, file_des: int) -> None:
         with LOCK:
@@ -593,8 +663,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> LockTable:
 
     def on_locked(key: str) -> None:
         observer: object = sim.observer
-        if isinstance(observer, LockFileObserver):
-            observer.file_locked(key)
+        if observer is not None and _observes_lock_files(type(observer)):
+            cast(LockFileObserver, observer).file_locked(key)
 
     table = LockTable(on_locked)
     locks = _Locks(sim, table)

@@ -68,7 +68,10 @@ class Pollers:
 
     def __init__(self) -> None:
         self._mutex = _thread.allocate_lock()
-        self._polls: dict[str, dict[int, float]] = {}  # name -> thread -> last failure
+        #: name -> thread -> its last failure, oldest first (a thread's entry is moved to
+        #: the end when it fails again), so the threads of a storm are counted without a
+        #: scan: a hundred pollers each asked on every attempt.
+        self._polls: dict[str, dict[int, float]] = {}
 
     def patience(self, key: str, *, record: bool = True) -> float:
         """The calling thread failed an attempt on ``key``: how long it may wait (0: no storm).
@@ -84,17 +87,24 @@ class Pollers:
             if record:
                 if polls is None:
                     polls = self._polls[key] = {}
+                polls.pop(me, None)
                 polls[me] = now
-                if len(polls) > STORM_THREADS and min(polls.values()) < now - STORM_WINDOW:
-                    polls = self._polls[key] = {
-                        t: at for t, at in polls.items() if now - at <= STORM_WINDOW
-                    }
             elif polls is None or now - polls.get(me, now - 2 * STORM_WINDOW) > STORM_WINDOW:
                 return 0.0
-            others = sum(1 for t, at in polls.items() if t != me and now - at <= STORM_WINDOW)
+            _forget_before(polls, now - STORM_WINDOW)
+            others = len(polls) - (me in polls)
         if others < STORM_THREADS:
             return 0.0
         return min(STORM_PATIENCE_EACH * others, STORM_PATIENCE)
+
+
+def _forget_before(polls: dict[int, float], oldest: float) -> None:
+    """Drop the failures older than ``oldest`` (they are first: ``polls`` is in time order)."""
+    while polls:
+        thread = next(iter(polls))
+        if polls[thread] >= oldest:
+            return
+        del polls[thread]
 
 
 class _Ticket:

@@ -320,6 +320,49 @@ class _PathState:
         yield from self.open.values()
 
 
+def _op_info(op: FsOp, role: Role, strand: LogicalThread, frames: tuple[Frame, ...]) -> OpInfo:
+    """``op`` as the later side of a race (one per operation, shared by all its races)."""
+    return OpInfo(
+        kind=op.kind.value,
+        role=role.value,
+        path=op.display,
+        path2=op.display2,
+        thread=strand.name,
+        frames=frames,
+        digest=op.content_digest,
+        access=tuple(sorted(op.access)),
+    )
+
+
+def _unordered_candidates(state: _PathState, strand: LogicalThread) -> list[_Access]:
+    """The accesses of ``state`` neither ordered before ``strand`` nor protected from it.
+
+    ``RaceModel._unordered`` over every candidate, written out: this runs for every
+    operation on a name, over one access per (strand, role, lockset) that ever touched it,
+    a few hundred on a lock file polled by a hundred threads, and nearly all of them are
+    ordered (``tests/racemodel/test_race_model.py`` compares the two on random histories).
+    """
+    seen = strand.clock.get
+    handle = Role.HANDLE
+    locks: frozenset[object] | None = None
+    found: list[_Access] = []
+    for candidates in (state.latest.values(), state.open.values()):
+        for access in candidates:
+            if access.strand is strand:
+                continue
+            if access.role is handle:
+                end = access.end_epoch
+                if end is not None and seen(access.end_tid, 0) >= end:
+                    continue
+            elif seen(access.strand.tid, 0) >= access.epoch:
+                continue
+            if locks is None:
+                locks = strand.lockset()
+            if not access.protected_from(locks, strand.clock):
+                found.append(access)
+    return found
+
+
 def _verdict(earlier: _Access, role: Role, op: FsOp) -> tuple[str, int | None] | None:
     """The rule an unordered pair breaks and the Windows error of the later op, if any."""
     before = earlier.role
@@ -838,11 +881,10 @@ class RaceModel:
         failure: Race | None = None
         conflicting: list[_Access] = []
         retry = (strand.serial, key) in self._retrying
-        frames: tuple[Frame, ...] | None = None  # this operation's stack, taken once
+        second: OpInfo | None = None
         # With a hundred threads a lock file has hundreds of candidates, nearly all ordered
         # or protected: filter them first, sort the few left.
-        locks = strand.lockset()
-        unordered = [a for a in state.candidates() if self._unordered(a, strand, locks)]
+        unordered = _unordered_candidates(state, strand)
         for earlier in sorted(unordered, key=lambda a: a.seq):
             verdict = _verdict(earlier, role, op)
             if verdict is None or (
@@ -854,9 +896,9 @@ class RaceModel:
                 conflicting.append(earlier)
             if not earlier.first_report(strand.serial, rule):
                 continue
-            if frames is None:
-                frames = _capture()
-            race = self._record(rule, key, display, earlier, op, role, strand, code, frames)
+            if second is None:  # this operation's side of its races: made once
+                second = _op_info(op, role, strand, _capture())
+            race = self._record(rule, key, display, earlier, op, role, strand, code, second=second)
             if code is not None and self.inject and failure is None and not retry:
                 pair = (earlier.strand.serial, strand.serial, rule, key)
                 if pair not in self._injected:
@@ -968,17 +1010,10 @@ class RaceModel:
         frames: tuple[Frame, ...] | None = None,
         *,
         retroactive: bool = False,
+        second: OpInfo | None = None,
     ) -> Race:
-        second = OpInfo(
-            kind=op.kind.value,
-            role=role.value,
-            path=op.display,
-            path2=op.display2,
-            thread=strand.name,
-            frames=_capture() if frames is None else frames,
-            digest=op.content_digest,
-            access=tuple(sorted(op.access)),
-        )
+        if second is None:
+            second = _op_info(op, role, strand, _capture() if frames is None else frames)
         first = earlier.info()
         identical: bool | None = None
         lost = False

@@ -172,6 +172,7 @@ def _components(path: str) -> list[str]:
     return [part for part in rest.split("\\") if part not in ("", ".", "..")]
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every open, mkdir and rename of a name
 def invalid_component(path: str, *, allow_stream: bool = False) -> str | None:
     """The first component of ``path`` Windows refuses as a name, or ``None``.
 
@@ -192,6 +193,7 @@ def invalid_component(path: str, *, allow_stream: bool = False) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def reserved_component(path: str) -> str | None:
     """The first component of ``path`` that names a DOS device (``NUL``, ``com1.txt``)."""
     for part in _components(path):

@@ -93,6 +93,20 @@ def test_fstat_and_lseek_of_real_descriptors(sim: WindowsFilesystem) -> None:
         os.close(write_end)
 
 
+def test_lseek_of_a_fake_descriptor_returns_the_new_offset(sim: WindowsFilesystem) -> None:
+    # pyfakefs' own os.lseek returns None; code asks a position with lseek(fd, 0, SEEK_CUR).
+    fd = os.open("seek.bin", os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(fd, b"0123456789")
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 10
+        assert os.lseek(fd, 3, os.SEEK_SET) == 3
+        assert os.lseek(fd, 2, os.SEEK_CUR) == 5
+        assert os.lseek(fd, -1, os.SEEK_END) == 9
+        assert os.read(fd, 5) == b"9"
+    finally:
+        os.close(fd)
+
+
 def test_fake_descriptors_never_take_a_real_number(sim: WindowsFilesystem) -> None:
     fake = os.open("file", os.O_CREAT | os.O_WRONLY)
     read_end, write_end = os.pipe()

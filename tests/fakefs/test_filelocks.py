@@ -22,6 +22,7 @@ import pytest
 
 from pytest_ocirace.fakefs import filelocks, storms
 from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
+from pytest_ocirace.fakefs.locking import LOCK
 from pytest_ocirace.racemodel.model import RaceModel
 from pytest_ocirace.racemodel.sync import install
 from pytest_ocirace.winrules.options import SimulationOptions
@@ -257,6 +258,71 @@ def test_msvcrt_lk_lock_waits_then_gives_up_with_edeadlock(
     finish(thread)
     assert outcome == [None]
     os.close(b)
+
+
+def test_msvcrt_locking_counts_from_each_handles_position(msvcrt: Any) -> None:
+    a = os.open("p3.lock", os.O_RDWR | os.O_CREAT)
+    b = os.open("p3.lock", os.O_RDWR)
+    os.write(a, b"0123456789")
+    os.lseek(a, 3, os.SEEK_SET)
+    msvcrt.locking(a, msvcrt.LK_NBLCK, 1)  # byte 3
+    assert os.lseek(a, 0, os.SEEK_CUR) == 3  # locking moves nothing
+    os.lseek(b, 3, os.SEEK_SET)
+    with pytest.raises(PermissionError):
+        msvcrt.locking(b, msvcrt.LK_NBLCK, 1)
+    os.lseek(b, 4, os.SEEK_SET)
+    msvcrt.locking(b, msvcrt.LK_NBLCK, 1)  # byte 4 is free
+    os.lseek(a, 0, os.SEEK_SET)
+    with pytest.raises(PermissionError):  # the unlock must name the locked range
+        msvcrt.locking(a, msvcrt.LK_UNLCK, 1)
+    os.lseek(a, 3, os.SEEK_SET)
+    msvcrt.locking(a, msvcrt.LK_UNLCK, 1)
+    os.close(a)
+    os.close(b)
+
+
+def _positions_both_ways(handle: Any) -> tuple[int, int]:
+    """``handle_position``'s answer, then pyfakefs' own ``tell()`` of the same handle."""
+    with LOCK:
+        quick = filelocks.handle_position(handle)
+    try:
+        slow = int(handle.tell())
+    except (OSError, ValueError):
+        slow = 0
+    return quick, slow
+
+
+def test_handle_position_answers_what_tell_answers(sim: WindowsFilesystem) -> None:
+    fd = os.open("pos.bin", os.O_RDWR | os.O_CREAT)
+    wrapper = sim.fs.get_open_file(fd)
+    assert _positions_both_ways(wrapper) == (0, 0)
+    os.write(fd, b"abcdef")
+    assert _positions_both_ways(wrapper) == (6, 6)
+    os.lseek(fd, 2, os.SEEK_SET)
+    assert _positions_both_ways(wrapper) == (2, 2)
+    with open("pos.bin", "r+b") as other:  # another handle writes past this one's offset
+        other.seek(0, os.SEEK_END)
+        other.write(b"ghij")
+        other.flush()
+        assert _positions_both_ways(wrapper) == (2, 2)
+        assert _positions_both_ways(other) == (10, 10)
+    os.close(fd)
+    with open("pos.bin", "wb") as buffered:  # a write not flushed yet
+        buffered.write(b"xyz")
+        assert _positions_both_ways(buffered) == (3, 3)
+    with open("pos.bin", "rb") as reading:  # a read moves the offset
+        reading.read(2)
+        assert _positions_both_ways(reading) == (2, 2)
+    with open("pos.bin", "ab") as appending:  # append mode: tell()'s own answer
+        appending.write(b"12")
+        assert _positions_both_ways(appending) == (5, 5)
+    with open("pos.bin", "r+") as text:  # text mode: tell()'s own answer
+        text.read(2)
+        quick, slow = _positions_both_ways(text)
+        assert quick == slow
+    closed = open("pos.bin", "rb")  # noqa: SIM115
+    closed.close()
+    assert filelocks.handle_position(closed) == 0
 
 
 # -- filelock ---------------------------------------------------------------------------------

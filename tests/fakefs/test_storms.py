@@ -7,6 +7,7 @@ import errno
 import os
 import threading
 import time
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -157,3 +158,53 @@ def test_a_parked_create_gives_up_at_its_deadline() -> None:
     ticket = waits.park("c:\\a.lock", time.monotonic() + 0.05)
     assert not ticket.wait()
     assert not waits.waiting  # withdrawn: a later removal wakes nobody stale
+
+
+class _Failers:
+    """Threads that each record one failed attempt, alive (distinct idents) until ``end``."""
+
+    def __init__(self, pollers: storms.Pollers) -> None:
+        self.pollers = pollers
+        self.release = threading.Event()
+        self.started: list[tuple[threading.Thread, list[object]]] = []
+
+    def fail(self, key: str, threads: int) -> None:
+        recorded = threading.Semaphore(0)
+
+        def fail() -> None:
+            self.pollers.patience(key)
+            recorded.release()
+            self.release.wait(PATIENCE)
+
+        self.started.extend(in_thread(fail) for _ in range(threads))
+        for _ in range(threads):
+            assert recorded.acquire(timeout=PATIENCE), "a poller did not record"
+
+    def end(self) -> None:
+        self.release.set()
+        for thread, outcome in self.started:
+            finish(thread)
+            assert outcome == [None]
+
+
+def test_pollers_count_the_other_threads_that_failed_within_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]  # the storms module's clock, moved by the test alone
+    monkeypatch.setattr(storms, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    failers = _Failers(storms.Pollers())
+    pollers = failers.pollers
+    try:
+        failers.fail("a", storms.STORM_THREADS - 1)
+        assert pollers.patience("a") == 0.0  # three others: no storm yet
+        failers.fail("a", 2)
+        each = storms.STORM_PATIENCE_EACH * (storms.STORM_THREADS + 1)
+        assert pollers.patience("a") == pytest.approx(each)
+        assert pollers.patience("a", record=False) == pytest.approx(each)
+        assert pollers.patience("b", record=False) == 0.0  # another name: nobody polled it
+        now[0] += storms.STORM_WINDOW + 0.1  # every failure is now older than the window
+        assert pollers.patience("a", record=False) == 0.0  # ours too: not a poller any more
+        failers.fail("a", 2)
+        assert pollers.patience("a") == 0.0  # the two new ones only
+    finally:
+        failers.end()

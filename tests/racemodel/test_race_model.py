@@ -508,3 +508,78 @@ def test_verdict_and_failing_site_pairs_are_the_same_in_every_run() -> None:
     assert {failed for failed, _groups, _count in runs} == {True}
     assert len({groups for _failed, groups, _count in runs}) == 1
     assert len(next(iter(runs))[1]) == 1
+
+
+def test_the_candidate_filter_answers_what_unordered_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ``_unordered_candidates`` is ``RaceModel._unordered`` over every candidate, written
+    # out for speed: on random histories of threads, locks, handles and removals, every
+    # operation's filter must pick exactly the accesses the method picks.
+    import random
+
+    from pytest_ocirace.racemodel import model as model_module
+
+    real = model_module._unordered_candidates
+    compared: list[int] = []
+    mismatches: list[str] = []
+
+    def checked(state: object, strand: object) -> list[object]:
+        quick = real(state, strand)  # type: ignore[arg-type]
+        slow = [
+            a
+            for a in state.candidates()  # type: ignore[attr-defined]
+            if current[0]._unordered(a, strand, strand.lockset())  # type: ignore[attr-defined]
+        ]
+        compared.append(len(slow))
+        if quick != slow:
+            mismatches.append(f"{quick!r} != {slow!r}")
+        return quick  # type: ignore[return-value]
+
+    current: list[RaceModel] = []
+    monkeypatch.setattr(model_module, "_unordered_candidates", checked)
+    with simulated() as (fs, race_model):
+        current.append(race_model)
+        shared = threading.Lock()
+
+        def worker(seed: int) -> None:
+            chance = random.Random(seed)
+            for _ in range(40):
+                name = chance.choice(["a", "b", "lock"])
+                guard = shared if chance.random() < 0.5 else None
+                with guard if guard is not None else _nothing():
+                    try:
+                        step = chance.randrange(4)
+                        if step == 0:
+                            fs.close(fs.open(name, "w"))
+                        elif step == 1:
+                            handle = fs.open(name, "w")
+                            time.sleep(0)
+                            fs.close(handle)
+                        elif step == 2:
+                            fs.remove(name)
+                        else:
+                            fs.publish(name, b"x", tmp=f"{name}.{seed}.tmp")
+                    except OSError:
+                        pass
+
+        threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(PATIENCE_SECONDS)
+            assert not thread.is_alive(), "a worker did not finish"
+    assert not mismatches, mismatches[:3]
+    assert len(compared) > 50, "the histories must exercise the filter"
+    assert any(compared), "some operation must have unordered candidates"
+
+
+PATIENCE_SECONDS = 30.0
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
