@@ -229,6 +229,24 @@ class TrackedRLock:
         return f"<ocirace TrackedRLock {self.key[1]}>"
 
 
+def _pool_classes(thread_module: Any) -> list[Any]:
+    """``ThreadPoolExecutor`` of ``thread_module``, and the one ``concurrent.futures`` hands out.
+
+    The package resolves ``concurrent.futures.ThreadPoolExecutor`` lazily and keeps the
+    class it first found as a global of its own. When ``concurrent.futures.thread`` is later
+    dropped from ``sys.modules`` and imported again (pytester's in-process runs restore
+    ``sys.modules`` after each run; a suite that purges modules does the same), the package
+    still hands out the old class, and a pool made through it would run its work items with
+    no edge from their submitter. Both classes are instrumented.
+    """
+    classes: list[Any] = [thread_module.ThreadPoolExecutor]
+    package = sys.modules.get("concurrent.futures")
+    cached = vars(package).get("ThreadPoolExecutor") if package is not None else None
+    if isinstance(cached, type) and cached not in classes:
+        classes.append(cached)
+    return classes
+
+
 class Instrumentation:
     """The set of patches for one test, bound to one tracker.
 
@@ -522,16 +540,36 @@ class Instrumentation:
 
         tr = self.tracker
         fut_cls = futures_base.Future
-        pool = futures_thread.ThreadPoolExecutor
-        submit: Any = pool.submit
-        shutdown = pool.shutdown
         result, exception = fut_cls.result, fut_cls.exception
         set_result, set_exception = fut_cls.set_result, fut_cls.set_exception
         add_done_callback = fut_cls.add_done_callback
         serial: dict[int, dict[int, int]] = {}
         workers: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
-        def pool_submit(executor: Any, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> Any:
+        def make_submit(submit: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(submit)
+            def pool_submit(executor: Any, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> Any:
+                return submit_item(submit, executor, fn, *args, **kw)
+
+            return pool_submit
+
+        def make_shutdown(shutdown: Callable[..., None]) -> Callable[..., None]:
+            @functools.wraps(shutdown)
+            def pool_shutdown(executor: Any, wait: bool = True, **kw: Any) -> None:
+                shutdown(executor, wait, **kw)
+                if wait:
+                    tr.acquire(executor)
+
+            return pool_shutdown
+
+        def submit_item(
+            submit: Callable[..., Any],
+            executor: Any,
+            fn: Callable[..., Any],
+            /,
+            *args: Any,
+            **kw: Any,
+        ) -> Any:
             # The work item is its own logical thread, started by the submitter; with one
             # worker, items really run in submission order, so each follows the previous.
             name = f"{getattr(fn, '__qualname__', 'work item')} (work item {next(self._item_ids)})"
@@ -567,11 +605,6 @@ class Instrumentation:
             if final is not None:
                 tr.park(future, final)
             return future
-
-        def pool_shutdown(executor: Any, wait: bool = True, **kw: Any) -> None:
-            shutdown(executor, wait, **kw)
-            if wait:
-                tr.acquire(executor)
 
         def fut_result(future: Any, timeout: float | None = None) -> Any:
             try:
@@ -632,8 +665,9 @@ class Instrumentation:
                 self._join_future(f)
                 yield f
 
-        self._patch(pool, "submit", functools.wraps(submit)(pool_submit))
-        self._patch(pool, "shutdown", functools.wraps(shutdown)(pool_shutdown))
+        for pool in _pool_classes(futures_thread):
+            self._patch(pool, "submit", make_submit(pool.submit))
+            self._patch(pool, "shutdown", make_shutdown(pool.shutdown))
         self._patch(fut_cls, "result", functools.wraps(result)(fut_result))
         self._patch(fut_cls, "exception", functools.wraps(exception)(fut_exception))
         self._patch(fut_cls, "set_result", make_setter(set_result))

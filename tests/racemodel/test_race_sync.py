@@ -394,3 +394,51 @@ def test_an_rlock_is_not_left_held_when_acquire_raises_after_taking_it() -> None
         other.start()
         other.join(10)
     assert taken == [True], "the lock stayed held by the thread whose acquire raised"
+
+
+@pytest.fixture
+def stale_pool_class() -> Iterator[type]:
+    """``concurrent.futures.ThreadPoolExecutor`` left pointing at a dropped module's class.
+
+    What pytester's in-process runs leave behind: the package caches the class it first
+    resolved, then ``concurrent.futures.thread`` is dropped from ``sys.modules`` and imported
+    again, so the package and the module hand out two classes.
+    """
+    import importlib
+    import sys
+
+    package = sys.modules["concurrent.futures"]
+    module = sys.modules["concurrent.futures.thread"]
+    cached = vars(package).get("ThreadPoolExecutor", module.ThreadPoolExecutor)
+    package.ThreadPoolExecutor = cached  # type: ignore[attr-defined]
+    del sys.modules["concurrent.futures.thread"]
+    fresh = importlib.import_module("concurrent.futures.thread")
+    try:
+        assert fresh.ThreadPoolExecutor is not cached
+        yield cached
+    finally:
+        sys.modules["concurrent.futures.thread"] = module
+        package.thread = module  # type: ignore[attr-defined]
+        package.ThreadPoolExecutor = cached  # type: ignore[attr-defined]
+
+
+def test_a_pool_class_the_package_kept_after_a_reimport_is_instrumented(
+    stale_pool_class: type,
+) -> None:
+    # Regression: tests/plugins/test_races.py failed when run alone, because the package's
+    # cached class (the one the test's `concurrent.futures.ThreadPoolExecutor` named) had no
+    # instrumentation: its work items ran as the pool's anonymous worker threads.
+    submit_before = vars(stale_pool_class)["submit"]
+    instrumentation = install()
+    try:
+        tracker = instrumentation.tracker
+        before = mark(tracker)
+        with stale_pool_class(max_workers=2) as pool:
+            future = pool.submit(lambda: (mark(tracker), threading.current_thread().name))
+            (item, name) = future.result()
+        assert ordered(before, item[0])  # the item follows its submitter
+        assert ordered(item, tracker.current())  # and result() orders us after it
+        assert "(work item" in item[0].name, name
+    finally:
+        instrumentation.uninstall()
+    assert vars(stale_pool_class)["submit"] is submit_before
