@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,9 @@ PATCHED = [
     (threading.Condition, "notify"),
     (threading.Condition, "wait"),
     (threading.Condition, "__enter__"),
+    (threading.Condition, "__exit__"),
+    (threading.Condition, "acquire"),
+    (threading.Condition, "release"),
     (threading.Barrier, "wait"),
     (threading.Semaphore, "__init__"),
     (threading.Semaphore, "acquire"),
@@ -46,6 +50,9 @@ PATCHED = [
     (futures.Future, "set_result"),
     (futures.Future, "set_exception"),
     (futures.Future, "add_done_callback"),
+    (futures.Future, "done"),
+    (futures.Future, "running"),
+    (futures.Future, "set_running_or_notify_cancel"),
 ]
 
 
@@ -79,9 +86,12 @@ def run_pair(first: object, second: object) -> None:
 def test_uninstall_restores_every_attribute_exactly() -> None:
     before = {(owner, name): vars(owner).get(name, "<absent>") for owner, name in PATCHED}
     instrumentation = Instrumentation(Tracker()).install()
-    assert all(vars(owner).get(name) is not before[owner, name] for owner, name in PATCHED)
-    assert clocks.active() is instrumentation.tracker
-    instrumentation.uninstall()
+    try:  # a failed check must not leave the patches for every later test
+        unpatched = [(o, n) for o, n in PATCHED if vars(o).get(n) is before[o, n]]
+        assert unpatched == []
+        assert clocks.active() is instrumentation.tracker
+    finally:
+        instrumentation.uninstall()
     after = {(owner, name): vars(owner).get(name, "<absent>") for owner, name in PATCHED}
     assert after == before
     assert clocks.active() is None
@@ -442,3 +452,93 @@ def test_a_pool_class_the_package_kept_after_a_reimport_is_instrumented(
     finally:
         instrumentation.uninstall()
     assert vars(stale_pool_class)["submit"] is submit_before
+
+
+def test_a_condition_taken_by_acquire_orders_like_with(tracker: Tracker) -> None:
+    # A readers-writer lock on a Condition: the reader gives the condition back without a
+    # notify, and the writer that takes it next (by acquire(), not `with`) is after it.
+    cond = threading.Condition(threading.Lock())
+    marks: list[tuple[LogicalThread, int]] = []
+    later: list[LogicalThread] = []
+
+    def reader() -> None:
+        marks.append(mark(tracker))
+        cond.acquire()
+        cond.release()
+
+    def writer() -> None:
+        cond.acquire()
+        try:
+            later.append(tracker.current())
+        finally:
+            cond.release()
+
+    run_pair_in_order(reader, writer)
+    assert ordered(marks[0], later[0])
+
+
+def test_a_condition_made_before_the_instrumentation_orders_too() -> None:
+    cond = threading.Condition()  # as a module-level or session fixture's condition
+    instrumentation = install()
+    try:
+        tracker = instrumentation.tracker
+        first: list[tuple[LogicalThread, int]] = []
+        second: list[LogicalThread] = []
+
+        def one() -> None:
+            first.append(mark(tracker))
+            with cond:
+                pass
+
+        def two() -> None:
+            cond.acquire()
+            second.append(tracker.current())
+            cond.release()
+
+        run_pair_in_order(one, two)
+        assert ordered(first[0], second[0])
+    finally:
+        instrumentation.uninstall()
+    assert "acquire" not in vars(threading.Condition)
+    assert cond.acquire(timeout=1)  # the instance's own methods again
+    cond.release()
+
+
+def test_asking_a_future_its_state_orders_nobody(tracker: Tracker) -> None:
+    # Future.done()/running() take the future's condition; two threads polling one future
+    # must not be ordered by having polled it.
+    future: futures.Future[int] = futures.Future()
+    first: list[tuple[LogicalThread, int]] = []
+    second: list[LogicalThread] = []
+
+    def poll_first() -> None:
+        first.append(mark(tracker))
+        future.done()
+        future.running()
+
+    def poll_second() -> None:
+        future.done()
+        second.append(tracker.current())
+
+    run_pair_in_order(poll_first, poll_second)
+    assert not ordered(first[0], second[0])
+
+
+def run_pair_in_order(first: Any, second: Any) -> None:
+    """``first`` in a thread, then ``second`` in another, each joined only at the end."""
+    flag: list[bool] = []  # a bare flag: an Event's edge would order the two threads
+
+    def run_first() -> None:
+        first()
+        flag.append(True)
+
+    a = threading.Thread(target=run_first)
+    b = threading.Thread(target=second)
+    a.start()
+    deadline = time.monotonic() + PATIENCE
+    while not flag and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert flag, "the first thread never finished"
+    b.start()
+    for t in (a, b):
+        t.join(PATIENCE)
