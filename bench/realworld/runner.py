@@ -83,14 +83,31 @@ def _sdist_root(unpacked: Path) -> Path:
 
 
 def _find_sdists(sdists: Path, project: Project) -> list[Path]:
-    # sdist names normalise "-" and "." in the project name to "_" (PEP 625), older ones
-    # keep the name as typed: compare both sides normalised.
-    prefix = f"{project.name}-{project.version}.".lower().replace("-", "_")
-    return sorted(
-        p
-        for p in sdists.iterdir()
-        if p.is_file() and p.name.lower().replace("-", "_").startswith(prefix)
-    )
+    # sdist names normalise runs of "-", "_" and "." in the project name to "_" (PEP 625:
+    # dogpile.cache's is dogpile_cache-1.5.0.tar.gz), older ones keep the name as typed:
+    # compare the name parts normalised (PEP 503), the version as it is.
+    wanted = _normalised(project.name)
+    marker = f"-{project.version}.".lower()
+    found = []
+    for path in sdists.iterdir():
+        lower = path.name.lower()
+        cut = lower.rfind(marker)
+        archive = lower[cut + len(marker) :]
+        if (
+            path.is_file()
+            and cut > 0
+            and archive in _ARCHIVES
+            and _normalised(lower[:cut]) == wanted
+        ):
+            found.append(path)
+    return sorted(found)
+
+
+_ARCHIVES = frozenset({"tar.gz", "tgz", "tar.bz2", "zip"})
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def prepare_source(project: Project, workdir: Path) -> Path:

@@ -975,6 +975,7 @@ def simulate(
     realtree = importlib.import_module("pytest_ocirace.fakefs.realtree")
     fileio = importlib.import_module("pytest_ocirace.fakefs.fileio")
     zipimports = importlib.import_module("pytest_ocirace.fakefs.zipimports")
+    mock_targets = importlib.import_module("pytest_ocirace.fakefs.mock_targets")
 
     patcher = start_patcher()
     try:
@@ -1000,6 +1001,7 @@ def simulate(
             guards.install()
             fileio.install(file_io)
             zipimports.install(file_io)
+            mock_targets.install(file_io, patcher.fake_modules.values())
             yield sim
         finally:
             try:

@@ -56,6 +56,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "handles",
             "inforce",
             "locking",
+            "mock_targets",
             "patcher",
             "path_stand_in",
             "pathclasses",

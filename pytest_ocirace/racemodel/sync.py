@@ -229,6 +229,77 @@ class TrackedRLock:
         return f"<ocirace TrackedRLock {self.key[1]}>"
 
 
+def _quietly(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` run with Condition edges silenced: a primitive modelled on its own."""
+
+    @functools.wraps(method)
+    def quiet(*args: Any, **kwargs: Any) -> Any:
+        with _QUIET:
+            return method(*args, **kwargs)
+
+    return quiet
+
+
+class _ConditionLockMethod:
+    """``Condition.acquire``/``release``, which order like ``with cond:`` does.
+
+    ``Condition.__init__`` exports its lock's bound methods as instance attributes, so code
+    that calls ``cond.acquire()`` (a readers-writer lock's ``acquire_read_lock``) bypasses
+    ``__enter__``. As a data descriptor on the class this wins over the instance's
+    attribute, including on conditions made before the simulation started, and is gone
+    with the patch: the instance's own attribute is what remains.
+    """
+
+    __slots__ = ("name", "tracker")
+
+    def __init__(self, name: str, tracker: Tracker) -> None:
+        self.name = name
+        self.tracker = tracker
+
+    def __get__(self, cond: Any, owner: object = None) -> Any:
+        if cond is None:
+            return self
+        inner = vars(cond).get(self.name) or getattr(cond._lock, self.name)
+        tracker = self.tracker
+        if self.name == "acquire":
+
+            def acquire(*args: Any, **kwargs: Any) -> Any:
+                got = inner(*args, **kwargs)
+                if got and not _is_quiet():
+                    tracker.acquire(cond)
+                return got
+
+            return acquire
+
+        def release() -> None:
+            if not _is_quiet():
+                tracker.release(cond)
+            inner()
+
+        return release
+
+    def __set__(self, cond: Any, value: Any) -> None:
+        vars(cond)[self.name] = value
+
+
+def _pool_classes(thread_module: Any) -> list[Any]:
+    """``ThreadPoolExecutor`` of ``thread_module``, and the one ``concurrent.futures`` hands out.
+
+    The package resolves ``concurrent.futures.ThreadPoolExecutor`` lazily and keeps the
+    class it first found as a global of its own. When ``concurrent.futures.thread`` is later
+    dropped from ``sys.modules`` and imported again (pytester's in-process runs restore
+    ``sys.modules`` after each run; a suite that purges modules does the same), the package
+    still hands out the old class, and a pool made through it would run its work items with
+    no edge from their submitter. Both classes are instrumented.
+    """
+    classes: list[Any] = [thread_module.ThreadPoolExecutor]
+    package = sys.modules.get("concurrent.futures")
+    cached = vars(package).get("ThreadPoolExecutor") if package is not None else None
+    if isinstance(cached, type) and cached not in classes:
+        classes.append(cached)
+    return classes
+
+
 class Instrumentation:
     """The set of patches for one test, bound to one tracker.
 
@@ -370,14 +441,29 @@ class Instrumentation:
             notify(cond, n)
 
         def cond_wait(cond: threading.Condition, timeout: float | None = None) -> bool:
+            if not _is_quiet():
+                tr.release(cond)  # the lock is given up while waiting
             flag = cwait(cond, timeout)
             if not _is_quiet():
                 tr.acquire(cond)
             return flag
 
+        cexit = th.Condition.__exit__
+
+        def cond_exit(cond: threading.Condition, *exc: Any) -> None:
+            # Whoever takes the condition next sees what was done under it, notified or
+            # not: a readers-writer lock built on a Condition (dogpile.cache's
+            # ReadWriteMutex) hands the file over through the state its lock guards.
+            if not _is_quiet():
+                tr.release(cond)
+            cexit(cond, *exc)
+
         self._patch(th.Condition, "notify", functools.wraps(notify)(cond_notify))
         self._patch(th.Condition, "wait", functools.wraps(cwait)(cond_wait))
         self._patch(th.Condition, "__enter__", functools.wraps(center)(cond_enter))
+        self._patch(th.Condition, "__exit__", functools.wraps(cexit)(cond_exit))
+        self._patch(th.Condition, "acquire", _ConditionLockMethod("acquire", tr))
+        self._patch(th.Condition, "release", _ConditionLockMethod("release", tr))
 
         self._install_barrier()
         self._install_semaphores()
@@ -522,16 +608,36 @@ class Instrumentation:
 
         tr = self.tracker
         fut_cls = futures_base.Future
-        pool = futures_thread.ThreadPoolExecutor
-        submit: Any = pool.submit
-        shutdown = pool.shutdown
         result, exception = fut_cls.result, fut_cls.exception
         set_result, set_exception = fut_cls.set_result, fut_cls.set_exception
         add_done_callback = fut_cls.add_done_callback
         serial: dict[int, dict[int, int]] = {}
         workers: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
-        def pool_submit(executor: Any, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> Any:
+        def make_submit(submit: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(submit)
+            def pool_submit(executor: Any, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> Any:
+                return submit_item(submit, executor, fn, *args, **kw)
+
+            return pool_submit
+
+        def make_shutdown(shutdown: Callable[..., None]) -> Callable[..., None]:
+            @functools.wraps(shutdown)
+            def pool_shutdown(executor: Any, wait: bool = True, **kw: Any) -> None:
+                shutdown(executor, wait, **kw)
+                if wait:
+                    tr.acquire(executor)
+
+            return pool_shutdown
+
+        def submit_item(
+            submit: Callable[..., Any],
+            executor: Any,
+            fn: Callable[..., Any],
+            /,
+            *args: Any,
+            **kw: Any,
+        ) -> Any:
             # The work item is its own logical thread, started by the submitter; with one
             # worker, items really run in submission order, so each follows the previous.
             name = f"{getattr(fn, '__qualname__', 'work item')} (work item {next(self._item_ids)})"
@@ -567,11 +673,6 @@ class Instrumentation:
             if final is not None:
                 tr.park(future, final)
             return future
-
-        def pool_shutdown(executor: Any, wait: bool = True, **kw: Any) -> None:
-            shutdown(executor, wait, **kw)
-            if wait:
-                tr.acquire(executor)
 
         def fut_result(future: Any, timeout: float | None = None) -> Any:
             try:
@@ -617,7 +718,8 @@ class Instrumentation:
                 with tr.running(strand), _finishing(tr, strand):
                     return fn(f)
 
-            add_done_callback(future, callback)
+            with _QUIET:
+                add_done_callback(future, callback)
 
         done_tuple: Any = getattr(futures_base, "DoneAndNotDoneFutures", None)
         yield_finished: Any = getattr(futures_base, "_yield_finished_futures", None)
@@ -632,8 +734,20 @@ class Instrumentation:
                 self._join_future(f)
                 yield f
 
-        self._patch(pool, "submit", functools.wraps(submit)(pool_submit))
-        self._patch(pool, "shutdown", functools.wraps(shutdown)(pool_shutdown))
+        for pool in _pool_classes(futures_thread):
+            self._patch(pool, "submit", make_submit(pool.submit))
+            self._patch(pool, "shutdown", make_shutdown(pool.shutdown))
+        # A future's own condition orders nothing by itself: its completion edges are the
+        # ones above. Its status methods take it too, and without this a thread that asked
+        # done() would be ordered after whoever asked before it.
+        for name in ("done", "cancel", "cancelled", "running", "set_running_or_notify_cancel"):
+            method = vars(fut_cls).get(name)
+            if method is not None:
+                self._patch(fut_cls, name, _quietly(method))
+        acquiring: Any = getattr(futures_base, "_AcquireFutures", None)
+        if acquiring is not None:  # wait()/as_completed() take every future's condition
+            self._patch(acquiring, "__enter__", _quietly(acquiring.__enter__))
+            self._patch(acquiring, "__exit__", _quietly(acquiring.__exit__))
         self._patch(fut_cls, "result", functools.wraps(result)(fut_result))
         self._patch(fut_cls, "exception", functools.wraps(exception)(fut_exception))
         self._patch(fut_cls, "set_result", make_setter(set_result))

@@ -102,3 +102,27 @@ def test_venv_marker_changes_with_the_checkouts_pyproject(tmp_path: Path) -> Non
     assert runner.venv_marker(PROJECT, tmp_path) == before
     (tmp_path / "pyproject.toml").write_text("[project.entry-points.pytest11]\nx = 'b'\n")
     assert runner.venv_marker(PROJECT, tmp_path) != before
+
+
+@pytest.mark.parametrize(
+    ("name", "files", "found"),
+    [
+        # PEP 625 names: "." and "-" in the project name become "_" (dogpile.cache's sdist
+        # was not found, and the harness said "no sdist ... after pip download").
+        ("dogpile.cache", ["dogpile_cache-1.5.0.tar.gz"], ["dogpile_cache-1.5.0.tar.gz"]),
+        ("persist-queue", ["persist_queue-1.1.0.tar.gz"], ["persist_queue-1.1.0.tar.gz"]),
+        # Older sdists keep the name as typed, in any case.
+        ("Chameleon", ["Chameleon-4.5.4.tar.gz"], ["Chameleon-4.5.4.tar.gz"]),
+        # Another version, or a project whose name only starts alike, is not it.
+        ("zict", ["zict-3.0.1.tar.gz", "zict_extra-3.0.0.tar.gz"], []),
+        ("zict", ["zict-3.0.0.tar.gz", "zict-3.0.0.1.tar.gz"], ["zict-3.0.0.tar.gz"]),
+    ],
+)
+def test_sdists_are_found_by_their_normalised_name(
+    tmp_path: Path, name: str, files: list[str], found: list[str]
+) -> None:
+    for file in files:
+        (tmp_path / file).write_bytes(b"")
+    versions = {"dogpile.cache": "1.5.0", "persist-queue": "1.1.0", "Chameleon": "4.5.4"}
+    project = Project(name, versions.get(name, "3.0.0"), (), (), "")
+    assert [p.name for p in runner._find_sdists(tmp_path, project)] == found

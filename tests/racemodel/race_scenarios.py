@@ -142,6 +142,22 @@ def reader_vs_writer(d: Driver) -> None:
     _raise_worker_errors(errors)
 
 
+def publish_after_leaving_a_condition(d: Driver) -> None:
+    # The condition orders what each thread did under it, not the publishes that follow:
+    # those are unordered whichever thread took the condition first.
+    cond = threading.Condition()
+    entered: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        with cond:
+            entered.append(1)
+        d.publish(T, DATA)
+
+    _threads(_collecting(worker, errors), _collecting(worker, errors))
+    _raise_worker_errors(errors)
+
+
 def shared_temp_name(d: Driver) -> None:
     errors: list[BaseException] = []
     _threads(*[_collecting(lambda: d.publish(T, DATA, tmp="blobs/tmp"), errors) for _ in range(2)])
@@ -277,6 +293,72 @@ def event_handoff(d: Driver) -> None:
     _threads(consumer, producer)
 
 
+class _ReadersWriterMutex:
+    """Many readers or one writer, on a Condition's state (dogpile.cache's ReadWriteMutex).
+
+    A reader holds no lock while it reads, and nobody is notified unless a writer waits:
+    only the condition's lock, taken with ``acquire()`` and given back with ``release()``,
+    orders a reader before a writer that comes after it.
+    """
+
+    def __init__(self) -> None:
+        self.readers = 0
+        self.writer: threading.Thread | None = None
+        self.condition = threading.Condition(threading.Lock())
+
+    def acquire_read(self) -> None:
+        self.condition.acquire()
+        try:
+            while self.writer is not None:
+                self.condition.wait()
+            self.readers += 1
+        finally:
+            self.condition.release()
+
+    def release_read(self) -> None:
+        self.condition.acquire()
+        try:
+            self.readers -= 1
+            if self.readers == 0 and self.writer is not None:
+                self.condition.notify_all()
+        finally:
+            self.condition.release()
+
+    def acquire_write(self) -> None:
+        with self.condition:
+            while self.writer is not None:
+                self.condition.wait()
+            self.writer = threading.current_thread()
+            while self.readers > 0:
+                self.condition.wait()
+
+    def release_write(self) -> None:
+        with self.condition:
+            self.writer = None
+            self.condition.notify_all()
+
+
+def readers_writer_mutex_on_a_condition(d: Driver) -> None:
+    d.write_file(T, b"old")
+    mutex = _ReadersWriterMutex()
+
+    def reader() -> None:
+        mutex.acquire_read()
+        try:
+            d.read_file(T)
+        finally:
+            mutex.release_read()
+
+    def writer() -> None:
+        mutex.acquire_write()
+        try:
+            d.publish(T, DATA)
+        finally:
+            mutex.release_write()
+
+    _threads(reader, writer, reader, writer)
+
+
 def condition_handoff(d: Driver) -> None:
     cond = threading.Condition()
     done = []
@@ -382,6 +464,7 @@ RACY = [
     barrier_then_publish,
     unrelated_lock,
     reader_vs_writer,
+    publish_after_leaving_a_condition,
     shared_temp_name,
     check_then_rename,
     future_not_awaited,
@@ -396,6 +479,7 @@ SAFE = [
     common_rlock_and_semaphore,
     event_handoff,
     condition_handoff,
+    readers_writer_mutex_on_a_condition,
     queue_handoff,
     barrier_phases,
     futures_then_main,

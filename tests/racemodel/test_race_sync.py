@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,9 @@ PATCHED = [
     (threading.Condition, "notify"),
     (threading.Condition, "wait"),
     (threading.Condition, "__enter__"),
+    (threading.Condition, "__exit__"),
+    (threading.Condition, "acquire"),
+    (threading.Condition, "release"),
     (threading.Barrier, "wait"),
     (threading.Semaphore, "__init__"),
     (threading.Semaphore, "acquire"),
@@ -46,6 +50,9 @@ PATCHED = [
     (futures.Future, "set_result"),
     (futures.Future, "set_exception"),
     (futures.Future, "add_done_callback"),
+    (futures.Future, "done"),
+    (futures.Future, "running"),
+    (futures.Future, "set_running_or_notify_cancel"),
 ]
 
 
@@ -79,9 +86,12 @@ def run_pair(first: object, second: object) -> None:
 def test_uninstall_restores_every_attribute_exactly() -> None:
     before = {(owner, name): vars(owner).get(name, "<absent>") for owner, name in PATCHED}
     instrumentation = Instrumentation(Tracker()).install()
-    assert all(vars(owner).get(name) is not before[owner, name] for owner, name in PATCHED)
-    assert clocks.active() is instrumentation.tracker
-    instrumentation.uninstall()
+    try:  # a failed check must not leave the patches for every later test
+        unpatched = [(o, n) for o, n in PATCHED if vars(o).get(n) is before[o, n]]
+        assert unpatched == []
+        assert clocks.active() is instrumentation.tracker
+    finally:
+        instrumentation.uninstall()
     after = {(owner, name): vars(owner).get(name, "<absent>") for owner, name in PATCHED}
     assert after == before
     assert clocks.active() is None
@@ -394,3 +404,141 @@ def test_an_rlock_is_not_left_held_when_acquire_raises_after_taking_it() -> None
         other.start()
         other.join(10)
     assert taken == [True], "the lock stayed held by the thread whose acquire raised"
+
+
+@pytest.fixture
+def stale_pool_class() -> Iterator[type]:
+    """``concurrent.futures.ThreadPoolExecutor`` left pointing at a dropped module's class.
+
+    What pytester's in-process runs leave behind: the package caches the class it first
+    resolved, then ``concurrent.futures.thread`` is dropped from ``sys.modules`` and imported
+    again, so the package and the module hand out two classes.
+    """
+    import importlib
+    import sys
+
+    package = sys.modules["concurrent.futures"]
+    module = sys.modules["concurrent.futures.thread"]
+    cached = vars(package).get("ThreadPoolExecutor", module.ThreadPoolExecutor)
+    package.ThreadPoolExecutor = cached  # type: ignore[attr-defined]
+    del sys.modules["concurrent.futures.thread"]
+    fresh = importlib.import_module("concurrent.futures.thread")
+    try:
+        assert fresh.ThreadPoolExecutor is not cached
+        yield cached
+    finally:
+        sys.modules["concurrent.futures.thread"] = module
+        package.thread = module  # type: ignore[attr-defined]
+        package.ThreadPoolExecutor = cached  # type: ignore[attr-defined]
+
+
+def test_a_pool_class_the_package_kept_after_a_reimport_is_instrumented(
+    stale_pool_class: type,
+) -> None:
+    # Regression: tests/plugins/test_races.py failed when run alone, because the package's
+    # cached class (the one the test's `concurrent.futures.ThreadPoolExecutor` named) had no
+    # instrumentation: its work items ran as the pool's anonymous worker threads.
+    submit_before = vars(stale_pool_class)["submit"]
+    instrumentation = install()
+    try:
+        tracker = instrumentation.tracker
+        before = mark(tracker)
+        with stale_pool_class(max_workers=2) as pool:
+            future = pool.submit(lambda: (mark(tracker), threading.current_thread().name))
+            (item, name) = future.result()
+        assert ordered(before, item[0])  # the item follows its submitter
+        assert ordered(item, tracker.current())  # and result() orders us after it
+        assert "(work item" in item[0].name, name
+    finally:
+        instrumentation.uninstall()
+    assert vars(stale_pool_class)["submit"] is submit_before
+
+
+def test_a_condition_taken_by_acquire_orders_like_with(tracker: Tracker) -> None:
+    # A readers-writer lock on a Condition: the reader gives the condition back without a
+    # notify, and the writer that takes it next (by acquire(), not `with`) is after it.
+    cond = threading.Condition(threading.Lock())
+    marks: list[tuple[LogicalThread, int]] = []
+    later: list[LogicalThread] = []
+
+    def reader() -> None:
+        marks.append(mark(tracker))
+        cond.acquire()
+        cond.release()
+
+    def writer() -> None:
+        cond.acquire()
+        try:
+            later.append(tracker.current())
+        finally:
+            cond.release()
+
+    run_pair_in_order(reader, writer)
+    assert ordered(marks[0], later[0])
+
+
+def test_a_condition_made_before_the_instrumentation_orders_too() -> None:
+    cond = threading.Condition()  # as a module-level or session fixture's condition
+    instrumentation = install()
+    try:
+        tracker = instrumentation.tracker
+        first: list[tuple[LogicalThread, int]] = []
+        second: list[LogicalThread] = []
+
+        def one() -> None:
+            first.append(mark(tracker))
+            with cond:
+                pass
+
+        def two() -> None:
+            cond.acquire()
+            second.append(tracker.current())
+            cond.release()
+
+        run_pair_in_order(one, two)
+        assert ordered(first[0], second[0])
+    finally:
+        instrumentation.uninstall()
+    assert "acquire" not in vars(threading.Condition)
+    assert cond.acquire(timeout=1)  # the instance's own methods again
+    cond.release()
+
+
+def test_asking_a_future_its_state_orders_nobody(tracker: Tracker) -> None:
+    # Future.done()/running() take the future's condition; two threads polling one future
+    # must not be ordered by having polled it.
+    future: futures.Future[int] = futures.Future()
+    first: list[tuple[LogicalThread, int]] = []
+    second: list[LogicalThread] = []
+
+    def poll_first() -> None:
+        first.append(mark(tracker))
+        future.done()
+        future.running()
+
+    def poll_second() -> None:
+        future.done()
+        second.append(tracker.current())
+
+    run_pair_in_order(poll_first, poll_second)
+    assert not ordered(first[0], second[0])
+
+
+def run_pair_in_order(first: Any, second: Any) -> None:
+    """``first`` in a thread, then ``second`` in another, each joined only at the end."""
+    flag: list[bool] = []  # a bare flag: an Event's edge would order the two threads
+
+    def run_first() -> None:
+        first()
+        flag.append(True)
+
+    a = threading.Thread(target=run_first)
+    b = threading.Thread(target=second)
+    a.start()
+    deadline = time.monotonic() + PATIENCE
+    while not flag and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert flag, "the first thread never finished"
+    b.start()
+    for t in (a, b):
+        t.join(PATIENCE)
