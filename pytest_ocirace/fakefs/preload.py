@@ -56,6 +56,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "handles",
             "inforce",
             "locking",
+            "module_census",
             "patcher",
             "path_stand_in",
             "pathclasses",
