@@ -349,12 +349,34 @@ def _build_windows(patcher: Patcher | None) -> FakeFilesystem:
     return fs
 
 
+class _ModuleStubs(mox3_stubout.StubOutForTesting):
+    """pyfakefs' stub bookkeeping, with a short way for the common case: a module global.
+
+    pyfakefs stubs every module global that names a filesystem module or function (about
+    230 in a pytest process) each time it starts or resumes patching; ``smart_set`` asks
+    ``inspect`` and looks the name up twice for each. For a module it only replaces the
+    entry of the module's namespace, which this does directly, with the same error for a
+    missing name; anything else goes through pyfakefs' own code.
+    """
+
+    def smart_set(self, obj: Any, attr_name: str, new_attr: Any) -> None:
+        if not isinstance(obj, types.ModuleType):
+            super().smart_set(obj, attr_name, new_attr)  # type: ignore[no-untyped-call]
+            return
+        namespace = obj.__dict__
+        original = namespace.get(attr_name)
+        if original is None:
+            raise AttributeError("Attribute not found.")
+        self.stubs.append((obj, attr_name, original))
+        namespace[attr_name] = new_attr
+
+
 def _refresh_windows(self: Patcher) -> None:
     # ``Patcher._refresh`` of pyfakefs 6.x with one change: the filesystem it builds.
     # tests/fakefs/test_patcher.py checks the result against pyfakefs' own.
     if self._stubs is not None:
         self._stubs.smart_unset_all()  # type: ignore[no-untyped-call]
-    self._stubs = mox3_stubout.StubOutForTesting()  # type: ignore[no-untyped-call]
+    self._stubs = _ModuleStubs()  # type: ignore[no-untyped-call]
     # Without fake_pathlib.init_module: building the fake pathlib module below runs it.
     self.fs = _build_windows(self)
     self.fs.patch_open_code = self.patch_open_code
@@ -497,24 +519,20 @@ def _proxied_modules_visible() -> Iterator[None]:
     searched again only when ``sys.modules`` changed (``module_census.py``).
     """
     shown: list[str] = []
-    stand_ins = _stand_ins()
     listed: set[int] | None = None  # made on the first proxy (speed: most runs have none)
-    for name, entry in stand_ins:
-        if listed is None:
-            listed = set(map(id, list(sys.modules.values())))
+    for name, entry in _stand_ins():
         attributes = list(vars(type(entry)).values())
         with contextlib.suppress(TypeError):
             attributes += list(vars(entry).values())
         for value in attributes:
-            if (
-                isinstance(value, types.ModuleType)
-                and getattr(value, "__name__", None) == name
-                and id(value) not in listed
-            ):
-                alias = _PROXIED_PREFIX + name
-                sys.modules[alias] = value
-                shown.append(alias)
-                break
+            if isinstance(value, types.ModuleType) and getattr(value, "__name__", None) == name:
+                if listed is None:
+                    listed = set(map(id, list(sys.modules.values())))
+                if id(value) not in listed:
+                    alias = _PROXIED_PREFIX + name
+                    sys.modules[alias] = value
+                    shown.append(alias)
+                    break
     try:
         yield
     finally:
