@@ -66,6 +66,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "preload",
             "read_maps",
             "realtree",
+            "starting_tree",
             "stdlib",
             "storms",
             "streams",
