@@ -280,13 +280,15 @@ class WindowsFilesystem:
             if not self._attached:
                 return
             self._attached = False
+            # The reverse of _install's order: the writers see the modules they were
+            # switched among (module_census.py keeps that search's answer then).
+            self._writers.uninstall()
             if self._platform is not None:
                 self._platform.uninstall()
                 self._platform = None
             self._patches.undo()
             self.fs.umask = self._umask
             self.descriptors.release_all()
-            self._writers.uninstall()
             self.fs.__class__ = FakeFilesystem
             self.fs.__dict__.pop("_ocirace_root_dir", None)
             fastpaths.forget(self.fs)

@@ -9,11 +9,13 @@ a search keep its last answer while the same objects sit under the same names, i
 order, compared by identity in about 15 us for 500 modules: a module swapped for another
 one under the same name, added or removed is always a change.
 
-One exception, by name: while pyfakefs patches, its ``DynamicPatcher`` puts the fake
-modules of the running patcher (``os``, ``io``, ``pathlib``...: ``Patcher.fake_modules``)
-into ``sys.modules`` under their real names, new objects for every test. What sits under
-those names is not compared while a patcher runs (the searches that use a census do not
-look for anything in a fake module); the set of such names is part of the remembered state.
+Two exceptions, by name, both new objects for every test: while pyfakefs patches, its
+``DynamicPatcher`` puts the fake modules of the running patcher (``os``, ``io``,
+``pathlib``...: ``Patcher.fake_modules``) into ``sys.modules`` under their real names; and
+the simulation's own stand-in modules (``msvcrt`` for file locking, marked
+``__ocirace_stand_in__``) sit there while a simulation runs. What sits under those names is
+not compared as long as it is again a fake or a stand-in (the searches that use a census
+look for nothing in either); which names they are is part of the remembered state.
 
 What a census cannot see is a change inside a module that stayed (an attribute assigned
 later): every search that uses one reads only what a module holds once it has finished
@@ -24,6 +26,7 @@ another thread's import) nothing is remembered.
 from __future__ import annotations
 
 import sys
+import types
 from collections.abc import Callable
 from operator import is_, itemgetter
 
@@ -43,11 +46,12 @@ def _swapped_names() -> frozenset[str]:
 class ModuleCensus:
     """One remembered state of ``sys.modules`` (names and objects), for one search."""
 
-    __slots__ = ("_compared", "_names", "_pick", "_swapped")
+    __slots__ = ("_compared", "_names", "_pick", "_stand_ins", "_swapped")
 
     def __init__(self) -> None:
         self._names: list[str] = []
         self._swapped: frozenset[str] = frozenset()
+        self._stand_ins: tuple[str, ...] = ()
         self._pick: Callable[[list[object]], tuple[object, ...]] = tuple
         self._compared: tuple[object, ...] = ()
 
@@ -62,6 +66,9 @@ class ModuleCensus:
             return False
         if _swapped_names() != self._swapped:
             return False
+        for name in self._stand_ins:
+            if not _is_stand_in(modules.get(name)):
+                return False
         # list() of a dict is one C call: no other thread's import can interleave.
         picked = self._pick(list(modules.values()))
         compared = self._compared
@@ -82,7 +89,13 @@ class ModuleCensus:
             self.forget()
             return
         swapped = _swapped_names()
-        kept = [index for index, name in enumerate(names) if name not in swapped]
+        stand_ins = tuple(
+            name
+            for name, value in zip(names, objects, strict=True)
+            if name not in swapped and _is_stand_in(value)
+        )
+        ignored = swapped.union(stand_ins)
+        kept = [index for index, name in enumerate(names) if name not in ignored]
         pick: Callable[[list[object]], tuple[object, ...]]
         if len(kept) == len(names):
             pick = tuple
@@ -91,6 +104,7 @@ class ModuleCensus:
         else:
             pick = _picker(kept)
         self._names, self._swapped, self._pick = names, swapped, pick
+        self._stand_ins = stand_ins
         self._compared = pick(objects)
 
     def forget(self) -> None:
@@ -104,6 +118,15 @@ def _picker(indices: list[int]) -> Callable[[list[object]], tuple[object, ...]]:
         return tuple(objects[index] for index in indices)
 
     return pick
+
+
+def _is_stand_in(value: object) -> bool:
+    """Whether ``value`` is one of the simulation's stand-in modules (``msvcrt``)."""
+    if not isinstance(value, types.ModuleType):
+        return False
+    # Not value.__dict__: a lazily loaded module (importlib.util.LazyLoader) would execute.
+    namespace = object.__getattribute__(value, "__dict__")
+    return isinstance(namespace, dict) and namespace.get("__ocirace_stand_in__") is True
 
 
 def _all_initialised(modules: list[object]) -> bool:

@@ -247,3 +247,22 @@ def test_a_proxy_put_into_sys_modules_between_two_simulations_is_searched_in_the
         os.makedirs("C:\\only\\in\\the\\simulation")
         assert module.isdir("C:\\only\\in\\the\\simulation")
     assert module.os is os
+
+
+def _stand_in(name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__ocirace_stand_in__ = True  # type: ignore[attr-defined]
+    return module
+
+
+def test_the_simulations_stand_in_modules_are_not_compared(probe_name: str) -> None:
+    # filelocks.py puts a new stand-in msvcrt into sys.modules for every simulation.
+    sys.modules[probe_name] = _stand_in(probe_name)
+    census = ModuleCensus()
+    census.remember()
+    sys.modules[probe_name] = _stand_in(probe_name)
+    assert census.unchanged()
+    sys.modules[probe_name] = types.ModuleType(probe_name)  # a real module in its place
+    assert not census.unchanged()
+    del sys.modules[probe_name]
+    assert not census.unchanged()
