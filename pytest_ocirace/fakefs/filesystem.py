@@ -31,8 +31,9 @@ import os
 import stat as _stat
 import sys
 import types
+import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -46,6 +47,7 @@ from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
 from pytest_ocirace.fakefs.patcher import (
     SIMULATION_ATTR,
     SimulatedFakeFilesystem,
+    release,
     start_patcher,
 )
 from pytest_ocirace.fakefs.starting_tree import StartingTree, TreeError
@@ -162,6 +164,24 @@ def active(fs: object) -> WindowsFilesystem | None:
     return sim if isinstance(sim, WindowsFilesystem) else None
 
 
+def _internal_of(
+    simulation: weakref.ReferenceType[WindowsFilesystem],
+) -> Callable[[], AbstractContextManager[None]]:
+    """``simulation._internal``, without a reference from the stream store back to it.
+
+    A cycle there kept every finished simulation, and with it its whole filesystem, for
+    the cyclic garbage collector (patcher.release says why that is worth avoiding).
+    """
+
+    def internal() -> AbstractContextManager[None]:
+        sim = simulation()
+        if sim is None:
+            return nullcontext()
+        return sim._internal()
+
+    return internal
+
+
 class WindowsFilesystem:
     """The simulated Windows filesystem for one test (or one ``simulate()`` block).
 
@@ -185,7 +205,7 @@ class WindowsFilesystem:
         self._depth = 0
         self._pending_open: _PendingOpen | None = None
         self._next_open_temporary = False
-        self._streams = StreamStore(fs, self._internal)
+        self._streams = StreamStore(fs, _internal_of(weakref.ref(self)))
         self._patches = ClassPatches()
         self._attached = False
         self._platform: Any = None
@@ -998,3 +1018,4 @@ def simulate(
                 sim.detach()
     finally:
         patcher.tearDown()
+        release(patcher)

@@ -45,7 +45,13 @@ if TYPE_CHECKING:
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
 __tracebackhide__ = True
 
-__all__ = ["SIMULATION_ATTR", "SimulatedFakeFilesystem", "new_windows_filesystem", "start_patcher"]
+__all__ = [
+    "SIMULATION_ATTR",
+    "SimulatedFakeFilesystem",
+    "new_windows_filesystem",
+    "release",
+    "start_patcher",
+]
 
 #: The attribute of a simulated ``FakeFilesystem`` that holds its ``WindowsFilesystem``.
 SIMULATION_ATTR = "_ocirace_simulation"
@@ -481,6 +487,35 @@ def start_patcher() -> Patcher:
     with _proxied_modules_visible():
         patcher.setUp()
     return patcher
+
+
+#: The steps of ``Patcher`` that :func:`start_patcher` replaces on the instance.
+_REPLACED = ("_init_fake_module_functions", "_refresh", "_find_modules", "patch_functions")
+
+
+def release(patcher: Patcher) -> None:
+    """Let a finished patcher and its filesystem go when the last reference does.
+
+    Every simulated test leaves a patcher, its fake modules, its filesystem and the whole
+    tree behind. Reference cycles held them until the cyclic garbage collector found them
+    (in safer's suite, collections ran twice as often as plain and cost about as much as
+    the rest of a test's set-up): the patcher's own replaced steps (bound methods in its
+    ``__dict__``), and pyfakefs' fake ``os`` and its ``path``, which refer to each other.
+    Both are dropped here once the patcher stopped for good (pyfakefs' class attributes
+    that hold the last filesystem, such as ``FakePath.filesystem``, are replaced by the
+    next simulation, which then frees it). A fake ``os`` still held somewhere after its
+    test (nothing should use it) answers ``path`` with the real one, as for any attribute
+    it does not fake.
+    """
+    if patcher.is_patching or Patcher.PATCHER is patcher:
+        return  # still running (another user of the same patcher)
+    for name in _REPLACED:
+        patcher.__dict__.pop(name, None)
+    fake_os = patcher.fake_modules.get("os")
+    if fake_os is not None and getattr(fake_os, "path", None) is patcher.fake_modules.get(
+        PATH_MODULE
+    ):
+        vars(fake_os).pop("path", None)
 
 
 #: Prefix of the temporary ``sys.modules`` names under which proxied modules are shown.

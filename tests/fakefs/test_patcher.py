@@ -166,3 +166,38 @@ def test_module_stubs_do_what_pyfakefs_stubs_do() -> None:
         results.append((during, module.os is os, holder.replace is os.replace))
     assert results[0] == results[1]
     assert results[1] == (("fake os", "fake replace", 2), True, True)
+
+
+def test_a_finished_simulation_is_freed_without_the_cycle_collector() -> None:
+    # patcher.release: the patcher's replaced steps and the fake os <-> os.path pair were
+    # reference cycles that kept every test's filesystem for the garbage collector.
+    import gc
+    import weakref
+
+    def one() -> weakref.ReferenceType[FakeFilesystem]:
+        with simulate() as sim:
+            with open("C:\\kept.txt", "w") as handle:
+                handle.write("x")
+            return weakref.ref(sim.fs)
+
+    one()
+    gc.collect()
+    gc.disable()
+    try:
+        first = one()
+        one()  # pyfakefs' class attributes now name the second filesystem
+        assert first() is None
+    finally:
+        gc.enable()
+
+
+def test_release_leaves_a_patcher_that_still_runs() -> None:
+    from pytest_ocirace.fakefs.patcher import release
+
+    with Patcher() as outer:  # pyfakefs' fs fixture first: the simulation joins it
+        with simulate():
+            pass
+        release(outer)
+        assert outer.fake_modules["os"].path is outer.fake_modules["posixpath"]
+        os.makedirs("/still/fake")
+        assert os.path.isdir("/still/fake")
