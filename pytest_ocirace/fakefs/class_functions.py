@@ -23,6 +23,7 @@ import types
 from typing import Any
 
 from pytest_ocirace.fakefs.locking import ClassPatches
+from pytest_ocirace.fakefs.module_census import ModuleCensus
 
 __all__ = ["install"]
 
@@ -51,17 +52,31 @@ def install(patches: ClassPatches, fs: Any) -> None:
         patches.set(cls, attribute, staticmethod(fake))
 
 
+#: The last answer of :func:`_captured`, kept while ``sys.modules`` is unchanged (the loop
+#: over every module was 0.2 ms per test; ``_FOUND`` only spared the class scans).
+_CENSUS = ModuleCensus()
+_LAST: list[tuple[type, str, Any]] = []
+
+
 def _captured(table: dict[str, dict[str, Any]]) -> list[tuple[type, str, Any]]:
+    if _CENSUS.unchanged():
+        return _LAST
+    _CENSUS.remember()
     found: list[tuple[type, str, Any]] = []
-    for name, module in list(sys.modules.items()):
-        if not isinstance(module, types.ModuleType) or name.partition(".")[0] in _SKIPPED:
-            continue
-        key = (name, id(module))
-        entries = _FOUND.get(key)
-        if entries is None:
-            entries = _FOUND[key] = _scan(module, table)
-        found.extend(entries)
-    return found
+    try:
+        for name, module in list(sys.modules.items()):
+            if not isinstance(module, types.ModuleType) or name.partition(".")[0] in _SKIPPED:
+                continue
+            key = (name, id(module))
+            entries = _FOUND.get(key)
+            if entries is None:
+                entries = _FOUND[key] = _scan(module, table)
+            found.extend(entries)
+    except BaseException:
+        _CENSUS.forget()
+        raise
+    _LAST[:] = found
+    return _LAST
 
 
 def _scan(

@@ -31,8 +31,9 @@ import os
 import stat as _stat
 import sys
 import types
+import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -46,8 +47,10 @@ from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
 from pytest_ocirace.fakefs.patcher import (
     SIMULATION_ATTR,
     SimulatedFakeFilesystem,
+    release,
     start_patcher,
 )
+from pytest_ocirace.fakefs.starting_tree import StartingTree, TreeError
 from pytest_ocirace.fakefs.streams import StreamStore
 from pytest_ocirace.fakefs.writer_seam import WriterSwitch
 from pytest_ocirace.racemodel.events import Answer, FsObserver, FsOp, OpKind
@@ -161,6 +164,24 @@ def active(fs: object) -> WindowsFilesystem | None:
     return sim if isinstance(sim, WindowsFilesystem) else None
 
 
+def _internal_of(
+    simulation: weakref.ReferenceType[WindowsFilesystem],
+) -> Callable[[], AbstractContextManager[None]]:
+    """``simulation._internal``, without a reference from the stream store back to it.
+
+    A cycle there kept every finished simulation, and with it its whole filesystem, for
+    the cyclic garbage collector (patcher.release says why that is worth avoiding).
+    """
+
+    def internal() -> AbstractContextManager[None]:
+        sim = simulation()
+        if sim is None:
+            return nullcontext()
+        return sim._internal()
+
+    return internal
+
+
 class WindowsFilesystem:
     """The simulated Windows filesystem for one test (or one ``simulate()`` block).
 
@@ -184,7 +205,7 @@ class WindowsFilesystem:
         self._depth = 0
         self._pending_open: _PendingOpen | None = None
         self._next_open_temporary = False
-        self._streams = StreamStore(fs, self._internal)
+        self._streams = StreamStore(fs, _internal_of(weakref.ref(self)))
         self._patches = ClassPatches()
         self._attached = False
         self._platform: Any = None
@@ -199,13 +220,14 @@ class WindowsFilesystem:
         fs: FakeFilesystem,
         options: SimulationOptions,
         *,
-        show_real: Callable[[FakeFilesystem], object] | None = None,
+        real_trees: Sequence[str] = (),
     ) -> WindowsFilesystem:
         """Turn the live pyfakefs filesystem ``fs`` into a simulated Windows filesystem.
 
-        ``show_real`` maps real directories into ``fs`` (``realtree.map_trees``); it runs
-        once ``fs`` is Windows and before the working directory is made, so a working
-        directory inside a mapped tree is the mapped directory, not an empty one over it.
+        ``real_trees``: real directories shown inside ``fs`` (``realtree.map_trees``) as
+        the ``real_tree`` option says; they are shown once ``fs`` is Windows and before the
+        working directory is made, so a working directory inside a mapped tree is the
+        mapped directory, not an empty one over it (``starting_tree.py``).
         """
         if active(fs) is not None:
             raise SimulationError(
@@ -228,20 +250,26 @@ class WindowsFilesystem:
             finally:
                 fs.create_temp_dir = create_temp_dir
         sim = cls(fs, options)
-        sim._install(show_real)
+        shown = options.real_tree != "off"
+        sim._install(
+            StartingTree(
+                workdir=sim.workdir,
+                directories=(TEMP_DIR, *HOST_DIRECTORIES),
+                real_roots=tuple(real_trees) if shown else (),
+                read_only=options.real_tree == "read-only",
+            )
+        )
         return sim
 
-    def _install(self, show_real: Callable[[FakeFilesystem], object] | None) -> None:
+    def _install(self, tree: StartingTree) -> None:
         from pytest_ocirace.fakefs import class_functions, platform, stdlib
 
         with LOCK:
-            if show_real is not None:
-                show_real(self.fs)
             # Before the class switch: pyfakefs' own methods, without the layer's routing.
-            _make_directories(self.fs, self.workdir)
-            _make_directories(self.fs, TEMP_DIR)
-            for directory in HOST_DIRECTORIES:
-                _make_directories(self.fs, directory)
+            try:
+                tree.give(self.fs)
+            except TreeError as exc:
+                raise SimulationError(str(exc)) from None
             setattr(self.fs, SIMULATION_ATTR, self)
             # Windows has no umask on permissions: stat shows 0o666 for every writable
             # file and 0o777 for a directory; pyfakefs applied the host's 0o022 (a plain
@@ -272,13 +300,15 @@ class WindowsFilesystem:
             if not self._attached:
                 return
             self._attached = False
+            # The reverse of _install's order: the writers see the modules they were
+            # switched among (module_census.py keeps that search's answer then).
+            self._writers.uninstall()
             if self._platform is not None:
                 self._platform.uninstall()
                 self._platform = None
             self._patches.undo()
             self.fs.umask = self._umask
             self.descriptors.release_all()
-            self._writers.uninstall()
             self.fs.__class__ = FakeFilesystem
             self.fs.__dict__.pop("_ocirace_root_dir", None)
             fastpaths.forget(self.fs)
@@ -922,22 +952,6 @@ def working_directory(option: str) -> str:
     return "C:\\" + "\\".join(parts)
 
 
-def _make_directories(fs: FakeFilesystem, path: str) -> None:
-    """``makedirs`` for a fresh drive, without pyfakefs' per-component path resolution."""
-    drive, rest = ntpath.splitdrive(path)
-    current = fs.root.entries.get(drive) or FakeFilesystem.resolve(fs, drive + "\\")
-    for part in rest.strip("\\").split("\\"):
-        if not part:
-            continue
-        child = current.entries.get(part)
-        if child is None:
-            child = FakeDirectory(part, filesystem=fs)
-            current.add_entry(child)
-        if not isinstance(child, FakeDirectory):
-            raise SimulationError(f"pytest-ocirace: {path!r} exists and is not a directory")
-        current = child
-
-
 def _set_cwd(fs: FakeFilesystem, path: str) -> None:
     """``fs.cwd = path``; pyfakefs' setter only adds to that a mount of the path's drive."""
     if ntpath.splitdrive(path)[0].upper() in fs.mount_points:
@@ -972,7 +986,6 @@ def simulate(
     # Through sys.modules, not the package attribute: after pytester's in-process runs
     # drop modules, the attribute is a stale copy that would guard stale sqlite3/mmap.
     boundaries = importlib.import_module("pytest_ocirace.fakefs.boundaries")
-    realtree = importlib.import_module("pytest_ocirace.fakefs.realtree")
     fileio = importlib.import_module("pytest_ocirace.fakefs.fileio")
     zipimports = importlib.import_module("pytest_ocirace.fakefs.zipimports")
     mock_targets = importlib.import_module("pytest_ocirace.fakefs.mock_targets")
@@ -981,11 +994,7 @@ def simulate(
     try:
         assert patcher.fs is not None
 
-        def show_real(fs: FakeFilesystem) -> None:
-            if real_trees and options.real_tree != "off":
-                realtree.map_trees(fs, real_trees, read_only=options.real_tree == "read-only")
-
-        sim = WindowsFilesystem.attach(patcher.fs, options, show_real=show_real)
+        sim = WindowsFilesystem.attach(patcher.fs, options, real_trees=real_trees)
         fs = sim.fs
 
         def is_active() -> bool:
@@ -1011,3 +1020,4 @@ def simulate(
                 sim.detach()
     finally:
         patcher.tearDown()
+        release(patcher)

@@ -48,7 +48,7 @@ from pytest_ocirace.fakefs.locking import LOCK
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
 __tracebackhide__ = True
 
-__all__ = ["MODES", "RealTreeDirectory", "map_trees", "mapped_twin", "project_roots"]
+__all__ = ["MODES", "RealTreeDirectory", "map_trees", "mapped_twin", "project_roots", "real_stat"]
 
 #: Values of the ``real_tree`` option.
 MODES = ("copy-on-write", "read-only", "off")
@@ -58,6 +58,13 @@ MODES = ("copy-on-write", "read-only", "off")
 _REAL = types.SimpleNamespace(
     listdir=os.listdir, stat=os.stat, getcwd=os.getcwd, abspath=os.path.abspath
 )
+
+
+def real_stat(path: str) -> os.stat_result:
+    """``os.stat`` of the real disk (following links), also while pyfakefs patches ``os``."""
+    result: os.stat_result = _REAL.stat(path)
+    return result
+
 
 # Windows cannot hold these names: a POSIX file called ``a\b`` or ``c:d`` is left out.
 _UNREPRESENTABLE = frozenset('\\:*?"<>|')

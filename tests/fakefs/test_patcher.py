@@ -140,3 +140,64 @@ def test_a_module_behind_a_proxy_in_sys_modules_is_patched_too() -> None:
             assert [k for k in sys.modules if name in k] == [name]  # no alias left behind
     finally:
         del sys.modules[name]
+
+
+def test_module_stubs_do_what_pyfakefs_stubs_do() -> None:
+    # patcher._ModuleStubs takes a short way for module globals; the result (stubbed value,
+    # bookkeeping, restore, error for a missing name) must be pyfakefs' own.
+    import types
+
+    import pytest
+    from pyfakefs.mox3_stubout import StubOutForTesting
+
+    from pytest_ocirace.fakefs.patcher import _ModuleStubs
+
+    results = []
+    for stubs in (StubOutForTesting(), _ModuleStubs()):
+        module = types.ModuleType("ocirace_stubbed")
+        module.os = os  # type: ignore[attr-defined]
+        stubs.smart_set(module, "os", "fake os")
+        holder = types.SimpleNamespace(replace=os.replace)  # not a module: pyfakefs' own way
+        stubs.smart_set(holder, "replace", "fake replace")
+        with pytest.raises(AttributeError, match="Attribute not found"):
+            stubs.smart_set(module, "missing", "x")
+        during = (module.os, holder.replace, len(stubs.stubs))
+        stubs.smart_unset_all()
+        results.append((during, module.os is os, holder.replace is os.replace))
+    assert results[0] == results[1]
+    assert results[1] == (("fake os", "fake replace", 2), True, True)
+
+
+def test_a_finished_simulation_is_freed_without_the_cycle_collector() -> None:
+    # patcher.release: the patcher's replaced steps and the fake os <-> os.path pair were
+    # reference cycles that kept every test's filesystem for the garbage collector.
+    import gc
+    import weakref
+
+    def one() -> weakref.ReferenceType[FakeFilesystem]:
+        with simulate() as sim:
+            with open("C:\\kept.txt", "w") as handle:
+                handle.write("x")
+            return weakref.ref(sim.fs)
+
+    one()
+    gc.collect()
+    gc.disable()
+    try:
+        first = one()
+        one()  # pyfakefs' class attributes now name the second filesystem
+        assert first() is None
+    finally:
+        gc.enable()
+
+
+def test_release_leaves_a_patcher_that_still_runs() -> None:
+    from pytest_ocirace.fakefs.patcher import release
+
+    with Patcher() as outer:  # pyfakefs' fs fixture first: the simulation joins it
+        with simulate():
+            pass
+        release(outer)
+        assert outer.fake_modules["os"].path is outer.fake_modules["posixpath"]
+        os.makedirs("/still/fake")
+        assert os.path.isdir("/still/fake")

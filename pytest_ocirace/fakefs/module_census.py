@@ -1,0 +1,142 @@
+"""Whether ``sys.modules`` still holds exactly the modules it held when last remembered.
+
+Each simulated test used to walk every loaded module five times (pyfakefs' search for the
+modules to patch, the proxied-module search, the captured class functions, the writer seams
+at the start and at the end): about 0.6 ms of a test's fixed cost for 500 modules, to find
+the same answer as in the test before. Between two tests of one suite ``sys.modules``
+rarely changes (pyfakefs drops the modules a test imported). A :class:`ModuleCensus` lets
+a search keep its last answer while the same objects sit under the same names, in the same
+order, compared by identity in about 15 us for 500 modules: a module swapped for another
+one under the same name, added or removed is always a change.
+
+Two exceptions, by name, both new objects for every test: while pyfakefs patches, its
+``DynamicPatcher`` puts the fake modules of the running patcher (``os``, ``io``,
+``pathlib``...: ``Patcher.fake_modules``) into ``sys.modules`` under their real names; and
+the simulation's own stand-in modules (``msvcrt`` for file locking, marked
+``__ocirace_stand_in__``) sit there while a simulation runs. What sits under those names is
+not compared as long as it is again a fake or a stand-in (the searches that use a census
+look for nothing in either); which names they are is part of the remembered state.
+
+What a census cannot see is a change inside a module that stayed (an attribute assigned
+later): every search that uses one reads only what a module holds once it has finished
+executing, and while any loaded module is still executing (``__spec__._initializing``,
+another thread's import) nothing is remembered.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from operator import is_, itemgetter
+
+from pyfakefs.fake_filesystem_unittest import Patcher
+
+__all__ = ["ModuleCensus"]
+
+
+def _swapped_names() -> frozenset[str]:
+    """The names under which the running pyfakefs patcher shows its fake modules."""
+    patcher = Patcher.PATCHER
+    if patcher is None or not patcher.is_patching:
+        return frozenset()
+    return frozenset(getattr(patcher, "fake_modules", ()))
+
+
+class ModuleCensus:
+    """One remembered state of ``sys.modules`` (names and objects), for one search."""
+
+    __slots__ = ("_compared", "_names", "_pick", "_stand_ins", "_swapped")
+
+    def __init__(self) -> None:
+        self._names: list[str] = []
+        self._swapped: frozenset[str] = frozenset()
+        self._stand_ins: tuple[str, ...] = ()
+        self._pick: Callable[[list[object]], tuple[object, ...]] = tuple
+        self._compared: tuple[object, ...] = ()
+
+    def unchanged(self) -> bool:
+        """Whether ``sys.modules`` holds the remembered objects under the remembered names.
+
+        False until :meth:`remember` was called once.
+        """
+        modules = sys.modules
+        names = self._names
+        if not names or len(modules) != len(names) or list(modules) != names:
+            return False
+        if _swapped_names() != self._swapped:
+            return False
+        for name in self._stand_ins:
+            if not _is_stand_in(modules.get(name)):
+                return False
+        # list() of a dict is one C call: no other thread's import can interleave.
+        picked = self._pick(list(modules.values()))
+        compared = self._compared
+        return len(picked) == len(compared) and all(map(is_, picked, compared))
+
+    def remember(self) -> None:
+        """Take the present state; call it *before* the search whose answer it guards.
+
+        A module imported while the search runs then counts as a change next time. While
+        any loaded module is still executing its body (another thread's import, a search
+        run from inside an import), nothing is remembered: the search may miss what that
+        module defines later, so its answer must not outlive this call.
+        """
+        modules = sys.modules
+        names = list(modules)
+        objects: list[object] = list(modules.values())  # not only modules
+        if not _all_initialised(objects):
+            self.forget()
+            return
+        swapped = _swapped_names()
+        stand_ins = tuple(
+            name
+            for name, value in zip(names, objects, strict=True)
+            if name not in swapped and _is_stand_in(value)
+        )
+        ignored = swapped.union(stand_ins)
+        kept = [index for index, name in enumerate(names) if name not in ignored]
+        pick: Callable[[list[object]], tuple[object, ...]]
+        if len(kept) == len(names):
+            pick = tuple
+        elif len(kept) >= 2:
+            pick = itemgetter(*kept)
+        else:
+            pick = _picker(kept)
+        self._names, self._swapped, self._pick = names, swapped, pick
+        self._stand_ins = stand_ins
+        self._compared = pick(objects)
+
+    def forget(self) -> None:
+        """Make the next :meth:`unchanged` false."""
+        self._names = []
+        self._compared = ()
+
+
+def _picker(indices: list[int]) -> Callable[[list[object]], tuple[object, ...]]:
+    def pick(objects: list[object]) -> tuple[object, ...]:
+        return tuple(objects[index] for index in indices)
+
+    return pick
+
+
+def _is_stand_in(value: object) -> bool:
+    """Whether ``value`` is one of the simulation's stand-in modules (``msvcrt``)."""
+    if not isinstance(value, types.ModuleType):
+        return False
+    # Not value.__dict__: a lazily loaded module (importlib.util.LazyLoader) would execute.
+    namespace = object.__getattribute__(value, "__dict__")
+    return isinstance(namespace, dict) and namespace.get("__ocirace_stand_in__") is True
+
+
+def _all_initialised(modules: list[object]) -> bool:
+    for module in modules:
+        try:
+            # Not getattr: a lazily loaded module (importlib.util.LazyLoader) would execute.
+            namespace = object.__getattribute__(module, "__dict__")
+            spec = namespace.get("__spec__") if isinstance(namespace, dict) else None
+        except AttributeError:  # None, or a stand-in object without a namespace
+            continue
+        if spec is not None and getattr(spec, "_initializing", False) is True:
+            return False
+    return True
