@@ -271,8 +271,10 @@ class Guards(NameIndex):
         body = handler.body
         types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
         names = {last_identifier(t) for t in types if t is not None}
-        if self._in_retry_loop(statement) and not any(
-            isinstance(s, (ast.Raise, ast.Return, ast.Break)) for s in body
+        if (
+            self._in_retry_loop(statement)
+            and not any(isinstance(s, (ast.Raise, ast.Return, ast.Break)) for s in body)
+            and not self._leaves_loop_after(handler, statement)
         ):
             return True, "retry loop"
         if body and isinstance(body[-1], ast.Raise):
@@ -343,6 +345,30 @@ class Guards(NameIndex):
                         return int(later.lineno)
                 return None
         return None
+
+    def _leaves_loop_after(self, handler: ast.ExceptHandler, statement: ast.Try) -> bool:
+        """Whether a handler that runs to its end then leaves the loop: no retry.
+
+        ``while True: try: os.replace(...) except OSError: shutil.copyfile(...)`` followed
+        by ``break`` in the loop body (gallery-dl's ``finalize``): only the handlers that
+        ``continue`` go round again; the others fall through to the ``break``. An exit
+        counts when it is a statement of the blocks between the ``try`` and the loop, after
+        them - reached whatever the handler did.
+        """
+        if any(isinstance(s, ast.Continue) for s in handler.body):
+            return False
+        current: ast.AST = statement
+        for ancestor in self.ancestors_in_scope(statement):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(ancestor, field, None)
+                if isinstance(block, list) and current in block:
+                    later = block[block.index(current) + 1 :]
+                    if any(isinstance(s, (ast.Break, ast.Return, ast.Raise)) for s in later):
+                        return True
+            if isinstance(ancestor, (ast.While, ast.For, ast.AsyncFor)):
+                return False
+            current = ancestor
+        return False
 
     def _in_retry_loop(self, statement: ast.Try) -> bool:
         """Whether a loop around ``statement`` runs it again after a failure.

@@ -214,6 +214,10 @@ class Temps(NameIndex):
                 if self.contains_unique_part(opened):
                     # open(f"{dst}.{uuid4().hex}", "w"): a per-writer name written through fp.
                     return TempInfo("derived", unique=True, created=True, origin=opened)
+        if isinstance(node, ast.Attribute):
+            held = self._bound_by_own_methods(node, depth)
+            if held is not None:
+                return held
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
             binding = self.binding_node(node.id, node)
@@ -313,6 +317,65 @@ class Temps(NameIndex):
                 ):
                     return True
         return False
+
+    def _bound_by_own_methods(self, node: ast.Attribute, depth: int) -> TempInfo | None:
+        """``self.attr`` in a method, when some method of the class binds a temp to it.
+
+        What an attribute holds is whatever the class's methods store in it, wherever they
+        run: gallery-dl's ``PathFormat.build_path`` does ``self.temppath = self.realpath``,
+        then ``self.temppath += ".part"``, and ``finalize`` publishes ``self.temppath``.
+        Each binding (``=``, ``+=``, or the name of ``fd, self.attr = tempfile.mkstemp()``)
+        is judged in its own method, like any value; a temp-looking *word* in it does not
+        count (the attribute's own name is judged by the caller of this). The first binding
+        that makes a temp decides.
+        """
+        if depth > 3 or not isinstance(node.value, ast.Name):
+            return None
+        function = self.function_of(node)
+        owner = None if function is None else self.parents.get(function)
+        if not isinstance(owner, ast.ClassDef) or _receiver(function) != node.value.id:
+            return None
+        for method in owner.body:
+            receiver = _receiver(method)
+            if receiver is None:
+                continue
+            for statement in ast.walk(method):
+                info = self._temp_bound_by(statement, receiver, node.attr, depth)
+                if info is not None:
+                    return info
+        return None
+
+    def _temp_bound_by(
+        self, statement: ast.AST, receiver: str, attr: str, depth: int
+    ) -> TempInfo | None:
+        """The temp ``statement`` binds to ``receiver.attr``, if it binds one there."""
+        if isinstance(statement, ast.AugAssign):
+            if not (
+                isinstance(statement.op, ast.Add)
+                and _is_attribute_of(statement.target, receiver, attr)
+            ):
+                return None
+            grown = ast.BinOp(left=statement.target, op=ast.Add(), right=statement.value)
+            if self.is_derived_name(grown):
+                unique = self.contains_unique_part(statement.value)
+                return TempInfo("derived", unique, False, origin=statement.value)
+            return None
+        if not isinstance(statement, ast.Assign):
+            return None
+        for target in statement.targets:
+            if _is_attribute_of(target, receiver, attr):
+                info = self.temp_info(statement.value, depth + 1)
+                if info is not None and info.kind != "name":
+                    return info
+            elif (
+                isinstance(target, ast.Tuple)
+                and len(target.elts) == 2
+                and _is_attribute_of(target.elts[1], receiver, attr)
+                and isinstance(statement.value, ast.Call)
+                and self.qualified_name(statement.value.func) == "tempfile.mkstemp"
+            ):
+                return TempInfo("mkstemp", unique=True, created=True, origin=statement.value)
+        return None
 
     def module_class(self, node: ast.AST, name: str) -> ast.ClassDef | None:
         """The class ``name`` defined at the top of ``node``'s module, if any."""
@@ -987,6 +1050,39 @@ class Temps(NameIndex):
                 continue
             if any(unparsed(self._unconverted(arg)) in keys for arg in call.args):
                 return True
+        return isinstance(src, ast.Attribute) and self._written_by_own_methods(src)
+
+    def _written_by_own_methods(self, src: ast.Attribute) -> bool:
+        """``self.attr`` that a method of the class writes (``open(self.temppath, mode)``).
+
+        The counterpart of :meth:`_bound_by_own_methods`: a temp kept in an attribute is
+        written where the class writes it (gallery-dl's ``PathFormat.open``), not
+        necessarily in the method that publishes it.
+        """
+        function = self.function_of(src)
+        owner = None if function is None else self.parents.get(function)
+        if not isinstance(owner, ast.ClassDef) or not isinstance(src.value, ast.Name):
+            return False
+        if _receiver(function) != src.value.id:
+            return False
+        for method in owner.body:
+            receiver = _receiver(method)
+            scope = self.scopes.get(method) if receiver is not None else None
+            if receiver is None or scope is None:
+                continue
+            for call in scope.calls:
+                func = call.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and _is_attribute_of(func.value, receiver, src.attr)
+                    and func.attr in ("write_bytes", "write_text", "open", "touch", "save")
+                ):
+                    return True
+                if _WRITE_WORDS.search(last_identifier(func) or "") and any(
+                    _is_attribute_of(self._unconverted(arg), receiver, src.attr)
+                    for arg in call.args
+                ):
+                    return True
         return False
 
     def _unconverted(self, node: ast.expr) -> ast.expr:
@@ -1046,6 +1142,27 @@ def _line_of(binding: ast.AST | None) -> int:
     if isinstance(binding, ast.withitem):
         binding = binding.context_expr
     return int(getattr(binding, "lineno", 0))
+
+
+def _receiver(function: ast.AST | None) -> str | None:
+    """The first parameter of a method (``self``), or None for anything else."""
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    positional = function.args.posonlyargs + function.args.args
+    if not positional or any(
+        isinstance(d, ast.Name) and d.id == "staticmethod" for d in function.decorator_list
+    ):
+        return None
+    return positional[0].arg
+
+
+def _is_attribute_of(node: ast.AST, receiver: str, attr: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == attr
+        and isinstance(node.value, ast.Name)
+        and node.value.id == receiver
+    )
 
 
 def _is_self_attribute(node: ast.AST, attr: str) -> bool:

@@ -622,6 +622,39 @@ VALID = (
                 os.rename(sib.path, self.path)
         """
     ),
+    # A loop that tries again: the handler ``continue``s before the ``break`` that ends a
+    # successful pass (a bounded retry on the Windows error).
+    Valid(
+        """
+        import os, tempfile, time
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dst))
+            os.write(fd, data)
+            os.close(fd)
+            for attempt in range(5):
+                try:
+                    os.replace(tmp, dst)
+                except PermissionError:
+                    time.sleep(0.1)
+                    continue
+                break
+        """
+    ),
+    # An attribute that the class's methods only ever bind to the target itself is no temp:
+    # publishing it onto another name is not a temp publish.
+    Valid(
+        """
+        import os
+        class Mover:
+            def build_path(self, target):
+                self.realpath = target
+                self.temppath = self.realpath
+            def open(self, mode="wb"):
+                return open(self.temppath, mode)
+            def finalize(self, done):
+                os.replace(self.temppath, done)
+        """
+    ),
 )
 
 INVALID = (
@@ -1365,6 +1398,34 @@ INVALID = (
                 os.rename(sib.path, self.path)
         """,
         line=7,
+    ),
+    # The temp is an attribute another method binds (``self.temppath += ".part"``) and
+    # another method writes (gallery-dl's ``PathFormat``); the ``while True`` around the
+    # publish is no retry: the handler falls back to a copy and the ``break`` after the
+    # ``try`` ends the loop.
+    Invalid(
+        """
+        import os, shutil
+        class PathFormat:
+            def build_path(self, target):
+                self.realpath = target
+                self.temppath = self.realpath
+                self.temppath += ".part"
+            def open(self, mode="wb"):
+                return open(self.temppath, mode)
+            def finalize(self):
+                while True:
+                    try:
+                        os.replace(self.temppath, self.realpath)
+                    except FileNotFoundError:
+                        os.makedirs(os.path.dirname(self.realpath))
+                        continue
+                    except OSError:
+                        shutil.copyfile(self.temppath, self.realpath)
+                        os.unlink(self.temppath)
+                    break
+        """,
+        line=12,
     ),
 )
 
