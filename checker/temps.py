@@ -113,6 +113,11 @@ class Temps(NameIndex):
     """Where a renamed path came from."""
 
     _functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
+    #: What each (class, attribute) holds, as :meth:`_bound_by_own_methods` judged it;
+    #: reset with the answers that depend on the project index (``_derive``).
+    _held: dict[tuple[ast.ClassDef, str], TempInfo | None] | None = None
+    #: Per class, its methods' bindings of each ``self`` attribute (statement, receiver).
+    _bindings: dict[ast.ClassDef, dict[str, list[tuple[ast.stmt, str]]]] | None = None
 
     def temp_info(self, node: ast.expr, depth: int = 0) -> TempInfo | None:
         """Why ``node`` names a temp file, or ``None`` when nothing says it does."""
@@ -325,9 +330,11 @@ class Temps(NameIndex):
         run: gallery-dl's ``PathFormat.build_path`` does ``self.temppath = self.realpath``,
         then ``self.temppath += ".part"``, and ``finalize`` publishes ``self.temppath``.
         Each binding (``=``, ``+=``, or the name of ``fd, self.attr = tempfile.mkstemp()``)
-        is judged in its own method, like any value; a temp-looking *word* in it does not
-        count (the attribute's own name is judged by the caller of this). The first binding
-        that makes a temp decides.
+        is judged in its own method by what it is built from there: a value that comes from
+        a parameter (what callers pass: ``self.path = path``), from a helper, or a
+        temp-looking *word* does not make the attribute a temp (``_NOT_BY_CONSTRUCTION``).
+        The first binding that makes a temp decides; the answer is kept per class and
+        attribute.
         """
         if depth > 3 or not isinstance(node.value, ast.Name):
             return None
@@ -335,19 +342,54 @@ class Temps(NameIndex):
         owner = None if function is None else self.parents.get(function)
         if not isinstance(owner, ast.ClassDef) or _receiver(function) != node.value.id:
             return None
+        if self._held is None:
+            self._held = {}
+        key = (owner, node.attr)
+        if key in self._held:
+            return self._held[key]
+        self._held[key] = None  # a binding that reads the attribute itself is no temp
+        found = None
+        for statement, receiver in self._bindings_of(owner).get(node.attr, ()):
+            found = self._temp_bound_by(statement, receiver, node.attr)
+            if found is not None:
+                break
+        self._held[key] = found
+        return found
+
+    def _bindings_of(self, owner: ast.ClassDef) -> dict[str, list[tuple[ast.stmt, str]]]:
+        """The statements of ``owner``'s methods that bind an attribute of their receiver."""
+        if self._bindings is None:
+            self._bindings = {}
+        known = self._bindings.get(owner)
+        if known is not None:
+            return known
+        known = self._bindings[owner] = {}
         for method in owner.body:
             receiver = _receiver(method)
             if receiver is None:
                 continue
             for statement in ast.walk(method):
-                info = self._temp_bound_by(statement, receiver, node.attr, depth)
-                if info is not None:
-                    return info
-        return None
+                targets: list[ast.expr]
+                if isinstance(statement, ast.AugAssign):
+                    targets = [statement.target]
+                elif isinstance(statement, ast.Assign):
+                    targets = [
+                        part
+                        for target in statement.targets
+                        for part in (target.elts if isinstance(target, ast.Tuple) else [target])
+                    ]
+                else:
+                    continue
+                for target in targets:
+                    if (
+                        isinstance(target, ast.Attribute)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id == receiver
+                    ):
+                        known.setdefault(target.attr, []).append((statement, receiver))
+        return known
 
-    def _temp_bound_by(
-        self, statement: ast.AST, receiver: str, attr: str, depth: int
-    ) -> TempInfo | None:
+    def _temp_bound_by(self, statement: ast.stmt, receiver: str, attr: str) -> TempInfo | None:
         """The temp ``statement`` binds to ``receiver.attr``, if it binds one there."""
         if isinstance(statement, ast.AugAssign):
             if not (
@@ -364,8 +406,10 @@ class Temps(NameIndex):
             return None
         for target in statement.targets:
             if _is_attribute_of(target, receiver, attr):
-                info = self.temp_info(statement.value, depth + 1)
-                if info is not None and info.kind != "name":
+                # Judged at the depth where callers are no longer asked (``passed_temp``):
+                # what the value is built from in its own method, not what a caller passes.
+                info = self.temp_info(statement.value, _BINDING_DEPTH)
+                if info is not None and info.kind not in _NOT_BY_CONSTRUCTION and not info.via:
                     return info
             elif (
                 isinstance(target, ast.Tuple)
@@ -1142,6 +1186,14 @@ def _line_of(binding: ast.AST | None) -> int:
     if isinstance(binding, ast.withitem):
         binding = binding.context_expr
     return int(getattr(binding, "lineno", 0))
+
+
+#: The depth at which an attribute's binding is judged (see :meth:`Temps._temp_bound_by`).
+_BINDING_DEPTH = 3
+#: Temps an attribute binding does not make by itself: a temp-looking word, and what a
+#: helper returns on some of its paths (pip's ``self.source_dir = self.ensure_build_location
+#: (...)`` is a private build dir on one path and the user's checkout on others).
+_NOT_BY_CONSTRUCTION = frozenset({"name", "helper"})
 
 
 def _receiver(function: ast.AST | None) -> str | None:

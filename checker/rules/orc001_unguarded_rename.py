@@ -36,6 +36,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue  # exclusive create on purpose: an existing target must fail
         if analysis.removal_before(publish) is not None:
             continue  # remove-then-rename: ORC006 reports it, more precisely
+        if analysis.moves_back(publish):
+            continue  # a restore of what another rename moved away: not new content
         callee = callee_text(ctx, publish)
         yield ctx.finding(
             CODE,
@@ -653,6 +655,40 @@ VALID = (
                 return open(self.temppath, mode)
             def finalize(self, done):
                 os.replace(self.temppath, done)
+        """
+    ),
+    # Moving back what ``__init__`` moved away is a restore of the original file, not a
+    # publish of new content (GitPython's ``TemporaryFileSwap``), though the "temp" is an
+    # mkstemp name the class bound.
+    Valid(
+        """
+        import os, tempfile
+        class Swap:
+            def __init__(self, path):
+                self.path = path
+                fd, self.aside = tempfile.mkstemp(dir=os.path.dirname(path))
+                os.close(fd)
+                os.replace(self.path, self.aside)
+            def __exit__(self, *args):
+                os.replace(self.aside, self.path)
+        """
+    ),
+    # An attribute bound to what a helper returns is not a temp by construction: the helper
+    # may return a private dir on one path and the user's checkout on another (pip's
+    # ``self.source_dir``).
+    Valid(
+        """
+        import shutil, tempfile
+        class Requirement:
+            def build_location(self):
+                return tempfile.mkdtemp()
+            def prepare(self, link):
+                if link:
+                    self.source_dir = link
+                else:
+                    self.source_dir = self.build_location()
+            def move_to(self, dest):
+                shutil.move(self.source_dir, dest)
         """
     ),
 )
@@ -1426,6 +1462,24 @@ INVALID = (
                     break
         """,
         line=12,
+    ),
+    # An mkstemp name bound by ``__init__``, written by one method and published by
+    # another: the class's methods make it a temp, wherever each runs.
+    Invalid(
+        """
+        import os, tempfile
+        class Saver:
+            def __init__(self, path):
+                self.path = path
+                fd, self.tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+                self.fd = fd
+            def write(self, data):
+                os.write(self.fd, data)
+                os.close(self.fd)
+            def commit(self):
+                os.replace(self.tmp, self.path)
+        """,
+        line=11,
     ),
 )
 

@@ -37,6 +37,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             publish
         ):
             continue  # absent unless raced (ORC001) or removed first (ORC006)
+        if analysis.moves_back(publish):
+            continue  # a restore of what another rename moved away: not new content
         yield ctx.finding(
             CODE,
             publish.call,

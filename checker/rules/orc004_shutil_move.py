@@ -31,6 +31,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.windows_excluded(publish.call):
             continue
+        if analysis.moves_back(publish):
+            continue  # a restore of what another rename moved away: not new content
         if analysis.existence_checked(publish.call, publish.dst):
             continue  # absent unless raced: ORC001's business
         if analysis.is_guarded(publish.call):
