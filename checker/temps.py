@@ -119,8 +119,16 @@ class Temps(NameIndex):
     #: Per class, its methods' bindings of each ``self`` attribute (statement, receiver).
     _bindings: dict[ast.ClassDef, dict[str, list[tuple[ast.stmt, str]]]] | None = None
 
-    def temp_info(self, node: ast.expr, depth: int = 0) -> TempInfo | None:
-        """Why ``node`` names a temp file, or ``None`` when nothing says it does."""
+    def temp_info(self, node: ast.expr, depth: int = 0, bindings: bool = True) -> TempInfo | None:
+        """Why ``node`` names a temp file, or ``None`` when nothing says it does.
+
+        ``bindings=False`` leaves out an attribute that the class binds to a temp on some
+        path (:meth:`_bound_by_own_methods`): the rules ask that way of a publish's
+        *target*, which excuses the publish ("renaming into another private name") and so
+        needs the target to be private on every path. gunicorn's pidfile binds
+        ``self.fname`` to the user's path, or to an ``mkstemp`` name when none was given,
+        and renames its temp onto ``self.fname``: the shared pidfile on the first path.
+        """
         if depth > 4:
             return None
         if isinstance(node, ast.Call):
@@ -219,7 +227,7 @@ class Temps(NameIndex):
                 if self.contains_unique_part(opened):
                     # open(f"{dst}.{uuid4().hex}", "w"): a per-writer name written through fp.
                     return TempInfo("derived", unique=True, created=True, origin=opened)
-        if isinstance(node, ast.Attribute):
+        if bindings and isinstance(node, ast.Attribute):
             held = self._bound_by_own_methods(node, depth)
             if held is not None:
                 return held

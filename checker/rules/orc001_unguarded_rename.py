@@ -27,7 +27,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         info = analysis.temp_info(publish.src)
         if info is None or not analysis.is_fresh(publish.src, info, publish.call):
             continue
-        dst_info = analysis.temp_info(publish.dst)
+        dst_info = analysis.temp_info(publish.dst, bindings=False)
         if dst_info is not None or analysis.contains_unique_part(publish.dst):
             continue  # renaming into another private name: nobody else writes there
         if analysis.windows_excluded(publish.call) or analysis.is_guarded(publish.call):
@@ -1480,6 +1480,26 @@ INVALID = (
                 os.replace(self.tmp, self.path)
         """,
         line=11,
+    ),
+    # A target attribute that the class binds to an mkstemp name only when no path was
+    # given (gunicorn's pidfile) is the shared path on the other branch: no excuse for the
+    # publish onto it.
+    Invalid(
+        """
+        import os, tempfile
+        class Pidfile:
+            def __init__(self, fname):
+                self.fname = fname
+            def create(self, pid):
+                fd, fname = tempfile.mkstemp(dir=os.path.dirname(self.fname or "."))
+                os.write(fd, str(pid).encode())
+                if self.fname:
+                    os.rename(fname, self.fname)
+                else:
+                    self.fname = fname
+                os.close(fd)
+        """,
+        line=9,
     ),
 )
 
