@@ -375,7 +375,9 @@ class Guards(NameIndex):
 
         A ``for`` loop whose variable the ``try`` body uses (``for src, dst in files:
         try: os.rename(src, dst)``) goes on to the next item: each pass publishes another
-        file, and the failed one is never tried again - not a retry.
+        file, and the failed one is never tried again - not a retry. Also through names the
+        loop body binds from it (``for name in names: srcname = join(src, name); try:
+        shutil.move(srcname, ...)``: nilearn's ``movetree``).
         """
         used = {
             node.id
@@ -388,7 +390,7 @@ class Guards(NameIndex):
                 return True
             if isinstance(ancestor, (ast.For, ast.AsyncFor)):
                 targets = {n.id for n in ast.walk(ancestor.target) if isinstance(n, ast.Name)}
-                if not targets & used:
+                if not _bound_from(ancestor, targets) & used:
                     return True
         return False
 
@@ -630,3 +632,25 @@ def _self_attribute(node: ast.expr) -> bool:
         and isinstance(node.value, ast.Name)
         and node.value.id == "self"
     )
+
+
+def _bound_from(loop: ast.For | ast.AsyncFor, names: set[str]) -> set[str]:
+    """``names`` and every name the loop body binds from them (to a fixed point)."""
+    assignments = [
+        node
+        for statement in loop.body
+        for node in ast.walk(statement)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+    ]
+    bound = set(names)
+    for _ in range(len(assignments)):
+        grown = set(bound)
+        for node in assignments:
+            assert node.value is not None
+            if any(isinstance(n, ast.Name) and n.id in bound for n in ast.walk(node.value)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                grown |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        if grown == bound:
+            break
+        bound = grown
+    return bound

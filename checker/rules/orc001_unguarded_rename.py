@@ -691,6 +691,24 @@ VALID = (
                 shutil.move(self.source_dir, dest)
         """
     ),
+    # The inner loop over attempts is a retry: its variable is not what is published.
+    Valid(
+        """
+        import os, time
+        def publish_all(names, root):
+            for name in names:
+                tmp = os.path.join(root, name + ".tmp")
+                with open(tmp, "w") as f:
+                    f.write(name)
+                target = os.path.join(root, name)
+                for attempt in range(5):
+                    try:
+                        os.replace(tmp, target)
+                        break
+                    except PermissionError:
+                        time.sleep(0.1)
+        """
+    ),
 )
 
 INVALID = (
@@ -1500,6 +1518,26 @@ INVALID = (
                 os.close(fd)
         """,
         line=9,
+    ),
+    # A ``for`` loop over the files to publish is no retry, also when the ``try`` uses the
+    # loop variable only through names the body binds from it (nilearn's ``movetree``): the
+    # handler that logs is not a guard.
+    Invalid(
+        """
+        import logging, os
+        log = logging.getLogger(__name__)
+        def publish_all(names, root):
+            for name in names:
+                tmp = os.path.join(root, name + ".tmp")
+                with open(tmp, "w") as f:
+                    f.write(name)
+                target = os.path.join(root, name)
+                try:
+                    os.replace(tmp, target)
+                except OSError:
+                    log.warning("could not publish %s", target)
+        """,
+        line=10,
     ),
 )
 
