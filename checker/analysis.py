@@ -59,6 +59,7 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Digests):
         """The answers that depend on the settings and the project index, from the one walk."""
         self.why = {}
         self._elsewhere = {}
+        self._held = None  # what attributes hold may rest on the index's answers
         #: The publish functions, plus ``publish`` of a vendored writer (fix-writer-module),
         #: so a file fixed to import it is still understood after the fix.
         self.publish_functions = {

@@ -434,6 +434,14 @@ class DemandIndex(ProjectIndex):
         self._read.setdefault(path, text)
         self._export(summary)
 
+    def _may_import(self, path: str, package: str) -> bool:
+        """The base test, on the text this index already read (not the file read again)."""
+        summary = self.by_path.get(path)
+        if summary is not None and summary.module.split(".")[0] == package:
+            return True
+        text = self._text(path)
+        return True if text is None else package in text
+
     def calls(self, path: str, name: str) -> bool:
         """Whether the text of ``path`` calls ``name`` (by the index's call pattern)."""
         entry = self._entry(path)

@@ -271,8 +271,10 @@ class Guards(NameIndex):
         body = handler.body
         types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
         names = {last_identifier(t) for t in types if t is not None}
-        if self._in_retry_loop(statement) and not any(
-            isinstance(s, (ast.Raise, ast.Return, ast.Break)) for s in body
+        if (
+            self._in_retry_loop(statement)
+            and not any(isinstance(s, (ast.Raise, ast.Return, ast.Break)) for s in body)
+            and not self._leaves_loop_after(handler, statement)
         ):
             return True, "retry loop"
         if body and isinstance(body[-1], ast.Raise):
@@ -344,12 +346,38 @@ class Guards(NameIndex):
                 return None
         return None
 
+    def _leaves_loop_after(self, handler: ast.ExceptHandler, statement: ast.Try) -> bool:
+        """Whether a handler that runs to its end then leaves the loop: no retry.
+
+        ``while True: try: os.replace(...) except OSError: shutil.copyfile(...)`` followed
+        by ``break`` in the loop body (gallery-dl's ``finalize``): only the handlers that
+        ``continue`` go round again; the others fall through to the ``break``. An exit
+        counts when it is a statement of the blocks between the ``try`` and the loop, after
+        them - reached whatever the handler did.
+        """
+        if any(isinstance(s, ast.Continue) for s in handler.body):
+            return False
+        current: ast.AST = statement
+        for ancestor in self.ancestors_in_scope(statement):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(ancestor, field, None)
+                if isinstance(block, list) and current in block:
+                    later = block[block.index(current) + 1 :]
+                    if any(isinstance(s, (ast.Break, ast.Return, ast.Raise)) for s in later):
+                        return True
+            if isinstance(ancestor, (ast.While, ast.For, ast.AsyncFor)):
+                return False
+            current = ancestor
+        return False
+
     def _in_retry_loop(self, statement: ast.Try) -> bool:
         """Whether a loop around ``statement`` runs it again after a failure.
 
         A ``for`` loop whose variable the ``try`` body uses (``for src, dst in files:
         try: os.rename(src, dst)``) goes on to the next item: each pass publishes another
-        file, and the failed one is never tried again - not a retry.
+        file, and the failed one is never tried again - not a retry. Also through names the
+        loop body binds from it (``for name in names: srcname = join(src, name); try:
+        shutil.move(srcname, ...)``: nilearn's ``movetree``).
         """
         used = {
             node.id
@@ -362,7 +390,7 @@ class Guards(NameIndex):
                 return True
             if isinstance(ancestor, (ast.For, ast.AsyncFor)):
                 targets = {n.id for n in ast.walk(ancestor.target) if isinstance(n, ast.Name)}
-                if not targets & used:
+                if not _bound_from(ancestor, targets) & used:
                     return True
         return False
 
@@ -604,3 +632,25 @@ def _self_attribute(node: ast.expr) -> bool:
         and isinstance(node.value, ast.Name)
         and node.value.id == "self"
     )
+
+
+def _bound_from(loop: ast.For | ast.AsyncFor, names: set[str]) -> set[str]:
+    """``names`` and every name the loop body binds from them (to a fixed point)."""
+    assignments = [
+        node
+        for statement in loop.body
+        for node in ast.walk(statement)
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+    ]
+    bound = set(names)
+    for _ in range(len(assignments)):
+        grown = set(bound)
+        for node in assignments:
+            assert node.value is not None
+            if any(isinstance(n, ast.Name) and n.id in bound for n in ast.walk(node.value)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                grown |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        if grown == bound:
+            break
+        bound = grown
+    return bound

@@ -407,6 +407,12 @@ class NameIndex:
                 )
             return False
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            if isinstance(node.right, ast.JoinedStr) or (
+                isinstance(node.right, ast.Constant) and isinstance(node.right.value, str)
+            ):
+                # Nothing else divides by a string: `self.tools_path.parent / "tools"` is a
+                # path whatever the left side is (issue 10: paths of unknown type).
+                return True
             return self.is_pathlike(node.left, depth + 1)
         if isinstance(node, ast.Attribute) and node.attr == "parent":
             return self.is_pathlike(node.value, depth + 1)

@@ -33,6 +33,7 @@ __all__ = [
     "ModuleSummary",
     "ProjectIndex",
     "build_index",
+    "called_in_text",
     "exports",
     "index_of_sources",
     "may_export",
@@ -161,7 +162,7 @@ def exports(text: str, path: str, module: str, is_package: bool) -> tuple[Module
     """
     if not may_export(text):
         return ModuleSummary(path, module, is_package), None
-    return _summarise(text, path, module, is_package)
+    return _summarise(text, path, module, is_package, own_facts=False)
 
 
 def may_export(text: str) -> bool:
@@ -179,9 +180,16 @@ def _may_return_temp(text: str) -> bool:
 
 
 def _summarise(
-    text: str, path: str, module: str | None, is_package: bool | None = None
+    text: str,
+    path: str,
+    module: str | None,
+    is_package: bool | None = None,
+    own_facts: bool = True,
 ) -> tuple[ModuleSummary, Any]:
     """The summary, and the analysis it was read from when the file had to be parsed.
+
+    ``own_facts=False`` leaves out what only the full index uses (the names the module
+    calls, its publishing functions): :func:`exports` is asked for what other modules see.
 
     A file that may publish or make a temp is parsed here, once: the analysis is kept by the
     index and the lint of the same text reuses the parse and the walk
@@ -196,7 +204,7 @@ def _summarise(
     from .prefilter import might_match
 
     if not (might_match(text) or any(word in text for word in _TEMP_MAKERS)):
-        return ModuleSummary(path, module, is_package, calls=_called_in_text(text)), None
+        return ModuleSummary(path, module, is_package, calls=called_in_text(text)), None
     import ast  # only files that changed are parsed; a warm run never needs it
     import warnings
 
@@ -205,7 +213,7 @@ def _summarise(
             warnings.simplefilter("ignore")  # invalid escape sequences etc. are not ours
             tree = ast.parse(text, filename=path, type_comments=False)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return ModuleSummary(path, module, is_package, calls=_called_in_text(text)), None
+        return ModuleSummary(path, module, is_package, calls=called_in_text(text)), None
     from .analysis import ModuleAnalysis, Source
     from .model import LintSettings
 
@@ -214,12 +222,14 @@ def _summarise(
             tree, Source(text), LintSettings(), None, module, is_package, path
         )
         needs_names = _ALIAS_LINE.search(text) or _may_return_temp(text)
-        return _from_analysis(analysis, path, module, is_package, bool(needs_names)), analysis
+        summary = _from_analysis(analysis, path, module, is_package, bool(needs_names), own_facts)
+        return summary, analysis
     except RecursionError:
-        return ModuleSummary(path, module, is_package, calls=_called_in_text(text)), None
+        return ModuleSummary(path, module, is_package, calls=called_in_text(text)), None
 
 
-def _called_in_text(text: str) -> list[str]:
+def called_in_text(text: str) -> list[str]:
+    """Every name the text calls (``name(`` or ``.name(``), sorted: a module's ``calls``."""
     return sorted(set(_CALLED.findall(text)))
 
 
@@ -247,7 +257,12 @@ def _may_publish(call: Any) -> bool:
 
 
 def _from_analysis(
-    analysis: Any, path: str, module: str, is_package: bool, needs_names: bool
+    analysis: Any,
+    path: str,
+    module: str,
+    is_package: bool,
+    needs_names: bool,
+    own_facts: bool = True,
 ) -> ModuleSummary:
     """The summary of a parsed module.
 
@@ -286,6 +301,10 @@ def _from_analysis(
                 info = analysis.returned_temp(function, 0)
                 if info is not None:
                     temps[prefix + function.name] = [info.kind, info.unique]
+    if not own_facts:
+        # Walking every call of the module (a tenth of the index's work on the corpus) for
+        # facts the demand-built index drops (``_OWN_FACTS`` of :mod:`.demand`).
+        return ModuleSummary(path, module, is_package, aliases, temps)
     called: set[str] = set()
     publishing: set[str] = set()
     for scope in analysis.scopes.values():

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .names import NameIndex
-from .nodes import argument, last_identifier, words
+from .nodes import argument, last_identifier, unparsed, words
 from .winmove import MOVE_FILE_EX, is_kernel32_move, replaces
 
 #: Functions that publish a file by renaming it; the value is the publish kind.
@@ -55,6 +55,22 @@ class PublishCalls(NameIndex):
     """Finds the publish calls of a module (the rules start from these)."""
 
     publish_functions: dict[str, str]
+    publish_calls: list[PublishCall]
+
+    def moves_back(self, publish: PublishCall) -> bool:
+        """Whether ``publish`` moves back what another rename of the module moved away.
+
+        GitPython's ``TemporaryFileSwap`` does ``os.replace(self.file_path,
+        self.tmp_file_path)`` in ``__init__`` and ``os.replace(self.tmp_file_path,
+        self.file_path)`` in ``__exit__``: the "temp" holds the original file, and putting it
+        back is a restore, not a publish of new content. The pair is matched by the text of
+        both paths (the same attributes or names, the other way round).
+        """
+        src, dst = unparsed(publish.src), unparsed(publish.dst)
+        return any(
+            other is not publish and unparsed(other.src) == dst and unparsed(other.dst) == src
+            for other in self.publish_calls
+        )
 
     def _find_publish_calls(self) -> Iterator[PublishCall]:
         for scope in self.scopes.values():

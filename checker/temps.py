@@ -113,9 +113,22 @@ class Temps(NameIndex):
     """Where a renamed path came from."""
 
     _functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
+    #: What each (class, attribute) holds, as :meth:`_bound_by_own_methods` judged it;
+    #: reset with the answers that depend on the project index (``_derive``).
+    _held: dict[tuple[ast.ClassDef, str], TempInfo | None] | None = None
+    #: Per class, its methods' bindings of each ``self`` attribute (statement, receiver).
+    _bindings: dict[ast.ClassDef, dict[str, list[tuple[ast.stmt, str]]]] | None = None
 
-    def temp_info(self, node: ast.expr, depth: int = 0) -> TempInfo | None:
-        """Why ``node`` names a temp file, or ``None`` when nothing says it does."""
+    def temp_info(self, node: ast.expr, depth: int = 0, bindings: bool = True) -> TempInfo | None:
+        """Why ``node`` names a temp file, or ``None`` when nothing says it does.
+
+        ``bindings=False`` leaves out an attribute that the class binds to a temp on some
+        path (:meth:`_bound_by_own_methods`): the rules ask that way of a publish's
+        *target*, which excuses the publish ("renaming into another private name") and so
+        needs the target to be private on every path. gunicorn's pidfile binds
+        ``self.fname`` to the user's path, or to an ``mkstemp`` name when none was given,
+        and renames its temp onto ``self.fname``: the shared pidfile on the first path.
+        """
         if depth > 4:
             return None
         if isinstance(node, ast.Call):
@@ -214,6 +227,10 @@ class Temps(NameIndex):
                 if self.contains_unique_part(opened):
                     # open(f"{dst}.{uuid4().hex}", "w"): a per-writer name written through fp.
                     return TempInfo("derived", unique=True, created=True, origin=opened)
+        if bindings and isinstance(node, ast.Attribute):
+            held = self._bound_by_own_methods(node, depth)
+            if held is not None:
+                return held
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
             binding = self.binding_node(node.id, node)
@@ -313,6 +330,104 @@ class Temps(NameIndex):
                 ):
                     return True
         return False
+
+    def _bound_by_own_methods(self, node: ast.Attribute, depth: int) -> TempInfo | None:
+        """``self.attr`` in a method, when some method of the class binds a temp to it.
+
+        What an attribute holds is whatever the class's methods store in it, wherever they
+        run: gallery-dl's ``PathFormat.build_path`` does ``self.temppath = self.realpath``,
+        then ``self.temppath += ".part"``, and ``finalize`` publishes ``self.temppath``.
+        Each binding (``=``, ``+=``, or the name of ``fd, self.attr = tempfile.mkstemp()``)
+        is judged in its own method by what it is built from there: a value that comes from
+        a parameter (what callers pass: ``self.path = path``), from a helper, or a
+        temp-looking *word* does not make the attribute a temp (``_NOT_BY_CONSTRUCTION``).
+        The first binding that makes a temp decides; the answer is kept per class and
+        attribute.
+        """
+        if depth > 3 or not isinstance(node.value, ast.Name):
+            return None
+        function = self.function_of(node)
+        owner = None if function is None else self.parents.get(function)
+        if not isinstance(owner, ast.ClassDef) or _receiver(function) != node.value.id:
+            return None
+        if self._held is None:
+            self._held = {}
+        key = (owner, node.attr)
+        if key in self._held:
+            return self._held[key]
+        self._held[key] = None  # a binding that reads the attribute itself is no temp
+        found = None
+        for statement, receiver in self._bindings_of(owner).get(node.attr, ()):
+            found = self._temp_bound_by(statement, receiver, node.attr)
+            if found is not None:
+                break
+        self._held[key] = found
+        return found
+
+    def _bindings_of(self, owner: ast.ClassDef) -> dict[str, list[tuple[ast.stmt, str]]]:
+        """The statements of ``owner``'s methods that bind an attribute of their receiver."""
+        if self._bindings is None:
+            self._bindings = {}
+        known = self._bindings.get(owner)
+        if known is not None:
+            return known
+        known = self._bindings[owner] = {}
+        for method in owner.body:
+            receiver = _receiver(method)
+            if receiver is None:
+                continue
+            for statement in ast.walk(method):
+                targets: list[ast.expr]
+                if isinstance(statement, ast.AugAssign):
+                    targets = [statement.target]
+                elif isinstance(statement, ast.Assign):
+                    targets = [
+                        part
+                        for target in statement.targets
+                        for part in (target.elts if isinstance(target, ast.Tuple) else [target])
+                    ]
+                else:
+                    continue
+                for target in targets:
+                    if (
+                        isinstance(target, ast.Attribute)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id == receiver
+                    ):
+                        known.setdefault(target.attr, []).append((statement, receiver))
+        return known
+
+    def _temp_bound_by(self, statement: ast.stmt, receiver: str, attr: str) -> TempInfo | None:
+        """The temp ``statement`` binds to ``receiver.attr``, if it binds one there."""
+        if isinstance(statement, ast.AugAssign):
+            if not (
+                isinstance(statement.op, ast.Add)
+                and _is_attribute_of(statement.target, receiver, attr)
+            ):
+                return None
+            grown = ast.BinOp(left=statement.target, op=ast.Add(), right=statement.value)
+            if self.is_derived_name(grown):
+                unique = self.contains_unique_part(statement.value)
+                return TempInfo("derived", unique, False, origin=statement.value)
+            return None
+        if not isinstance(statement, ast.Assign):
+            return None
+        for target in statement.targets:
+            if _is_attribute_of(target, receiver, attr):
+                # Judged at the depth where callers are no longer asked (``passed_temp``):
+                # what the value is built from in its own method, not what a caller passes.
+                info = self.temp_info(statement.value, _BINDING_DEPTH)
+                if info is not None and info.kind not in _NOT_BY_CONSTRUCTION and not info.via:
+                    return info
+            elif (
+                isinstance(target, ast.Tuple)
+                and len(target.elts) == 2
+                and _is_attribute_of(target.elts[1], receiver, attr)
+                and isinstance(statement.value, ast.Call)
+                and self.qualified_name(statement.value.func) == "tempfile.mkstemp"
+            ):
+                return TempInfo("mkstemp", unique=True, created=True, origin=statement.value)
+        return None
 
     def module_class(self, node: ast.AST, name: str) -> ast.ClassDef | None:
         """The class ``name`` defined at the top of ``node``'s module, if any."""
@@ -987,6 +1102,39 @@ class Temps(NameIndex):
                 continue
             if any(unparsed(self._unconverted(arg)) in keys for arg in call.args):
                 return True
+        return isinstance(src, ast.Attribute) and self._written_by_own_methods(src)
+
+    def _written_by_own_methods(self, src: ast.Attribute) -> bool:
+        """``self.attr`` that a method of the class writes (``open(self.temppath, mode)``).
+
+        The counterpart of :meth:`_bound_by_own_methods`: a temp kept in an attribute is
+        written where the class writes it (gallery-dl's ``PathFormat.open``), not
+        necessarily in the method that publishes it.
+        """
+        function = self.function_of(src)
+        owner = None if function is None else self.parents.get(function)
+        if not isinstance(owner, ast.ClassDef) or not isinstance(src.value, ast.Name):
+            return False
+        if _receiver(function) != src.value.id:
+            return False
+        for method in owner.body:
+            receiver = _receiver(method)
+            scope = self.scopes.get(method) if receiver is not None else None
+            if receiver is None or scope is None:
+                continue
+            for call in scope.calls:
+                func = call.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and _is_attribute_of(func.value, receiver, src.attr)
+                    and func.attr in ("write_bytes", "write_text", "open", "touch", "save")
+                ):
+                    return True
+                if _WRITE_WORDS.search(last_identifier(func) or "") and any(
+                    _is_attribute_of(self._unconverted(arg), receiver, src.attr)
+                    for arg in call.args
+                ):
+                    return True
         return False
 
     def _unconverted(self, node: ast.expr) -> ast.expr:
@@ -1046,6 +1194,35 @@ def _line_of(binding: ast.AST | None) -> int:
     if isinstance(binding, ast.withitem):
         binding = binding.context_expr
     return int(getattr(binding, "lineno", 0))
+
+
+#: The depth at which an attribute's binding is judged (see :meth:`Temps._temp_bound_by`).
+_BINDING_DEPTH = 3
+#: Temps an attribute binding does not make by itself: a temp-looking word, and what a
+#: helper returns on some of its paths (pip's ``self.source_dir = self.ensure_build_location
+#: (...)`` is a private build dir on one path and the user's checkout on others).
+_NOT_BY_CONSTRUCTION = frozenset({"name", "helper"})
+
+
+def _receiver(function: ast.AST | None) -> str | None:
+    """The first parameter of a method (``self``), or None for anything else."""
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    positional = function.args.posonlyargs + function.args.args
+    if not positional or any(
+        isinstance(d, ast.Name) and d.id == "staticmethod" for d in function.decorator_list
+    ):
+        return None
+    return positional[0].arg
+
+
+def _is_attribute_of(node: ast.AST, receiver: str, attr: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == attr
+        and isinstance(node.value, ast.Name)
+        and node.value.id == receiver
+    )
 
 
 def _is_self_attribute(node: ast.AST, attr: str) -> bool:

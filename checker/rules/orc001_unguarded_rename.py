@@ -27,7 +27,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         info = analysis.temp_info(publish.src)
         if info is None or not analysis.is_fresh(publish.src, info, publish.call):
             continue
-        dst_info = analysis.temp_info(publish.dst)
+        dst_info = analysis.temp_info(publish.dst, bindings=False)
         if dst_info is not None or analysis.contains_unique_part(publish.dst):
             continue  # renaming into another private name: nobody else writes there
         if analysis.windows_excluded(publish.call) or analysis.is_guarded(publish.call):
@@ -36,6 +36,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue  # exclusive create on purpose: an existing target must fail
         if analysis.removal_before(publish) is not None:
             continue  # remove-then-rename: ORC006 reports it, more precisely
+        if analysis.moves_back(publish):
+            continue  # a restore of what another rename moved away: not new content
         callee = callee_text(ctx, publish)
         yield ctx.finding(
             CODE,
@@ -620,6 +622,91 @@ VALID = (
                 with sib.open("w") as f:
                     f.write(content)
                 os.rename(sib.path, self.path)
+        """
+    ),
+    # A loop that tries again: the handler ``continue``s before the ``break`` that ends a
+    # successful pass (a bounded retry on the Windows error).
+    Valid(
+        """
+        import os, tempfile, time
+        def store(dst, data):
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dst))
+            os.write(fd, data)
+            os.close(fd)
+            for attempt in range(5):
+                try:
+                    os.replace(tmp, dst)
+                except PermissionError:
+                    time.sleep(0.1)
+                    continue
+                break
+        """
+    ),
+    # An attribute that the class's methods only ever bind to the target itself is no temp:
+    # publishing it onto another name is not a temp publish.
+    Valid(
+        """
+        import os
+        class Mover:
+            def build_path(self, target):
+                self.realpath = target
+                self.temppath = self.realpath
+            def open(self, mode="wb"):
+                return open(self.temppath, mode)
+            def finalize(self, done):
+                os.replace(self.temppath, done)
+        """
+    ),
+    # Moving back what ``__init__`` moved away is a restore of the original file, not a
+    # publish of new content (GitPython's ``TemporaryFileSwap``), though the "temp" is an
+    # mkstemp name the class bound.
+    Valid(
+        """
+        import os, tempfile
+        class Swap:
+            def __init__(self, path):
+                self.path = path
+                fd, self.aside = tempfile.mkstemp(dir=os.path.dirname(path))
+                os.close(fd)
+                os.replace(self.path, self.aside)
+            def __exit__(self, *args):
+                os.replace(self.aside, self.path)
+        """
+    ),
+    # An attribute bound to what a helper returns is not a temp by construction: the helper
+    # may return a private dir on one path and the user's checkout on another (pip's
+    # ``self.source_dir``).
+    Valid(
+        """
+        import shutil, tempfile
+        class Requirement:
+            def build_location(self):
+                return tempfile.mkdtemp()
+            def prepare(self, link):
+                if link:
+                    self.source_dir = link
+                else:
+                    self.source_dir = self.build_location()
+            def move_to(self, dest):
+                shutil.move(self.source_dir, dest)
+        """
+    ),
+    # The inner loop over attempts is a retry: its variable is not what is published.
+    Valid(
+        """
+        import os, time
+        def publish_all(names, root):
+            for name in names:
+                tmp = os.path.join(root, name + ".tmp")
+                with open(tmp, "w") as f:
+                    f.write(name)
+                target = os.path.join(root, name)
+                for attempt in range(5):
+                    try:
+                        os.replace(tmp, target)
+                        break
+                    except PermissionError:
+                        time.sleep(0.1)
         """
     ),
 )
@@ -1365,6 +1452,92 @@ INVALID = (
                 os.rename(sib.path, self.path)
         """,
         line=7,
+    ),
+    # The temp is an attribute another method binds (``self.temppath += ".part"``) and
+    # another method writes (gallery-dl's ``PathFormat``); the ``while True`` around the
+    # publish is no retry: the handler falls back to a copy and the ``break`` after the
+    # ``try`` ends the loop.
+    Invalid(
+        """
+        import os, shutil
+        class PathFormat:
+            def build_path(self, target):
+                self.realpath = target
+                self.temppath = self.realpath
+                self.temppath += ".part"
+            def open(self, mode="wb"):
+                return open(self.temppath, mode)
+            def finalize(self):
+                while True:
+                    try:
+                        os.replace(self.temppath, self.realpath)
+                    except FileNotFoundError:
+                        os.makedirs(os.path.dirname(self.realpath))
+                        continue
+                    except OSError:
+                        shutil.copyfile(self.temppath, self.realpath)
+                        os.unlink(self.temppath)
+                    break
+        """,
+        line=12,
+    ),
+    # An mkstemp name bound by ``__init__``, written by one method and published by
+    # another: the class's methods make it a temp, wherever each runs.
+    Invalid(
+        """
+        import os, tempfile
+        class Saver:
+            def __init__(self, path):
+                self.path = path
+                fd, self.tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+                self.fd = fd
+            def write(self, data):
+                os.write(self.fd, data)
+                os.close(self.fd)
+            def commit(self):
+                os.replace(self.tmp, self.path)
+        """,
+        line=11,
+    ),
+    # A target attribute that the class binds to an mkstemp name only when no path was
+    # given (gunicorn's pidfile) is the shared path on the other branch: no excuse for the
+    # publish onto it.
+    Invalid(
+        """
+        import os, tempfile
+        class Pidfile:
+            def __init__(self, fname):
+                self.fname = fname
+            def create(self, pid):
+                fd, fname = tempfile.mkstemp(dir=os.path.dirname(self.fname or "."))
+                os.write(fd, str(pid).encode())
+                if self.fname:
+                    os.rename(fname, self.fname)
+                else:
+                    self.fname = fname
+                os.close(fd)
+        """,
+        line=9,
+    ),
+    # A ``for`` loop over the files to publish is no retry, also when the ``try`` uses the
+    # loop variable only through names the body binds from it (nilearn's ``movetree``): the
+    # handler that logs is not a guard.
+    Invalid(
+        """
+        import logging, os
+        log = logging.getLogger(__name__)
+        def publish_all(names, root):
+            for name in names:
+                tmp = os.path.join(root, name + ".tmp")
+                with open(tmp, "w") as f:
+                    f.write(name)
+                target = os.path.join(root, name)
+                try:
+                    os.replace(tmp, target)
+                except OSError:
+                    log.warning("could not publish %s", target)
+        """,
+        line=10,
     ),
 )
 

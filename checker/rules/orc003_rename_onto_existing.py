@@ -25,7 +25,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.temp_info(publish.src) is None:
             continue  # moving a file away (logs, backups) is not publishing it
-        if analysis.temp_info(publish.dst) is not None:
+        if analysis.temp_info(publish.dst, bindings=False) is not None:
             continue
         if analysis.contains_unique_part(publish.dst):
             continue
@@ -37,6 +37,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             publish
         ):
             continue  # absent unless raced (ORC001) or removed first (ORC006)
+        if analysis.moves_back(publish):
+            continue  # a restore of what another rename moved away: not new content
         yield ctx.finding(
             CODE,
             publish.call,

@@ -25,12 +25,14 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.temp_info(publish.src) is None:
             continue
-        if analysis.temp_info(publish.dst) is not None:
+        if analysis.temp_info(publish.dst, bindings=False) is not None:
             continue
         if analysis.contains_unique_part(publish.dst):
             continue
         if analysis.windows_excluded(publish.call):
             continue
+        if analysis.moves_back(publish):
+            continue  # a restore of what another rename moved away: not new content
         if analysis.existence_checked(publish.call, publish.dst):
             continue  # absent unless raced: ORC001's business
         if analysis.is_guarded(publish.call):

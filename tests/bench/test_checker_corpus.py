@@ -161,6 +161,20 @@ def test_the_fourth_held_out_site_file_is_valid_and_disjoint_from_the_others() -
     assert not {p.name.lower() for p in projects.values()} & seen
 
 
+def test_the_fifth_held_out_site_file_is_valid_and_disjoint_from_the_others() -> None:
+    """heldout5.toml was scored before its session changed rules: new projects only."""
+    projects, sites = corpus.load_corpus(CORPUS_DIR / "heldout5.toml")
+    seen = {
+        p.name.lower()
+        for f in ("sites.toml", "heldout.toml", "heldout2.toml", "heldout3.toml", "heldout4.toml")
+        for p in corpus.load_corpus(CORPUS_DIR / f)[0].values()
+    }
+    assert 15 <= len(sites) <= 25
+    assert {s.label for s in sites} == set(corpus.LABELS)
+    assert all(s.project in projects for s in sites)
+    assert not {p.name.lower() for p in projects.values()} & seen
+
+
 def test_load_corpus_parses_projects_and_sites(site_file: Path) -> None:
     projects, sites = corpus.load_corpus(site_file)
     assert projects["demo"].key == "demo-1.0"

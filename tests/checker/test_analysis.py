@@ -39,6 +39,10 @@ def only_publish(analysis: ModuleAnalysis) -> PublishCall:
         ("import os\npool.submit(os.rename, a, b)", "os.rename"),
         ("import os, threading\nthreading.Thread(target=os.replace, args=(a, b))", "os.replace"),
         ("from pytest_ocirace import publish\npublish(a, b)", "pytest_ocirace.publish"),
+        # Only a path is divided by a string, whatever the left side is (briefcase's
+        # `(self.cmdline_tools_path.parent / "cmdline-tools").rename(...)`).
+        ("(self.tools.parent / 'cmdline-tools').rename(b)", "pathlib.Path.rename"),
+        ("(self.root / f'{name}.part').replace(b)", "pathlib.Path.replace"),
     ],
 )
 def test_publish_calls_resolve_through_imports_and_aliases(code: str, expected: str) -> None:
@@ -54,6 +58,7 @@ def test_publish_calls_resolve_through_imports_and_aliases(code: str, expected: 
         "def f(os):\n    os.replace(a, b)",
         "frame.rename(columns)",
         "when.replace(year)",
+        "(self.count / 2).replace(b)",
         "import os\nos.replace(*pair)",
         "import os\nos.remove(a)",
     ],

@@ -273,3 +273,22 @@ def test_a_module_lookup_through_by_module_is_recorded_and_filled() -> None:
     assert view.by_module["pkg.util"].aliases["rename"] == "os.rename"  # filled on demand
     assert view.deps.modules == {"pkg.util": "pkg/util.py", "pkg.nothing": None}
     assert index.deps_of("a.py")[1] == {"pkg.util": "pkg/util.py", "pkg.nothing": None}
+
+
+def test_a_callers_package_test_reads_the_text_the_index_holds(tmp_path: Path) -> None:
+    # The caller search's cheap test (same top-level package, or the package named in the
+    # text) answers from the file as the index read it, as the base index does from disk.
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("", encoding="utf-8")
+    own = tmp_path / "pkg" / "store.py"
+    own.write_text("def save(): pass\n", encoding="utf-8")
+    user = tmp_path / "app.py"
+    user.write_text("from pkg.store import save\nsave()\n", encoding="utf-8")
+    other = tmp_path / "other.py"
+    other.write_text("def save(): pass\nsave()\n", encoding="utf-8")
+    index = DemandIndex([str(own), str(user), str(other)])
+    assert index.may_import(str(own), "pkg")  # its own package
+    assert index.may_import(str(user), "pkg")  # names it
+    assert not index.may_import(str(other), "pkg")
+    # Unreadable: not ruled out here (the caller's analysis then reports it as unknown).
+    assert index.may_import(str(tmp_path / "missing.py"), "pkg")
