@@ -10,6 +10,7 @@ analyse). Each question has its own module; :class:`ModuleAnalysis` puts them to
 - :mod:`.temps`: temp provenance and per-writer uniqueness;
 - :mod:`.guards`: locks, retries, accepting handlers, POSIX-only branches;
 - :mod:`.removals`: removal of the target before the rename;
+- :mod:`.unpacked`: entries of a directory the function just unpacked an archive into;
 - :mod:`.digests`: ``<algorithm>:<hex>`` in file names;
 - :mod:`.crossmodule`: the same questions across modules, through :mod:`.project_index`.
 
@@ -28,6 +29,7 @@ from .positions import Source
 from .publish import PUBLISH_FUNCTIONS, PublishCall, PublishCalls
 from .removals import Removals
 from .temps import TempInfo
+from .unpacked import Unpacked
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["DigestSite", "ModuleAnalysis", "PublishCall", "Source", "TempInfo"]
 
 
-class ModuleAnalysis(PublishCalls, CrossModule, Removals, Digests):
+class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests):
     """Everything the rules share about one parsed module."""
 
     def __init__(

@@ -23,8 +23,10 @@ def check(ctx: Context) -> Iterator[Finding]:
     for publish in analysis.publish_calls:
         if publish.kind != "rename":
             continue
-        if analysis.temp_info(publish.src) is None:
-            continue  # moving a file away (logs, backups) is not publishing it
+        unpacked = analysis.unpacked_entry(publish.src)
+        if analysis.temp_info(publish.src) is None and unpacked is None:
+            continue  # moving a file away (logs, backups) is not publishing it; what the
+            # function just unpacked into a location its object holds is fresh content
         if analysis.temp_info(publish.dst, bindings=False) is not None:
             continue
         if analysis.contains_unique_part(publish.dst):
@@ -47,7 +49,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             "even with a single writer",
             "use os.replace() to overwrite the target, or "
             f"{ctx.writer}.publish(tmp, dst, overwrite=False) to keep an existing one",
-            rename_to_replace_fix(ctx, publish),
+            # An unpacked entry is usually a directory, which os.replace cannot put over an
+            # existing one either: no automatic fix.
+            None if unpacked is not None else rename_to_replace_fix(ctx, publish),
         )
 
 
@@ -149,6 +153,16 @@ VALID = (
         """
         def relabel(frame, tmp_columns):
             return frame.rename(tmp_columns)
+        """
+    ),
+    # Unpacked into a directory the caller hands in (it may have made it fresh for this
+    # call): the function alone does not say the location is shared.
+    Valid(
+        """
+        import os, shutil
+        def install(archive, dest):
+            shutil.unpack_archive(archive, extract_dir=dest)
+            os.rename(os.path.join(dest, "go"), os.path.join(dest, ".go"))
         """
     ),
 )
@@ -293,6 +307,19 @@ INVALID = (
         """,
         line=4,
         applicability="unsafe",  # the handler may be there for rename's FileExistsError
+    ),
+    # Fresh content the function unpacked into a location its object holds (the same for
+    # every run), renamed onto a fixed name there: the second install fails (WinError 183).
+    Invalid(
+        """
+        import os, shutil
+        class Tools:
+            def install(self, archive):
+                shutil.unpack_archive(archive, extract_dir=os.fsdecode(self.base_path))
+                unpacked = self.base_path / "jdk-17.0.9"
+                unpacked.rename(self.base_path / "java17")
+        """,
+        line=6,
     ),
 )
 

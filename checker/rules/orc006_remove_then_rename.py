@@ -24,8 +24,9 @@ def check(ctx: Context) -> Iterator[Finding]:
     analysis = ctx.analysis
     reported: set[ast.AST] = set()
     for publish in analysis.publish_calls:
-        if analysis.temp_info(publish.src) is None:
-            continue  # rotating logs or backups is not publishing a temp file
+        if analysis.temp_info(publish.src) is None and analysis.unpacked_entry(publish.src) is None:
+            continue  # rotating logs or backups is not publishing a temp file (what the
+            # function just unpacked into a location its object holds is fresh content)
         removal = analysis.removal_before(publish)
         if removal is None or removal in reported:
             continue
@@ -208,6 +209,18 @@ VALID = (
                 os.rename(filename, finalname)
         """
     ),
+    # The entry was unpacked into a directory the caller hands in, which may be a fresh
+    # one of this call: the function alone does not say anyone else publishes there.
+    Valid(
+        """
+        import os, shutil
+        def install(archive, dest, target):
+            shutil.unpack_archive(archive, extract_dir=dest)
+            if os.path.exists(target):
+                shutil.rmtree(target)
+            os.rename(os.path.join(dest, "tools"), target)
+        """
+    ),
 )
 
 INVALID = (
@@ -319,6 +332,20 @@ INVALID = (
                 os.rename(filename, finalname)
         """,
         line=8,
+    ),
+    # Fresh content unpacked into a location the object holds (the same for every run),
+    # renamed onto the name just removed: a running tool holding files there fails it.
+    Invalid(
+        """
+        import shutil
+        class Sdk:
+            def install(self, archive):
+                shutil.unpack_archive(archive, extract_dir=self.tools_path.parent)
+                if self.tools_path.exists():
+                    shutil.rmtree(self.tools_path)
+                (self.tools_path.parent / "cmdline-tools").rename(self.tools_path)
+        """,
+        line=7,
     ),
 )
 
