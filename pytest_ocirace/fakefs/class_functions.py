@@ -88,7 +88,10 @@ def _scan(
     except TypeError:  # pragma: no cover - a module object without a __dict__
         return entries
     for value in values:
-        if not isinstance(value, type) or getattr(value, "__module__", None) != module.__name__:
+        # By the value's real type, never ``isinstance``: that asks ``value.__class__``,
+        # which a lazy proxy answers by setting itself up (Django's ``settings``, a module
+        # global of diskcache's Django cache, raised ImproperlyConfigured in every test).
+        if not issubclass(type(value), type) or vars(value).get("__module__") != module.__name__:
             continue
         for attribute, member in list(vars(value).items()):
             if not isinstance(member, staticmethod):

@@ -46,3 +46,23 @@ def test_a_class_holding_open_and_exists_uses_the_fake_disk(
     assert left == [f"{LIB}.py"]
     assert store_class._open_item is open
     assert store_class._item_exists is os.path.exists
+
+
+class _LazySettings:
+    """Django's ``LazyObject``: asking its ``__class__`` sets it up, and that can fail."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        raise RuntimeError("Requested settings, but settings are not configured")
+
+
+def test_a_lazy_proxy_among_module_globals_is_not_set_up(
+    store_class: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: diskcache's Django cache imports django.conf.settings (a LazyObject) at
+    # module level; the scan for captured functions asked isinstance(settings, type), which
+    # set it up, and every simulated test of diskcache errored in setup.
+    monkeypatch.setattr(sys.modules[LIB], "settings", _LazySettings(), raising=False)
+    with simulate():
+        assert store_class._item_exists is not os.path.exists  # the class was still scanned
+    assert store_class._item_exists is os.path.exists
