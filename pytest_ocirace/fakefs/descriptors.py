@@ -11,8 +11,9 @@ why ``subprocess.Popen(stdout=PIPE)`` failed.
 Two rules make the two worlds disjoint:
 
 - **Every fake descriptor number is reserved in the real process.** When the fake
-  filesystem opens a file, :class:`DescriptorTable` opens the real null device and uses that
-  real descriptor's number for the fake file. The kernel never hands that number out again
+  filesystem opens a file, :class:`DescriptorTable` opens a real placeholder (an anonymous
+  memory file of its own where the OS has them, else the null device) and uses that real
+  descriptor's number for the fake file. The kernel never hands that number out again
   while the fake file is open, so a real pipe, socket or ``dup`` can never collide with it.
   The reservation is released when the fake file closes, and all are released when the
   simulation ends.
@@ -168,8 +169,8 @@ class DescriptorTable:
         self._reserved: set[int] = set()
 
     def reserve(self) -> int:
-        """A descriptor number no real file can get until :meth:`release` (a null device)."""
-        fd: int = _REAL_OS.open(_null_device(), _REAL_OS.O_RDONLY | _cloexec())
+        """A descriptor number no real file can get until :meth:`release` (a placeholder)."""
+        fd = _placeholder()
         self._reserved.add(fd)
         return fd
 
@@ -186,15 +187,17 @@ class DescriptorTable:
         Code that still holds such a number closes it later, outside the simulation, with
         the real ``os.close`` (filelock's ``__del__`` at garbage collection): had the number
         been given back, that close would hit whatever real descriptor the kernel handed
-        out next (pytest's saved standard output, a socket). It closes the null device
+        out next (pytest's saved standard output, a socket). It closes the placeholder
         instead. The oldest of these are closed once more than :data:`LEFTOVER_LIMIT` are
-        kept, each only if it is still the null device.
+        kept, each only if it is still the same placeholder.
         """
         for fd in sorted(self._reserved):
-            _LEFTOVERS.append(fd)
+            identity = _identity(fd)
+            if identity is not None:
+                _LEFTOVERS.append((fd, identity))
         self._reserved.clear()
         while len(_LEFTOVERS) > LEFTOVER_LIMIT:
-            _close_if_null(_LEFTOVERS.pop(0))
+            _close_if_placeholder(*_LEFTOVERS.pop(0))
 
     def __len__(self) -> int:
         return len(self._reserved)
@@ -202,18 +205,39 @@ class DescriptorTable:
 
 #: How many numbers of fake files left open at the end of simulations stay reserved.
 LEFTOVER_LIMIT = 128
-#: Those numbers, oldest first (process-wide: a process runs one simulation at a time).
-_LEFTOVERS: list[int] = []
+#: Those numbers with their placeholder's identity, oldest first (process-wide: a process
+#: runs one simulation at a time).
+_LEFTOVERS: list[tuple[int, tuple[int, int]]] = []
+#: Whether placeholders are anonymous memory files (``os.memfd_create``): each its own
+#: inode. Null-device placeholders all share one inode, so a real ``flock`` taken on one
+#: by code holding the real ``fcntl`` (portalocker's ``FlockLocker`` binds it at import)
+#: locked them all: a leftover that stayed locked made every later exclusive lock on any
+#: fake file's number wait in the kernel for ever (portalocker's suite hung).
+_MEMORY_FILES = hasattr(_REAL_OS, "memfd_create")
 
 
-def _close_if_null(fd: int) -> None:
-    """Close ``fd`` if it is still a null-device reservation (nobody closed and reused it)."""
+def _placeholder() -> int:
+    """A real descriptor that holds a number for a fake file."""
+    global _MEMORY_FILES
+    if _MEMORY_FILES:
+        try:
+            return int(_REAL_OS.memfd_create("ocirace-fake-fd", _REAL_OS.MFD_CLOEXEC))
+        except OSError:  # refused here (a seccomp policy): the null device, as before
+            _MEMORY_FILES = False
+    return int(_REAL_OS.open(_null_device(), _REAL_OS.O_RDONLY | _cloexec()))
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
     try:
-        mine = _REAL_OS.fstat(fd)
-        null = _REAL_OS.stat(_null_device())
+        status = _REAL_OS.fstat(fd)
     except OSError:
-        return
-    if (mine.st_dev, mine.st_ino) == (null.st_dev, null.st_ino):
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _close_if_placeholder(fd: int, identity: tuple[int, int]) -> None:
+    """Close ``fd`` if it is still the placeholder it was (nobody closed and reused it)."""
+    if _identity(fd) == identity:
         with contextlib.suppress(OSError):
             _REAL_OS.close(fd)
 

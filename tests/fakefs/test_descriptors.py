@@ -145,7 +145,7 @@ def test_fake_descriptor_numbers_are_given_back() -> None:
         os.close(write_end)
 
 
-def test_leftover_numbers_are_bounded_and_only_null_devices_are_closed(
+def test_leftover_numbers_are_bounded_and_only_their_placeholders_are_closed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(descriptors, "LEFTOVER_LIMIT", 1)
@@ -157,7 +157,7 @@ def test_leftover_numbers_are_bounded_and_only_null_devices_are_closed(
     try:
         with simulate():
             os.open("two", os.O_CREAT | os.O_WRONLY)
-        # The limit closed the oldest leftover only if it was still the null device.
+        # The limit closed the oldest leftover only if it was still its placeholder.
         os.write(write_end, b"y")
         assert os.read(read_end, 1) == b"y"
         assert len(descriptors._LEFTOVERS) == 1
@@ -341,3 +341,25 @@ def test_an_opener_that_sleeps_does_not_stop_fake_file_work(sim: WindowsFilesyst
     assert _blocked_while_fake_work(open_slowly, release.set) == "opened"
     with open("slow.txt") as handle:
         assert handle.read() == "slow"
+
+
+def test_a_real_flock_on_one_fake_number_does_not_lock_another() -> None:
+    # Regression (portalocker 4.4.2's suite hung): code holding the real fcntl.flock
+    # (FlockLocker binds it at import) locked the placeholder behind a fake descriptor. All
+    # placeholders were the null device, one inode, so a fake file left open and locked by
+    # one test made the next exclusive lock on any other fake number wait for ever.
+    fcntl = pytest.importorskip("fcntl")
+    real_flock = fcntl.flock  # bound before the simulation, as at import
+    if not hasattr(os, "memfd_create"):
+        pytest.skip("no anonymous memory files here: placeholders are the null device")
+    with simulate():
+        first = os.open("one.lock", os.O_CREAT | os.O_RDWR)
+        second = os.open("two.lock", os.O_CREAT | os.O_RDWR)
+        real_flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        real_flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raised BlockingIOError before
+        os.close(second)
+    # ``first`` stays open and locked past the simulation, as a leaked lock file does.
+    with simulate():
+        third = os.open("three.lock", os.O_CREAT | os.O_RDWR)
+        real_flock(third, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(third)
