@@ -91,7 +91,10 @@ def _scan(
         # By the value's real type, never ``isinstance``: that asks ``value.__class__``,
         # which a lazy proxy answers by setting itself up (Django's ``settings``, a module
         # global of diskcache's Django cache, raised ImproperlyConfigured in every test).
-        if not issubclass(type(value), type) or vars(value).get("__module__") != module.__name__:
+        if (
+            not issubclass(type(value), type)
+            or getattr(value, "__module__", None) != module.__name__
+        ):
             continue
         for attribute, member in list(vars(value).items()):
             if not isinstance(member, staticmethod):
