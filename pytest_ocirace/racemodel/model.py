@@ -860,14 +860,11 @@ class RaceModel:
         """
         return key in self._lock_files or clock.get(earlier.strand.tid, 0) >= earlier.epoch
 
-    def _unordered(
-        self, access: _Access, strand: LogicalThread, locks: frozenset[object] | None = None
-    ) -> bool:
-        """Neither ordered before ``strand`` nor protected by a lock it holds (``locks``)."""
+    def _unordered(self, access: _Access, strand: LogicalThread) -> bool:
+        """Neither ordered before ``strand`` nor protected by a lock it holds."""
         if access.strand is strand or access.ordered_before(strand):
             return False
-        held = strand.lockset() if locks is None else locks
-        return not access.protected_from(held, strand.clock)
+        return not access.protected_from(strand.lockset(), strand.clock)
 
     def _conflicts(
         self,

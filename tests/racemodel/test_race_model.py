@@ -529,7 +529,7 @@ def test_the_candidate_filter_answers_what_unordered_answers(
         slow = [
             a
             for a in state.candidates()  # type: ignore[attr-defined]
-            if current[0]._unordered(a, strand, strand.lockset())  # type: ignore[attr-defined]
+            if current[0]._unordered(a, strand)  # type: ignore[attr-defined]
         ]
         compared.append(len(slow))
         if quick != slow:
