@@ -159,11 +159,8 @@ class _Template:
         drive = fs.root._entries[name]
         if not all(_copyable(child, realtree) for child in drive._entries.values()):
             return None
-        children = {}
-        for child_name, child in drive._entries.items():
-            copy = _copy(child, None, None, 0, realtree)
-            assert copy is not None  # no real stat asked for a template
-            children[child_name] = copy
+        children = _copy_entries(drive._entries, None, None, 0, realtree)
+        assert children is not None  # no real stat asked for a template
         return cls(fresh, children, drive.st_nlink, fs.last_ino)
 
     def copy_into(self, fs: FakeFilesystem, realtree: types.ModuleType) -> bool:
@@ -172,12 +169,9 @@ class _Template:
         filesystem = weakref.ref(fs)
         parent = weakref.ref(drive)
         made_at = int(helpers.now() * 1e9)  # type: ignore[no-untyped-call]
-        copies = {}
-        for name, child in self._children.items():
-            copy = _copy(child, filesystem, parent, made_at, realtree)
-            if copy is None:
-                return False
-            copies[name] = copy
+        copies = _copy_entries(self._children, filesystem, parent, made_at, realtree)
+        if copies is None:
+            return False
         drive._entries.update(copies)
         drive.st_nlink = self._drive_links
         fs.last_ino = self._last_ino
@@ -235,13 +229,26 @@ def _copy(
     state["parent_dir"] = parent
     state["xattr"] = {}
     copy = object.__new__(type(node))
-    me = weakref.ref(copy)
-    entries = {}
-    for name, child in node._entries.items():
-        child_copy = _copy(child, filesystem, me, made_at, realtree)
-        if child_copy is None:
-            return None
-        entries[name] = child_copy
+    entries = _copy_entries(node._entries, filesystem, weakref.ref(copy), made_at, realtree)
+    if entries is None:
+        return None
     state["_entries"] = entries
     object.__setattr__(copy, "__dict__", state)
     return copy
+
+
+def _copy_entries(
+    entries: dict[str, Any],
+    filesystem: weakref.ReferenceType[FakeFilesystem] | None,
+    parent: weakref.ReferenceType[Any] | None,
+    made_at: int,
+    realtree: types.ModuleType,
+) -> dict[str, Any] | None:
+    """A copy of each of ``entries`` under ``parent`` (None as soon as one cannot be made)."""
+    copies = {}
+    for name, child in entries.items():
+        copy = _copy(child, filesystem, parent, made_at, realtree)
+        if copy is None:
+            return None
+        copies[name] = copy
+    return copies
