@@ -234,6 +234,10 @@ class Temps(NameIndex):
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
             binding = self.binding_node(node.id, node)
+            if isinstance(value, ast.Constant) and value.value is None:
+                other = self._temp_of_other_bindings(node, depth)
+                if other is not None:
+                    return other
             if value is not None:
                 info = self._temp_from_value(node.id, value, binding, depth)
                 if info is not None:
@@ -928,6 +932,36 @@ class Temps(NameIndex):
                 found = True
             return found
         return False
+
+    def _temp_of_other_bindings(self, node: ast.Name, depth: int) -> TempInfo | None:
+        """The temp a name holds where it is used as a path, when its last binding is ``None``.
+
+        ``if "r" not in mode: fd, tmp = mkstemp() else: tmp = None``, then ``if tmp is not
+        None: os.replace(tmp, dst)``: the text's last binding is the ``None`` of the other
+        branch, but a rename of ``None`` would raise, so at the rename the name holds what
+        the other bindings gave it. Every other binding of the scope must be a temp (one that
+        is not - a loop target, a parameter's value - makes the name unknown).
+        """
+        if depth > 3:
+            return None
+        for scope in self.visible_scopes(self.scope(node)):
+            entries = scope.assignments.get(node.id)
+            if not entries:
+                if node.id in scope.bound:
+                    return None
+                continue
+            found: TempInfo | None = None
+            for binding, value in entries:
+                if value is None:
+                    return None  # a loop or with target: not known
+                if isinstance(value, ast.Constant) and value.value is None:
+                    continue
+                info = self._temp_from_value(node.id, value, binding, depth + 1)
+                if info is None or info.kind == "name":
+                    return None  # a value that is no temp, or only a temp-looking word
+                found = found or info
+            return found
+        return None
 
     def _unpacked_from_helper(self, node: ast.Name, value: ast.expr, depth: int) -> bool | None:
         """``a, b, tmp = make()`` with ``make`` a function of this module: what it returns there.

@@ -709,6 +709,24 @@ VALID = (
                         time.sleep(0.1)
         """
     ),
+    # ``None`` on one branch and a value that is no temp on the other: the name is the
+    # caller's backup, not the mkstemp file the function also made (only a name every
+    # other binding of which is a temp holds a temp).
+    Valid(
+        """
+        import os, tempfile
+        def restore(backup, dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            src = None
+            if os.path.exists(backup):
+                src = backup
+            if src is not None:
+                os.replace(src, dst)
+            os.unlink(tmp)
+        """
+    ),
 )
 
 INVALID = (
@@ -1538,6 +1556,28 @@ INVALID = (
                     log.warning("could not publish %s", target)
         """,
         line=10,
+    ),
+    # A name bound to ``None`` on one branch and to an mkstemp name on the other (an
+    # ``atomic_open`` that also reads): a rename of ``None`` would raise, so at the rename the
+    # name holds the temp, although the ``None`` is the binding last in the text.
+    Invalid(
+        """
+        import os, tempfile
+        from contextlib import contextmanager
+        @contextmanager
+        def atomic_open(filename, mode="r"):
+            if "r" not in mode:
+                fd, tmp_filename = tempfile.mkstemp(dir=os.path.dirname(filename))
+                f = os.fdopen(fd, mode)
+            else:
+                f = open(filename, mode)
+                tmp_filename = None
+            yield f
+            f.close()
+            if tmp_filename is not None:
+                os.replace(tmp_filename, filename)
+        """,
+        line=14,
     ),
 )
 
