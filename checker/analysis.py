@@ -95,6 +95,8 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests):
         """Whether the index makes any import of this module mean something else."""
         if index is None:
             return False
+        if self.scopes[self.tree].star_imports:
+            return True  # what ``from M import *`` binds is known only from the index
         return any(
             index.resolve(imported) != imported
             for scope in self.scopes.values()

@@ -49,6 +49,8 @@ class _Scope:
     is_class: bool = False
     #: Line of the import that bound each imported name (a later assignment shadows it).
     import_lines: dict[str, int] = field(default_factory=dict)
+    #: The modules of ``from M import *`` statements, in order.
+    star_imports: list[str] = field(default_factory=list)
 
 
 #: Modules that are the same functions under another name (``import nt as _os``).
@@ -200,6 +202,9 @@ class NameIndex:
             module = self.resolve_relative(node)
             if module:
                 for alias in node.names:
+                    if alias.name == "*":
+                        scope.star_imports.append(module)
+                        continue
                     name = alias.asname or alias.name
                     scope.imports[name] = _canonical(f"{module}.{alias.name}")
                     scope.import_lines[name] = node.lineno
@@ -331,6 +336,9 @@ class NameIndex:
                     return self._alias(current, node.id, line, current is not scope, depth)
             if node.id in ("open", "id", "str", "print", "getattr"):
                 return "builtins." + node.id
+            module_scope = self.scopes[self.tree]
+            if module_scope.star_imports:
+                return self.star_imported(node.id, module_scope.star_imports, depth)
             return None
         if isinstance(node, ast.Attribute):
             base = self.qualified_name(node.value, scope, depth)
@@ -339,6 +347,14 @@ class NameIndex:
             value = node.value
             if isinstance(value, ast.Attribute) and value.attr in _MODULES_KEPT_AS_ATTRIBUTES:
                 return _canonical(f"{value.attr}.{node.attr}")
+        return None
+
+    def star_imported(self, name: str, modules: list[str], depth: int) -> str | None:
+        """What a name the module never binds is, when a ``from M import *`` may bind it.
+
+        Only the project index can say which names another checked module binds; alone,
+        the module cannot tell, and the name stays unknown.
+        """
         return None
 
     def follow_import(self, name: str, depth: int) -> str:
