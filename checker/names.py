@@ -361,11 +361,20 @@ class NameIndex:
         """What an imported name is; the project index answers for the checked tree's modules."""
         return name
 
-    @staticmethod
-    def _rebound(scope: _Scope, name: str, line: int) -> bool:
+    def windows_excluded(self, node: ast.AST) -> bool:
+        """Whether ``node`` only runs where Windows cannot be (answered by :mod:`.guards`)."""
+        return False
+
+    def _rebound(self, scope: _Scope, name: str, line: int) -> bool:
+        """Whether an assignment after the import rebinds ``name`` - on Windows.
+
+        jieba binds ``from shutil import move as _replace_file`` under ``if os.name ==
+        "nt":`` and ``_replace_file = os.rename`` in the ``else``: on Windows, the only
+        platform the rules are about, the name is the import.
+        """
         imported = scope.import_lines.get(name, 0)
         return any(
-            imported < getattr(node, "lineno", 0) <= line
+            imported < getattr(node, "lineno", 0) <= line and not self.windows_excluded(node)
             for node, _ in scope.assignments.get(name, ())
         )
 
@@ -376,6 +385,8 @@ class NameIndex:
         entries = scope.assignments.get(name)
         if not entries:
             return None
+        on_windows = [e for e in entries if not self.windows_excluded(e[0])]
+        entries = on_windows or entries  # a binding made only off Windows is not the name there
         if not outer:
             before = [e for e in entries if getattr(e[0], "lineno", 0) <= line]
             entries = before[-1:] or entries[-1:]

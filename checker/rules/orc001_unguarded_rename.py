@@ -727,6 +727,21 @@ VALID = (
             os.unlink(tmp)
         """
     ),
+    # ``self.attr = param`` in ``__init__``: the one constructor call passes the caller's own
+    # file (no temp), so the attribute is what callers make of the object, not a temp.
+    Valid(
+        """
+        import os
+        class Swap:
+            def __init__(self, staged, target):
+                self._staged = staged
+                self._target = target
+            def close(self):
+                os.replace(self._staged, self._target)
+        def promote(path, target):
+            Swap(path, target).close()
+        """
+    ),
 )
 
 INVALID = (
@@ -1578,6 +1593,46 @@ INVALID = (
                 os.replace(tmp_filename, filename)
         """,
         line=14,
+    ),
+    # ``self.attr = param`` in ``__init__``, and a constructor call of the module passes a
+    # fresh temp (a temp-looking name with a per-writer random part, created with
+    # ``os.open(..., O_CREAT | O_EXCL)``): click's ``_AtomicFile``, whose ``close``
+    # replaces the target.
+    Invalid(
+        """
+        import os, random
+        def open_atomic(filename):
+            tmp_filename = os.path.join(
+                os.path.dirname(filename), f".__atomic-write{random.randrange(1 << 32):08x}"
+            )
+            fd = os.open(tmp_filename, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            return _AtomicFile(open(fd, "w"), tmp_filename, os.path.realpath(filename))
+        class _AtomicFile:
+            def __init__(self, f, tmp_filename, real_filename):
+                self._f = f
+                self._tmp_filename = tmp_filename
+                self._real_filename = real_filename
+            def close(self):
+                self._f.close()
+                os.replace(self._tmp_filename, self._real_filename)
+        """,
+        line=15,
+    ),
+    # A temp-looking name with a per-writer part (``uuid``), written, then handed to a
+    # wrapper that publishes its parameter: a temp by the rule for parameters (SCons'
+    # ``CachePushFunc`` and ``FS.rename``); a temp-looking word alone would not be followed.
+    Invalid(
+        """
+        import os, uuid
+        def _publish(src, dst):
+            os.replace(src, dst)
+        def save(dst, data):
+            tempfile = "%s.%s" % (dst, uuid.uuid4().hex)
+            with open(tempfile, "wb") as f:
+                f.write(data)
+            _publish(tempfile, dst)
+        """,
+        line=3,
     ),
 )
 

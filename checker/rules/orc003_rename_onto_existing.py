@@ -165,6 +165,22 @@ VALID = (
             os.rename(os.path.join(dest, "go"), os.path.join(dest, ".go"))
         """
     ),
+    # On Windows the alias is the import of the ``os.name == "nt"`` branch (``shutil.move``,
+    # ORC004's business); the ``os.rename`` of the ``else`` never runs there.
+    Valid(
+        """
+        import os, shutil, tempfile
+        if os.name == "nt":
+            from shutil import move as _replace_file
+        else:
+            _replace_file = os.rename
+        def dump(cache_file, data):
+            fd, fpath = tempfile.mkstemp()
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            _replace_file(fpath, cache_file)
+        """
+    ),
 )
 
 INVALID = (
