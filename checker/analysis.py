@@ -10,6 +10,7 @@ analyse). Each question has its own module; :class:`ModuleAnalysis` puts them to
 - :mod:`.temps`: temp provenance and per-writer uniqueness;
 - :mod:`.guards`: locks, retries, accepting handlers, POSIX-only branches;
 - :mod:`.removals`: removal of the target before the rename;
+- :mod:`.choices`: a rename that is the no-replace branch of a caller's choice;
 - :mod:`.unpacked`: entries of a directory the function just unpacked an archive into;
 - :mod:`.digests`: ``<algorithm>:<hex>`` in file names;
 - :mod:`.crossmodule`: the same questions across modules, through :mod:`.project_index`.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import ast
 
+from .choices import Choices
 from .crossmodule import CrossModule
 from .digests import Digests, DigestSite
 from .model import LintSettings
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["DigestSite", "ModuleAnalysis", "PublishCall", "Source", "TempInfo"]
 
 
-class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests):
+class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests, Choices):
     """Everything the rules share about one parsed module."""
 
     def __init__(

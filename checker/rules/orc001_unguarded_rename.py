@@ -32,7 +32,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue  # renaming into another private name: nobody else writes there
         if analysis.windows_excluded(publish.call) or analysis.is_guarded(publish.call):
             continue
-        if publish.kind == "rename" and analysis.asserted_absent(publish.call, publish.dst):
+        if publish.kind == "rename" and (
+            analysis.asserted_absent(publish.call, publish.dst)
+            or analysis.chosen_no_replace(publish.call, publish.src, publish.dst)
+        ):
             continue  # exclusive create on purpose: an existing target must fail
         if analysis.removal_before(publish) is not None:
             continue  # remove-then-rename: ORC006 reports it, more precisely
@@ -740,6 +743,21 @@ VALID = (
                 os.replace(self._staged, self._target)
         def promote(path, target):
             Swap(path, target).close()
+        """
+    ),
+    # The no-replace branch of a parameter's choice is publish-if-absent on purpose.
+    Valid(
+        """
+        import os, tempfile
+        from ocirace_writer import publish
+        def store(dst, data, overwrite=False):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            if not overwrite:
+                os.rename(tmp, dst)
+            else:
+                publish(tmp, dst)
         """
     ),
 )
@@ -1633,6 +1651,22 @@ INVALID = (
             _publish(tempfile, dst)
         """,
         line=3,
+    ),
+    # The rename in the branch where the parameter is *true* is not the no-replace choice:
+    # ``if replace_existing: os.rename(...)`` still races.
+    Invalid(
+        """
+        import os, tempfile
+        def store(dst, data, replace_existing=True):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            if replace_existing:
+                os.rename(tmp, dst)
+            else:
+                os.link(tmp, dst)
+        """,
+        line=7,
     ),
 )
 
