@@ -82,6 +82,7 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests, Cho
         """
         if index is not self.index:
             self._resolved = {}  # another view records its own answers
+            self._star = {}
         unchanged = repr(settings) == repr(self.settings) and not self._resolved_by(index)
         self.settings = settings
         self.index = index

@@ -37,10 +37,13 @@ class CrossModule(Temps, Guards):
 
     #: What the index answered for each (name, depth): the analysis asks again and again.
     _resolved: dict[tuple[str, int], str]
+    #: What star imports bound each (name, depth) to, for this view (as ``_resolved``).
+    _star: dict[tuple[str, int], str | None]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._elsewhere = {}
         self._resolved = {}
+        self._star = {}
         super().__init__(*args, **kwargs)
 
     def follow_import(self, name: str, depth: int) -> str:
@@ -70,6 +73,13 @@ class CrossModule(Temps, Guards):
         """
         if self.index is None or depth > 3 or name.startswith("_"):
             return None
+        key = (name, depth)
+        if key not in self._star:
+            self._star[key] = self._bound_by_star_import(name, modules, depth)
+        return self._star[key]
+
+    def _bound_by_star_import(self, name: str, modules: list[str], depth: int) -> str | None:
+        assert self.index is not None
         for module in reversed(modules):
             if module not in self.index.by_module:
                 continue
