@@ -10,6 +10,7 @@ analyse). Each question has its own module; :class:`ModuleAnalysis` puts them to
 - :mod:`.temps`: temp provenance and per-writer uniqueness;
 - :mod:`.guards`: locks, retries, accepting handlers, POSIX-only branches;
 - :mod:`.removals`: removal of the target before the rename;
+- :mod:`.choices`: a rename that is the no-replace branch of a caller's choice;
 - :mod:`.unpacked`: entries of a directory the function just unpacked an archive into;
 - :mod:`.digests`: ``<algorithm>:<hex>`` in file names;
 - :mod:`.crossmodule`: the same questions across modules, through :mod:`.project_index`.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import ast
 
+from .choices import Choices
 from .crossmodule import CrossModule
 from .digests import Digests, DigestSite
 from .model import LintSettings
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["DigestSite", "ModuleAnalysis", "PublishCall", "Source", "TempInfo"]
 
 
-class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests):
+class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests, Choices):
     """Everything the rules share about one parsed module."""
 
     def __init__(
@@ -80,6 +82,7 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests):
         """
         if index is not self.index:
             self._resolved = {}  # another view records its own answers
+            self._star = {}
         unchanged = repr(settings) == repr(self.settings) and not self._resolved_by(index)
         self.settings = settings
         self.index = index
@@ -95,6 +98,8 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests):
         """Whether the index makes any import of this module mean something else."""
         if index is None:
             return False
+        if self.scopes[self.tree].star_imports:
+            return True  # what ``from M import *`` binds is known only from the index
         return any(
             index.resolve(imported) != imported
             for scope in self.scopes.values()

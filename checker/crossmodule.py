@@ -37,10 +37,13 @@ class CrossModule(Temps, Guards):
 
     #: What the index answered for each (name, depth): the analysis asks again and again.
     _resolved: dict[tuple[str, int], str]
+    #: What star imports bound each (name, depth) to, for this view (as ``_resolved``).
+    _star: dict[tuple[str, int], str | None]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._elsewhere = {}
         self._resolved = {}
+        self._star = {}
         super().__init__(*args, **kwargs)
 
     def follow_import(self, name: str, depth: int) -> str:
@@ -57,6 +60,68 @@ class CrossModule(Temps, Guards):
         if found is None:
             found = self._resolved[key] = self.index.resolve(name, depth)
         return found
+
+    def star_imported(self, name: str, modules: list[str], depth: int) -> str | None:
+        """What ``from M import *`` of a checked module binds ``name`` to, if it binds it.
+
+        you-get's extractors take ``os`` from ``from ..common import *``: a name the module
+        never binds comes from the last star import whose module binds it at its top level
+        (an import, an alias or a definition) and exports it (no leading underscore, and in
+        ``__all__`` when the module declares one). What that module binds it to is read from
+        its own analysis, as its own code would resolve it; a module outside the checked
+        tree, or one that cannot be read, binds nothing known.
+        """
+        if self.index is None or depth > 3 or name.startswith("_"):
+            return None
+        key = (name, depth)
+        if key not in self._star:
+            self._star[key] = self._bound_by_star_import(name, modules, depth)
+        return self._star[key]
+
+    def _bound_by_star_import(self, name: str, modules: list[str], depth: int) -> str | None:
+        assert self.index is not None
+        for module in reversed(modules):
+            if module not in self.index.by_module:
+                continue
+            other = self.index.analysis_of(self.index.by_module[module].path, self.settings)
+            if other is None:
+                continue
+            top = other.scopes[other.tree]
+            if name not in top.imports and name not in top.bound:
+                continue
+            exported = other.declared_all()
+            if exported is not None and name not in exported:
+                continue
+            found: str | None = other.qualified_name(
+                ast.Name(id=name, lineno=10**9), top, depth + 1
+            )
+            return found
+        return None
+
+    def declared_all(self) -> set[str] | None:
+        """The names of this module's ``__all__``; ``None`` when it declares none.
+
+        Only a literal list or tuple is read; an ``__all__`` built any other way (``+=``, a
+        comprehension) exports nothing known, so a star import of it resolves nothing.
+        """
+        declared: set[str] | None = None
+        for statement in self.tree.body:
+            targets: list[ast.expr] = []
+            value: ast.expr | None = None
+            if isinstance(statement, ast.Assign):
+                targets, value = statement.targets, statement.value
+            elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
+                targets, value = [statement.target], None  # extended or annotated: not read
+            if not any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+                continue
+            if declared is not None or not isinstance(value, (ast.List, ast.Tuple)):
+                return set()
+            declared = {
+                e.value
+                for e in value.elts
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            }
+        return declared
 
     def is_project_function(self, name: str) -> bool:
         if self.index is None:

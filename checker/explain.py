@@ -84,6 +84,13 @@ def explain(
         out.extend(f"  considered: {reason}" for reason in analysis.why.get(publish.call, ()))
         if analysis.windows_excluded(publish.call):
             out.append("  runs only where Windows cannot (a POSIX-only branch)")
+        if publish.kind == "rename" and analysis.chosen_no_replace(
+            publish.call, publish.src, publish.dst
+        ):
+            out.append(
+                "  the no-replace branch of a parameter's choice (the other branch replaces): "
+                "publish-if-absent, as the caller asked"
+            )
     matching = [f for f in findings if f.code == code]
     if matching:
         for finding in matching:

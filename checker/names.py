@@ -49,6 +49,8 @@ class _Scope:
     is_class: bool = False
     #: Line of the import that bound each imported name (a later assignment shadows it).
     import_lines: dict[str, int] = field(default_factory=dict)
+    #: The modules of ``from M import *`` statements, in order.
+    star_imports: list[str] = field(default_factory=list)
 
 
 #: Modules that are the same functions under another name (``import nt as _os``).
@@ -200,6 +202,9 @@ class NameIndex:
             module = self.resolve_relative(node)
             if module:
                 for alias in node.names:
+                    if alias.name == "*":
+                        scope.star_imports.append(module)
+                        continue
                     name = alias.asname or alias.name
                     scope.imports[name] = _canonical(f"{module}.{alias.name}")
                     scope.import_lines[name] = node.lineno
@@ -331,6 +336,9 @@ class NameIndex:
                     return self._alias(current, node.id, line, current is not scope, depth)
             if node.id in ("open", "id", "str", "print", "getattr"):
                 return "builtins." + node.id
+            module_scope = self.scopes[self.tree]
+            if module_scope.star_imports:
+                return self.star_imported(node.id, module_scope.star_imports, depth)
             return None
         if isinstance(node, ast.Attribute):
             base = self.qualified_name(node.value, scope, depth)
@@ -341,15 +349,32 @@ class NameIndex:
                 return _canonical(f"{value.attr}.{node.attr}")
         return None
 
+    def star_imported(self, name: str, modules: list[str], depth: int) -> str | None:
+        """What a name the module never binds is, when a ``from M import *`` may bind it.
+
+        Only the project index can say which names another checked module binds; alone,
+        the module cannot tell, and the name stays unknown.
+        """
+        return None
+
     def follow_import(self, name: str, depth: int) -> str:
         """What an imported name is; the project index answers for the checked tree's modules."""
         return name
 
-    @staticmethod
-    def _rebound(scope: _Scope, name: str, line: int) -> bool:
+    def windows_excluded(self, node: ast.AST) -> bool:
+        """Whether ``node`` only runs where Windows cannot be (answered by :mod:`.guards`)."""
+        return False
+
+    def _rebound(self, scope: _Scope, name: str, line: int) -> bool:
+        """Whether an assignment after the import rebinds ``name`` - on Windows.
+
+        jieba binds ``from shutil import move as _replace_file`` under ``if os.name ==
+        "nt":`` and ``_replace_file = os.rename`` in the ``else``: on Windows, the only
+        platform the rules are about, the name is the import.
+        """
         imported = scope.import_lines.get(name, 0)
         return any(
-            imported < getattr(node, "lineno", 0) <= line
+            imported < getattr(node, "lineno", 0) <= line and not self.windows_excluded(node)
             for node, _ in scope.assignments.get(name, ())
         )
 
@@ -360,6 +385,8 @@ class NameIndex:
         entries = scope.assignments.get(name)
         if not entries:
             return None
+        on_windows = [e for e in entries if not self.windows_excluded(e[0])]
+        entries = on_windows or entries  # a binding made only off Windows is not the name there
         if not outer:
             before = [e for e in entries if getattr(e[0], "lineno", 0) <= line]
             entries = before[-1:] or entries[-1:]

@@ -234,6 +234,10 @@ class Temps(NameIndex):
         if isinstance(node, ast.Name):
             value = self.assignment_before(node.id, node)
             binding = self.binding_node(node.id, node)
+            if isinstance(value, ast.Constant) and value.value is None:
+                other = self._temp_of_other_bindings(node, depth)
+                if other is not None:
+                    return other
             if value is not None:
                 info = self._temp_from_value(node.id, value, binding, depth)
                 if info is not None:
@@ -419,6 +423,9 @@ class Temps(NameIndex):
                 info = self.temp_info(statement.value, _BINDING_DEPTH)
                 if info is not None and info.kind not in _NOT_BY_CONSTRUCTION and not info.via:
                     return info
+                constructed = self._passed_to_constructor(statement)
+                if constructed is not None:
+                    return constructed
             elif (
                 isinstance(target, ast.Tuple)
                 and len(target.elts) == 2
@@ -427,6 +434,43 @@ class Temps(NameIndex):
                 and self.qualified_name(statement.value.func) == "tempfile.mkstemp"
             ):
                 return TempInfo("mkstemp", unique=True, created=True, origin=statement.value)
+        return None
+
+    def _passed_to_constructor(self, statement: ast.Assign) -> TempInfo | None:
+        """``self.attr = param`` in ``__init__``, when a ``Cls(...)`` of the module passes a temp.
+
+        click's ``open_stream`` creates a random ``.__atomic-write`` file and hands it to
+        ``_AtomicFile(f, tmp_filename, real)``, whose ``close`` replaces the target with
+        ``self._tmp_filename``. The constructor is the function the caller calls, so its
+        parameter is a temp by the rule for parameters (one caller passing a fresh temp is
+        enough); a plain copy into an attribute keeps it. Only ``__init__`` and only the
+        parameter itself: any other method's parameter, or a value built from one, is what
+        later callers make of the object.
+        """
+        value = statement.value
+        method = self.function_of(statement)
+        if (
+            method is None
+            or method.name != "__init__"
+            or not isinstance(value, ast.Name)
+            or value.id not in self.scope(value).params
+        ):
+            return None
+        owner = self.parents.get(method)
+        if not isinstance(owner, ast.ClassDef):
+            return None
+        positional = self.positional_parameters(method)
+        for scope in self.scopes.values():
+            for call in scope.calls:
+                if not (isinstance(call.func, ast.Name) and call.func.id == owner.name):
+                    continue
+                if self.module_class(call, owner.name) is not owner:
+                    continue
+                found = self.temp_passed_by(call, value.id, positional, _CONSTRUCTOR_DEPTH)
+                if found is not None:
+                    given = ast.unparse(found.origin) if found.origin is not None else "a temp"
+                    found.via = f"the constructor call at line {call.lineno} passes {given}"
+                    return found
         return None
 
     def module_class(self, node: ast.AST, name: str) -> ast.ClassDef | None:
@@ -783,7 +827,9 @@ class Temps(NameIndex):
         if given is None or isinstance(given, ast.Starred):
             return None
         info = self.temp_info(given, depth + 1)
-        if info is None or info.kind == "name" or not self.is_fresh(given, info, call):
+        if info is None or (info.kind == "name" and not info.unique):
+            return None  # a temp-looking word alone; with a per-writer part it is a temp
+        if not self.is_fresh(given, info, call):
             return None
         return TempInfo(info.kind, info.unique, True, given)
 
@@ -928,6 +974,36 @@ class Temps(NameIndex):
                 found = True
             return found
         return False
+
+    def _temp_of_other_bindings(self, node: ast.Name, depth: int) -> TempInfo | None:
+        """The temp a name holds where it is used as a path, when its last binding is ``None``.
+
+        ``if "r" not in mode: fd, tmp = mkstemp() else: tmp = None``, then ``if tmp is not
+        None: os.replace(tmp, dst)``: the text's last binding is the ``None`` of the other
+        branch, but a rename of ``None`` would raise, so at the rename the name holds what
+        the other bindings gave it. Every other binding of the scope must be a temp (one that
+        is not - a loop target, a parameter's value - makes the name unknown).
+        """
+        if depth > 3:
+            return None
+        for scope in self.visible_scopes(self.scope(node)):
+            entries = scope.assignments.get(node.id)
+            if not entries:
+                if node.id in scope.bound:
+                    return None
+                continue
+            found: TempInfo | None = None
+            for binding, value in entries:
+                if value is None:
+                    return None  # a loop or with target: not known
+                if isinstance(value, ast.Constant) and value.value is None:
+                    continue
+                info = self._temp_from_value(node.id, value, binding, depth + 1)
+                if info is None or info.kind == "name":
+                    return None  # a value that is no temp, or only a temp-looking word
+                found = found or info
+            return found
+        return None
 
     def _unpacked_from_helper(self, node: ast.Name, value: ast.expr, depth: int) -> bool | None:
         """``a, b, tmp = make()`` with ``make`` a function of this module: what it returns there.
@@ -1198,6 +1274,9 @@ def _line_of(binding: ast.AST | None) -> int:
 
 #: The depth at which an attribute's binding is judged (see :meth:`Temps._temp_bound_by`).
 _BINDING_DEPTH = 3
+#: The depth a constructor call's argument is judged at: its own bindings are read, no
+#: caller of the constructing function is asked.
+_CONSTRUCTOR_DEPTH = 2
 #: Temps an attribute binding does not make by itself: a temp-looking word, and what a
 #: helper returns on some of its paths (pip's ``self.source_dir = self.ensure_build_location
 #: (...)`` is a private build dir on one path and the user's checkout on others).

@@ -32,7 +32,10 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue  # renaming into another private name: nobody else writes there
         if analysis.windows_excluded(publish.call) or analysis.is_guarded(publish.call):
             continue
-        if publish.kind == "rename" and analysis.asserted_absent(publish.call, publish.dst):
+        if publish.kind == "rename" and (
+            analysis.asserted_absent(publish.call, publish.dst)
+            or analysis.chosen_no_replace(publish.call, publish.src, publish.dst)
+        ):
             continue  # exclusive create on purpose: an existing target must fail
         if analysis.removal_before(publish) is not None:
             continue  # remove-then-rename: ORC006 reports it, more precisely
@@ -707,6 +710,54 @@ VALID = (
                         break
                     except PermissionError:
                         time.sleep(0.1)
+        """
+    ),
+    # ``None`` on one branch and a value that is no temp on the other: the name is the
+    # caller's backup, not the mkstemp file the function also made (only a name every
+    # other binding of which is a temp holds a temp).
+    Valid(
+        """
+        import os, tempfile
+        def restore(backup, dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            src = None
+            if os.path.exists(backup):
+                src = backup
+            if src is not None:
+                os.replace(src, dst)
+            os.unlink(tmp)
+        """
+    ),
+    # ``self.attr = param`` in ``__init__``: the one constructor call passes the caller's own
+    # file (no temp), so the attribute is what callers make of the object, not a temp.
+    Valid(
+        """
+        import os
+        class Swap:
+            def __init__(self, staged, target):
+                self._staged = staged
+                self._target = target
+            def close(self):
+                os.replace(self._staged, self._target)
+        def promote(path, target):
+            Swap(path, target).close()
+        """
+    ),
+    # The no-replace branch of a parameter's choice is publish-if-absent on purpose.
+    Valid(
+        """
+        import os, tempfile
+        from ocirace_writer import publish
+        def store(dst, data, overwrite=False):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            if not overwrite:
+                os.rename(tmp, dst)
+            else:
+                publish(tmp, dst)
         """
     ),
 )
@@ -1538,6 +1589,84 @@ INVALID = (
                     log.warning("could not publish %s", target)
         """,
         line=10,
+    ),
+    # A name bound to ``None`` on one branch and to an mkstemp name on the other (an
+    # ``atomic_open`` that also reads): a rename of ``None`` would raise, so at the rename the
+    # name holds the temp, although the ``None`` is the binding last in the text.
+    Invalid(
+        """
+        import os, tempfile
+        from contextlib import contextmanager
+        @contextmanager
+        def atomic_open(filename, mode="r"):
+            if "r" not in mode:
+                fd, tmp_filename = tempfile.mkstemp(dir=os.path.dirname(filename))
+                f = os.fdopen(fd, mode)
+            else:
+                f = open(filename, mode)
+                tmp_filename = None
+            yield f
+            f.close()
+            if tmp_filename is not None:
+                os.replace(tmp_filename, filename)
+        """,
+        line=14,
+    ),
+    # ``self.attr = param`` in ``__init__``, and a constructor call of the module passes a
+    # fresh temp (a temp-looking name with a per-writer random part, created with
+    # ``os.open(..., O_CREAT | O_EXCL)``): click's ``_AtomicFile``, whose ``close``
+    # replaces the target.
+    Invalid(
+        """
+        import os, random
+        def open_atomic(filename):
+            tmp_filename = os.path.join(
+                os.path.dirname(filename), f".__atomic-write{random.randrange(1 << 32):08x}"
+            )
+            fd = os.open(tmp_filename, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            return _AtomicFile(open(fd, "w"), tmp_filename, os.path.realpath(filename))
+        class _AtomicFile:
+            def __init__(self, f, tmp_filename, real_filename):
+                self._f = f
+                self._tmp_filename = tmp_filename
+                self._real_filename = real_filename
+            def close(self):
+                self._f.close()
+                os.replace(self._tmp_filename, self._real_filename)
+        """,
+        line=15,
+    ),
+    # A temp-looking name with a per-writer part (``uuid``), written, then handed to a
+    # wrapper that publishes its parameter: a temp by the rule for parameters (SCons'
+    # ``CachePushFunc`` and ``FS.rename``); a temp-looking word alone would not be followed.
+    Invalid(
+        """
+        import os, uuid
+        def _publish(src, dst):
+            os.replace(src, dst)
+        def save(dst, data):
+            tempfile = "%s.%s" % (dst, uuid.uuid4().hex)
+            with open(tempfile, "wb") as f:
+                f.write(data)
+            _publish(tempfile, dst)
+        """,
+        line=3,
+    ),
+    # The rename in the branch where the parameter is *true* is not the no-replace choice:
+    # ``if replace_existing: os.rename(...)`` still races.
+    Invalid(
+        """
+        import os, tempfile
+        def store(dst, data, replace_existing=True):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            if replace_existing:
+                os.rename(tmp, dst)
+            else:
+                os.link(tmp, dst)
+        """,
+        line=7,
     ),
 )
 

@@ -33,7 +33,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if analysis.handles_windows_errors(publish.call) or analysis.windows_excluded(publish.call):
             continue
-        if analysis.asserted_absent(publish.call, publish.dst):
+        if analysis.asserted_absent(publish.call, publish.dst) or analysis.chosen_no_replace(
+            publish.call, publish.src, publish.dst
+        ):
             continue  # exclusive create on purpose: an existing target must fail
         if analysis.existence_checked(publish.call, publish.dst) or analysis.removal_before(
             publish
@@ -163,6 +165,40 @@ VALID = (
         def install(archive, dest):
             shutil.unpack_archive(archive, extract_dir=dest)
             os.rename(os.path.join(dest, "go"), os.path.join(dest, ".go"))
+        """
+    ),
+    # On Windows the alias is the import of the ``os.name == "nt"`` branch (``shutil.move``,
+    # ORC004's business); the ``os.rename`` of the ``else`` never runs there.
+    Valid(
+        """
+        import os, shutil, tempfile
+        if os.name == "nt":
+            from shutil import move as _replace_file
+        else:
+            _replace_file = os.rename
+        def dump(cache_file, data):
+            fd, fpath = tempfile.mkstemp()
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            _replace_file(fpath, cache_file)
+        """
+    ),
+    # The caller chooses: ``overwrite`` replaces, otherwise ``os.rename`` fails on an
+    # existing target, which is what a caller passing ``overwrite=False`` asked for
+    # (boltons' ``atomic_rename``).
+    Valid(
+        """
+        import os, tempfile
+        def atomic_rename(src, dst, overwrite=False):
+            if overwrite:
+                os.replace(src, dst)
+            else:
+                os.rename(src, dst)
+        def save(dst, data, overwrite):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            atomic_rename(tmp, dst, overwrite=overwrite)
         """
     ),
 )
@@ -320,6 +356,22 @@ INVALID = (
                 unpacked.rename(self.base_path / "java17")
         """,
         line=6,
+    ),
+    # The branch tests the world (does the target exist?), not a caller's choice: two
+    # writers can both see no target, and the second rename fails with WinError 183.
+    Invalid(
+        """
+        import os, tempfile
+        def save(dst, data):
+            fd, tmp = tempfile.mkstemp()
+            os.write(fd, data)
+            os.close(fd)
+            if os.path.exists(dst):
+                os.replace(tmp, dst)
+            else:
+                os.rename(tmp, dst)
+        """,
+        line=9,
     ),
 )
 

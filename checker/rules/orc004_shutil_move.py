@@ -143,6 +143,23 @@ INVALID = (
             publish(src=tmp, dst=dst)
         """,
     ),
+    # The alias of the ``os.name == "nt"`` branch is the name on Windows: ``shutil.move``,
+    # although an ``else`` rebinds it to ``os.rename`` later in the text (jieba).
+    Invalid(
+        """
+        import os, shutil, tempfile
+        if os.name == "nt":
+            from shutil import move as _replace_file
+        else:
+            _replace_file = os.rename
+        def dump(cache_file, data):
+            fd, fpath = tempfile.mkstemp()
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            _replace_file(fpath, cache_file)
+        """,
+        line=10,
+    ),
 )
 
 RULE = Rule(CODE, check, VALID, INVALID)

@@ -221,9 +221,55 @@ VALID = (
             os.rename(os.path.join(dest, "tools"), target)
         """
     ),
+    # Multi-module: the star-imported module declares ``__all__`` without ``os``, so the
+    # star import does not bind it: ``os`` is unknown here, and nothing is a rename.
+    Valid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/common.py": """
+                import os
+                __all__ = ["log"]
+                def log(message):
+                    print(message)
+            """,
+            "pkg/extractor.py": """
+                from .common import *
+                def url_save(data, filepath):
+                    temp_filepath = filepath + ".download"
+                    with open(temp_filepath, "wb") as output:
+                        output.write(data)
+                    if os.access(filepath, os.W_OK):
+                        os.remove(filepath)
+                    os.rename(temp_filepath, filepath)
+            """,
+        }
+    ),
 )
 
 INVALID = (
+    # Multi-module: ``os`` comes from ``from .common import *`` (you-get's extractors): a
+    # name the module never binds is what the star-imported checked module binds it to.
+    Invalid(
+        {
+            "pkg/__init__.py": "",
+            "pkg/common.py": """
+                import os
+                def log(message):
+                    print(message)
+            """,
+            "pkg/extractor.py": """
+                from .common import *
+                def url_save(data, filepath):
+                    temp_filepath = filepath + ".download"
+                    with open(temp_filepath, "wb") as output:
+                        output.write(data)
+                    if os.access(filepath, os.W_OK):
+                        os.remove(filepath)
+                    os.rename(temp_filepath, filepath)
+            """,
+        },
+        line=8,
+    ),
     Invalid(
         """
         import os

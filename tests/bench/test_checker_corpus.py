@@ -175,6 +175,19 @@ def test_the_fifth_held_out_site_file_is_valid_and_disjoint_from_the_others() ->
     assert not {p.name.lower() for p in projects.values()} & seen
 
 
+def test_the_sixth_held_out_site_file_is_valid_and_disjoint_from_the_others() -> None:
+    """heldout6.toml was labelled and committed before any scoring: new projects only."""
+    projects, sites = corpus.load_corpus(CORPUS_DIR / "heldout6.toml")
+    earlier = ("sites.toml", *(f"heldout{n}.toml" for n in ("", 2, 3, 4, 5)))
+    seen = {p.name.lower() for f in earlier for p in corpus.load_corpus(CORPUS_DIR / f)[0].values()}
+    assert len(sites) >= 20
+    assert len({s.project for s in sites}) >= 8
+    assert sum(s.label == "UNGUARDED" for s in sites) >= 8
+    assert {s.label for s in sites} == set(corpus.LABELS)
+    assert all(s.project in projects for s in sites)
+    assert not {p.name.lower() for p in projects.values()} & seen
+
+
 def test_load_corpus_parses_projects_and_sites(site_file: Path) -> None:
     projects, sites = corpus.load_corpus(site_file)
     assert projects["demo"].key == "demo-1.0"
