@@ -114,7 +114,7 @@ class LeftoverThreads:
     def record(self, before: frozenset[threading.Thread], nodeid: str) -> None:
         """Remember non-daemon threads started since ``before`` that are still alive."""
         for thread in threading.enumerate():
-            if thread not in before and not thread.daemon and thread.is_alive():
+            if thread not in before and not thread.daemon and _running(thread):
                 self._left.append(Leftover(thread, nodeid))
 
     def stop(
@@ -127,19 +127,19 @@ class LeftoverThreads:
         at most :data:`STOP_DEADLINE`; the exception is raised again every
         :data:`STOP_REPEAT` seconds in a thread that swallowed it.
         """
-        started = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.ident]
+        started = [t for t in threading.enumerate() if t not in before and t.ident and _running(t)]
         if not started:
             return []
         if failed:
             self._condemned.update(started)  # a later stop never withdraws theirs
         stopped = _stop_threads(started, keep=self._condemned)
-        self._pending = self._pending or any(t.is_alive() for t in started)
+        self._pending = self._pending or any(_running(t) for t in started)
         found = [Leftover(thread, nodeid) for thread in stopped]
         self._stopped.extend(found)
         return found
 
     def running(self) -> list[Leftover]:
-        return [left for left in self._left if left.thread.is_alive()]
+        return [left for left in self._left if _running(left.thread)]
 
     def summary_lines(self) -> list[str]:
         lines: list[str] = []
@@ -179,6 +179,21 @@ class LeftoverThreads:
             if not _RELEASED:
                 register(_exit_without_joining)
             _RELEASED.extend(running)
+
+
+def _running(thread: threading.Thread) -> bool:
+    """Whether ``thread`` still runs: alive, or still in ``threading``'s table of threads.
+
+    ``is_alive()`` alone is not enough. Before CPython 3.13, a ``join()`` that an exception
+    interrupts marks the thread stopped although it runs on (CPython gh-90882, the
+    bpo-45274 fix): pytest-timeout's signal arrives while a test's ``with
+    ThreadPoolExecutor()`` waits in ``shutdown()`` for a worker that spins. zict 3.0.0's
+    ``test_stress_same_key_threadsafe`` left such a reader spinning, never stopped because
+    it looked dead; competing for the interpreter lock, it made every later test of the
+    session slower (its ``test_sieve.py``: 6.5 s alone, 28 s after it) and timed one out.
+    A thread leaves the table only when it has really finished.
+    """
+    return thread.is_alive() or (thread.ident is not None and thread in threading.enumerate())
 
 
 #: Seconds :meth:`LeftoverThreads.stop` waits at least, at most, and between two raises.
@@ -232,7 +247,7 @@ def _raise_in(threads: Iterable[threading.Thread], exc: type[BaseException] | No
 def _stop_threads(
     threads: list[threading.Thread], *, keep: Iterable[threading.Thread] = ()
 ) -> list[threading.Thread]:
-    """Raise :class:`SimulationEnded` in ``threads``; those that ended because of it.
+    """Raise :class:`SimulationEnded` in ``threads``; those that ended meanwhile.
 
     ``keep``: threads of a failed test, none of which has work left (portalocker's fork
     test left a thread parked in ``gate.wait(timeout=10)``; woken during a later test it
@@ -271,8 +286,11 @@ def _stop_threads(
             if now - raised_at >= STOP_REPEAT:
                 _raise_in(alive, SimulationEnded)
                 raised_at = now
-            alive[0].join(0.02)
-            alive = [t for t in alive if t.is_alive()]
+            if alive[0].is_alive():
+                alive[0].join(0.02)
+            else:  # marked stopped by an interrupted join (see _running): join returns at once
+                time.sleep(0.02)
+            alive = [t for t in alive if _running(t)]
         _raise_in(
             [t for t in alive if t not in active and (t not in kept or _idle_pool_worker(t))],
             None,
@@ -280,7 +298,9 @@ def _stop_threads(
     finally:
         if threading.excepthook is quiet:
             threading.excepthook = previous
-    return ended
+    # A pool worker takes the exception into its work item's future and then leaves as the
+    # pool shuts down: ended all the same, though no thread died of it.
+    return ended + [t for t in threads if t not in ended and not _running(t)]
 
 
 def ended_by_simulation(exc: BaseException | None) -> bool:

@@ -293,3 +293,48 @@ def test_a_failed_tests_idle_pool_workers_still_shut_down() -> None:
         closer.join(10)
     assert done.is_set(), "the pool's shutdown hung: a worker died with its wake-up None"
     assert not [t for t in threading.enumerate() if t not in before and t is not closer]
+
+
+def test_a_worker_an_interrupted_join_marked_stopped_is_stopped_all_the_same(
+    pytester: pytest.Pytester,
+) -> None:
+    # zict 3.0.0's test_stress_same_key_threadsafe: pytest-timeout's signal arrived while
+    # the test's `with ThreadPoolExecutor()` waited in shutdown() for a spinning reader.
+    # Before CPython 3.13 an interrupted join() marks the thread stopped although it runs
+    # on (gh-90882): is_alive() said False, the reader was never stopped, and it slowed
+    # every later test of the session (one timed out).
+    pytester.makepyfile(
+        """
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+SPINS = []
+
+def spin():
+    while True:
+        SPINS.append(1)
+        time.sleep(0.001)
+
+def _timed_out(signum, frame):
+    pytest.fail("Timeout")  # what pytest-timeout's signal method does
+
+def test_times_out_while_the_pool_shuts_down():
+    signal.signal(signal.SIGALRM, _timed_out)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(spin)
+
+def test_later():
+    before = len(SPINS)
+    time.sleep(0.3)
+    assert len(SPINS) == before, "the spinning worker still runs"
+    assert threading.active_count() == 1
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*1 thread(s) outlived their simulated test and were stopped*"])
