@@ -195,13 +195,16 @@ def versus_parse(label: str, files: list[Path], cwd: Path, work: Path, rounds: i
         "full": [sys.executable, "-c", ENGINE_RUN, str(listing), "full"],
         "alone": [sys.executable, "-c", ENGINE_RUN, str(listing), "alone"],
     }
-    best: dict[str, float] = {}
+    samples: dict[str, list[float]] = {key: [] for key in commands}
     output: dict[str, str] = {}
+    loads: list[float] = []
     for _ in range(max(rounds, 1)):
+        loads.append(os.getloadavg()[0])
         for key, command in commands.items():
             _, cpu, _, out = timed(command, cwd, env)
-            best[key] = min(best.get(key, cpu), cpu)
+            samples[key].append(cpu)
             output[key] = out
+    best = {key: min(values) for key, values in samples.items()}
     o_cpu, p_cpu, i_cpu, f_cpu, n_cpu = (best[k] for k in commands)
     out, with_index, with_full, without = (output[k] for k in ("ours", "index", "full", "alone"))
     lines = sum(f.read_bytes().count(b"\n") for f in files)
@@ -218,6 +221,35 @@ def versus_parse(label: str, files: list[Path], cwd: Path, work: Path, rounds: i
     print(f"engine, each file alone  : {n_cpu:7.2f} s CPU ({without.strip()})")
     print(f"index share of the run   : {100 * index / i_cpu:6.1f} % (target < 20 %)")
     print(f"  (full index first      : {100 * full / f_cpu:6.1f} %)")
+    if rounds > 1:
+        spread(samples, loads)
+
+
+def spread(samples: dict[str, list[float]], loads: list[float]) -> None:
+    """Minimum, median and maximum of every run, and the index share round by round.
+
+    The share is a difference of two runs, so one slow round of either moves it by tens of
+    points; the runs of one round follow each other within seconds, so the share of each
+    round (paired) and its median say more than the share of two minima taken from
+    different rounds.
+    """
+    print(f"  rounds: {len(loads)}, load average (1 min) {min(loads):.2f}-{max(loads):.2f}")
+    print("  run      min     median  max   (s CPU)")
+    for key, values in samples.items():
+        print(f"  {key:6} {min(values):7.2f} {statistics.median(values):7.2f} {max(values):7.2f}")
+    ratios = [o / p for o, p in zip(samples["ours"], samples["parse"], strict=True)]
+    print(
+        "  ocirace/ast.parse by round: median "
+        f"{statistics.median(ratios):.2f}x, {min(ratios):.2f}-{max(ratios):.2f}x; by medians "
+        f"{statistics.median(samples['ours']) / statistics.median(samples['parse']):.2f}x"
+    )
+    shares = [100 * (i - n) / i for i, n in zip(samples["index"], samples["alone"], strict=True)]
+    by_medians = statistics.median(samples["index"]) - statistics.median(samples["alone"])
+    print(
+        "  index share by round: median "
+        f"{statistics.median(shares):.1f} %, {min(shares):.1f} to {max(shares):.1f} %; "
+        f"by medians {100 * by_medians / statistics.median(samples['index']):.1f} %"
+    )
 
 
 def dense(work: Path, rounds: int = 1) -> None:

@@ -70,6 +70,7 @@ class RunOptions:
         "jobs",
         "lint",
         "per_file_ignores",
+        "process_ends",
         "project_index",
         "root",
         "selected",
@@ -89,6 +90,7 @@ class RunOptions:
         diff: bool = False,
         project_index: bool = True,
         full_index: bool = False,
+        process_ends: bool = False,
     ) -> None:
         self.root = root
         self.selected = selected
@@ -107,6 +109,9 @@ class RunOptions:
         #: demand-built index, :mod:`.demand`, is tested and measured against); nothing
         #: is cached then.
         self.full_index = full_index
+        #: True when the process exits right after the run (the command line): what the
+        #: project index kept is left for the exit to drop, not freed object by object.
+        self.process_ends = process_ends
 
 
 class FileResult:
@@ -252,12 +257,16 @@ class _Lazy:
         return isinstance(index, DemandIndex) and index.still_valid(deps)
 
     def release(self) -> None:
-        """Keep what the index learnt, and drop the analyses it kept (a cycle, see run)."""
+        """Keep what the index learnt, and drop the analyses it kept (a cycle, see run).
+
+        When the process ends with the run (``process_ends``), the analyses are left to the
+        exit: freeing them one object at a time cost 0.05-0.07 s of a cold run.
+        """
         from .demand import DemandIndex
 
         if isinstance(self._index, DemandIndex):
             self._cache.update(self._index.take_facts())
-        if self._index is not None:
+        if self._index is not None and not self._options.process_ends:
             self._index.release()
 
 

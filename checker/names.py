@@ -67,9 +67,31 @@ def _canonical(name: str) -> str:
     return alias + dot + rest
 
 
-#: Fields that never hold a node the analysis looks at (contexts, operators, comments).
-_SKIPPED_FIELDS = frozenset({"ctx", "op", "ops", "type_ignores", "type_comment"})
+#: Fields that never hold a node the analysis looks at (contexts, operators, comments, and
+#: the fields that hold only identifiers, numbers or flags).
+_SKIPPED_FIELDS = frozenset(
+    {
+        "ctx",
+        "op",
+        "ops",
+        "type_ignores",
+        "type_comment",
+        "id",
+        "attr",
+        "arg",
+        "name",
+        "module",
+        "level",
+        "asname",
+        "kind",
+        "conversion",
+        "is_async",
+        "simple",
+    }
+)
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+#: Node types that never have a child the walk records (a name, a constant): not walked into.
+_LEAF_KINDS = frozenset({ast.Name, ast.Constant, ast.alias, ast.Pass, ast.Break, ast.Continue})
 
 
 def _child_fields(kind: type) -> tuple[str, ...]:
@@ -139,20 +161,34 @@ class NameIndex:
         parents = self.parents
         scope_of = self.scope_of
         divisions = self.divisions
+        known_fields = _CHILD_FIELDS
+        leaves = _LEAF_KINDS
+        recorded = _RECORDED_KINDS
+        scope_kinds = _SCOPE_KINDS
+        node_type = ast.AST
         stack: list[tuple[ast.AST, _Scope]] = [(tree, module_scope)]
+        pop = stack.pop
+        push = stack.append
         while stack:
-            node, scope = stack.pop()
-            for field_name in _child_fields(type(node)):
+            node, scope = pop()
+            kind = type(node)
+            fields = known_fields.get(kind)
+            if fields is None:
+                fields = _child_fields(kind)
+            for field_name in fields:
                 value = getattr(node, field_name, None)
                 if value is None:
                     continue
-                for child in value if isinstance(value, list) else (value,):
-                    if not isinstance(child, ast.AST):
+                for child in value if type(value) is list else (value,):
+                    if not isinstance(child, node_type):
                         continue  # Global/Nonlocal names are plain strings
                     parents[child] = node
-                    child_scope = scope
                     kind = type(child)
-                    if kind in _SCOPE_KINDS:
+                    if kind in leaves:
+                        scope_of[child] = scope
+                        continue
+                    child_scope = scope
+                    if kind in scope_kinds:
                         self._bind_definition(child, scope)
                         child_scope = _Scope(child, scope)
                         self.scopes[child] = child_scope
@@ -164,9 +200,9 @@ class NameIndex:
                     elif kind is ast.BinOp and type(child.op) is ast.Div:  # type: ignore[attr-defined]
                         divisions.append(child)  # type: ignore[arg-type]
                     scope_of[child] = child_scope
-                    if kind in _RECORDED_KINDS:
+                    if kind in recorded:
                         self._record(child, scope)
-                    stack.append((child, child_scope))
+                    push((child, child_scope))
 
     @staticmethod
     def _bind_definition(node: ast.AST, scope: _Scope) -> None:

@@ -11,10 +11,18 @@ import re
 from collections.abc import Sequence
 
 
-def words(identifier: str) -> set[str]:
+_CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
+#: Identifiers already split: a module asks about the same few names again and again.
+_WORDS: dict[str, frozenset[str]] = {}
+
+
+def words(identifier: str) -> frozenset[str]:
     """Split snake_case and camelCase identifiers into lower-case words."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", identifier)
-    return {w for w in spaced.lower().split("_") if w}
+    found = _WORDS.get(identifier)
+    if found is None:
+        spaced = _CAMEL_HUMP.sub(r"\1_\2", identifier)
+        found = _WORDS[identifier] = frozenset(w for w in spaced.lower().split("_") if w)
+    return found
 
 
 def last_identifier(node: ast.expr) -> str | None:
