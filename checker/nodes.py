@@ -10,7 +10,6 @@ import ast
 import re
 from collections.abc import Sequence
 
-
 _CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
 #: Identifiers already split: a module asks about the same few names again and again.
 _WORDS: dict[str, frozenset[str]] = {}

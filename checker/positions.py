@@ -25,7 +25,7 @@ class Source:
 
     @property
     def lines(self) -> list[str]:
-        """The text's lines with their line breaks (``\\r\\n``, ``\\r`` or ``\\n``, as ``ast``)."""
+        """The text's lines, each with its line break (CR LF, CR or LF, as ``ast`` counts lines)."""
         lines = self._lines
         if lines is None:
             lines = []
