@@ -174,43 +174,71 @@ ENGINE_RUN = (
 )
 
 
-def versus_parse(label: str, files: list[Path], cwd: Path, work: Path, rounds: int = 1) -> None:
+def versus_parse(
+    label: str,
+    files: list[Path],
+    cwd: Path,
+    work: Path,
+    rounds: int = 1,
+    baseline: Path | None = None,
+) -> None:
     """Cold ``ocirace check`` (one job, no cache) against ``ast.parse`` of the same files.
 
     Both are single processes started the same way, so the ratio includes start-up on both
     sides and is the honest "at the speed of a parse" comparison. With ``rounds`` > 1 the
     five runs take turns round by round and each keeps its minimum: one run of the engine
     alone moved by 0.7 s between identical runs on a quiet machine, which made a single
-    round's index share anything from 0 % to 35 %.
+    round's index share anything from 0 % to 35 %. With ``baseline`` (a directory holding
+    another commit's ``ocirace_checker``) its four runs take turns with these in every
+    round; it runs as ``python -m ocirace_checker`` (its own entry point).
     """
     env = environment()
     listing = work / f"{label}-files.txt"
     listing.write_text("\n".join(str(f) for f in files), encoding="utf-8")
-    ours = [OCIRACE, "check", "--no-cache", "--jobs", "1", "--exit-zero", "-q", "--format"]
-    ours += ["concise", *map(str, files)]
-    commands = {
-        "ours": ours,
-        "parse": [sys.executable, "-c", PARSE_ALL, str(listing)],
-        "index": [sys.executable, "-c", ENGINE_RUN, str(listing), "index"],
-        "full": [sys.executable, "-c", ENGINE_RUN, str(listing), "full"],
-        "alone": [sys.executable, "-c", ENGINE_RUN, str(listing), "alone"],
+    arguments = ["--no-cache", "--jobs", "1", "--exit-zero", "-q", "--format", "concise"]
+    arguments += map(str, files)
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "ours": ([OCIRACE, "check", *arguments], env),
+        "parse": ([sys.executable, "-c", PARSE_ALL, str(listing)], env),
+        "index": ([sys.executable, "-c", ENGINE_RUN, str(listing), "index"], env),
+        "full": ([sys.executable, "-c", ENGINE_RUN, str(listing), "full"], env),
+        "alone": ([sys.executable, "-c", ENGINE_RUN, str(listing), "alone"], env),
     }
+    if baseline is not None:
+        before = {**env, "PYTHONPATH": str(baseline)}
+        for key in ("ours", "index", "full", "alone"):
+            command = commands[key][0]
+            if key == "ours":
+                command = [sys.executable, "-m", "ocirace_checker", *arguments]
+            commands["before " + key] = (command, before)
     samples: dict[str, list[float]] = {key: [] for key in commands}
     output: dict[str, str] = {}
     loads: list[float] = []
     for _ in range(max(rounds, 1)):
         loads.append(os.getloadavg()[0])
-        for key, command in commands.items():
-            _, cpu, _, out = timed(command, cwd, env)
+        for key, (command, command_env) in commands.items():
+            _, cpu, _, out = timed(command, cwd, command_env)
             samples[key].append(cpu)
             output[key] = out
-    best = {key: min(values) for key, values in samples.items()}
-    o_cpu, p_cpu, i_cpu, f_cpu, n_cpu = (best[k] for k in commands)
-    out, with_index, with_full, without = (output[k] for k in ("ours", "index", "full", "alone"))
     lines = sum(f.read_bytes().count(b"\n") for f in files)
-    found = sum(1 for line in out.splitlines() if ": ORC" in line)
     shown = f", minimum of {rounds} rounds" if rounds > 1 else ""
     print(f"\n## Cold, one job: {label}, {len(files)} files, {lines:,} lines{shown}")
+    for prefix in ("", "before ") if baseline is not None else ("",):
+        if prefix:
+            print(f"# the baseline ({baseline}), same rounds")
+        _report(samples, output, prefix)
+    if rounds > 1:
+        spread(samples, loads)
+
+
+def _report(samples: dict[str, list[float]], output: dict[str, str], prefix: str) -> None:
+    best = {key: min(values) for key, values in samples.items()}
+    o_cpu, p_cpu = best[prefix + "ours"], best["parse"]
+    i_cpu, f_cpu, n_cpu = (best[prefix + k] for k in ("index", "full", "alone"))
+    out, with_index, with_full, without = (
+        output[prefix + k] for k in ("ours", "index", "full", "alone")
+    )
+    found = sum(1 for line in out.splitlines() if ": ORC" in line)
     print(f"ocirace check --no-cache : {o_cpu:7.2f} s CPU ({found} findings)")
     print(f"ast.parse, same files    : {p_cpu:7.2f} s CPU")
     print(f"ratio ocirace/ast.parse  : {o_cpu / p_cpu:7.2f}x CPU")
@@ -221,8 +249,6 @@ def versus_parse(label: str, files: list[Path], cwd: Path, work: Path, rounds: i
     print(f"engine, each file alone  : {n_cpu:7.2f} s CPU ({without.strip()})")
     print(f"index share of the run   : {100 * index / i_cpu:6.1f} % (target < 20 %)")
     print(f"  (full index first      : {100 * full / f_cpu:6.1f} %)")
-    if rounds > 1:
-        spread(samples, loads)
 
 
 def spread(samples: dict[str, list[float]], loads: list[float]) -> None:
@@ -234,25 +260,31 @@ def spread(samples: dict[str, list[float]], loads: list[float]) -> None:
     different rounds.
     """
     print(f"  rounds: {len(loads)}, load average (1 min) {min(loads):.2f}-{max(loads):.2f}")
-    print("  run      min     median  max   (s CPU)")
+    print("  run            min  median     max  (s CPU)")
     for key, values in samples.items():
-        print(f"  {key:6} {min(values):7.2f} {statistics.median(values):7.2f} {max(values):7.2f}")
-    ratios = [o / p for o, p in zip(samples["ours"], samples["parse"], strict=True)]
-    print(
-        "  ocirace/ast.parse by round: median "
-        f"{statistics.median(ratios):.2f}x, {min(ratios):.2f}-{max(ratios):.2f}x; by medians "
-        f"{statistics.median(samples['ours']) / statistics.median(samples['parse']):.2f}x"
-    )
-    shares = [100 * (i - n) / i for i, n in zip(samples["index"], samples["alone"], strict=True)]
-    by_medians = statistics.median(samples["index"]) - statistics.median(samples["alone"])
-    print(
-        "  index share by round: median "
-        f"{statistics.median(shares):.1f} %, {min(shares):.1f} to {max(shares):.1f} %; "
-        f"by medians {100 * by_medians / statistics.median(samples['index']):.1f} %"
-    )
+        low, middle, high = min(values), statistics.median(values), max(values)
+        print(f"  {key:12} {low:7.2f} {middle:7.2f} {high:7.2f}")
+    parse = samples["parse"]
+    for prefix in ("", "before "):
+        if prefix + "ours" not in samples:
+            continue
+        ours, index, alone = (samples[prefix + k] for k in ("ours", "index", "alone"))
+        ratios = [o / p for o, p in zip(ours, parse, strict=True)]
+        print(
+            f"  {prefix}ocirace/ast.parse by round: median {statistics.median(ratios):.2f}x, "
+            f"{min(ratios):.2f}-{max(ratios):.2f}x; "
+            f"by medians {statistics.median(ours) / statistics.median(parse):.2f}x"
+        )
+        shares = [100 * (i - n) / i for i, n in zip(index, alone, strict=True)]
+        by_medians = statistics.median(index) - statistics.median(alone)
+        print(
+            f"  {prefix}index share by round: median {statistics.median(shares):.1f} %, "
+            f"{min(shares):.1f} to {max(shares):.1f} %; "
+            f"by medians {100 * by_medians / statistics.median(index):.1f} %"
+        )
 
 
-def dense(work: Path, rounds: int = 1) -> None:
+def dense(work: Path, rounds: int = 1, baseline: Path | None = None) -> None:
     """Candidate-dense real code: the files of the labelled corpus sites (materialised)."""
     here = Path(__file__).resolve().parent / "checker_corpus"
     sys.path.insert(0, str(here))
@@ -266,7 +298,7 @@ def dense(work: Path, rounds: int = 1) -> None:
     if not files:
         print("\ncorpus not materialised (bench/checker_corpus/materialise.py); skipped")
         return
-    versus_parse("corpus site files", files, tree, work, rounds)
+    versus_parse("corpus site files", files, tree, work, rounds, baseline)
 
 
 def baseline_checker(ref: str, work: Path) -> Path:
@@ -408,6 +440,11 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also sweep stdlib + site-packages")
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument(
+        "--skip-stdlib",
+        action="store_true",
+        help="with --index-only: the corpus site files only, not the whole stdlib",
+    )
+    parser.add_argument(
         "--index-only",
         action="store_true",
         help="only the cold runs against ast.parse and the project index's share of them",
@@ -415,7 +452,8 @@ def main() -> None:
     parser.add_argument(
         "--baseline-ref",
         metavar="REF",
-        help="also time the warm run against the checker of this git ref (e.g. main)",
+        help="also time the checker of this git ref (e.g. main): the warm run, and with "
+        "--index-only the cold runs, in the same rounds",
     )
     parser.add_argument("--warm-only", action="store_true", help="only the warm comparisons")
     parser.add_argument(
@@ -431,8 +469,12 @@ def main() -> None:
         files = copy_stdlib(corpus)
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, corpus {len(files)} files")
         if args.index_only:
-            dense(work, args.rounds)
-            versus_parse("whole stdlib", files, corpus, work)
+            baseline = None
+            if args.baseline_ref:
+                baseline = baseline_checker(args.baseline_ref, work)
+            dense(work, args.rounds, baseline)
+            if not args.skip_stdlib:
+                versus_parse("whole stdlib", files, corpus, work, 1, baseline)
             return
         if args.warm_only:
             if args.baseline_ref:

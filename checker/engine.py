@@ -110,7 +110,8 @@ class RunOptions:
         #: is cached then.
         self.full_index = full_index
         #: True when the process exits right after the run (the command line): what the
-        #: project index kept is left for the exit to drop, not freed object by object.
+        #: project index kept is left for the exit to drop, not freed object by object, and
+        #: the collector is not switched back on (see :func:`run`).
         self.process_ends = process_ends
 
 
@@ -187,6 +188,10 @@ def run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
     search), and a collector that re-scans those hundreds of thousands of nodes again and
     again doubled the cost of a cold run. What the analysis builds is acyclic (trees and
     dictionaries), so reference counting frees it all the same.
+
+    When the process ends with the run (``options.process_ends``, the command line) the
+    collector stays paused: switched back on, it ran a full collection over everything the
+    run had allocated at the next allocation, 0.1 s of a 1.5 s cold run.
     """
     import gc
 
@@ -195,7 +200,7 @@ def run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
     try:
         return _run(paths, options)
     finally:
-        if collecting:
+        if collecting and not options.process_ends:
             gc.enable()
 
 
