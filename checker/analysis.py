@@ -59,6 +59,7 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests):
 
     def _derive(self) -> None:
         """The answers that depend on the settings and the project index, from the one walk."""
+        self.forget_call_names()
         self.why = {}
         self._elsewhere = {}
         self._held = None  # what attributes hold may rest on the index's answers
@@ -80,6 +81,7 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests):
         """
         if index is not self.index:
             self._resolved = {}  # another view records its own answers
+            self.forget_call_names()
         unchanged = repr(settings) == repr(self.settings) and not self._resolved_by(index)
         self.settings = settings
         self.index = index

@@ -501,10 +501,8 @@ class Guards(NameIndex):
         """
         return [
             call
-            for scope in self.scopes.values()
-            for call in scope.calls
-            if last_identifier(call.func) == function.name
-            and not inside(call, [function])
+            for call in self.calls_named(function.name)
+            if not inside(call, [function])
             and not self.calls_another_class_method(call, function)
             and self.qualified_name(call.func) is None
         ]

@@ -740,10 +740,8 @@ class Temps(NameIndex):
         positional = self.positional_parameters(function)
         sites = [
             call
-            for scope in self.scopes.values()
-            for call in scope.calls
-            if last_identifier(call.func) == function.name
-            and call.lineno != function.lineno
+            for call in self.calls_named(function.name)
+            if call.lineno != function.lineno
             # `os.rename(src, dst)` inside a function named `rename` calls the import
             and self.qualified_name(call.func) is None
         ]
