@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 
 _CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
 #: Identifiers already split: a module asks about the same few names again and again.
@@ -71,3 +72,31 @@ def inside(node: ast.AST, statements: Sequence[ast.AST]) -> bool:
             if part is node:
                 return True
     return False
+
+
+#: Fields that hold statements (and the handlers and cases that hold statements in turn).
+_STATEMENT_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_STATEMENT_FIELDS_OF: dict[type, tuple[str, ...]] = {}
+
+
+def statements(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk(node)`` left to statements: ``node``, then every statement, handler and case.
+
+    In the order ``ast.walk`` yields them (breadth first, children in field order; no
+    statement sits inside an expression, so leaving expressions out keeps every statement
+    at its depth). A search for a kind of statement (``return``, ``try``, an assignment) in
+    a function need not visit its every expression node.
+    """
+    todo = deque([node])
+    while todo:
+        node = todo.popleft()
+        kind = type(node)
+        fields = _STATEMENT_FIELDS_OF.get(kind)
+        if fields is None:
+            fields = tuple(f for f in kind._fields if f in _STATEMENT_FIELDS)
+            _STATEMENT_FIELDS_OF[kind] = fields
+        for name in fields:
+            children = getattr(node, name, None)
+            if type(children) is list:
+                todo.extend(children)
+        yield node

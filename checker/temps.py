@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .names import _PATH_CLASSES, NameIndex
-from .nodes import last_identifier, unparsed, words
+from .nodes import last_identifier, statements, unparsed, words
 
 _TEMP_WORDS = frozenset({"tmp", "temp", "temporary", "partial", "incomplete", "part", "tempfile"})
 # ".new" and ".bak" are left out on purpose: they name backups and renamed-away originals at
@@ -281,7 +281,7 @@ class Temps(NameIndex):
 
         Also what the project index records for other modules (:mod:`.project_index`).
         """
-        for statement in ast.walk(function):
+        for statement in statements(function):
             if not isinstance(statement, ast.Return) or statement.value is None:
                 continue
             if self.function_of(statement) is not function:
@@ -376,7 +376,7 @@ class Temps(NameIndex):
             receiver = _receiver(method)
             if receiver is None:
                 continue
-            for statement in ast.walk(method):
+            for statement in statements(method):
                 targets: list[ast.expr]
                 if isinstance(statement, ast.AugAssign):
                     targets = [statement.target]
