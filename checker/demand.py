@@ -367,7 +367,7 @@ class DemandIndex(ProjectIndex):
             self._export(summary)
         return summary
 
-    def _export(self, summary: ModuleSummary) -> None:
+    def _export(self, summary: ModuleSummary, may: bool | None = None) -> None:
         """Fill the summary of a module another one named, from the cache or its text.
 
         Every fact of the full summary is copied except those about the module's own calls
@@ -386,7 +386,7 @@ class DemandIndex(ProjectIndex):
             text = self._text(path)
             if text is None:
                 return
-            full, analysis = exports(text, path, summary.module, summary.is_package)
+            full, analysis = exports(text, path, summary.module, summary.is_package, may)
             if analysis is not None:
                 self.keep(path, analysis)  # its own lint reuses the parse
             entry[1] = full.to_json()
@@ -412,7 +412,7 @@ class DemandIndex(ProjectIndex):
             ):
                 text = self._text(path)
                 if text is not None and may_export(text):
-                    self._export(summary)
+                    self._export(summary, may=True)
         return super().analysis_of(path, settings)
 
     def before_lint(self, path: str, text: str) -> None:
@@ -432,7 +432,7 @@ class DemandIndex(ProjectIndex):
         ):
             return
         self._read.setdefault(path, text)
-        self._export(summary)
+        self._export(summary, may=True)
 
     def _may_import(self, path: str, package: str) -> bool:
         """The base test, on the text this index already read (not the file read again)."""
