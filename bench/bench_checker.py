@@ -7,7 +7,13 @@ Claims measured:
    standard library (the analysis is ``ast``-only; the target is within 3x of the parse);
    and what the project index adds to that cold run: the engine with the index built on
    demand (what a run uses), with the full index built first (the reference), and with each
-   file alone (target: the index under 20 %; ``--index-only`` runs just these);
+   file alone (target: the index under 20 %; ``--index-only`` runs just these; with
+   ``--rounds N`` they take turns N times and the minimum, median and maximum of each, and
+   the share round by round, are printed; with ``--baseline-ref REF`` another commit's
+   checker takes its turns in the same rounds); the engine runs are also timed ending as
+   the command does (nothing freed at exit). ``--phases N`` splits one cold run into its
+   phases within the process (``checker_phases.py``): the index's own work measured
+   directly, not as a difference of two runs;
 
 1. cold: ``ocirace check`` is at least 30x faster than ``fixit lint`` running one rule of
    the same depth (a ``QualifiedNameProvider`` rule finding os.rename/os.replace/shutil.move),
@@ -30,6 +36,8 @@ times are medians of several alternating runs; CPU times are user+sys of the chi
     .venv/bin/python bench/bench_checker.py --every 40      # quicker cold comparison
     .venv/bin/python bench/bench_checker.py --sweep         # + stdlib/site-packages counts
     .venv/bin/python bench/bench_checker.py --warm-only --baseline-ref main  # warm, before/after
+    .venv/bin/python bench/bench_checker.py --index-only --rounds 7 --baseline-ref main
+    .venv/bin/python bench/bench_checker.py --phases 5        # one cold run, phase by phase
 """
 
 from __future__ import annotations
@@ -314,8 +322,8 @@ def _exits(samples: dict[str, list[float]], prefix: str) -> tuple[list[float], l
     return samples[prefix + "index exit"], samples[prefix + "alone exit"]
 
 
-def dense(work: Path, rounds: int = 1, baseline: Path | None = None) -> None:
-    """Candidate-dense real code: the files of the labelled corpus sites (materialised)."""
+def corpus_site_files() -> tuple[Path, list[Path]]:
+    """The materialised corpus tree and the files of its labelled sites (none: not there)."""
     here = Path(__file__).resolve().parent / "checker_corpus"
     sys.path.insert(0, str(here))
     from corpus_model import load_corpus
@@ -324,11 +332,31 @@ def dense(work: Path, rounds: int = 1, baseline: Path | None = None) -> None:
     tree = Path(os.environ.get("OCIRACE_CORPUS_DIR", default)) / "tree"
     projects, sites = load_corpus(here / "sites.toml")
     files = sorted({tree / f"{projects[s.project].key}" / s.path for s in sites}, key=str)
-    files = [f for f in files if f.is_file()]
+    return tree, [f for f in files if f.is_file()]
+
+
+def dense(work: Path, rounds: int = 1, baseline: Path | None = None) -> None:
+    """Candidate-dense real code: the files of the labelled corpus sites (materialised)."""
+    tree, files = corpus_site_files()
     if not files:
         print("\ncorpus not materialised (bench/checker_corpus/materialise.py); skipped")
         return
     versus_parse("corpus site files", files, tree, work, rounds, baseline)
+
+
+def phases(work: Path, rounds: int) -> None:
+    """One cold run on the corpus site files, phase by phase (``checker_phases.py``)."""
+    tree, files = corpus_site_files()
+    if not files:
+        print("\ncorpus not materialised (bench/checker_corpus/materialise.py); skipped")
+        return
+    listing = work / "phases-files.txt"
+    listing.write_text("\n".join(str(f) for f in files), encoding="utf-8")
+    script = Path(__file__).resolve().parent / "checker_phases.py"
+    command = [sys.executable, str(script), str(listing), "--rounds", str(rounds)]
+    print()
+    sys.stdout.flush()
+    subprocess.run(command, cwd=tree, env=environment(), check=True)
 
 
 def baseline_checker(ref: str, work: Path) -> Path:
@@ -487,6 +515,13 @@ def main() -> None:
     )
     parser.add_argument("--warm-only", action="store_true", help="only the warm comparisons")
     parser.add_argument(
+        "--phases",
+        type=int,
+        metavar="ROUNDS",
+        help="only a cold run on the corpus site files, phase by phase (median of ROUNDS "
+        "processes; bench/checker_phases.py)",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -498,6 +533,9 @@ def main() -> None:
         corpus = work / "stdlib"
         files = copy_stdlib(corpus)
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, corpus {len(files)} files")
+        if args.phases:
+            phases(work, args.phases)
+            return
         if args.index_only:
             baseline = None
             if args.baseline_ref:
