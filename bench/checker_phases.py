@@ -50,7 +50,7 @@ WRAPPED = (
 CHILD = r"""
 import importlib, json, os, sys, time
 start = time.process_time()
-accounts, stack = {}, []
+accounts, counts, stack = {}, {}, []
 pt = time.process_time
 
 def wrap(owner, attribute, phase):
@@ -65,6 +65,7 @@ def wrap(owner, attribute, phase):
             spent = pt() - begin
             inner = stack.pop()
             accounts[phase] = accounts.get(phase, 0.0) + spent - inner
+            counts[phase] = counts.get(phase, 0) + 1
             if stack:
                 stack[-1] += spent
 
@@ -85,7 +86,7 @@ cli.main([*arguments, *names], process_ends=True)
 sys.stdout.flush()
 accounts["start-up: imports"] = imported - start
 total = pt()
-sys.stderr.write(json.dumps({"phases": accounts, "total": total}) + "\n")
+sys.stderr.write(json.dumps({"phases": accounts, "counts": counts, "total": total}) + "\n")
 sys.stderr.flush()
 os._exit(0)
 """
