@@ -7,7 +7,13 @@ Claims measured:
    standard library (the analysis is ``ast``-only; the target is within 3x of the parse);
    and what the project index adds to that cold run: the engine with the index built on
    demand (what a run uses), with the full index built first (the reference), and with each
-   file alone (target: the index under 20 %; ``--index-only`` runs just these);
+   file alone (target: the index under 20 %; ``--index-only`` runs just these; with
+   ``--rounds N`` they take turns N times and the minimum, median and maximum of each, and
+   the share round by round, are printed; with ``--baseline-ref REF`` another commit's
+   checker takes its turns in the same rounds); the engine runs are also timed ending as
+   the command does (nothing freed at exit). ``--phases N`` splits one cold run into its
+   phases within the process (``checker_phases.py``): the index's own work measured
+   directly, not as a difference of two runs;
 
 1. cold: ``ocirace check`` is at least 30x faster than ``fixit lint`` running one rule of
    the same depth (a ``QualifiedNameProvider`` rule finding os.rename/os.replace/shutil.move),
@@ -30,6 +36,8 @@ times are medians of several alternating runs; CPU times are user+sys of the chi
     .venv/bin/python bench/bench_checker.py --every 40      # quicker cold comparison
     .venv/bin/python bench/bench_checker.py --sweep         # + stdlib/site-packages counts
     .venv/bin/python bench/bench_checker.py --warm-only --baseline-ref main  # warm, before/after
+    .venv/bin/python bench/bench_checker.py --index-only --rounds 7 --baseline-ref main
+    .venv/bin/python bench/bench_checker.py --phases 5        # one cold run, phase by phase
 """
 
 from __future__ import annotations
@@ -159,55 +167,103 @@ PARSE_ALL = (
 
 # The cold run through the engine (one job, no cache), with or without the project index:
 # what the index adds to a run is the difference (the parse and walk are shared with the lint,
-# so building the index alone would count work the lint no longer repeats).
+# so building the index alone would count work the lint no longer repeats). With a third
+# argument "exit" the run ends as the command does (``process_ends``, then ``os._exit``):
+# what the index kept is not freed object by object, which the library call must do.
 ENGINE_RUN = (
-    "import sys\n"
+    "import os, sys\n"
     "from pathlib import Path\n"
     "from ocirace_checker.codes import RULES\n"
     "from ocirace_checker.engine import RunOptions, run\n"
     "names = [n for n in open(sys.argv[1], encoding='utf-8').read().split('\\n') if n]\n"
+    "ends = sys.argv[3:] == ['exit']\n"
+    "extra = {'process_ends': True} if ends else {}\n"
     "options = RunOptions(Path('.'), frozenset(RULES), jobs=1,\n"
     "                     project_index=sys.argv[2] != 'alone',\n"
-    "                     full_index=sys.argv[2] == 'full')\n"
+    "                     full_index=sys.argv[2] == 'full', **extra)\n"
     "found = sum(len(r.findings) for r in run(names, options).files)\n"
-    "print(found, 'findings')\n"
+    "print(found, 'findings', flush=True)\n"
+    "if ends:\n"
+    "    os._exit(0)\n"
 )
 
 
-def versus_parse(label: str, files: list[Path], cwd: Path, work: Path, rounds: int = 1) -> None:
+def versus_parse(
+    label: str,
+    files: list[Path],
+    cwd: Path,
+    work: Path,
+    rounds: int = 1,
+    baseline: Path | None = None,
+) -> None:
     """Cold ``ocirace check`` (one job, no cache) against ``ast.parse`` of the same files.
 
     Both are single processes started the same way, so the ratio includes start-up on both
     sides and is the honest "at the speed of a parse" comparison. With ``rounds`` > 1 the
     five runs take turns round by round and each keeps its minimum: one run of the engine
     alone moved by 0.7 s between identical runs on a quiet machine, which made a single
-    round's index share anything from 0 % to 35 %.
+    round's index share anything from 0 % to 35 %. With ``baseline`` (a directory holding
+    another commit's ``ocirace_checker``) its four runs take turns with these in every
+    round; it runs as ``python -m ocirace_checker`` (its own entry point).
     """
     env = environment()
     listing = work / f"{label}-files.txt"
     listing.write_text("\n".join(str(f) for f in files), encoding="utf-8")
-    ours = [OCIRACE, "check", "--no-cache", "--jobs", "1", "--exit-zero", "-q", "--format"]
-    ours += ["concise", *map(str, files)]
-    commands = {
-        "ours": ours,
-        "parse": [sys.executable, "-c", PARSE_ALL, str(listing)],
-        "index": [sys.executable, "-c", ENGINE_RUN, str(listing), "index"],
-        "full": [sys.executable, "-c", ENGINE_RUN, str(listing), "full"],
-        "alone": [sys.executable, "-c", ENGINE_RUN, str(listing), "alone"],
+    arguments = ["--no-cache", "--jobs", "1", "--exit-zero", "-q", "--format", "concise"]
+    arguments += map(str, files)
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "ours": ([OCIRACE, "check", *arguments], env),
+        "parse": ([sys.executable, "-c", PARSE_ALL, str(listing)], env),
+        "index": ([sys.executable, "-c", ENGINE_RUN, str(listing), "index"], env),
+        "full": ([sys.executable, "-c", ENGINE_RUN, str(listing), "full"], env),
+        "alone": ([sys.executable, "-c", ENGINE_RUN, str(listing), "alone"], env),
     }
-    best: dict[str, float] = {}
+    for key in ("index", "alone"):
+        commands[key + " exit"] = ([*commands[key][0], "exit"], env)
+    if baseline is not None:
+        before = {**env, "PYTHONPATH": str(baseline)}
+        keys = ["ours", "index", "full", "alone"]
+        if _knows_process_ends(baseline):
+            keys += ["index exit", "alone exit"]
+        for key in keys:
+            command = commands[key][0]
+            if key == "ours":
+                command = [sys.executable, "-m", "ocirace_checker", *arguments]
+            commands["before " + key] = (command, before)
+    samples: dict[str, list[float]] = {key: [] for key in commands}
     output: dict[str, str] = {}
+    loads: list[float] = []
     for _ in range(max(rounds, 1)):
-        for key, command in commands.items():
-            _, cpu, _, out = timed(command, cwd, env)
-            best[key] = min(best.get(key, cpu), cpu)
+        loads.append(os.getloadavg()[0])
+        for key, (command, command_env) in commands.items():
+            _, cpu, _, out = timed(command, cwd, command_env)
+            samples[key].append(cpu)
             output[key] = out
-    o_cpu, p_cpu, i_cpu, f_cpu, n_cpu = (best[k] for k in commands)
-    out, with_index, with_full, without = (output[k] for k in ("ours", "index", "full", "alone"))
     lines = sum(f.read_bytes().count(b"\n") for f in files)
-    found = sum(1 for line in out.splitlines() if ": ORC" in line)
     shown = f", minimum of {rounds} rounds" if rounds > 1 else ""
     print(f"\n## Cold, one job: {label}, {len(files)} files, {lines:,} lines{shown}")
+    for prefix in ("", "before ") if baseline is not None else ("",):
+        if prefix:
+            print(f"# the baseline ({baseline}), same rounds")
+        _report(samples, output, prefix)
+    if rounds > 1:
+        spread(samples, loads)
+
+
+def _knows_process_ends(baseline: Path) -> bool:
+    """Whether the baseline's engine takes ``process_ends`` (older commits do not)."""
+    engine = baseline / "ocirace_checker" / "engine.py"
+    return "process_ends" in engine.read_text(encoding="utf-8")
+
+
+def _report(samples: dict[str, list[float]], output: dict[str, str], prefix: str) -> None:
+    best = {key: min(values) for key, values in samples.items()}
+    o_cpu, p_cpu = best[prefix + "ours"], best["parse"]
+    i_cpu, f_cpu, n_cpu = (best[prefix + k] for k in ("index", "full", "alone"))
+    out, with_index, with_full, without = (
+        output[prefix + k] for k in ("ours", "index", "full", "alone")
+    )
+    found = sum(1 for line in out.splitlines() if ": ORC" in line)
     print(f"ocirace check --no-cache : {o_cpu:7.2f} s CPU ({found} findings)")
     print(f"ast.parse, same files    : {p_cpu:7.2f} s CPU")
     print(f"ratio ocirace/ast.parse  : {o_cpu / p_cpu:7.2f}x CPU")
@@ -218,10 +274,56 @@ def versus_parse(label: str, files: list[Path], cwd: Path, work: Path, rounds: i
     print(f"engine, each file alone  : {n_cpu:7.2f} s CPU ({without.strip()})")
     print(f"index share of the run   : {100 * index / i_cpu:6.1f} % (target < 20 %)")
     print(f"  (full index first      : {100 * full / f_cpu:6.1f} %)")
+    if prefix + "index exit" in best:
+        e_index, e_alone = best[prefix + "index exit"], best[prefix + "alone exit"]
+        share = 100 * max(e_index - e_alone, 0.0) / e_index
+        print(f"ending as the command    : index {e_index:.2f} s, alone {e_alone:.2f} s CPU")
+        print(f"index share, so ended    : {share:6.1f} % (target < 20 %)")
 
 
-def dense(work: Path, rounds: int = 1) -> None:
-    """Candidate-dense real code: the files of the labelled corpus sites (materialised)."""
+def spread(samples: dict[str, list[float]], loads: list[float]) -> None:
+    """Minimum, median and maximum of every run, and the index share round by round.
+
+    The share is a difference of two runs, so one slow round of either moves it by tens of
+    points; the runs of one round follow each other within seconds, so the share of each
+    round (paired) and its median say more than the share of two minima taken from
+    different rounds.
+    """
+    print(f"  rounds: {len(loads)}, load average (1 min) {min(loads):.2f}-{max(loads):.2f}")
+    print("  run            min  median     max  (s CPU)")
+    for key, values in samples.items():
+        low, middle, high = min(values), statistics.median(values), max(values)
+        print(f"  {key:12} {low:7.2f} {middle:7.2f} {high:7.2f}")
+    parse = samples["parse"]
+    for prefix in ("", "before "):
+        if prefix + "ours" not in samples:
+            continue
+        ours, index, alone = (samples[prefix + k] for k in ("ours", "index", "alone"))
+        ratios = [o / p for o, p in zip(ours, parse, strict=True)]
+        print(
+            f"  {prefix}ocirace/ast.parse by round: median {statistics.median(ratios):.2f}x, "
+            f"{min(ratios):.2f}-{max(ratios):.2f}x; "
+            f"by medians {statistics.median(ours) / statistics.median(parse):.2f}x"
+        )
+        pairs = [("", index, alone)]
+        if prefix + "index exit" in samples:
+            pairs.append((" ending as the command", *_exits(samples, prefix)))
+        for how, with_index, without in pairs:
+            shares = [100 * (i - n) / i for i, n in zip(with_index, without, strict=True)]
+            by_medians = statistics.median(with_index) - statistics.median(without)
+            print(
+                f"  {prefix}index share{how} by round: median "
+                f"{statistics.median(shares):.1f} %, {min(shares):.1f} to {max(shares):.1f} %; "
+                f"by medians {100 * by_medians / statistics.median(with_index):.1f} %"
+            )
+
+
+def _exits(samples: dict[str, list[float]], prefix: str) -> tuple[list[float], list[float]]:
+    return samples[prefix + "index exit"], samples[prefix + "alone exit"]
+
+
+def corpus_site_files() -> tuple[Path, list[Path]]:
+    """The materialised corpus tree and the files of its labelled sites (none: not there)."""
     here = Path(__file__).resolve().parent / "checker_corpus"
     sys.path.insert(0, str(here))
     from corpus_model import load_corpus
@@ -230,11 +332,31 @@ def dense(work: Path, rounds: int = 1) -> None:
     tree = Path(os.environ.get("OCIRACE_CORPUS_DIR", default)) / "tree"
     projects, sites = load_corpus(here / "sites.toml")
     files = sorted({tree / f"{projects[s.project].key}" / s.path for s in sites}, key=str)
-    files = [f for f in files if f.is_file()]
+    return tree, [f for f in files if f.is_file()]
+
+
+def dense(work: Path, rounds: int = 1, baseline: Path | None = None) -> None:
+    """Candidate-dense real code: the files of the labelled corpus sites (materialised)."""
+    tree, files = corpus_site_files()
     if not files:
         print("\ncorpus not materialised (bench/checker_corpus/materialise.py); skipped")
         return
-    versus_parse("corpus site files", files, tree, work, rounds)
+    versus_parse("corpus site files", files, tree, work, rounds, baseline)
+
+
+def phases(work: Path, rounds: int) -> None:
+    """One cold run on the corpus site files, phase by phase (``checker_phases.py``)."""
+    tree, files = corpus_site_files()
+    if not files:
+        print("\ncorpus not materialised (bench/checker_corpus/materialise.py); skipped")
+        return
+    listing = work / "phases-files.txt"
+    listing.write_text("\n".join(str(f) for f in files), encoding="utf-8")
+    script = Path(__file__).resolve().parent / "checker_phases.py"
+    command = [sys.executable, str(script), str(listing), "--rounds", str(rounds)]
+    print()
+    sys.stdout.flush()
+    subprocess.run(command, cwd=tree, env=environment(), check=True)
 
 
 def baseline_checker(ref: str, work: Path) -> Path:
@@ -376,6 +498,11 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also sweep stdlib + site-packages")
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument(
+        "--skip-stdlib",
+        action="store_true",
+        help="with --index-only: the corpus site files only, not the whole stdlib",
+    )
+    parser.add_argument(
         "--index-only",
         action="store_true",
         help="only the cold runs against ast.parse and the project index's share of them",
@@ -383,9 +510,17 @@ def main() -> None:
     parser.add_argument(
         "--baseline-ref",
         metavar="REF",
-        help="also time the warm run against the checker of this git ref (e.g. main)",
+        help="also time the checker of this git ref (e.g. main): the warm run, and with "
+        "--index-only the cold runs, in the same rounds",
     )
     parser.add_argument("--warm-only", action="store_true", help="only the warm comparisons")
+    parser.add_argument(
+        "--phases",
+        type=int,
+        metavar="ROUNDS",
+        help="only a cold run on the corpus site files, phase by phase (median of ROUNDS "
+        "processes; bench/checker_phases.py)",
+    )
     parser.add_argument(
         "--rounds",
         type=int,
@@ -398,9 +533,16 @@ def main() -> None:
         corpus = work / "stdlib"
         files = copy_stdlib(corpus)
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, corpus {len(files)} files")
+        if args.phases:
+            phases(work, args.phases)
+            return
         if args.index_only:
-            dense(work, args.rounds)
-            versus_parse("whole stdlib", files, corpus, work)
+            baseline = None
+            if args.baseline_ref:
+                baseline = baseline_checker(args.baseline_ref, work)
+            dense(work, args.rounds, baseline)
+            if not args.skip_stdlib:
+                versus_parse("whole stdlib", files, corpus, work, 1, baseline)
             return
         if args.warm_only:
             if args.baseline_ref:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from .cli import main
+from .cli import command
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    sys.exit(main(arguments if arguments == ["--version"] else ["check", *arguments]))
+    command(arguments if arguments == ["--version"] else ["check", *arguments])

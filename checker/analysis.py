@@ -61,6 +61,7 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests, Cho
 
     def _derive(self) -> None:
         """The answers that depend on the settings and the project index, from the one walk."""
+        self.forget_call_names()
         self.why = {}
         self._elsewhere = {}
         self._held = None  # what attributes hold may rest on the index's answers
@@ -83,6 +84,7 @@ class ModuleAnalysis(PublishCalls, CrossModule, Removals, Unpacked, Digests, Cho
         if index is not self.index:
             self._resolved = {}  # another view records its own answers
             self._star = {}
+            self.forget_call_names()
         unchanged = repr(settings) == repr(self.settings) and not self._resolved_by(index)
         self.settings = settings
         self.index = index

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # typing costs ~2 ms of a warm run; annotations are strings a
     from .model import LintSettings
     from .project_index import ProjectIndex
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "command", "main"]
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -268,7 +268,7 @@ def _explain(arguments: list[str], lint: LintSettings, index: ProjectIndex) -> i
     return EXIT_CLEAN
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace, process_ends: bool = False) -> int:
     from . import config as config_module
     from .discovery import PathError, PathMatcher, discover
     from .engine import CACHE_DIR_NAME, RunOptions, run
@@ -339,6 +339,7 @@ def _check(args: argparse.Namespace) -> int:
         fix=args.fix,
         unsafe_fixes=args.unsafe_fixes,
         diff=args.diff,
+        process_ends=process_ends,
     )
     result = run(files, options)
     if (args.fix or args.diff) and config.lint.fix_writer_module == "ocirace_writer":
@@ -432,7 +433,30 @@ def _emit(output_file: Path | None, text: str) -> bool:
     return True
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def command(argv: Sequence[str] | None = None) -> None:
+    """The ``ocirace`` executable (and ``python -m ocirace_checker``): :func:`main`, then exit.
+
+    The process ends right after the report, so what the run built - every parsed module the
+    project index kept, the analyses, the interpreter's own modules - is not freed object by
+    object: a cold run spent 0.1 s of its 1.7 s on that (mypy ends the same way, in its
+    ``util.hard_exit``). The streams are flushed first and the exit code kept; a caller that
+    imports :func:`main` (tests, other tools) gets an ordinary return instead.
+    """
+    code = main(argv, process_ends=True)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: the normal exit would report it the same way
+        sys.exit(code)
+    os._exit(code)
+
+
+def main(argv: Sequence[str] | None = None, *, process_ends: bool = False) -> int:
+    """Run the command line ``argv``; the exit code is returned.
+
+    ``process_ends``: the process exits right after (:func:`command`), so the run need not
+    free what it kept.
+    """
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.command is None:
@@ -445,6 +469,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return vendor_main(
                 args.path, check_only=args.check, force=args.force, module=args.module
             )
-        return _check(args)
+        return _check(args, process_ends)
     except KeyboardInterrupt:
         return 130

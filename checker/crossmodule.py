@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 
 from .guards import Guards
-from .nodes import last_identifier
 from .temps import TempInfo, Temps
 
 TYPE_CHECKING = False
@@ -235,15 +234,12 @@ class CrossModule(Temps, Guards):
         type (``g.dump(...)``) may reach any method of that name, so it counts.
         """
         sites = []
-        for scope in self.scopes.values():
-            for call in scope.calls:
-                if last_identifier(call.func) != name:
-                    continue
-                resolved = self.qualified_name(call.func)
-                if resolved == qualified or (
-                    resolved is None
-                    and isinstance(call.func, ast.Attribute)
-                    and not self.calls_another_class_method(call, None)
-                ):
-                    sites.append(call)
+        for call in self.calls_named(name):
+            resolved = self.qualified_name(call.func)
+            if resolved == qualified or (
+                resolved is None
+                and isinstance(call.func, ast.Attribute)
+                and not self.calls_another_class_method(call, None)
+            ):
+                sites.append(call)
         return sites

@@ -28,7 +28,6 @@ plain data keyed by the file's content (``facts``), cached across runs by
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 
 from .project_index import ModuleSummary, ProjectIndex, exports, may_export
@@ -207,25 +206,23 @@ def text_calls(text: str, name: str) -> bool:
 
     The same answer as ``name in _CALLED.findall(text)`` of :mod:`.project_index` (an
     identifier starting at a word start, then whitespace, then ``(``), without collecting
-    every called name: the literal is searched for (fast), and only its occurrences tested.
+    every called name: each occurrence of the literal is found with ``str.find`` and tested
+    in place, and the search stops at the first call. (A regular expression per name made
+    a second pass over every text that holds the name: the caller search asks this for
+    every name and every file.)
     """
-    pattern = _call_after(name)
-    for match in pattern.finditer(text):
-        start = match.start()
+    find = text.find
+    size = len(text)
+    start = find(name)
+    while start >= 0:
         if start == 0 or text[start - 1] not in _WORD:
-            return True
+            end = start + len(name)
+            while end < size and text[end].isspace():  # what ``\s`` matches in a str pattern
+                end += 1
+            if end < size and text[end] == "(":
+                return True
+        start = find(name, start + 1)
     return False
-
-
-def _call_after(name: str) -> re.Pattern[str]:
-    pattern = _PATTERNS.get(name)
-    if pattern is None:
-        # A literal first lets the regular expression engine skip ahead to each occurrence.
-        pattern = _PATTERNS[name] = re.compile(re.escape(name) + r"\s*\(")
-    return pattern
-
-
-_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
 #: Facts of a summary that are the module's own business, not exports: where it is, what
@@ -367,7 +364,7 @@ class DemandIndex(ProjectIndex):
             self._export(summary)
         return summary
 
-    def _export(self, summary: ModuleSummary) -> None:
+    def _export(self, summary: ModuleSummary, may: bool | None = None) -> None:
         """Fill the summary of a module another one named, from the cache or its text.
 
         Every fact of the full summary is copied except those about the module's own calls
@@ -386,7 +383,7 @@ class DemandIndex(ProjectIndex):
             text = self._text(path)
             if text is None:
                 return
-            full, analysis = exports(text, path, summary.module, summary.is_package)
+            full, analysis = exports(text, path, summary.module, summary.is_package, may)
             if analysis is not None:
                 self.keep(path, analysis)  # its own lint reuses the parse
             entry[1] = full.to_json()
@@ -412,7 +409,7 @@ class DemandIndex(ProjectIndex):
             ):
                 text = self._text(path)
                 if text is not None and may_export(text):
-                    self._export(summary)
+                    self._export(summary, may=True)
         return super().analysis_of(path, settings)
 
     def before_lint(self, path: str, text: str) -> None:
@@ -432,7 +429,7 @@ class DemandIndex(ProjectIndex):
         ):
             return
         self._read.setdefault(path, text)
-        self._export(summary)
+        self._export(summary, may=True)
 
     def _may_import(self, path: str, package: str) -> bool:
         """The base test, on the text this index already read (not the file read again)."""
@@ -450,7 +447,7 @@ class DemandIndex(ProjectIndex):
         answer = entry[2].get(name)
         if answer is None:
             text = self._text(path)
-            answer = text is not None and name in text and text_calls(text, name)
+            answer = text is not None and text_calls(text, name)
             entry[2][name] = answer
             self.changed.add(path)
         return bool(answer)

@@ -45,7 +45,7 @@ class Digests(NameIndex):
                     yield site
 
     def _path_components(self, call: ast.Call) -> Iterator[tuple[ast.expr, ast.AST]]:
-        name = self.qualified_name(call.func) or ""
+        name = self.call_name(call) or ""
         func = call.func
         if name in ("os.path.join", "posixpath.join", "ntpath.join") or name in _PATH_CLASSES:
             for arg in call.args:

@@ -70,6 +70,7 @@ class RunOptions:
         "jobs",
         "lint",
         "per_file_ignores",
+        "process_ends",
         "project_index",
         "root",
         "selected",
@@ -89,6 +90,7 @@ class RunOptions:
         diff: bool = False,
         project_index: bool = True,
         full_index: bool = False,
+        process_ends: bool = False,
     ) -> None:
         self.root = root
         self.selected = selected
@@ -107,6 +109,10 @@ class RunOptions:
         #: demand-built index, :mod:`.demand`, is tested and measured against); nothing
         #: is cached then.
         self.full_index = full_index
+        #: True when the process exits right after the run (the command line): what the
+        #: project index kept is left for the exit to drop, not freed object by object, and
+        #: the collector is not switched back on (see :func:`run`).
+        self.process_ends = process_ends
 
 
 class FileResult:
@@ -182,6 +188,10 @@ def run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
     search), and a collector that re-scans those hundreds of thousands of nodes again and
     again doubled the cost of a cold run. What the analysis builds is acyclic (trees and
     dictionaries), so reference counting frees it all the same.
+
+    When the process ends with the run (``options.process_ends``, the command line) the
+    collector stays paused: switched back on, it ran a full collection over everything the
+    run had allocated at the next allocation, 0.1 s of a 1.5 s cold run.
     """
     import gc
 
@@ -190,7 +200,7 @@ def run(paths: Sequence[str | Path], options: RunOptions) -> RunResult:
     try:
         return _run(paths, options)
     finally:
-        if collecting:
+        if collecting and not options.process_ends:
             gc.enable()
 
 
@@ -252,12 +262,16 @@ class _Lazy:
         return isinstance(index, DemandIndex) and index.still_valid(deps)
 
     def release(self) -> None:
-        """Keep what the index learnt, and drop the analyses it kept (a cycle, see run)."""
+        """Keep what the index learnt, and drop the analyses it kept (a cycle, see run).
+
+        When the process ends with the run (``process_ends``), the analyses are left to the
+        exit: freeing them one object at a time cost 0.05-0.07 s of a cold run.
+        """
         from .demand import DemandIndex
 
         if isinstance(self._index, DemandIndex):
             self._cache.update(self._index.take_facts())
-        if self._index is not None:
+        if self._index is not None and not self._options.process_ends:
             self._index.release()
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from .names import NameIndex
-from .nodes import inside, last_identifier, unparsed, words
+from .nodes import inside, last_identifier, statements, unparsed, words
 
 _LOCK_WORDS = frozenset(
     {"lock", "locked", "locking", "mutex", "semaphore", "condition", "flock", "lockf"}
@@ -132,7 +132,7 @@ class Guards(NameIndex):
         )
         if init is None or init is function:
             return None
-        for statement in ast.walk(init):
+        for statement in statements(init):
             if not isinstance(statement, ast.Assign) or not isinstance(statement.value, ast.Call):
                 continue
             if not self.is_lock_like(statement.value.func):
@@ -210,7 +210,7 @@ class Guards(NameIndex):
 
     def _retries_inside(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         """The function calls what it was handed inside a loop that retries Windows errors."""
-        for node in ast.walk(function):
+        for node in statements(function):
             if isinstance(node, ast.Try) and self._in_retry_loop(node):
                 for handler in node.handlers:
                     if _catches(handler.type) and self._judge_handler(handler, node)[0]:
@@ -219,7 +219,7 @@ class Guards(NameIndex):
 
     def _guards_its_yield(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         """A context manager whose ``yield`` sits in a try that accepts the Windows errors."""
-        for node in ast.walk(function):
+        for node in statements(function):
             if not isinstance(node, ast.Try):
                 continue
             if not any(isinstance(x, ast.Yield) for s in node.body for x in ast.walk(s)):
@@ -501,10 +501,8 @@ class Guards(NameIndex):
         """
         return [
             call
-            for scope in self.scopes.values()
-            for call in scope.calls
-            if last_identifier(call.func) == function.name
-            and not inside(call, [function])
+            for call in self.calls_named(function.name)
+            if not inside(call, [function])
             and not self.calls_another_class_method(call, function)
             and self.qualified_name(call.func) is None
         ]

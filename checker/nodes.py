@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+
+_CAMEL_HUMP = re.compile(r"([a-z0-9])([A-Z])")
+#: Identifiers already split: a module asks about the same few names again and again.
+_WORDS: dict[str, frozenset[str]] = {}
 
 
-def words(identifier: str) -> set[str]:
+def words(identifier: str) -> frozenset[str]:
     """Split snake_case and camelCase identifiers into lower-case words."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", identifier)
-    return {w for w in spaced.lower().split("_") if w}
+    found = _WORDS.get(identifier)
+    if found is None:
+        spaced = _CAMEL_HUMP.sub(r"\1_\2", identifier)
+        found = _WORDS[identifier] = frozenset(w for w in spaced.lower().split("_") if w)
+    return found
 
 
 def last_identifier(node: ast.expr) -> str | None:
@@ -64,3 +72,31 @@ def inside(node: ast.AST, statements: Sequence[ast.AST]) -> bool:
             if part is node:
                 return True
     return False
+
+
+#: Fields that hold statements (and the handlers and cases that hold statements in turn).
+_STATEMENT_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_STATEMENT_FIELDS_OF: dict[type, tuple[str, ...]] = {}
+
+
+def statements(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk(node)`` left to statements: ``node``, then every statement, handler and case.
+
+    In the order ``ast.walk`` yields them (breadth first, children in field order; no
+    statement sits inside an expression, so leaving expressions out keeps every statement
+    at its depth). A search for a kind of statement (``return``, ``try``, an assignment) in
+    a function need not visit its every expression node.
+    """
+    todo = deque([node])
+    while todo:
+        node = todo.popleft()
+        kind = type(node)
+        fields = _STATEMENT_FIELDS_OF.get(kind)
+        if fields is None:
+            fields = tuple(f for f in kind._fields if f in _STATEMENT_FIELDS)
+            _STATEMENT_FIELDS_OF[kind] = fields
+        for name in fields:
+            children = getattr(node, name, None)
+            if type(children) is list:
+                todo.extend(children)
+        yield node

@@ -150,7 +150,9 @@ def summarise(text: str, path: str, module: str | None = None) -> ModuleSummary:
     return _summarise(text, path, module)[0]
 
 
-def exports(text: str, path: str, module: str, is_package: bool) -> tuple[ModuleSummary, Any]:
+def exports(
+    text: str, path: str, module: str, is_package: bool, may: bool | None = None
+) -> tuple[ModuleSummary, Any]:
     """What another module can ask of this one: its summary, and the analysis behind it.
 
     The same answers as :func:`summarise` for everything other modules ask, for a fraction
@@ -158,11 +160,12 @@ def exports(text: str, path: str, module: str, is_package: bool) -> tuple[Module
     The index built on demand (:mod:`.demand`) asks this of the modules a lint reaches and
     keeps the analysis for the lint of the same text. (``calls``, ``publishers`` and
     ``functions`` are not what other modules ask: the demand-built index finds callers
-    from the text.)
+    from the text.) ``may``: what :func:`may_export` said of the text, when the caller
+    already asked it (the regular expression is a pass over the whole text).
     """
-    if not may_export(text):
+    if not (may_export(text) if may is None else may):
         return ModuleSummary(path, module, is_package), None
-    return _summarise(text, path, module, is_package, own_facts=False)
+    return _summarise(text, path, module, is_package, own_facts=False, may_export_names=True)
 
 
 def may_export(text: str) -> bool:
@@ -185,6 +188,7 @@ def _summarise(
     module: str | None,
     is_package: bool | None = None,
     own_facts: bool = True,
+    may_export_names: bool | None = None,
 ) -> tuple[ModuleSummary, Any]:
     """The summary, and the analysis it was read from when the file had to be parsed.
 
@@ -221,8 +225,8 @@ def _summarise(
         analysis = ModuleAnalysis(
             tree, Source(text), LintSettings(), None, module, is_package, path
         )
-        needs_names = _ALIAS_LINE.search(text) or _may_return_temp(text)
-        summary = _from_analysis(analysis, path, module, is_package, bool(needs_names), own_facts)
+        needs_names = may_export(text) if may_export_names is None else may_export_names
+        summary = _from_analysis(analysis, path, module, is_package, needs_names, own_facts)
         return summary, analysis
     except RecursionError:
         return ModuleSummary(path, module, is_package, calls=called_in_text(text)), None

@@ -82,7 +82,7 @@ class PublishCalls(NameIndex):
                 yield from self._callables_passed(call)
 
     def _as_publish(self, call: ast.Call) -> PublishCall | None:
-        name = self.qualified_name(call.func)
+        name = self.call_name(call)
         if name in self.publish_functions:
             src = argument(call, 0, ("src", "source"))
             dst = argument(call, 1, ("dst", "destination", "target"))

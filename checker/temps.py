@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .names import _PATH_CLASSES, NameIndex
-from .nodes import last_identifier, unparsed, words
+from .nodes import last_identifier, statements, unparsed, words
 
 _TEMP_WORDS = frozenset({"tmp", "temp", "temporary", "partial", "incomplete", "part", "tempfile"})
 # ".new" and ".bak" are left out on purpose: they name backups and renamed-away originals at
@@ -285,7 +285,7 @@ class Temps(NameIndex):
 
         Also what the project index records for other modules (:mod:`.project_index`).
         """
-        for statement in ast.walk(function):
+        for statement in statements(function):
             if not isinstance(statement, ast.Return) or statement.value is None:
                 continue
             if self.function_of(statement) is not function:
@@ -380,7 +380,7 @@ class Temps(NameIndex):
             receiver = _receiver(method)
             if receiver is None:
                 continue
-            for statement in ast.walk(method):
+            for statement in statements(method):
                 targets: list[ast.expr]
                 if isinstance(statement, ast.AugAssign):
                     targets = [statement.target]
@@ -784,10 +784,8 @@ class Temps(NameIndex):
         positional = self.positional_parameters(function)
         sites = [
             call
-            for scope in self.scopes.values()
-            for call in scope.calls
-            if last_identifier(call.func) == function.name
-            and call.lineno != function.lineno
+            for call in self.calls_named(function.name)
+            if call.lineno != function.lineno
             # `os.rename(src, dst)` inside a function named `rename` calls the import
             and self.qualified_name(call.func) is None
         ]

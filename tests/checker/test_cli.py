@@ -463,3 +463,41 @@ def test_explain_says_a_move_without_the_replace_flag_is_publish_if_absent(
     code, out, _ = check(capsys, "--explain", "ORC001", "pkg/win.py:8")
     assert "publish call: kernel32.MoveFileExW (replace)" in out
     assert "reported: windll.kernel32.MoveFileExW() publishes" in out
+
+
+def _command(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m ocirace_checker`` (the executable's path: :func:`.cli.command`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ocirace_checker", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_ends_with_the_exit_code_and_every_line_written(project: Path):
+    # The command skips the interpreter's clean-up at the end (os._exit): the report must
+    # still be complete, the cache written, and the exit code that of main().
+    for _ in range(20):  # enough findings that the report outgrows any pipe buffer
+        (project / "pkg" / f"copy{_}.py").write_text(BAD, encoding="utf-8")
+    done = _command(project, "--format", "json", "--output-file", "report.json")
+    assert done.returncode == 1, done.stderr
+    printed = _command(project, "--format", "json")
+    assert printed.returncode == 1, printed.stderr
+    records = json.loads(printed.stdout)
+    assert len(records) == 3 * 21
+    assert json.loads((project / "report.json").read_text(encoding="utf-8")) == records
+    assert (project / ".ocirace_cache").is_dir()
+    verbose = _command(project, "-v", "--exit-zero", "--format", "concise")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "22 from the cache" in verbose.stderr
+
+
+def test_the_command_keeps_usage_errors_and_clean_exits(project: Path):
+    (project / "pkg" / "store.py").write_text(CLEAN, encoding="utf-8")
+    clean = _command(project)
+    assert (clean.returncode, clean.stdout) == (0, "All checks passed!\n"), clean.stderr
+    bad = _command(project, "--select", "NOPE")
+    assert bad.returncode == 2
+    assert "NOPE" in bad.stderr

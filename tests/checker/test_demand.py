@@ -250,6 +250,14 @@ def test_module_names_are_those_of_module_name_for(tmp_path: Path) -> None:
         "é compile(x)",
         "compilecompile(compile(",
         "# compile(x) in a comment\n",
+        "compile\t\x0c\r\n(x)",
+        "compile\u3000(x)",
+        "compile\x1c(x)",
+        "compileé(x)",
+        "compile2(x) compile",
+        "_compile(x) compile (",
+        "compile",
+        "",
     ],
 )
 def test_text_calls_answers_as_the_index_call_pattern(text: str) -> None:
