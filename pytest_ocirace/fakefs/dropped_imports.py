@@ -86,8 +86,10 @@ class DroppedImports:
 
     def _loaded_since(self, before: Set[str], families: tuple[str, ...]) -> dict[str, str]:
         found = {}
-        for name, module in list(sys.modules.items()):
-            if name in before or name in self._given_up:
+        modules = sys.modules
+        for name in sorted(modules.keys() - before):  # sorted: a package before its modules
+            module = modules.get(name)
+            if name in self._given_up:
                 continue
             if not isinstance(module, types.ModuleType) or name.split(".")[0] in _MACHINERY:
                 continue
