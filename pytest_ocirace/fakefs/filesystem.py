@@ -40,13 +40,21 @@ from typing import Any, TypeVar
 from pyfakefs.fake_file import FakeDirectory, FakeFile
 from pyfakefs.fake_filesystem import FakeFilesystem, OSType
 
-from pytest_ocirace.fakefs import fastpaths, inforce, pathclasses, preload, symlinks
+from pytest_ocirace.fakefs import (
+    dropped_imports,
+    fastpaths,
+    inforce,
+    pathclasses,
+    preload,
+    symlinks,
+)
 from pytest_ocirace.fakefs.descriptors import DescriptorTable
 from pytest_ocirace.fakefs.handles import Handle, HandleTable
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
 from pytest_ocirace.fakefs.patcher import (
     SIMULATION_ATTR,
     SimulatedFakeFilesystem,
+    patcher_running,
     release,
     start_patcher,
 )
@@ -983,6 +991,12 @@ def simulate(
     options = options or SimulationOptions()
     # Before the patcher starts: pyfakefs drops modules first imported while it runs.
     preload.load_before_patching(options.windows_platform_modules)
+    # The same for the modules earlier simulated tests imported (not while a patcher runs
+    # already, nor with Windows copies swapped in: dropped_imports.py).
+    watch = None
+    if not options.windows_import_modules and not patcher_running():
+        dropped_imports.DROPPED.load_again()
+        watch = dropped_imports.DROPPED.watch(options.windows_platform_modules)
     # Through sys.modules, not the package attribute: after pytester's in-process runs
     # drop modules, the attribute is a stale copy that would guard stale sqlite3/mmap.
     boundaries = importlib.import_module("pytest_ocirace.fakefs.boundaries")
@@ -990,7 +1004,7 @@ def simulate(
     zipimports = importlib.import_module("pytest_ocirace.fakefs.zipimports")
     mock_targets = importlib.import_module("pytest_ocirace.fakefs.mock_targets")
 
-    patcher = start_patcher()
+    patcher = start_patcher(watch)
     try:
         assert patcher.fs is not None
 

@@ -40,6 +40,7 @@ from pytest_ocirace.fakefs.wrapped_functions import keep_wrappers
 from pytest_ocirace.winrules import names
 
 if TYPE_CHECKING:
+    from pytest_ocirace.fakefs.dropped_imports import Watch
     from pytest_ocirace.fakefs.filesystem import WindowsFilesystem
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
@@ -461,7 +462,12 @@ def _find_modules_if_changed(self: Patcher) -> None:
 _CACHED_SIZE = [0]
 
 
-def start_patcher() -> Patcher:
+def patcher_running() -> bool:
+    """Whether a pyfakefs patcher is set up already (``start_patcher`` would join it)."""
+    return Patcher.REF_COUNT > 0
+
+
+def start_patcher(watch: Watch | None = None) -> Patcher:
     """``Patcher().setUp()``, with a Windows filesystem from the start if pyfakefs is idle.
 
     If a patcher is already running (pyfakefs' ``fs`` fixture was set up first), pyfakefs
@@ -469,6 +475,10 @@ def start_patcher() -> Patcher:
     :meth:`WindowsFilesystem.attach` then switches it. Either way the caller ends with
     ``patcher.tearDown()``, and pyfakefs' ``fs`` fixture set up later in the same test
     gets this patcher and its filesystem.
+
+    ``watch`` (a patcher started here only) is told before and after each stop of the
+    patcher, a pause's too, which drops the modules imported since it started or resumed
+    (``dropped_imports.py``).
     """
     if Patcher.REF_COUNT > 0:
         patcher = Patcher()
@@ -484,13 +494,33 @@ def start_patcher() -> Patcher:
         Patcher.__init__(patcher)
         patcher._fake_module_classes["Path"] = path_stand_in.make  # a class (path_stand_in.py)
         keep_wrappers(patcher)
+        if watch is not None:
+            patcher.stop_patching = types.MethodType(_watched_stop(watch), patcher)
     with _proxied_modules_visible():
         patcher.setUp()
     return patcher
 
 
+def _watched_stop(watch: Watch) -> Callable[..., None]:
+    def stop_patching(self: Patcher, temporary: bool = False) -> None:
+        watching = self.is_patching
+        if watching:
+            watch.before_stop()
+        Patcher.stop_patching(self, temporary)
+        if watching:
+            watch.after_stop()
+
+    return stop_patching
+
+
 #: The steps of ``Patcher`` that :func:`start_patcher` replaces on the instance.
-_REPLACED = ("_init_fake_module_functions", "_refresh", "_find_modules", "patch_functions")
+_REPLACED = (
+    "_init_fake_module_functions",
+    "_refresh",
+    "_find_modules",
+    "patch_functions",
+    "stop_patching",
+)
 
 
 def release(patcher: Patcher) -> None:

@@ -49,6 +49,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "boundaries",
             "class_functions",
             "descriptors",
+            "dropped_imports",
             "fastpaths",
             "fileio",
             "filelocks",

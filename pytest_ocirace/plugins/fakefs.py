@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 
-from pytest_ocirace.plugins import import_paths, limit_tracebacks, platform_note, tmp_paths
+from pytest_ocirace.plugins import (
+    formatting_gc,
+    import_paths,
+    limit_tracebacks,
+    platform_note,
+    tmp_paths,
+)
 from pytest_ocirace.plugins.report_pauses import ReportPauses
 
 if TYPE_CHECKING:
@@ -562,6 +568,8 @@ def _begin_formatting(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
         return
     del item.stash[_FORMATTING_KEY]  # once per report
     formatting.enter_context(_real_filesystem())
+    # pytest parses each shown frame's whole source file: no collection in the middle of it.
+    formatting.enter_context(formatting_gc.collector_held())
     cut = limit_tracebacks.shorten(item, call)
     if cut is not None:
         item.stash[_LIMIT_CUT_KEY] = cut
