@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 import types
+import weakref
 from typing import Any
 
 from pytest_ocirace.fakefs.locking import ClassPatches
@@ -32,8 +33,12 @@ _SKIPPED = frozenset(
     {*sys.stdlib_module_names, "pyfakefs", "pytest", "_pytest", "pluggy", "pytest_ocirace"}
 )
 
-#: Per module (by name and identity): its ``(class, attribute, function)`` triples.
-_FOUND: dict[tuple[str, int], list[tuple[type, str, Any]]] = {}
+#: Per module (by name and ``id``): the module, weakly, and its ``(class, attribute,
+#: function)`` triples. The weak reference tells a module from a later one made at the
+#: address a dropped module left free: by ``id`` alone, the new module got the old one's
+#: answer, and its class's captured functions were never faked.
+_FOUND: dict[tuple[str, int], tuple[weakref.ref[types.ModuleType], list[tuple[type, str, Any]]]]
+_FOUND = {}
 
 
 def install(patches: ClassPatches, fs: Any) -> None:
@@ -68,10 +73,10 @@ def _captured(table: dict[str, dict[str, Any]]) -> list[tuple[type, str, Any]]:
             if not isinstance(module, types.ModuleType) or name.partition(".")[0] in _SKIPPED:
                 continue
             key = (name, id(module))
-            entries = _FOUND.get(key)
-            if entries is None:
-                entries = _FOUND[key] = _scan(module, table)
-            found.extend(entries)
+            known = _FOUND.get(key)
+            if known is None or known[0]() is not module:
+                known = _FOUND[key] = (weakref.ref(module), _scan(module, table))
+            found.extend(known[1])
     except BaseException:
         _CENSUS.forget()
         raise

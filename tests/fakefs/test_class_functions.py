@@ -66,3 +66,46 @@ def test_a_lazy_proxy_among_module_globals_is_not_set_up(
     with simulate():
         assert store_class._item_exists is not os.path.exists  # the class was still scanned
     assert store_class._item_exists is os.path.exists
+
+
+def test_a_module_at_the_address_of_a_dropped_one_is_scanned_afresh() -> None:
+    # The scan remembered its answer per module by name and id(); a module dropped and
+    # garbage-collected leaves its id free, and a new module of the same name made at the
+    # same address got the old one's answer: its class's captured function was never
+    # faked (tests/fakefs/test_module_census.py failed now and then in a full run).
+    import gc
+    import types
+
+    from pyfakefs.fake_filesystem_unittest import Patcher
+
+    name = "ocirace_address_probe"
+    first = types.ModuleType(name)
+    sys.modules[name] = first
+    try:
+        with simulate():
+            pass  # the first module scanned: no class
+        address = id(first)
+        del sys.modules[name], first
+        # What a Patcher made with other settings does in its constructor (another
+        # plugin's or test's pyfakefs); until then its module cache keeps the module.
+        Patcher.clear_fs_cache()
+        with simulate():
+            pass  # the searches' remembered states let go of the first module
+        gc.collect()
+        made = []  # kept, so that each try takes new memory
+        for _ in range(5000):
+            second = types.ModuleType(name)
+            made.append(second)
+            if id(second) == address:
+                break
+        else:  # pragma: no cover - the allocator gave the address to something else
+            pytest.skip("no module was made at the dropped module's address")
+        exec("import os\nclass Store:\n    exists = staticmethod(os.path.exists)\n", vars(second))
+        sys.modules[name] = second
+        with simulate():
+            with open("C:\\made-in-the-fake.txt", "w") as handle:
+                handle.write("x")
+            assert second.Store.exists("C:\\made-in-the-fake.txt")
+        assert second.Store.exists is os.path.exists
+    finally:
+        sys.modules.pop(name, None)
