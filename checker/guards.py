@@ -419,11 +419,23 @@ class Guards(NameIndex):
         after an early exit for Windows earlier in the same block or an enclosing one (``if
         os.name != "posix": ...; return``).
         """
+        known = self._off_windows.get(node)
+        if known is None:
+            known = self._off_windows[node] = self._windows_excluded(node)
+        return known
+
+    def _test_text(self, branch: ast.If) -> str:
+        text = self._test_texts.get(branch)
+        if text is None:
+            text = self._test_texts[branch] = unparsed(branch.test)
+        return text
+
+    def _windows_excluded(self, node: ast.AST) -> bool:
         current = node
         in_scope = True
         for ancestor in self.ancestors(node):
             if isinstance(ancestor, ast.If):
-                test = unparsed(ancestor.test)
+                test = self._test_text(ancestor)
                 if _POSIX_TEST.match(test) and inside(node, ancestor.body):
                     return True
                 if _WINDOWS_TEST.match(test) and inside(node, ancestor.orelse):
@@ -441,8 +453,7 @@ class Guards(NameIndex):
             current = ancestor
         return False
 
-    @staticmethod
-    def _windows_exit_before(parent: ast.AST, statement: ast.stmt) -> bool:
+    def _windows_exit_before(self, parent: ast.AST, statement: ast.stmt) -> bool:
         for name in ("body", "orelse", "finalbody"):
             block = getattr(parent, name, None)
             if not isinstance(block, list) or statement not in block:
@@ -453,7 +464,7 @@ class Guards(NameIndex):
                     and not earlier.orelse
                     and earlier.body
                     and isinstance(earlier.body[-1], (ast.Return, ast.Raise))
-                    and _WINDOWS_TEST.match(unparsed(earlier.test))
+                    and _WINDOWS_TEST.match(self._test_text(earlier))
                 ):
                     return True
         return False

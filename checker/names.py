@@ -149,6 +149,10 @@ class NameIndex:
         self.divisions: list[ast.BinOp] = []
         self._calls_by_name: dict[str, list[ast.Call]] | None = None
         self._call_names: dict[ast.Call, str | None] = {}
+        #: :meth:`windows_excluded` per node, and each ``if`` test's text: pure functions of
+        #: the tree, asked for every assignment of a name each time the name is resolved.
+        self._off_windows: dict[ast.AST, bool] = {}
+        self._test_texts: dict[ast.AST, str] = {}
         self._build(tree)
 
     # ------------------------------------------------------------------ building the index
@@ -441,8 +445,9 @@ class NameIndex:
         entries = scope.assignments.get(name)
         if not entries:
             return None
-        on_windows = [e for e in entries if not self.windows_excluded(e[0])]
-        entries = on_windows or entries  # a binding made only off Windows is not the name there
+        if len(entries) > 1:  # one binding is the name, wherever it is made
+            on_windows = [e for e in entries if not self.windows_excluded(e[0])]
+            entries = on_windows or entries  # a binding made only off Windows is not the name there
         if not outer:
             before = [e for e in entries if getattr(e[0], "lineno", 0) <= line]
             entries = before[-1:] or entries[-1:]
