@@ -81,7 +81,7 @@ def explain(
         )
         guard = analysis.guard(publish.call)
         out.append(f"  guarded by {guard}" if guard else "  no guard found")
-        out.extend(f"  considered: {reason}" for reason in analysis.why.get(publish.call, ()))
+        out.extend(f"  considered: {reason}" for reason in analysis.reasons(publish.call))
         if analysis.windows_excluded(publish.call):
             out.append("  runs only where Windows cannot (a POSIX-only branch)")
         if publish.kind == "rename" and analysis.chosen_no_replace(

@@ -254,6 +254,16 @@ class Guards(NameIndex):
         if reason not in reasons:
             reasons.append(reason)
 
+    def reasons(self, node: ast.AST) -> tuple[str, ...]:
+        """What was noted for ``node``, in an order that does not depend on the run.
+
+        Notes are taken in the order the searches happen to ask, and which search asks first
+        can depend on the iteration order of sets of names (the string hash seed): meson's
+        ``mesonbuild/ast/introspection.py:364`` showed its two notes either way round from one
+        run to the next, and a JSON or SARIF report compared between runs changed with it.
+        """
+        return tuple(sorted(self.why.get(node, ())))
+
     def _judge_handler(self, handler: ast.ExceptHandler, statement: ast.Try) -> tuple[bool, str]:
         """Whether a handler around a publish is a guard, and the principle that decided.
 

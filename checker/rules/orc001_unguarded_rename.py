@@ -52,7 +52,7 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"use {ctx.writer}.publish(tmp, dst), which retries the Windows errors, or hold "
             "one lock shared by every writer around the rename",
             publish_fix(ctx, publish),
-            why=(*_source_why(info), *analysis.why.get(publish.call, ())),
+            why=(*_source_why(info), *analysis.reasons(publish.call)),
         )
 
 
