@@ -480,7 +480,7 @@ def start_patcher(watch: Watch | None = None) -> Patcher:
     patcher, a pause's too, which drops the modules imported since it started or resumed
     (``dropped_imports.py``).
     """
-    if Patcher.REF_COUNT > 0:
+    if patcher_running():
         patcher = Patcher()
     else:
         # What ``Patcher()`` does (``__new__`` registers the instance as Patcher.PATCHER,

@@ -113,9 +113,8 @@ class LeftoverThreads:
 
     def record(self, before: frozenset[threading.Thread], nodeid: str) -> None:
         """Remember non-daemon threads started since ``before`` that are still alive."""
-        for thread in threading.enumerate():
-            if thread not in before and not thread.daemon and _running(thread):
-                self._left.append(Leftover(thread, nodeid))
+        new = [t for t in threading.enumerate() if t not in before and not t.daemon]
+        self._left.extend(Leftover(thread, nodeid) for thread in _running(new))
 
     def stop(
         self, before: frozenset[threading.Thread], nodeid: str, *, failed: bool = False
@@ -127,19 +126,20 @@ class LeftoverThreads:
         at most :data:`STOP_DEADLINE`; the exception is raised again every
         :data:`STOP_REPEAT` seconds in a thread that swallowed it.
         """
-        started = [t for t in threading.enumerate() if t not in before and t.ident and _running(t)]
+        started = _running([t for t in threading.enumerate() if t not in before and t.ident])
         if not started:
             return []
         if failed:
             self._condemned.update(started)  # a later stop never withdraws theirs
         stopped = _stop_threads(started, keep=self._condemned)
-        self._pending = self._pending or any(_running(t) for t in started)
+        self._pending = self._pending or bool(_running(started))
         found = [Leftover(thread, nodeid) for thread in stopped]
         self._stopped.extend(found)
         return found
 
     def running(self) -> list[Leftover]:
-        return [left for left in self._left if _running(left.thread)]
+        alive = set(_running([left.thread for left in self._left]))
+        return [left for left in self._left if left.thread in alive]
 
     def summary_lines(self) -> list[str]:
         lines: list[str] = []
@@ -181,8 +181,8 @@ class LeftoverThreads:
             _RELEASED.extend(running)
 
 
-def _running(thread: threading.Thread) -> bool:
-    """Whether ``thread`` still runs: alive, or still in ``threading``'s table of threads.
+def _running(threads: Iterable[threading.Thread]) -> list[threading.Thread]:
+    """Those of ``threads`` that still run: alive, or still in ``threading``'s table of threads.
 
     ``is_alive()`` alone is not enough. Before CPython 3.13, a ``join()`` that an exception
     interrupts marks the thread stopped although it runs on (CPython gh-90882, the
@@ -191,9 +191,11 @@ def _running(thread: threading.Thread) -> bool:
     ``test_stress_same_key_threadsafe`` left such a reader spinning, never stopped because
     it looked dead; competing for the interpreter lock, it made every later test of the
     session slower (its ``test_sieve.py``: 6.5 s alone, 28 s after it) and timed one out.
-    A thread leaves the table only when it has really finished.
+    A thread leaves the table only when it has really finished. The table is read once per
+    call: the stop loop asks about up to a hundred threads (filelock's) every 20 ms.
     """
-    return thread.is_alive() or (thread.ident is not None and thread in threading.enumerate())
+    table = set(threading.enumerate())
+    return [t for t in threads if t.is_alive() or (t.ident is not None and t in table)]
 
 
 #: Seconds :meth:`LeftoverThreads.stop` waits at least, at most, and between two raises.
@@ -290,7 +292,7 @@ def _stop_threads(
                 alive[0].join(0.02)
             else:  # marked stopped by an interrupted join (see _running): join returns at once
                 time.sleep(0.02)
-            alive = [t for t in alive if _running(t)]
+            alive = _running(alive)
         _raise_in(
             [t for t in alive if t not in active and (t not in kept or _idle_pool_worker(t))],
             None,
@@ -300,7 +302,8 @@ def _stop_threads(
             threading.excepthook = previous
     # A pool worker takes the exception into its work item's future and then leaves as the
     # pool shuts down: ended all the same, though no thread died of it.
-    return ended + [t for t in threads if t not in ended and not _running(t)]
+    still = set(_running(threads))
+    return ended + [t for t in threads if t not in ended and t not in still]
 
 
 def ended_by_simulation(exc: BaseException | None) -> bool:
