@@ -461,14 +461,18 @@ def _named_temporary_file(
         bound.apply_defaults()
         arguments = bound.arguments
         if not (arguments.get("delete", True) and arguments.get("delete_on_close", True)):
-            return original(*args, **kwargs)
-        arguments["delete"] = False
-        with LOCK:
-            sim.mark_next_open_temporary()
-            try:
-                return original(*bound.args, **bound.kwargs)
-            finally:
-                sim._next_open_temporary = False
+            wrapper = original(*args, **kwargs)
+        else:
+            arguments["delete"] = False
+            with LOCK:
+                sim.mark_next_open_temporary()
+                try:
+                    wrapper = original(*bound.args, **bound.kwargs)
+                finally:
+                    sim._next_open_temporary = False
+        with LOCK:  # a WeakSet is not safe against threads adding at once
+            sim.temporaries.add(wrapper)
+        return wrapper
 
     NamedTemporaryFile.__wrapped__ = original  # type: ignore[attr-defined]
     return NamedTemporaryFile
