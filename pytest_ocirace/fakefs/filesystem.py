@@ -51,6 +51,7 @@ from pytest_ocirace.fakefs import (
 from pytest_ocirace.fakefs.descriptors import DescriptorTable
 from pytest_ocirace.fakefs.handles import Handle, HandleTable
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
+from pytest_ocirace.fakefs.open_temporaries import OpenTemporaries
 from pytest_ocirace.fakefs.patcher import (
     SIMULATION_ATTR,
     SimulatedFakeFilesystem,
@@ -208,6 +209,8 @@ class WindowsFilesystem:
         self.handles = HandleTable()
         #: Real descriptor numbers held for the fake files (see ``descriptors.py``).
         self.descriptors = DescriptorTable()
+        #: Temporary files made here, closed when the simulation ends (open_temporaries.py).
+        self.temporaries = OpenTemporaries()
         #: Files deleted while open, by id: the file and the name it was deleted by.
         self._pending_delete: dict[int, tuple[FakeFile, _Location | None]] = {}
         self._depth = 0
@@ -307,6 +310,9 @@ class WindowsFilesystem:
         with LOCK:
             if not self._attached:
                 return
+            # First, while every rule is in place: a finalizer that closes one later would
+            # find its filesystem gone.
+            self.temporaries.close_all()
             self._attached = False
             # The reverse of _install's order: the writers see the modules they were
             # switched among (module_census.py keeps that search's answer then).

@@ -59,6 +59,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "locking",
             "mock_targets",
             "module_census",
+            "open_temporaries",
             "patcher",
             "path_stand_in",
             "pathclasses",
