@@ -23,6 +23,7 @@ with ``winerror`` set; ``open()``/``os.open`` go through the C runtime and raise
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import hashlib
 import importlib
@@ -686,9 +687,18 @@ class WindowsFilesystem:
         )
         try:
             argument = path if target == display else target
-            return self._run(op, lambda: do_open(argument), lambda exc: _as_crt(exc, display))
+            opened = self._run(op, lambda: do_open(argument), lambda exc: _as_crt(exc, display))
         finally:
             self._pending_open = None
+        if not isinstance(opened, int) and (
+            argument is not path or not isinstance(path, (str, bytes))
+        ):
+            # Windows' file object names itself by what the caller passed ("a/../f.txt"
+            # keeps its slashes; a path object as its string); pyfakefs named it by the
+            # normalised path it was given, or by the path object itself.
+            with contextlib.suppress(AttributeError, TypeError):
+                opened.name = os.fspath(path)  # type: ignore[attr-defined]
+        return opened
 
     def rename(self, old: Any, new: Any, replace: bool) -> None:
         """``os.rename`` (``MoveFileExW(a, b, 0)``) or ``os.replace`` (with REPLACE_EXISTING)."""
