@@ -28,7 +28,7 @@ from pyfakefs.fake_open import FakeFileOpen
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
-from pytest_ocirace.fakefs import descriptors, filelocks, storms
+from pytest_ocirace.fakefs import descriptors, filelocks, os_capabilities, storms
 from pytest_ocirace.fakefs.locking import (
     LOCK,
     ClassPatches,
@@ -188,6 +188,7 @@ def _class_plan() -> list[tuple[object, str, object]]:
     plan.append((FakeOsModule, "O_TEMPORARY", O_TEMPORARY))
     plan.append((FakeOsModule, "open", _os_open(FakeOsModule.open, active)))
     planned = {name: value for owner, name, value in plan if owner is FakeOsModule}
+    plan += os_capabilities.plan(planned.get("access", FakeOsModule.access))
     plan += descriptors.passthrough_plan(
         FakeOsModule, lambda name: planned.get(name, vars(FakeOsModule)[name])
     )
@@ -507,7 +508,7 @@ def _named_temporary_file(
                 finally:
                     sim._next_open_temporary = False
         with LOCK:  # a WeakSet is not safe against threads adding at once
-            sim.temporaries.add(wrapper)
+            sim.left_open.add_temporary(wrapper)
         return wrapper
 
     NamedTemporaryFile.__wrapped__ = original  # type: ignore[attr-defined]

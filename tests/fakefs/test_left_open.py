@@ -1,22 +1,25 @@
-"""A temporary file a simulated test leaves open is closed with its simulation.
+"""What a simulated test leaves open is closed with its simulation, and stays closed.
 
-Otherwise tempfile's finalizer closes it during some later test, when its fake filesystem
-is gone, and pyfakefs' failure there surfaces as an unraisable-exception warning in an
-unrelated test (a failure under ``-W error``).
+Otherwise tempfile's finalizer closes a temporary file during some later test, when its
+fake filesystem is gone, and pyfakefs' failure there surfaces as an unraisable-exception
+warning in an unrelated test (a failure under ``-W error``); an ``atexit`` close (pid's
+``PidFile``) printed pyfakefs' failure at the end of the session.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from pytest_ocirace.fakefs.filesystem import simulate
-from pytest_ocirace.fakefs.open_temporaries import OpenTemporaries
+from pytest_ocirace.fakefs.left_open import LeftOpen
 
 
 @pytest.fixture
@@ -93,11 +96,14 @@ def test_a_failing_close_does_not_stop_the_others() -> None:
         def close(self) -> None:
             self.closed = True
 
-    temporaries = OpenTemporaries()
+    class NoFilesystem:
+        open_files: ClassVar[list[object]] = []
+
+    left_open = LeftOpen()
     failing, closing = Failing(), Closing()
-    temporaries.add(failing)
-    temporaries.add(closing)
-    temporaries.close_all()
+    left_open.add_temporary(failing)
+    left_open.add_temporary(closing)
+    left_open.close_all(NoFilesystem())
     assert closing.closed
 
 
@@ -126,3 +132,30 @@ def test_a_later_test_is_not_failed_by_an_earlier_ones_leftover(
         "--ocirace", "-p", "no:randomly", "-W", "error::pytest.PytestUnraisableExceptionWarning"
     )
     result.assert_outcomes(passed=2)
+
+
+def test_handles_closed_after_the_filesystem_is_gone_close_quietly(
+    unraisable: list[Any],
+) -> None:
+    with simulate() as simulation:
+        left_open = open("C:\\left-open.pid", "w")  # noqa: SIM115 - left open on purpose
+        left_open.write("1234")
+        closed_inside = open("C:\\closed.txt", "w")  # noqa: SIM115
+        closed_inside.close()
+        descriptor = os.open("C:\\raw.bin", os.O_CREAT | os.O_WRONLY)
+        os.write(descriptor, b"raw")
+        fs = weakref.ref(simulation.fs)
+    assert simulation.fs.get_object("C:\\left-open.pid").contents == "1234"  # flushed
+    assert simulation.fs.get_object("C:\\raw.bin").byte_contents == b"raw"
+    del simulation
+    with simulate():  # pyfakefs' class attributes name the last filesystem until the next
+        pass
+    gc.collect()
+    assert fs() is None
+    # As pid's atexit handler does: after the filesystem is gone, a close of a file left
+    # open and a second close of one the test closed.
+    left_open.close()
+    closed_inside.close()
+    assert left_open.closed
+    assert closed_inside.closed
+    assert unraisable == []
