@@ -8,6 +8,8 @@ own Windows run skips it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -16,6 +18,8 @@ _MARKED = """
 import os
 import platform
 import sys
+
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +79,8 @@ def test_unmarked():
 
 _MODULE_SKIP = """
 import os
+from pathlib import Path
+
 import pytest
 
 if os.name != "posix":
@@ -162,3 +168,50 @@ def test_the_process_mode_skips_them_too(pytester: pytest.Pytester) -> None:
     outcomes = _outcomes(result)
     assert outcomes["test_direct"] == outcomes["test_in_a_posix_module"] == "SKIPPED"
     assert outcomes["test_unmarked"] == outcomes["test_imported_flag"] == "PASSED"
+
+
+def test_a_test_module_is_parsed_without_a_collection_in_the_middle(tmp_path: Path) -> None:
+    # CPython 3.11 keeps the AST conversion's state per interpreter: a collection during
+    # the conversion ran a finalizer, switched threads, and a leftover worker's traceback
+    # parse interleaved: "SystemError: AST constructor recursion depth mismatch" at the
+    # setup of aiofiles' next test.
+    import gc
+
+    from pytest_ocirace.plugins import windows_skips
+
+    module = tmp_path / "test_many.py"
+    module.write_text(
+        "import sys, pytest\n"
+        + "".join(
+            f"@pytest.mark.skipif(sys.platform == 'win32', reason='r{n}')\n"
+            f"def test_{n}():\n    assert [{n}] * 3\n"
+            for n in range(300)
+        )
+    )
+    starts: list[str] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            starts.append(phase)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(10)
+    gc.callbacks.append(record)
+    try:
+        windows_skips._module_tree.cache_clear()
+        tree = windows_skips._module_tree(str(module))
+    finally:
+        gc.callbacks.remove(record)
+        gc.set_threshold(*threshold)
+    assert tree is not None
+    assert len(tree.body) == 301
+    assert starts == []
+    assert gc.isenabled()
+
+
+def test_a_module_that_cannot_skip_is_not_parsed(tmp_path: Path) -> None:
+    from pytest_ocirace.plugins import windows_skips
+
+    module = tmp_path / "test_plain.py"
+    module.write_text("def test_plain():\n    pass\n")
+    assert windows_skips._module_tree(str(module)) is None
