@@ -13,8 +13,9 @@ path objects, ``PurePosixPath`` arithmetic through ``use_fs_type``, custom separ
 ``absnormpath`` also depends on the working directory and the mount table, so its table is
 keyed by the working directory too and dropped when the root or the mount table changes.
 The walks that depend on the tree's names (``resolve_path``: symbolic links followed;
-``_original_path``: each existing component in its stored case; the object at a path;
-``os.path.realpath``'s walk, an ``islink`` per component) are remembered the same way
+``_original_path``: each existing component in its stored case; the object at a path,
+or the ``ENOENT`` of a missing one; ``exists``; ``os.path.realpath``'s walk, an ``islink``
+per component) are remembered the same way
 (pyfakefs walks one path about ten times per operation) together with the lookups each
 walk made, and answered again while those lookups still give what the walk used
 (:mod:`pytest_ocirace.fakefs.walkstamps`): writing a file in one directory no longer
