@@ -14,8 +14,8 @@ path objects, ``PurePosixPath`` arithmetic through ``use_fs_type``, custom separ
 keyed by the working directory too and dropped when the root or the mount table changes.
 The walks that depend on the tree's names (``resolve_path``: symbolic links followed;
 ``_original_path``: each existing component in its stored case; the object at a path,
-or the ``ENOENT`` of a missing one; ``exists``; ``os.path.realpath``'s walk, an ``islink``
-per component) are remembered the same way
+or the ``ENOENT`` of a missing one, which also answers ``exists``; ``os.path.realpath``'s
+walk, an ``islink`` per component) are remembered the same way
 (pyfakefs walks one path about ten times per operation) together with the lookups each
 walk made, and answered again while those lookups still give what the walk used
 (:mod:`pytest_ocirace.fakefs.walkstamps`): writing a file in one directory no longer
@@ -419,7 +419,7 @@ class FastWindowsPaths(FakeFilesystem):
         )
         state = self.__dict__.get(_BY_TREE_ATTR)
         if state is None or state[0] != generation:
-            state = (generation, {}, {}, {}, {}, {})
+            state = (generation, {}, {}, {}, {})
             self.__dict__[_BY_TREE_ATTR] = state
         return state[1], state[2]
 
@@ -427,12 +427,6 @@ class FastWindowsPaths(FakeFilesystem):
         """``get_object_from_normpath``'s answers, in the tables of :meth:`_by_tree`."""
         self._by_tree()
         table: dict[tuple[str, str], Any] = self.__dict__[_BY_TREE_ATTR][4]
-        return table
-
-    def _by_tree_exists(self) -> dict[tuple[str, str, bool], Any]:
-        """``exists``' answers, in the tables of :meth:`_by_tree`."""
-        self._by_tree()
-        table: dict[tuple[str, str, bool], Any] = self.__dict__[_BY_TREE_ATTR][5]
         return table
 
     def _real_paths(self) -> dict[tuple[str, str], list[Any]]:
@@ -686,12 +680,16 @@ _original_exists = FakeFilesystem.exists
 
 
 def _exists(self: FakeFilesystem, file_path: Any, check_link: bool = False) -> bool:
-    """``FakeFilesystem.exists``, remembered while the names its walk read stay.
+    """``FakeFilesystem.exists``, its walk answered by the remembered object walk.
 
     pyfakefs asks it two or three times per create, ``mkdir`` and ``open`` (for the path
-    and its parent), each time with a walk of its own after ``resolve_path``. Patched on
-    the class (not overridden) because the simulated filesystem's entry point calls
-    ``FakeFilesystem.exists`` by name.
+    and its parent), each time with a walk of its own after ``resolve_path``. While no
+    link exists its walk finds an object exactly where ``get_object_from_normpath``
+    (without permission checks, as ``exists`` has none) finds one, so the walk that
+    ``stat`` and ``open`` remembered, or a missing name's remembered error, answers it:
+    a lock file's folder and the lock file itself, absent, are asked about at every
+    acquisition. Patched on the class (not overridden) because the simulated
+    filesystem's entry point calls ``FakeFilesystem.exists`` by name.
     """
     if (
         file_path.__class__ is not str
@@ -699,16 +697,27 @@ def _exists(self: FakeFilesystem, file_path: Any, check_link: bool = False) -> b
         or not isinstance(self, FastWindowsPaths)
         or self.is_case_sensitive
         or not self._plain_windows()
+        or may_hold_links(self)
     ):
         return _original_exists(self, file_path, check_link)
-    answer: bool = walkstamps.remember(
-        self._by_tree_exists(),
-        (file_path, self._cwd, check_link),
-        lambda: _original_exists(self, file_path, check_link),
-        _find,
-        exact=not may_hold_links(self),
-    )
-    return answer
+    # pyfakefs' steps, in its order (``islink`` is False without a link).
+    if check_link and self.islink(file_path):
+        return not self.is_macos or not self.ends_with_path_separator(file_path)
+    if file_path == self.devnull:
+        return True
+    try:
+        if self.is_filepath_ending_with_separator(file_path):
+            return False
+        path = self.resolve_path(file_path)
+    except OSError:
+        return False
+    if self._is_root_path(path):
+        return True
+    try:
+        self.get_object_from_normpath(path, check_read_perm=False, check_exe_perm=False)
+    except OSError:
+        return False
+    return True
 
 
 def forget(fs: FakeFilesystem) -> None:
