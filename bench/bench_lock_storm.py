@@ -18,17 +18,22 @@ Everything runs in this one process, side by side; the CPU time is the whole pro
 
     python bench/bench_lock_storm.py            # full run
     python bench/bench_lock_storm.py --quick    # a few seconds, for development
+    python bench/bench_lock_storm.py --base /tmp/base   # against another checkout
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from pytest_ocirace.fakefs import filelocks, storms
 from pytest_ocirace.fakefs.filesystem import simulate
@@ -162,10 +167,80 @@ def run(
         return cpu / done, wall / done, model.total
 
 
+def _child(pattern: str, threads: int, acquisitions: int) -> None:
+    """One run in this process, printed as JSON (for ``--base``)."""
+    with storm_rule(True):
+        cpu, wall, races = run(pattern, threads, acquisitions)
+    print(json.dumps({"cpu": cpu, "wall": wall, "races": races}))
+
+
+def compare(base: str, rounds: int, acquisitions: int) -> None:
+    """This checkout against ``base`` (another checkout, by ``PYTHONPATH``), interleaved.
+
+    Each (pattern, threads) case runs in a fresh child process per checkout and round,
+    the two checkouts one after the other, so both meet the same load; the minimum of
+    the rounds is compared.
+    """
+    here = str(Path(__file__).resolve().parent.parent)
+    checkouts = {"base": str(Path(base).resolve()), "branch": here}
+    cases = [(pattern, threads) for pattern in PATTERNS for threads in (2, 100)]
+    results: dict[tuple[str, str, int], list[dict[str, float]]] = {}
+    for _ in range(rounds):
+        for pattern, threads in cases:
+            for name, path in checkouts.items():
+                env = dict(os.environ, PYTHONPATH=path)
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        str(Path(__file__).resolve()),
+                        "--child",
+                        pattern,
+                        str(threads),
+                        str(acquisitions),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                lines = done.stdout.strip().splitlines()
+                if done.returncode != 0 or not lines:
+                    raise SystemExit(f"bench_lock_storm: {name} {pattern} failed:\n{done.stderr}")
+                results.setdefault((name, pattern, threads), []).append(json.loads(lines[-1]))
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; {acquisitions} acquisitions per run;"
+        f" ms CPU (wall) per acquisition, minimum of {rounds} rounds; races per acquisition"
+    )
+    for pattern, threads in cases:
+        cells = []
+        for name in checkouts:
+            runs = results[(name, pattern, threads)]
+            cpu = min(r["cpu"] for r in runs) * 1000
+            wall = min(r["wall"] for r in runs) * 1000
+            races = statistics.median(r["races"] for r in runs) / acquisitions
+            cells.append((cpu, wall, races))
+        (bcpu, bwall, braces), (tcpu, twall, traces) = cells
+        print(
+            f"  {pattern:8} {threads:3} threads: base {bcpu:6.2f} ({bwall:6.2f})"
+            f" {braces:5.1f} races; branch {tcpu:6.2f} ({twall:6.2f}) {traces:5.1f} races;"
+            f" branch/base {tcpu / bcpu:.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds, for development")
+    parser.add_argument("--base", help="another checkout: compare with it, interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --base")
+    parser.add_argument("-n", type=int, default=1000, help="acquisitions per run of --base")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], int(args.child[1]), int(args.child[2]))
+        return
+    if args.base:
+        compare(args.base, args.rounds, args.n)
+        return
     rounds, acquisitions, off = (1, 200, 100) if args.quick else (3, 1000, 200)
     print(f"load average {os.getloadavg()[0]:.1f}; {acquisitions} acquisitions per run")
     for pattern in PATTERNS:

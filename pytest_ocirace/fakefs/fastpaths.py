@@ -13,8 +13,9 @@ path objects, ``PurePosixPath`` arithmetic through ``use_fs_type``, custom separ
 ``absnormpath`` also depends on the working directory and the mount table, so its table is
 keyed by the working directory too and dropped when the root or the mount table changes.
 The walks that depend on the tree's names (``resolve_path``: symbolic links followed;
-``_original_path``: each existing component in its stored case; the object at a path;
-``os.path.realpath``'s walk, an ``islink`` per component) are remembered the same way
+``_original_path``: each existing component in its stored case; the object at a path,
+or the ``ENOENT`` of a missing one, which also answers ``exists``; ``os.path.realpath``'s
+walk, an ``islink`` per component) are remembered the same way
 (pyfakefs walks one path about ten times per operation) together with the lookups each
 walk made, and answered again while those lookups still give what the walk used
 (:mod:`pytest_ocirace.fakefs.walkstamps`): writing a file in one directory no longer
@@ -34,7 +35,7 @@ import errno
 import sys
 from collections.abc import Callable
 from stat import S_ISDIR, S_ISLNK
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from pyfakefs import fake_filesystem, helpers
 from pyfakefs.fake_file import FakeDirectory
@@ -349,16 +350,23 @@ class FastWindowsPaths(FakeFilesystem):
             return self._walk_to_object(
                 file_path, check, check_read_perm, check_exe_perm, check_owner
             )
-        # Without permission checks (root, or asked so) the answer is the tree's alone.
-        return walkstamps.remember(
+        # Without permission checks (root, or asked so) the answer is the tree's alone,
+        # and so is a missing name's error (a lock file is looked up while absent about
+        # twice per acquisition: without this, each of those walked again).
+        answer = walkstamps.remember(
             self._by_tree_objects(),
             (file_path, self._cwd),
-            lambda: self._walk_to_object(
-                file_path, check, check_read_perm, check_exe_perm, check_owner
+            lambda: _or_failure(
+                lambda: self._walk_to_object(
+                    file_path, check, check_read_perm, check_exe_perm, check_owner
+                )
             ),
             _find,
             exact=not may_hold_links(self),
         )
+        if answer.__class__ is Failure:
+            answer.raise_again()
+        return answer
 
     def _walk_to_object(
         self,
@@ -504,6 +512,49 @@ class FastWindowsPaths(FakeFilesystem):
             return _remember(table, key, lambda: FakeFilesystem.replace_windows_root(self, path))
 
 
+class Failure:
+    """A walk's remembered ``OSError``, raised again as a new exception on each use.
+
+    Only a plain ``OSError(errno, strerror, filename)`` (what pyfakefs'
+    ``raise_os_error`` raises on a POSIX host) is remembered; any other error is raised
+    at once and not remembered.
+    """
+
+    __slots__ = ("errno", "filename", "strerror")
+
+    def __init__(self, error: OSError) -> None:
+        self.errno = error.errno
+        self.strerror = error.strerror
+        self.filename = error.filename
+
+    @staticmethod
+    def of(error: OSError) -> Failure | None:
+        """The remembered form of ``error``, or ``None`` if it cannot be made again exactly."""
+        if (
+            error.args != (error.errno, error.strerror)
+            or error.filename2 is not None
+            or getattr(error, "winerror", None) is not None
+            or hasattr(error, "__notes__")
+            or error.__class__ is not OSError(error.errno, "").__class__
+        ):
+            return None
+        return Failure(error)
+
+    def raise_again(self) -> NoReturn:
+        raise OSError(self.errno, self.strerror, self.filename)
+
+
+def _or_failure(walk: Callable[[], T]) -> T | Failure:
+    """``walk()``, or the error it raised in the form a remembered walk keeps."""
+    try:
+        return walk()
+    except OSError as error:
+        failure = Failure.of(error)
+        if failure is None:
+            raise
+        return failure
+
+
 def _find(directory: FakeDirectory, component: str, folding: bool) -> tuple[str | None, Any]:
     """(stored name, entry) of ``component`` in ``directory``, or ``(None, None)``.
 
@@ -625,6 +676,50 @@ def _join_real_path(self: FakePathModule, path: Any, rest: Any, seen: Any) -> An
     )
 
 
+_original_exists = FakeFilesystem.exists
+
+
+def _exists(self: FakeFilesystem, file_path: Any, check_link: bool = False) -> bool:
+    """``FakeFilesystem.exists``, its walk answered by the remembered object walk.
+
+    pyfakefs asks it two or three times per create, ``mkdir`` and ``open`` (for the path
+    and its parent), each time with a walk of its own after ``resolve_path``. While no
+    link exists its walk finds an object exactly where ``get_object_from_normpath``
+    (without permission checks, as ``exists`` has none) finds one, so the walk that
+    ``stat`` and ``open`` remembered, or a missing name's remembered error, answers it:
+    a lock file's folder and the lock file itself, absent, are asked about at every
+    acquisition. Patched on the class (not overridden) because the simulated
+    filesystem's entry point calls ``FakeFilesystem.exists`` by name.
+    """
+    if (
+        file_path.__class__ is not str
+        or not file_path
+        or not isinstance(self, FastWindowsPaths)
+        or self.is_case_sensitive
+        or not self._plain_windows()
+        or may_hold_links(self)
+    ):
+        return _original_exists(self, file_path, check_link)
+    # pyfakefs' steps, in its order (``islink`` is False without a link).
+    if check_link and self.islink(file_path):
+        return not self.is_macos or not self.ends_with_path_separator(file_path)
+    if file_path == self.devnull:
+        return True
+    try:
+        if self.is_filepath_ending_with_separator(file_path):
+            return False
+        path = self.resolve_path(file_path)
+    except OSError:
+        return False
+    if self._is_root_path(path):
+        return True
+    try:
+        self.get_object_from_normpath(path, check_read_perm=False, check_exe_perm=False)
+    except OSError:
+        return False
+    return True
+
+
 def forget(fs: FakeFilesystem) -> None:
     """Drop what ``fs`` itself remembers (when the simulation leaves it)."""
     fs.__dict__.pop(_BY_CWD_ATTR, None)
@@ -664,10 +759,15 @@ def install(patches: ClassPatches, fs: FakeFilesystem) -> None:
     import sys
 
     fs.__dict__[_TOKEN_ATTR] = object()  # indexes made before now are stale
+    # So are walks remembered before now: between simulations a directory may change
+    # without the wrappers that stamp it.
+    fs.__dict__.pop(_BY_TREE_ATTR, None)
     if vars(FakeDirectory).get("add_entry") is _original_add_entry:
         patches.set(FakeDirectory, "add_entry", _add_entry)
         patches.set(FakeDirectory, "remove_entry", _remove_entry)
         patches.set(FakeDirectory, "_normalized_entryname", _normalized_entryname)
+    if vars(FakeFilesystem).get("exists") is _original_exists:
+        patches.set(FakeFilesystem, "exists", _exists)
     if vars(FakePathModule).get("_join_real_path") is _original_join_real_path:
         patches.set(FakePathModule, "_join_real_path", _join_real_path)
 

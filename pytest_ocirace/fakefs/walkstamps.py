@@ -93,6 +93,9 @@ _WHOLE_TREE: tuple[Any, ...] = ()
 #: Entries per table before it is emptied (as ``fastpaths.LIMIT``).
 LIMIT = 4096
 
+#: Remembered walks per key: a name that comes and goes has two states worth keeping.
+VARIANTS = 2
+
 
 def changing(directory: Any) -> None:
     """Called before and after each change of ``directory``'s entries."""
@@ -197,29 +200,33 @@ def remember(
 
     ``lookup`` repeats one read of the walk (for a directory changed since). With
     ``exact=False`` (a filesystem that may hold a link) the answer is valid only until
-    the next change of any directory. Each entry of ``table`` is ``[answer, read,
-    checked]``: ``read`` what the walk looked up (``None``: the whole tree), ``checked``
-    the value of :data:`CHANGES` when the answer was last known valid (no change since:
-    nothing to check).
+    the next change of any directory. Each entry of ``table`` is a list of up to
+    :data:`VARIANTS` remembered walks, newest first, each ``[answer, read, checked]``:
+    ``read`` what the walk looked up (``None``: the whole tree), ``checked`` the value
+    of :data:`CHANGES` when the answer was last known valid (no change since: nothing to
+    check). A path whose name comes and goes (a lock file, created and deleted at every
+    acquisition) keeps its walk while absent beside its walk while present: each is
+    checked like the only one, and at most one of them can still hold.
     """
     changes = CHANGES[0]
-    entry = table.get(key)
-    if entry is not None:
-        read = entry[1]
-        if entry[2] == changes or (read is not None and _still_valid(read, lookup)):
-            entry[2] = changes
-            if READING:
-                outer = READING[-1]
-                if read is None:
-                    outer[None] = _WHOLE_TREE
-                elif outer:
-                    for item in read:
-                        _add(outer, item, lookup)
-                else:
-                    for item in read:
-                        outer[id(item[0]), item[2]] = item
-            answer: T = entry[0]
-            return answer
+    variants = table.get(key)
+    if variants is not None:
+        for entry in variants:
+            read = entry[1]
+            if entry[2] == changes or (read is not None and _still_valid(read, lookup)):
+                entry[2] = changes
+                if READING:
+                    outer = READING[-1]
+                    if read is None:
+                        outer[None] = _WHOLE_TREE
+                    elif outer:
+                        for item in read:
+                            _add(outer, item, lookup)
+                    else:
+                        for item in read:
+                            outer[id(item[0]), item[2]] = item
+                answer: T = entry[0]
+                return answer
     exact = exact and LOCK._is_owned()
     notes: dict[Any, tuple[Any, ...]] = {}
     if not exact:
@@ -236,7 +243,14 @@ def remember(
             for item in notes.values():
                 if item:
                     _add(outer, item, lookup)
-    if len(table) >= LIMIT:
-        table.clear()
-    table[key] = [answer, _finish(notes), changes]
+    read = _finish(notes)
+    entry = [answer, read, changes]
+    if variants is None or read is None:
+        if len(table) >= LIMIT:
+            table.clear()
+        table[key] = [entry]
+    else:
+        # The newest first; the others are kept only while they may hold again.
+        kept = [old for old in variants[: VARIANTS - 1] if old[1] is not None]
+        table[key] = [entry, *kept]
     return answer

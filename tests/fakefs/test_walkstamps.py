@@ -40,6 +40,9 @@ SPELLINGS = [
     "..\\a\\b",
     "D:\\mounted\\x",
     "d:\\MOUNTED",
+    "C:\\w\\a\\b\\f.lock",
+    "c:\\w\\A\\b\\F.LOCK",
+    "C:\\w\\a\\b\\f.lock\\",
 ]
 
 
@@ -54,7 +57,7 @@ def _outcome(function: Callable[[str], Any], spelling: str) -> Any:
     try:
         return function(spelling)
     except OSError as exc:
-        return type(exc), exc.errno
+        return type(exc), exc.args, exc.filename, exc.filename2
 
 
 def _fresh_realpath(fs: FakeFilesystem, spelling: str) -> str:
@@ -83,6 +86,11 @@ def _agree(sim: WindowsFilesystem) -> None:
                 ours = _outcome(fs.get_object_from_normpath, normalized)
                 theirs = _outcome(plain.get_object_from_normpath, normalized)
                 assert ours is theirs or ours == theirs, (spelling, ours, theirs)
+                for check_link in (False, True):
+                    assert fs.exists(spelling, check_link) == plain.exists(spelling, check_link), (
+                        spelling,
+                        check_link,
+                    )
             assert os.path.realpath(spelling) == _fresh_realpath(fs, spelling), spelling
 
 
@@ -227,11 +235,13 @@ def _lookup(directory: Any, component: str, folding: bool) -> tuple[str | None, 
 
 
 def _walk_to(fs: FakeFilesystem, names: list[str], calls: list[int]) -> Any:
-    """A walk that notes each lookup, as fastpaths' walks do."""
+    """A walk that notes each lookup, as fastpaths' walks do (it answers with the last
+    entry itself, so that lookup is noted at ``ITSELF``, as ``_walk_to_object`` does)."""
     calls.append(1)
     current: Any = fs.root
-    for name in names:
-        _, entry = walkstamps.look_up(current, name, False, _lookup, walkstamps.KIND)
+    for index, name in enumerate(names):
+        level = walkstamps.ITSELF if index == len(names) - 1 else walkstamps.KIND
+        _, entry = walkstamps.look_up(current, name, False, _lookup, level)
         if entry is None:
             return None
         current = entry
@@ -338,3 +348,142 @@ def test_remembered_walks_are_dropped_with_the_simulation() -> None:
         fs = sim.fs
     fastpaths.forget(fs)
     assert "_ocirace_paths_by_tree" not in fs.__dict__
+
+
+# -- a name that comes and goes (a lock file) -----------------------------------------------
+
+
+def test_a_lock_file_created_and_deleted_again_and_again(sim: WindowsFilesystem) -> None:
+    # Both remembered states of the name (absent, present) are checked on every use: a
+    # remembered "absent" must not answer once the file is there, nor "present" after it
+    # is gone, whatever spelling made it and whichever state came first.
+    for spelling in ("C:\\w\\a\\b\\f.lock", "C:\\w\\a\\b\\F.LOCK", "c:\\W\\a\\B\\f.Lock"):
+        for _ in range(3):
+            descriptor = os.open(spelling, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+            _agree(sim)
+            os.close(descriptor)
+            os.remove("C:\\w\\a\\b\\f.lock")
+            _agree(sim)
+            with pytest.raises(FileNotFoundError) as missing:
+                os.stat("C:\\w\\a\\b\\f.lock")
+            assert missing.value.winerror == 2  # type: ignore[attr-defined]
+
+
+def test_a_lock_file_renamed_in_and_out(sim: WindowsFilesystem) -> None:
+    _write("C:\\w\\other\\f.lock")
+    _agree(sim)
+    os.rename("C:\\w\\other\\f.lock", "C:\\w\\a\\b\\f.lock")  # in
+    _agree(sim)
+    os.rename("C:\\w\\a\\b\\f.lock", "C:\\w\\other\\F.LOCK")  # out
+    _agree(sim)
+    os.mkdir("C:\\w\\a\\b\\F.lock")  # a directory under the name now
+    _agree(sim)
+    assert os.path.isdir("C:\\w\\a\\b\\f.lock")
+    os.rmdir("C:\\w\\a\\b\\f.lock")
+    _agree(sim)
+    os.replace("C:\\w\\other\\F.LOCK", "C:\\w\\a\\b\\f.LOCK")
+    _agree(sim)
+
+
+def test_a_lock_folder_removed_and_linked_elsewhere(sim: WindowsFilesystem) -> None:
+    # The lock file's folder goes away between two uses, then its name becomes a link
+    # (as a junction would) to another folder holding a lock file of its own.
+    descriptor = os.open("C:\\w\\a\\b\\f.lock", os.O_RDWR | os.O_CREAT)
+    os.close(descriptor)
+    _agree(sim)
+    os.remove("C:\\w\\a\\b\\f.lock")
+    os.remove("C:\\w\\a\\b\\f.txt")
+    os.rmdir("C:\\w\\a\\b")
+    _agree(sim)
+    _write("C:\\w\\other\\f.lock")
+    sim.fs.create_symlink("C:\\w\\a\\b", "C:\\w\\other")
+    _agree(sim)
+    assert os.path.exists("C:\\w\\a\\b\\f.lock")
+    os.remove("C:\\w\\a\\b")
+    os.mkdir("C:\\w\\a\\b")
+    _agree(sim)
+    assert not os.path.exists("C:\\w\\a\\b\\f.lock")
+
+
+def test_a_lock_name_swapped_for_a_link_to_nothing(sim: WindowsFilesystem) -> None:
+    # exists() and lexists() of one name differ while it is a dangling link.
+    descriptor = os.open("C:\\w\\a\\b\\f.lock", os.O_RDWR | os.O_CREAT)
+    os.close(descriptor)
+    _agree(sim)
+    os.remove("C:\\w\\a\\b\\f.lock")
+    sim.fs.create_symlink("C:\\w\\a\\b\\f.lock", "C:\\w\\nowhere.lock")
+    _agree(sim)
+    assert not os.path.exists("C:\\w\\a\\b\\f.lock")
+    assert os.path.lexists("C:\\w\\a\\b\\f.lock")
+    _write("C:\\w\\nowhere.lock")
+    _agree(sim)
+    assert os.path.exists("C:\\w\\a\\b\\f.lock")
+
+
+def test_a_lock_file_seen_from_another_working_directory(sim: WindowsFilesystem) -> None:
+    descriptor = os.open("a\\b\\f.lock", os.O_RDWR | os.O_CREAT)  # relative to C:\\w
+    os.close(descriptor)
+    _agree(sim)
+    os.chdir("C:\\w\\a")
+    _agree(sim)
+    os.remove("b\\F.lock")
+    _agree(sim)
+    os.chdir("C:\\w\\a\\b")
+    _agree(sim)
+
+
+def test_a_name_that_comes_and_goes_keeps_both_walks() -> None:
+    fs = FakeFilesystem()
+    fs.create_dir("/x")
+    table: dict[Any, list[Any]] = {}
+    calls: list[int] = []
+
+    def walk() -> Any:
+        with LOCK:
+            return walkstamps.remember(
+                table, "/x/y", lambda: _walk_to(fs, ["x", "y"], calls), _lookup
+            )
+
+    x = fs.get_object("/x")
+    assert walk() is None
+    _change(x, lambda: fs.create_dir("/x/y"))
+    present = walk()
+    assert present is fs.get_object("/x/y")
+    assert len(calls) == 2
+    for _ in range(3):  # the same directory leaves and comes back: both walks hold
+        _change(x, lambda: x.remove_entry("y"))
+        assert walk() is None
+        _change(x, lambda: x.add_entry(present))
+        assert walk() is present
+    assert len(calls) == 2
+    _change(x, lambda: x.remove_entry("y"))
+    _change(x, lambda: fs.create_dir("/x/y"))  # another directory under the name
+    other = walk()
+    assert other is not present
+    assert other is fs.get_object("/x/y")
+    assert len(calls) == 3
+    assert len(table["/x/y"]) <= walkstamps.VARIANTS
+
+
+def test_a_remembered_missing_name_raises_a_new_error_each_time(
+    sim: WindowsFilesystem,
+) -> None:
+    path = sim.fs.absnormpath("C:\\w\\a\\b\\gone.txt")
+    errors = []
+    for _ in range(2):
+        with LOCK, pytest.raises(FileNotFoundError) as raised:
+            sim.fs.get_object_from_normpath(path)
+        errors.append(raised.value)
+    assert errors[0] is not errors[1]
+    assert errors[0].args == errors[1].args
+    assert errors[1].filename == "C:\\w\\a\\b\\gone.txt"
+    assert errors[1].__traceback__ is not None
+    assert errors[1].__traceback__.tb_next is None or len(
+        list(_frames(errors[1].__traceback__))
+    ) == len(list(_frames(errors[0].__traceback__)))
+
+
+def _frames(tb: Any) -> Iterator[Any]:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
