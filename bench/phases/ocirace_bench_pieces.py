@@ -67,6 +67,13 @@ PIECES = (
     "pytest_ocirace.plugins.leftover_threads:LeftoverThreads.stop",
     "pytest_ocirace.plugins.leftover_threads:LeftoverThreads.snapshot",
     "pytest_ocirace.plugins.fakefs:_real_trees",
+    "pytest_ocirace.plugins.fakefs:_log_tracebacks_without_machinery",
+    "pytest_ocirace.plugins.import_paths:respelled",
+    "pytest_ocirace.plugins.tmp_paths:respell",
+    "pytest_ocirace.plugins.leftover_threads:LeftoverThreads.record",
+    "pytest_ocirace.plugins.leftover_threads:LeftoverThreads.quiet_later_deaths",
+    "pytest_ocirace.plugins.races:_remove_stale",
+    "pytest_ocirace.plugins.races:ignore_globs",
     "pytest_ocirace.plugins.fakefs:simulation_options",
 )
 
@@ -85,8 +92,12 @@ class Pieces:
         if phase == "start":
             self._gc_start = _CPU()
         elif self._gc_start is not None:
-            self.total["gc"] += _CPU() - self._gc_start
+            spent = _CPU() - self._gc_start
+            self.total["gc"] += spent
             self.calls["gc"] += 1
+            generation = f"gc generation {info.get('generation')}"
+            self.total[generation] += spent
+            self.calls[generation] += 1
             self._gc_start = None
 
     def _wrap(self, spec: str) -> None:
@@ -128,6 +139,20 @@ class Pieces:
         key = f"fixture {fixturedef.argname}"
         self.total[key] += _CPU() - start
         self.calls[key] += 1
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_ocirace_setup(self, simulation: Any, item: Any) -> Generator[None, Any, None]:
+        start = _CPU()
+        yield
+        self.total["hook pytest_ocirace_setup"] += _CPU() - start
+        self.calls["hook pytest_ocirace_setup"] += 1
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_ocirace_teardown(self, simulation: Any, item: Any) -> Generator[None, Any, None]:
+        start = _CPU()
+        yield
+        self.total["hook pytest_ocirace_teardown"] += _CPU() - start
+        self.calls["hook pytest_ocirace_teardown"] += 1
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, None]:
