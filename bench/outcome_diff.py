@@ -22,8 +22,8 @@ from bench.realworld.core import parse_junit
 
 #: Spellings that change between two runs of the same test, each with what replaces it.
 _VARYING = (
-    (re.compile(r"0x[0-9a-fA-F]+"), "0x?"),
     (re.compile(r"tmp[A-Za-z0-9_]{6,}(-\d+-\d+)?"), "tmp?"),
+    (re.compile(r"\b0x[0-9a-fA-F]+"), "0x?"),
     (re.compile(r"pytest-\d+|tmp-(plain|ocirace|baseline|this)|popen-gw\d+"), "run?"),
     (re.compile(r"\b\d+\.\d+s\b"), "?s"),
     (re.compile(r"(test_[A-Za-z0-9_]*?)\d+\b"), r"\1?"),
