@@ -23,6 +23,8 @@ from bench.realworld.core import parse_junit
 #: Spellings that change between two runs of the same test, each with what replaces it.
 _VARYING = (
     (re.compile(r"tmp[A-Za-z0-9_]{6,}(-\d+-\d+)?"), "tmp?"),
+    # A name right under the temp directory (mkdtemp/mkstemp with a prefix: sqldictl0kmgyfg).
+    (re.compile(r"(Temp(?:\\)+|/tmp/)[^\\/'\" ]+"), r"\1?"),
     (re.compile(r"\b0x[0-9a-fA-F]+"), "0x?"),
     (re.compile(r"pytest-\d+|tmp-(plain|ocirace|baseline|this)|popen-gw\d+"), "run?"),
     (re.compile(r"\b\d+\.\d+s\b"), "?s"),
@@ -36,6 +38,17 @@ def normalised(text: str) -> str:
     return text
 
 
+def same(left: str, right: str) -> bool:
+    """Equal, or equal up to where one was cut short (pytest's ``...``: the cut moves
+    with the length of the run's temp directory's name)."""
+    if left == right:
+        return True
+    if left.endswith("...") or right.endswith("..."):
+        length = min(len(left), len(right)) - 4
+        return length > 40 and left[:length] == right[:length]
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path)
@@ -47,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         old, new = before.get(test), after.get(test)
         left = (old.outcome, normalised(old.message)) if old else ("absent", "")
         right = (new.outcome, normalised(new.message)) if new else ("absent", "")
-        if left != right:
+        if left[0] != right[0] or not same(left[1], right[1]):
             differing += 1
             print(test)
             print(f"  before: {left[0]} {left[1][:160]}")
