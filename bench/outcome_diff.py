@@ -26,6 +26,7 @@ _VARYING = (
     # A name right under the temp directory (mkdtemp/mkstemp with a prefix: sqldictl0kmgyfg).
     (re.compile(r"(Temp(?:\\)+|/tmp/)[^\\/'\" ]+"), r"\1?"),
     (re.compile(r"\b0x[0-9a-fA-F]+"), "0x?"),
+    (re.compile(r"[0-9a-f]{32}"), "?"),  # uuid4().hex
     (re.compile(r"pytest-\d+|tmp-(plain|ocirace|baseline|this)|popen-gw\d+"), "run?"),
     (re.compile(r"\b\d+\.\d+s\b"), "?s"),
     (re.compile(r"(test_[A-Za-z0-9_]*?)\d+\b"), r"\1?"),
