@@ -76,6 +76,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "walkstamps",
             "windows_modules",
             "wrapped_functions",
+            "wrapper_attributes",
             "writer_seam",
             "zipimports",
         )
