@@ -23,6 +23,7 @@ with ``winerror`` set; ``open()``/``os.open`` go through the C runtime and raise
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import hashlib
 import importlib
@@ -50,6 +51,7 @@ from pytest_ocirace.fakefs import (
 )
 from pytest_ocirace.fakefs.descriptors import DescriptorTable
 from pytest_ocirace.fakefs.handles import Handle, HandleTable
+from pytest_ocirace.fakefs.left_open import LeftOpen
 from pytest_ocirace.fakefs.locking import LOCK, ClassPatches
 from pytest_ocirace.fakefs.patcher import (
     SIMULATION_ATTR,
@@ -208,6 +210,8 @@ class WindowsFilesystem:
         self.handles = HandleTable()
         #: Real descriptor numbers held for the fake files (see ``descriptors.py``).
         self.descriptors = DescriptorTable()
+        #: What the test leaves open, closed when the simulation ends (left_open.py).
+        self.left_open = LeftOpen()
         #: Files deleted while open, by id: the file and the name it was deleted by.
         self._pending_delete: dict[int, tuple[FakeFile, _Location | None]] = {}
         self._depth = 0
@@ -307,6 +311,9 @@ class WindowsFilesystem:
         with LOCK:
             if not self._attached:
                 return
+            # First, while every rule is in place: a finalizer that closes one later would
+            # find its filesystem gone.
+            self.left_open.close_all(self.fs)
             self._attached = False
             # The reverse of _install's order: the writers see the modules they were
             # switched among (module_census.py keeps that search's answer then).
@@ -486,6 +493,7 @@ class WindowsFilesystem:
     # -- handles ---------------------------------------------------------------------------
 
     def _register(self, fd: int, wrapper: Any) -> None:
+        self.left_open.opened(wrapper)
         getter = getattr(wrapper, "get_object", None)
         file = getter() if getter is not None else None
         if not isinstance(file, FakeFile) or file is self.fs.dev_null:
@@ -679,9 +687,18 @@ class WindowsFilesystem:
         )
         try:
             argument = path if target == display else target
-            return self._run(op, lambda: do_open(argument), lambda exc: _as_crt(exc, display))
+            opened = self._run(op, lambda: do_open(argument), lambda exc: _as_crt(exc, display))
         finally:
             self._pending_open = None
+        if not isinstance(opened, int) and (
+            argument is not path or not isinstance(path, (str, bytes))
+        ):
+            # Windows' file object names itself by what the caller passed ("a/../f.txt"
+            # keeps its slashes; a path object as its string); pyfakefs named it by the
+            # normalised path it was given, or by the path object itself.
+            with contextlib.suppress(AttributeError, TypeError):
+                opened.name = os.fspath(path)  # type: ignore[attr-defined]
+        return opened
 
     def rename(self, old: Any, new: Any, replace: bool) -> None:
         """``os.rename`` (``MoveFileExW(a, b, 0)``) or ``os.replace`` (with REPLACE_EXISTING)."""

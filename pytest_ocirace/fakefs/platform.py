@@ -41,6 +41,7 @@ __all__ = [
     "implied_by_import",
     "register_summary",
     "summary_lines",
+    "windows_view",
 ]
 
 #: Modules that must keep seeing the real platform, or the test run itself breaks.
@@ -209,6 +210,16 @@ def _overrides_for(value: Any) -> dict[str, Any] | None:
     if value is _platform:
         return {"system": lambda: "Windows"}
     return None
+
+
+def windows_view(value: Any) -> Any:
+    """``value`` as a Windows module would see it: ``os``, ``sys`` and ``platform`` proxied.
+
+    Anything else comes back unchanged. For reading code's conditions as Windows would
+    (``plugins/windows_skips.py``) without changing any module.
+    """
+    overrides = _overrides_for(value)
+    return value if overrides is None else _Proxy(value, overrides)
 
 
 class WindowsPlatform:

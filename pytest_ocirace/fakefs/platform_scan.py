@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["PlatformChoice", "import_time_choice"]
+__all__ = ["PlatformChoice", "import_time_choice", "reads_platform"]
 
 #: Modules that exist on one platform only: importing one under ``if``/``try`` is a choice.
 PLATFORM_ONLY_MODULES = frozenset(
@@ -152,6 +152,11 @@ def _imports_platform_module(statement: ast.Import | ast.ImportFrom) -> bool:
     if module in PLATFORM_ONLY_MODULES:
         return True
     return module == "ctypes" and any(a.name in _CTYPES_WINDOWS_NAMES for a in statement.names)
+
+
+def reads_platform(node: ast.AST) -> bool:
+    """Whether ``node`` reads ``sys.platform``, ``os.name``, ``platform.system()``..."""
+    return next(_platform_reads(node), None) is not None
 
 
 def _platform_reads(node: ast.AST) -> Iterator[ast.AST]:

@@ -59,6 +59,8 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "locking",
             "mock_targets",
             "module_census",
+            "left_open",
+            "os_capabilities",
             "patcher",
             "path_stand_in",
             "pathclasses",

@@ -28,7 +28,13 @@ from pyfakefs.fake_open import FakeFileOpen
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
-from pytest_ocirace.fakefs import descriptors, filelocks, storms, wrapper_attributes
+from pytest_ocirace.fakefs import (
+    descriptors,
+    filelocks,
+    os_capabilities,
+    storms,
+    wrapper_attributes,
+)
 from pytest_ocirace.fakefs.locking import (
     LOCK,
     ClassPatches,
@@ -148,11 +154,7 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
         "_get_default_tempdir",
         _default_tempdir(real_tempfile, real_tempfile._get_default_tempdir),
     )
-    patches.set(
-        real_tempfile,
-        "NamedTemporaryFile",
-        _named_temporary_file(real_tempfile.NamedTemporaryFile, sim),
-    )
+    _windows_named_temporary_file(patches, real_tempfile, sim)
     # On Windows ``tempfile.TemporaryFile`` *is* ``NamedTemporaryFile`` (an O_TEMPORARY file
     # that goes away on close); the POSIX one unlinks its file while it is open, which
     # Windows refuses with WinError 32, so every TemporaryFile() would fail here.
@@ -192,6 +194,7 @@ def _class_plan() -> list[tuple[object, str, object]]:
     plan.append((FakeOsModule, "O_TEMPORARY", O_TEMPORARY))
     plan.append((FakeOsModule, "open", _os_open(FakeOsModule.open, active)))
     planned = {name: value for owner, name, value in plan if owner is FakeOsModule}
+    plan += os_capabilities.plan(planned.get("access", FakeOsModule.access))
     plan += descriptors.passthrough_plan(
         FakeOsModule, lambda name: planned.get(name, vars(FakeOsModule)[name])
     )
@@ -418,12 +421,17 @@ def _bound_temporary_file(patches: ClassPatches, module: Any, posix: Any) -> Non
     original.__kwdefaults__ = posix.__kwdefaults__
 
     def temporary_file(*args: Any, **kwargs: Any) -> Any:
-        if type(getattr(module, "_os", None)).__name__ == "FakeOsModule":
+        if _fake_os_in_force(module):
             return module.TemporaryFile(*args, **kwargs)
         return original(*args, **kwargs)
 
     patches.set(module, "_ocirace_temporary_file", temporary_file)
     patches.set_code(posix, _delegating_code(posix))
+
+
+def _fake_os_in_force(module: Any) -> bool:
+    """Whether ``tempfile`` works on the fake filesystem now (not paused around a report)."""
+    return isinstance(getattr(module, "_os", None), FakeOsModule)
 
 
 def _delegating_code(posix: Any) -> Any:
@@ -452,25 +460,64 @@ def _signature(function: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(function)
 
 
+def _windows_named_temporary_file(
+    patches: ClassPatches, module: Any, sim: WindowsFilesystem
+) -> None:
+    """``tempfile.NamedTemporaryFile`` as on Windows, also where it was bound at import.
+
+    ``from tempfile import NamedTemporaryFile`` (cachecontrol's ``filewrapper``) holds the
+    function object itself, so it gets the simulation's version the way ``TemporaryFile``
+    does (:func:`_bound_temporary_file`): its code delegates while the simulation runs, and
+    a copy keeps the original code for the simulation's version to call.
+    """
+    posix = module.NamedTemporaryFile
+    if not isinstance(posix, types.FunctionType):
+        patches.set(module, "NamedTemporaryFile", _named_temporary_file(posix, module, sim))
+        return
+    original = types.FunctionType(
+        posix.__code__, posix.__globals__, posix.__name__, posix.__defaults__, posix.__closure__
+    )
+    original.__kwdefaults__ = posix.__kwdefaults__
+    windows = _named_temporary_file(original, module, sim)
+    patches.set(module, "NamedTemporaryFile", windows)
+    patches.set(module, "_ocirace_named_temporary_file", windows)
+    patches.set_code(posix, _delegating_named_code())
+
+
+def _delegating_named_code() -> Any:
+    """Code that calls ``_ocirace_named_temporary_file`` from its function's globals."""
+
+    def NamedTemporaryFile(*args: Any, **kwargs: Any) -> Any:  # the name the code carries
+        return _ocirace_named_temporary_file(*args, **kwargs)  # type: ignore[name-defined]  # noqa: F821
+
+    return NamedTemporaryFile.__code__
+
+
 def _named_temporary_file(
-    original: Callable[..., Any], sim: WindowsFilesystem
+    original: Callable[..., Any], module: Any, sim: WindowsFilesystem
 ) -> Callable[..., Any]:
     signature = _signature(original)
 
     def NamedTemporaryFile(*args: Any, **kwargs: Any) -> Any:
         """``tempfile.NamedTemporaryFile`` as on Windows: ``delete=True`` means O_TEMPORARY."""
+        if not _fake_os_in_force(module):
+            return original(*args, **kwargs)  # pyfakefs paused: the real disk's own rules
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         arguments = bound.arguments
         if not (arguments.get("delete", True) and arguments.get("delete_on_close", True)):
-            return original(*args, **kwargs)
-        arguments["delete"] = False
-        with LOCK:
-            sim.mark_next_open_temporary()
-            try:
-                return original(*bound.args, **bound.kwargs)
-            finally:
-                sim._next_open_temporary = False
+            wrapper = original(*args, **kwargs)
+        else:
+            arguments["delete"] = False
+            with LOCK:
+                sim.mark_next_open_temporary()
+                try:
+                    wrapper = original(*bound.args, **bound.kwargs)
+                finally:
+                    sim._next_open_temporary = False
+        with LOCK:  # a WeakSet is not safe against threads adding at once
+            sim.left_open.add_temporary(wrapper)
+        return wrapper
 
     NamedTemporaryFile.__wrapped__ = original  # type: ignore[attr-defined]
     return NamedTemporaryFile

@@ -392,6 +392,7 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
             "while pytest writes reports); do not disable it with -p no:fakefs",
             pytrace=False,
         )
+    skip_if_windows_skips(item, options)
     for name in ("capfd", "capfdbinary"):
         if name in request.fixturenames:
             pytest.fail(
@@ -458,6 +459,17 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
                     # will die when it wakes, maybe during a later test.
                     leftovers.quiet_later_deaths()
     leftovers.record(threads_before, item.nodeid)
+
+
+def skip_if_windows_skips(item: pytest.Item, options: SimulationOptions) -> None:
+    """Skip a test its authors skip on Windows (``windows_skips.py``), before anything starts."""
+    if options.windows_skips != "skip":
+        return
+    from pytest_ocirace.plugins.windows_skips import windows_skip_reason
+
+    reason = windows_skip_reason(item)
+    if reason is not None:
+        pytest.skip(reason)
 
 
 def _swap_in_windows_imports(

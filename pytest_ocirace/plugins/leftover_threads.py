@@ -283,7 +283,12 @@ def _stop_threads(
                 break
             idle = [t for t in alive if _waiting(t)]
             active.update(t for t in alive if t not in idle)
-            if now >= STOP_SETTLE and all(t in idle and t not in active for t in alive):
+            if all(t in idle and t not in active for t in alive) and (
+                now >= STOP_SETTLE or all(_idle_pool_worker(t) for t in alive)
+            ):
+                # Pool workers waiting for their next item are done at once: nothing of
+                # the test is left to feed them (an asyncio test's default executor
+                # waited STOP_SETTLE after every test: aiofiles 12 s for 44 tests).
                 break
             if now - raised_at >= STOP_REPEAT:
                 _raise_in(alive, SimulationEnded)

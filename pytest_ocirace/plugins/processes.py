@@ -227,6 +227,12 @@ def _ocirace_processes(
     if not process_mode(item):
         yield
         return
+    from pytest_ocirace.plugins.fakefs import simulation_options, skip_if_windows_skips
+
+    try:
+        skip_if_windows_skips(item, simulation_options(item))
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
     shared = _shared_interposition()
     if shared is not None:  # a pytest-xdist worker: the controller's coordinator judges
         shared.send("test", nodeid=item.nodeid)

@@ -25,6 +25,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "reserved_names": ("error", "allow"),
     "directory_onto_file": ("deny", "replace"),
     "real_tree": ("copy-on-write", "read-only", "off"),
+    "windows_skips": ("skip", "run"),
 }
 
 #: One-line help for every option (used by the CLI, the ini file and the docs).
@@ -55,6 +56,9 @@ OPTION_HELP: dict[str, str] = {
     "real_tree": "the test's real directories (rootdir, the test's folder, sys.path) "
     "readable inside the simulation: copy-on-write (changes stay in memory), read-only "
     "(files carry the read-only attribute), or off.",
+    "windows_skips": "skip: a test whose skipif marker holds on Windows "
+    "(sys.platform == 'win32', os.name == 'nt') is skipped, as its Windows run skips it; "
+    "run: run it against Windows' rules anyway.",
 }
 
 
@@ -77,6 +81,7 @@ class SimulationOptions:
     delete_on_close_follows_rename: bool = True
     workdir: str = DEFAULT_WORKDIR
     real_tree: str = "copy-on-write"
+    windows_skips: str = "skip"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():

@@ -467,3 +467,20 @@ def test_the_host_temp_and_home_directories_named_before_the_simulation_exist_in
             assert os.listdir(directory) == [marker]  # empty: the real one is not shown
     for directory in named_at_import:
         assert not os.path.exists(os.path.join(directory, marker))
+
+
+def test_a_file_object_is_named_by_what_the_caller_passed(sim: WindowsFilesystem) -> None:
+    # aiofiles' test_name_property: on Windows open(p).name == p, slashes and ".." kept;
+    # the simulation had named it by the path it normalised for pyfakefs.
+    os.makedirs("C:\\data\\sub")
+    given = "C:/data/sub/../f.txt"
+    with open(given, "w") as handle:
+        assert handle.name == given
+    with open(given.encode(), "rb") as handle:
+        assert handle.name == given.encode()
+    with open(given, "rb", buffering=0) as handle:
+        assert handle.name == given
+    with open(pathlib.Path(given), "rb") as handle:
+        assert handle.name == os.fspath(pathlib.Path(given))  # a WindowsPath: "C:\\data..."
+    descriptor = os.open(given, os.O_RDONLY)
+    os.close(descriptor)

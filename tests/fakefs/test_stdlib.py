@@ -18,6 +18,8 @@ from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
 
 #: Bound at import, as `from tempfile import TemporaryFile` binds it in a library.
 BOUND_TEMPORARY_FILE = tempfile.TemporaryFile
+#: Bound at import, as cachecontrol's `filewrapper` binds it.
+BOUND_NAMED_TEMPORARY_FILE = tempfile.NamedTemporaryFile
 #: Bound at import, as requests-cache's `from shutil import rmtree` binds it.
 BOUND_RMTREE = shutil.rmtree
 
@@ -84,6 +86,33 @@ def test_temporary_file_bound_at_import_is_posix_again_after(tmp_path: pathlib.P
     with BOUND_TEMPORARY_FILE(dir=str(tmp_path)) as handle:
         handle.write(b"x")
         assert os.listdir(tmp_path) == []  # the POSIX function unlinks at once
+
+
+def test_named_temporary_file_bound_at_import_is_windows_named_temporary_file(
+    sim: WindowsFilesystem,
+) -> None:
+    # cachecontrol's filewrapper does `from tempfile import NamedTemporaryFile`: on Windows
+    # its delete=True file is O_TEMPORARY, which no one can open again by name.
+    directory = tempfile.mkdtemp()
+    with BOUND_NAMED_TEMPORARY_FILE(dir=directory) as handle:
+        handle.write(b"buffered")
+        with pytest.raises(PermissionError):
+            open(handle.name, "rb").close()
+    assert os.listdir(directory) == []  # deleted on close
+    os.rmdir(directory)
+
+
+def test_named_temporary_file_bound_at_import_is_posix_again_after(
+    tmp_path: pathlib.Path,
+) -> None:
+    with simulate():
+        pass
+    with BOUND_NAMED_TEMPORARY_FILE(dir=str(tmp_path)) as handle:
+        handle.write(b"x")
+        handle.flush()
+        with open(handle.name, "rb") as again:  # POSIX: a second open by name is fine
+            assert again.read() == b"x"
+    assert os.listdir(tmp_path) == []
 
 
 def test_rmtree_imported_by_name_removes_a_tree(sim: WindowsFilesystem) -> None:

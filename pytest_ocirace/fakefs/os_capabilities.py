@@ -1,0 +1,72 @@
+"""What the fake ``os`` says it can do, as Windows' ``os`` says it.
+
+Code asks before it passes a keyword, the way ``os``'s documentation shows:
+``os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)`` (pid
+3.0.4, in every ``PidFile``). pyfakefs answers these questions with the host's sets (on
+Linux ``access`` supports effective ids), while its Windows-mode ``access`` raises
+``NotImplementedError`` for any ``effective_ids``, even ``False``, which real Windows
+accepts: 36 of pid's 41 tests failed with "access: effective_ids unavailable on this
+platform". On Windows ``supports_effective_ids`` and ``supports_dir_fd`` are empty,
+``supports_follow_symlinks`` holds ``stat``, and ``supports_fd`` holds ``stat`` and
+``truncate`` (from 3.13 ``chmod`` joins both, as Windows gained ``fchmod``/``lchmod``);
+``access`` refuses only ``effective_ids=True``, ``follow_symlinks=False`` and ``dir_fd``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from pyfakefs.fake_os import FakeOsModule
+
+__all__ = ["plan"]
+
+_CHMOD_TOO = sys.version_info >= (3, 13)
+
+
+def _supports_fd(self: Any) -> set[Callable[..., Any]]:
+    return {self.stat, self.truncate, *((self.chmod,) if _CHMOD_TOO else ())}
+
+
+def _supports_follow_symlinks(self: Any) -> set[Callable[..., Any]]:
+    return {self.stat, *((self.chmod,) if _CHMOD_TOO else ())}
+
+
+def _empty(self: Any) -> set[Callable[..., Any]]:
+    return set()
+
+
+def _windows_access(access: Callable[..., bool]) -> Callable[..., bool]:
+    def access_(
+        self: Any,
+        path: Any,
+        mode: int,
+        *,
+        dir_fd: int | None = None,
+        effective_ids: bool = False,
+        follow_symlinks: bool = True,
+    ) -> bool:
+        # CPython's Windows build refuses what it cannot do, and only that.
+        for name, refused in (
+            ("dir_fd", dir_fd is not None),
+            ("effective_ids", bool(effective_ids)),
+            ("follow_symlinks", not follow_symlinks),
+        ):
+            if refused:
+                raise NotImplementedError(f"access: {name} unavailable on this platform")
+        return access(self, path, mode)
+
+    access_.__name__ = "access"
+    return access_
+
+
+def plan(access: Any) -> list[tuple[object, str, object]]:
+    """The class patches; ``access`` is the fake ``access`` as already patched (locked)."""
+    return [
+        (FakeOsModule, "supports_effective_ids", property(_empty)),
+        (FakeOsModule, "supports_dir_fd", property(_empty)),
+        (FakeOsModule, "supports_follow_symlinks", property(_supports_follow_symlinks)),
+        (FakeOsModule, "supports_fd", property(_supports_fd)),
+        (FakeOsModule, "access", _windows_access(access)),
+    ]

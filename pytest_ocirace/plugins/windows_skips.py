@@ -1,0 +1,253 @@
+"""Tests their authors skip on Windows are skipped in the simulation too.
+
+A suite's Windows run never runs ``@pytest.mark.skipif(sys.platform == "win32",
+reason="Can't delete file with open fd")``: its authors know the test cannot work there.
+On Linux the condition was evaluated once, at import, to ``False``, so under the
+simulation such a test ran against Windows' rules and failed as Windows would, which its
+authors knew, or hung as Windows would (zict's ``test_stress_same_key_threadsafe``: its
+deleter dies of ``[WinError 32]`` and three workers spin for ever, until a timeout). So the
+plugin reads such conditions again, as Windows would answer them, and skips the test when
+one holds (option ``windows_skips``: ``skip``, the default, or ``run`` to see them fail).
+
+How: a string condition (``skipif("sys.platform == 'win32'")``) is evaluated as pytest
+does, with ``os``, ``sys`` and ``platform`` answering as Windows. A boolean was computed at
+import, so its source is found instead: the ``skipif`` calls in the decorators of the test
+function and its classes, in ``pytestmark`` of the classes and the module, and in
+module-level names used as decorators (``WindowsOnly = pytest.mark.skipif(...)``). A
+condition that reads the platform (``sys.platform``, ``os.name``, ``platform.system()``),
+directly or through a module-level name assigned from such a read (``WIN32 = os.name ==
+"nt"``), is evaluated in the module's globals with the Windows answers. Anything else (a
+name imported from another module, a per-parameter mark, an evaluation that fails) leaves
+the test to run: never a skip on a guess.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+import platform
+import sys
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+__all__ = ["windows_skip_reason"]
+
+_PLATFORM_MODULES = (os, sys, platform)
+
+
+def windows_skip_reason(item: pytest.Item) -> str | None:
+    """Why ``item`` is skipped on Windows by one of its ``skipif`` marks, or ``None``."""
+    module = getattr(item, "module", None)
+    function = getattr(item, "obj", None)
+    if not isinstance(module, types.ModuleType) or function is None:
+        return None
+    tree = _module_tree(getattr(module, "__file__", None))
+    if tree is None:
+        return None
+    reason = _module_level_skip(tree, module, item.config)
+    if reason is not None or next(item.iter_markers("skipif"), None) is None:
+        return reason  # the common case: a cached parse, no mark to read
+    for call in _skipif_calls(tree, function):
+        reason = _holds_on_windows(call, tree, module, item.config)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _module_level_skip(
+    tree: ast.Module, module: types.ModuleType, config: pytest.Config
+) -> str | None:
+    """``if os.name != "posix": pytest.skip(..., allow_module_level=True)`` at the top level."""
+    for statement in tree.body:
+        if not isinstance(statement, ast.If):
+            continue
+        skip = next((call for call in _calls(statement.body) if _is_skip(call.func)), None)
+        if skip is None:
+            continue
+        message = skip.args[0] if skip.args else _keyword(skip, "reason") or _keyword(skip, "msg")
+        if _holds(statement.test, tree, module, config):
+            return _reason_text(message, statement.test)
+    return None
+
+
+def _calls(body: list[ast.stmt]) -> Iterator[ast.Call]:
+    for statement in body:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+            yield statement.value
+
+
+def _is_skip(func: ast.expr) -> bool:
+    return (isinstance(func, ast.Attribute) and func.attr == "skip") or (
+        isinstance(func, ast.Name) and func.id == "skip"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _module_tree(filename: str | None) -> ast.Module | None:
+    if filename is None or not filename.endswith(".py"):
+        return None
+    try:
+        with open(filename, "rb") as source:
+            return ast.parse(source.read(), filename)
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _skipif_calls(tree: ast.Module, function: Any) -> Iterator[ast.Call]:
+    """The ``skipif`` calls that apply to ``function``, innermost first."""
+    path = getattr(function, "__qualname__", "").split(".")
+    if "<locals>" in path:
+        return
+    scopes: list[list[ast.stmt]] = [tree.body]
+    owners: list[ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef] = []
+    body = tree.body
+    for name in path:
+        found = next(
+            (
+                node
+                for node in body
+                if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name == name
+            ),
+            None,
+        )
+        if found is None:
+            return
+        owners.append(found)
+        body = found.body
+        if isinstance(found, ast.ClassDef):
+            scopes.append(found.body)
+    for owner in reversed(owners):
+        for decorator in owner.decorator_list:
+            yield from _marks_in(decorator, tree)
+    for scope in reversed(scopes):
+        for statement in scope:
+            if isinstance(statement, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "pytestmark" for t in statement.targets
+            ):
+                yield from _marks_in(statement.value, tree)
+
+
+def _marks_in(node: ast.expr, tree: ast.Module, depth: int = 0) -> Iterator[ast.Call]:
+    if isinstance(node, ast.List | ast.Tuple):
+        for element in node.elts:
+            yield from _marks_in(element, tree, depth)
+    elif isinstance(node, ast.Call) and _is_skipif(node.func):
+        yield node
+    elif isinstance(node, ast.Name) and depth < 2:
+        value = _module_binding(tree, node.id)
+        if value is not None:
+            yield from _marks_in(value, tree, depth + 1)
+
+
+def _is_skipif(func: ast.expr) -> bool:
+    return (isinstance(func, ast.Attribute) and func.attr == "skipif") or (
+        isinstance(func, ast.Name) and func.id == "skipif"
+    )
+
+
+def _module_binding(tree: ast.Module, name: str) -> ast.expr | None:
+    """The value of the last module-level ``name = value``, if that is the only binding kind."""
+    value = None
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in statement.targets
+        ):
+            value = statement.value
+    return value
+
+
+def _holds_on_windows(
+    call: ast.Call, tree: ast.Module, module: types.ModuleType, config: pytest.Config
+) -> str | None:
+    condition = call.args[0] if call.args else _keyword(call, "condition")
+    if condition is None:
+        return None  # an unconditional skipif: pytest decides as always
+    if not _holds(condition, tree, module, config):
+        return None
+    return _reason_text(_keyword(call, "reason"), condition)
+
+
+def _holds(
+    condition: ast.expr, tree: ast.Module, module: types.ModuleType, config: pytest.Config
+) -> bool:
+    """Whether ``condition`` is true as Windows answers it (false when that is unknown)."""
+    namespace = dict(vars(module))
+    expression: ast.expr | None = condition
+    if isinstance(condition, ast.Constant) and isinstance(condition.value, str):
+        # As pytest evaluates a string condition, with Windows' answers.
+        namespace.update({"os": os, "sys": sys, "platform": platform, "config": config})
+        expression = _parsed(condition.value)
+    if expression is None:
+        return False
+    derived = _windows_names(expression, tree, namespace)
+    if derived is None:
+        return False  # reads no platform: it answers on Windows as it did here
+    try:
+        return bool(eval(_compiled(expression), derived))  # the test's own condition
+    except Exception:  # a condition not readable again: run the test
+        return False
+
+
+def _reason_text(reason: ast.expr | None, condition: ast.expr) -> str:
+    text = ast.unparse(condition)
+    if isinstance(reason, ast.Constant) and isinstance(reason.value, str):
+        text = reason.value
+    return f"{text} (skipped on Windows by its marker; run it with windows_skips=run)"
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _parsed(text: str) -> ast.expr | None:
+    try:
+        return ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def _compiled(expression: ast.expr) -> types.CodeType:
+    tree = ast.Expression(body=expression)
+    ast.fix_missing_locations(tree)
+    return compile(tree, "<skipif condition>", "eval")
+
+
+def _windows_names(
+    expression: ast.expr, tree: ast.Module, namespace: dict[str, Any], depth: int = 0
+) -> dict[str, Any] | None:
+    """``namespace`` with the names ``expression`` reads answering as on Windows.
+
+    ``None`` when nothing it reads depends on the platform.
+    """
+    from pytest_ocirace.fakefs.platform import windows_view
+    from pytest_ocirace.fakefs.platform_scan import reads_platform
+
+    changed = False
+    windows = dict(namespace)
+    for node in ast.walk(expression):
+        if not isinstance(node, ast.Name):
+            continue
+        value = namespace.get(node.id)
+        if any(value is module for module in _PLATFORM_MODULES):
+            windows[node.id] = windows_view(value)
+            changed = changed or reads_platform(expression)
+            continue
+        if depth >= 2 or not isinstance(value, bool | str | int | type(None)):
+            continue
+        binding = _module_binding(tree, node.id)
+        if binding is None:
+            continue
+        inner = _windows_names(binding, tree, namespace, depth + 1)
+        if inner is None:
+            continue
+        try:
+            windows[node.id] = eval(_compiled(binding), inner)  # the module's own binding
+        except Exception:  # not readable again: keep the import's value
+            continue
+        changed = True
+    return windows if changed else None
