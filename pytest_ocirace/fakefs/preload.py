@@ -78,6 +78,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "walkstamps",
             "windows_modules",
             "wrapped_functions",
+            "wrapper_attributes",
             "writer_seam",
             "zipimports",
         )

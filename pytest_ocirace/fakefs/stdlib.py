@@ -28,7 +28,13 @@ from pyfakefs.fake_open import FakeFileOpen
 from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
-from pytest_ocirace.fakefs import descriptors, filelocks, os_capabilities, storms
+from pytest_ocirace.fakefs import (
+    descriptors,
+    filelocks,
+    os_capabilities,
+    storms,
+    wrapper_attributes,
+)
 from pytest_ocirace.fakefs.locking import (
     LOCK,
     ClassPatches,
@@ -200,6 +206,8 @@ def _class_plan() -> list[tuple[object, str, object]]:
     plan += lock_plan(FakeFileWrapper, ["close", "close_fd", "flush", "seek", "tell"])
     plan += _use_original_os_plan()
     plan.append((FakeOsModule, "__getattr__", _windows_os_getattr(FakeOsModule.__getattr__)))
+    # The open-file objects' own attributes read without a second lookup (same answers).
+    plan += wrapper_attributes.plan()
     _CLASS_PLANS[active] = plan
     return plan
 

@@ -1067,3 +1067,36 @@ def test_later():
             "  'sleeper': RuntimeError: died after its test",
         ]
     )
+
+
+def test_a_finished_tests_race_model_goes_without_the_cyclic_collector(
+    pytester: pytest.Pytester,
+) -> None:
+    # The model, its accesses and their captured stacks were kept by reference cycles
+    # (the tracker's listener, the thread hook) until a collection: about 200 objects per
+    # test for the collector to find. With the collector off, the model must be gone once
+    # its test's reports are made.
+    pytester.makepyfile(
+        test_models="""
+        import gc
+        import os
+        import weakref
+
+        MODELS = []
+
+        def test_simulated(winfs):
+            gc.disable()
+            MODELS.append(weakref.ref(winfs.observer))
+            with open("data.txt", "w") as handle:
+                handle.write("x")
+            os.replace("data.txt", "moved.txt")
+
+        def test_after():
+            try:
+                assert MODELS[0]() is None
+            finally:
+                gc.enable()
+        """
+    )
+    result = _run(pytester, "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
