@@ -23,6 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.realworld.runner import recorded_command
+
 VARIANTS = (("plain", "plain", False), ("baseline", "ocirace", True), ("this", "ocirace", False))
 
 
@@ -67,11 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in VARIANTS}
         for _ in range(args.rounds):
             for label, run, with_baseline in VARIANTS:
-                command = [
-                    part if not part.startswith("--basetemp") else f"--basetemp={runs}/tmp-{label}"
-                    for part in (runs / f"{run}.cmd").read_text().split()
-                    if not part.startswith("--junitxml")
-                ]
+                command = recorded_command(runs, run, runs / f"tmp-{label}")
                 wall, cpu, summary = _run(command, sources[0], baseline if with_baseline else None)
                 times[label].append((wall, cpu))
                 load = os.getloadavg()[0]

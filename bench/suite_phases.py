@@ -23,6 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.realworld.runner import recorded_command
+
 HERE = Path(__file__).resolve().parent
 COLUMNS = ("setup", "call", "teardown", "report", "collector", "protocol")
 
@@ -69,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         best: dict[str, dict[str, float]] = {}
         for _ in range(args.rounds):
             for label, run, pythonpath in variants:
-                command = [
-                    part if not part.startswith("--basetemp") else f"--basetemp={runs}/tmp-{label}"
-                    for part in (runs / f"{run}.cmd").read_text().split()
-                    if not part.startswith("--junitxml")
-                ]
+                command = recorded_command(runs, run, runs / f"tmp-{label}")
                 command += ["-p", "ocirace_bench_phases"]
                 result = _run(command, sources[0], pythonpath)
                 if label not in best or result["process"] < best[label]["process"]:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -274,7 +275,8 @@ def run_suite(
     # stdout is a pipe: unbuffered, so a run killed as hung has shown its last test.
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONHASHSEED"] = "0"
-    (runs / f"{label}.cmd").write_text(" ".join(cmd) + "\n")
+    # Quoted as a shell would read it: a -k expression is one argument ("not TestFileCache").
+    (runs / f"{label}.cmd").write_text(shlex.join(cmd) + "\n")
     # What the run leaves in the source tree (its real working directory): under the
     # simulation, anything here was written by something that bypassed the fake filesystem
     # (sqlite3 creates 'C:\\Users\\...\\cache.db' literally in the real cwd).
@@ -355,3 +357,16 @@ def load_run(project: Project, workdir: Path, label: str) -> RunResult:
         log = runs / f"{label}.log"
         result.outcomes = parse_verbose_log(log.read_text(errors="replace") + result.tail)
     return result
+
+
+def recorded_command(runs: Path, run: str, basetemp: Path) -> list[str]:
+    """The command of the last ``run`` ("plain"/"ocirace") recorded in ``runs``, to replay.
+
+    Without its JUnit file and with ``basetemp`` for pytest's temporary directories, so that
+    a replay overwrites neither the recorded results nor another variant's files.
+    """
+    return [
+        part if not part.startswith("--basetemp") else f"--basetemp={basetemp}"
+        for part in shlex.split((runs / f"{run}.cmd").read_text())
+        if not part.startswith("--junitxml")
+    ]

@@ -126,3 +126,18 @@ def test_sdists_are_found_by_their_normalised_name(
     versions = {"dogpile.cache": "1.5.0", "persist-queue": "1.1.0", "Chameleon": "4.5.4"}
     project = Project(name, versions.get(name, "3.0.0"), (), (), "")
     assert [p.name for p in runner._find_sdists(tmp_path, project)] == found
+
+
+def test_a_recorded_command_replays_with_its_arguments_whole(tmp_path: Path) -> None:
+    # requests-cache's args hold `-k "not TestFileCache"`: split on spaces, the replay in
+    # compare_suites.py and suite_phases.py passed "not" and "TestFileCache" apart.
+    project = Project("demo", "1.0", (), ("tests", "-k", "not TestFileCache"), "")
+    source = tmp_path / "src"
+    source.mkdir()
+    python = _fake_python(tmp_path, "pass\n")
+    runner.run_suite(project, python, source, tmp_path / "w", "ocirace", (), 60)
+    runs = tmp_path / "w" / "runs" / "demo"
+    command = runner.recorded_command(runs, "ocirace", tmp_path / "replay")
+    assert command[command.index("-k") + 1] == "not TestFileCache"
+    assert f"--basetemp={tmp_path / 'replay'}" in command
+    assert not any(part.startswith("--junitxml") for part in command)
