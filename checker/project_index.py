@@ -289,8 +289,10 @@ def _from_analysis(
             target = analysis.qualified_name(ast.Name(id=name, lineno=10**9), top)
             if target is not None and target != f"{module}.{name}":
                 aliases[name] = target
-        lines = analysis.source.text.splitlines()
-        for node in tree.body:
+        # No function can return a temp when the whole text cannot (the test below, on all
+        # of it): the text is then neither split into lines nor its functions visited.
+        lines = analysis.source.text.splitlines() if _may_return_temp(analysis.source.text) else []
+        for node in tree.body if lines else ():
             functions = [node] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
             prefix = ""
             if isinstance(node, ast.ClassDef):
