@@ -156,6 +156,12 @@ class IndexView:
         self.deps.uses.add(path)
         return self._shared.analysis_of(path, settings)
 
+    def without_sites(self, path: str, name: str, package: str) -> bool:
+        # Recorded as asking for the analysis would be: the answer rests on the same things.
+        self.deps.files.add(path)
+        self.deps.uses.add(path)
+        return self._shared.without_sites(path, name, package)
+
     def analysis_for(self, path: str, text: str, settings: Any) -> Any:
         return self._shared.analysis_for(path, text, settings)
 
@@ -492,6 +498,7 @@ class DemandIndex(ProjectIndex):
         return found
 
     def caller_paths(self, function: str, path: str) -> list[str]:
+        self._note_search(function, path)
         found = self.callers_of(function)
         asking = self.asking
         if asking is not None:

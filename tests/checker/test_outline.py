@@ -1,0 +1,135 @@
+"""The outline of a linted module answers the caller search as its analysis would.
+
+An index that lets go of analyses (a run that returns to its caller) skips a caller module
+from its outline alone; these tests hold the outline to the analysis's answers, and the
+run that lets go to the findings of the run that keeps everything.
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ocirace_checker.analysis import ModuleAnalysis, Source
+from ocirace_checker.codes import RULES
+from ocirace_checker.engine import RunOptions, RunResult, run
+from ocirace_checker.model import LintSettings
+from ocirace_checker.outline import Outline, reaches
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+ALL = frozenset(RULES)
+
+
+def analysed(text: str, module: str) -> ModuleAnalysis:
+    return ModuleAnalysis(ast.parse(text), Source(text), LintSettings(), None, module, False, "")
+
+
+NAMES = ("replace", "rename", "move", "copy", "write", "put", "save", "f", "nothing_calls_this")
+PACKAGES = ("", "os", "shutil", "importlib", "email", "pkg", "tempfile", "py_compile")
+
+
+@pytest.mark.parametrize("name", ["shutil.py", "tempfile.py", "py_compile.py", "mailbox.py"])
+def test_the_outline_answers_as_the_analysis(name: str) -> None:
+    text = (STDLIB / name).read_text(encoding="utf-8")
+    analysis = analysed(text, name.removesuffix(".py"))
+    outline = Outline.of(analysis)
+    for package in PACKAGES:
+        for called in NAMES:
+            finds_nothing = (package != "" and not analysis.can_reach(package)) or not (
+                analysis.calls_named(called)
+            )
+            assert outline.without_sites(called, package) == finds_nothing, (called, package)
+
+
+def test_reaching_a_package_is_being_in_it_or_importing_from_it() -> None:
+    assert reaches("pkg.sub.mod", (), "pkg")
+    assert reaches("other", ("pkg",), "pkg")
+    assert reaches("other", ("pkg.util.rename",), "pkg")
+    assert not reaches("other", ("pkgs.util", "os.path"), "pkg")
+    assert not reaches("pkgs.mod", (), "pkg")
+
+
+def checked(tmp_path: Path, files: dict[str, str], process_ends: bool) -> RunResult:
+    paths = []
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        paths.append(str(path))
+    collecting = gc.isenabled()
+    try:
+        return run(paths, RunOptions(tmp_path, ALL, jobs=1, process_ends=process_ends))
+    finally:
+        if collecting:
+            gc.enable()  # a run that ends the process leaves the collector off
+
+
+def findings(result: RunResult) -> list[tuple[object, ...]]:
+    return sorted(
+        (Path(r.path).name, f.line, f.code, f.message, f.why)
+        for r in result.files
+        for f in r.findings
+    )
+
+
+#: a_caller.py is linted before the search for ``put``'s callers: a run that lets go has
+#: freed its analysis by then, and must parse it again to find the guard around its call.
+#: other/a_other.py (linted first: it publishes too) calls a ``put`` and names the package
+#: in a comment, but imports nothing of it: its outline rules it out, it is not parsed again.
+TREE = {
+    "other/__init__.py": "",
+    "other/a_other.py": """\
+        import os
+        # not pkg's put
+        def other_main(box, tmp, dst):
+            box.put(1)
+            os.replace(tmp, dst)
+        """,
+    "pkg/__init__.py": "",
+    "pkg/a_caller.py": """\
+        from pkg.b_store import put
+        def main(dst):  # linted: the word rename passes the pre-filter
+            try:
+                put(dst)
+            except PermissionError:
+                pass  # a writer won the race: theirs is as good
+        """,
+    "pkg/b_store.py": """\
+        import os, tempfile
+        def put(dst):
+            fd, tmp = tempfile.mkstemp()
+            os.close(fd)
+            os.replace(tmp, dst)
+        """,
+    "pkg/c_unguarded.py": """\
+        from pkg.b_store import put
+        def again(dst):
+            put(dst)
+        """,
+}
+
+
+def test_a_run_that_lets_go_judges_as_one_that_keeps_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = checked(tmp_path, TREE, process_ends=True)
+    parsed: list[str] = []
+    real = ast.parse
+
+    def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
+        parsed.append(source if isinstance(source, str) else source.decode())
+        return real(source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ast, "parse", counting)
+    let_go = checked(tmp_path, TREE, process_ends=False)
+    assert findings(let_go) == findings(kept)
+    assert ("b_store.py", 5, "ORC001") in [f[:3] for f in findings(kept)]
+    # The caller was let go after its lint and parsed again for the search; the module
+    # its outline rules out (no import of pkg) was not.
+    assert parsed.count(textwrap.dedent(TREE["pkg/a_caller.py"])) == 2
+    assert parsed.count(textwrap.dedent(TREE["other/a_other.py"])) == 1
