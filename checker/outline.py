@@ -52,6 +52,10 @@ class Outline:
         )
         return cls(analysis.module_name, imported, analysis.called_names())
 
+    def packages(self) -> set[str]:
+        """The top-level packages whose searches can find a call here (:func:`reaches`)."""
+        return {self.module_name.split(".")[0]} | {name.split(".")[0] for name in self.imported}
+
     def without_sites(self, name: str, package: str) -> bool:
         """Whether a search for callers of ``name`` in ``package`` finds nothing here.
 

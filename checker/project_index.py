@@ -362,6 +362,10 @@ class ProjectIndex:
         #: free what it kept: a process that ends with the run keeps them all, as freeing
         #: them one by one costs what the memory they hold costs in page faults.
         self.lets_go = False
+        #: Analyses held until the file at that position is linted (see :meth:`_linted`).
+        self._held: dict[int, list[tuple[str, str]]] = {}
+        self._positions: dict[str, int] = {}
+        self._last: dict[str, int] = {}
         self.by_module: dict[str, ModuleSummary] = {}
         self.by_path: dict[str, ModuleSummary] = {}
         for summary in summaries:
@@ -390,6 +394,7 @@ class ProjectIndex:
         state["_mentions"] = {}
         state["_outlines"] = {}
         state["_searched"] = {}
+        state["_held"] = {}
         return state
 
     def release(self) -> None:
@@ -401,6 +406,7 @@ class ProjectIndex:
         self._parsed.clear()
         self._outlines.clear()
         self._searched.clear()
+        self._held.clear()
         self._kept = 0
 
     def keep(self, path: str, analysis: Any) -> None:
@@ -455,9 +461,33 @@ class ProjectIndex:
         if not self.lets_go:
             return
         path = key[0]
-        self._outlines[path] = Outline.of(analysis)
-        if not self._worth_keeping(path):
-            self._analyses.pop(key, None)  # its size stays counted: the budget only shrinks
+        outline = self._outlines[path] = Outline.of(analysis)
+        here = self._position(path)
+        for due in [due for due in self._held if due < here]:
+            for held in self._held.pop(due):
+                self._analyses.pop(held, None)  # its size stays counted: the budget shrinks
+        if self._worth_keeping(path):
+            return
+        # Searches come from the modules of the packages it reaches: it is held while one of
+        # them is still to be linted (a run's files come package by package), then let go.
+        last = max((self._last_of().get(p, -1) for p in outline.packages()), default=-1)
+        if last > here and key in self._analyses:
+            self._held.setdefault(last, []).append(key)
+        else:
+            self._analyses.pop(key, None)
+
+    def _position(self, path: str) -> int:
+        """Where ``path`` comes in the run's order (-1: not a checked file)."""
+        if not self._positions:
+            self._positions = {p: i for i, p in enumerate(self.by_path)}
+        return self._positions.get(path, -1)
+
+    def _last_of(self) -> dict[str, int]:
+        """The position of the last checked file of each top-level package."""
+        if not self._last:
+            for path, summary in self.by_path.items():
+                self._last[summary.module.split(".")[0]] = self._position(path)
+        return self._last
 
     def _worth_keeping(self, path: str) -> bool:
         """Whether a linted module's analysis is kept for the caller searches still to come.
@@ -503,7 +533,9 @@ class ProjectIndex:
             self._analyses[key] = analysis  # a newer text of a kept file: already counted
         else:
             size = len(analysis.source.text)
-            if path in self._caller_files and self._kept + size <= _KEEP_BUDGET:
+            # An index that lets go decides once the module is outlined (:meth:`_linted`).
+            wanted = self.lets_go or path in self._caller_files
+            if wanted and self._kept + size <= _KEEP_BUDGET:
                 self._kept += size
                 self._analyses[key] = analysis
         self._linted(key, analysis)

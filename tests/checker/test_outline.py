@@ -77,10 +77,11 @@ def findings(result: RunResult) -> list[tuple[object, ...]]:
     )
 
 
-#: a_caller.py is linted before the search for ``put``'s callers: a run that lets go has
-#: freed its analysis by then, and must parse it again to find the guard around its call.
-#: other/a_other.py (linted first: it publishes too) calls a ``put`` and names the package
-#: in a comment, but imports nothing of it: its outline rules it out, it is not parsed again.
+#: a_caller.py is linted before the search for ``put``'s callers: a run that lets go holds
+#: its analysis while modules of its package are still to be linted, so the search finds it
+#: without parsing it again. other/a_other.py (linted first: it publishes too) calls a
+#: ``put`` and names the package in a comment, but imports nothing of it: it is let go once
+#: linted, and its outline rules it out without parsing it again.
 TREE = {
     "other/__init__.py": "",
     "other/a_other.py": """\
@@ -129,7 +130,42 @@ def test_a_run_that_lets_go_judges_as_one_that_keeps_everything(
     let_go = checked(tmp_path, TREE, process_ends=False)
     assert findings(let_go) == findings(kept)
     assert ("b_store.py", 5, "ORC001") in [f[:3] for f in findings(kept)]
-    # The caller was let go after its lint and parsed again for the search; the module
-    # its outline rules out (no import of pkg) was not.
-    assert parsed.count(textwrap.dedent(TREE["pkg/a_caller.py"])) == 2
-    assert parsed.count(textwrap.dedent(TREE["other/a_other.py"])) == 1
+    for path in ("pkg/a_caller.py", "other/a_other.py"):
+        assert parsed.count(textwrap.dedent(TREE[path])) == 1, path
+
+
+#: lib/names.py is let go once linted (nothing of its package is left, and it imports
+#: nothing of zapp); zapp/main.py's star import then needs its analysis: parsed again.
+STAR = {
+    "lib/__init__.py": "",
+    "lib/names.py": """\
+        import os
+        swap = os.replace  # what zapp calls rename
+        """,
+    "zapp/__init__.py": "",
+    "zapp/main.py": """\
+        import tempfile
+        from lib.names import *
+        def save(dst):  # swap is a rename
+            fd, tmp = tempfile.mkstemp()
+            swap(tmp, dst)
+        """,
+}
+
+
+def test_a_module_let_go_is_parsed_again_when_a_later_module_needs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = checked(tmp_path, STAR, process_ends=True)
+    parsed: list[str] = []
+    real = ast.parse
+
+    def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
+        parsed.append(source if isinstance(source, str) else source.decode())
+        return real(source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ast, "parse", counting)
+    let_go = checked(tmp_path, STAR, process_ends=False)
+    assert findings(let_go) == findings(kept)
+    assert ("main.py", 5, "ORC001") in [f[:3] for f in findings(kept)]
+    assert parsed.count(textwrap.dedent(STAR["lib/names.py"])) == 2
