@@ -533,9 +533,7 @@ class ProjectIndex:
             self._analyses[key] = analysis  # a newer text of a kept file: already counted
         else:
             size = len(analysis.source.text)
-            # An index that lets go decides once the module is outlined (:meth:`_linted`).
-            wanted = self.lets_go or path in self._caller_files
-            if wanted and self._kept + size <= _KEEP_BUDGET:
+            if path in self._caller_files and self._kept + size <= _KEEP_BUDGET:
                 self._kept += size
                 self._analyses[key] = analysis
         self._linted(key, analysis)

@@ -77,11 +77,10 @@ def findings(result: RunResult) -> list[tuple[object, ...]]:
     )
 
 
-#: a_caller.py is linted before the search for ``put``'s callers: a run that lets go holds
-#: its analysis while modules of its package are still to be linted, so the search finds it
-#: without parsing it again. other/a_other.py (linted first: it publishes too) calls a
-#: ``put`` and names the package in a comment, but imports nothing of it: it is let go once
-#: linted, and its outline rules it out without parsing it again.
+#: b_store.py's search for ``put``'s callers comes after a_caller.py and other/a_other.py
+#: were linted. other/a_other.py calls a ``put`` and names the package in a comment, but
+#: imports nothing of it: a run that lets go has let it go, and its outline rules it out
+#: without parsing it again (a run that keeps only callers found so far parses it again).
 TREE = {
     "other/__init__.py": "",
     "other/a_other.py": """\
@@ -115,23 +114,38 @@ TREE = {
 }
 
 
-def test_a_run_that_lets_go_judges_as_one_that_keeps_everything(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    kept = checked(tmp_path, TREE, process_ends=True)
-    parsed: list[str] = []
+def parses(tree: dict[str, str], parsed: list[str]) -> dict[str, int]:
+    return {path: parsed.count(textwrap.dedent(text)) for path, text in tree.items() if text}
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every source ``ast.parse`` is given from now on, in order."""
+    sources: list[str] = []
     real = ast.parse
 
     def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
-        parsed.append(source if isinstance(source, str) else source.decode())
+        sources.append(source if isinstance(source, str) else source.decode())
         return real(source, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ast, "parse", counting)
+    return sources
+
+
+def test_a_run_that_lets_go_judges_as_one_that_keeps_everything(
+    tmp_path: Path, parsed: list[str]
+) -> None:
+    kept = checked(tmp_path, TREE, process_ends=True)
+    kept_parses = parses(TREE, parsed)
+    parsed.clear()
     let_go = checked(tmp_path, TREE, process_ends=False)
     assert findings(let_go) == findings(kept)
     assert ("b_store.py", 5, "ORC001") in [f[:3] for f in findings(kept)]
-    for path in ("pkg/a_caller.py", "other/a_other.py"):
-        assert parsed.count(textwrap.dedent(TREE[path])) == 1, path
+    # No module is parsed more often; the one the outline rules out is parsed once where
+    # the run that keeps analyses (only those of callers found so far) parses it twice.
+    let_go_parses = parses(TREE, parsed)
+    assert all(let_go_parses[p] <= kept_parses[p] for p in let_go_parses), let_go_parses
+    assert (kept_parses["other/a_other.py"], let_go_parses["other/a_other.py"]) == (2, 1)
 
 
 #: lib/names.py is let go once linted (nothing of its package is left, and it imports
@@ -154,18 +168,12 @@ STAR = {
 
 
 def test_a_module_let_go_is_parsed_again_when_a_later_module_needs_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, parsed: list[str]
 ) -> None:
     kept = checked(tmp_path, STAR, process_ends=True)
-    parsed: list[str] = []
-    real = ast.parse
-
-    def counting(source: str | bytes, *args: object, **kwargs: object) -> ast.Module:
-        parsed.append(source if isinstance(source, str) else source.decode())
-        return real(source, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ast, "parse", counting)
+    assert parses(STAR, parsed)["lib/names.py"] == 1
+    parsed.clear()
     let_go = checked(tmp_path, STAR, process_ends=False)
     assert findings(let_go) == findings(kept)
     assert ("main.py", 5, "ORC001") in [f[:3] for f in findings(kept)]
-    assert parsed.count(textwrap.dedent(STAR["lib/names.py"])) == 2
+    assert parses(STAR, parsed)["lib/names.py"] == 2
