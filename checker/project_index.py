@@ -358,7 +358,8 @@ class ProjectIndex:
         #: The caller searches made so far: function name -> packages of the modules asking.
         self._searched: dict[str, set[str]] = {}
         #: Let go of a linted module's analysis unless a search made so far would use it
-        #: (:meth:`_worth_keeping`). Set by a run that returns to its caller, which must
+        #: (:meth:`_worth_keeping`) or a package it reaches is still to be linted
+        #: (:meth:`_linted`). Set by a run that returns to its caller, which must
         #: free what it kept: a process that ends with the run keeps them all, as freeing
         #: them one by one costs what the memory they hold costs in page faults.
         self.lets_go = False
