@@ -208,6 +208,9 @@ class _RecordedModules(Mapping[str, ModuleSummary]):
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 #: Bytes that are not ASCII word characters (as :data:`_WORD` counts them) become spaces.
 _SPLIT_WORDS = bytes(c if chr(c) in _WORD else 0x20 for c in range(256))
+#: Characters of text whose words the caller search keeps (some 16 MB of words): a larger
+#: tree's other texts are searched for each name as they were before.
+_WORDS_BUDGET = 8 * 2**20
 
 
 def text_words(text: str) -> frozenset[bytes]:
@@ -281,8 +284,10 @@ class DemandIndex(ProjectIndex):
         self.changed: set[str] = set()
         self._exported: set[str] = set()
         self._found: dict[str, list[str]] = {}
-        #: The words of each text the caller search read (:func:`text_words`).
+        #: The words of each text the caller search read (:func:`text_words`), and the
+        #: characters of the texts they were taken from.
         self._words: dict[str, frozenset[bytes]] = {}
+        self._worded = 0
         self._read: dict[str, str | None] = {}
         self._views: dict[str, IndexView] = {}
         #: The Deps of the view whose question is being answered (see IndexView._ask).
@@ -293,6 +298,7 @@ class DemandIndex(ProjectIndex):
         state["_views"] = {}
         state["_read"] = {}
         state["_words"] = {}
+        state["_worded"] = 0
         state["asking"] = None
         return state
 
@@ -301,6 +307,7 @@ class DemandIndex(ProjectIndex):
         self._views.clear()
         self._read.clear()
         self._words.clear()
+        self._worded = 0
 
     # ---------------------------------------------------------------- content and facts
 
@@ -481,11 +488,18 @@ class DemandIndex(ProjectIndex):
         return bool(answer)
 
     def _has_word(self, path: str, text: str, name: str) -> bool:
-        """Whether ``name`` may be called in ``text``: one of its words (:func:`text_words`)."""
+        """Whether ``name`` may be called in ``text``: one of its words (:func:`text_words`).
+
+        The words take about twice the memory of the text: past :data:`_WORDS_BUDGET`
+        characters of worded texts, a text is searched without them (every answer the same).
+        """
         if not name.isascii():
             return True
         words = self._words.get(path)
         if words is None:
+            if self._worded + len(text) > _WORDS_BUDGET:
+                return True
+            self._worded += len(text)
             words = self._words[path] = text_words(text)
         return name.encode("ascii") in words
 

@@ -299,6 +299,22 @@ def test_the_word_test_skips_texts_without_the_name(tmp_path: Path) -> None:
     assert index.callers_of("absent") == []
 
 
+def test_past_the_words_budget_texts_are_searched_without_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ocirace_checker.demand as demand
+
+    texts = {"a.py": "publish(1)\n", "b.py": "x.publish (2)\n", "c.py": "unpublish(3)\n"}
+    paths = []
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(str(tmp_path / name))
+    monkeypatch.setattr(demand, "_WORDS_BUDGET", len(texts["a.py"]))
+    index = DemandIndex(paths)
+    assert index.callers_of("publish") == paths[:2]
+    assert index.callers_of("unpublish") == paths[2:]
+
+
 def test_an_unreadable_module_exports_nothing(tmp_path: Path) -> None:
     index = DemandIndex([str(tmp_path / "gone.py")])
     assert index.resolve("gone.rename") == "gone.rename"
