@@ -25,11 +25,11 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from .outline import Outline
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from .outline import Outline
 
 __all__ = [
     "ModuleSummary",
@@ -461,6 +461,8 @@ class ProjectIndex:
         """
         if not self.lets_go:
             return
+        from .outline import Outline  # not on the warm path: only a run that lints needs it
+
         path = key[0]
         outline = self._outlines[path] = Outline.of(analysis)
         here = self._position(path)
