@@ -90,15 +90,31 @@ def timed(
     command: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0, 1)
 ) -> tuple[float, float, int, str]:
     """(wall seconds, child CPU seconds, exit code, output) of one command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, usage, code, output = measured(command, cwd, env, ok)
+    return wall, usage.ru_utime + usage.ru_stime, code, output
+
+
+def measured(
+    command: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0, 1)
+) -> tuple[float, resource.struct_rusage, int, str]:
+    """(wall seconds, the process's own resource usage, exit code, output) of one command.
+
+    ``os.wait4`` gives the usage of that one process (its CPU, its peak resident size,
+    its page faults); ``RUSAGE_CHILDREN`` would give a maximum over every child so far.
+    """
     start = time.perf_counter()
-    completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if completed.returncode not in ok:
-        sys.exit(f"{command[0]} failed ({completed.returncode}): {completed.stderr[-2000:]}")
-    return wall, cpu, completed.returncode, completed.stdout + completed.stderr
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    if code not in ok:
+        sys.exit(f"{command[0]} failed ({code}): {stderr[-2000:]}")
+    return wall, usage, code, stdout + stderr
 
 
 def copy_stdlib(destination: Path) -> list[Path]:
@@ -230,15 +246,30 @@ def versus_parse(
             if key == "ours":
                 command = [sys.executable, "-m", "ocirace_checker", *arguments]
             commands["before " + key] = (command, before)
+    # The third measure, in the same rounds: the index's own code timed inside one run of
+    # the command (checker_phases.py), for this checkout and the baseline.
+    from checker_phases import CHILD, WRAPPED
+
+    phases_command = [sys.executable, "-c", CHILD, json.dumps(WRAPPED), str(listing)]
+    commands["phases"] = (phases_command, env)
+    if baseline is not None:
+        commands["before phases"] = (phases_command, {**env, "PYTHONPATH": str(baseline)})
     samples: dict[str, list[float]] = {key: [] for key in commands}
+    usages: dict[str, list[resource.struct_rusage]] = {key: [] for key in commands}
     output: dict[str, str] = {}
     loads: list[float] = []
+    print(f"\nuptime before: {_uptime()}")
     for _ in range(max(rounds, 1)):
         loads.append(os.getloadavg()[0])
         for key, (command, command_env) in commands.items():
-            _, cpu, _, out = timed(command, cwd, command_env)
-            samples[key].append(cpu)
+            _, usage, _, out = measured(command, cwd, command_env)
+            samples[key].append(usage.ru_utime + usage.ru_stime)
+            usages[key].append(usage)
             output[key] = out
+            if key.endswith("phases"):
+                samples[key][-1] = _index_share(out, usage)
+    print(f"uptime after: {_uptime()}")
+    phase_shares = {key: samples.pop(key) for key in list(samples) if key.endswith("phases")}
     lines = sum(f.read_bytes().count(b"\n") for f in files)
     shown = f", minimum of {rounds} rounds" if rounds > 1 else ""
     print(f"\n## Cold, one job: {label}, {len(files)} files, {lines:,} lines{shown}")
@@ -248,6 +279,72 @@ def versus_parse(
         _report(samples, output, prefix)
     if rounds > 1:
         spread(samples, loads)
+    three_measures(samples, usages, phase_shares)
+
+
+def _uptime() -> str:
+    done = subprocess.run(["uptime"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+def _index_share(out: str, usage: resource.struct_rusage) -> float:
+    """The index's share of one phase-accounted run (checker_phases.py), in percent."""
+    report = json.loads(out.strip().splitlines()[-1])
+    index = sum(s for phase, s in report["phases"].items() if phase.startswith("index:"))
+    return 100 * index / (usage.ru_utime + usage.ru_stime)
+
+
+def _spread(values: list[float], unit: str) -> str:
+    middle, low, high = statistics.median(values), min(values), max(values)
+    return f"median {middle:5.1f}{unit}, min {low:5.1f}{unit}, max {high:5.1f}{unit}"
+
+
+def three_measures(
+    samples: dict[str, list[float]],
+    usages: dict[str, list[resource.struct_rusage]],
+    phase_shares: dict[str, list[float]],
+) -> None:
+    """The index's share of a cold run measured the three ways, with what the runs held.
+
+    1. inside one run of the command: the index's own code, timed (checker_phases.py);
+    2. as the difference of two whole runs ending as the command does (index on / off);
+    3. the same, the engine called as a library (everything freed before it returns).
+    Each difference by minima, by medians and round by round; the peak resident size,
+    system time and page faults of each run say what memory the index kept, and what
+    freeing it or faulting it in cost.
+    """
+    print("\n## The index's share of a cold run, three ways (target < 20 %)")
+    for prefix in ("", "before "):
+        if prefix + "phases" not in phase_shares:
+            continue
+        print(f"# {'the baseline' if prefix else 'this checkout'}")
+        inside = _spread(phase_shares[prefix + "phases"], " %")
+        print(f"  {'1. in the process (its own code)':36} : {inside}")
+        pairs = [("2. ending as the command", " exit"), ("3. as a library call", "")]
+        for label, suffix in pairs:
+            with_key, without_key = prefix + "index" + suffix, prefix + "alone" + suffix
+            if with_key not in samples:
+                continue
+            with_index, without = samples[with_key], samples[without_key]
+            by_minima = 100 * (min(with_index) - min(without)) / min(with_index)
+            middle = statistics.median(with_index)
+            by_medians = 100 * (middle - statistics.median(without)) / middle
+            rounds = [100 * (i - n) / i for i, n in zip(with_index, without, strict=True)]
+            print(
+                f"  {label:36} : by minima {by_minima:5.1f} %, by medians {by_medians:5.1f} %;"
+                f" by round {_spread(rounds, ' %')}"
+            )
+        for key in ("index exit", "alone exit", "index", "alone"):
+            runs = usages.get(prefix + key)
+            if not runs:
+                continue
+            rss = statistics.median(u.ru_maxrss / 1024 for u in runs)
+            system = statistics.median(u.ru_stime for u in runs)
+            faults = statistics.median(u.ru_minflt for u in runs)
+            print(
+                f"     engine {key:11}: peak RSS {rss:4.0f} MB, system {system:.3f} s, "
+                f"{faults:,.0f} page faults (medians)"
+            )
 
 
 def _knows_process_ends(baseline: Path) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 
 from .guards import Guards
+from .outline import reaches
 from .temps import TempInfo, Temps
 
 TYPE_CHECKING = False
@@ -159,6 +160,8 @@ class CrossModule(Temps, Guards):
         for path in self.index.caller_paths(function.name, self.path):
             if package and not self.index.may_import(path, package):
                 continue
+            if self.index.without_sites(path, function.name, package):
+                continue  # what the search would find there, known without the tree
             caller = self.index.analysis_of(path, self.settings)
             if caller is None or (package and not caller.can_reach(package)):
                 continue  # unknown is never a temp either: nothing is claimed
@@ -193,6 +196,8 @@ class CrossModule(Temps, Guards):
         for path in self.index.caller_paths(function.name, self.path):
             if package and not self.index.may_import(path, package):
                 continue  # no mention of the package at all: not parsed, see can_reach
+            if self.index.without_sites(path, function.name, package):
+                continue  # no call of that name, or cannot reach the package: see Outline
             caller = self.index.analysis_of(path, self.settings)
             if caller is None:
                 self.note(node, f"unknown: the caller module {path} could not be analysed")
@@ -217,13 +222,10 @@ class CrossModule(Temps, Guards):
         method of that name; only code of the method's own top-level package, or code that
         imports it, can hold such an object - another project's ``.dump()`` is not a caller.
         """
-        if self.module_name.split(".")[0] == package:
-            return True
-        prefix = package + "."
-        return any(
-            imported == package or imported.startswith(prefix)
-            for scope in self.scopes.values()
-            for imported in scope.imports.values()
+        return reaches(
+            self.module_name,
+            (imported for scope in self.scopes.values() for imported in scope.imports.values()),
+            package,
         )
 
     def calls_of(self, name: str, qualified: str | None) -> list[ast.Call]:

@@ -235,6 +235,9 @@ class _Lazy:
                 from .demand import DemandIndex
 
                 self._index = DemandIndex(self._keys, self._cache.facts, self._trusted)
+                # A run that returns frees what the index kept; one that ends the process
+                # does not, so keeping every analysis costs it no freeing (see release).
+                self._index.lets_go = not self._options.process_ends
         return self._index
 
     def digest(self, path: str) -> str | None:

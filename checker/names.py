@@ -289,6 +289,17 @@ class NameIndex:
         scanning every call of the module for each ask was 7 % of a cold run. Built on first
         use, from the calls the walk recorded.
         """
+        return self._by_callee().get(name, ())
+
+    def called_names(self) -> frozenset[str]:
+        """Every identifier a call's callee ends in: the names :meth:`calls_named` answers.
+
+        What the project index remembers of a module whose analysis it does not keep
+        (:class:`.outline.Outline`): a search for a name not among these finds no call.
+        """
+        return frozenset(self._by_callee())
+
+    def _by_callee(self) -> dict[str, list[ast.Call]]:
         by_name = self._calls_by_name
         if by_name is None:
             by_name = {}
@@ -298,7 +309,7 @@ class NameIndex:
                     if identifier is not None:
                         by_name.setdefault(identifier, []).append(call)
             self._calls_by_name = by_name
-        return by_name.get(name, ())
+        return by_name
 
     def scope(self, node: ast.AST) -> _Scope:
         return self.scope_of.get(node) or self.scopes[self.tree]

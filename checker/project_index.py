@@ -29,6 +29,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .outline import Outline
+
 __all__ = [
     "ModuleSummary",
     "ProjectIndex",
@@ -289,8 +291,10 @@ def _from_analysis(
             target = analysis.qualified_name(ast.Name(id=name, lineno=10**9), top)
             if target is not None and target != f"{module}.{name}":
                 aliases[name] = target
-        lines = analysis.source.text.splitlines()
-        for node in tree.body:
+        # No function can return a temp when the whole text cannot (the test below, on all
+        # of it): the text is then neither split into lines nor its functions visited.
+        lines = analysis.source.text.splitlines() if _may_return_temp(analysis.source.text) else []
+        for node in tree.body if lines else ():
             functions = [node] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
             prefix = ""
             if isinstance(node, ast.ClassDef):
@@ -349,6 +353,20 @@ class ProjectIndex:
         #: lint of the same text attaches and reuses them instead of parsing again.
         self._parsed: dict[str, Any] = {}
         self._mentions: dict[tuple[str, str], bool] = {}
+        #: What the caller search may ask of each linted module, kept or not (:mod:`.outline`).
+        self._outlines: dict[str, Outline] = {}
+        #: The caller searches made so far: function name -> packages of the modules asking.
+        self._searched: dict[str, set[str]] = {}
+        #: Let go of a linted module's analysis unless a search made so far would use it
+        #: (:meth:`_worth_keeping`) or a package it reaches is still to be linted
+        #: (:meth:`_linted`). Set by a run that returns to its caller, which must
+        #: free what it kept: a process that ends with the run keeps them all, as freeing
+        #: them one by one costs what the memory they hold costs in page faults.
+        self.lets_go = False
+        #: Analyses held until the file at that position is linted (see :meth:`_linted`).
+        self._held: dict[int, list[tuple[str, str]]] = {}
+        self._positions: dict[str, int] = {}
+        self._last: dict[str, int] = {}
         self.by_module: dict[str, ModuleSummary] = {}
         self.by_path: dict[str, ModuleSummary] = {}
         for summary in summaries:
@@ -375,6 +393,9 @@ class ProjectIndex:
         state["_parsed"] = {}
         state["_kept"] = 0
         state["_mentions"] = {}
+        state["_outlines"] = {}
+        state["_searched"] = {}
+        state["_held"] = {}
         return state
 
     def release(self) -> None:
@@ -384,6 +405,9 @@ class ProjectIndex:
         """
         self._analyses.clear()
         self._parsed.clear()
+        self._outlines.clear()
+        self._searched.clear()
+        self._held.clear()
         self._kept = 0
 
     def keep(self, path: str, analysis: Any) -> None:
@@ -425,7 +449,82 @@ class ProjectIndex:
                 return None
             analysis.attach(settings, self.view_for(path))
             self._analyses[key] = analysis  # counted when it was kept
-        return analysis if analysis.source.text == text else None
+        if analysis.source.text != text:
+            return None
+        self._linted(key, analysis)
+        return analysis
+
+    def _linted(self, key: tuple[str, str], analysis: Any) -> None:
+        """Outline a module its lint is about to judge; keep its analysis only if worth it.
+
+        Only an index that lets go (:attr:`lets_go`) does either.
+        """
+        if not self.lets_go:
+            return
+        from .outline import Outline  # not on the warm path: only a run that lints needs it
+
+        path = key[0]
+        outline = self._outlines[path] = Outline.of(analysis)
+        here = self._position(path)
+        for due in [due for due in self._held if due < here]:
+            for held in self._held.pop(due):
+                self._analyses.pop(held, None)  # its size stays counted: the budget shrinks
+        if self._worth_keeping(path):
+            return
+        # Searches come from the modules of the packages it reaches: it is held while one of
+        # them is still to be linted (a run's files come package by package), then let go.
+        last = max((self._last_of().get(p, -1) for p in outline.packages()), default=-1)
+        if last > here and key in self._analyses:
+            self._held.setdefault(last, []).append(key)
+        else:
+            self._analyses.pop(key, None)
+
+    def _position(self, path: str) -> int:
+        """Where ``path`` comes in the run's order (-1: not a checked file)."""
+        if not self._positions:
+            self._positions = {p: i for i, p in enumerate(self.by_path)}
+        return self._positions.get(path, -1)
+
+    def _last_of(self) -> dict[str, int]:
+        """The position of the last checked file of each top-level package."""
+        if not self._last:
+            for path, summary in self.by_path.items():
+                self._last[summary.module.split(".")[0]] = self._position(path)
+        return self._last
+
+    def _worth_keeping(self, path: str) -> bool:
+        """Whether a linted module's analysis is kept for the caller searches still to come.
+
+        Only when a search already made (a function name, from a package) would find a call
+        in it: searches for one name come again (another function of that name, another
+        depth), and a module found once is likely to be asked again. Any other analysis is
+        let go once its lint ends - keeping every linted module's tree held a cold run's
+        memory at four times what the lint needs, paid in page faults - and its outline
+        answers the searches that find nothing there; one that does find a call parses the
+        module again (:meth:`analysis_of`).
+        """
+        outline = self._outlines[path]
+        return any(
+            not outline.without_sites(name, package)
+            for name, packages in self._searched.items()
+            for package in packages
+        )
+
+    def _note_search(self, function: str, path: str) -> None:
+        """A caller search for ``function``, asked by the module at ``path``."""
+        summary = self.by_path.get(path)
+        module = summary.module if summary is not None else module_name_for(path)[0]
+        self._searched.setdefault(function, set()).add(module.split(".")[0])
+
+    def without_sites(self, path: str, name: str, package: str) -> bool:
+        """Whether the caller search for ``name`` of ``package`` finds nothing in ``path``.
+
+        Answered from the module's outline (:mod:`.outline`) when its lint made one, so a
+        module whose analysis was let go is not parsed again to learn that; False when
+        only the analysis can tell.
+        """
+        outline = self._outlines.get(path)
+        return outline is not None and outline.without_sites(name, package)
 
     def remember(self, path: str, settings: Any, analysis: Any) -> None:
         """Keep the lint's analysis of a file the caller search may need, not to parse it twice.
@@ -435,11 +534,12 @@ class ProjectIndex:
         key = (path, repr(settings))
         if key in self._analyses:
             self._analyses[key] = analysis  # a newer text of a kept file: already counted
-            return
-        size = len(analysis.source.text)
-        if path in self._caller_files and self._kept + size <= _KEEP_BUDGET:
-            self._kept += size
-            self._analyses[key] = analysis
+        else:
+            size = len(analysis.source.text)
+            if path in self._caller_files and self._kept + size <= _KEEP_BUDGET:
+                self._kept += size
+                self._analyses[key] = analysis
+        self._linted(key, analysis)
 
     def summary_of_module(self, module: str) -> ModuleSummary | None:
         """The summary of a checked module by dotted name (a demand-built index fills it here)."""
@@ -540,6 +640,7 @@ class ProjectIndex:
 
     def caller_paths(self, function: str, path: str) -> list[str]:
         """The other checked files that call a function of this name."""
+        self._note_search(function, path)
         paths = self.callers.get(function)
         if paths is None:  # a caller's caller in a module that does not publish
             paths = [s.path for s in self.by_path.values() if function in s.calls]

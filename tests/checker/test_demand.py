@@ -16,6 +16,7 @@ from ocirace_checker.demand import (
     demand_index_of_sources,
     module_names,
     text_calls,
+    text_words,
 )
 from ocirace_checker.engine import RunOptions, RunResult, run
 from ocirace_checker.lint import lint_source
@@ -263,6 +264,55 @@ def test_module_names_are_those_of_module_name_for(tmp_path: Path) -> None:
 def test_text_calls_answers_as_the_index_call_pattern(text: str) -> None:
     pattern = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
     assert text_calls(text, "compile") == ("compile" in pattern.findall(text))
+
+
+def test_a_name_the_call_pattern_finds_is_one_of_the_words() -> None:
+    """The caller search skips a text whose words lack the name: never a call it would find.
+
+    Every identifier of some real modules, asked of texts built to break word boundaries
+    (non-ASCII letters and spaces, control characters, a name at the very start or end).
+    """
+    import random
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    texts = [(stdlib / name).read_text(encoding="utf-8") for name in ("shutil.py", "os.py")]
+    pieces = ["compile", "é", "\u3000", "\x1c", "(", " ", "\n", "_", "2", "x.", "#", "é("]
+    chooser = random.Random(10)
+    texts += ["".join(chooser.choice(pieces) for _ in range(12)) for _ in range(2000)]
+    names = {"compile", "x", "_", "é"} | set(re.findall(r"[A-Za-z_]\w*", texts[0]))
+    for text in texts:
+        words = text_words(text)
+        for name in names:
+            if text_calls(text, name):
+                assert not name.isascii() or name.encode() in words, (text, name)
+
+
+def test_the_word_test_skips_texts_without_the_name(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("def publish(x):\n    pass\n", encoding="utf-8")
+    (tmp_path / "b.py").write_text("republish(1)\npublish (2)\n", encoding="utf-8")
+    (tmp_path / "c.py").write_text("x = 'publish'\npublisher(3)\n", encoding="utf-8")
+    paths = [str(tmp_path / n) for n in ("a.py", "b.py", "c.py")]
+    index = DemandIndex(paths)
+    assert index.callers_of("publish") == paths[:2]
+    assert index.callers_of("publisher") == paths[2:]
+    assert index.callers_of("republish") == paths[1:2]
+    assert index.callers_of("absent") == []
+
+
+def test_past_the_words_budget_texts_are_searched_without_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ocirace_checker.demand as demand
+
+    texts = {"a.py": "publish(1)\n", "b.py": "x.publish (2)\n", "c.py": "unpublish(3)\n"}
+    paths = []
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(str(tmp_path / name))
+    monkeypatch.setattr(demand, "_WORDS_BUDGET", len(texts["a.py"]))
+    index = DemandIndex(paths)
+    assert index.callers_of("publish") == paths[:2]
+    assert index.callers_of("unpublish") == paths[2:]
 
 
 def test_an_unreadable_module_exports_nothing(tmp_path: Path) -> None:
