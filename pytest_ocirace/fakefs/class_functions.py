@@ -69,7 +69,7 @@ def _captured(table: dict[str, dict[str, Any]]) -> list[tuple[type, str, Any]]:
     _CENSUS.remember()
     found: list[tuple[type, str, Any]] = []
     try:
-        for name, module in list(sys.modules.items()):
+        for name, module in list(sys.modules.copy().items()):
             if not isinstance(module, types.ModuleType) or name.partition(".")[0] in _SKIPPED:
                 continue
             key = (name, id(module))

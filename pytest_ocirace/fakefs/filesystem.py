@@ -307,30 +307,43 @@ class WindowsFilesystem:
                 raise
 
     def detach(self) -> None:
-        """Undo :meth:`attach`; the pyfakefs filesystem keeps its contents."""
+        """Undo :meth:`attach`; the pyfakefs filesystem keeps its contents.
+
+        Every step runs even when an earlier one raised (a finalizer that imports while
+        the writers' search walks ``sys.modules``; zict's ``ZipFile.__del__``), and the
+        first error is raised after all of them: a step skipped would leave this test's
+        patches in every later test (each of zict's next tests errored at set-up).
+        """
         with LOCK:
             if not self._attached:
                 return
-            # First, while every rule is in place: a finalizer that closes one later would
-            # find its filesystem gone.
-            self.left_open.close_all(self.fs)
-            self._attached = False
-            # The reverse of _install's order: the writers see the modules they were
-            # switched among (module_census.py keeps that search's answer then).
-            self._writers.uninstall()
-            if self._platform is not None:
-                self._platform.uninstall()
-                self._platform = None
-            self._patches.undo()
-            self.fs.umask = self._umask
-            self.descriptors.release_all()
-            self.fs.__class__ = FakeFilesystem
-            self.fs.__dict__.pop("_ocirace_root_dir", None)
-            fastpaths.forget(self.fs)
-            symlinks.forget(self.fs)
-            if getattr(self.fs, SIMULATION_ATTR, None) is self:
-                delattr(self.fs, SIMULATION_ATTR)
-            self.observer = None
+            with contextlib.ExitStack() as steps:  # callbacks run last-registered first
+                steps.callback(self._forget_filesystem)
+                steps.callback(self._patches.undo)
+                steps.callback(self._uninstall_platform)
+                # The reverse of _install's order: the writers see the modules they were
+                # switched among (module_census.py keeps that search's answer then).
+                steps.callback(self._writers.uninstall)
+                steps.callback(setattr, self, "_attached", False)
+                # First, while every rule is in place: a finalizer that closes one later
+                # would find its filesystem gone.
+                steps.callback(self.left_open.close_all, self.fs)
+
+    def _uninstall_platform(self) -> None:
+        if self._platform is not None:
+            platform, self._platform = self._platform, None
+            platform.uninstall()
+
+    def _forget_filesystem(self) -> None:
+        self.fs.umask = self._umask
+        self.descriptors.release_all()
+        self.fs.__class__ = FakeFilesystem
+        self.fs.__dict__.pop("_ocirace_root_dir", None)
+        fastpaths.forget(self.fs)
+        symlinks.forget(self.fs)
+        if getattr(self.fs, SIMULATION_ATTR, None) is self:
+            delattr(self.fs, SIMULATION_ATTR)
+        self.observer = None
 
     # -- public helpers ---------------------------------------------------------------------
 

@@ -140,7 +140,7 @@ def _warn_if_a_second_copy(name: str) -> None:
     path = getattr(module, "__file__", None)
     if not path:
         return
-    for other, loaded in list(sys.modules.items()):
+    for other, loaded in list(sys.modules.copy().items()):
         if other != name and loaded is not module and getattr(loaded, "__file__", None) == path:
             warn_once(
                 _OPTION,

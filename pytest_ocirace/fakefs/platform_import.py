@@ -154,7 +154,7 @@ class WindowsImports:
                 setattr(ctypes, name, value)
         table = self._table = _Replacements(made)
         family = set(made.originals) | set(made.copies)
-        for module_name, module in list(sys.modules.items()):
+        for module_name, module in list(sys.modules.copy().items()):
             if module_name in family or not isinstance(module, types.ModuleType):
                 continue
             if module_name.split(".")[0] in _MACHINERY or module_name in sys.stdlib_module_names:

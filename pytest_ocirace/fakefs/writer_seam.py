@@ -78,7 +78,7 @@ def loaded_seams() -> list[WriterSeam]:
     _CENSUS.remember()  # before the search: an import during it is a change next time
     found: dict[int, WriterSeam] = {}
     try:
-        for name, module in list(sys.modules.items()):
+        for name, module in list(sys.modules.copy().items()):
             try:
                 seam = module.__dict__.get(SEAM_ATTRIBUTE)
             except (AttributeError, TypeError):  # None or a stand-in object: nothing declared

@@ -104,14 +104,14 @@ def _module_tree(filename: str | None) -> ast.Module | None:
     # (a leftover worker formatting its traceback) interleave with this one, and both fail
     # with "SystemError: AST constructor recursion depth mismatch" (aiofiles' suite, at
     # the setup of the first test of a module). No collection, no switch.
-    paused = gc.isenabled()
+    enabled = gc.isenabled()
     gc.disable()
     try:
         return ast.parse(text, filename)
     except (SyntaxError, ValueError):
         return None
     finally:
-        if paused:
+        if enabled:
             gc.enable()
 
 

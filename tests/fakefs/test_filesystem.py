@@ -484,3 +484,34 @@ def test_a_file_object_is_named_by_what_the_caller_passed(sim: WindowsFilesystem
         assert handle.name == os.fspath(pathlib.Path(given))  # a WindowsPath: "C:\\data..."
     descriptor = os.open(given, os.O_RDONLY)
     os.close(descriptor)
+
+
+def test_a_failing_step_of_the_end_leaves_nothing_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # zict: a finalizer imported a module while the writers' search walked sys.modules
+    # ("dictionary changed size during iteration"); detach stopped there, the test's
+    # patches stayed, and every later test errored at set-up.
+    import tempfile
+
+    from pytest_ocirace.fakefs.writer_seam import WriterSwitch
+
+    original = tempfile.NamedTemporaryFile
+    original_code = original.__code__
+
+    real_uninstall = WriterSwitch.uninstall
+
+    def broken(self: WriterSwitch) -> None:
+        real_uninstall(self)  # its own work done, then the failure
+        raise RuntimeError("dictionary changed size during iteration")
+
+    monkeypatch.setattr(WriterSwitch, "uninstall", broken)
+    with pytest.raises(RuntimeError, match="dictionary changed size"), simulate():
+        pass
+    monkeypatch.undo()
+    assert tempfile.NamedTemporaryFile is original
+    assert original.__code__ is original_code
+    assert type(os).__name__ == "module"
+    with simulate() as simulation, tempfile.NamedTemporaryFile() as handle:
+        assert handle.name.startswith("C:\\")  # the next one starts as usual
+    assert not simulation.fs.exists(handle.name)  # deleted on close, as on Windows
