@@ -471,14 +471,18 @@ def _windows_named_temporary_file(
     a copy keeps the original code for the simulation's version to call.
     """
     posix = module.NamedTemporaryFile
+    # The signature of the stable function object: one inspection per process, not one per
+    # simulation of a fresh copy (functools.cache would keep every copy).
+    signature = _signature(posix)
     if not isinstance(posix, types.FunctionType):
-        patches.set(module, "NamedTemporaryFile", _named_temporary_file(posix, module, sim))
+        windows = _named_temporary_file(posix, signature, module, sim)
+        patches.set(module, "NamedTemporaryFile", windows)
         return
     original = types.FunctionType(
         posix.__code__, posix.__globals__, posix.__name__, posix.__defaults__, posix.__closure__
     )
     original.__kwdefaults__ = posix.__kwdefaults__
-    windows = _named_temporary_file(original, module, sim)
+    windows = _named_temporary_file(original, signature, module, sim)
     patches.set(module, "NamedTemporaryFile", windows)
     patches.set(module, "_ocirace_named_temporary_file", windows)
     patches.set_code(posix, _delegating_named_code())
@@ -494,9 +498,11 @@ def _delegating_named_code() -> Any:
 
 
 def _named_temporary_file(
-    original: Callable[..., Any], module: Any, sim: WindowsFilesystem
+    original: Callable[..., Any],
+    signature: inspect.Signature,
+    module: Any,
+    sim: WindowsFilesystem,
 ) -> Callable[..., Any]:
-    signature = _signature(original)
 
     def NamedTemporaryFile(*args: Any, **kwargs: Any) -> Any:
         """``tempfile.NamedTemporaryFile`` as on Windows: ``delete=True`` means O_TEMPORARY."""

@@ -146,3 +146,17 @@ def test_tokenize_open_reads_a_source_the_simulation_shows(
     # Outside, and for names the real disk has, the real open as before.
     with tokenize.open(str(source)) as f:
         assert f.encoding == "big5"
+
+
+def test_simulations_do_not_accumulate_what_they_inspect() -> None:
+    # Each simulation makes a fresh copy of NamedTemporaryFile; its signature was cached
+    # per copy, so a suite kept one entry (and one function) per simulated test.
+    from pytest_ocirace.fakefs import stdlib
+
+    with simulate():
+        pass
+    before = stdlib._signature.cache_info().currsize
+    for _ in range(3):
+        with simulate():
+            pass
+    assert stdlib._signature.cache_info().currsize == before
