@@ -16,11 +16,12 @@ bodies only, and the minimum over the rounds is kept.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.cpu_rounds import compare
 
 CHILD = r"""
 import json, os, sys, time
@@ -44,23 +45,6 @@ print(json.dumps({"queue": cpu}))
 """
 
 
-def _run(baseline: Path | None, items: int, repeat: int) -> dict[str, float]:
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    env.pop("PYTHONPATH", None)
-    if baseline is not None:
-        env["PYTHONPATH"] = str(baseline)
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(items), str(repeat)],
-        env=env,
-        cwd=Path.home(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, required=True, help="another checkout")
@@ -68,27 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=300, help="items per body")
     parser.add_argument("--repeat", type=int, default=3, help="bodies per process")
     args = parser.parse_args(argv)
-    baseline = args.baseline.resolve()
-    if not (baseline / "pytest_ocirace" / "__init__.py").is_file():
-        print(f"bench_file_objects: {baseline} is not a checkout", file=sys.stderr)
-        return 2
-    best: dict[str, dict[str, float]] = {"baseline": {}, "this": {}}
-    loads = []
-    variants: list[tuple[str, Path | None]] = [("baseline", baseline), ("this", None)]
-    for round_number in range(args.rounds):
-        loads.append(os.getloadavg()[0])
-        for name, path in variants if round_number % 2 == 0 else variants[::-1]:
-            for body, cpu in _run(path, args.items, args.repeat).items():
-                best[name][body] = min(cpu, best[name].get(body, cpu))
-    print(
-        f"CPU of {args.repeat} bodies of {args.items} items, min of {args.rounds} rounds, "
-        f"load average {min(loads):.1f}-{max(loads):.1f}"
+    return compare(
+        "bench_file_objects",
+        CHILD,
+        [str(args.items), str(args.repeat)],
+        args.baseline,
+        args.rounds,
+        f"{args.repeat} bodies of {args.items} items",
     )
-    print(f"{'body':10} {'baseline':>10} {'this':>10} {'this/baseline':>14}")
-    for body in best["this"]:
-        before, after = best["baseline"][body], best["this"][body]
-        print(f"{body:10} {before:9.3f}s {after:9.3f}s {after / before:13.2f}x")
-    return 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.realworld.runner import recorded_command
+from bench.realworld.runner import prepared_run, recorded_command
 
 VARIANTS = (("plain", "plain", False), ("baseline", "ocirace", True), ("this", "ocirace", False))
 
@@ -59,20 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compare_suites: {baseline} is not a pytest-ocirace checkout", file=sys.stderr)
         return 2
     for name in args.only:
-        runs = workdir / "runs" / name
-        sources = sorted((workdir / "src" / name).glob("*/"))
-        if not (runs / "plain.cmd").is_file() or not sources:
-            print(
-                f"compare_suites: no prepared run of {name!r} in {workdir}; run "
-                f"bench/bench_suites.py --workdir {workdir} --only {name} first",
-                file=sys.stderr,
-            )
+        prepared = prepared_run(workdir, name, "compare_suites")
+        if prepared is None:
             return 2
+        runs, source = prepared
         times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in VARIANTS}
         for _ in range(args.rounds):
             for label, run, with_baseline in VARIANTS:
                 command = recorded_command(runs, run, runs / f"tmp-{label}")
-                wall, cpu, summary = _run(command, sources[0], baseline if with_baseline else None)
+                wall, cpu, summary = _run(command, source, baseline if with_baseline else None)
                 times[label].append((wall, cpu))
                 load = os.getloadavg()[0]
                 print(

@@ -13,31 +13,15 @@ the run. It reuses what ``bench_suites.py`` prepared: run that once first with t
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.realworld.runner import recorded_command
+from bench.realworld.runner import measured_run, prepared_run, recorded_command
 
 HERE = Path(__file__).resolve().parent
-
-
-def _run(command: list[str], cwd: Path, pythonpath: list[Path]) -> dict[str, dict[str, float]]:
-    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
-        env.pop("PYTEST_ADDOPTS", None)
-        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
-        env["OCIRACE_BENCH_PIECES"] = out.name
-        subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
-        lines = out.read().splitlines()
-    if not lines:
-        raise SystemExit(f"suite_pieces: the run wrote no result: {' '.join(command)}")
-    return dict(json.loads(lines[-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,21 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         variants.append(("baseline", "ocirace", [baseline, HERE / "phases"]))
     variants.append(("this", "ocirace", [HERE / "phases"]))
     for name in args.only:
-        runs = workdir / "runs" / name
-        sources = sorted((workdir / "src" / name).glob("*/"))
-        if not (runs / "plain.cmd").is_file() or not sources:
-            print(
-                f"suite_pieces: no prepared run of {name!r} in {workdir}; run "
-                f"bench/bench_suites.py --workdir {workdir} --only {name} first",
-                file=sys.stderr,
-            )
+        prepared = prepared_run(workdir, name, "suite_pieces")
+        if prepared is None:
             return 2
+        runs, source = prepared
         best: dict[str, dict[str, dict[str, float]]] = {}
         for _ in range(args.rounds):
             for label, run, pythonpath in variants:
                 command = recorded_command(runs, run, runs / f"tmp-{label}")
                 command += ["-p", "ocirace_bench_pieces"]
-                result = _run(command, sources[0], pythonpath)
+                result = measured_run(
+                    command, source, pythonpath, "OCIRACE_BENCH_PIECES", "suite_pieces"
+                )
                 spent = result["total"]["process"]
                 if label not in best or spent < best[label]["total"]["process"]:
                     best[label] = result

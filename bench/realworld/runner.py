@@ -18,12 +18,13 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 import zipfile
 from collections import deque
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .core import HarnessError, Project, RunResult, parse_junit, parse_verbose_log
 
@@ -370,3 +371,39 @@ def recorded_command(runs: Path, run: str, basetemp: Path) -> list[str]:
         for part in shlex.split((runs / f"{run}.cmd").read_text())
         if not part.startswith("--junitxml")
     ]
+
+
+def prepared_run(workdir: Path, name: str, script: str) -> tuple[Path, Path] | None:
+    """The recorded runs and the unpacked source tree of ``name`` in ``workdir``.
+
+    ``None``, said in one line on stderr, when ``bench_suites.py`` has not prepared it.
+    """
+    runs = workdir / "runs" / name
+    sources = sorted((workdir / "src" / name).glob("*/"))
+    if not (runs / "plain.cmd").is_file() or not sources:
+        print(
+            f"{script}: no prepared run of {name!r} in {workdir}; run "
+            f"bench/bench_suites.py --workdir {workdir} --only {name} first",
+            file=sys.stderr,
+        )
+        return None
+    return runs, sources[0]
+
+
+def measured_run(
+    command: list[str], cwd: Path, pythonpath: list[Path], variable: str, script: str
+) -> dict[str, Any]:
+    """Run ``command`` with a measuring plugin; the last JSON line it wrote.
+
+    The plugin (on ``pythonpath``) writes to the file named by the environment ``variable``.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+        env.pop("PYTEST_ADDOPTS", None)
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
+        env[variable] = out.name
+        subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
+        lines = out.read().splitlines()
+    if not lines:
+        raise SystemExit(f"{script}: the run wrote no result: {' '.join(command)}")
+    return dict(json.loads(lines[-1]))

@@ -24,7 +24,7 @@ import weakref
 from typing import Any
 
 from pytest_ocirace.fakefs.locking import ClassPatches
-from pytest_ocirace.fakefs.module_census import ModuleCensus
+from pytest_ocirace.fakefs.module_census import ModuleCensus, loaded_modules
 
 __all__ = ["install"]
 
@@ -69,7 +69,7 @@ def _captured(table: dict[str, dict[str, Any]]) -> list[tuple[type, str, Any]]:
     _CENSUS.remember()
     found: list[tuple[type, str, Any]] = []
     try:
-        for name, module in list(sys.modules.copy().items()):
+        for name, module in loaded_modules():
             if not isinstance(module, types.ModuleType) or name.partition(".")[0] in _SKIPPED:
                 continue
             key = (name, id(module))

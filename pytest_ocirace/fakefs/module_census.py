@@ -32,7 +32,18 @@ from operator import is_, itemgetter
 
 from pyfakefs.fake_filesystem_unittest import Patcher
 
-__all__ = ["ModuleCensus"]
+__all__ = ["ModuleCensus", "loaded_modules"]
+
+
+def loaded_modules() -> list[tuple[str, object]]:
+    """The entries of ``sys.modules`` now, to walk while the walk may import.
+
+    Copied in one C call before anything is allocated per entry: ``list(sys.modules.items())``
+    makes a tuple per entry, a collection while it does so can run a finalizer that imports
+    (zict's ``ZipFile.__del__``), and the walk failed with "dictionary changed size during
+    iteration" at the end of a simulation.
+    """
+    return list(sys.modules.copy().items())
 
 
 def _swapped_names() -> frozenset[str]:

@@ -34,7 +34,7 @@ from pyfakefs.fake_path import FakePathModule
 from pytest_ocirace.fakefs import path_stand_in
 from pytest_ocirace.fakefs.fastpaths import FastWindowsPaths
 from pytest_ocirace.fakefs.locking import LOCK
-from pytest_ocirace.fakefs.module_census import ModuleCensus
+from pytest_ocirace.fakefs.module_census import ModuleCensus, loaded_modules
 from pytest_ocirace.fakefs.symlinks import may_hold_links
 from pytest_ocirace.fakefs.wrapped_functions import keep_wrappers
 from pytest_ocirace.winrules import names
@@ -560,7 +560,7 @@ def _stand_ins() -> list[tuple[str, object]]:
     if _STAND_INS.unchanged():
         return _STAND_IN_ENTRIES
     _STAND_INS.remember()
-    entries: list[tuple[str, object]] = list(sys.modules.copy().items())  # not only modules
+    entries = loaded_modules()  # not only modules
     _STAND_IN_ENTRIES[:] = [
         (name, entry)
         for name, entry in entries
@@ -592,7 +592,7 @@ def _proxied_modules_visible() -> Iterator[None]:
         for value in attributes:
             if isinstance(value, types.ModuleType) and getattr(value, "__name__", None) == name:
                 if listed is None:
-                    listed = set(map(id, sys.modules.copy().values()))
+                    listed = set(map(id, list(sys.modules.values())))
                 if id(value) not in listed:
                     alias = _PROXIED_PREFIX + name
                     sys.modules[alias] = value

@@ -29,6 +29,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from pytest_ocirace.fakefs.module_census import loaded_modules
+
 __all__ = [
     "PATCHED",
     "PROTECTED_MODULES",
@@ -140,7 +142,7 @@ def _warn_if_a_second_copy(name: str) -> None:
     path = getattr(module, "__file__", None)
     if not path:
         return
-    for other, loaded in list(sys.modules.copy().items()):
+    for other, loaded in loaded_modules():
         if other != name and loaded is not module and getattr(loaded, "__file__", None) == path:
             warn_once(
                 _OPTION,

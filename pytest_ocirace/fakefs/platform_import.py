@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_ocirace.fakefs.module_census import loaded_modules
 from pytest_ocirace.fakefs.platform import (
     PlatformError,
     check_allowed,
@@ -154,12 +155,12 @@ class WindowsImports:
                 setattr(ctypes, name, value)
         table = self._table = _Replacements(made)
         family = set(made.originals) | set(made.copies)
-        for module_name, module in list(sys.modules.copy().items()):
-            if module_name in family or not isinstance(module, types.ModuleType):
+        for module_name, loaded in loaded_modules():
+            if module_name in family or not isinstance(loaded, types.ModuleType):
                 continue
             if module_name.split(".")[0] in _MACHINERY or module_name in sys.stdlib_module_names:
                 continue
-            namespace = module.__dict__
+            namespace = loaded.__dict__
             for attribute, value in list(namespace.items()):
                 replacement = table.get(value, attribute)
                 if replacement is not None:

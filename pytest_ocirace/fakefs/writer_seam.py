@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from pyfakefs.fake_filesystem_unittest import DynamicPatcher
 
-from pytest_ocirace.fakefs.module_census import ModuleCensus
+from pytest_ocirace.fakefs.module_census import ModuleCensus, loaded_modules
 
 __all__ = ["SEAM_ATTRIBUTE", "WriterSeam", "WriterSeamError", "WriterSwitch", "loaded_seams"]
 
@@ -78,7 +78,7 @@ def loaded_seams() -> list[WriterSeam]:
     _CENSUS.remember()  # before the search: an import during it is a change next time
     found: dict[int, WriterSeam] = {}
     try:
-        for name, module in list(sys.modules.copy().items()):
+        for name, module in loaded_modules():
             try:
                 seam = module.__dict__.get(SEAM_ATTRIBUTE)
             except (AttributeError, TypeError):  # None or a stand-in object: nothing declared

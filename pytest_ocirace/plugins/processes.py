@@ -230,9 +230,10 @@ def _ocirace_processes(
     from pytest_ocirace.plugins.fakefs import simulation_options, skip_if_windows_skips
 
     try:
-        skip_if_windows_skips(item, simulation_options(item))
+        options = simulation_options(item)
     except ValueError as exc:
         pytest.fail(str(exc), pytrace=False)
+    skip_if_windows_skips(item, options)
     shared = _shared_interposition()
     if shared is not None:  # a pytest-xdist worker: the controller's coordinator judges
         shared.send("test", nodeid=item.nodeid)
@@ -242,7 +243,6 @@ def _ocirace_processes(
     # pytest's base temporary directory is made from tempfile's: make it before tempfile
     # points into the test's own directory, so tmp_path keeps its usual place and retention.
     tmp_path_factory.getbasetemp()
-    from pytest_ocirace.plugins.fakefs import simulation_options
     from pytest_ocirace.plugins.races import ignore_globs
     from pytest_ocirace.racemodel import report
     from pytest_ocirace.realdisk.bootstrap import environment, register_fork_hook
@@ -252,7 +252,6 @@ def _ocirace_processes(
 
     try:
         globs = ignore_globs(item)
-        options = simulation_options(item)
     except ValueError as exc:
         pytest.fail(str(exc), pytrace=False)
     coordinator = _coordinator(request.config)

@@ -30,6 +30,7 @@ import os
 import platform
 import sys
 import types
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,10 @@ import pytest
 __all__ = ["windows_skip_reason"]
 
 _PLATFORM_MODULES = (os, sys, platform)
+
+#: Per test module (weakly): the reason of its module-level skip on Windows, or ``None``.
+_MODULE_LEVEL: weakref.WeakKeyDictionary[types.ModuleType, str | None]
+_MODULE_LEVEL = weakref.WeakKeyDictionary()
 
 
 def windows_skip_reason(item: pytest.Item) -> str | None:
@@ -49,7 +54,9 @@ def windows_skip_reason(item: pytest.Item) -> str | None:
     tree = _module_tree(getattr(module, "__file__", None))
     if tree is None:
         return None
-    reason = _module_level_skip(tree, module, item.config)
+    if module not in _MODULE_LEVEL:  # the same answer for each test of the module
+        _MODULE_LEVEL[module] = _module_level_skip(tree, module, item.config)
+    reason = _MODULE_LEVEL[module]
     if reason is not None or next(item.iter_markers("skipif"), None) is None:
         return reason  # the common case: a cached parse, no mark to read
     for call in _skipif_calls(tree, function):
