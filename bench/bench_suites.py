@@ -36,6 +36,7 @@ from bench.realworld.core import (
     load_rules,
     new_failures,
     newly_skipped,
+    passing_both,
     render_project,
     render_table,
 )
@@ -183,6 +184,13 @@ def main(argv: list[str] | None = None) -> int:
                 for label, run in (("plain", r.plain), ("ocirace", r.ocirace))
             }
             | {
+                "passing_both": dict(
+                    zip(
+                        ("tests", "plain_seconds", "ocirace_seconds"),
+                        passing_both(r.plain, r.ocirace),
+                        strict=True,
+                    )
+                ),
                 "new_failures": [
                     {
                         "test": f.test_id,
@@ -192,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                         "kind": f.rule.kind if f.rule else None,
                     }
                     for f in r.failures
-                ]
+                ],
             }
             for r in reports
         }

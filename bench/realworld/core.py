@@ -378,6 +378,33 @@ def ratio(plain: RunResult, ocirace: RunResult) -> str:
     return f"{ocirace.wall / plain.wall:.1f}x" + (" (hung)" if ocirace.hung else "")
 
 
+def passing_both(plain: RunResult, ocirace: RunResult) -> tuple[int, float, float]:
+    """Tests that passed in both runs: how many, and their JUnit seconds plain and ocirace.
+
+    Why: a suite's wall ratio also carries what pytest spends formatting the failures of
+    tests that real Windows fails too (minimalkv: 380 of them), work no plain run does.
+    JUnit's per-test time covers set-up, call and teardown, not the making of a failure's
+    report, so over the tests that pass both ways it is what the plugin costs a test it
+    does not change. A diagnostic beside the wall ratio, never instead of it.
+    """
+    count, before, after = 0, 0.0, 0.0
+    for test_id, old in plain.outcomes.items():
+        new = ocirace.outcomes.get(test_id)
+        if old.outcome == PASSED and new is not None and new.outcome == PASSED:
+            count += 1
+            before += old.seconds
+            after += new.seconds
+    return count, before, after
+
+
+def passing_both_cell(plain: RunResult, ocirace: RunResult) -> str:
+    count, before, after = passing_both(plain, ocirace)
+    if not count:
+        return "-"
+    shown = f"{after / before:.1f}x" if before > 0 else "-"
+    return f"{before:.1f} / {after:.1f} ({shown})"
+
+
 def human_bytes(count: int) -> str:
     size = float(count)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -400,16 +427,17 @@ def render_table(reports: Sequence[ProjectReport]) -> str:
     """The summary table, as Markdown (docs/compatibility.md takes it as it is)."""
     header = (
         "| project | version | plain p/f/e/s | ocirace p/f/e/s | newly failing "
-        "(unclassified) | plain s | ocirace s | ratio | ocirace output | stray real files "
-        "(plain/ocirace) |"
+        "(unclassified) | plain s | ocirace s | ratio | passing both: plain / ocirace test s "
+        "(ratio) | ocirace output | stray real files (plain/ocirace) |"
     )
-    lines = [header, "|---|---|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for rep in reports:
         unclassified = sum(1 for f in rep.failures if f.rule is None)
         lines.append(
             f"| {rep.project.name} | {rep.project.version} | {_counts_cell(rep.plain)} "
             f"| {_counts_cell(rep.ocirace)} | {len(rep.failures)} ({unclassified}) "
             f"| {rep.plain.wall:.1f} | {rep.ocirace.wall:.1f} | {ratio(rep.plain, rep.ocirace)} "
+            f"| {passing_both_cell(rep.plain, rep.ocirace)} "
             f"| {human_bytes(rep.ocirace.output_bytes)} "
             f"| {len(rep.plain.stray_files)}/{len(rep.ocirace.stray_files)} |"
         )
@@ -440,6 +468,11 @@ def render_project(rep: ProjectReport) -> str:
                 f"{shown}{more}"
             )
     out.append(f"time ratio ocirace/plain: {ratio(rep.plain, rep.ocirace)}")
+    count, _, _ = passing_both(rep.plain, rep.ocirace)
+    out.append(
+        f"tests passing both ways ({count}), JUnit seconds plain / ocirace: "
+        f"{passing_both_cell(rep.plain, rep.ocirace)}"
+    )
     if not rep.failures:
         out.append("newly failing: none")
     groups: dict[str, list[NewFailure]] = {}

@@ -153,7 +153,35 @@ def test_table_row_has_counts_ratio_and_output_size() -> None:
     table = core.render_table([_report(2)])
     header, rule, row = table.splitlines()
     assert header.count("|") == rule.count("|") == row.count("|")
-    assert row == "| demo | 1.0 | 3/0/0/0 | 1/2/0/0 | 2 (2) | 10.0 | 25.0 | 2.5x | 3.0 MiB | 0/5 |"
+    assert row == (
+        "| demo | 1.0 | 3/0/0/0 | 1/2/0/0 | 2 (2) | 10.0 | 25.0 | 2.5x | 0.0 / 0.0 (-) | 3.0 MiB "
+        "| 0/5 |"
+    )
+
+
+def test_passing_both_sums_only_tests_that_pass_in_both_runs() -> None:
+    plain = RunResult(
+        outcomes={
+            "a::1": Outcome(PASSED, seconds=1.0),
+            "a::2": Outcome(PASSED, seconds=2.0),
+            "a::3": Outcome(PASSED, seconds=4.0),
+            "a::4": Outcome(FAILED, seconds=8.0),
+        }
+    )
+    oci = RunResult(
+        outcomes={
+            "a::1": Outcome(PASSED, seconds=1.5),
+            "a::2": Outcome(FAILED, seconds=30.0),
+            "a::4": Outcome(PASSED, seconds=16.0),
+            "a::5": Outcome(PASSED, seconds=64.0),
+        }
+    )
+    assert core.passing_both(plain, oci) == (1, 1.0, 1.5)
+    assert core.passing_both_cell(plain, oci) == "1.0 / 1.5 (1.5x)"
+    rep = ProjectReport(Project("demo", "1.0", (), ("tests",), ""), plain, oci, [], [])
+    assert "tests passing both ways (1), JUnit seconds plain / ocirace: 1.0 / 1.5 (1.5x)" in (
+        core.render_project(rep)
+    )
 
 
 def test_project_report_lists_every_failure_uncapped() -> None:
