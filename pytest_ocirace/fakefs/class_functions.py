@@ -24,7 +24,7 @@ import weakref
 from typing import Any
 
 from pytest_ocirace.fakefs.locking import ClassPatches
-from pytest_ocirace.fakefs.module_census import ModuleCensus, loaded_modules
+from pytest_ocirace.fakefs.module_census import ModuleCensus, is_module, loaded_modules
 
 __all__ = ["install"]
 
@@ -70,7 +70,7 @@ def _captured(table: dict[str, dict[str, Any]]) -> list[tuple[type, str, Any]]:
     found: list[tuple[type, str, Any]] = []
     try:
         for name, module in loaded_modules():
-            if not isinstance(module, types.ModuleType) or name.partition(".")[0] in _SKIPPED:
+            if not is_module(module) or name.partition(".")[0] in _SKIPPED:
                 continue
             key = (name, id(module))
             known = _FOUND.get(key)

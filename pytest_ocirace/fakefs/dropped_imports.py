@@ -30,8 +30,9 @@ import importlib
 import importlib.machinery
 import os
 import sys
-import types
 from collections.abc import Iterable, Set
+
+from pytest_ocirace.fakefs.module_census import is_module
 
 __all__ = ["DROPPED", "DroppedImports", "Watch"]
 
@@ -91,7 +92,7 @@ class DroppedImports:
             module = modules.get(name)
             if name in self._given_up:
                 continue
-            if not isinstance(module, types.ModuleType) or name.split(".")[0] in _MACHINERY:
+            if not is_module(module) or name.split(".")[0] in _MACHINERY:
                 continue
             if any(name == f or name.startswith(f + ".") for f in families):
                 continue

@@ -29,10 +29,11 @@ import sys
 import types
 from collections.abc import Callable
 from operator import is_, itemgetter
+from typing import TypeGuard
 
 from pyfakefs.fake_filesystem_unittest import Patcher
 
-__all__ = ["ModuleCensus", "loaded_modules"]
+__all__ = ["ModuleCensus", "is_module", "loaded_modules"]
 
 
 def loaded_modules() -> list[tuple[str, object]]:
@@ -44,6 +45,18 @@ def loaded_modules() -> list[tuple[str, object]]:
     iteration" at the end of a simulation.
     """
     return list(sys.modules.copy().items())
+
+
+def is_module(value: object) -> TypeGuard[types.ModuleType]:
+    """Whether an entry of ``sys.modules`` is a module object, judged by its real type.
+
+    ``sys.modules`` may hold anything. ``isinstance`` asks the object's ``__class__``, which
+    a ``weakref.proxy`` forwards to its module (jinja2's ``ModuleLoader`` registers one)
+    and which raises ``ReferenceError`` once that module is gone; reading such an entry's
+    namespace failed at the end of a simulated test, and every later test errored at
+    set-up. ``type()`` never forwards and never raises.
+    """
+    return issubclass(type(value), types.ModuleType)
 
 
 def _swapped_names() -> frozenset[str]:
@@ -133,7 +146,7 @@ def _picker(indices: list[int]) -> Callable[[list[object]], tuple[object, ...]]:
 
 def _is_stand_in(value: object) -> bool:
     """Whether ``value`` is one of the simulation's stand-in modules (``msvcrt``)."""
-    if not isinstance(value, types.ModuleType):
+    if not is_module(value):
         return False
     # Not value.__dict__: a lazily loaded module (importlib.util.LazyLoader) would execute.
     namespace = object.__getattribute__(value, "__dict__")

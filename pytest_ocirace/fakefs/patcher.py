@@ -34,7 +34,7 @@ from pyfakefs.fake_path import FakePathModule
 from pytest_ocirace.fakefs import path_stand_in
 from pytest_ocirace.fakefs.fastpaths import FastWindowsPaths
 from pytest_ocirace.fakefs.locking import LOCK
-from pytest_ocirace.fakefs.module_census import ModuleCensus, loaded_modules
+from pytest_ocirace.fakefs.module_census import ModuleCensus, is_module, loaded_modules
 from pytest_ocirace.fakefs.symlinks import may_hold_links
 from pytest_ocirace.fakefs.wrapped_functions import keep_wrappers
 from pytest_ocirace.winrules import names
@@ -562,9 +562,7 @@ def _stand_ins() -> list[tuple[str, object]]:
     _STAND_INS.remember()
     entries = loaded_modules()  # not only modules
     _STAND_IN_ENTRIES[:] = [
-        (name, entry)
-        for name, entry in entries
-        if not (isinstance(entry, types.ModuleType) or entry is None)
+        (name, entry) for name, entry in entries if not (is_module(entry) or entry is None)
     ]
     return _STAND_IN_ENTRIES
 
@@ -587,7 +585,7 @@ def _proxied_modules_visible() -> Iterator[None]:
     listed: set[int] | None = None  # made on the first proxy (speed: most runs have none)
     for name, entry in _stand_ins():
         attributes = list(vars(type(entry)).values())
-        with contextlib.suppress(TypeError):
+        with contextlib.suppress(TypeError, ReferenceError):  # ReferenceError: a dead proxy
             attributes += list(vars(entry).values())
         for value in attributes:
             if isinstance(value, types.ModuleType) and getattr(value, "__name__", None) == name:

@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from pytest_ocirace.fakefs.module_census import loaded_modules
+from pytest_ocirace.fakefs.module_census import is_module, loaded_modules
 
 __all__ = [
     "PATCHED",
@@ -143,7 +143,12 @@ def _warn_if_a_second_copy(name: str) -> None:
     if not path:
         return
     for other, loaded in loaded_modules():
-        if other != name and loaded is not module and getattr(loaded, "__file__", None) == path:
+        if (
+            other != name
+            and loaded is not module
+            and is_module(loaded)
+            and getattr(loaded, "__file__", None) == path
+        ):
             warn_once(
                 _OPTION,
                 name,
@@ -257,7 +262,7 @@ class WindowsPlatform:
             patched = PATCHED.setdefault((_OPTION, name), set())
             for member in family_names(name):
                 loaded: Any = sys.modules[member]
-                if not isinstance(loaded, types.ModuleType):
+                if not is_module(loaded):
                     continue  # a placeholder some packages put in sys.modules
                 for attribute, value in list(vars(loaded).items()):
                     overrides = _overrides_for(value)

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_ocirace.fakefs.module_census import loaded_modules
+from pytest_ocirace.fakefs.module_census import is_module, loaded_modules
 from pytest_ocirace.fakefs.platform import (
     PlatformError,
     check_allowed,
@@ -156,7 +156,7 @@ class WindowsImports:
         table = self._table = _Replacements(made)
         family = set(made.originals) | set(made.copies)
         for module_name, loaded in loaded_modules():
-            if module_name in family or not isinstance(loaded, types.ModuleType):
+            if module_name in family or not is_module(loaded):
                 continue
             if module_name.split(".")[0] in _MACHINERY or module_name in sys.stdlib_module_names:
                 continue
@@ -268,7 +268,7 @@ def _family(roots: tuple[str, ...]) -> dict[str, types.ModuleType]:
     for root in roots:
         for name in family_names(root):
             module = sys.modules.get(name)
-            if isinstance(module, types.ModuleType):
+            if is_module(module):
                 loaded[name] = module
     return loaded
 

@@ -81,7 +81,8 @@ def loaded_seams() -> list[WriterSeam]:
         for name, module in loaded_modules():
             try:
                 seam = module.__dict__.get(SEAM_ATTRIBUTE)
-            except (AttributeError, TypeError):  # None or a stand-in object: nothing declared
+            # None or a stand-in object: nothing declared; ReferenceError: a dead weakref.proxy
+            except (AttributeError, TypeError, ReferenceError):
                 continue
             if seam is not None and id(seam) not in found:
                 found[id(seam)] = _check(name, seam)

@@ -13,6 +13,7 @@ import importlib.util
 import os
 import sys
 import types
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from pyfakefs.fake_filesystem_unittest import Patcher
 
 from pytest_ocirace.fakefs import writer_seam
 from pytest_ocirace.fakefs.filesystem import simulate
-from pytest_ocirace.fakefs.module_census import ModuleCensus
+from pytest_ocirace.fakefs.module_census import ModuleCensus, is_module
 
 NAME = "ocirace_census_probe"
 
@@ -266,3 +267,37 @@ def test_the_simulations_stand_in_modules_are_not_compared(probe_name: str) -> N
     assert not census.unchanged()
     del sys.modules[probe_name]
     assert not census.unchanged()
+
+
+class _ClaimsToBeAModule:
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return types.ModuleType
+
+
+def test_only_real_module_objects_are_modules() -> None:
+    class Subclass(types.ModuleType):
+        pass
+
+    alive = types.ModuleType("alive")
+    proxy = weakref.proxy(alive)
+    gone = types.ModuleType("gone")
+    dead = weakref.proxy(gone)
+    del gone
+    assert is_module(alive)
+    assert is_module(Subclass("sub"))
+    assert is_module(sys)
+    assert isinstance(proxy, types.ModuleType)  # what made isinstance the wrong question
+    assert not is_module(proxy)
+    assert not is_module(dead)  # isinstance(dead, ModuleType) raises ReferenceError
+    assert not is_module(_ClaimsToBeAModule())
+    assert not is_module(None)
+
+
+def test_a_census_takes_sys_modules_holding_proxies(probe_name: str) -> None:
+    census = ModuleCensus()
+    gone = types.ModuleType(probe_name)
+    sys.modules[probe_name] = weakref.proxy(gone)
+    del gone
+    census.remember()
+    assert census.unchanged()

@@ -123,3 +123,55 @@ def test_nothing_of_one_test_reaches_the_next_under_xdist(pytester: pytest.Pytes
     pytester.makepyfile(test_isolation_suite=SUITE, ocirace_isolation_lazy=LAZY)
     quiet = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
     _outcomes(pytester.runpytest_subprocess(*quiet, "--ocirace", "-n", "2"))
+
+
+ODD_ENTRIES = r"""
+import sys
+import types
+import weakref
+
+KEPT = []
+
+
+class _Liar:
+    @property
+    def __class__(self):
+        return types.ModuleType
+
+
+def test_puts_odd_objects_in_sys_modules():
+    # jinja2's ModuleLoader registers a weakref.proxy of its template module.
+    alive = types.ModuleType("ocirace_odd_alive")
+    KEPT.append(alive)
+    sys.modules["ocirace_odd_alive"] = weakref.proxy(alive)
+    gone = types.ModuleType("ocirace_odd_gone")
+    sys.modules["ocirace_odd_gone"] = weakref.proxy(gone)
+    del gone  # a dead proxy stays in sys.modules
+    sys.modules["ocirace_odd_liar"] = _Liar()
+    with open("x.txt", "w") as f:
+        f.write("x")
+
+
+def test_next_one_imports_and_writes():
+    import ocirace_odd_lazy  # a change of sys.modules: every census looks again
+
+    with open("y.txt", "w") as f:
+        f.write("y")
+    assert ocirace_odd_lazy.VALUE == 1
+
+
+def test_and_the_one_after():
+    with open("z.txt", "w") as f:
+        f.write("z")
+"""
+
+
+def test_objects_in_sys_modules_that_are_not_modules_break_no_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """A live and a dead ``weakref.proxy`` and an object lying about its class (jinja2: every
+    test after its ``ModuleLoader`` tests errored at set-up, 274 of them)."""
+    pytester.makepyfile(test_odd_entries=ODD_ENTRIES, ocirace_odd_lazy="VALUE = 1\n")
+    quiet = ("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
+    result = pytester.runpytest_subprocess(*quiet, "--ocirace")
+    result.assert_outcomes(passed=3)
