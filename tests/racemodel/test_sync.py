@@ -58,6 +58,32 @@ def test_tracked_rlock_reports_its_recursion_and_ownership() -> None:
     assert not lock._is_owned()
 
 
+def test_an_rlock_made_in_a_simulation_passes_trios_check_for_the_c_lock(
+    simulated: WindowsFilesystem,
+) -> None:
+    """trio's entry queue asserts ``lock.__class__.__module__ == "_thread"`` (the C RLock,
+    safe against a signal handler); every trio run under --ocirace failed with
+    TrioInternalError. Here a thread hands a job to the lock's owner as trio's
+    ``run_sync_soon`` does, and the lock still orders the two threads."""
+    lock = threading.RLock()
+    assert isinstance(lock, TrackedRLock)
+    assert lock.__class__.__module__ == "_thread"
+    jobs: list[int] = []
+
+    def worker() -> None:
+        with lock:  # trio's run_sync_soon: append under the entry queue's lock
+            jobs.append(1)
+
+    thread = threading.Thread(target=worker)
+    with lock:
+        thread.start()
+        thread.join(0.2)
+        assert thread.is_alive()  # excluded while held
+    thread.join(PATIENCE)
+    assert not thread.is_alive()
+    assert jobs == [1]
+
+
 def test_tracked_lock_old_names_and_fork_reinit() -> None:
     lock = TrackedLock()
     assert lock.acquire_lock()
