@@ -32,6 +32,7 @@ from pytest_ocirace.fakefs import (
     descriptors,
     filelocks,
     os_capabilities,
+    real_twins,
     storms,
     wrapper_attributes,
 )
@@ -149,6 +150,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
         patches.set(real_shutil, "_copyxattr", _no_xattr)
     _shutil_fast_paths_off(patches, real_shutil)
     _tokenize_open_falls_back_to_the_fake_disk(patches)
+    # linecache and sys.path entries reach a real file under its Windows name.
+    real_twins.install(patches)
     patches.set(
         real_tempfile,
         "_get_default_tempdir",

@@ -1,0 +1,130 @@
+r"""Windows-spelled names of real files, for the readers that only see the real disk.
+
+Inside the simulation a file of the real tree has its Windows name: ``/root/proj/x.html``
+is ``C:\root\proj\x.html`` (``realtree.py`` shows the same file under both spellings). Two
+readers that pyfakefs leaves on the real disk on purpose met that spelling and found nothing:
+
+- ``linecache``, which tracebacks read (pyfakefs leaves it alone so that showing a
+  traceback never becomes a file operation of the test, seen by the race model). Code
+  compiled from a real file under its Windows name (jinja2 compiles each template with its
+  path as the code's file name, and rewrites tracebacks to show the template's line) was
+  shown without its source, and jinja2's own traceback tests failed.
+- the import system's path-entry finders (``FileFinder``, ``zipimport``), which read with
+  the C ``stat``. ``monkeypatch.syspath_prepend(Path(__file__).parent / "res")`` inside a
+  simulated test puts ``C:\...\res`` on ``sys.path``, and the import that follows failed
+  with ``ModuleNotFoundError`` (jinja2's ``PackageLoader`` tests, a package directory and
+  a zip archive).
+
+While the simulation is in force, each of them tries a name the real disk does not know
+again under its real twin: the simulation's drive dropped, backslashes made slashes. A name
+on another drive, relative, or without a real twin keeps the plain answer; an archive only
+the simulation holds stays with ``zipimports.py``.
+"""
+
+from __future__ import annotations
+
+import linecache
+import ntpath
+import os
+import sys
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pytest_ocirace.fakefs.inforce import IN_FORCE
+from pytest_ocirace.fakefs.locking import ClassPatches
+
+# pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
+__tracebackhide__ = True
+
+__all__ = ["install", "real_spelling", "real_twin"]
+
+# The real ``os`` bits, where pyfakefs does not look: while a patcher runs it replaces this
+# module's ``os`` (and any function bound from ``os.path`` here) with its fakes.
+_REAL = types.SimpleNamespace(exists=os.path.exists, isfile=os.path.isfile, sep=os.sep)
+
+
+def real_spelling(name: str, drive: str) -> str | None:
+    r"""The real path behind a Windows-spelled absolute ``name`` on the simulation's ``drive``.
+
+    ``C:\root\x.html`` with drive ``C:`` gives ``/root/x.html``; a drive-less rooted name
+    (``\root\x.html``) is on the simulation's drive too. None for anything else: a relative
+    name, another drive, a UNC path, a name that has no backslash (already real).
+    """
+    if _REAL.sep != "/" or "\\" not in name:
+        return None
+    found, rest = ntpath.splitdrive(name)
+    if found and found.upper() != drive.upper():
+        return None
+    if not rest.startswith(("\\", "/")):
+        return None
+    return rest.replace("\\", "/")
+
+
+def real_twin(name: object) -> str | None:
+    """The real twin of ``name`` while a simulation is in force, if one exists on the real disk.
+
+    A path inside a zip archive counts when the archive does (``zipimport`` takes such
+    entries).
+    """
+    if not isinstance(name, str) or not IN_FORCE.is_active_now():
+        return None
+    cwd = getattr(IN_FORCE.fs, "cwd", "") or ""
+    twin = real_spelling(name, ntpath.splitdrive(cwd)[0] or "C:")
+    if twin is None:
+        return None
+    probe = twin
+    while probe and probe != "/":
+        if _REAL.exists(probe):
+            # The name itself, or a file above it: a member of an archive.
+            return twin if probe == twin or _REAL.isfile(probe) else None
+        probe = probe.rpartition("/")[0]
+    return None
+
+
+def _updatecache(real: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    def updatecache(filename: str, module_globals: Any = None) -> list[str]:
+        lines = real(filename, module_globals)
+        if lines:
+            return lines
+        twin = real_twin(filename)
+        if twin is None:
+            return lines
+        lines = real(twin, module_globals)
+        if lines:
+            # The same entry under the name the code carries; its stored path is the
+            # real one, so linecache.checkcache keeps it after the simulation too.
+            linecache.cache[filename] = linecache.cache[twin]
+        return lines
+
+    return updatecache
+
+
+class RealTwinHook:
+    """A ``sys.path_hooks`` entry: a Windows-spelled entry gets the real finder of its twin.
+
+    It asks the hooks that come after it (the host's ``zipimport`` and ``FileFinder``) for
+    the twin, so the finder, the module's ``__file__`` and a zip loader's ``archive`` are
+    exactly what the import system gives for the real path.
+    """
+
+    def __init__(self, hooks: Sequence[Callable[[str], Any]]) -> None:
+        self._hooks = tuple(hooks)
+
+    def __call__(self, entry: object) -> Any:
+        twin = real_twin(entry)
+        if twin is None:
+            raise ImportError("not a Windows-spelled name of a real file")
+        for hook in self._hooks:
+            try:
+                return hook(twin)
+            except ImportError:
+                continue
+        raise ImportError(f"no finder for {twin!r}")
+
+
+def install(patches: ClassPatches) -> None:
+    """Make ``linecache`` and the import system try real twins while the simulation runs."""
+    patches.set(linecache, "updatecache", _updatecache(linecache.updatecache))
+    hooks = list(sys.path_hooks)
+    patches.set(sys, "path_hooks", [RealTwinHook(hooks), *hooks])
