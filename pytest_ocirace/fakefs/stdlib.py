@@ -30,6 +30,7 @@ from pyfakefs.fake_path import FakePathModule
 
 from pytest_ocirace.fakefs import (
     descriptors,
+    fake_imports,
     filelocks,
     os_capabilities,
     real_twins,
@@ -152,6 +153,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     _tokenize_open_falls_back_to_the_fake_disk(patches)
     # linecache and sys.path entries reach a real file under its Windows name.
     real_twins.install(patches)
+    # Modules a test writes in a folder of the simulation are importable (ahead of the above).
+    fake_imports.install(patches)
     patches.set(
         real_tempfile,
         "_get_default_tempdir",
