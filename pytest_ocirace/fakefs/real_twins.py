@@ -17,8 +17,11 @@ readers that pyfakefs leaves on the real disk on purpose met that spelling and f
 
 While the simulation is in force, each of them tries a name the real disk does not know
 again under its real twin: the simulation's drive dropped, backslashes made slashes. A name
-on another drive, relative, or without a real twin keeps the plain answer; an archive only
-the simulation holds stays with ``zipimports.py``.
+on another drive, relative, or without a real twin keeps the plain answer. For imports this
+hook is the last resort: sources in a folder the simulation shows go to ``fake_imports.py``
+first (Windows-spelled ``__file__``), and an archive it shows to ``zipimports.py``; what
+reaches this hook is what only the real disk can give (an extension module, a real
+archive outside the trees the simulation shows).
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ else:  # pragma: no cover - 3.9/3.10
 
 from pytest_ocirace.fakefs.inforce import IN_FORCE
 from pytest_ocirace.fakefs.locking import ClassPatches
-from pytest_ocirace.fakefs.real_twins import real_twin
 
 __all__ = ["FakeZipFinder", "install"]
 
@@ -60,13 +59,7 @@ _HOST: dict[str, Any] = {
 
 
 def _really_there(archive: str) -> bool:
-    """Whether the real ``zipimport`` can open ``archive`` (a file on the real disk).
-
-    An archive of the real tree under its Windows name counts: ``real_twins.py`` hands
-    it to ``zipimport`` under its real name.
-    """
-    if real_twin(archive) is not None:
-        return True
+    """Whether the real ``zipimport`` can open ``archive`` (a file on the real disk)."""
     stat = _HOST["stat"]
     if stat is None:  # pragma: no cover - every CPython has one of the two
         return False
