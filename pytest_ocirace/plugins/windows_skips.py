@@ -16,9 +16,12 @@ function and its classes, in ``pytestmark`` of the classes and the module, and i
 module-level names used as decorators (``WindowsOnly = pytest.mark.skipif(...)``). A
 condition that reads the platform (``sys.platform``, ``os.name``, ``platform.system()``),
 directly or through a module-level name assigned from such a read (``WIN32 = os.name ==
-"nt"``), is evaluated in the module's globals with the Windows answers. Anything else (a
-name imported from another module, a per-parameter mark, an evaluation that fails) leaves
-the test to run: never a skip on a guess.
+"nt"``), is evaluated in the module's globals with the Windows answers. A flag the test
+module imports from another loaded module (``from click._compat import WIN``, where
+``WIN = sys.platform.startswith("win")``) is read the same way in that module's source and
+globals. Anything else (a name bound otherwise, an attribute of an imported module, a
+per-parameter mark, an evaluation that fails) leaves the test to run: never a skip on a
+guess.
 """
 
 from __future__ import annotations
@@ -94,9 +97,14 @@ def _is_skip(func: ast.expr) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=64)
 def _module_tree(filename: str | None) -> ast.Module | None:
     """The parsed module, if its text can hold a skip at all (most test modules cannot)."""
+    return _parsed_module(filename, b"skip")
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_module(filename: str | None, needed: bytes = b"") -> ast.Module | None:
+    """The parsed module source, if it is one and its text holds ``needed``."""
     if filename is None or not filename.endswith(".py"):
         return None
     try:
@@ -104,7 +112,7 @@ def _module_tree(filename: str | None) -> ast.Module | None:
             text = source.read()
     except OSError:
         return None
-    if b"skip" not in text:
+    if needed not in text:
         return None
     # CPython 3.11 keeps the AST conversion's state per interpreter: a collection during
     # the conversion can run a finalizer, switch threads, and let another thread's parse
@@ -264,10 +272,11 @@ def _windows_names(
             continue
         if depth >= 2 or not isinstance(value, bool | str | int | type(None)):
             continue
-        binding = _module_binding(tree, node.id)
-        if binding is None:
+        found = _binding_of(node.id, tree, namespace)
+        if found is None:
             continue
-        inner = _windows_names(binding, tree, namespace, depth + 1)
+        binding, home_tree, home_namespace = found
+        inner = _windows_names(binding, home_tree, home_namespace, depth + 1)
         if inner is None:
             continue
         try:
@@ -276,3 +285,52 @@ def _windows_names(
             continue
         changed = True
     return windows if changed else None
+
+
+def _binding_of(
+    name: str, tree: ast.Module, namespace: dict[str, Any]
+) -> tuple[ast.expr, ast.Module, dict[str, Any]] | None:
+    """Where ``name`` got its value, with that module's tree and globals.
+
+    A module-level assignment here, or in the loaded module it was imported from (``from
+    pkg.mod import NAME [as name]``). ``None`` when it was bound any other way.
+    """
+    binding = _module_binding(tree, name)
+    if binding is not None:
+        return binding, tree, namespace
+    source = _imported_from(tree, name, namespace.get("__package__"))
+    if source is None:
+        return None
+    module_name, original = source
+    home = sys.modules.get(module_name)
+    if not isinstance(home, types.ModuleType):
+        return None
+    home_tree = _parsed_module(getattr(home, "__file__", None))
+    if home_tree is None:
+        return None
+    binding = _module_binding(home_tree, original)
+    if binding is None:
+        return None
+    return binding, home_tree, dict(vars(home))
+
+
+def _imported_from(tree: ast.Module, name: str, package: object) -> tuple[str, str] | None:
+    """``(module, original name)`` of the last module-level ``from ... import`` binding ``name``."""
+    found = None
+    for statement in tree.body:
+        if not isinstance(statement, ast.ImportFrom):
+            continue
+        for alias in statement.names:
+            if (alias.asname or alias.name) != name:
+                continue
+            module = statement.module or ""
+            if statement.level:
+                if not isinstance(package, str) or not package:
+                    return None
+                parts = package.split(".")
+                if statement.level > len(parts):
+                    return None
+                base = ".".join(parts[: len(parts) - statement.level + 1])
+                module = f"{base}.{module}" if module else base
+            found = (module, alias.name)
+    return found

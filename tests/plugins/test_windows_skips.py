@@ -27,7 +27,7 @@ import pytest
 WIN32 = sys.platform == "win32"
 DERIVED = WIN32 or platform.system() == "Windows"
 posix_only = pytest.mark.skipif(os.name == "nt", reason="posix only")
-from helpers import IMPORTED_FLAG
+from helpers import IMPORTED_FLAG, SET_LATER as LATER
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Can't delete file with open fd")
@@ -56,6 +56,10 @@ def test_unrelated():
 
 @pytest.mark.skipif(IMPORTED_FLAG, reason="a flag of another module")
 def test_imported_flag():
+    pass
+
+@pytest.mark.skipif(LATER, reason="a flag of another module, bound by no assignment")
+def test_imported_flag_bound_otherwise():
     pass
 
 @pytest.mark.skipif(sys.platform != "win32", reason="Windows only")
@@ -96,7 +100,12 @@ def _suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_marked=_MARKED,
         test_module_skip=_MODULE_SKIP,
-        helpers="import os\nIMPORTED_FLAG = os.name == 'nt'\n",
+        # click: ``from click._compat import WIN``, ``WIN = sys.platform.startswith("win")``.
+        helpers=(
+            "import os\nimport sys\n"
+            "IMPORTED_FLAG = sys.platform.startswith('win')\n"
+            "globals()['SET_LATER'] = os.name == 'nt'\n"
+        ),
     )
 
 
@@ -121,8 +130,10 @@ def test_a_test_skipped_on_windows_by_its_marker_is_skipped_in_the_simulation(
         "test_named_mark": "SKIPPED",
         "test_string": "SKIPPED",
         "test_unrelated": "PASSED",
-        # Another module's flag was computed at its import: not read again, not a guess.
-        "test_imported_flag": "PASSED",
+        # Another module's flag is read again in that module's own source.
+        "test_imported_flag": "SKIPPED",
+        # ... but only from an assignment there: anything else would be a guess.
+        "test_imported_flag_bound_otherwise": "PASSED",
         "test_windows_only": "SKIPPED",  # pytest's own skip: the simulation cannot un-skip
         "TestWithPytestmark::test_in_class": "SKIPPED",
         "TestDecorated::test_param[1]": "SKIPPED",
@@ -147,13 +158,13 @@ def test_windows_skips_run_runs_them_against_windows_rules(pytester: pytest.Pyte
     outcomes = _outcomes(result)
     assert outcomes["test_direct"] == outcomes["test_in_a_posix_module"] == "PASSED"
     assert outcomes["test_windows_only"] == "SKIPPED"
-    result.assert_outcomes(passed=12, skipped=1)
+    result.assert_outcomes(passed=13, skipped=1)
 
 
 def test_without_the_simulation_nothing_changes(pytester: pytest.Pytester) -> None:
     _suite(pytester)
     result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=12, skipped=1)
+    result.assert_outcomes(passed=13, skipped=1)
 
 
 def test_a_bad_value_is_one_line_naming_the_choices(pytester: pytest.Pytester) -> None:
@@ -168,7 +179,8 @@ def test_the_process_mode_skips_them_too(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--ocirace-processes", "-p", "no:randomly", "-v")
     outcomes = _outcomes(result)
     assert outcomes["test_direct"] == outcomes["test_in_a_posix_module"] == "SKIPPED"
-    assert outcomes["test_unmarked"] == outcomes["test_imported_flag"] == "PASSED"
+    assert outcomes["test_imported_flag"] == "SKIPPED"
+    assert outcomes["test_unmarked"] == outcomes["test_imported_flag_bound_otherwise"] == "PASSED"
 
 
 def test_a_test_module_is_parsed_with_the_collector_paused(
@@ -197,7 +209,7 @@ def test_a_test_module_is_parsed_with_the_collector_paused(
         return real_parse(*args, **kwargs)
 
     monkeypatch.setattr(ast, "parse", parse)
-    windows_skips._module_tree.cache_clear()
+    windows_skips._parsed_module.cache_clear()
     tree = windows_skips._module_tree(str(module))
     assert tree is not None
     assert collector_on == [False]
