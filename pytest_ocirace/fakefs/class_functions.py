@@ -1,8 +1,8 @@
 r"""Filesystem functions a class captured at import (``_open_item = staticmethod(open)``).
 
 pyfakefs replaces filesystem functions where modules hold them: module globals
-(``from os.path import exists``) and the default values of functions. A class attribute
-made from one at import is neither: joblib's ``FileSystemStoreBackend`` has
+(``from os.path import exists``); default values are ``default_args.py``'s. A class
+attribute made from one at import is neither: joblib's ``FileSystemStoreBackend`` has
 ``_open_item = staticmethod(open)``, ``_item_exists = staticmethod(os.path.exists)`` and
 ``_move_item = staticmethod(concurrency_safe_rename)`` (``os.replace`` off Windows), so
 ``joblib.Memory`` inside the simulation wrote its cache to the *real* disk, under

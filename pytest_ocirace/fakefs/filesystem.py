@@ -274,7 +274,7 @@ class WindowsFilesystem:
         return sim
 
     def _install(self, tree: StartingTree) -> None:
-        from pytest_ocirace.fakefs import class_functions, platform, stdlib
+        from pytest_ocirace.fakefs import class_functions, default_args, platform, stdlib
 
         with LOCK:
             # Before the class switch: pyfakefs' own methods, without the layer's routing.
@@ -296,6 +296,7 @@ class WindowsFilesystem:
                 symlinks.install(self._patches, self.fs)  # after fastpaths: wraps its add_entry
                 pathclasses.install(self._patches)
                 class_functions.install(self._patches, self.fs)
+                default_args.install(self._patches, self.fs)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]

@@ -130,6 +130,7 @@ class ClassPatches:
         self._saved: list[tuple[object, str, bool, object]] = []
         self._items: list[tuple[dict[Any, Any], Any, bool, object]] = []
         self._codes: list[tuple[Any, Any]] = []
+        self._defaults: list[tuple[Any, Any, Any]] = []
 
     def set(self, owner: object, name: str, value: object) -> None:
         present = name in vars(owner)
@@ -158,11 +159,27 @@ class ClassPatches:
         self._codes.append((function, function.__code__))
         function.__code__ = code
 
+    def set_defaults(
+        self, function: Any, defaults: tuple[Any, ...] | None, kwdefaults: dict[str, Any] | None
+    ) -> None:
+        """``function``'s default values until :meth:`undo`.
+
+        They are the function's own slots, not entries of its ``__dict__``, which
+        :meth:`set` would delete on undo instead of putting the old values back.
+        """
+        self._defaults.append((function, function.__defaults__, function.__kwdefaults__))
+        function.__defaults__ = defaults
+        function.__kwdefaults__ = kwdefaults
+
     def lock_methods(self, cls: type, names: Iterable[str] | None = None) -> None:
         """Wrap ``names`` (default: every public plain method) of ``cls`` with :data:`LOCK`."""
         self.set_all(lock_plan(cls, names))
 
     def undo(self) -> None:
+        while self._defaults:
+            function, defaults, kwdefaults = self._defaults.pop()
+            function.__defaults__ = defaults
+            function.__kwdefaults__ = kwdefaults
         while self._codes:
             function, code = self._codes.pop()
             function.__code__ = code

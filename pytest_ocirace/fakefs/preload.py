@@ -48,6 +48,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
         for name in (
             "boundaries",
             "class_functions",
+            "default_args",
             "descriptors",
             "dropped_imports",
             "fake_imports",

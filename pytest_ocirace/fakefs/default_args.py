@@ -1,0 +1,139 @@
+r"""Filesystem functions captured as default arguments at import (``walker=os.walk``).
+
+A default value is evaluated once, when the ``def`` runs: zarr's
+``DirectoryStore._keys_fast(path, walker=os.walk)`` holds the real ``os.walk`` for good.
+pyfakefs can patch such defaults (``patch_default_args``) but does not by default, as it
+costs a walk over every function of every loaded module each time it starts. So inside the
+simulation zarr listed its store on the *real* disk, where nothing was written, and its
+``len(store)``, ``keys()``, ``clear()`` and ``pop()`` answered as if the store were empty
+(16 of its tests).
+
+While a simulation runs, every function of a loaded module (module level and in its
+classes, static and class methods included; not the standard library's, pyfakefs',
+pytest's or this plugin's) whose default values hold a function pyfakefs fakes gets those
+defaults pointed at the same fakes pyfakefs gives a module global, and put back after. The
+search runs again only when ``sys.modules`` changed (``module_census.py``), and each
+module's answer is kept while the module lives.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import weakref
+from typing import Any
+
+from pytest_ocirace.fakefs.locking import ClassPatches
+from pytest_ocirace.fakefs.module_census import ModuleCensus, is_module, loaded_modules
+
+__all__ = ["install"]
+
+#: Top-level packages never searched: the standard library, pyfakefs, pytest and this plugin.
+_SKIPPED = frozenset(
+    {*sys.stdlib_module_names, "pyfakefs", "pytest", "_pytest", "pluggy", "pytest_ocirace"}
+)
+
+#: A function whose defaults hold filesystem functions: which positions, which keywords.
+_Found = tuple[types.FunctionType, tuple[int, ...], tuple[str, ...]]
+
+_FOUND: dict[tuple[str, int], tuple[weakref.ref[types.ModuleType], list[_Found]]] = {}
+_CENSUS = ModuleCensus()
+_LAST: list[_Found] = []
+
+
+def install(patches: ClassPatches, fs: Any) -> None:
+    """Point captured filesystem defaults of loaded functions at ``fs``'s patcher's fakes."""
+    patcher = getattr(fs, "patcher", None)
+    if patcher is None:
+        return
+    table: dict[str, dict[str, tuple[Any, str]]] = patcher._fake_module_functions
+    fakes: dict[str, Any] = patcher.fake_modules
+
+    def fake_of(real: Any) -> Any:
+        owners = table.get(getattr(real, "__name__", ""), {})
+        entry = owners.get(getattr(real, "__module__", None) or "")
+        if entry is None:
+            return real
+        method, module_name = entry
+        fake_module = fakes.get(module_name)
+        return real if fake_module is None else method.__get__(fake_module, type(fake_module))
+
+    for function, positions, keywords in _captured(table):
+        defaults = function.__defaults__
+        if positions and defaults is not None:
+            changed = list(defaults)
+            for index in positions:
+                changed[index] = fake_of(changed[index])
+            defaults = tuple(changed)
+        kwdefaults = function.__kwdefaults__
+        if keywords and kwdefaults is not None:
+            kwdefaults = dict(kwdefaults)
+            for name in keywords:
+                kwdefaults[name] = fake_of(kwdefaults[name])
+        patches.set_defaults(function, defaults, kwdefaults)
+
+
+def _captured(table: dict[str, dict[str, Any]]) -> list[_Found]:
+    if _CENSUS.unchanged():
+        return _LAST
+    _CENSUS.remember()
+    found: list[_Found] = []
+    try:
+        for name, module in loaded_modules():
+            if not is_module(module) or name.partition(".")[0] in _SKIPPED:
+                continue
+            key = (name, id(module))
+            known = _FOUND.get(key)
+            if known is None or known[0]() is not module:
+                known = _FOUND[key] = (weakref.ref(module), _scan(module, table))
+            found.extend(known[1])
+    except BaseException:
+        _CENSUS.forget()
+        raise
+    _LAST[:] = found
+    return _LAST
+
+
+def _is_fs_function(value: Any, table: dict[str, dict[str, Any]]) -> bool:
+    if not isinstance(value, types.BuiltinFunctionType | types.FunctionType):
+        return False
+    owners = table.get(getattr(value, "__name__", ""))
+    return owners is not None and getattr(value, "__module__", None) in owners
+
+
+def _functions_of(module: types.ModuleType) -> list[types.FunctionType]:
+    """The module's own functions, and those of its own classes (one level)."""
+    functions: list[types.FunctionType] = []
+    try:
+        values = list(vars(module).values())
+    except TypeError:  # pragma: no cover - a module object without a __dict__
+        return functions
+    for value in values:
+        # By the value's real type, never ``isinstance`` (a lazy proxy would set itself up:
+        # see class_functions.py).
+        kind = type(value)
+        if kind is types.FunctionType:
+            if value.__module__ == module.__name__:
+                functions.append(value)
+        elif issubclass(kind, type) and getattr(value, "__module__", None) == module.__name__:
+            for member in list(vars(value).values()):
+                inner = member
+                if isinstance(member, staticmethod | classmethod):
+                    inner = member.__func__
+                if type(inner) is types.FunctionType:
+                    functions.append(inner)
+    return functions
+
+
+def _scan(module: types.ModuleType, table: dict[str, dict[str, Any]]) -> list[_Found]:
+    entries: list[_Found] = []
+    for function in _functions_of(module):
+        defaults = function.__defaults__ or ()
+        kwdefaults = function.__kwdefaults__ or {}
+        if not defaults and not kwdefaults:
+            continue
+        positions = tuple(i for i, v in enumerate(defaults) if _is_fs_function(v, table))
+        keywords = tuple(k for k, v in kwdefaults.items() if _is_fs_function(v, table))
+        if positions or keywords:
+            entries.append((function, positions, keywords))
+    return entries
