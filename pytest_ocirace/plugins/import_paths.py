@@ -6,24 +6,36 @@ A test module runs its top level before any simulation, on the host:
 ``C:\home\u\boltons\boltons`` (the real tree shows it), and everything computed there joins
 with ``\``: ``iter_find_files(BOLTONS_PATH)`` yields ``/home/u/boltons/boltons\fileutils.py``,
 and the test's ``removeprefix(p, BOLTONS_PATH)`` misses where on Windows both sides are one
-spelling (boltons' ``test_iter_find_files``).
+spelling (boltons' ``test_iter_find_files``). A ``pathlib`` path made at import is the same
+case: ``THIS_DIR = Path(__file__).parent`` is a ``PosixPath``, whose ``\root\...`` form
+inside the simulation has no drive and is not absolute on Windows (black asserts its
+``root`` is absolute; jinja2 compares ``str(searchpath / "foo")`` with the name its loader
+made inside, ``C:\root\...``).
 
-So for the life of a simulated test, the test module's global strings that are absolute
-POSIX paths inside the real trees the simulation shows become their Windows spelling (the
-same fake file or directory), and are put back afterwards unless the test rebound them.
-Only plain ``str`` globals of the test's own module are respelled, never dunder names
-(``__file__`` is pytest's too) and never values inside containers; a library's module-level
-paths are the library's business (``windows_platform_modules`` and the real tree cover
-what it reads from them).
+So for the life of a simulated test, the test module's globals that are absolute POSIX
+paths inside the real trees the simulation shows become their Windows spelling (the same
+fake file or directory): plain ``str`` values, and ``pathlib`` paths made on the host, which
+become the simulation's ``WindowsPath``. So do the attributes of the classes the module
+defines (``searchpath = Path(__file__).parent / "res"`` on a test class). They are put back
+afterwards unless the test rebound them. Never dunder names (``__file__`` is pytest's too)
+and never values inside containers; a library's module-level paths are the library's
+business (``windows_platform_modules`` and the real tree cover what it reads from them).
 """
 
 from __future__ import annotations
 
+import pathlib
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
+from typing import Any
 
 from pytest_ocirace.plugins.tmp_paths import windows_spelling
+
+#: The host's path classes, in a tuple where pyfakefs (which stubs module globals named
+#: like ``pathlib`` classes) does not look.
+_HOST_PATHS: tuple[type, ...] = (pathlib.PurePosixPath,)
 
 __all__ = ["respelled"]
 
@@ -32,29 +44,65 @@ def _inside(value: str, roots: Sequence[str]) -> bool:
     return any(value == root or value.startswith(root.rstrip("/") + "/") for root in roots)
 
 
+def _respelling(value: object, roots: Sequence[str], drive: str) -> object | None:
+    """The Windows form of a path value made on the host, or ``None`` to leave it."""
+    if type(value) is str:
+        text = value
+    elif isinstance(value, _HOST_PATHS):
+        text = str(value)
+    else:
+        return None
+    if not text.startswith("/") or text.startswith("//") or "\x00" in text:
+        return None
+    if not _inside(text, roots):
+        return None
+    windows = windows_spelling(text, drive)
+    if type(value) is str:
+        return windows
+    # The simulation's pathlib while it runs (tmp_paths.respell does the same).
+    path_class: Any = sys.modules["pathlib"].Path
+    made: object = path_class(windows)
+    return made
+
+
+def _owners(module: ModuleType) -> list[Any]:
+    """The module, and the classes it defines (by their real type, never ``isinstance``)."""
+    owners: list[Any] = [module]
+    for value in list(vars(module).values()):
+        if issubclass(type(value), type) and getattr(value, "__module__", None) == (
+            module.__name__
+        ):
+            owners.append(value)
+    return owners
+
+
 @contextmanager
 def respelled(module: ModuleType | None, roots: Sequence[str], drive: str) -> Iterator[list[str]]:
-    """Respell ``module``'s path globals under ``roots`` for the block; yields their names."""
+    """Respell ``module``'s path globals and its classes' path attributes for the block.
+
+    Yields their names (``Class.attribute`` for a class's).
+    """
     if module is None or not roots:
         yield []
         return
-    namespace = vars(module)
-    changed: dict[str, tuple[str, str]] = {}
-    for name, value in list(namespace.items()):
-        if (
-            type(value) is str
-            and not name.startswith("__")
-            and value.startswith("/")
-            and not value.startswith("//")
-            and "\x00" not in value
-            and _inside(value, roots)
-        ):
-            windows = windows_spelling(value, drive)
-            changed[name] = (value, windows)
-            namespace[name] = windows
+    changed: list[tuple[Any, str, object, object]] = []
+    for owner in _owners(module):
+        for name, value in list(vars(owner).items()):
+            if name.startswith("__"):
+                continue
+            windows = _respelling(value, roots, drive)
+            if windows is None:
+                continue
+            try:
+                setattr(owner, name, windows)
+            except (AttributeError, TypeError):  # a read-only class attribute
+                continue
+            changed.append((owner, name, value, windows))
     try:
-        yield sorted(changed)
+        yield sorted(
+            name if owner is module else f"{owner.__name__}.{name}" for owner, name, _, _ in changed
+        )
     finally:
-        for name, (real, windows) in changed.items():
-            if namespace.get(name) is windows:
-                namespace[name] = real
+        for owner, name, real, windows in reversed(changed):
+            if vars(owner).get(name) is windows:
+                setattr(owner, name, real)

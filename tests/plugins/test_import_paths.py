@@ -58,3 +58,46 @@ def test_sees_the_rebinding():
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
     result.assert_outcomes(passed=2)
+
+
+def test_pathlib_paths_made_at_import_and_class_attributes_are_windows_paths(
+    pytester: pytest.Pytester,
+) -> None:
+    # black: THIS_DIR = Path(__file__).parent, and ``assert root.is_absolute()`` inside;
+    # jinja2: a test class's ``searchpath = Path(__file__).parent / "res"`` compared with
+    # the name its loader made inside the simulation.
+    pytester.mkdir("res").joinpath("page.html").write_text("x")
+    pytester.makepyfile(
+        """
+import os
+from pathlib import Path
+
+import pytest
+
+THIS_DIR = Path(__file__).parent
+OUTSIDE = Path("/not/a/shown/tree")
+
+class TestLoader:
+    searchpath = Path(__file__).parent / "res"
+
+    def test_class_attribute(self):
+        made_inside = os.path.normpath(os.path.join(str(self.searchpath), "page.html"))
+        assert str(self.searchpath / "page.html") == made_inside
+        assert self.searchpath.is_absolute() and (self.searchpath / "page.html").is_file()
+
+def test_module_global():
+    assert THIS_DIR.is_absolute()
+    assert str(THIS_DIR).startswith("C:\\\\")
+    assert (THIS_DIR / "res" / "page.html").read_text() == "x"
+    assert str(THIS_DIR.resolve()) == str(THIS_DIR)
+    assert OUTSIDE.as_posix() == "/not/a/shown/tree"
+
+@pytest.mark.ocirace(enabled=False)
+def test_put_back_after_the_simulated_tests():
+    assert str(THIS_DIR).startswith("/")
+    assert str(TestLoader.searchpath).startswith("/")
+    assert type(THIS_DIR).__name__ == "PosixPath"
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
+    result.assert_outcomes(passed=3)
