@@ -9,6 +9,8 @@ readers that pyfakefs leaves on the real disk on purpose met that spelling and f
   compiled from a real file under its Windows name (jinja2 compiles each template with its
   path as the code's file name, and rewrites tracebacks to show the template's line) was
   shown without its source, and jinja2's own traceback tests failed.
+- ``io.open_code``, which pyfakefs leaves on the real disk: black's tests
+  ``runpy.run_path(str(ACTION_MAIN))`` a script of the real tree under its Windows name;
 - the import system's path-entry finders (``FileFinder``, ``zipimport``), which read with
   the C ``stat``. ``monkeypatch.syspath_prepend(Path(__file__).parent / "res")`` inside a
   simulated test puts ``C:\...\res`` on ``sys.path``, and the import that follows failed
@@ -33,6 +35,8 @@ import sys
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from pyfakefs.fake_io import FakeIoModule
 
 from pytest_ocirace.fakefs.inforce import IN_FORCE
 from pytest_ocirace.fakefs.locking import ClassPatches
@@ -126,8 +130,23 @@ class RealTwinHook:
         raise ImportError(f"no finder for {twin!r}")
 
 
+def _open_code(real: Callable[..., Any]) -> Callable[..., Any]:
+    def open_code(self: Any, path: Any) -> Any:
+        try:
+            return real(self, path)
+        except FileNotFoundError:
+            twin = real_twin(path)
+            if twin is None:
+                raise
+        return real(self, twin)
+
+    return open_code
+
+
 def install(patches: ClassPatches) -> None:
-    """Make ``linecache`` and the import system try real twins while the simulation runs."""
+    """Make ``linecache``, ``io.open_code`` and the import system try real twins."""
     patches.set(linecache, "updatecache", _updatecache(linecache.updatecache))
+    # pyfakefs' io.open_code reads the real disk (it is how code is read: runpy.run_path).
+    patches.set(FakeIoModule, "open_code", _open_code(FakeIoModule.open_code))
     hooks = list(sys.path_hooks)
     patches.set(sys, "path_hooks", [RealTwinHook(hooks), *hooks])
