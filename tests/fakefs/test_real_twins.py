@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import linecache
+import runpy
 import sys
 import traceback
 import zipfile
@@ -133,3 +134,15 @@ def test_an_entry_without_a_real_twin_is_not_found(tmp_path: Path, restored_impo
         importlib.invalidate_caches()
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module("twin_pkg")
+
+
+def test_runpy_runs_a_real_script_under_its_windows_name(tmp_path: Path) -> None:
+    """black's tests ``runpy.run_path(str(ACTION_MAIN))``: ``io.open_code`` reads the real
+    disk, where the Windows spelling names nothing."""
+    script = tmp_path / "main.py"
+    script.write_text("RESULT = 40 + 2\n")
+    with simulate():
+        found = runpy.run_path(_windows_name(script))
+        with pytest.raises(FileNotFoundError):
+            runpy.run_path(_windows_name(tmp_path / "missing.py"))
+    assert found["RESULT"] == 42
