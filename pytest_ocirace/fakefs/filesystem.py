@@ -47,6 +47,7 @@ from pytest_ocirace.fakefs import (
     inforce,
     pathclasses,
     preload,
+    skip_check,
     symlinks,
 )
 from pytest_ocirace.fakefs.descriptors import DescriptorTable
@@ -296,6 +297,7 @@ class WindowsFilesystem:
                 symlinks.install(self._patches, self.fs)  # after fastpaths: wraps its add_entry
                 pathclasses.install(self._patches)
                 class_functions.install(self._patches, self.fs)
+                skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]
