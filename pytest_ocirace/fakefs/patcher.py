@@ -35,7 +35,6 @@ from pytest_ocirace.fakefs import path_stand_in
 from pytest_ocirace.fakefs.fastpaths import FastWindowsPaths
 from pytest_ocirace.fakefs.locking import LOCK
 from pytest_ocirace.fakefs.module_census import ModuleCensus, loaded_modules
-from pytest_ocirace.fakefs.stub_plan import patch_modules as planned_patch_modules
 from pytest_ocirace.fakefs.symlinks import may_hold_links
 from pytest_ocirace.fakefs.wrapped_functions import keep_wrappers
 from pytest_ocirace.winrules import names
@@ -492,8 +491,6 @@ def start_patcher(watch: Watch | None = None) -> Patcher:
         )
         patcher._refresh = types.MethodType(_refresh_windows, patcher)
         patcher._find_modules = types.MethodType(_find_modules_if_changed, patcher)
-        # Module globals stubbed from a plan kept while sys.modules stays (stub_plan.py).
-        patcher.patch_modules = types.MethodType(planned_patch_modules, patcher)
         Patcher.__init__(patcher)
         patcher._fake_module_classes["Path"] = path_stand_in.make  # a class (path_stand_in.py)
         keep_wrappers(patcher)
@@ -521,7 +518,6 @@ _REPLACED = (
     "_init_fake_module_functions",
     "_refresh",
     "_find_modules",
-    "patch_modules",
     "patch_functions",
     "stop_patching",
 )

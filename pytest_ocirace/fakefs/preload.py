@@ -75,7 +75,6 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "stdlib",
             "storms",
             "streams",
-            "stub_plan",
             "symlinks",
             "walkstamps",
             "windows_modules",
