@@ -282,6 +282,7 @@ class WindowsPlatform:
                 )
 
     def uninstall(self) -> None:
+        self._modules = ((), ())  # a refresh after this installs the view again
         while self._saved:
             module, attribute, value, proxy = self._saved.pop()
             if vars(module).get(attribute) is proxy:

@@ -96,6 +96,9 @@ def test_refresh_keeps_an_intact_view_and_puts_back_what_was_undone() -> None:
         view.refresh()
         assert ocirace_pkg_sub.store.flavour() == "nt"
         assert vars(ocirace_pkg_sub.store)["os"] is not proxy
+        view.uninstall()
+        view.refresh()  # after an uninstall: installed again, not taken as intact
+        assert ocirace_pkg_sub.store.flavour() == "nt"
     finally:
         view.uninstall()
     assert ocirace_pkg_sub.store.os is os
