@@ -47,6 +47,7 @@ from pytest_ocirace.fakefs import (
     inforce,
     pathclasses,
     preload,
+    skip_check,
     symlinks,
 )
 from pytest_ocirace.fakefs.descriptors import DescriptorTable
@@ -297,6 +298,7 @@ class WindowsFilesystem:
                 pathclasses.install(self._patches)
                 class_functions.install(self._patches, self.fs)
                 default_args.install(self._patches, self.fs)
+                skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
                 sys.modules["tempfile"].tempdir = TEMP_DIR  # type: ignore[attr-defined,unused-ignore]

@@ -21,6 +21,7 @@ of reach here: ``platform_import.py`` imports such modules again as Windows.
 from __future__ import annotations
 
 import importlib
+import operator
 import os
 import platform as _platform
 import sys
@@ -240,8 +241,11 @@ class WindowsPlatform:
         self.module_names = module_names
         self.flags = dict(flags or {})
         self._saved: list[tuple[types.ModuleType, str, Any, Any]] = []
+        #: ``sys.modules`` (names, then objects) when the view was last installed.
+        self._modules: tuple[tuple[str, ...], tuple[object, ...]] = ((), ())
 
     def install(self) -> None:
+        self._modules = (tuple(sys.modules), tuple(sys.modules.values()))
         for name, attributes in self.flags.items():
             module = sys.modules.get(name)
             if module is None:
@@ -283,12 +287,31 @@ class WindowsPlatform:
                 )
 
     def uninstall(self) -> None:
+        self._modules = ((), ())  # a refresh after this installs the view again
         while self._saved:
             module, attribute, value, proxy = self._saved.pop()
             if vars(module).get(attribute) is proxy:
                 setattr(module, attribute, value)
 
     def refresh(self) -> None:
-        """Re-apply the view after pyfakefs re-stubbed module globals (pause/resume)."""
+        """Re-apply the view after pyfakefs re-stubbed module globals (pause/resume).
+
+        Nothing to do while every value it set is still in place and ``sys.modules`` holds
+        the same objects under the same names (no pause since, no module imported): the
+        view would be installed again exactly as it is (about 0.1 ms per simulated test).
+        """
+        if self._intact():
+            return
         self.uninstall()
         self.install()
+
+    def _intact(self) -> bool:
+        names, objects = self._modules
+        modules = sys.modules
+        if len(modules) != len(names) or tuple(modules) != names:
+            return False
+        if not all(map(operator.is_, tuple(modules.values()), objects)):
+            return False
+        return all(
+            vars(module).get(attribute) is set_to for module, attribute, _, set_to in self._saved
+        )

@@ -73,6 +73,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "read_maps",
             "real_twins",
             "realtree",
+            "skip_check",
             "starting_tree",
             "stdlib",
             "storms",

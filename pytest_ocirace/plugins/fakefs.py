@@ -422,7 +422,7 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
             # Before the patcher starts, so that it patches the Windows copies like any
             # loaded module; put back after it stops.
             options = _swap_in_windows_imports(stack, options, item)
-            trees = _real_trees(item)
+            trees = _real_trees(item, options)
             simulation = stack.enter_context(simulate(options, real_trees=trees))
         except (SimulationError, PlatformError) as exc:
             pytest.fail(str(exc), pytrace=False)
@@ -507,9 +507,9 @@ def _windows_surface(simulation: WindowsFilesystem) -> Any:
     return SURFACE.bound(FakeOsModule(simulation.fs))
 
 
-def _real_trees(item: pytest.Item) -> list[str]:
+def _real_trees(item: pytest.Item, options: SimulationOptions) -> list[str]:
     """The real directories a simulated test may read: its rootdir, its folder, sys.path."""
-    if simulation_options(item).real_tree == "off":
+    if options.real_tree == "off":
         return []
     from pytest_ocirace.fakefs.realtree import project_roots
 

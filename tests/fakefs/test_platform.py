@@ -81,6 +81,53 @@ def test_submodules_are_covered_and_what_was_patched_is_recorded() -> None:
 
 
 @pytest.mark.usefixtures("package")
+def test_refresh_keeps_an_intact_view_and_puts_back_what_was_undone() -> None:
+    # pyfakefs re-stubs module globals after a pause (the real os comes back); a refresh
+    # with nothing changed keeps the view as it is (the same proxy), else installs it again.
+    import ocirace_pkg_sub.store
+
+    view = WindowsPlatform(("ocirace_pkg_sub",))
+    view.install()
+    try:
+        proxy = vars(ocirace_pkg_sub.store)["os"]
+        view.refresh()
+        assert vars(ocirace_pkg_sub.store)["os"] is proxy
+        ocirace_pkg_sub.store.os = os  # what a pause and resume leaves
+        view.refresh()
+        assert ocirace_pkg_sub.store.flavour() == "nt"
+        assert vars(ocirace_pkg_sub.store)["os"] is not proxy
+        view.uninstall()
+        view.refresh()  # after an uninstall: installed again, not taken as intact
+        assert ocirace_pkg_sub.store.flavour() == "nt"
+    finally:
+        view.uninstall()
+    assert ocirace_pkg_sub.store.os is os
+
+
+@pytest.mark.usefixtures("package")
+def test_refresh_covers_a_submodule_imported_since_the_view_was_installed(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    import ocirace_pkg_sub.store
+
+    (tmp_path / "ocirace_pkg_sub" / "later.py").write_text(
+        "import os\ndef flavour():\n    return os.name\n"
+    )
+    view = WindowsPlatform(("ocirace_pkg_sub",))
+    view.install()
+    try:
+        import ocirace_pkg_sub.later  # type: ignore[import-not-found]
+
+        assert ocirace_pkg_sub.later.flavour() == "posix"
+        view.refresh()
+        assert ocirace_pkg_sub.later.flavour() == "nt"
+        assert ocirace_pkg_sub.store.flavour() == "nt"
+    finally:
+        view.uninstall()
+    assert ocirace_pkg_sub.later.flavour() == "posix"
+
+
+@pytest.mark.usefixtures("package")
 def test_a_name_with_nothing_to_patch_warns_naming_it() -> None:
     view = WindowsPlatform(("ocirace_pkg_empty",))
     expected = "'ocirace_pkg_empty' and its loaded submodules hold no"

@@ -160,3 +160,21 @@ def test_simulations_do_not_accumulate_what_they_inspect() -> None:
         with simulate():
             pass
     assert stdlib._signature.cache_info().currsize == before
+
+
+def test_the_fake_os_fspath_is_the_real_one_and_a_test_may_still_replace_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pyfakefs.fake_os import FakeOsModule
+
+    real = {"fspath": os.fspath}  # this module's os is the fake one inside a simulation
+    with simulate():
+        assert type(os) is FakeOsModule
+        assert os.fspath is real["fspath"]
+        assert os.fspath(pathlib.PurePosixPath("a/b")) == "a/b"
+        monkeypatch.setattr(os, "fspath", lambda path: "replaced")
+        assert os.fspath("x") == "replaced"
+        monkeypatch.undo()
+        assert os.fspath("x") == "x"
+    assert "fspath" not in vars(FakeOsModule)
+    assert os.fspath is real["fspath"]
