@@ -504,9 +504,11 @@ class ProjectIndex:
         module again (:meth:`analysis_of`).
         """
         outline = self._outlines[path]
+        called = outline.called  # a search for a name not called here finds nothing
         return any(
             not outline.without_sites(name, package)
             for name, packages in self._searched.items()
+            if name in called
             for package in packages
         )
 
