@@ -292,8 +292,11 @@ def _from_analysis(
             if target is not None and target != f"{module}.{name}":
                 aliases[name] = target
         # No function can return a temp when the whole text cannot (the test below, on all
-        # of it): the text is then neither split into lines nor its functions visited.
-        lines = analysis.source.text.splitlines() if _may_return_temp(analysis.source.text) else []
+        # of it): the text is then neither split into lines nor its functions visited. A
+        # function's body is searched only for the temp makers the whole text holds.
+        text = analysis.source.text
+        makers = [word for word in _TEMP_MAKERS if word in text] if "return" in text else []
+        lines = text.splitlines() if makers else []
         for node in tree.body if lines else ():
             functions = [node] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else []
             prefix = ""
@@ -304,7 +307,7 @@ def _from_analysis(
                 ]
             for function in functions:
                 body = "\n".join(lines[function.lineno - 1 : function.end_lineno])
-                if "return" not in body or not any(word in body for word in _TEMP_MAKERS):
+                if "return" not in body or not any(word in body for word in makers):
                     continue  # judging every return of every function is the index's cost
                 info = analysis.returned_temp(function, 0)
                 if info is not None:

@@ -15,6 +15,7 @@ from ocirace_checker.project_index import (
     build_index,
     index_of_sources,
     module_name_for,
+    summarise,
 )
 from tests.checker.two_module_project import (
     ALIASED_STORE,
@@ -134,3 +135,34 @@ def test_index_file_is_reused_when_nothing_changed(tmp_path: Path) -> None:
     index = build_index([str(p) for p in paths], cache)
     assert os.stat(cache / "index.json").st_mtime_ns == before
     assert index.resolve("pkg.util.rename") == "os.rename"
+
+
+def test_each_function_returning_a_temp_is_summarised_whichever_maker_it_uses() -> None:
+    """Functions are judged only when their body holds a temp maker the text holds."""
+    text = textwrap.dedent(
+        """\
+        import os, tempfile
+
+        def a(d):
+            fd, name = tempfile.mkstemp(dir=d)
+            os.close(fd)
+            return name
+
+        def b(d):
+            return tempfile.NamedTemporaryFile(dir=d, delete=False).name
+
+        def c(d):
+            return os.path.join(d, "x")
+
+        class K:
+            def m(self, d):
+                return tempfile.mktemp(dir=d)
+        """
+    )
+    assert summarise(text, "pkg/h.py", "pkg.h").temps == {
+        "a": ["helper", True],
+        "b": ["helper", True],
+        "K.m": ["helper", True],
+    }
+    # Without a return in the whole text, nothing is judged (and nothing is a temp).
+    assert summarise(text.replace("return", "yield"), "pkg/h.py", "pkg.h").temps == {}
