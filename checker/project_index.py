@@ -54,6 +54,8 @@ _ALIAS_LINE = re.compile(
     r"^(?:[A-Za-z_]\w*[ \t]*=|from[ \t]|import[ \t])[^\n]*\b(?:rename|renames|replace|move)\b",
     re.M,
 )
+#: What a line matching it must hold ("renames" holds "rename").
+_ALIAS_WORDS = ("rename", "replace", "move")
 #: Characters of source whose analyses the index keeps for the lint (about 45 bytes of memory
 #: per character: 8 M is ~350 MB, some 200,000 lines of candidate files). A larger tree's
 #: remaining files are parsed again by the lint: memory stays bounded, and the first 8 M
@@ -177,7 +179,30 @@ def may_export(text: str) -> bool:
     of fact other modules ask for must be admitted here, or the demand-built index will not
     see it (``tests/checker/test_demand.py`` compares it with the full index).
     """
-    return bool(_ALIAS_LINE.search(text)) or _may_return_temp(text)
+    return _has_alias_line(text) or _may_return_temp(text)
+
+
+def _has_alias_line(text: str) -> bool:
+    r"""Whether a line of ``text`` matches :data:`_ALIAS_LINE` (``bool(_ALIAS_LINE.search)``).
+
+    Only a line holding one of its words can: each such line is tested alone, instead of
+    the pattern tried at every line start of the text (a pass over every text a run lints,
+    0.15 ms each on the corpus). A line is a ``\n``-separated run, as ``^`` and ``[^\n]``
+    see it, and its end is a word boundary as the newline is.
+    """
+    match = _ALIAS_LINE.match
+    find = text.find
+    for word in _ALIAS_WORDS:
+        start = find(word)
+        while start >= 0:
+            begin = text.rfind("\n", 0, start) + 1
+            end = find("\n", start)
+            if end < 0:
+                end = len(text)
+            if match(text, begin, end):
+                return True
+            start = find(word, end)
+    return False
 
 
 def _may_return_temp(text: str) -> bool:

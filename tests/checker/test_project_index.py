@@ -11,7 +11,9 @@ import pytest
 from ocirace_checker.codes import RULES
 from ocirace_checker.engine import RunOptions, RunResult, run
 from ocirace_checker.project_index import (
+    _ALIAS_LINE,
     ModuleSummary,
+    _has_alias_line,
     build_index,
     index_of_sources,
     module_name_for,
@@ -166,3 +168,26 @@ def test_each_function_returning_a_temp_is_summarised_whichever_maker_it_uses() 
     }
     # Without a return in the whole text, nothing is judged (and nothing is a temp).
     assert summarise(text.replace("return", "yield"), "pkg/h.py", "pkg.h").temps == {}
+
+
+def test_the_alias_line_test_answers_as_the_pattern() -> None:
+    """Testing only the lines that hold a word of the pattern finds what the pattern finds.
+
+    Every module of the standard library's top level, and texts built to put the words at
+    the very start or end, after ``\\r``, inside other words and on lines of every kind.
+    """
+    import random
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib.glob("*.py")]
+    pieces = ["rename", "replace", "move", "s", "x =", "=", "from ", "import ", "\n", "\r\n"]
+    pieces += [" ", "\t", "_", "os.", "é", "(", "#", " = "]
+    chooser = random.Random(3)
+    texts += [
+        "".join(chooser.choice(pieces) for _ in range(chooser.randrange(1, 12)))
+        for _ in range(20000)
+    ]
+    answers = [_has_alias_line(text) for text in texts]
+    assert answers == [bool(_ALIAS_LINE.search(text)) for text in texts]
+    assert 1000 < sum(answers) < len(texts) - 1000  # both answers, many times
