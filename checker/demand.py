@@ -472,21 +472,6 @@ class DemandIndex(ProjectIndex):
         text = self._text(path)
         return True if text is None else package in text
 
-    def calls(self, path: str, name: str) -> bool:
-        """Whether the text of ``path`` calls ``name`` (by the index's call pattern)."""
-        entry = self._entry(path)
-        if entry is None:
-            return False
-        answer = entry[2].get(name)
-        if answer is None:
-            text = self._text(path)
-            answer = (
-                text is not None and self._has_word(path, text, name) and text_calls(text, name)
-            )
-            entry[2][name] = answer
-            self.changed.add(path)
-        return bool(answer)
-
     def _has_word(self, path: str, text: str, name: str) -> bool:
         """Whether ``name`` may be called in ``text``: one of its words (:func:`text_words`).
 
@@ -507,8 +492,47 @@ class DemandIndex(ProjectIndex):
         """Every checked file that calls a function of this name, in the run's order."""
         found = self._found.get(name)
         if found is None:
-            found = self._found[name] = [p for p in self._paths if self.calls(p, name)]
+            found = self._found[name] = self._callers(name)
             self._caller_files.update(found)
+        return found
+
+    def _callers(self, name: str) -> list[str]:
+        """Whether each file calls ``name`` (by the index's call pattern), known or worked out.
+
+        An answer not known yet is read from the file's text (:func:`text_calls`) unless its
+        words say no (:meth:`_has_word`), and becomes a fact of the file. The loop is the
+        caller search's inner loop - every name asked of every file, some six thousand
+        times on the corpus, nearly all answered "no" by a text's words - so the usual
+        case (the facts and words known, the name not among the words) is answered here,
+        without a method call per file.
+        """
+        word = name.encode("ascii") if name.isascii() else None
+        facts = self._facts
+        words_of = self._words
+        found = []
+        for path in self._paths:
+            entry = facts.get(path)
+            if entry is None:
+                entry = self._entry(path)
+                if entry is None:
+                    continue  # unreadable: it calls nothing
+            answers = entry[2]
+            answer = answers.get(name)
+            if answer is None:
+                words = words_of.get(path)
+                if word is not None and words is not None and word not in words:
+                    answer = False
+                else:
+                    text = self._text(path)
+                    answer = (
+                        text is not None
+                        and self._has_word(path, text, name)
+                        and text_calls(text, name)
+                    )
+                answers[name] = answer
+                self.changed.add(path)
+            if answer:
+                found.append(path)
         return found
 
     def caller_paths(self, function: str, path: str) -> list[str]:

@@ -315,6 +315,48 @@ def test_past_the_words_budget_texts_are_searched_without_words(
     assert index.callers_of("unpublish") == paths[2:]
 
 
+def test_the_caller_search_answers_as_the_text_file_by_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every name, every file: the one loop gives :func:`text_calls`'s answer, in order.
+
+    Real modules (words known for some, past the words budget for the others), a
+    non-ASCII name, an unreadable file; then a second index answers from the first's facts
+    without reading the files, the same answers.
+    """
+    import ocirace_checker.demand as demand
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    pattern = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+    texts = {
+        f"m{i}.py": (stdlib / name).read_text(encoding="utf-8")
+        for i, name in enumerate(("shutil.py", "tempfile.py", "os.py"))
+    }
+    texts["u.py"] = "def é():\n    pass\n\né (1)\ncopy\u3000(2)\n"
+    paths = []
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(str(tmp_path / name))
+    paths.insert(1, str(tmp_path / "gone.py"))
+    monkeypatch.setattr(demand, "_WORDS_BUDGET", len(texts["m0.py"]) + len(texts["m1.py"]))
+    names = sorted(set(pattern.findall(texts["m0.py"])) | {"é", "copy", "absent", "rmtree"})
+    index = DemandIndex(paths)
+    expected = {
+        name: [str(tmp_path / f) for f, t in texts.items() if text_calls(t, name)] for name in names
+    }
+    assert {name: index.callers_of(name) for name in names} == expected
+    facts = index.take_facts()
+    for name in texts:
+        (tmp_path / name).write_text("", encoding="utf-8")  # answers now come from the facts
+    again = DemandIndex(paths, facts, {p: facts[p][0] for p in facts})
+    assert {name: again.callers_of(name) for name in names} == expected
+    assert again.take_facts() == {}  # nothing new learnt
+    assert again.callers_of("never_asked") == []  # a new name is read from the (now empty) texts
+    assert {p: f[2]["never_asked"] for p, f in again.take_facts().items()} == dict.fromkeys(
+        facts, False
+    )
+
+
 def test_an_unreadable_module_exports_nothing(tmp_path: Path) -> None:
     index = DemandIndex([str(tmp_path / "gone.py")])
     assert index.resolve("gone.rename") == "gone.rename"

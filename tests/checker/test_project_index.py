@@ -11,10 +11,13 @@ import pytest
 from ocirace_checker.codes import RULES
 from ocirace_checker.engine import RunOptions, RunResult, run
 from ocirace_checker.project_index import (
+    _ALIAS_LINE,
     ModuleSummary,
+    _has_alias_line,
     build_index,
     index_of_sources,
     module_name_for,
+    summarise,
 )
 from tests.checker.two_module_project import (
     ALIASED_STORE,
@@ -134,3 +137,57 @@ def test_index_file_is_reused_when_nothing_changed(tmp_path: Path) -> None:
     index = build_index([str(p) for p in paths], cache)
     assert os.stat(cache / "index.json").st_mtime_ns == before
     assert index.resolve("pkg.util.rename") == "os.rename"
+
+
+def test_each_function_returning_a_temp_is_summarised_whichever_maker_it_uses() -> None:
+    """Functions are judged only when their body holds a temp maker the text holds."""
+    text = textwrap.dedent(
+        """\
+        import os, tempfile
+
+        def a(d):
+            fd, name = tempfile.mkstemp(dir=d)
+            os.close(fd)
+            return name
+
+        def b(d):
+            return tempfile.NamedTemporaryFile(dir=d, delete=False).name
+
+        def c(d):
+            return os.path.join(d, "x")
+
+        class K:
+            def m(self, d):
+                return tempfile.mktemp(dir=d)
+        """
+    )
+    assert summarise(text, "pkg/h.py", "pkg.h").temps == {
+        "a": ["helper", True],
+        "b": ["helper", True],
+        "K.m": ["helper", True],
+    }
+    # Without a return in the whole text, nothing is judged (and nothing is a temp).
+    assert summarise(text.replace("return", "yield"), "pkg/h.py", "pkg.h").temps == {}
+
+
+def test_the_alias_line_test_answers_as_the_pattern() -> None:
+    """Testing only the lines that hold a word of the pattern finds what the pattern finds.
+
+    Every module of the standard library's top level, and texts built to put the words at
+    the very start or end, after ``\\r``, inside other words and on lines of every kind.
+    """
+    import random
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib.glob("*.py")]
+    pieces = ["rename", "replace", "move", "s", "x =", "=", "from ", "import ", "\n", "\r\n"]
+    pieces += [" ", "\t", "_", "os.", "é", "(", "#", " = "]
+    chooser = random.Random(3)
+    texts += [
+        "".join(chooser.choice(pieces) for _ in range(chooser.randrange(1, 12)))
+        for _ in range(20000)
+    ]
+    answers = [_has_alias_line(text) for text in texts]
+    assert answers == [bool(_ALIAS_LINE.search(text)) for text in texts]
+    assert 1000 < sum(answers) < len(texts) - 1000  # both answers, many times
