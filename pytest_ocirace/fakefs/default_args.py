@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import sys
 import types
-import weakref
 from typing import Any
 
 from pytest_ocirace.fakefs.locking import ClassPatches
-from pytest_ocirace.fakefs.module_census import ModuleCensus, is_module, loaded_modules
+from pytest_ocirace.fakefs.module_census import ModuleSearch
 
 __all__ = ["install"]
 
@@ -36,9 +35,7 @@ _SKIPPED = frozenset(
 #: A function whose defaults hold filesystem functions: which positions, which keywords.
 _Found = tuple[types.FunctionType, tuple[int, ...], tuple[str, ...]]
 
-_FOUND: dict[tuple[str, int], tuple[weakref.ref[types.ModuleType], list[_Found]]] = {}
-_CENSUS = ModuleCensus()
-_LAST: list[_Found] = []
+_SEARCH: ModuleSearch[_Found] = ModuleSearch(_SKIPPED)
 
 
 def install(patches: ClassPatches, fs: Any) -> None:
@@ -74,24 +71,7 @@ def install(patches: ClassPatches, fs: Any) -> None:
 
 
 def _captured(table: dict[str, dict[str, Any]]) -> list[_Found]:
-    if _CENSUS.unchanged():
-        return _LAST
-    _CENSUS.remember()
-    found: list[_Found] = []
-    try:
-        for name, module in loaded_modules():
-            if not is_module(module) or name.partition(".")[0] in _SKIPPED:
-                continue
-            key = (name, id(module))
-            known = _FOUND.get(key)
-            if known is None or known[0]() is not module:
-                known = _FOUND[key] = (weakref.ref(module), _scan(module, table))
-            found.extend(known[1])
-    except BaseException:
-        _CENSUS.forget()
-        raise
-    _LAST[:] = found
-    return _LAST
+    return _SEARCH.found(lambda module: _scan(module, table))
 
 
 def _is_fs_function(value: Any, table: dict[str, dict[str, Any]]) -> bool:

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import sys
 import types
+import weakref
 from collections.abc import Callable
 from operator import is_, itemgetter
-from typing import TypeGuard
+from typing import Generic, TypeGuard, TypeVar
 
 from pyfakefs.fake_filesystem_unittest import Patcher
 
-__all__ = ["ModuleCensus", "is_module", "loaded_modules"]
+__all__ = ["ModuleCensus", "ModuleSearch", "is_module", "loaded_modules"]
 
 
 def loaded_modules() -> list[tuple[str, object]]:
@@ -164,3 +165,45 @@ def _all_initialised(modules: list[object]) -> bool:
         if spec is not None and getattr(spec, "_initializing", False) is True:
             return False
     return True
+
+
+_T = TypeVar("_T")
+
+
+class ModuleSearch(Generic[_T]):
+    """What a scan finds in every loaded module, kept while ``sys.modules`` is unchanged.
+
+    For the searches that point captured filesystem functions at pyfakefs' fakes
+    (``class_functions.py``, ``default_args.py``): the loop over every module is skipped
+    while the census holds, and each module is scanned once while it lives. A module is
+    known by its name and ``id`` *and* a weak reference: by ``id`` alone, a module made at
+    the address a dropped one left free got the old one's answer. Packages whose first
+    name is in ``skipped`` are never scanned.
+    """
+
+    def __init__(self, skipped: frozenset[str]) -> None:
+        self._skipped = skipped
+        self._census = ModuleCensus()
+        self._found: dict[tuple[str, int], tuple[weakref.ref[types.ModuleType], list[_T]]] = {}
+        self._last: list[_T] = []
+
+    def found(self, scan: Callable[[types.ModuleType], list[_T]]) -> list[_T]:
+        """Everything ``scan`` finds in the loaded modules (the same list object when kept)."""
+        if self._census.unchanged():
+            return self._last
+        self._census.remember()
+        found: list[_T] = []
+        try:
+            for name, module in loaded_modules():
+                if not is_module(module) or name.partition(".")[0] in self._skipped:
+                    continue
+                key = (name, id(module))
+                known = self._found.get(key)
+                if known is None or known[0]() is not module:
+                    known = self._found[key] = (weakref.ref(module), scan(module))
+                found.extend(known[1])
+        except BaseException:
+            self._census.forget()
+            raise
+        self._last[:] = found
+        return self._last
