@@ -47,6 +47,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
         f"pytest_ocirace.fakefs.{name}"
         for name in (
             "boundaries",
+            "buffered",
             "class_functions",
             "descriptors",
             "dropped_imports",

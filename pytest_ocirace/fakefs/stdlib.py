@@ -29,6 +29,7 @@ from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
 from pytest_ocirace.fakefs import (
+    buffered,
     descriptors,
     filelocks,
     os_capabilities,
@@ -198,7 +199,10 @@ def _class_plan() -> list[tuple[object, str, object]]:
     plan += descriptors.passthrough_plan(
         FakeOsModule, lambda name: planned.get(name, vars(FakeOsModule)[name])
     )
-    plan.append((FakeFileOpen, "call", _open_call(FakeFileOpen.call, active)))
+    # open() returns CPython's io classes over the simulation's own open (buffered.py).
+    plan.append(
+        (FakeFileOpen, "call", buffered.stacked(_open_call(FakeFileOpen.call, active), active))
+    )
     for factory in ("_read_wrappers", "_other_wrapper", "_write_wrapper", "_truncate_wrapper"):
         if factory in vars(FakeFileWrapper):
             original = vars(FakeFileWrapper)[factory]
