@@ -254,6 +254,10 @@ class FileIO(_REAL_FILEIO, metaclass=_FileIOType):
         if self._fake is None:
             return _REAL_FILEIO.seek(self, offset, whence)
         self._check_open()
+        if whence == io.SEEK_CUR and "a" in self._raw_mode:
+            # pyfakefs moves an append-mode object's read position relative to its write
+            # position (the end); the buffered classes seek (0, SEEK_CUR) before each read.
+            offset, whence = int(self._fake.tell()) + offset, io.SEEK_SET
         self._fake.seek(offset, whence)
         return int(self._fake.tell())
 

@@ -537,6 +537,8 @@ def _named_temporary_file(
                     wrapper = original(*bound.args, **bound.kwargs)
                 finally:
                     sim._next_open_temporary = False
+            if "delete" in vars(wrapper):  # before 3.12 the wrapper says it, as on Windows
+                wrapper.delete = True
         with LOCK:  # a WeakSet is not safe against threads adding at once
             sim.left_open.add_temporary(wrapper)
         return wrapper

@@ -307,3 +307,28 @@ def test_a_race_through_the_new_objects_is_still_reported(model: RaceModel) -> N
         thread.join(timeout=30)
     assert errors == []
     assert any(race.key.endswith("index.json") for race in model.races)
+
+
+def test_a_delete_on_close_temporary_file_says_so(sim: WindowsFilesystem) -> None:
+    # aiofiles' test_named_temporary_file: before 3.12 the wrapper's ``delete`` is what was
+    # asked (the simulation makes the file O_TEMPORARY instead of unlinking it at close).
+    with tempfile.NamedTemporaryFile("wb+") as named:
+        name = named.name
+        assert getattr(named, "delete", True) is True
+    assert not os.path.exists(name)
+
+
+def test_an_append_mode_object_reads_from_where_it_was_moved(sim: WindowsFilesystem) -> None:
+    # The buffered classes move the raw stream relative to where it is before a read;
+    # pyfakefs moved an append-mode object relative to its end (aiofiles: 9 tests).
+    with open("lines.txt", "wb") as setup:
+        setup.write(b"line 1\nline 2\n")
+    with open("lines.txt", "ab+") as binary:
+        binary.seek(0)
+        assert binary.readlines() == [b"line 1\n", b"line 2\n"]
+        binary.write(b"line 3\n")
+        binary.seek(7)
+        assert binary.read() == b"line 2\nline 3\n"
+    with open("lines.txt", "a+", encoding="utf-8") as text:
+        text.seek(0)
+        assert text.read() == "line 1\nline 2\nline 3\n"
