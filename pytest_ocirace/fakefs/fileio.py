@@ -34,6 +34,7 @@ from typing import Any
 
 from pyfakefs.fake_open import FakeFileOpen
 
+from pytest_ocirace.fakefs.filelocks import handle_position
 from pytest_ocirace.fakefs.inforce import IN_FORCE
 from pytest_ocirace.fakefs.locking import ClassPatches
 
@@ -265,7 +266,9 @@ class FileIO(_REAL_FILEIO, metaclass=_FileIOType):
         if self._fake is None:
             return _REAL_FILEIO.tell(self)
         self._check_open()
-        return int(self._fake.tell())
+        # Without pyfakefs' flush (nothing is buffered below: each write was flushed), as
+        # the buffered classes ask at every open: a tenth of a small file's open and close.
+        return handle_position(self._fake)
 
     def truncate(self, size: int | None = None, /) -> int:
         if self._fake is None:
