@@ -62,6 +62,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "module_census",
             "left_open",
             "os_capabilities",
+            "os_functions",
             "patcher",
             "path_stand_in",
             "pathclasses",

@@ -33,6 +33,7 @@ from pytest_ocirace.fakefs import (
     descriptors,
     filelocks,
     os_capabilities,
+    os_functions,
     storms,
     wrapper_attributes,
 )
@@ -150,6 +151,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
         patches.set(real_shutil, "_copyxattr", _no_xattr)
     _shutil_fast_paths_off(patches, real_shutil)
     _tokenize_open_falls_back_to_the_fake_disk(patches)
+    # os.py's own Python functions captured before the simulation (os_functions.py).
+    os_functions.install(patches)
     patches.set(
         real_tempfile,
         "_get_default_tempdir",
