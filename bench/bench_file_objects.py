@@ -10,6 +10,13 @@ checkout first on ``PYTHONPATH``, or this checkout), interleaved round by round 
 first in every other round); each process prints the CPU (``time.process_time``) of its
 bodies only, and the minimum over the rounds is kept.
 
+A second body (``lines``, docs/performance.md "Real io classes for fake files (w/aio)")
+works through one file object many times per open, as a log or a JSON-lines store does:
+for each of ``--items / 30`` items, open a text file for appending, write 200 lines one
+call each, close; then read the whole file back one ``readline()`` at a time. Since
+w/aio ``open()`` returns CPython's own buffered and text objects over the fake file,
+where each call was a trip through pyfakefs' wrapper.
+
     python bench/bench_file_objects.py --baseline /tmp/base
 """
 
@@ -41,7 +48,20 @@ for _ in range(REPEAT):
             with open("queue/info", "rb") as handle:
                 handle.read()
         cpu += time.process_time() - start
-print(json.dumps({"queue": cpu}))
+lines = 0.0
+for _ in range(REPEAT):
+    with simulate():
+        os.makedirs("log")
+        start = time.process_time()
+        for index in range(ITEMS // 30):
+            with open("log/events.txt", "a", encoding="utf-8") as handle:
+                for line in range(200):
+                    handle.write("event %d of item %d\n" % (line, index))
+            with open("log/events.txt", encoding="utf-8") as handle:
+                while handle.readline():
+                    pass
+        lines += time.process_time() - start
+print(json.dumps({"queue": cpu, "lines": lines}))
 """
 
 

@@ -19,6 +19,10 @@ temporary files are closed through tempfile's own ``close`` (which also marks th
 for the finalizer); every other handle the simulation made, open (written out first) or
 already closed (pid closes its file, and its ``atexit`` handler closes it once more),
 forgets its descriptor, so that a later ``close`` finds nothing to do, as on a closed file.
+The buffered and text objects the simulated ``open()`` returns (``buffered.py``) hold bytes
+their raw stream has not seen: they are written out first, and closed once their
+descriptors are forgotten (a close then reaches nothing), so that neither CPython's
+finalizer nor an ``atexit`` handler writes to a filesystem that is gone.
 Handles are remembered weakly, one set insertion per open.
 """
 
@@ -43,10 +47,15 @@ class LeftOpen:
         # still runs, as on the real machine; only the ones still alive at the end matter.
         self._temporaries: weakref.WeakSet[_Closable] = weakref.WeakSet()
         self._handles: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def opened(self, handle: Any) -> None:
         """Remember a pyfakefs file wrapper the simulation gave a descriptor."""
         self._handles.add(handle)
+
+    def add_stream(self, stream: Any) -> None:
+        """Remember a buffered or text file object ``open()`` returned, until :meth:`close_all`."""
+        self._streams.add(stream)
 
     def add_temporary(self, wrapper: _Closable) -> None:
         """Remember ``wrapper`` (what ``NamedTemporaryFile`` returned) until :meth:`close_all`."""
@@ -58,6 +67,11 @@ class LeftOpen:
         self._temporaries.clear()
         for wrapper in temporaries:
             _quietly_close(wrapper)
+        streams = list(self._streams)
+        self._streams.clear()
+        for stream in streams:  # their buffers into the fake files, before the handles go
+            with contextlib.suppress(Exception):
+                stream.flush()
         handles = {id(handle): handle for handle in self._handles}
         self._handles.clear()
         for slot in list(fs.open_files):  # also what was opened before the simulation
@@ -71,6 +85,8 @@ class LeftOpen:
             # pyfakefs asks the filesystem whether a handle with a descriptor is open;
             # without one it is closed, and a later close() returns at once.
             handle.filedes = None
+        for stream in streams:  # closed now, their raw streams' close reaches nothing
+            _quietly_close(stream)
 
 
 def _quietly_close(handle: _Closable) -> None:

@@ -47,6 +47,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
         f"pytest_ocirace.fakefs.{name}"
         for name in (
             "boundaries",
+            "buffered",
             "class_functions",
             "default_args",
             "descriptors",
@@ -63,6 +64,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "module_census",
             "left_open",
             "os_capabilities",
+            "os_functions",
             "patcher",
             "path_stand_in",
             "pathclasses",

@@ -29,10 +29,12 @@ from pyfakefs.fake_os import FakeOsModule
 from pyfakefs.fake_path import FakePathModule
 
 from pytest_ocirace.fakefs import (
+    buffered,
     descriptors,
     fake_imports,
     filelocks,
     os_capabilities,
+    os_functions,
     real_twins,
     storms,
     wrapper_attributes,
@@ -155,6 +157,8 @@ def install(patches: ClassPatches, sim: WindowsFilesystem) -> None:
     real_twins.install(patches)
     # Modules a test writes in a folder of the simulation are importable (ahead of the above).
     fake_imports.install(patches)
+    # os.py's own Python functions captured before the simulation (os_functions.py).
+    os_functions.install(patches)
     patches.set(
         real_tempfile,
         "_get_default_tempdir",
@@ -206,7 +210,10 @@ def _class_plan() -> list[tuple[object, str, object]]:
     plan += descriptors.passthrough_plan(
         FakeOsModule, lambda name: planned.get(name, vars(FakeOsModule)[name])
     )
-    plan.append((FakeFileOpen, "call", _open_call(FakeFileOpen.call, active)))
+    # open() returns CPython's io classes over the simulation's own open (buffered.py).
+    plan.append(
+        (FakeFileOpen, "call", buffered.stacked(_open_call(FakeFileOpen.call, active), active))
+    )
     for factory in ("_read_wrappers", "_other_wrapper", "_write_wrapper", "_truncate_wrapper"):
         if factory in vars(FakeFileWrapper):
             original = vars(FakeFileWrapper)[factory]
@@ -544,6 +551,8 @@ def _named_temporary_file(
                     wrapper = original(*bound.args, **bound.kwargs)
                 finally:
                     sim._next_open_temporary = False
+            if "delete" in vars(wrapper):  # before 3.12 the wrapper says it, as on Windows
+                wrapper.delete = True
         with LOCK:  # a WeakSet is not safe against threads adding at once
             sim.left_open.add_temporary(wrapper)
         return wrapper

@@ -24,6 +24,19 @@ The hook is :meth:`Patcher.patch_functions`, which pyfakefs runs whenever it (re
 patching (set-up and every resume after a pause), and its ``FS_FUNCTIONS`` table of what
 it patches; its stub bookkeeping puts the original back on pause and tear-down, as for
 every other patched attribute. tests/fakefs/test_wrapped_functions.py pins both.
+
+pyfakefs finds those functions by the names ``FakeOsModule.dir()`` lists, and the list
+leaves out functions its fake ``os`` does have: ``renames``, ``fdopen``, ``truncate``,
+``ftruncate``. A reference to one of them taken before the simulation
+(``aiofiles.os.renames = wrap(os.renames)``, ``from os import renames``) stayed the real
+function: ``os.renames`` is Python code in ``os.py`` whose ``rename``/``makedirs`` are the
+real module's own, so it renamed on the real disk (``FileNotFoundError`` on the
+Windows-spelled name), and the real ``os.fdopen`` opened a fake descriptor's number with
+the real ``io``. :func:`list_every_fake` adds them to the list once per process, before any
+patcher is made (``Patcher`` reads the list when it is built), so pyfakefs swaps such
+references as it swaps ``from os import rename`` and a wrapper of one is rebound as above.
+``os.pipe`` stays off the list (real pipes pass through, ``descriptors.py``), and so do
+functions Windows has not.
 """
 
 from __future__ import annotations
@@ -33,8 +46,31 @@ import types
 from typing import Any
 
 from pyfakefs.fake_filesystem_unittest import Patcher
+from pyfakefs.fake_os import FakeOsModule
 
-__all__ = ["keep_wrappers", "rebound_wrapper"]
+__all__ = ["UNLISTED_FAKES", "keep_wrappers", "list_every_fake", "rebound_wrapper"]
+
+#: Functions of pyfakefs' fake ``os`` that ``FakeOsModule.dir()`` leaves out.
+UNLISTED_FAKES = ("renames", "fdopen", "truncate", "ftruncate")
+
+
+def list_every_fake() -> None:
+    """Make ``FakeOsModule.dir()`` list :data:`UNLISTED_FAKES` too (idempotent)."""
+    listed = FakeOsModule.dir
+    if getattr(listed, "__ocirace_lists_every_fake__", False):
+        return
+
+    def every_fake() -> list[str]:
+        names = list(listed())
+        names += [n for n in UNLISTED_FAKES if n not in names and hasattr(FakeOsModule, n)]
+        return names
+
+    every_fake.__ocirace_lists_every_fake__ = True  # type: ignore[attr-defined]
+    every_fake.__doc__ = listed.__doc__
+    FakeOsModule.dir = staticmethod(every_fake)  # type: ignore[method-assign]
+
+
+list_every_fake()  # now: this module is imported before the first patcher is built
 
 
 def keep_wrappers(patcher: Patcher) -> None:

@@ -1,13 +1,14 @@
 """pyfakefs' open-file objects read their own attributes at half the cost, same answers.
 
-pyfakefs' ``FakeBinaryFileWrapper`` and ``FakeTextFileWrapper`` (what ``open()`` returns
-inside the simulation) define ``__getattribute__`` to send every name ``FakeFileWrapper``
-does not know to the wrapped stream. It asks ``name in self.__dict__``, and reading
-``self.__dict__`` goes through the same ``__getattribute__`` again (a second call and a
-second ``hasattr``): every attribute the wrapper's own methods read (``self._io``,
-``self.file_object``...) costs two Python calls and two class lookups. In a body that
-writes a file per operation (persist-queue's ``Queue.put``: open, write, flush, close,
-``os.replace``) it was about a tenth of the test's CPU under a profiler.
+pyfakefs' ``FakeBinaryFileWrapper`` and ``FakeTextFileWrapper`` (since w/aio the raw file
+object under what ``open()`` returns inside the simulation, ``buffered.py``; and what
+pyfakefs' own ``os`` functions open) define ``__getattribute__`` to send every name
+``FakeFileWrapper`` does not know to the wrapped stream. It asks ``name in self.__dict__``,
+and reading ``self.__dict__`` goes through the same ``__getattribute__`` again (a second
+call and a second ``hasattr``): every attribute the wrapper's own methods read
+(``self._io``, ``self.file_object``...) costs two Python calls and two class lookups. In a
+body that writes a file per operation (persist-queue's ``Queue.put``: open, write, flush,
+close, ``os.replace``) it was about a tenth of the test's CPU under a profiler.
 
 While a simulation runs, both classes get a ``__getattribute__`` that reads the instance
 dictionary directly and asks the class only for names that are not in it. The decision is

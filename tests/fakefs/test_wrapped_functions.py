@@ -33,6 +33,9 @@ _WRAPPERS = textwrap.dedent(
     replace = wrap(os.replace)
     remove = wrap(os.remove)
     counted_replace = counted(os.replace)
+    renames = wrap(os.renames)  # os.py's own Python code, absent from FakeOsModule.dir()
+    from os import renames as plain_renames
+    from os import truncate
     """
 )
 
@@ -49,6 +52,16 @@ _TESTS = textwrap.dedent(
         assert (tmp_path / "b").read_text() == "x"
         asyncio.run(w.remove(str(tmp_path / "b")))
         assert not (tmp_path / "b").exists()
+
+    def test_functions_pyfakefs_does_not_list_reach_the_fake_disk(tmp_path):
+        # aiofiles' test_renames: os.renames, captured at import, renamed on the real disk.
+        (tmp_path / "a").write_text("x")
+        asyncio.run(w.renames(str(tmp_path / "a"), str(tmp_path / "sub" / "b")))
+        assert (tmp_path / "sub" / "b").read_text() == "x"
+        w.plain_renames(str(tmp_path / "sub" / "b"), str(tmp_path / "other" / "c"))
+        assert not (tmp_path / "sub").exists()  # emptied, so removed
+        w.truncate(str(tmp_path / "other" / "c"), 0)
+        assert (tmp_path / "other" / "c").read_text() == ""
 
     def test_a_synchronous_wrapper_keeps_what_it_adds(tmp_path):
         (tmp_path / "a").write_text("x")
@@ -68,7 +81,7 @@ def test_wrappers_of_os_functions_run_their_own_code_on_the_fake_filesystem(
     # used in 'await' expression" (plain pyfakefs does the same).
     pytester.makepyfile(ocirace_wrappers=_WRAPPERS, test_wrapped=_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_the_wrappers_are_put_back_after_the_simulation(pytester: pytest.Pytester) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from pyfakefs.fake_file import FakeBinaryFileWrapper, FakeTextFileWrapper
+from pyfakefs.fake_open import _OPEN_MODE_MAP, FakeFileOpen
+from pyfakefs.helpers import _OpenModes
 
 from pytest_ocirace.fakefs import wrapper_attributes
 from pytest_ocirace.fakefs.filesystem import simulate
@@ -79,19 +81,41 @@ def _answers_with_and_without(handle: Any) -> tuple[list[Any], list[Any]]:
     return ours, theirs
 
 
-@pytest.mark.parametrize("mode", ["rb", "wb", "r", "w", "a+", "r+b"])
-def test_an_open_file_answers_every_name_as_pyfakefs_would(mode: str) -> None:
-    with simulate():
+@pytest.mark.parametrize("mode", ["rb", "wb", "ab+", "r+b"])
+def test_the_file_object_under_open_answers_every_name_as_pyfakefs_would(mode: str) -> None:
+    # open() returns CPython's io objects (buffered.py) over one pyfakefs binary object.
+    with simulate() as sim:
         with open("data.txt", "w", encoding="utf-8") as setup:
             setup.write("line one\nline two\n")
-        with open("data.txt", mode) as handle:
-            assert type(handle) in (FakeBinaryFileWrapper, FakeTextFileWrapper)
-            handle.instance_attribute = 42  # type: ignore[union-attr]
-            ours, theirs = _answers_with_and_without(handle)
-            assert ours == theirs
-            assert getattr(handle, "instance_attribute") == 42  # noqa: B009
-            if "r" in mode:
-                assert handle.read()[:4] in ("line", b"line")
+        with open("data.txt", mode) as stream:
+            handle = sim.fs.get_open_file(stream.fileno())
+            assert type(handle) is FakeBinaryFileWrapper
+            _check_answers(handle, mode)
+
+
+@pytest.mark.parametrize("mode", ["r", "w", "a+"])
+def test_a_text_file_object_answers_every_name_as_pyfakefs_would(mode: str) -> None:
+    # pyfakefs' text objects: what its open() returns on a filesystem with no simulation,
+    # and (asked with explicit open modes, as pyfakefs' own os functions ask) inside one.
+    with simulate() as sim:
+        with open("data.txt", "w", encoding="utf-8") as setup:
+            setup.write("line one\nline two\n")
+        modes = _OpenModes(*_OPEN_MODE_MAP[mode])
+        handle = FakeFileOpen(sim.fs).call("data.txt", mode, open_modes=modes)
+        try:
+            assert type(handle) is FakeTextFileWrapper
+            _check_answers(handle, mode)
+        finally:
+            handle.close()
+
+
+def _check_answers(handle: Any, mode: str) -> None:
+    handle.instance_attribute = 42
+    ours, theirs = _answers_with_and_without(handle)
+    assert ours == theirs
+    assert getattr(handle, "instance_attribute") == 42  # noqa: B009
+    if "r" in mode:
+        assert handle.read()[:4] in ("line", b"line")
 
 
 def test_the_lookup_is_the_direct_one_only_while_a_simulation_runs() -> None:
