@@ -8,12 +8,13 @@ and its ``ModuleLoader`` imports them, joblib's tests write a module and import 
 failed with a bare ``ModuleNotFoundError`` (or jinja2's ``TemplateNotFound``).
 
 While a simulation is in force, a path hook takes every Windows-spelled entry that is a
-folder of the fake filesystem and finds ``name/__init__.py`` and ``name.py`` there, read
-from the fake file (not a file operation of the test: nothing the race model sees) and run
-with ``__file__`` spelled as Windows spells it. What it does not find there (an extension
-module, a name only the real folder has) goes to the real twin's finder
-(``real_twins.py``). Compiled ``.pyc`` files are neither read nor written. POSIX-spelled
-entries (``sys.path`` as pytest and the host set it) never reach this hook's search.
+folder of the fake filesystem and finds ``name/__init__.py`` and ``name.py`` there (two
+lookups, which the race model sees as the test's own ``isfile`` would be), read from the
+fake file's content and run with ``__file__`` spelled as Windows spells it. What it does
+not find there (an extension module, a name only the real folder has) goes to the real
+twin's finder (``real_twins.py``). Compiled ``.pyc`` files are neither read nor written.
+POSIX-spelled entries (``sys.path`` as pytest and the host set it) never reach this hook's
+search.
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ from pytest_ocirace.fakefs.locking import ClassPatches
 __tracebackhide__ = True
 
 __all__ = ["FakeSourceHook", "install"]
-
-#: The encoding of a source without a coding cookie (PEP 3120).
-_DEFAULT_ENCODING = "utf-8"
 
 
 def _windows_spelled(entry: str) -> bool:
