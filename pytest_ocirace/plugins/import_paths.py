@@ -17,25 +17,18 @@ paths inside the real trees the simulation shows become their Windows spelling (
 fake file or directory): plain ``str`` values, and ``pathlib`` paths made on the host, which
 become the simulation's ``WindowsPath``. So do the attributes of the classes the module
 defines (``searchpath = Path(__file__).parent / "res"`` on a test class). They are put back
-afterwards unless the test rebound them. Of the dunder names only ``__file__``; never
-values inside containers; a library's module-level paths are the library's business
+afterwards unless the test rebound them. Never dunder names, never values inside
+containers; a library's module-level paths are the library's business
 (``windows_platform_modules`` and the real tree cover what it reads from them).
 
-``__file__`` is the one path every test module has (``join(dirname(__file__),
-"resources", ...)``: aiofiles' ``test_abspath`` compared it with ``abspath`` inside and
-got ``/root/...tests\resources\...`` against ``C:\root\...``), and on Windows it is
-Windows-spelled. Who else reads a test module's ``__file__`` while its test runs, and why
-respelling it for that time is safe: pytest names tests and traceback entries from the
-paths it collected and from code objects' ``co_filename`` (kept), and reads ``__file__``
-at collection and import only (assertion rewriting, doctest modules); ``linecache`` and
-tracebacks go by ``co_filename`` and the module's loader; ``inspect.getfile(module)``
-returns the Windows spelling, which names the same real file inside the simulation
-(``inspect.getmodule``'s file cache is refreshed when ``__file__`` changes);
-``importlib.resources`` goes by ``__spec__``, which is not touched (``__spec__.origin``
-is the import system's record, shared with its caches); coverage.py's tracer prefers a
-frame's ``__file__`` to ``co_filename`` only when both end in the same base name, which a
-backslash-spelled path never does on the host, and it decided for the module's code at
-import, before the simulation.
+``__file__`` stays the host's path, although on Windows it would be Windows-spelled and a
+path built from it and compared with one made inside differs (aiofiles' two
+``test_abspath`` tests). Respelling it was tried (w/aio) and taken back: everything the
+interpreter reports about the module's code goes by ``co_filename``, which cannot be
+respelled, so ``warnings.warn(...).filename == __file__`` (portalocker: 7 tests),
+``inspect.stack()[0].filename == __file__`` and the like broke, and the import system's
+own POSIX path functions made ``spec_from_file_location`` of a path built from it
+``<cwd>/C:\...`` (portalocker: 1 test). Eight tests against two.
 """
 
 from __future__ import annotations
@@ -104,7 +97,7 @@ def respelled(module: ModuleType | None, roots: Sequence[str], drive: str) -> It
     changed: list[tuple[Any, str, object, object]] = []
     for owner in _owners(module):
         for name, value in list(vars(owner).items()):
-            if name.startswith("__") and not (owner is module and name == "__file__"):
+            if name.startswith("__"):  # __file__ included: see the module's docstring
                 continue
             windows = _respelling(value, roots, drive)
             if windows is None:

@@ -103,40 +103,39 @@ def test_put_back_after_the_simulated_tests():
     result.assert_outcomes(passed=3)
 
 
-def test_the_module_file_is_windows_spelled_inside_and_put_back_after(
-    pytester: pytest.Pytester,
-) -> None:
-    # aiofiles' test_abspath: join(dirname(__file__), "resources", ...) against
-    # os.path.abspath of the same file made inside ('C:\\...'): on Windows both are one
-    # spelling. A failure's report still names the test file and shows its source.
+def test_the_module_file_stays_what_the_code_objects_say(pytester: pytest.Pytester) -> None:
+    # portalocker: ``warnings.warn(...)``'s filename (co_filename) == __file__, and
+    # spec_from_file_location of a path built from __file__ (the import system's own
+    # POSIX path functions); both broke while __file__ was respelled. A failure's report
+    # still names the test file and shows its source.
     pytester.mkdir("resources").joinpath("f.txt").write_text("x")
     pytester.makepyfile(
         """
+import importlib.util
 import inspect
 import os
-import sys
+import warnings
 from os.path import dirname, join
 
-import pytest
+def test_warning_and_frames_name_the_module_file():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("deprecated", DeprecationWarning)
+    assert caught[0].filename == __file__
+    assert inspect.stack()[0].filename == __file__
+    assert open(join(dirname(__file__), "resources", "f.txt")).read() == "x"
 
-def test_file_and_abspath_agree():
-    expected = join(dirname(__file__), "resources", "f.txt")
-    assert expected.startswith("C:\\\\")
-    assert os.path.abspath(os.path.relpath(expected)) == expected
-    assert open(expected).read() == "x"
-    assert inspect.getfile(sys.modules[__name__]) == __file__
+def test_a_spec_from_a_path_built_on_the_module_file():
+    spec = importlib.util.spec_from_file_location("same", __file__)
+    assert spec.origin == __file__
 
 def test_a_failure_still_shows_its_source():
     assert __file__ == "deliberately different"
-
-@pytest.mark.ocirace(enabled=False)
-def test_put_back_after_the_simulated_test():
-    assert __file__.startswith("/") and __file__ == __spec__.origin
 """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        ["*test_the_module_file_is_windows_spelled_inside_and_put_back_after.py:*AssertionError*"]
+        ["*test_the_module_file_stays_what_the_code_objects_say.py:*AssertionError*"]
     )
     result.stdout.fnmatch_lines(['*>*assert __file__ == "deliberately different"*'])
