@@ -9,6 +9,7 @@ readers that pyfakefs leaves on the real disk on purpose met that spelling and f
   compiled from a real file under its Windows name (jinja2 compiles each template with its
   path as the code's file name, and rewrites tracebacks to show the template's line) was
   shown without its source, and jinja2's own traceback tests failed.
+- ``importlib.util.spec_from_file_location``, whose path functions are POSIX here;
 - ``io.open_code``, which pyfakefs leaves on the real disk: black's tests
   ``runpy.run_path(str(ACTION_MAIN))`` a script of the real tree under its Windows name;
 - the import system's path-entry finders (``FileFinder``, ``zipimport``), which read with
@@ -28,6 +29,7 @@ archive outside the trees the simulation shows).
 
 from __future__ import annotations
 
+import importlib.util
 import linecache
 import ntpath
 import os
@@ -143,9 +145,28 @@ def _open_code(real: Callable[..., Any]) -> Callable[..., Any]:
     return open_code
 
 
+def _spec_from_file_location(real: Callable[..., Any]) -> Callable[..., Any]:
+    def spec_from_file_location(name: str, location: Any = None, *args: Any, **kwargs: Any) -> Any:
+        text = location
+        if location is not None and not isinstance(location, str):
+            text = getattr(location, "__fspath__", lambda: None)()
+        twin = real_twin(text)
+        return real(name, location if twin is None else twin, *args, **kwargs)
+
+    return spec_from_file_location
+
+
 def install(patches: ClassPatches) -> None:
     """Make ``linecache``, ``io.open_code`` and the import system try real twins."""
     patches.set(linecache, "updatecache", _updatecache(linecache.updatecache))
+    # importlib's own path functions are POSIX here: a Windows-spelled location became
+    # ``<cwd>/C:\...`` (portalocker loads its package's __init__.py by a path built from
+    # a module-level Path, which the simulated test sees Windows-spelled).
+    patches.set(
+        importlib.util,
+        "spec_from_file_location",
+        _spec_from_file_location(importlib.util.spec_from_file_location),
+    )
     # pyfakefs' io.open_code reads the real disk (it is how code is read: runpy.run_path).
     patches.set(FakeIoModule, "open_code", _open_code(FakeIoModule.open_code))
     hooks = list(sys.path_hooks)

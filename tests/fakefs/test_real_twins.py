@@ -8,6 +8,7 @@ traceback tests failed for the missing source line.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import linecache
 import runpy
 import sys
@@ -146,3 +147,17 @@ def test_runpy_runs_a_real_script_under_its_windows_name(tmp_path: Path) -> None
         with pytest.raises(FileNotFoundError):
             runpy.run_path(_windows_name(tmp_path / "missing.py"))
     assert found["RESULT"] == 42
+
+
+def test_a_spec_from_a_windows_spelled_location_loads_the_real_file(tmp_path: Path) -> None:
+    """portalocker loads its package's ``__init__.py`` by a path built from a module-level
+    ``Path``; importlib's POSIX path functions made a Windows name ``<cwd>/C:\\...``."""
+    source = tmp_path / "located.py"
+    source.write_text("VALUE = 'located'\n")
+    with simulate():
+        spec = importlib.util.spec_from_file_location("ocirace_located", _windows_name(source))
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    assert module.VALUE == "located"
