@@ -22,6 +22,7 @@ import sys
 import types
 from typing import Any
 
+from pytest_ocirace.fakefs.fake_functions import FakeFunctions
 from pytest_ocirace.fakefs.locking import ClassPatches
 from pytest_ocirace.fakefs.module_census import ModuleSearch
 
@@ -39,27 +40,16 @@ _SEARCH: ModuleSearch[tuple[type, str, Any]] = ModuleSearch(_SKIPPED)
 
 def install(patches: ClassPatches, fs: Any) -> None:
     """Point captured filesystem functions of loaded classes at ``fs``'s patcher's fakes."""
-    patcher = getattr(fs, "patcher", None)
-    if patcher is None:
+    fakes = FakeFunctions.of(fs)
+    if fakes is None:
         return
-    table: dict[str, dict[str, tuple[Any, str]]] = patcher._fake_module_functions
-    fakes: dict[str, Any] = patcher.fake_modules
-    for cls, attribute, function in _captured(table):
-        method, module_name = table[function.__name__][function.__module__]
-        fake_module = fakes.get(module_name)
-        if fake_module is None:
-            continue
-        fake = method.__get__(fake_module, type(fake_module))
-        patches.set(cls, attribute, staticmethod(fake))
+    for cls, attribute, function in _SEARCH.found(lambda module: _scan(module, fakes)):
+        fake = fakes.fake_of(function)
+        if fake is not function:
+            patches.set(cls, attribute, staticmethod(fake))
 
 
-def _captured(table: dict[str, dict[str, Any]]) -> list[tuple[type, str, Any]]:
-    return _SEARCH.found(lambda module: _scan(module, table))
-
-
-def _scan(
-    module: types.ModuleType, table: dict[str, dict[str, Any]]
-) -> list[tuple[type, str, Any]]:
+def _scan(module: types.ModuleType, fakes: FakeFunctions) -> list[tuple[type, str, Any]]:
     entries: list[tuple[type, str, Any]] = []
     try:
         values = list(vars(module).values())
@@ -80,7 +70,6 @@ def _scan(
             function = member.__func__
             if not isinstance(function, (types.BuiltinFunctionType, types.FunctionType)):
                 continue
-            owners = table.get(getattr(function, "__name__", ""), {})
-            if getattr(function, "__module__", None) in owners:
+            if fakes.is_faked(function):
                 entries.append((value, attribute, function))
     return entries

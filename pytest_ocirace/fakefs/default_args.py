@@ -22,6 +22,7 @@ import sys
 import types
 from typing import Any
 
+from pytest_ocirace.fakefs.fake_functions import FakeFunctions
 from pytest_ocirace.fakefs.locking import ClassPatches
 from pytest_ocirace.fakefs.module_census import ModuleSearch
 
@@ -40,22 +41,11 @@ _SEARCH: ModuleSearch[_Found] = ModuleSearch(_SKIPPED)
 
 def install(patches: ClassPatches, fs: Any) -> None:
     """Point captured filesystem defaults of loaded functions at ``fs``'s patcher's fakes."""
-    patcher = getattr(fs, "patcher", None)
-    if patcher is None:
+    fakes = FakeFunctions.of(fs)
+    if fakes is None:
         return
-    table: dict[str, dict[str, tuple[Any, str]]] = patcher._fake_module_functions
-    fakes: dict[str, Any] = patcher.fake_modules
-
-    def fake_of(real: Any) -> Any:
-        owners = table.get(getattr(real, "__name__", ""), {})
-        entry = owners.get(getattr(real, "__module__", None) or "")
-        if entry is None:
-            return real
-        method, module_name = entry
-        fake_module = fakes.get(module_name)
-        return real if fake_module is None else method.__get__(fake_module, type(fake_module))
-
-    for function, positions, keywords in _captured(table):
+    fake_of = fakes.fake_of
+    for function, positions, keywords in _SEARCH.found(lambda module: _scan(module, fakes)):
         defaults = function.__defaults__
         if positions and defaults is not None:
             changed = list(defaults)
@@ -68,17 +58,6 @@ def install(patches: ClassPatches, fs: Any) -> None:
             for name in keywords:
                 kwdefaults[name] = fake_of(kwdefaults[name])
         patches.set_defaults(function, defaults, kwdefaults)
-
-
-def _captured(table: dict[str, dict[str, Any]]) -> list[_Found]:
-    return _SEARCH.found(lambda module: _scan(module, table))
-
-
-def _is_fs_function(value: Any, table: dict[str, dict[str, Any]]) -> bool:
-    if not isinstance(value, types.BuiltinFunctionType | types.FunctionType):
-        return False
-    owners = table.get(getattr(value, "__name__", ""))
-    return owners is not None and getattr(value, "__module__", None) in owners
 
 
 def _functions_of(module: types.ModuleType) -> list[types.FunctionType]:
@@ -105,15 +84,15 @@ def _functions_of(module: types.ModuleType) -> list[types.FunctionType]:
     return functions
 
 
-def _scan(module: types.ModuleType, table: dict[str, dict[str, Any]]) -> list[_Found]:
+def _scan(module: types.ModuleType, fakes: FakeFunctions) -> list[_Found]:
     entries: list[_Found] = []
     for function in _functions_of(module):
         defaults = function.__defaults__ or ()
         kwdefaults = function.__kwdefaults__ or {}
         if not defaults and not kwdefaults:
             continue
-        positions = tuple(i for i, v in enumerate(defaults) if _is_fs_function(v, table))
-        keywords = tuple(k for k, v in kwdefaults.items() if _is_fs_function(v, table))
+        positions = tuple(i for i, v in enumerate(defaults) if fakes.is_faked(v))
+        keywords = tuple(k for k, v in kwdefaults.items() if fakes.is_faked(v))
         if positions or keywords:
             entries.append((function, positions, keywords))
     return entries

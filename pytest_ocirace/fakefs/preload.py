@@ -52,6 +52,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "default_args",
             "descriptors",
             "dropped_imports",
+            "fake_functions",
             "fake_imports",
             "fastpaths",
             "fileio",
