@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import _thread
 import functools
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -121,6 +122,24 @@ def lock_plan(cls: type, names: Iterable[str] | None = None) -> list[tuple[objec
             continue
         plan.append((cls, name, locked(value)))
     return plan
+
+
+def code_keeping_copy(function: types.FunctionType) -> types.FunctionType:
+    """A copy of ``function`` that keeps its code when ``set_code`` replaces the original's.
+
+    The original's ``__code__`` then delegates to the simulation's version, which reaches
+    every holder of the function object (bound at import); that version calls this copy
+    for the original behaviour.
+    """
+    copy = types.FunctionType(
+        function.__code__,
+        function.__globals__,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    copy.__kwdefaults__ = function.__kwdefaults__
+    return copy
 
 
 class ClassPatches:

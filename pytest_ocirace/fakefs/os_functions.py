@@ -26,7 +26,7 @@ import types
 from typing import Any
 
 from pytest_ocirace.fakefs.inforce import IN_FORCE
-from pytest_ocirace.fakefs.locking import ClassPatches
+from pytest_ocirace.fakefs.locking import ClassPatches, code_keeping_copy
 
 __all__ = ["NAMES", "install"]
 
@@ -60,15 +60,7 @@ def _plan() -> list[tuple[types.FunctionType, types.CodeType, types.FunctionType
         if hasattr(code, "co_qualname"):  # 3.11+
             qualname: dict[str, Any] = {"co_qualname": name}
             code = code.replace(**qualname)
-        copy = types.FunctionType(
-            function.__code__,
-            function.__globals__,
-            function.__name__,
-            function.__defaults__,
-            function.__closure__,
-        )
-        copy.__kwdefaults__ = function.__kwdefaults__
-        plan.append((function, code, copy))
+        plan.append((function, code, code_keeping_copy(function)))
     return plan
 
 

@@ -43,6 +43,7 @@ from pytest_ocirace.fakefs.locking import (
     LOCK,
     ClassPatches,
     call_unlocked,
+    code_keeping_copy,
     lock_plan,
     locked_once,
     public_methods,
@@ -433,7 +434,7 @@ def _bound_temporary_file(patches: ClassPatches, module: Any, posix: Any) -> Non
     """
     if not isinstance(posix, types.FunctionType) or posix is module.NamedTemporaryFile:
         return
-    original = _with_its_code(posix)
+    original = code_keeping_copy(posix)
 
     def temporary_file(*args: Any, **kwargs: Any) -> Any:
         if _fake_os_in_force(module):
@@ -442,24 +443,6 @@ def _bound_temporary_file(patches: ClassPatches, module: Any, posix: Any) -> Non
 
     patches.set(module, "_ocirace_temporary_file", temporary_file)
     patches.set_code(posix, _delegating_code(posix))
-
-
-def _with_its_code(function: types.FunctionType) -> types.FunctionType:
-    """A copy of ``function`` that keeps its code when the original's code is replaced.
-
-    The original's ``__code__`` delegates to the simulation's version while it runs, which
-    reaches every holder of the function object (bound at import); that version calls
-    this copy.
-    """
-    copy = types.FunctionType(
-        function.__code__,
-        function.__globals__,
-        function.__name__,
-        function.__defaults__,
-        function.__closure__,
-    )
-    copy.__kwdefaults__ = function.__kwdefaults__
-    return copy
 
 
 def _fake_os_in_force(module: Any) -> bool:
@@ -511,7 +494,7 @@ def _windows_named_temporary_file(
         windows = _named_temporary_file(posix, signature, module, sim)
         patches.set(module, "NamedTemporaryFile", windows)
         return
-    original = _with_its_code(posix)
+    original = code_keeping_copy(posix)
     windows = _named_temporary_file(original, signature, module, sim)
     patches.set(module, "NamedTemporaryFile", windows)
     patches.set(module, "_ocirace_named_temporary_file", windows)
