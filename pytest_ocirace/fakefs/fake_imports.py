@@ -19,6 +19,7 @@ search.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from importlib.abc import Loader
@@ -28,6 +29,7 @@ from typing import Any
 
 from pytest_ocirace.fakefs.inforce import IN_FORCE
 from pytest_ocirace.fakefs.locking import ClassPatches
+from pytest_ocirace.fakefs.real_twins import finder_for
 
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
 __tracebackhide__ = True
@@ -146,13 +148,4 @@ class _FakeSourceLoader(Loader):
 def install(patches: ClassPatches) -> None:
     """Put the hook first in ``sys.path_hooks``; what it does not find goes to the hooks after."""
     after = tuple(sys.path_hooks)
-
-    def fallback(entry: str) -> Any:
-        for hook in after:
-            try:
-                return hook(entry)
-            except ImportError:
-                continue
-        raise ImportError(f"no finder for {entry!r}")
-
-    patches.set(sys, "path_hooks", [FakeSourceHook(fallback), *after])
+    patches.set(sys, "path_hooks", [FakeSourceHook(functools.partial(finder_for, after)), *after])

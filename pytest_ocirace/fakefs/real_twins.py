@@ -46,7 +46,7 @@ from pytest_ocirace.fakefs.locking import ClassPatches
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
 __tracebackhide__ = True
 
-__all__ = ["install", "real_spelling", "real_twin"]
+__all__ = ["finder_for", "install", "real_spelling", "real_twin"]
 
 # The real ``os`` bits, where pyfakefs does not look: while a patcher runs it replaces this
 # module's ``os`` (and any function bound from ``os.path`` here) with its fakes.
@@ -124,12 +124,17 @@ class RealTwinHook:
         twin = real_twin(entry)
         if twin is None:
             raise ImportError("not a Windows-spelled name of a real file")
-        for hook in self._hooks:
-            try:
-                return hook(twin)
-            except ImportError:
-                continue
-        raise ImportError(f"no finder for {twin!r}")
+        return finder_for(self._hooks, twin)
+
+
+def finder_for(hooks: Sequence[Callable[[str], Any]], entry: str) -> Any:
+    """The first finder ``hooks`` give for ``entry``, as the import system asks its hooks."""
+    for hook in hooks:
+        try:
+            return hook(entry)
+        except ImportError:
+            continue
+    raise ImportError(f"no finder for {entry!r}")
 
 
 def _open_code(real: Callable[..., Any]) -> Callable[..., Any]:
