@@ -24,7 +24,7 @@ from typing import Any
 
 from pytest_ocirace.fakefs.fake_functions import FakeFunctions
 from pytest_ocirace.fakefs.locking import ClassPatches
-from pytest_ocirace.fakefs.module_census import ModuleSearch
+from pytest_ocirace.fakefs.module_census import ModuleSearch, defined_classes
 
 __all__ = ["install"]
 
@@ -51,25 +51,13 @@ def install(patches: ClassPatches, fs: Any) -> None:
 
 def _scan(module: types.ModuleType, fakes: FakeFunctions) -> list[tuple[type, str, Any]]:
     entries: list[tuple[type, str, Any]] = []
-    try:
-        values = list(vars(module).values())
-    except TypeError:  # pragma: no cover - a module object without a __dict__
-        return entries
-    for value in values:
-        # By the value's real type, never ``isinstance``: that asks ``value.__class__``,
-        # which a lazy proxy answers by setting itself up (Django's ``settings``, a module
-        # global of diskcache's Django cache, raised ImproperlyConfigured in every test).
-        if (
-            not issubclass(type(value), type)
-            or getattr(value, "__module__", None) != module.__name__
-        ):
-            continue
-        for attribute, member in list(vars(value).items()):
+    for cls in defined_classes(module):
+        for attribute, member in list(vars(cls).items()):
             if not isinstance(member, staticmethod):
                 continue
             function = member.__func__
             if not isinstance(function, (types.BuiltinFunctionType, types.FunctionType)):
                 continue
             if fakes.is_faked(function):
-                entries.append((value, attribute, function))
+                entries.append((cls, attribute, function))
     return entries

@@ -24,7 +24,7 @@ from typing import Any
 
 from pytest_ocirace.fakefs.fake_functions import FakeFunctions
 from pytest_ocirace.fakefs.locking import ClassPatches
-from pytest_ocirace.fakefs.module_census import ModuleSearch
+from pytest_ocirace.fakefs.module_census import ModuleSearch, defined_classes
 
 __all__ = ["install"]
 
@@ -62,25 +62,21 @@ def install(patches: ClassPatches, fs: Any) -> None:
 
 def _functions_of(module: types.ModuleType) -> list[types.FunctionType]:
     """The module's own functions, and those of its own classes (one level)."""
-    functions: list[types.FunctionType] = []
     try:
         values = list(vars(module).values())
     except TypeError:  # pragma: no cover - a module object without a __dict__
-        return functions
-    for value in values:
-        # By the value's real type, never ``isinstance`` (a lazy proxy would set itself up:
-        # see class_functions.py).
-        kind = type(value)
-        if kind is types.FunctionType:
-            if value.__module__ == module.__name__:
-                functions.append(value)
-        elif issubclass(kind, type) and getattr(value, "__module__", None) == module.__name__:
-            for member in list(vars(value).values()):
-                inner = member
-                if isinstance(member, staticmethod | classmethod):
-                    inner = member.__func__
-                if type(inner) is types.FunctionType:
-                    functions.append(inner)
+        return []
+    # By the value's real type, never ``isinstance`` (see module_census.defined_classes).
+    functions = [
+        value
+        for value in values
+        if type(value) is types.FunctionType and value.__module__ == module.__name__
+    ]
+    for cls in defined_classes(module):
+        for member in list(vars(cls).values()):
+            inner = member.__func__ if isinstance(member, staticmethod | classmethod) else member
+            if type(inner) is types.FunctionType:
+                functions.append(inner)
     return functions
 
 

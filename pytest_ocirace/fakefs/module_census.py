@@ -34,7 +34,7 @@ from typing import Generic, TypeGuard, TypeVar
 
 from pyfakefs.fake_filesystem_unittest import Patcher
 
-__all__ = ["ModuleCensus", "ModuleSearch", "is_module", "loaded_modules"]
+__all__ = ["ModuleCensus", "ModuleSearch", "defined_classes", "is_module", "loaded_modules"]
 
 
 def loaded_modules() -> list[tuple[str, object]]:
@@ -58,6 +58,25 @@ def is_module(value: object) -> TypeGuard[types.ModuleType]:
     set-up. ``type()`` never forwards and never raises.
     """
     return issubclass(type(value), types.ModuleType)
+
+
+def defined_classes(module: types.ModuleType) -> list[type]:
+    """The classes ``module`` defines (its globals whose ``__module__`` is its name).
+
+    Told by the value's real type, never ``isinstance``: that asks ``value.__class__``, which
+    a lazy proxy answers by setting itself up (Django's ``settings``, a module global of
+    diskcache's Django cache, raised ImproperlyConfigured in every test).
+    """
+    try:
+        values = list(vars(module).values())
+    except TypeError:  # pragma: no cover - a module object without a __dict__
+        return []
+    name = module.__name__
+    return [
+        value
+        for value in values
+        if issubclass(type(value), type) and getattr(value, "__module__", None) == name
+    ]
 
 
 def _swapped_names() -> frozenset[str]:

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+from pytest_ocirace.fakefs.module_census import defined_classes
 from pytest_ocirace.plugins.tmp_paths import windows_spelling
 
 #: The host's path classes, in a tuple where pyfakefs (which stubs module globals named
@@ -75,14 +76,8 @@ def _respelling(value: object, roots: Sequence[str], drive: str) -> object | Non
 
 
 def _owners(module: ModuleType) -> list[Any]:
-    """The module, and the classes it defines (by their real type, never ``isinstance``)."""
-    owners: list[Any] = [module]
-    for value in list(vars(module).values()):
-        if issubclass(type(value), type) and getattr(value, "__module__", None) == (
-            module.__name__
-        ):
-            owners.append(value)
-    return owners
+    """The module, and the classes it defines."""
+    return [module, *defined_classes(module)]
 
 
 @contextmanager
