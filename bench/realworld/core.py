@@ -397,8 +397,9 @@ def passing_both(plain: RunResult, ocirace: RunResult) -> tuple[int, float, floa
     return count, before, after
 
 
-def passing_both_cell(plain: RunResult, ocirace: RunResult) -> str:
-    count, before, after = passing_both(plain, ocirace)
+def passing_both_cell(found: tuple[int, float, float]) -> str:
+    """``passing_both``'s answer as the table and the report show it."""
+    count, before, after = found
     if not count:
         return "-"
     shown = f"{after / before:.1f}x" if before > 0 else "-"
@@ -437,7 +438,7 @@ def render_table(reports: Sequence[ProjectReport]) -> str:
             f"| {rep.project.name} | {rep.project.version} | {_counts_cell(rep.plain)} "
             f"| {_counts_cell(rep.ocirace)} | {len(rep.failures)} ({unclassified}) "
             f"| {rep.plain.wall:.1f} | {rep.ocirace.wall:.1f} | {ratio(rep.plain, rep.ocirace)} "
-            f"| {passing_both_cell(rep.plain, rep.ocirace)} "
+            f"| {passing_both_cell(passing_both(rep.plain, rep.ocirace))} "
             f"| {human_bytes(rep.ocirace.output_bytes)} "
             f"| {len(rep.plain.stray_files)}/{len(rep.ocirace.stray_files)} |"
         )
@@ -468,10 +469,10 @@ def render_project(rep: ProjectReport) -> str:
                 f"{shown}{more}"
             )
     out.append(f"time ratio ocirace/plain: {ratio(rep.plain, rep.ocirace)}")
-    count, _, _ = passing_both(rep.plain, rep.ocirace)
+    both = passing_both(rep.plain, rep.ocirace)
     out.append(
-        f"tests passing both ways ({count}), JUnit seconds plain / ocirace: "
-        f"{passing_both_cell(rep.plain, rep.ocirace)}"
+        f"tests passing both ways ({both[0]}), JUnit seconds plain / ocirace: "
+        f"{passing_both_cell(both)}"
     )
     if not rep.failures:
         out.append("newly failing: none")

@@ -177,7 +177,7 @@ def test_passing_both_sums_only_tests_that_pass_in_both_runs() -> None:
         }
     )
     assert core.passing_both(plain, oci) == (1, 1.0, 1.5)
-    assert core.passing_both_cell(plain, oci) == "1.0 / 1.5 (1.5x)"
+    assert core.passing_both_cell(core.passing_both(plain, oci)) == "1.0 / 1.5 (1.5x)"
     rep = ProjectReport(Project("demo", "1.0", (), ("tests",), ""), plain, oci, [], [])
     assert "tests passing both ways (1), JUnit seconds plain / ocirace: 1.0 / 1.5 (1.5x)" in (
         core.render_project(rep)
