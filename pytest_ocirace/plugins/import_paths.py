@@ -40,7 +40,6 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from pytest_ocirace.fakefs.module_census import defined_classes
 from pytest_ocirace.plugins.tmp_paths import windows_spelling
 
 #: The host's path classes, in a tuple where pyfakefs (which stubs module globals named
@@ -77,6 +76,9 @@ def _respelling(value: object, roots: Sequence[str], drive: str) -> object | Non
 
 def _owners(module: ModuleType) -> list[Any]:
     """The module, and the classes it defines."""
+    # Here, not at the top: a session that never simulates loads no fakefs module.
+    from pytest_ocirace.fakefs.module_census import defined_classes
+
     return [module, *defined_classes(module)]
 
 
