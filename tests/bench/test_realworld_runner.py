@@ -166,5 +166,5 @@ def test_byte_compile_reports_a_file_that_does_not_compile(tmp_path: Path) -> No
     package = tmp_path / "pytest_ocirace"
     package.mkdir()
     (package / "broken.py").write_text("def (:\n")
-    with pytest.raises(runner.HarnessError, match="byte-compiling .* failed"):
+    with pytest.raises(runner.HarnessError, match=r"byte-compiling .* failed"):
         runner.byte_compile(sys.executable, tmp_path)
