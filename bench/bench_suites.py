@@ -42,6 +42,7 @@ from bench.realworld.core import (
 )
 from bench.realworld.runner import (
     REPO,
+    byte_compile,
     load_run,
     prepare_source,
     prepare_venv,
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 source = prepare_source(project, workdir)
                 python = prepare_venv(project, source, workdir, rebuild=args.rebuild)
+                byte_compile(python, REPO)
             except HarnessError as exc:
                 print(f"{project.name}: setup failed: {exc}")
                 setup_failed.append(project.name)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.realworld.runner import prepared_run, recorded_command
+from bench.realworld.runner import byte_compile, prepared_run, recorded_command, recorded_python
 
 VARIANTS = (("plain", "plain", False), ("baseline", "ocirace", True), ("this", "ocirace", False))
 
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if prepared is None:
             return 2
         runs, source = prepared
+        byte_compile(recorded_python(runs), baseline)
         times: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in VARIANTS}
         for _ in range(args.rounds):
             for label, run, with_baseline in VARIANTS:

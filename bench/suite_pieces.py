@@ -19,7 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.realworld.runner import measured_run, prepared_run, recorded_command
+from bench.realworld.runner import (
+    byte_compile,
+    measured_run,
+    prepared_run,
+    recorded_command,
+    recorded_python,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         if prepared is None:
             return 2
         runs, source = prepared
+        if args.baseline is not None:
+            byte_compile(recorded_python(runs), args.baseline.resolve())
         best: dict[str, dict[str, dict[str, float]]] = {}
         for _ in range(args.rounds):
             for label, run, pythonpath in variants:

@@ -196,6 +196,36 @@ def prepare_venv(project: Project, source: Path, workdir: Path, rebuild: bool = 
     return python
 
 
+#: The folders of a checkout that a suite's run imports (the plugin and the writer).
+COMPILED = ("pytest_ocirace", "writer/src")
+
+
+def byte_compile(python: Path | str, checkout: Path) -> None:
+    """Write the bytecode of ``checkout``'s plugin and writer for ``python``, once per change.
+
+    The runs set ``PYTHONDONTWRITEBYTECODE`` (a suite's own tree must stay as it was), so a
+    checkout nobody byte-compiled was compiled from source inside every run: in the first
+    simulated test, which imports the simulation (0.06-0.19 s more than with bytecode:
+    1.7 ms of each of configobj's 75 tests, w/pertest). An installed plugin has its bytecode; the
+    measured run must too. ``compileall`` writes only what is missing or stale.
+    """
+    folders = [str(checkout / folder) for folder in COMPILED if (checkout / folder).is_dir()]
+    if not folders:
+        raise HarnessError(f"{checkout} holds none of {', '.join(COMPILED)}")
+    proc = subprocess.run(
+        [str(python), "-m", "compileall", "-q", *folders],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
+    if proc.returncode != 0:
+        head = proc.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
+        raise HarnessError(
+            f"byte-compiling {checkout} with {python} failed (exit {proc.returncode}): "
+            + (head[0] if head else "no output")
+        )
+
+
 class _BoundedSink:
     """Keeps the first HEAD_BYTES of a stream in a file and the last TAIL_BYTES in memory."""
 
@@ -387,7 +417,13 @@ def prepared_run(workdir: Path, name: str, script: str) -> tuple[Path, Path] | N
             file=sys.stderr,
         )
         return None
+    byte_compile(recorded_python(runs), REPO)
     return runs, sources[0]
+
+
+def recorded_python(runs: Path) -> str:
+    """The venv's python of the recorded runs in ``runs`` (the first word of the command)."""
+    return shlex.split((runs / "plain.cmd").read_text())[0]
 
 
 def measured_run(

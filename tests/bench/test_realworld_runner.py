@@ -141,3 +141,30 @@ def test_a_recorded_command_replays_with_its_arguments_whole(tmp_path: Path) -> 
     assert command[command.index("-k") + 1] == "not TestFileCache"
     assert f"--basetemp={tmp_path / 'replay'}" in command
     assert not any(part.startswith("--junitxml") for part in command)
+
+
+def test_byte_compile_writes_the_checkouts_bytecode_once(tmp_path: Path) -> None:
+    # The runs set PYTHONDONTWRITEBYTECODE: without this, a fresh checkout was compiled from
+    # source inside every measured run (its first simulated test, w/pertest).
+    package = tmp_path / "pytest_ocirace"
+    package.mkdir()
+    (package / "mod.py").write_text("X = 1\n")
+    runner.byte_compile(sys.executable, tmp_path)
+    compiled = list((package / "__pycache__").glob("mod.*.pyc"))
+    assert len(compiled) == 1
+    stamp = compiled[0].stat().st_mtime_ns
+    runner.byte_compile(sys.executable, tmp_path)
+    assert compiled[0].stat().st_mtime_ns == stamp  # up to date: not written again
+
+
+def test_byte_compile_names_a_checkout_without_the_plugin(tmp_path: Path) -> None:
+    with pytest.raises(runner.HarnessError, match="holds none of pytest_ocirace"):
+        runner.byte_compile(sys.executable, tmp_path)
+
+
+def test_byte_compile_reports_a_file_that_does_not_compile(tmp_path: Path) -> None:
+    package = tmp_path / "pytest_ocirace"
+    package.mkdir()
+    (package / "broken.py").write_text("def (:\n")
+    with pytest.raises(runner.HarnessError, match=r"byte-compiling .* failed"):
+        runner.byte_compile(sys.executable, tmp_path)
