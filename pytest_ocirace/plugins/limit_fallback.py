@@ -114,7 +114,11 @@ def _may_run_again(item: pytest.Item) -> bool:
     names = getattr(item, "fixturenames", ())
     if any(name in names for name in _FAKE_FS_FIXTURES):
         return False
-    if not auto_simulated(item) or on_limit(item) != "processes":
+    try:
+        simulated = auto_simulated(item)
+    except pytest.UsageError:
+        return False  # a bad marker: the test's set-up says so, as without the fallback
+    if not simulated or on_limit(item) != "processes":
         return False
     return not _rerunfailures_reruns(item)
 
@@ -202,11 +206,10 @@ def _frame(item: pytest.Item, error: BaseException) -> str:
     tb = error.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
-        if code.co_filename == own:
+        own_frame = code.co_filename == own
+        hidden = tb.tb_frame.f_globals.get("__tracebackhide__", False)
+        if own_frame or (not hidden and (shown is None or shown[0] != own)):
             shown = (code.co_filename, tb.tb_lineno, code.co_name)
-        elif shown is None or shown[0] != own:
-            if not tb.tb_frame.f_globals.get("__tracebackhide__", False):
-                shown = (code.co_filename, tb.tb_lineno, code.co_name)
         tb = tb.tb_next
     if shown is None:
         return "the test's set-up"  # made, never raised (capfd)

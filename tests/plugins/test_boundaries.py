@@ -152,8 +152,10 @@ EXPECTED = {
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # The fake filesystem's own answer at each limit: not run again in the process mode
+    # (limit_fallback.py), where a fork really forks and the child runs on in the session.
     quiet = ("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
-    return pytester.runpytest_inprocess(*quiet, *args)
+    return pytester.runpytest_inprocess(*quiet, "--ocirace-on-limit=fail", *args)
 
 
 def _children() -> list[str]:
