@@ -66,6 +66,9 @@ def test_fails_with_a_windows_race_in_the_process_mode(tmp_path):
 def test_fails_on_limit_fail(tmp_path):
     sqlite3.connect(str(tmp_path / "db.sqlite"))
 
+def test_fails_asking_for_winfs(winfs, tmp_path):
+    sqlite3.connect(str(tmp_path / "db.sqlite"))  # needs the fake filesystem: not run again
+
 def test_fails_in_the_process_mode_too(tmp_path):
     sqlite3.connect(str(tmp_path / "db.sqlite")).close()
     assert False, "fails on every disk"
@@ -157,6 +160,8 @@ def test_limits_run_again_in_the_process_mode(pytester: pytest.Pytester) -> None
     # on_limit="fail": today's one-line error, not run again.
     kept = _blocks(result)["test_fails_on_limit_fail"]
     assert "E       pytest_ocirace.fakefs.boundaries.ForeignIOError: pytest-ocirace: " in kept
+    kept = _blocks(result)["test_fails_asking_for_winfs"]
+    assert "E       pytest_ocirace.fakefs.boundaries.ForeignIOError: pytest-ocirace: " in kept
     result.stdout.fnmatch_lines(
         [
             "ocirace: 7 tests reached a limit of the fake filesystem and ran in the process "
@@ -164,7 +169,7 @@ def test_limits_run_again_in_the_process_mode(pytester: pytest.Pytester) -> None
         ]
     )
     # One outcome per test: the first run was not logged.
-    assert result.parseoutcomes() == {"passed": 6, "failed": 5}, result.stdout.str()
+    assert result.parseoutcomes() == {"passed": 6, "failed": 6}, result.stdout.str()
     root = ET.parse(pytester.path / "junit.xml").getroot()
     properties = {
         case.get("name"): [
@@ -176,7 +181,7 @@ def test_limits_run_again_in_the_process_mode(pytester: pytest.Pytester) -> None
     }
     assert {name for name, found in properties.items() if found} == set(ran_again)
     assert properties["test_passes_capfd"][0]["limit"] == "capfd"
-    assert len(root.findall(".//testcase")) == 11
+    assert len(root.findall(".//testcase")) == 12
 
 
 def test_one_outcome_for_x_and_lf(pytester: pytest.Pytester) -> None:
