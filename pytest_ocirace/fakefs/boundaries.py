@@ -34,6 +34,7 @@ import subprocess
 import sys
 import types
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from pytest_ocirace.fakefs import read_maps
@@ -46,11 +47,15 @@ from pytest_ocirace.fakefs.locking import ClassPatches
 __tracebackhide__ = True
 
 __all__ = [
+    "LIMITS",
     "OPT_OUT",
     "Boundaries",
+    "CaptureError",
     "ForeignIOError",
+    "LimitLog",
     "OutsideSimulationError",
     "ProcessStartError",
+    "capture_error",
 ]
 
 #: How a test opts out of the simulation: the one workaround that exists for both kinds.
@@ -65,16 +70,77 @@ _REAL = types.SimpleNamespace(os=os)
 _PLAN: list[tuple[object, str, object]] = []
 
 
+class LimitLog:
+    """Who hears of each limit reached: the seam between the guards and the plugin.
+
+    A test whose code caught the one-line error (black swallows a ``ProcessStartError``
+    and fails later on its exit code) still reached a limit: the plugin's fallback
+    (``plugins/limit_fallback.py``) runs such a test again in the process mode, so it must
+    learn of every limit error made, not only of the one a failure shows. Each
+    :class:`OutsideSimulationError` tells this log when it is made; listeners are called
+    in the thread that made it (a list append is all they should do).
+    """
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[OutsideSimulationError], None]] = []
+
+    def listen(self, listener: Callable[[OutsideSimulationError], None]) -> Callable[[], None]:
+        """Call ``listener`` with each limit error made from now on; return how to stop."""
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return stop
+
+    def reached(self, error: OutsideSimulationError) -> None:
+        for listener in tuple(self._listeners):
+            listener(error)
+
+
+#: The one log of this process (the guards are once per process too).
+LIMITS = LimitLog()
+
+
 class OutsideSimulationError(SimulationError):
-    """The test reached something the simulated filesystem cannot hold (a process, C I/O)."""
+    """The test reached something the simulated filesystem cannot hold (a process, C I/O).
+
+    ``limit`` names the kind in a word or two, for the fallback's report and summary.
+    """
+
+    limit = "the fake filesystem"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        LIMITS.reached(self)
 
 
 class ProcessStartError(OutsideSimulationError):
     """The test started a process; the fake filesystem lives in the test's process only."""
 
+    limit = "processes"
+
 
 class ForeignIOError(OutsideSimulationError):
     """A C library would do its own file I/O on the real disk, outside the simulation."""
+
+    limit = "C I/O"
+
+
+class CaptureError(OutsideSimulationError):
+    """``capfd`` asked for in a simulated test: it redirects real descriptors to real files."""
+
+    limit = "capfd"
+
+
+def capture_error(fixture: str) -> CaptureError:
+    """The error of a simulated test that asks for ``capfd``/``capfdbinary``."""
+    return CaptureError(
+        f"{fixture} cannot work in a simulated test: it redirects real file descriptors "
+        "into real temp files, which the fake filesystem replaces (pyfakefs has the same "
+        "limit); use capsys/capsysbinary instead"
+    )
 
 
 def _process_error(what: str) -> ProcessStartError:
@@ -87,12 +153,14 @@ def _process_error(what: str) -> ProcessStartError:
     )
 
 
-def _foreign_error(call: str, why: str, instead: str) -> ForeignIOError:
-    return ForeignIOError(
+def _foreign_error(call: str, why: str, instead: str, limit: str) -> ForeignIOError:
+    error = ForeignIOError(
         f"pytest-ocirace: {call} {why}, outside the simulated Windows filesystem (it would "
         f"use the real disk); {instead}, or run this test without the simulation with "
         f"{OPT_OUT}"
     )
+    error.limit = limit
+    return error
 
 
 _OS_PROCESS_FUNCTIONS = (
@@ -251,6 +319,7 @@ class Boundaries:
                     f"sqlite3.connect({database!r})",
                     "would open a database file, but SQLite does its file I/O in C",
                     "use ':memory:' (or 'file::memory:' with uri=True)",
+                    "sqlite3.connect",
                 )
             return original(database, *args, **kwargs)
 
@@ -278,6 +347,7 @@ class Boundaries:
                         f"{__name}.open()",
                         "opens its file in C (and Windows has no such module)",
                         "use dbm.open() or dbm.dumb, which Windows has",
+                        __name,
                     )
                 return __open(*args, **kw)
 
@@ -321,6 +391,7 @@ class Boundaries:
                         "the OS has never heard of",
                         "map it read-only (access=mmap.ACCESS_READ: a copy of its bytes), "
                         "or read the file with open() instead",
+                        "mmap",
                     )
                 return real_mmap.__new__(cls, fileno, *args, **kwargs)
 

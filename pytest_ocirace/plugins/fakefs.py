@@ -45,12 +45,14 @@ __all__ = [
     "RACE_MARKER_OPTIONS",
     "OciraceHookSpecs",
     "WinFS",
+    "auto_simulated",
 ]
 
 #: Plugin modules of pytest-ocirace registered with pytest before command-line parsing.
 EXTRA_PLUGINS: tuple[str, ...] = (
     "pytest_ocirace.plugins.races",
     "pytest_ocirace.plugins.processes",
+    "pytest_ocirace.plugins.limit_fallback",
 )
 
 #: Marker keywords read by the race model (``plugins/races.py``'s ``MARKER_OPTIONS``), not by the
@@ -60,7 +62,7 @@ RACE_MARKER_OPTIONS: tuple[str, ...] = ("ignore", "expect_races")
 #: Marker keywords the plugin itself reads: ``enabled=False`` runs a test without the
 #: simulation even under ``--ocirace`` (the way out for tests that start processes or use
 #: C libraries' own file I/O, which the fake filesystem cannot hold).
-PLUGIN_MARKER_OPTIONS: tuple[str, ...] = ("enabled", "processes")
+PLUGIN_MARKER_OPTIONS: tuple[str, ...] = ("enabled", "processes", "on_limit")
 
 _MARKER_HELP = (
     "ocirace(**options): run this test inside the simulated Windows filesystem, with race "
@@ -395,12 +397,10 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     skip_if_windows_skips(item, options)
     for name in ("capfd", "capfdbinary"):
         if name in request.fixturenames:
-            pytest.fail(
-                f"{name} cannot work in a simulated test: it redirects real file descriptors "
-                "into real temp files, which the fake filesystem replaces (pyfakefs has the "
-                "same limit); use capsys/capsysbinary instead",
-                pytrace=False,
-            )
+            # A limit like a process start (the fallback runs the test in the process mode).
+            from pytest_ocirace.fakefs.boundaries import capture_error
+
+            pytest.fail(str(capture_error(name)), pytrace=False)
     request.config.hook.pytest_ocirace_prepare(item=item)
     # pytest's tmp_path (and everything built on it) must be made on the real disk, before
     # the simulation starts: pytest creates and numbers it there and cleans it up after the
@@ -668,15 +668,24 @@ def _ocirace_auto(request: pytest.FixtureRequest) -> None:
     """Start the simulation for tests that opted in through the flag, ini key or marker."""
     if "winfs" in request.fixturenames:
         return
+    if auto_simulated(request.node):
+        request.getfixturevalue("winfs")
+
+
+def auto_simulated(item: pytest.Item) -> bool:
+    """Whether the flag, ini key or marker puts ``item`` in the fake filesystem.
+
+    What ``_ocirace_auto`` decides on; asked before the test runs too (``limit_fallback.py``),
+    so it starts nothing. A test asking for ``winfs`` itself is simulated whatever this says.
+    """
     from pytest_ocirace.plugins.processes import process_mode
 
-    if process_mode(request.node):
-        return  # the process mode runs on the real disk (docs/processes.md)
-    enabled = _marker_enabled(request.node)
-    if enabled is False:
-        return
-    if enabled or _enabled_globally(request.config):
-        request.getfixturevalue("winfs")
+    if process_mode(item):
+        return False  # the process mode runs on the real disk (docs/processes.md)
+    enabled = _marker_enabled(item)
+    if enabled is None:
+        return _enabled_globally(item.config)
+    return enabled
 
 
 def _marker_enabled(item: pytest.Item) -> bool | None:

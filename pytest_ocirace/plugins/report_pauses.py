@@ -53,6 +53,7 @@ KNOWN_REPORT_HOOKS: frozenset[str] = frozenset(
         "_pytest.subtests",
         "_pytest.terminal",
         "pyfakefs.pytest_plugin",
+        "pytest_ocirace.plugins.limit_fallback",
         "pytest_ocirace.plugins.races",
         "pytest_ocirace.plugins.report_pauses",
         "pytest_rerunfailures",

@@ -152,8 +152,10 @@ EXPECTED = {
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # The fake filesystem's own answer at each limit: not run again in the process mode
+    # (limit_fallback.py), where a fork really forks and the child runs on in the session.
     quiet = ("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest")
-    return pytester.runpytest_inprocess(*quiet, *args)
+    return pytester.runpytest_inprocess(*quiet, "--ocirace-on-limit=fail", *args)
 
 
 def _children() -> list[str]:
@@ -407,3 +409,20 @@ def test_thread_pool_executor_is_not_a_process(pytester: pytest.Pytester) -> Non
         """
     )
     _run(pytester, "--ocirace").assert_outcomes(passed=1)
+
+
+def test_each_limit_error_made_is_heard_until_the_listener_stops() -> None:
+    # The seam of limit_fallback.py: a limit error is heard when it is made, so a test whose
+    # code caught it (black's process pool) is still known to have reached a limit.
+    from pytest_ocirace.fakefs.boundaries import LIMITS, ProcessStartError, capture_error
+
+    heard: list[BaseException] = []
+    stop = LIMITS.listen(heard.append)
+    try:
+        made = capture_error("capfd")
+    finally:
+        stop()
+    ProcessStartError("made after the listener stopped")
+    assert heard == [made]
+    assert made.limit == "capfd"
+    assert str(made).startswith("capfd cannot work in a simulated test")

@@ -415,7 +415,7 @@ def test_capfd_is_one_clear_error_and_capsys_works(pytester: pytest.Pytester) ->
             assert capsys.readouterr().out == "x\\n"
         """
     )
-    result = _run(pytester, "--ocirace")
+    result = _run(pytester, "--ocirace", "--ocirace-on-limit=fail")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*capfd cannot work in a simulated test*use capsys*"])
     assert "Traceback" not in result.stdout.str()

@@ -75,7 +75,9 @@ def _failure(output: str, name: str) -> str:
 def test_a_process_start_shows_the_test_call_and_names_the_library_frames(
     suite: pytest.Pytester,
 ) -> None:
-    result = suite.runpytest_subprocess("--ocirace", "-k", "test_process")
+    result = suite.runpytest_subprocess(
+        "--ocirace", "--ocirace-on-limit=fail", "-k", "test_process"
+    )
     result.assert_outcomes(failed=1)
     report = _failure(result.stdout.str(), "test_process")
     assert "    library.start()" in report  # the test's line, with its source
@@ -87,7 +89,9 @@ def test_a_process_start_shows_the_test_call_and_names_the_library_frames(
 
 
 def test_sqlite_and_a_unittest_setup_are_cut_the_same_way(suite: pytest.Pytester) -> None:
-    result = suite.runpytest_subprocess("--ocirace", "-k", "test_sqlite or Case")
+    result = suite.runpytest_subprocess(
+        "--ocirace", "--ocirace-on-limit=fail", "-k", "test_sqlite or Case"
+    )
     result.assert_outcomes(failed=2)
     output = result.stdout.str()
     for name, call in (
@@ -104,7 +108,9 @@ def test_sqlite_and_a_unittest_setup_are_cut_the_same_way(suite: pytest.Pytester
 
 
 def test_full_trace_shows_every_frame(suite: pytest.Pytester) -> None:
-    result = suite.runpytest_subprocess("--ocirace", "--full-trace", "-k", "test_process")
+    result = suite.runpytest_subprocess(
+        "--ocirace", "--ocirace-on-limit=fail", "--full-trace", "-k", "test_process"
+    )
     result.assert_outcomes(failed=1)
     report = _failure(result.stdout.str(), "test_process")
     assert "# the spawn line" in report
@@ -112,7 +118,9 @@ def test_full_trace_shows_every_frame(suite: pytest.Pytester) -> None:
 
 
 def test_other_failures_keep_their_library_frames(suite: pytest.Pytester) -> None:
-    result = suite.runpytest_subprocess("--ocirace", "-k", "test_real_failure")
+    result = suite.runpytest_subprocess(
+        "--ocirace", "--ocirace-on-limit=fail", "-k", "test_real_failure"
+    )
     result.assert_outcomes(failed=1)
     report = _failure(result.stdout.str(), "test_real_failure")
     assert "# the assert line" in report

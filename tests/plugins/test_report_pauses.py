@@ -84,7 +84,9 @@ def test_another_report_hook_still_writes_the_real_disk(pytester: pytest.Pyteste
         """
     )
     pytester.makepyfile(test_counting=COUNTING)
-    result = _run(pytester, "--ocirace", "-p", "no:xdist")
+    # on_limit=fail: pytest logs each report inside the test (by default limit_fallback.py
+    # logs them after its teardown, when no simulation runs, so no pause is needed).
+    result = _run(pytester, "--ocirace", "-p", "no:xdist", "--ocirace-on-limit=fail")
     result.assert_outcomes(passed=3)
     written = log.read_text().splitlines()
     assert "call test_counting.py::test_one" in written
