@@ -275,7 +275,13 @@ class WindowsFilesystem:
         return sim
 
     def _install(self, tree: StartingTree) -> None:
-        from pytest_ocirace.fakefs import class_functions, default_args, platform, stdlib
+        from pytest_ocirace.fakefs import (
+            captured_separators,
+            class_functions,
+            default_args,
+            platform,
+            stdlib,
+        )
 
         with LOCK:
             # Before the class switch: pyfakefs' own methods, without the layer's routing.
@@ -298,6 +304,7 @@ class WindowsFilesystem:
                 pathclasses.install(self._patches)
                 class_functions.install(self._patches, self.fs)
                 default_args.install(self._patches, self.fs)
+                captured_separators.install(self._patches)
                 skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.

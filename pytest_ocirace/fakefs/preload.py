@@ -48,6 +48,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
         for name in (
             "boundaries",
             "buffered",
+            "captured_separators",
             "class_functions",
             "default_args",
             "descriptors",
