@@ -16,12 +16,20 @@ from pytest_ocirace.fakefs.filesystem import simulate
 SOURCE = textwrap.dedent(
     """
     import os
+    import string
+    from os.path import sep as path_sep
 
     SPLIT = os.path.pathsep
     SEP: str = os.sep
     NULL = os.devnull
     COLON = ":"
-    JOINED = os.sep + "x"
+    VALID = "-_. " + string.ascii_letters + os.path.sep
+    BOTH = (os.sep, os.altsep)
+    PREFIX = f"{path_sep}x"
+    CALLED = os.path.join("a", "b")
+
+    def escape(name):
+        return "".join(filter(VALID.__contains__, name))
 
     class ParamType:
         envvar_list_splitter = os.path.pathsep
@@ -52,9 +60,13 @@ def test_captured_separators_are_windows_ones_inside_and_the_hosts_after(
         assert (captured.SPLIT, captured.SEP, captured.NULL) == (";", "\\", "nul")
         # click's Path type splits what the test joined with os.path.pathsep, as on Windows.
         assert captured.ParamType().split(f"foo{os.path.pathsep}bar") == ["foo", "bar"]
+        # partd's store: the separator os.path.join put there is a valid character.
+        assert captured.escape(os.path.join("a", "b")) == "a\\b"
+        assert (captured.BOTH, captured.PREFIX) == (("\\", "/"), "\\x")
         assert captured.COLON == ":"  # a literal is no separator
-        assert captured.JOINED == "/x"  # built from one: not followed
+        assert captured.CALLED == "a/b"  # a value made by a call keeps its spelling
     assert (captured.SPLIT, captured.SEP, captured.NULL) == (":", "/", "/dev/null")
+    assert (captured.BOTH, captured.PREFIX, captured.VALID[-1]) == (("/", None), "/x", "/")
     assert captured.ParamType.envvar_list_splitter == ":"
 
 
