@@ -47,6 +47,7 @@ from pytest_ocirace.fakefs import (
     inforce,
     pathclasses,
     preload,
+    realtree,
     skip_check,
     symlinks,
 )
@@ -281,6 +282,7 @@ class WindowsFilesystem:
             default_args,
             platform,
             stdlib,
+            zoneinfo_paths,
         )
 
         with LOCK:
@@ -305,6 +307,7 @@ class WindowsFilesystem:
                 class_functions.install(self._patches, self.fs)
                 default_args.install(self._patches, self.fs)
                 captured_separators.install(self._patches)
+                zoneinfo_paths.install(self._patches)
                 skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
@@ -961,14 +964,12 @@ def _host_directories() -> tuple[str, ...]:
     Libraries read them at import, before any simulation: portalocker's
     ``BoundedSemaphore`` defaults its directory to ``tempfile.gettempdir()`` (``/tmp``), a
     cache to ``~/.cache/...``. Inside the simulation such a string names a directory of the
-    fake filesystem, which had none: ``FileNotFoundError`` on ``C:\tmp\...``. On Windows
-    both directories exist, so each simulation makes them, empty (nothing of the real ones
-    is shown: that would reach the real disk).
+    fake filesystem. On Windows both directories exist, so each simulation has them: the
+    real ones, shown copy-on-write, when the real tree is shown (the plugin passes
+    ``realtree.HOST_DIRECTORIES`` with the test's trees), else empty.
     """
-    import tempfile
-
     found = []
-    for real in (tempfile.gettempdir(), os.path.expanduser("~")):
+    for real in realtree.HOST_DIRECTORIES:
         parts = [part for part in real.split("/") if part]
         if (
             real.startswith("/")

@@ -89,6 +89,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "wrapper_attributes",
             "writer_seam",
             "zipimports",
+            "zoneinfo_paths",
         )
     ),
 )
@@ -104,6 +105,8 @@ def load_before_patching(named: Iterable[str] = ()) -> None:
     """
     from pytest_ocirace.racemodel.sync import INSTRUMENTED_MODULES
 
+    _ask_the_platform_once()
+
     for name in (*SIMULATION_MODULES, *INSTRUMENTED_MODULES):
         if name not in sys.modules:
             importlib.import_module(name)
@@ -113,3 +116,17 @@ def load_before_patching(named: Iterable[str] = ()) -> None:
                 importlib.import_module(name)
             except ImportError:
                 continue
+
+
+def _ask_the_platform_once() -> None:
+    """Let ``platform`` start its one probe process now, outside any simulation.
+
+    ``platform.uname().processor`` runs ``uname -p`` the first time it is read, and keeps
+    the answer for the process's life. Read first inside a simulated test
+    (``platform.platform()`` in a fixture: cookiecutter's 44 prompt tests), that start was
+    refused with ``ProcessStartError``, for a query that touches no file. Asked here once,
+    the answer is kept before any simulation starts.
+    """
+    import platform
+
+    platform.uname().processor  # noqa: B018 - the read fills platform's cache

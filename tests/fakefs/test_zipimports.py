@@ -118,7 +118,7 @@ def test_an_archive_written_inside_is_a_zipimporter_too(restored_path: None) -> 
         _templates_archive(archive)
         sys.path.insert(0, archive)
         names, data = _read_like_jinja2("zipped_pkg")
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match=r"absent\.html"):
             sys.path_importer_cache[archive].get_data(archive + "\\zipped_pkg\\absent.html")
     assert names == ["foo/test.html", "test.html"]
     assert data == b"FOO"
