@@ -280,6 +280,7 @@ class WindowsFilesystem:
             captured_separators,
             class_functions,
             default_args,
+            expanduser,
             platform,
             stdlib,
             zoneinfo_paths,
@@ -308,6 +309,7 @@ class WindowsFilesystem:
                 default_args.install(self._patches, self.fs)
                 captured_separators.install(self._patches)
                 zoneinfo_paths.install(self._patches)
+                expanduser.install(self._patches)
                 skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
