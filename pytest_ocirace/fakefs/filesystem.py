@@ -281,6 +281,7 @@ class WindowsFilesystem:
             class_functions,
             default_args,
             expanduser,
+            path_variable,
             platform,
             stdlib,
             zoneinfo_paths,
@@ -310,6 +311,7 @@ class WindowsFilesystem:
                 captured_separators.install(self._patches)
                 zoneinfo_paths.install(self._patches)
                 expanduser.install(self._patches)
+                path_variable.install(self._patches, ntpath.splitdrive(self.workdir)[0] or "C:")
                 skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.

@@ -70,6 +70,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "os_functions",
             "patcher",
             "path_stand_in",
+            "path_variable",
             "pathclasses",
             "platform",
             "platform_import",
