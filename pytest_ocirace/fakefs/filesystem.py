@@ -47,6 +47,7 @@ from pytest_ocirace.fakefs import (
     inforce,
     pathclasses,
     preload,
+    realtree,
     skip_check,
     symlinks,
 )
@@ -275,7 +276,16 @@ class WindowsFilesystem:
         return sim
 
     def _install(self, tree: StartingTree) -> None:
-        from pytest_ocirace.fakefs import class_functions, default_args, platform, stdlib
+        from pytest_ocirace.fakefs import (
+            captured_separators,
+            class_functions,
+            default_args,
+            expanduser,
+            path_variable,
+            platform,
+            stdlib,
+            zoneinfo_paths,
+        )
 
         with LOCK:
             # Before the class switch: pyfakefs' own methods, without the layer's routing.
@@ -298,6 +308,10 @@ class WindowsFilesystem:
                 pathclasses.install(self._patches)
                 class_functions.install(self._patches, self.fs)
                 default_args.install(self._patches, self.fs)
+                captured_separators.install(self._patches)
+                zoneinfo_paths.install(self._patches)
+                expanduser.install(self._patches)
+                path_variable.install(self._patches, ntpath.splitdrive(self.workdir)[0] or "C:")
                 skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
                 # pyfakefs restores tempfile.tempdir when its patcher stops.
@@ -954,14 +968,12 @@ def _host_directories() -> tuple[str, ...]:
     Libraries read them at import, before any simulation: portalocker's
     ``BoundedSemaphore`` defaults its directory to ``tempfile.gettempdir()`` (``/tmp``), a
     cache to ``~/.cache/...``. Inside the simulation such a string names a directory of the
-    fake filesystem, which had none: ``FileNotFoundError`` on ``C:\tmp\...``. On Windows
-    both directories exist, so each simulation makes them, empty (nothing of the real ones
-    is shown: that would reach the real disk).
+    fake filesystem. On Windows both directories exist, so each simulation has them: the
+    real ones, shown copy-on-write, when the real tree is shown (the plugin passes
+    ``realtree.HOST_DIRECTORIES`` with the test's trees), else empty.
     """
-    import tempfile
-
     found = []
-    for real in (tempfile.gettempdir(), os.path.expanduser("~")):
+    for real in realtree.HOST_DIRECTORIES:
         parts = [part for part in real.split("/") if part]
         if (
             real.startswith("/")

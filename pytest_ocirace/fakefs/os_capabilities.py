@@ -9,11 +9,18 @@ accepts: 36 of pid's 41 tests failed with "access: effective_ids unavailable on 
 platform". On Windows ``supports_effective_ids`` and ``supports_dir_fd`` are empty,
 ``supports_follow_symlinks`` holds ``stat``, and ``supports_fd`` holds ``stat`` and
 ``truncate`` (from 3.13 ``chmod`` joins both, as Windows gained ``fchmod``/``lchmod``);
-``access`` refuses only ``effective_ids=True``, ``follow_symlinks=False`` and ``dir_fd``.
+``access`` refuses only ``effective_ids=True``, ``follow_symlinks=False`` and ``dir_fd``,
+and answers as ``nt.access`` does: the name exists (any failure to read its attributes is
+False), and for ``W_OK`` a file has no read-only attribute (a folder's is ignored); ``R_OK``
+and ``X_OK`` ask nothing more (Windows has no execute bit). pyfakefs checked the POSIX
+bits, except for root, who could write read-only files and execute nothing:
+``os.access(program, os.X_OK)``, ``shutil.which``'s test, was False for every file.
 """
 
 from __future__ import annotations
 
+import os
+import stat as _stat
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +30,7 @@ from pyfakefs.fake_os import FakeOsModule
 __all__ = ["plan"]
 
 _CHMOD_TOO = sys.version_info >= (3, 13)
+_W_OK = os.W_OK
 
 
 def _supports_fd(self: Any) -> set[Callable[..., Any]]:
@@ -38,6 +46,8 @@ def _empty(self: Any) -> set[Callable[..., Any]]:
 
 
 def _windows_access(access: Callable[..., bool]) -> Callable[..., bool]:
+    del access  # answered from ``stat``, as nt.access answers from the file's attributes
+
     def access_(
         self: Any,
         path: Any,
@@ -55,7 +65,13 @@ def _windows_access(access: Callable[..., bool]) -> Callable[..., bool]:
         ):
             if refused:
                 raise NotImplementedError(f"access: {name} unavailable on this platform")
-        return access(self, path, mode)
+        try:
+            found = self.stat(path)
+        except OSError:
+            return False
+        if mode & _W_OK and not _stat.S_ISDIR(found.st_mode):
+            return bool(found.st_mode & _stat.S_IWRITE)
+        return True
 
     access_.__name__ = "access"
     return access_

@@ -7,7 +7,8 @@ Flags computed at import (``_WINDOWS = os.name == "nt"``) cannot be reached thro
 Code under test often gates its Windows handling on ``os.name == "nt"`` (retry on
 WinError 5/32, ``O_TEMPORARY``...). To exercise that branch on Linux, the modules the user
 names get proxies for their ``os``, ``sys`` and ``platform`` globals that answer as Windows
-and forward everything else. Only those modules' globals change: pytest, pyfakefs and this
+and forward everything else (``platform.system`` bound by name answers ``"Windows"``).
+Only those modules' globals change: pytest, pyfakefs and this
 plugin keep the real answers, which they need to keep working. A name covers its loaded
 submodules (``cachelib`` covers ``cachelib.file``, whose ``os`` the package's ``__init__``
 never imports).
@@ -220,6 +221,24 @@ def _overrides_for(value: Any) -> dict[str, Any] | None:
     return None
 
 
+def _windows_system() -> str:
+    """``platform.system()`` on Windows."""
+    return "Windows"
+
+
+def _windows_value(value: Any) -> Any:
+    """What a named module's global ``value`` becomes in the Windows view, or None.
+
+    ``os``, ``sys`` and ``platform`` get proxies; ``platform.system`` bound by name at
+    import (``from platform import system``: black's tests ask ``system() == "Windows"``)
+    answers ``"Windows"``.
+    """
+    if value is _platform.system:
+        return _windows_system
+    overrides = _overrides_for(value)
+    return None if overrides is None else _Proxy(value, overrides)
+
+
 def windows_view(value: Any) -> Any:
     """``value`` as a Windows module would see it: ``os``, ``sys`` and ``platform`` proxied.
 
@@ -269,10 +288,9 @@ class WindowsPlatform:
                 if not is_module(loaded):
                     continue  # a placeholder some packages put in sys.modules
                 for attribute, value in list(vars(loaded).items()):
-                    overrides = _overrides_for(value)
-                    if overrides is None:
+                    proxy = _windows_value(value)
+                    if proxy is None:
                         continue
-                    proxy = _Proxy(value, overrides)
                     self._saved.append((loaded, attribute, value, proxy))
                     setattr(loaded, attribute, proxy)
                     patched.add(f"{member}.{attribute}")

@@ -48,9 +48,11 @@ SIMULATION_MODULES: tuple[str, ...] = (
         for name in (
             "boundaries",
             "buffered",
+            "captured_separators",
             "class_functions",
             "default_args",
             "descriptors",
+            "expanduser",
             "dropped_imports",
             "fake_functions",
             "fake_imports",
@@ -68,6 +70,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "os_functions",
             "patcher",
             "path_stand_in",
+            "path_variable",
             "pathclasses",
             "platform",
             "platform_import",
@@ -88,6 +91,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "wrapper_attributes",
             "writer_seam",
             "zipimports",
+            "zoneinfo_paths",
         )
     ),
 )
@@ -103,6 +107,8 @@ def load_before_patching(named: Iterable[str] = ()) -> None:
     """
     from pytest_ocirace.racemodel.sync import INSTRUMENTED_MODULES
 
+    _ask_the_platform_once()
+
     for name in (*SIMULATION_MODULES, *INSTRUMENTED_MODULES):
         if name not in sys.modules:
             importlib.import_module(name)
@@ -112,3 +118,17 @@ def load_before_patching(named: Iterable[str] = ()) -> None:
                 importlib.import_module(name)
             except ImportError:
                 continue
+
+
+def _ask_the_platform_once() -> None:
+    """Let ``platform`` start its one probe process now, outside any simulation.
+
+    ``platform.uname().processor`` runs ``uname -p`` the first time it is read, and keeps
+    the answer for the process's life. Read first inside a simulated test
+    (``platform.platform()`` in a fixture: cookiecutter's 44 prompt tests), that start was
+    refused with ``ProcessStartError``, for a query that touches no file. Asked here once,
+    the answer is kept before any simulation starts.
+    """
+    import platform
+
+    platform.uname().processor  # noqa: B018 - the read fills platform's cache

@@ -48,7 +48,16 @@ from pytest_ocirace.fakefs.locking import LOCK
 # pytest leaves this module's frames out of tracebacks (``--full-trace`` shows them).
 __tracebackhide__ = True
 
-__all__ = ["MODES", "RealTreeDirectory", "map_trees", "mapped_twin", "project_roots", "real_stat"]
+__all__ = [
+    "DIRECTORY_MODE",
+    "HOST_DIRECTORIES",
+    "MODES",
+    "RealTreeDirectory",
+    "map_trees",
+    "mapped_twin",
+    "project_roots",
+    "real_stat",
+]
 
 #: Values of the ``real_tree`` option.
 MODES = ("copy-on-write", "read-only", "off")
@@ -102,6 +111,7 @@ class RealTreeDirectory(FakeDirectoryFromRealDirectory):
     ) -> None:
         # The base class takes the name from ``target_path`` with the host's os.path.
         super().__init__(source_path, filesystem, read_only, target_path=name)
+        self.st_mode = DIRECTORY_MODE
         self.only = only
 
     @property
@@ -150,13 +160,38 @@ def _real_file(
     """What ``add_real_file`` makes, without its lookups through the (routed) filesystem."""
     file = FakeFileFromRealFile(name, fs)
     file.stat_result.set_from_stat_result(real)
-    if read_only:
-        file.st_mode &= 0o777444
+    # Windows has one permission bit, the read-only attribute: a file reads 0o666 or
+    # 0o444, whatever mode it has here (a template copied with copymode() kept 0o644 beside
+    # a file written inside at 0o666: cookiecutter's permission test).
+    writable = bool(real.st_mode & _stat.S_IWUSR) and not read_only
+    file.st_mode = _stat.S_IFREG | (_WRITABLE if writable else _READ_ONLY)
     file.file_path = path
     return file
 
 
+#: A Windows file's permission bits, without and with the read-only attribute.
+_WRITABLE, _READ_ONLY = 0o666, 0o444
+
+
+def _host_directories() -> tuple[str, ...]:
+    """The host's temp and home directories, as real paths."""
+    import tempfile
+
+    return tuple(dict.fromkeys((tempfile.gettempdir(), os.path.expanduser("~"))))
+
+
+#: The host's temp and home directories, taken when this module is first imported, before
+#: any simulation replaces ``tempfile``'s. Libraries and fixtures name real paths in them
+#: before a test's simulation starts (portalocker's ``BoundedSemaphore`` keeps
+#: ``tempfile.gettempdir()`` from import; pytest-localftpserver serves a ``mkdtemp`` folder;
+#: a default ``basetemp`` holds a session fixture's ``tmp_path_factory.mktemp``); the
+#: plugin shows them as real trees.
+HOST_DIRECTORIES: tuple[str, ...] = _host_directories()
+
 _ROOTS: dict[tuple[object, ...], list[str]] = {}
+
+#: A shown real directory's mode: a Windows directory's, as the simulation's own have.
+DIRECTORY_MODE = _stat.S_IFDIR | 0o777
 
 
 def project_roots(extra: Iterable[str | os.PathLike[str]] = ()) -> list[str]:

@@ -218,7 +218,7 @@ def _copy(
                 return None
             if not _stat.S_ISDIR(real.st_mode):
                 return None
-            stat_result.st_mode = _stat.S_IFDIR | real.st_mode
+            stat_result.st_mode = realtree.DIRECTORY_MODE
             stat_result.st_ctime = real.st_ctime
             stat_result.st_atime = real.st_atime
             stat_result.st_mtime = real.st_mtime

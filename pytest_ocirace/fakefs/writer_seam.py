@@ -11,9 +11,14 @@ docs/writer.md), and this module finds those objects among the loaded modules.
 
 A copy first imported while a simulated test runs (``def save(): from ._vendor import
 ocirace_writer``) is switched as soon as it has executed: for the duration, a finder in
-``sys.meta_path`` (right behind pyfakefs's) hands each import's loader a wrapper that calls the
-seam after the module ran, then puts the module's own loader back. pyfakefs removes modules
-imported during a test when the test ends, so without this such a copy would never be switched.
+``sys.meta_path`` (right behind pyfakefs's) watches each import's loader: the loader's class
+gets an ``exec_module`` that calls the seam after the module ran, until the simulation ends.
+The loader object itself is left alone, because code tells loaders by type:
+``importlib.util.find_spec(name).loader`` inside a simulated test is what it is outside
+(jinja2's ``PackageLoader`` asks ``isinstance(loader, zipimport.zipimporter)``; a wrapper
+object there sent it looking for a folder inside a zip archive). Only a loader whose class
+cannot take an attribute (a C type) is still wrapped. pyfakefs removes modules imported during
+a test when the test ends, so without this such a copy would never be switched.
 """
 
 from __future__ import annotations
@@ -122,6 +127,41 @@ class _NewCopies:
 
     def __init__(self, loaded: Callable[[types.ModuleType], None]) -> None:
         self._loaded = loaded
+        #: (class, its own ``exec_module`` before, or None when it inherited one).
+        self._watched: dict[type, Any] = {}
+
+    def _watch(self, spec: ModuleSpec) -> None:
+        """Make the loader's class report each module it runs, or wrap the loader if it can't."""
+        loader = spec.loader
+        if loader is None or isinstance(loader, type) or not hasattr(loader, "exec_module"):
+            return  # no loader, or a class used as one (built-in, frozen): no writer there
+        klass = type(loader)
+        if klass in self._watched:
+            return
+        own = klass.__dict__.get("exec_module")
+        inherited = getattr(klass, "exec_module")  # noqa: B009 - set and put back below
+        loaded = self._loaded
+
+        def exec_module(self: Any, module: types.ModuleType) -> None:
+            inherited(self, module)
+            loaded(module)
+
+        try:
+            setattr(klass, "exec_module", exec_module)  # noqa: B010 - a class seen at run time
+        except (AttributeError, TypeError):  # a C type
+            wrapped: Any = _LoadedHook(loader, spec, loaded)
+            spec.loader = wrapped
+            return
+        self._watched[klass] = own
+
+    def unwatch(self) -> None:
+        """Give every watched loader class its own ``exec_module`` back."""
+        for klass, own in self._watched.items():
+            if own is None:
+                delattr(klass, "exec_module")
+            else:
+                setattr(klass, "exec_module", own)  # noqa: B010 - as it was
+        self._watched.clear()
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
@@ -135,8 +175,7 @@ class _NewCopies:
             spec = find(fullname, path, target)
             if spec is None:
                 continue
-            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                spec.loader = _LoadedHook(spec.loader, spec, self._loaded)
+            self._watch(spec)
             return spec  # type: ignore[no-any-return]
         return None
 
@@ -177,6 +216,7 @@ class WriterSwitch:
         if self._finder is not None:
             finder, self._finder = self._finder, None
             sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
+            finder.unwatch()
         while self._previous:
             seam, previous = self._previous.pop()
             seam.use_windows(previous)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import io
 import sys
 import zipfile
+import zipimport
 from importlib.abc import Loader
 from importlib.machinery import ModuleSpec
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 if sys.version_info >= (3, 11):
@@ -70,8 +71,21 @@ def _really_there(archive: str) -> bool:
     return True
 
 
-class FakeZipFinder:
-    """A path-entry finder over one zip archive of the fake filesystem (``inner``: a folder)."""
+class FakeZipFinder(zipimport.zipimporter):
+    r"""A ``zipimporter`` over one zip archive of the fake filesystem (``prefix``: a folder in it).
+
+    It is a ``zipimport.zipimporter`` as the real one is (finder and loader in one object),
+    because code tells a package in an archive by that type and then reads the archive
+    through the importer: jinja2's ``PackageLoader`` takes ``loader.archive``, lists
+    ``loader._files`` (``_get_files()`` from Python 3.13) and reads templates with
+    ``loader.get_data(path)``; a loader of another type sent it to ``os.path.isdir`` of a
+    folder inside the archive, and its zip tests failed. Names are spelled as the real
+    importer spells them on Windows: ``archive\member\path``. It never calls the real
+    importer's code, which reads the real disk.
+    """
+
+    archive: str
+    prefix: str
 
     def __init__(self, path: object) -> None:
         fs = IN_FORCE.fs
@@ -82,7 +96,7 @@ class FakeZipFinder:
             # Not an archive, or one zipimport reads itself (the real tree shows it).
             raise ImportError("not an archive of the simulated filesystem")
         self.archive, inner = found
-        self.prefix = f"{inner}/" if inner else ""
+        self.prefix = inner.replace("/", "\\") + "\\" if inner else ""
         self._fs = fs
         try:
             self._names = set(self._zip().namelist())
@@ -96,20 +110,12 @@ class FakeZipFinder:
     def _location(self, member: str) -> str:
         return self.archive + "\\" + member.replace("/", "\\")
 
-    def find_spec(self, fullname: str, target: ModuleType | None = None) -> ModuleSpec | None:
-        if IN_FORCE.fs is not self._fs:
-            return None  # a cached finder of a simulation that has ended
-        base = self.prefix + fullname.rpartition(".")[2]
+    def _module(self, fullname: str) -> tuple[str, bool] | None:
+        """The ``.py`` member of ``fullname`` and whether it is a package's ``__init__``."""
+        base = self.prefix.replace("\\", "/") + fullname.rpartition(".")[2]
         for member, package in ((f"{base}/__init__.py", True), (f"{base}.py", False)):
             if member in self._names:
-                loader = _ZipSourceLoader(self, member, package)
-                spec = ModuleSpec(
-                    fullname, loader, origin=self._location(member), is_package=package
-                )
-                spec.has_location = True
-                if package:
-                    spec.submodule_search_locations = [self._location(base)]
-                return spec
+                return member, package
         if f"{base}.pyc" in self._names or f"{base}/__init__.pyc" in self._names:
             raise ImportError(
                 f"pytest-ocirace: {fullname} is compiled-only (.pyc) in the zip archive "
@@ -119,41 +125,82 @@ class FakeZipFinder:
             )
         return None
 
+    def _found(self, fullname: str) -> tuple[str, bool]:
+        found = self._module(fullname)
+        if found is None:
+            raise ImportError(f"can't find module {fullname!r}", name=fullname)
+        return found
+
+    def find_spec(self, fullname: str, target: ModuleType | None = None) -> ModuleSpec | None:
+        if IN_FORCE.fs is not self._fs:
+            return None  # a cached finder of a simulation that has ended
+        found = self._module(fullname)
+        if found is None:
+            return None
+        member, package = found
+        loader: Any = self  # a Loader; typeshed does not say so of zipimporter
+        spec = ModuleSpec(fullname, loader, origin=self._location(member), is_package=package)
+        spec.has_location = True
+        if package:
+            spec.submodule_search_locations = [self._location(member.rpartition("/")[0])]
+        return spec
+
     def invalidate_caches(self) -> None:
         self._names = set(self._zip().namelist())
 
+    @property
+    def _files(self) -> dict[str, zipfile.ZipInfo]:
+        """The archive's members by their Windows spelling, as ``zipimporter._files`` has them."""
+        with self._zip() as archive:
+            return {info.filename.replace("/", "\\"): info for info in archive.infolist()}
 
-class _ZipSourceLoader(Loader):
-    """Runs one ``.py`` member of a fake archive as a module."""
+    def _get_files(self) -> dict[str, zipfile.ZipInfo]:
+        """``zipimporter._get_files()`` of Python 3.13+."""
+        return self._files
 
-    def __init__(self, finder: FakeZipFinder, member: str, package: bool) -> None:
-        self._finder = finder
-        self._member = member
-        self._package = package
+    def get_data(self, pathname: str) -> bytes:
+        r"""A member's bytes, named ``archive\member`` or relative to the archive."""
+        key = pathname.replace("/", "\\")
+        if key.startswith(self.archive + "\\"):
+            key = key[len(self.archive) + 1 :]
+        try:
+            with self._zip() as archive:
+                return archive.read(key.replace("\\", "/"))
+        except KeyError:
+            raise OSError(0, "", key) from None
+
+    def get_source(self, fullname: str) -> str:
+        member, _ = self._found(fullname)
+        with self._zip() as archive:
+            return archive.read(member).decode("utf-8")
+
+    def get_code(self, fullname: str) -> CodeType:
+        return compile(
+            self.get_source(fullname), self.get_filename(fullname), "exec", dont_inherit=True
+        )
+
+    def is_package(self, fullname: str) -> bool:
+        return self._found(fullname)[1]
+
+    def get_filename(self, fullname: str) -> str:
+        return self._location(self._found(fullname)[0])
+
+    def get_resource_reader(self, fullname: str) -> TraversableResources | None:  # type: ignore[override]
+        """``importlib.resources.files(package)``: the package's folder in the archive."""
+        member, package = self._found(fullname)
+        if not package:
+            return None
+        return _ZipResources(self, member.rpartition("/")[0])
 
     def create_module(self, spec: ModuleSpec) -> None:
         return None  # the default module object
 
-    def get_source(self, fullname: str) -> str:
-        with self._finder._zip() as archive:
-            return archive.read(self._member).decode("utf-8")
-
-    def is_package(self, fullname: str) -> bool:
-        return self._package
-
-    def get_filename(self, fullname: str) -> str:
-        return self._finder._location(self._member)
-
-    def get_resource_reader(self, fullname: str) -> TraversableResources | None:
-        """``importlib.resources.files(package)``: the package's folder in the archive."""
-        if not self._package:
-            return None
-        return _ZipResources(self._finder, self._member.rpartition("/")[0])
-
     def exec_module(self, module: ModuleType) -> None:
-        source = self.get_source(module.__name__)
-        code = compile(source, self.get_filename(module.__name__), "exec", dont_inherit=True)
-        exec(code, module.__dict__)
+        exec(self.get_code(module.__name__), module.__dict__)
+
+    def load_module(self, fullname: str) -> ModuleType:
+        """The deprecated protocol, through ``exec_module`` (never the real importer's reads)."""
+        return Loader.load_module(self, fullname)  # type: ignore[arg-type]
 
 
 class _ZipResources(TraversableResources):

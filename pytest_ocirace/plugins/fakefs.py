@@ -508,12 +508,26 @@ def _windows_surface(simulation: WindowsFilesystem) -> Any:
 
 
 def _real_trees(item: pytest.Item, options: SimulationOptions) -> list[str]:
-    """The real directories a simulated test may read: its rootdir, its folder, sys.path."""
+    """The real directories a simulated test may read.
+
+    Its rootdir, its folder and ``sys.path``; the folders of ``PATH``; the host's temp and
+    home directories and a ``--basetemp``, where fixtures of a wider scope made real
+    folders before the test's simulation started (``tmp_path_factory.mktemp`` in a session
+    fixture, a server's ``mkdtemp`` root): cookiecutter's ``user_dir``,
+    pytest-localftpserver's served folder.
+    """
     if options.real_tree == "off":
         return []
-    from pytest_ocirace.fakefs.realtree import project_roots
+    from pytest_ocirace.fakefs.path_variable import HOST_FOLDERS
+    from pytest_ocirace.fakefs.realtree import HOST_DIRECTORIES, project_roots
 
-    return project_roots((item.config.rootpath, item.path.parent))
+    extra: list[str | os.PathLike[str]] = [item.config.rootpath, item.path.parent]
+    extra.extend(HOST_DIRECTORIES)
+    extra.extend(HOST_FOLDERS)  # the programs PATH names (fakefs/path_variable.py)
+    basetemp = item.config.getoption("basetemp", None)
+    if isinstance(basetemp, str | os.PathLike):
+        extra.append(basetemp)
+    return project_roots(extra)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

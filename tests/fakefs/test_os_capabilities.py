@@ -41,6 +41,18 @@ def test_access_asked_the_documented_way_works(sim: WindowsFilesystem) -> None:
     assert not os.access("absent", os.F_OK, effective_ids=False)
 
 
+def test_access_ignores_the_execute_bit_as_windows_does(sim: WindowsFilesystem) -> None:
+    # nt.access checks existence (and the read-only attribute for W_OK): any file passes
+    # X_OK, which shutil.which asks of every candidate.
+    with open("tool.exe", "w") as handle:
+        handle.write("x")
+    os.chmod("tool.exe", 0o444)  # the read-only attribute
+    assert os.access("tool.exe", os.X_OK)
+    assert os.access("tool.exe", os.R_OK | os.X_OK)
+    assert not os.access("tool.exe", os.W_OK | os.X_OK)
+    assert not os.access("absent.exe", os.X_OK)
+
+
 @pytest.mark.parametrize(
     ("keywords", "name"),
     [

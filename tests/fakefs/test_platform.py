@@ -40,6 +40,27 @@ def test_named_module_sees_windows_and_others_do_not(target: str) -> None:
     assert module.where()[0] == "posix"
 
 
+def test_platform_system_bound_by_name_answers_windows(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    # black's tests: ``from platform import system`` at import, ``system() == "Windows"``.
+    name = "tests_ocirace_platform_system_target"
+    (tmp_path / f"{name}.py").write_text(
+        "from platform import system\ndef where():\n    return system()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        view = WindowsPlatform((name,))
+        view.install()
+        try:
+            assert sys.modules[name].where() == "Windows"
+        finally:
+            view.uninstall()
+        assert sys.modules[name].where() != "Windows"
+    finally:
+        sys.modules.pop(name, None)
+
+
 def test_protected_modules_are_refused() -> None:
     with pytest.raises(PlatformError, match="cannot see a Windows platform"):
         WindowsPlatform(("_pytest.main",))

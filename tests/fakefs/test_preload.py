@@ -94,6 +94,13 @@ _POOL_TEST = textwrap.dedent(
             os.close(fd)
             await loop.run_in_executor(None, os.replace, tmp, str(tmp_path / "info"))
         asyncio.run(main())
+
+    def test_platform_answers_without_starting_a_process():
+        # platform.uname().processor runs `uname -p` once per process, on first read: a
+        # first read inside a simulated test was a refused process start (cookiecutter).
+        import platform
+
+        assert platform.platform()
     """
 )
 
@@ -121,4 +128,5 @@ def test_a_thread_pool_first_used_inside_a_simulated_test_is_instrumented(
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout, proc.stdout
     assert "no races found" in proc.stdout, proc.stdout

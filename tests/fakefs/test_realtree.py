@@ -42,6 +42,33 @@ def test_posix_and_windows_spellings_read_the_real_file(tree: Path) -> None:
         assert sorted(os.listdir(str(tree))) == [".env", "pkg"]
 
 
+def test_real_files_and_folders_have_windows_modes(tree: Path) -> None:
+    # Windows has one permission bit: a shown file reads 0o666 (0o444 when it cannot be
+    # written), beside a file written inside; cookiecutter compares the two.
+    (tree / "pkg" / "data.txt").chmod(0o644)
+    (tree / "pkg" / "script.sh").write_text("#!/bin/sh\n")
+    (tree / "pkg" / "script.sh").chmod(0o755)
+    (tree / "pkg" / "locked.txt").write_text("x")
+    (tree / "pkg" / "locked.txt").chmod(0o444)
+    (tree / "pkg").chmod(0o755)
+    with simulate(real_trees=[str(tree)]):
+        inside = str(tree / "pkg" / "new.txt")
+        with open(inside, "w") as handle:
+            handle.write("made inside")
+        modes = {
+            name: os.stat(str(tree / "pkg" / name)).st_mode
+            for name in ("data.txt", "script.sh", "locked.txt", "new.txt")
+        }
+        folder = os.stat(str(tree / "pkg")).st_mode
+    assert modes == {
+        "data.txt": 0o100666,
+        "script.sh": 0o100666,
+        "locked.txt": 0o100444,
+        "new.txt": 0o100666,
+    }
+    assert folder == 0o40777
+
+
 def test_walking_up_from_a_file_finds_the_project_file(tree: Path) -> None:
     # What python-dotenv's find_dotenv does from the caller's co_filename.
     start = str(tree / "pkg" / "sub" / "deep.txt")

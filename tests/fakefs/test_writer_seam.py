@@ -260,3 +260,16 @@ def test_a_new_module_under_a_name_already_scanned_is_seen(
     monkeypatch.setitem(sys.modules, "ocirace_rescanned", copy)
     assert fake_seam not in before
     assert fake_seam in loaded_seams()
+
+
+def test_a_spec_found_inside_a_simulation_keeps_its_own_loader() -> None:
+    # The watch for new copies must not change what find_spec answers: code tells loaders
+    # by type (jinja2's PackageLoader: isinstance(loader, zipimport.zipimporter)).
+    import importlib.machinery
+
+    before = importlib.machinery.SourceFileLoader.__dict__.get("exec_module")
+    with simulate():
+        spec = importlib.util.find_spec("colorsys")
+        assert spec is not None
+        assert type(spec.loader) is importlib.machinery.SourceFileLoader
+    assert importlib.machinery.SourceFileLoader.__dict__.get("exec_module") is before
