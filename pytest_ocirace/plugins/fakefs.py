@@ -409,6 +409,12 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     real_tmp_path = (
         request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     )
+    # pytest chooses its base temp folder the first time anything asks, and keeps it for
+    # the session: asked first inside a simulation (a test body's
+    # ``request.getfixturevalue("tmp_path_factory").mktemp(...)``), it was a fake Windows
+    # folder, and every later ``tmp_path`` failed ("not a normalized and relative path").
+    if request.config.pluginmanager.has_plugin("tmpdir"):
+        request.getfixturevalue("tmp_path_factory").getbasetemp()
     for name in tmp_paths.KEPT_REAL:  # built from the real tmp_path, before it is respelled
         if name in request.fixturenames:
             request.getfixturevalue(name)
