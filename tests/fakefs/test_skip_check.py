@@ -144,7 +144,6 @@ def test_another_helper_is_left_in_place() -> None:
         patches.undo()
 
 
-
 @pytest.mark.parametrize("case_sensitive", [False, True])
 def test_remembered_callers_follow_a_change_of_pyfakefs_prefixes(
     monkeypatch: pytest.MonkeyPatch, case_sensitive: bool
