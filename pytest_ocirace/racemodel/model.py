@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker, Weakening, active
+from pytest_ocirace.racemodel.clocks import NO_LOCKS, LogicalThread, Tracker, Weakening, active
 from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
 from pytest_ocirace.racemodel.stacks import Frame, current_stack
 from pytest_ocirace.winrules.errors import (
@@ -211,7 +211,7 @@ class _Access:
         self.locks = strand.lockset()
         self.frames = frames
         self.end_epoch: int | None = None  # for HANDLE: the close, once it happened
-        self.end_locks: frozenset[object] = frozenset()
+        self.end_locks: frozenset[object] = NO_LOCKS
         #: The close's strand slot, and its clock when another strand closed the handle
         #: (None: the opener closed it, and its own clock at the open stands for it).
         self.end_tid = strand.tid
