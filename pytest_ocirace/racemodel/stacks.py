@@ -24,7 +24,10 @@ Frame = tuple[str, int, str]
 #: Entries per table before it is emptied.
 LIMIT = 8192
 
-_FRAMES: dict[CodeType, dict[int, Frame]] = {}
+#: By the code object's identity, the object kept alive beside its lines so that the
+#: identity is not reused: code objects compare equal by contents, file name left out (two
+#: copies of one test file in two folders have equal code).
+_FRAMES: dict[int, tuple[CodeType, dict[int, Frame]]] = {}
 _STACKS: dict[tuple[Frame, ...], tuple[Frame, ...]] = {}
 
 
@@ -45,11 +48,12 @@ def current_stack(skip: int, limit: int) -> tuple[Frame, ...]:
     table = _FRAMES
     while frame is not None and len(frames) < limit:
         code = frame.f_code
-        lines = table.get(code)
-        if lines is None:
+        known = table.get(id(code))
+        if known is None or known[0] is not code:
             if len(table) >= LIMIT:
                 table.clear()
-            lines = table[code] = {}
+            known = table[id(code)] = (code, {})
+        lines = known[1]
         line = frame.f_lineno
         entry = lines.get(line)
         if entry is None:

@@ -59,3 +59,18 @@ def test_the_tables_are_emptied_when_full_and_answers_stay_right(
         assert ours == naive
     assert len(stacks._STACKS) <= 3
     assert len(stacks._FRAMES) <= 3
+
+
+def test_equal_code_in_two_files_keeps_each_files_name() -> None:
+    # Code objects compare equal by contents without their file name: pytester runs the
+    # same test file from two folders (a report named the first folder's file).
+    source = "def relay(inner):\n    return inner()\n"
+    relays = []
+    for filename in ("/one/test_racy.py", "/two/test_racy.py"):
+        namespace: dict[str, object] = {}
+        exec(compile(source, filename, "exec"), namespace)
+        relays.append(namespace["relay"])
+    assert relays[0].__code__ == relays[1].__code__  # type: ignore[attr-defined]
+    for relay, filename in zip(relays, ("/one/test_racy.py", "/two/test_racy.py"), strict=True):
+        stack = relay(lambda: stacks.current_stack(0, 40))  # type: ignore[operator]
+        assert stack[-2][0] == filename
