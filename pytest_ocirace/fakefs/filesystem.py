@@ -716,7 +716,15 @@ class WindowsFilesystem:
             handle_id, self.key(display), display, frozenset(access), temporary, temporary, reapable
         )
         try:
-            argument = path if target == display else target
+            # An ASCII bytes path (fasteners' lock files) is opened by its text, which
+            # every other operation of this layer already hands pyfakefs: its bytes walk
+            # none of the remembered per-string answers (fastpaths.py) reach. The object
+            # is named by the bytes below, as CPython names it.
+            argument = (
+                path
+                if target == display and not (path.__class__ is bytes and path.isascii())
+                else target
+            )
             opened = self._run(op, lambda: do_open(argument), lambda exc: _as_crt(exc, display))
         finally:
             self._pending_open = None
