@@ -280,6 +280,7 @@ class WindowsFilesystem:
             captured_separators,
             class_functions,
             default_args,
+            directory_order,
             expanduser,
             path_variable,
             platform,
@@ -311,6 +312,7 @@ class WindowsFilesystem:
                 captured_separators.install(self._patches)
                 zoneinfo_paths.install(self._patches)
                 expanduser.install(self._patches)
+                directory_order.install(self._patches, self.fs)
                 path_variable.install(self._patches, ntpath.splitdrive(self.workdir)[0] or "C:")
                 skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)

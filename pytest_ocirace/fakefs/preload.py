@@ -52,6 +52,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "class_functions",
             "default_args",
             "descriptors",
+            "directory_order",
             "expanduser",
             "dropped_imports",
             "fake_functions",
