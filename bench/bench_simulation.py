@@ -4,11 +4,12 @@ Claims (docs/performance.md, "Simulation"): starting the simulation for a test c
 more than pyfakefs' ``fs`` fixture, and one filesystem operation costs at most what the same
 operation costs on pyfakefs in its Linux mode (the host's default here: Windows rules for
 free). Each step (open/write/close, stat, exists, listdir, rename, replace onto an existing
-file, mkdir, rmdir, remove) runs on the real disk, pyfakefs' Linux and Windows modes, the
-simulation alone, with a do-nothing observer and with the race model (single thread, so
-it records but never finds a race). All run in this one process, interleaved round by
-round, and the script prints medians and ratios (this machine is noisy: compare ratios,
-not absolute numbers).
+file, mkdir, rmdir, remove, a lock file, and zarr's chunk store: publishes into nested
+folders, reads, a walk and an ``rmtree`` of the store) runs on the real disk, pyfakefs'
+Linux and Windows modes, the simulation alone, with a do-nothing observer and with the
+race model (single thread, so it records but never finds a race). All run in this one
+process, interleaved round by round, and the script prints medians and ratios (this
+machine is noisy: compare ratios, not absolute numbers).
 
     python bench/bench_simulation.py            # full run (about a minute)
     python bench/bench_simulation.py --quick    # a few seconds, for development
@@ -139,6 +140,45 @@ def _lock_file(count: int) -> None:
         os.remove("locks/app.lock")
 
 
+def _chunk_folder(i: int) -> str:
+    # zarr's NestedDirectoryStore: a chunk key "3.1" is the file store/3/1, folders made
+    # on demand; here seven folders of two levels.
+    return f"store/{i % 3}/{i % 7}"
+
+
+def _chunk_publish(count: int) -> None:
+    # zarr's DirectoryStore.__setitem__: makedirs, a uuid-named temporary file, os.replace.
+    for i in range(count):
+        folder = _chunk_folder(i)
+        os.makedirs(folder, exist_ok=True)
+        temporary = f"{folder}/.{i}.8f3a0c2e.partial"
+        with open(temporary, "wb") as handle:
+            handle.write(b"chunk")
+        os.replace(temporary, f"{folder}/{i}")  # noqa: ORC001, ORC002 - zarr's write, measured
+
+
+def _chunk_read(count: int) -> None:
+    # DirectoryStore.__contains__ then __getitem__: isfile, then open and read.
+    for i in range(count):
+        path = f"{_chunk_folder(i)}/{i}"
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                handle.read()
+
+
+def _chunk_walk(count: int) -> None:
+    # DirectoryStore's keys (os.walk) and getsize (scandir) of the whole store, once.
+    found = sum(len(files) for _, _, files in os.walk("store"))
+    with os.scandir("store/0/0") as entries:
+        found += sum(1 for entry in entries if entry.is_file())
+    assert found >= count
+
+
+def _chunk_rmtree(count: int) -> None:
+    # DirectoryStore.rmdir / clear.
+    shutil.rmtree("store")
+
+
 def _prepare(count: int) -> None:
     """What the timed steps need and do not time: the listed directory, files to remove."""
     os.mkdir("small")
@@ -165,10 +205,17 @@ STEPS: dict[str, Callable[[int], None]] = {
     "os.rmdir": _rmdir,
     "os.remove": _remove,
     LOCK_STEP: _lock_file,
+    "chunk store: makedirs, write temp, replace": _chunk_publish,
+    "chunk store: isfile, open, read": _chunk_read,
+    "chunk store: os.walk + scandir / chunk": _chunk_walk,
+    "chunk store: rmtree / chunk": _chunk_rmtree,
 }
 #: Calls per step iteration (exists makes two).
 CALLS = {name: 2 if name.startswith("os.path.exists") else 1 for name in STEPS}
 CALLS[LOCK_STEP] = 6
+#: The chunk store's steps, per chunk: a publish is makedirs, open, write, close, replace.
+CALLS["chunk store: makedirs, write temp, replace"] = 4
+CALLS["chunk store: isfile, open, read"] = 2
 
 
 def _timed_steps(count: int) -> dict[str, float]:

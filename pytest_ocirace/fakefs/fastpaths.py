@@ -725,6 +725,7 @@ def forget(fs: FakeFilesystem) -> None:
     fs.__dict__.pop(_BY_CWD_ATTR, None)
     fs.__dict__.pop(_BY_TREE_ATTR, None)
     fs.__dict__.pop(_TOKEN_ATTR, None)
+    walkstamps.forget_shared()
 
 
 _original_make_string_path = helpers.make_string_path

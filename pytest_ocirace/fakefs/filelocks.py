@@ -385,8 +385,10 @@ def handle_position(wrapper: Any) -> int:
     ``__getattribute__``): with a hundred pollers holding the lock file open, most of an
     ``msvcrt.locking`` call. The C runtime's ``_locking`` asks the OS handle's position
     and flushes nothing. For a binary handle that is not in append mode the offset is its
-    stream's, which a flush never moves; any other handle (text, append, a stream) gets
-    ``tell()`` as before. A closed handle answers 0, as before.
+    stream's, which a flush never moves; in append mode it is the read position pyfakefs
+    keeps beside the stream (unless a relative seek is pending), which a flush never
+    moves either; any other handle (text, a stream) gets ``tell()`` as before. A closed
+    handle answers 0, as before.
     """
     fields = _fields(wrapper)
     stream = fields.get("_io") if fields is not None else None
@@ -394,10 +396,14 @@ def handle_position(wrapper: Any) -> int:
         stream is not None
         and stream.__class__ is BinaryBufferIO
         and not fields["is_stream"]  # type: ignore[index]
-        and not fields["open_modes"].append  # type: ignore[index]
         and _is_open(wrapper, fields)  # type: ignore[arg-type]
     ):
-        return int(stream.tell())
+        if not fields["open_modes"].append:  # type: ignore[index]
+            return int(stream.tell())
+        # Append mode: pyfakefs answers its read position, which its flush never moves
+        # (CPython's buffered classes ask it twice at every open(..., "a"): a lock file's).
+        if fields.get("_read_whence") == 0 and fields.get("_read_seek").__class__ is int:  # type: ignore[union-attr]
+            return int(fields["_read_seek"])  # type: ignore[index]
     try:
         return int(wrapper.tell())
     except (OSError, ValueError, AttributeError):

@@ -280,6 +280,7 @@ class WindowsFilesystem:
             captured_separators,
             class_functions,
             default_args,
+            directory_order,
             expanduser,
             path_variable,
             platform,
@@ -311,6 +312,7 @@ class WindowsFilesystem:
                 captured_separators.install(self._patches)
                 zoneinfo_paths.install(self._patches)
                 expanduser.install(self._patches)
+                directory_order.install(self._patches, self.fs)
                 path_variable.install(self._patches, ntpath.splitdrive(self.workdir)[0] or "C:")
                 skip_check.install(self._patches)
                 _set_cwd(self.fs, self.workdir)
@@ -716,7 +718,15 @@ class WindowsFilesystem:
             handle_id, self.key(display), display, frozenset(access), temporary, temporary, reapable
         )
         try:
-            argument = path if target == display else target
+            # An ASCII bytes path (fasteners' lock files) is opened by its text, which
+            # every other operation of this layer already hands pyfakefs: its bytes walk
+            # none of the remembered per-string answers (fastpaths.py) reach. The object
+            # is named by the bytes below, as CPython names it.
+            argument = (
+                path
+                if target == display and not (path.__class__ is bytes and path.isascii())
+                else target
+            )
             opened = self._run(op, lambda: do_open(argument), lambda exc: _as_crt(exc, display))
         finally:
             self._pending_open = None

@@ -84,6 +84,7 @@ def install(patches: ClassPatches) -> None:
     """Route the real ``pathlib.Path`` constructor to the fake ``Path`` (before 3.12 only)."""
     _install_reduce(patches)
     _install_eq(patches)
+    _install_resolve(patches)
     _install_stand_in_setattr(patches)
     _install_pure_path(patches)
     if sys.version_info >= (3, 12):
@@ -158,12 +159,51 @@ def _install_eq(patches: ClassPatches) -> None:
         if result is not False:
             return result
         if _is_real_posix(self) and _separator(other) == "\\":
-            return original(type(other)(str(self)), other)
+            return _same_windows_path(original, other, str(self))
         if _is_real_posix(other) and _separator(self) == "\\":
-            return original(self, type(self)(str(other)))
+            return _same_windows_path(original, self, str(other))
         return False
 
     patches.set(pure_path, "__eq__", __eq__)
+
+
+def _same_windows_path(equal: Any, windows: Any, text: str) -> Any:
+    r"""Whether a real path's ``text`` names ``windows``: as spelled, or on its drive.
+
+    ``/tmp/x`` is read from the current drive's root, so it is ``C:\tmp\x`` when that
+    is the drive (``resolve()`` inside the simulation gives the drive).
+    """
+    if equal(type(windows)(text), windows):
+        return True
+    drive = getattr(windows, "drive", "")
+    if drive and text.startswith("/"):
+        return equal(type(windows)(drive + text), windows)
+    return False
+
+
+def _install_resolve(patches: ClassPatches) -> None:
+    r"""A real path's ``resolve()``/``absolute()`` inside the simulation: the Windows path.
+
+    They ask the fake ``os.path`` (Windows' answers) and wrapped its ``C:\tmp\x`` in the
+    host's ``PosixPath``, a path of one odd name whose ``parent`` is ``.``: pytest's
+    ``tmp_path_factory.mktemp("x")`` compares ``(base / "x").resolve().parent`` with its
+    base and refused every name inside a simulated test ("not a normalized and relative
+    path"). Inside the simulation they give what the same call gives on the simulation's
+    own path of that text, a ``WindowsPath``, which compares equal to the real path it
+    names.
+    """
+    real_path = _REAL["Path"]
+    for name in ("resolve", "absolute"):
+        original = vars(real_path)[name]
+
+        def windows(self: Any, *args: Any, __name: str = name, __original: Any = original) -> Any:
+            current = getattr(sys.modules.get("pathlib"), "Path", None)
+            if _is_real_posix(self) and current is not None and current is not real_path:
+                return getattr(current(str(self)), __name)(*args)
+            return __original(self, *args)
+
+        windows.__name__ = name
+        patches.set(real_path, name, windows)
 
 
 #: The stand-in's own attributes (pyfakefs sets them), kept on the stand-in.

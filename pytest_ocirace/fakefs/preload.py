@@ -40,7 +40,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
     "pytest_ocirace.racemodel",
     *(
         f"pytest_ocirace.racemodel.{name}"
-        for name in ("clocks", "events", "model", "queue_tags", "report", "sync")
+        for name in ("clocks", "events", "model", "queue_tags", "report", "stacks", "sync")
     ),
     "pytest_ocirace.fakefs",
     *(
@@ -52,6 +52,7 @@ SIMULATION_MODULES: tuple[str, ...] = (
             "class_functions",
             "default_args",
             "descriptors",
+            "directory_order",
             "expanduser",
             "dropped_imports",
             "fake_functions",

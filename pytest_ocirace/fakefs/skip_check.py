@@ -92,25 +92,22 @@ def is_called_from_skipped_module(
     if not skip_names:
         return False
 
-    def starts_with(path: str, string: str) -> bool:
-        if case_sensitive:
-            return path.startswith(string)
-        return path.lower().startswith(string.lower())
-
-    stdlib_path = helpers.STDLIB_PATH
-    pyfakefs_path = helpers.PYFAKEFS_PATH
+    prefixes = (case_sensitive, helpers.STDLIB_PATH, helpers.PYFAKEFS_PATH)
     test_paths = helpers.PYFAKEFS_TEST_PATHS
+    if _CALLERS.get(_PREFIXES) != (prefixes, test_paths):
+        _CALLERS.clear()
+        _CALLERS[_PREFIXES] = (prefixes, list(test_paths))
     caller_filename = None
     for outer in frames:
         filename = outer.f_code.co_filename
-        if (
-            not filename.startswith("<frozen ")
-            and not starts_with(filename, stdlib_path)
-            and (
-                not starts_with(filename, pyfakefs_path)
-                or any(starts_with(filename, test_path) for test_path in test_paths)
-            )
-        ):
+        is_caller = _CALLERS.get(filename)
+        if is_caller is None:
+            is_caller = _is_caller(filename, case_sensitive, test_paths)
+            if len(_CALLERS) >= _LIMIT:
+                _CALLERS.clear()
+                _CALLERS[_PREFIXES] = (prefixes, list(test_paths))
+            _CALLERS[filename] = is_caller
+        if is_caller:
             caller_filename = filename
             break
     if caller_filename:
@@ -124,6 +121,32 @@ def is_called_from_skipped_module(
         ):
             return True
     return False
+
+
+#: Whether a frame's file is the one pyfakefs takes for the caller, per file name, for
+#: the prefixes and test paths stored under :data:`_PREFIXES` (a change of either empties
+#: it): a pure function of the name, asked for five frames on every ``open``.
+_CALLERS: dict[object, Any] = {}
+_PREFIXES = object()
+_LIMIT = 4096
+
+
+def _is_caller(filename: str, case_sensitive: bool, test_paths: list[str]) -> bool:
+    """Whether pyfakefs takes this frame's file for the caller: not frozen, stdlib, pyfakefs."""
+
+    def starts_with(path: str, string: str) -> bool:
+        if case_sensitive:
+            return path.startswith(string)
+        return path.lower().startswith(string.lower())
+
+    return (
+        not filename.startswith("<frozen ")
+        and not starts_with(filename, helpers.STDLIB_PATH)
+        and (
+            not starts_with(filename, helpers.PYFAKEFS_PATH)
+            or any(starts_with(filename, test_path) for test_path in test_paths)
+        )
+    )
 
 
 def _line(frame: FrameType) -> str:

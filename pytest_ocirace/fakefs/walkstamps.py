@@ -53,6 +53,7 @@ __all__ = [
     "SPELLING",
     "Lookup",
     "changing",
+    "forget_shared",
     "look_up",
     "remember",
 ]
@@ -92,6 +93,30 @@ _WHOLE_TREE: tuple[Any, ...] = ()
 
 #: Entries per table before it is emptied (as ``fastpaths.LIMIT``).
 LIMIT = 4096
+
+#: Each remembered lookup, kept once: walks through one folder note the same lookups of
+#: its ancestors, and a store of thousands of chunk files (zarr) kept a new tuple per
+#: ancestor per file remembered, three walks each: most of what a test left for the
+#: cyclic collector to scan. Holds directories and entries: emptied when a simulation
+#: leaves its filesystem (:func:`forget_shared`) and when full.
+_SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def forget_shared() -> None:
+    """Drop the shared lookups (a simulation's tree must not outlive it through them)."""
+    _SHARED.clear()
+
+
+def _shared(read: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``read``, or the equal lookup kept earlier (equal: the same objects, stamps, names)."""
+    found = _SHARED.get(read)
+    if found is not None:
+        return found
+    if len(_SHARED) >= LIMIT:
+        _SHARED.clear()
+    _SHARED[read] = read
+    return read
+
 
 #: Remembered walks per key: a name that comes and goes has two states worth keeping.
 VARIANTS = 2
@@ -183,7 +208,7 @@ def _finish(notes: dict[Any, tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...] | 
         return None
     entered = {id(read[0]) for read in notes.values()}
     return tuple(
-        read if read[6] == ITSELF or id(read[5]) not in entered else (*read[:6], ITSELF)
+        _shared(read if read[6] == ITSELF or id(read[5]) not in entered else (*read[:6], ITSELF))
         for read in notes.values()
     )
 

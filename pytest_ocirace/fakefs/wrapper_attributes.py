@@ -35,10 +35,15 @@ _ORIGINALS: dict[type, Any] = {
 }
 
 
+#: ``FakeFileWrapper.__getattribute__``, which is ``object``'s while pyfakefs' base class
+#: defines none (:func:`plan` checks): read from a global, not looked up on the class.
+_wrapper_getattribute = _instance_dict
+
+
 def _getattribute(self: Any, name: str) -> Any:
     if name in _instance_dict(self, "__dict__") or hasattr(FakeFileWrapper, name):
-        return FakeFileWrapper.__getattribute__(self, name)
-    return FakeFileWrapper.__getattribute__(self, "__getattr__")(name)
+        return _wrapper_getattribute(self, name)
+    return _wrapper_getattribute(self, "__getattr__")(name)
 
 
 def plan() -> list[tuple[object, str, object]]:
@@ -47,6 +52,8 @@ def plan() -> list[tuple[object, str, object]]:
     Only where pyfakefs' own lookup is in place: another version of pyfakefs (or another
     patch) that changed it keeps its own.
     """
+    if FakeFileWrapper.__getattribute__ is not object.__getattribute__:
+        return []  # a pyfakefs whose base class reads its attributes its own way
     return [
         (cls, "__getattribute__", _getattribute)
         for cls, original in _ORIGINALS.items()

@@ -379,6 +379,8 @@ def _log_tracebacks_without_machinery() -> Iterator[None]:
 @pytest.fixture
 def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     """Run the test inside the simulated Windows filesystem; see docs/plugin.md."""
+    from pyfakefs.fake_filesystem_unittest import Patcher
+
     from pytest_ocirace.fakefs.filesystem import SimulationError, simulate
     from pytest_ocirace.fakefs.platform import PlatformError
     from pytest_ocirace.winrules.options import OptionError
@@ -409,6 +411,16 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     real_tmp_path = (
         request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     )
+    # pytest chooses its base temp folder the first time anything asks, and keeps it for
+    # the session: asked first inside a simulation (a test body's
+    # ``request.getfixturevalue("tmp_path_factory").mktemp(...)``), it was a fake Windows
+    # folder, and every later ``tmp_path`` failed ("not a normalized and relative path").
+    # (Not while pyfakefs' own ``fs`` already patches: there it would be chosen on pyfakefs'
+    # disk; ``simulate`` then refuses the test with its own one-line error anyway.)
+    patcher = Patcher.PATCHER
+    patching = patcher is not None and patcher.is_patching
+    if not patching and request.config.pluginmanager.has_plugin("tmpdir"):
+        request.getfixturevalue("tmp_path_factory").getbasetemp()
     for name in tmp_paths.KEPT_REAL:  # built from the real tmp_path, before it is respelled
         if name in request.fixturenames:
             request.getfixturevalue(name)

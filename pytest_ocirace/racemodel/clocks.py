@@ -47,6 +47,8 @@ Clock = dict[int, int]
 #: Kinds of strand whose clock slot a later strand may take over once they finished
 #: (``Tracker.finished``): each runs once, on whichever thread picked it up.
 RECYCLED_KINDS = frozenset({"work-item", "callback"})
+#: The lockset of a strand that holds no lock (shared: see ``LogicalThread.lockset``).
+NO_LOCKS: frozenset[object] = frozenset()
 _MAX_FREE_SLOTS = 64
 _SLOTS_LOOKED_AT = 8
 
@@ -186,7 +188,9 @@ class LogicalThread:
         return dict(self.clock)
 
     def lockset(self) -> frozenset[object]:
-        return frozenset(self.locks)
+        # One empty set for every access made holding no lock (most of them): the model
+        # keeps an access per name, and each new set was one more object to collect.
+        return frozenset(self.locks) if self.locks else NO_LOCKS
 
     def tick(self) -> None:
         """Start a new epoch, so that what we do next is not covered by a clock we sent."""

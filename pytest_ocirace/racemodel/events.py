@@ -58,7 +58,7 @@ class FsOp:
     #: Handle id for OPEN/CLOSE (stable for the handle's life).
     handle: int | None = None
     #: For OPEN: requested access, a subset of {"read", "write", "delete"}.
-    access: frozenset[str] = field(default_factory=frozenset)
+    access: frozenset[str] = field(default=frozenset())  # one empty set for every op
     #: For OPEN: whether the handle shares DELETE (``O_TEMPORARY``), i.e. allows renames.
     share_delete: bool = False
     #: Whether the operation makes its name appear: for OPEN, an open that creates the file

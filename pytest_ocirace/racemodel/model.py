@@ -19,14 +19,14 @@ import _thread
 import enum
 import errno
 import fnmatch
-import sys
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from pytest_ocirace.racemodel.clocks import LogicalThread, Tracker, Weakening, active
+from pytest_ocirace.racemodel.clocks import NO_LOCKS, LogicalThread, Tracker, Weakening, active
 from pytest_ocirace.racemodel.events import Answer, FsOp, OpKind
+from pytest_ocirace.racemodel.stacks import Frame, current_stack
 from pytest_ocirace.winrules.errors import (
     ERROR_ACCESS_DENIED,
     ERROR_ALREADY_EXISTS,
@@ -52,9 +52,6 @@ __all__ = [
     "ordered",
     "reported_frames",
 ]
-
-#: One stack frame: (filename, line number, function name), innermost last.
-Frame = tuple[str, int, str]
 
 _MAX_FRAMES = 40
 
@@ -214,7 +211,7 @@ class _Access:
         self.locks = strand.lockset()
         self.frames = frames
         self.end_epoch: int | None = None  # for HANDLE: the close, once it happened
-        self.end_locks: frozenset[object] = frozenset()
+        self.end_locks: frozenset[object] = NO_LOCKS
         #: The close's strand slot, and its clock when another strand closed the handle
         #: (None: the opener closed it, and its own clock at the open stands for it).
         self.end_tid = strand.tid
@@ -507,14 +504,7 @@ def _capture() -> tuple[Frame, ...]:
     given: tuple[Frame, ...] | None = getattr(_reported, "frames", None)
     if given is not None:
         return given
-    frames: list[Frame] = []
-    frame = sys._getframe(2)
-    while frame is not None and len(frames) < _MAX_FRAMES:
-        code = frame.f_code
-        frames.append((code.co_filename, frame.f_lineno, code.co_name))
-        frame = frame.f_back  # type: ignore[assignment]
-    frames.reverse()
-    return tuple(frames)
+    return current_stack(2, _MAX_FRAMES)
 
 
 def _normalise_glob(pattern: str) -> str:

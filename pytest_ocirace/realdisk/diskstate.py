@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,12 @@ from pytest_ocirace.winrules.decisions import ABSENT, NameState
 __all__ = ["DiskState", "Handle"]
 
 _PROC = os.path.isdir("/proc/self/fd")
+
+#: The real functions the coordinator asks the disk with, taken at import. It runs as a
+#: thread of the test's own process, where the test may patch ``os`` itself
+#: (``mock.patch("os.stat", fake)``: flufl.lock's ``test_unexpected_st_nlink``); a lookup
+#: at call time got the test's fake, and the coordinator failed on its answer.
+_REAL = types.SimpleNamespace(stat=os.stat, lstat=os.lstat, scandir=os.scandir)
 #: The state of an existing name nobody holds open, per (is_dir, read_only, has_entries):
 #: a NamedTuple is immutable, and building one per ``lstat`` was a tenth of the table's cost.
 _UNHELD: dict[tuple[bool, bool, bool], NameState] = {}
@@ -45,7 +52,7 @@ class Handle:
         if not _PROC:
             return True
         try:
-            info = os.stat(f"/proc/{self.pid}/fd/{self.fd}")
+            info = _REAL.stat(f"/proc/{self.pid}/fd/{self.fd}")
         except OSError:
             return False
         return not self.inode or (info.st_dev, info.st_ino) == (self.device, self.inode)
@@ -78,7 +85,7 @@ class DiskState:
             self._lost(stale)
         handle = Handle(self.reserve() if number is None else number, pid, fd, path, share_delete)
         try:
-            info = os.stat(path)
+            info = _REAL.stat(path)
             handle.device, handle.inode = info.st_dev, info.st_ino
         except OSError:
             pass
@@ -132,14 +139,14 @@ class DiskState:
 
     def state(self, path: str) -> NameState:
         try:
-            info = os.lstat(path)
+            info = _REAL.lstat(path)
         except OSError:
             return ABSENT
         is_dir = stat.S_ISDIR(info.st_mode)
         has_entries = False
         if is_dir:
             try:
-                with os.scandir(path) as entries:
+                with _REAL.scandir(path) as entries:
                     has_entries = any(True for _ in entries)
             except OSError:
                 pass

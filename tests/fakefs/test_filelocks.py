@@ -325,6 +325,39 @@ def test_handle_position_answers_what_tell_answers(sim: WindowsFilesystem) -> No
     assert filelocks.handle_position(closed) == 0
 
 
+def test_handle_position_of_an_append_handle_answers_what_tell_answers(
+    sim: WindowsFilesystem,
+) -> None:
+    # The raw append-mode handle under open(..., "a") (a lock file's), read without
+    # pyfakefs' flush: its read position, through other handles' appends and seeks.
+    with open("app.bin", "wb") as start:
+        start.write(b"0123")
+    fd = os.open("app.bin", os.O_RDWR | os.O_APPEND)
+    wrapper = sim.fs.get_open_file(fd)
+    assert _positions_both_ways(wrapper) == (4, 4)
+    os.write(fd, b"45")
+    assert _positions_both_ways(wrapper) == _positions_both_ways(wrapper)
+    with open("app.bin", "ab") as other:  # another handle appends
+        other.write(b"678")
+        other.flush()
+        raw = sim.fs.get_open_file(other.fileno())
+        quick, slow = _positions_both_ways(raw)
+        assert quick == slow
+        assert _positions_both_ways(wrapper)[0] == _positions_both_ways(wrapper)[1]
+    os.lseek(fd, 1, os.SEEK_SET)
+    assert _positions_both_ways(wrapper) == (1, 1)
+    os.lseek(fd, -2, os.SEEK_END)  # a relative seek pending: tell()'s own answer
+    quick, slow = _positions_both_ways(wrapper)
+    assert quick == slow == 7
+    os.close(fd)
+    with open("app.bin", "a") as text:
+        raw = sim.fs.get_open_file(text.fileno())
+        assert _positions_both_ways(raw) == (9, 9)
+        text.write("x")
+        text.flush()
+        assert _positions_both_ways(raw) == (10, 10)
+
+
 # -- filelock ---------------------------------------------------------------------------------
 
 

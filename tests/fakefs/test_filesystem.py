@@ -486,6 +486,28 @@ def test_a_file_object_is_named_by_what_the_caller_passed(sim: WindowsFilesystem
     os.close(descriptor)
 
 
+@pytest.mark.parametrize("name", [b"C:\\locks\\0.0", "C:\\locks\\\u00e9t\u00e9".encode()])
+def test_a_bytes_path_opens_the_file_its_text_names(sim: WindowsFilesystem, name: bytes) -> None:
+    # fasteners' lock files are bytes paths: an ASCII one is handed to pyfakefs as text
+    # (every other operation of the layer does so), a non-ASCII one as pyfakefs' bytes.
+    text = os.fsdecode(name)
+    os.makedirs(b"C:\\locks", exist_ok=True)
+    for mode in ("a", "ab", "w", "r+b", "rb", "r"):
+        with open(name, mode) as handle:
+            assert handle.name == name
+            assert handle.tell() == 0
+    with open(name, "ab") as handle:
+        handle.write(b"12")
+    with open(text, "rb") as handle:
+        assert handle.read() == b"12"
+    with open(name, "a") as handle:
+        assert handle.tell() == 2
+    assert os.listdir("C:\\locks") == [os.path.basename(text)]
+    with pytest.raises(FileNotFoundError) as missing:
+        open(b"C:\\nope\\" + os.path.basename(name), "rb")  # noqa: SIM115
+    assert missing.value.filename == "C:\\nope\\" + os.path.basename(text)
+
+
 def test_a_failing_step_of_the_end_leaves_nothing_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

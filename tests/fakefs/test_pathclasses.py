@@ -91,3 +91,16 @@ def test_pure_path_is_the_hosts_outside() -> None:
         pass
     assert type(PURE_PATH_CLASS("a")) is type(pathlib.PurePath("a"))
     assert os.name != "posix" or type(PURE_PATH_CLASS("a")) is pathlib.PurePosixPath
+
+
+def test_a_real_paths_resolve_inside_is_the_windows_path_it_names(tmp_path: Path) -> None:
+    # pytest's tmp_path_factory.mktemp compares (base / name).resolve().parent with base:
+    # resolve() wrapped the fake os.path's C:\... answer in a PosixPath whose parent is ".".
+    base = tmp_path
+    with simulate(real_trees=[str(tmp_path)]):
+        resolved = (base / "inside").resolve()
+        assert resolved.drive == "C:"
+        assert resolved.parent == base
+        assert base == resolved.parent
+        assert (resolved.parent != base) is False  # __ne__ from the same rule
+    assert (base / "inside").resolve().parent == base

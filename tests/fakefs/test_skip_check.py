@@ -142,3 +142,25 @@ def test_another_helper_is_left_in_place() -> None:
         assert fake_open.is_called_from_skipped_module is other
     finally:
         patches.undo()
+
+
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_remembered_callers_follow_a_change_of_pyfakefs_prefixes(
+    monkeypatch: pytest.MonkeyPatch, case_sensitive: bool
+) -> None:
+    # Each frame's file is judged once and remembered; another stdlib prefix must judge
+    # it again (and the first prefix again after that), as pyfakefs' helper does per call.
+    frames = [os.path.join(SITE, "_pytest", "pathlib.py"), os.path.join(SITE, "mine", "x.py")]
+    skip_names = {"_pytest.pathlib"}
+    stdlib = helpers.STDLIB_PATH
+
+    def both() -> tuple[bool, bool]:
+        ours = _through(frames, skip_check.is_called_from_skipped_module)
+        theirs = _through(frames, helpers.is_called_from_skipped_module)
+        return ours(skip_names, case_sensitive), theirs(skip_names, case_sensitive)
+
+    assert both() == (False, False)  # mine/x.py is the caller
+    monkeypatch.setattr(helpers, "STDLIB_PATH", os.path.join(SITE, "mine"))
+    assert both() == (True, True)  # mine/x.py is "stdlib" now: pytest's frame is the caller
+    monkeypatch.setattr(helpers, "STDLIB_PATH", stdlib)
+    assert both() == (False, False)

@@ -350,6 +350,35 @@ def test_remembered_walks_are_dropped_with_the_simulation() -> None:
     assert "_ocirace_paths_by_tree" not in fs.__dict__
 
 
+def test_walks_through_one_folder_share_its_lookups_and_the_tree_does_not_outlive_them() -> None:
+    import gc
+    import weakref
+
+    with simulate() as sim:
+        os.makedirs("C:\\store\\a")
+        for name in ("0", "1"):
+            with open(f"C:\\store\\a\\{name}", "wb"):
+                pass
+        walks = [sim.fs._walk_original_path(f"C:\\store\\a\\{n}") for n in "01"]
+        assert walks == ["C:\\store\\a\\0", "C:\\store\\a\\1"]
+        table = sim.fs._by_tree()[0]
+        with LOCK:  # a walk made outside the lock keeps no lookups
+            assert sim.fs._original_path("C:\\STORE\\a\\0") == "C:\\store\\a\\0"
+            assert sim.fs._original_path("C:\\STORE\\a\\1") == "C:\\store\\a\\1"
+        reads = [table[(p, sim.fs._cwd)][0][1] for p in ("C:\\STORE\\a\\0", "C:\\STORE\\a\\1")]
+        store = [read for read in reads[0] if read[2] == "STORE"]
+        again = [read for read in reads[1] if read[2] == "STORE"]
+        assert store
+        assert store[0] is again[0]  # the same lookup of "STORE", kept once
+        folder = weakref.ref(sim.fs.resolve("C:\\store"))
+        assert any(isinstance(r, tuple) for r in gc.get_referrers(folder()))
+    del sim, table, reads, store, again
+    gc.collect()
+    kept = folder()
+    # No remembered lookup keeps the finished simulation's tree.
+    assert kept is None or not any(isinstance(r, tuple) for r in gc.get_referrers(kept))
+
+
 # -- a name that comes and goes (a lock file) -----------------------------------------------
 
 

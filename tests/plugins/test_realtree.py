@@ -139,3 +139,21 @@ def test_the_basetemp_option_is_shown(
     basetemp = pytester.path.parent / f"{pytester.path.name}-basetemp"
     result = _run(pytester, "--ocirace", f"--basetemp={basetemp}", "-k", "tmp_path_factory")
     result.assert_outcomes(passed=1)
+
+
+def test_tmp_path_factory_first_asked_inside_a_test_keeps_the_real_base(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest keeps the base temp folder it chose first for the session: chosen inside the
+    # simulation, it was a fake Windows folder and every later tmp_path failed.
+    pytester.makepyfile(
+        """
+        def test_asks_inside(request):
+            made = request.getfixturevalue("tmp_path_factory").mktemp("inside")
+            assert made.is_dir()
+
+        def test_later_tmp_path(tmp_path):
+            assert tmp_path.is_dir()
+        """
+    )
+    _run(pytester, "--ocirace", "-p", "no:randomly").assert_outcomes(passed=2)
