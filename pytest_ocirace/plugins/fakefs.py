@@ -419,8 +419,9 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     # disk; ``simulate`` then refuses the test with its own one-line error anyway.)
     patcher = Patcher.PATCHER
     patching = patcher is not None and patcher.is_patching
+    basetemp = None
     if not patching and request.config.pluginmanager.has_plugin("tmpdir"):
-        request.getfixturevalue("tmp_path_factory").getbasetemp()
+        basetemp = request.getfixturevalue("tmp_path_factory").getbasetemp()
     for name in tmp_paths.KEPT_REAL:  # built from the real tmp_path, before it is respelled
         if name in request.fixturenames:
             request.getfixturevalue(name)
@@ -442,8 +443,9 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
             stack.enter_context(_windows_surface(simulation))
         item.stash[_SIMULATION_KEY] = simulation
         stack.enter_context(_log_tracebacks_without_machinery())
-        if real_tmp_path is not None and not simulation.fs.isdir(str(real_tmp_path)):
-            simulation.fs.create_dir(str(real_tmp_path))  # else under a mapped real tree
+        for made in (real_tmp_path, basetemp):  # empty there, unless a real tree shows it
+            if made is not None and not simulation.fs.isdir(str(made)):
+                simulation.fs.create_dir(str(made))
         drive = ntpath.splitdrive(simulation.fs.cwd)[0] or "C:"
         tmp_paths.respell(item, drive)
         stack.enter_context(import_paths.respelled(getattr(item, "module", None), trees, drive))
@@ -520,25 +522,22 @@ def _windows_surface(simulation: WindowsFilesystem) -> Any:
 
 
 def _real_trees(item: pytest.Item, options: SimulationOptions) -> list[str]:
-    """The real directories a simulated test may read.
+    """The real directories a simulated test may read: its rootdir, its folder, ``sys.path``.
 
-    Its rootdir, its folder and ``sys.path``; the folders of ``PATH``; the host's temp and
-    home directories and a ``--basetemp``, where fixtures of a wider scope made real
-    folders before the test's simulation started (``tmp_path_factory.mktemp`` in a session
-    fixture, a server's ``mkdtemp`` root): cookiecutter's ``user_dir``,
-    pytest-localftpserver's served folder.
+    And the folders of ``PATH`` (``shutil.which`` finds the host's programs there,
+    ``fakefs/path_variable.py``), listed only when a test looks into one. The host's temp
+    and home directories and ``--basetemp`` are not shown: a simulation starts by making
+    its temp directories, which lists their real parents, and those hold every folder of
+    the session (``tmp_path``s): a cost per test that grew with the suite (measured: 20x
+    the per-test time of a 300-test file, docs/performance.md).
     """
     if options.real_tree == "off":
         return []
     from pytest_ocirace.fakefs.path_variable import HOST_FOLDERS
-    from pytest_ocirace.fakefs.realtree import HOST_DIRECTORIES, project_roots
+    from pytest_ocirace.fakefs.realtree import project_roots
 
     extra: list[str | os.PathLike[str]] = [item.config.rootpath, item.path.parent]
-    extra.extend(HOST_DIRECTORIES)
     extra.extend(HOST_FOLDERS)  # the programs PATH names (fakefs/path_variable.py)
-    basetemp = item.config.getoption("basetemp", None)
-    if isinstance(basetemp, str | os.PathLike):
-        extra.append(basetemp)
     return project_roots(extra)
 
 

@@ -95,51 +95,6 @@ def test_marker_read_only_fails_writes_to_shipped_files(pytester: pytest.Pyteste
     assert pytester.path.joinpath("shipped.txt").read_text() == "v1"
 
 
-_WIDER_SCOPE = """
-import os, tempfile, pytest
-
-@pytest.fixture(scope="session")
-def user_dir(tmp_path_factory):
-    made = tmp_path_factory.mktemp("user_dir")
-    (made / "config").write_text("kept")
-    return str(made)
-
-@pytest.fixture(scope="session")
-def served():
-    made = tempfile.mkdtemp()
-    with open(os.path.join(made, "tiny-data.txt"), "w") as handle:
-        handle.write("served")
-    return made
-
-def test_a_session_fixtures_tmp_path_factory_folder(user_dir):
-    with open(os.path.join(user_dir, "config")) as handle:
-        assert handle.read() == "kept"
-
-def test_a_session_fixtures_mkdtemp_folder(served):
-    with open(os.path.join(served, "tiny-data.txt")) as handle:
-        assert handle.read() == "served"
-"""
-
-
-def test_folders_fixtures_of_a_wider_scope_made_are_readable(pytester: pytest.Pytester) -> None:
-    # cookiecutter's session-scoped user_dir (tmp_path_factory.mktemp under --basetemp) and
-    # pytest-localftpserver's mkdtemp root were made on the real disk before the test's
-    # simulation started: FileNotFoundError inside, where Windows would find them.
-    pytester.makepyfile(_WIDER_SCOPE)
-    _run(pytester, "--ocirace").assert_outcomes(passed=2)
-
-
-def test_the_basetemp_option_is_shown(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pytest_ocirace.fakefs import realtree
-
-    monkeypatch.setattr(realtree, "HOST_DIRECTORIES", ())  # only --basetemp shows it
-    pytester.makepyfile(_WIDER_SCOPE)
-    basetemp = pytester.path.parent / f"{pytester.path.name}-basetemp"
-    result = _run(pytester, "--ocirace", f"--basetemp={basetemp}", "-k", "tmp_path_factory")
-    result.assert_outcomes(passed=1)
-
 
 def test_tmp_path_factory_first_asked_inside_a_test_keeps_the_real_base(
     pytester: pytest.Pytester,
