@@ -1,15 +1,21 @@
-"""The pre-commit hook, for real: ``pre-commit try-repo`` against this project.
+"""The pre-commit hook, for real: pre-commit installs this project as a hook and runs it.
 
-Slow-ish (two hook environments are built with pip, about 10 s each) but kept in the suite:
+Slow-ish (pre-commit builds the hook environment with pip, about 10 s) but kept in the suite:
 it is the only test that proves ``.pre-commit-hooks.yaml`` and the packaging work together.
 
-try-repo only carries *tracked* changes into its shadow clone, so the test first snapshots the
-project's current files (tracked and untracked, minus what .gitignore names) into a fresh
-repository: it tests the code as it is on disk, not as it was last committed.
+The test does what ``pre-commit try-repo`` does (a config naming the repository at its HEAD
+commit and the one hook, then ``pre-commit run``) but with one store for both runs: try-repo
+builds its store in a throwaway folder, so each call would rebuild the same environment from
+the same commit. A user's ``.pre-commit-config.yaml`` takes this same path.
+
+pre-commit installs from a commit, so the test first snapshots the project's current files
+(tracked and untracked, minus what .gitignore names) into a fresh repository: it tests the code
+as it is on disk, not as it was last committed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -82,12 +88,20 @@ def snapshot(destination: Path) -> Path:
     return destination
 
 
-def try_repo(repo: Path, work: Path) -> subprocess.CompletedProcess[str]:
+def hook_config(repo: Path, destination: Path) -> Path:
+    """The config try-repo writes: this repository at its HEAD, the one hook. JSON is YAML."""
+    revision = git(repo, "rev-parse", "HEAD").strip()
+    config = {"repos": [{"repo": str(repo), "rev": revision, "hooks": [{"id": "ocirace-check"}]}]}
+    destination.write_text(json.dumps(config), encoding="utf-8")
+    return destination
+
+
+def run_hook(config: Path, work: Path) -> subprocess.CompletedProcess[str]:
     assert PRE_COMMIT is not None
     env = {**os.environ, "PRE_COMMIT_HOME": str(work.parent / "pre-commit-home")}
     env.pop("PRE_COMMIT", None)
     return subprocess.run(
-        [PRE_COMMIT, "try-repo", str(repo), "ocirace-check", "--all-files"],
+        [PRE_COMMIT, "run", "--config", str(config), "ocirace-check", "--all-files"],
         cwd=work,
         env=env,
         capture_output=True,
@@ -99,6 +113,7 @@ def try_repo(repo: Path, work: Path) -> subprocess.CompletedProcess[str]:
 
 def test_hook_fails_on_the_race_and_passes_when_it_is_gone(tmp_path: Path):
     repo = snapshot(tmp_path / "ocirace")
+    config = hook_config(repo, tmp_path / "pre-commit-config.yaml")
     work = tmp_path / "work"
     work.mkdir()
     git(work, "init", "-q")
@@ -111,7 +126,7 @@ def test_hook_fails_on_the_race_and_passes_when_it_is_gone(tmp_path: Path):
     (work / "clean.py").write_text("def f(s):\n    return s.replace('a', 'b')\n", encoding="utf-8")
     git(work, "add", "-A")
 
-    failing = try_repo(repo, work)
+    failing = run_hook(config, work)
     report = failing.stdout + failing.stderr
     assert failing.returncode == 1, report
     assert "ocirace check" in report
@@ -126,6 +141,6 @@ def test_hook_fails_on_the_race_and_passes_when_it_is_gone(tmp_path: Path):
         encoding="utf-8",
     )
     git(work, "add", "-A")
-    passing = try_repo(repo, work)
+    passing = run_hook(config, work)
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "Passed" in passing.stdout

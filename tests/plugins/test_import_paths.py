@@ -1,18 +1,21 @@
-"""Path strings a test module computed at import are Windows-spelled inside its simulated tests."""
+"""Path strings a test module computed at import are Windows-spelled inside its simulated tests.
+
+One pytest subprocess holds every scenario module (a fresh interpreter: the modules are imported
+before the simulation starts, as in a user's run), and each inner test's outcome is checked by
+its node id: one interpreter start instead of one per scenario.
+"""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
-
-def test_a_path_computed_at_import_matches_paths_made_inside(pytester: pytest.Pytester) -> None:
-    # boltons' test_iter_find_files: BOLTONS_PATH made at import kept "/", paths os.walk
-    # made inside joined with "\\", and removeprefix(p, BOLTONS_PATH) missed.
-    pytester.mkdir("data").joinpath("x.txt").write_text("x")
-    pytester.makepyfile(
-        """
+# boltons' test_iter_find_files: BOLTONS_PATH made at import kept "/", paths os.walk
+# made inside joined with "\\", and removeprefix(p, BOLTONS_PATH) missed.
+IMPORT_TIME_PATH = """
 import os
 
 import pytest
@@ -31,16 +34,9 @@ def test_walk_from_the_import_time_path():
 def test_put_back_after_the_simulated_test():
     assert HERE.startswith("/")
 """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
-    result.assert_outcomes(passed=2)
 
-
-def test_a_global_the_test_rebinds_is_left_as_the_test_set_it(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makepyfile(
-        """
+# A global the simulated test rebinds is left as the test set it.
+REBOUND_GLOBAL = """
 import os
 
 import pytest
@@ -55,20 +51,11 @@ def test_rebinds():
 def test_sees_the_rebinding():
     assert HERE == "mine"
 """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
-    result.assert_outcomes(passed=2)
 
-
-def test_pathlib_paths_made_at_import_and_class_attributes_are_windows_paths(
-    pytester: pytest.Pytester,
-) -> None:
-    # black: THIS_DIR = Path(__file__).parent, and ``assert root.is_absolute()`` inside;
-    # jinja2: a test class's ``searchpath = Path(__file__).parent / "res"`` compared with
-    # the name its loader made inside the simulation.
-    pytester.mkdir("res").joinpath("page.html").write_text("x")
-    pytester.makepyfile(
-        """
+# black: THIS_DIR = Path(__file__).parent, and ``assert root.is_absolute()`` inside;
+# jinja2: a test class's ``searchpath = Path(__file__).parent / "res"`` compared with
+# the name its loader made inside the simulation.
+PATHLIB_AND_CLASS_ATTRIBUTES = """
 import os
 from pathlib import Path
 
@@ -98,19 +85,12 @@ def test_put_back_after_the_simulated_tests():
     assert str(TestLoader.searchpath).startswith("/")
     assert type(THIS_DIR).__name__ == "PosixPath"
 """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
-    result.assert_outcomes(passed=3)
 
-
-def test_the_module_file_stays_what_the_code_objects_say(pytester: pytest.Pytester) -> None:
-    # portalocker: ``warnings.warn(...)``'s filename (co_filename) == __file__, and
-    # spec_from_file_location of a path built from __file__ (the import system's own
-    # POSIX path functions); both broke while __file__ was respelled. A failure's report
-    # still names the test file and shows its source.
-    pytester.mkdir("resources").joinpath("f.txt").write_text("x")
-    pytester.makepyfile(
-        """
+# portalocker: ``warnings.warn(...)``'s filename (co_filename) == __file__, and
+# spec_from_file_location of a path built from __file__ (the import system's own
+# POSIX path functions); both broke while __file__ was respelled. A failure's report
+# still names the test file and shows its source.
+MODULE_FILE = """
 import importlib.util
 import inspect
 import os
@@ -132,9 +112,66 @@ def test_a_spec_from_a_path_built_on_the_module_file():
 def test_a_failure_still_shows_its_source():
     assert __file__ == "deliberately different"
 """
+
+#: Each scenario module (named as its test was) and the outcome each of its tests must have.
+SCENARIOS = {
+    "test_a_path_computed_at_import_matches_paths_made_inside": (
+        IMPORT_TIME_PATH,
+        {
+            "test_walk_from_the_import_time_path": "PASSED",
+            "test_put_back_after_the_simulated_test": "PASSED",
+        },
+    ),
+    "test_a_global_the_test_rebinds_is_left_as_the_test_set_it": (
+        REBOUND_GLOBAL,
+        {"test_rebinds": "PASSED", "test_sees_the_rebinding": "PASSED"},
+    ),
+    "test_pathlib_paths_made_at_import_and_class_attributes_are_windows_paths": (
+        PATHLIB_AND_CLASS_ATTRIBUTES,
+        {
+            "TestLoader::test_class_attribute": "PASSED",
+            "test_module_global": "PASSED",
+            "test_put_back_after_the_simulated_tests": "PASSED",
+        },
+    ),
+    "test_the_module_file_stays_what_the_code_objects_say": (
+        MODULE_FILE,
+        {
+            "test_warning_and_frames_name_the_module_file": "PASSED",
+            "test_a_spec_from_a_path_built_on_the_module_file": "PASSED",
+            "test_a_failure_still_shows_its_source": "FAILED",
+        },
+    ),
+}
+
+
+def _outcomes(output: str) -> dict[str, str]:
+    """Each inner node id's outcome, from the ``-rA`` summary lines."""
+    return dict(
+        (match["nodeid"], match["outcome"])
+        for match in re.finditer(
+            r"^(?P<outcome>PASSED|FAILED|ERROR|SKIPPED) (?P<nodeid>\S+)", output, re.M
+        )
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ocirace", timeout=120)
-    result.assert_outcomes(passed=2, failed=1)
+
+
+def test_paths_made_at_import_inside_and_after_the_simulated_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.mkdir("data").joinpath("x.txt").write_text("x")
+    pytester.mkdir("res").joinpath("page.html").write_text("x")
+    pytester.mkdir("resources").joinpath("f.txt").write_text("x")
+    pytester.makepyfile(**{name: source for name, (source, _) in SCENARIOS.items()})
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--ocirace", "-rA", timeout=120
+    )
+    expected = {
+        f"{name}.py::{test}": outcome
+        for name, (_, tests) in SCENARIOS.items()
+        for test, outcome in tests.items()
+    }
+    assert _outcomes(result.stdout.str()) == expected, result.stdout.str()
+    result.assert_outcomes(passed=9, failed=1)
     result.stdout.fnmatch_lines(
         ["*test_the_module_file_stays_what_the_code_objects_say.py:*AssertionError*"]
     )
