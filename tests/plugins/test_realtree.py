@@ -95,7 +95,6 @@ def test_marker_read_only_fails_writes_to_shipped_files(pytester: pytest.Pyteste
     assert pytester.path.joinpath("shipped.txt").read_text() == "v1"
 
 
-
 def test_tmp_path_factory_first_asked_inside_a_test_keeps_the_real_base(
     pytester: pytest.Pytester,
 ) -> None:
