@@ -525,9 +525,10 @@ def _real_trees(item: pytest.Item, options: SimulationOptions) -> list[str]:
     """The real directories a simulated test may read: its rootdir, its folder, ``sys.path``.
 
     And the folders of ``PATH`` (``shutil.which`` finds the host's programs there,
-    ``fakefs/path_variable.py``), listed only when a test looks into one. The host's temp
-    and home directories and ``--basetemp`` are not shown: a simulation starts by making
-    its temp directories, which lists their real parents, and those hold every folder of
+    ``fakefs/path_variable.py``), listed only when a test looks into one; and the folders
+    fixtures of a wider scope returned (``tmp_paths.remember_wider_folder``). The host's
+    temp and home directories and ``--basetemp`` are not shown whole: a simulation starts
+    by making its temp directories, which lists their real parents, and those hold every folder of
     the session (``tmp_path``s): a cost per test that grew with the suite (measured: 20x
     the per-test time of a 300-test file, docs/performance.md).
     """
@@ -538,6 +539,7 @@ def _real_trees(item: pytest.Item, options: SimulationOptions) -> list[str]:
 
     extra: list[str | os.PathLike[str]] = [item.config.rootpath, item.path.parent]
     extra.extend(HOST_FOLDERS)  # the programs PATH names (fakefs/path_variable.py)
+    extra.extend(tmp_paths.wider_folders(item.config))  # session fixtures' own folders
     return project_roots(extra)
 
 
@@ -675,6 +677,7 @@ def _real_filesystem() -> Iterator[None]:
 def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Generator[None]:
     yield
     tmp_paths.remember(fixturedef, request)
+    tmp_paths.remember_wider_folder(fixturedef, request)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -25,7 +25,14 @@ from typing import Any
 
 import pytest
 
-__all__ = ["RESPELLED", "remember", "respell", "windows_spelling"]
+__all__ = [
+    "RESPELLED",
+    "remember",
+    "remember_wider_folder",
+    "respell",
+    "wider_folders",
+    "windows_spelling",
+]
 
 #: The fixtures whose value is respelled inside the simulation.
 RESPELLED = ("tmp_path",)
@@ -33,6 +40,7 @@ RESPELLED = ("tmp_path",)
 KEPT_REAL = ("tmpdir",)
 
 _DEFS = pytest.StashKey[list[Any]]()
+_WIDER = pytest.StashKey[dict[str, None]]()
 
 
 def remember(fixturedef: Any, request: pytest.FixtureRequest) -> None:
@@ -68,3 +76,31 @@ def respell(item: pytest.Item, drive: str) -> None:
         funcargs = getattr(item, "funcargs", None)
         if isinstance(funcargs, dict) and funcargs.get(fixturedef.argname) is value:
             funcargs[fixturedef.argname] = windows
+
+
+def remember_wider_folder(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    """Note a real folder a fixture of a wider scope returned (from ``pytest_fixture_setup``).
+
+    A session or module fixture makes its folder on the real disk before any simulated
+    test that uses it starts (cookiecutter's ``user_dir``: ``tmp_path_factory.mktemp``).
+    The plugin shows such folders as real trees (``plugins/fakefs._real_trees``). Showing
+    their parents whole (the host's temp directory, ``--basetemp``) was measured and taken
+    back: they hold every ``tmp_path`` of the session, a cost per test that grew with it.
+    """
+    if fixturedef.scope == "function":
+        return
+    cached = fixturedef.cached_result
+    if cached is None or cached[2] is not None:
+        return
+    value = cached[0]
+    if not isinstance(value, str | os.PathLike):
+        return
+    text = os.fspath(value)
+    if isinstance(text, str) and os.path.isabs(text) and os.path.isdir(text):
+        request.config.stash.setdefault(_WIDER, {})[text] = None
+
+
+def wider_folders(config: pytest.Config) -> list[str]:
+    """The real folders fixtures of a wider scope returned, in the order they were made."""
+    found: dict[str, None] = config.stash.get(_WIDER, {})
+    return list(found)

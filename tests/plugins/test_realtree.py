@@ -111,3 +111,32 @@ def test_tmp_path_factory_first_asked_inside_a_test_keeps_the_real_base(
         """
     )
     _run(pytester, "--ocirace", "-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_a_folder_a_session_fixture_returned_is_readable(pytester: pytest.Pytester) -> None:
+    # cookiecutter's session-scoped user_dir (tmp_path_factory.mktemp) was made on the real
+    # disk before the test's simulation started: FileNotFoundError inside, where Windows
+    # finds it. The folder itself is shown, not its parents (they hold every tmp_path).
+    pytester.makepyfile(
+        """
+        import os, pytest
+
+        @pytest.fixture(scope="session")
+        def user_dir(tmp_path_factory):
+            made = tmp_path_factory.mktemp("user_dir")
+            (made / "config").write_text("kept")
+            return str(made)
+
+        def test_reads_it(user_dir):
+            with open(os.path.join(user_dir, "config")) as handle:
+                assert handle.read() == "kept"
+
+        def test_writes_stay_in_the_simulation(user_dir):
+            with open(os.path.join(user_dir, "new"), "w") as handle:
+                handle.write("inside")
+
+        def test_nothing_was_written_back(user_dir):
+            assert not os.path.exists(os.path.join(user_dir, "new"))
+        """
+    )
+    _run(pytester, "--ocirace", "-p", "no:randomly").assert_outcomes(passed=3)
