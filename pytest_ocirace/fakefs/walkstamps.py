@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 from pyfakefs.fake_file import FakeDirectory
 
 from pytest_ocirace.fakefs.locking import LOCK
+from pytest_ocirace.racemodel.stacks import interned
 
 __all__ = [
     "CHANGES",
@@ -109,13 +110,7 @@ def forget_shared() -> None:
 
 def _shared(read: tuple[Any, ...]) -> tuple[Any, ...]:
     """``read``, or the equal lookup kept earlier (equal: the same objects, stamps, names)."""
-    found = _SHARED.get(read)
-    if found is not None:
-        return found
-    if len(_SHARED) >= LIMIT:
-        _SHARED.clear()
-    _SHARED[read] = read
-    return read
+    return interned(_SHARED, read, LIMIT)
 
 
 #: Remembered walks per key: a name that comes and goes has two states worth keeping.

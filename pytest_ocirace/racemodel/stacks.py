@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import sys
 from types import CodeType
+from typing import TypeVar
 
-__all__ = ["LIMIT", "Frame", "clear", "current_stack"]
+__all__ = ["LIMIT", "Frame", "clear", "current_stack", "interned"]
 
 #: One stack frame: (filename, line number, function name), innermost last.
 Frame = tuple[str, int, str]
@@ -61,11 +62,22 @@ def current_stack(skip: int, limit: int) -> tuple[Frame, ...]:
         frames.append(entry)
         frame = frame.f_back  # type: ignore[assignment]
     frames.reverse()
-    stack = tuple(frames)
-    shared = _STACKS.get(stack)
-    if shared is not None:
-        return shared
-    if len(_STACKS) >= LIMIT:
-        _STACKS.clear()
-    _STACKS[stack] = stack
-    return stack
+    return interned(_STACKS, tuple(frames), LIMIT)
+
+
+_T = TypeVar("_T")
+
+
+def interned(table: dict[_T, _T], value: _T, limit: int) -> _T:
+    """``value``, or the equal one ``table`` kept earlier; the table starts over at ``limit``.
+
+    One object per distinct value keeps what the garbage collector walks small (walkstamps'
+    remembered lookups use it too).
+    """
+    found = table.get(value)
+    if found is not None:
+        return found
+    if len(table) >= limit:
+        table.clear()
+    table[value] = value
+    return value
