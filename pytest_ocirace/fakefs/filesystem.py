@@ -47,7 +47,6 @@ from pytest_ocirace.fakefs import (
     inforce,
     pathclasses,
     preload,
-    realtree,
     skip_check,
     symlinks,
 )
@@ -978,12 +977,15 @@ def _host_directories() -> tuple[str, ...]:
     Libraries read them at import, before any simulation: portalocker's
     ``BoundedSemaphore`` defaults its directory to ``tempfile.gettempdir()`` (``/tmp``), a
     cache to ``~/.cache/...``. Inside the simulation such a string names a directory of the
-    fake filesystem. On Windows both directories exist, so each simulation has them: the
-    real ones, shown copy-on-write, when the real tree is shown (the plugin passes
-    ``realtree.HOST_DIRECTORIES`` with the test's trees), else empty.
+    fake filesystem, which had none: ``FileNotFoundError`` on ``C:\tmp\...``. On Windows
+    both directories exist, so each simulation makes them, empty. Their real contents are
+    not shown: every ``tmp_path`` of the session is in them, and listing them made each
+    simulated test grow with the suite (docs/performance.md, ninth session).
     """
+    import tempfile
+
     found = []
-    for real in realtree.HOST_DIRECTORIES:
+    for real in (tempfile.gettempdir(), os.path.expanduser("~")):
         parts = [part for part in real.split("/") if part]
         if (
             real.startswith("/")

@@ -50,7 +50,6 @@ __tracebackhide__ = True
 
 __all__ = [
     "DIRECTORY_MODE",
-    "HOST_DIRECTORIES",
     "MODES",
     "RealTreeDirectory",
     "map_trees",
@@ -61,6 +60,11 @@ __all__ = [
 
 #: Values of the ``real_tree`` option.
 MODES = ("copy-on-write", "read-only", "off")
+
+#: A shown real directory's mode: a Windows directory's, as the simulation's own have.
+DIRECTORY_MODE = _stat.S_IFDIR | 0o777
+#: A Windows file's permission bits, without and with the read-only attribute.
+_WRITABLE, _READ_ONLY = 0o666, 0o444
 
 # The real ``os`` functions, kept where pyfakefs does not look: while a patcher runs it
 # replaces this module's ``os`` (and any module-level function imported from it) with fakes.
@@ -169,29 +173,7 @@ def _real_file(
     return file
 
 
-#: A Windows file's permission bits, without and with the read-only attribute.
-_WRITABLE, _READ_ONLY = 0o666, 0o444
-
-
-def _host_directories() -> tuple[str, ...]:
-    """The host's temp and home directories, as real paths."""
-    import tempfile
-
-    return tuple(dict.fromkeys((tempfile.gettempdir(), os.path.expanduser("~"))))
-
-
-#: The host's temp and home directories, taken when this module is first imported, before
-#: any simulation replaces ``tempfile``'s. Libraries and fixtures name real paths in them
-#: before a test's simulation starts (portalocker's ``BoundedSemaphore`` keeps
-#: ``tempfile.gettempdir()`` from import; pytest-localftpserver serves a ``mkdtemp`` folder;
-#: a default ``basetemp`` holds a session fixture's ``tmp_path_factory.mktemp``); the
-#: plugin shows them as real trees.
-HOST_DIRECTORIES: tuple[str, ...] = _host_directories()
-
 _ROOTS: dict[tuple[object, ...], list[str]] = {}
-
-#: A shown real directory's mode: a Windows directory's, as the simulation's own have.
-DIRECTORY_MODE = _stat.S_IFDIR | 0o777
 
 
 def project_roots(extra: Iterable[str | os.PathLike[str]] = ()) -> list[str]:
