@@ -379,8 +379,6 @@ def _log_tracebacks_without_machinery() -> Iterator[None]:
 @pytest.fixture
 def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     """Run the test inside the simulated Windows filesystem; see docs/plugin.md."""
-    from pyfakefs.fake_filesystem_unittest import Patcher
-
     from pytest_ocirace.fakefs.filesystem import SimulationError, simulate
     from pytest_ocirace.fakefs.platform import PlatformError
     from pytest_ocirace.winrules.options import OptionError
@@ -417,10 +415,8 @@ def winfs(request: pytest.FixtureRequest) -> Generator[WinFS, None, None]:
     # folder, and every later ``tmp_path`` failed ("not a normalized and relative path").
     # (Not while pyfakefs' own ``fs`` already patches: there it would be chosen on pyfakefs'
     # disk; ``simulate`` then refuses the test with its own one-line error anyway.)
-    patcher = Patcher.PATCHER
-    patching = patcher is not None and patcher.is_patching
     basetemp = None
-    if not patching and request.config.pluginmanager.has_plugin("tmpdir"):
+    if _pyfakefs_patcher() is None and request.config.pluginmanager.has_plugin("tmpdir"):
         basetemp = request.getfixturevalue("tmp_path_factory").getbasetemp()
     for name in tmp_paths.KEPT_REAL:  # built from the real tmp_path, before it is respelled
         if name in request.fixturenames:
@@ -528,8 +524,8 @@ def _real_trees(item: pytest.Item, options: SimulationOptions) -> list[str]:
     ``fakefs/path_variable.py``), listed only when a test looks into one; and the folders
     fixtures of a wider scope returned (``tmp_paths.remember_wider_folder``). The host's
     temp and home directories and ``--basetemp`` are not shown whole: a simulation starts
-    by making its temp directories, which lists their real parents, and those hold every folder of
-    the session (``tmp_path``s): a cost per test that grew with the suite (measured: 20x
+    by making its temp directories, which lists their real parents, and those hold every
+    ``tmp_path`` of the session, a cost per test that grew with the suite (measured: 20x
     the per-test time of a 300-test file, docs/performance.md).
     """
     if options.real_tree == "off":
@@ -658,12 +654,18 @@ def _report_on_the_real_filesystem(
     return report
 
 
-@contextmanager
-def _real_filesystem() -> Iterator[None]:
+def _pyfakefs_patcher() -> Any:
+    """The running pyfakefs patcher (a simulation's, or a test's own ``fs``), else None."""
     from pyfakefs.fake_filesystem_unittest import Patcher
 
     patcher = Patcher.PATCHER
-    if patcher is None or not patcher.is_patching:
+    return patcher if patcher is not None and patcher.is_patching else None
+
+
+@contextmanager
+def _real_filesystem() -> Iterator[None]:
+    patcher = _pyfakefs_patcher()
+    if patcher is None:
         yield
         return
     patcher.pause()
