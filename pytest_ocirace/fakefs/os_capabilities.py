@@ -45,44 +45,42 @@ def _empty(self: Any) -> set[Callable[..., Any]]:
     return set()
 
 
-def _windows_access(access: Callable[..., bool]) -> Callable[..., bool]:
-    del access  # answered from ``stat``, as nt.access answers from the file's attributes
-
-    def access_(
-        self: Any,
-        path: Any,
-        mode: int,
-        *,
-        dir_fd: int | None = None,
-        effective_ids: bool = False,
-        follow_symlinks: bool = True,
-    ) -> bool:
-        # CPython's Windows build refuses what it cannot do, and only that.
-        for name, refused in (
-            ("dir_fd", dir_fd is not None),
-            ("effective_ids", bool(effective_ids)),
-            ("follow_symlinks", not follow_symlinks),
-        ):
-            if refused:
-                raise NotImplementedError(f"access: {name} unavailable on this platform")
-        try:
-            found = self.stat(path)
-        except OSError:
-            return False
-        if mode & _W_OK and not _stat.S_ISDIR(found.st_mode):
-            return bool(found.st_mode & _stat.S_IWRITE)
-        return True
-
-    access_.__name__ = "access"
-    return access_
+def _windows_access(
+    self: Any,
+    path: Any,
+    mode: int,
+    *,
+    dir_fd: int | None = None,
+    effective_ids: bool = False,
+    follow_symlinks: bool = True,
+) -> bool:
+    """``os.access`` as ``nt.access`` answers it: from the file's attributes (its ``stat``)."""
+    # CPython's Windows build refuses what it cannot do, and only that.
+    for name, refused in (
+        ("dir_fd", dir_fd is not None),
+        ("effective_ids", bool(effective_ids)),
+        ("follow_symlinks", not follow_symlinks),
+    ):
+        if refused:
+            raise NotImplementedError(f"access: {name} unavailable on this platform")
+    try:
+        found = self.stat(path)  # the fake os' stat, locked like every other of its calls
+    except OSError:
+        return False
+    if mode & _W_OK and not _stat.S_ISDIR(found.st_mode):
+        return bool(found.st_mode & _stat.S_IWRITE)
+    return True
 
 
-def plan(access: Any) -> list[tuple[object, str, object]]:
-    """The class patches; ``access`` is the fake ``access`` as already patched (locked)."""
+_windows_access.__name__ = "access"
+
+
+def plan() -> list[tuple[object, str, object]]:
+    """The class patches."""
     return [
         (FakeOsModule, "supports_effective_ids", property(_empty)),
         (FakeOsModule, "supports_dir_fd", property(_empty)),
         (FakeOsModule, "supports_follow_symlinks", property(_supports_follow_symlinks)),
         (FakeOsModule, "supports_fd", property(_supports_fd)),
-        (FakeOsModule, "access", _windows_access(access)),
+        (FakeOsModule, "access", _windows_access),
     ]

@@ -207,7 +207,7 @@ def _class_plan() -> list[tuple[object, str, object]]:
     plan.append((FakeOsModule, "O_TEMPORARY", O_TEMPORARY))
     plan.append((FakeOsModule, "open", _os_open(FakeOsModule.open, active)))
     planned = {name: value for owner, name, value in plan if owner is FakeOsModule}
-    plan += os_capabilities.plan(planned.get("access", FakeOsModule.access))
+    plan += os_capabilities.plan()
     plan += descriptors.passthrough_plan(
         FakeOsModule, lambda name: planned.get(name, vars(FakeOsModule)[name])
     )
