@@ -18,13 +18,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from pytest_ocirace.fakefs.filesystem import WindowsFilesystem, simulate
 from pytest_ocirace.racemodel.model import RaceModel
-from pytest_ocirace.racemodel.sync import install
 
 #: The real classes, held before any simulation (as a library holds them at import).
 REAL_CLASSES = {
@@ -244,21 +242,6 @@ def test_what_a_test_leaves_buffered_is_written_out_when_the_simulation_ends() -
 
 
 # -- the race model sees opens and closes through the new objects -------------------------
-
-
-@pytest.fixture
-def model(winfs: Any) -> Iterator[RaceModel]:
-    if isinstance(winfs.observer, RaceModel):  # the plugin already wired the model in
-        yield winfs.observer
-        return
-    instrumentation = install()
-    race_model = RaceModel(instrumentation.tracker)
-    winfs.observer = race_model
-    try:
-        yield race_model
-    finally:
-        winfs.observer = None
-        instrumentation.uninstall()
 
 
 @pytest.mark.ocirace(expect_races=True)

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 from pytest_ocirace.racemodel.model import RaceModel
-from pytest_ocirace.racemodel.sync import install
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "oci_layout.py")
 
@@ -37,21 +36,6 @@ def oci_layout() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def model(winfs: Any) -> Iterator[RaceModel]:
-    if isinstance(winfs.observer, RaceModel):  # the plugin already wired the model in
-        yield winfs.observer
-        return
-    instrumentation = install()
-    race_model = RaceModel(instrumentation.tracker)
-    winfs.observer = race_model
-    try:
-        yield race_model
-    finally:
-        winfs.observer = None
-        instrumentation.uninstall()
 
 
 # Races on purpose: declared, so that the suite's summary does not count them as alarms.
